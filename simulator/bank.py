@@ -1,0 +1,481 @@
+"""The bank: places the order flow, routes each symbol to its one broker, books every result.
+
+``Bank`` is a bus plugin of the bank process. Each 'main' tick it reads results (acks, fills,
+heartbeats, logs), generates the orders now due, and sends them: what is due goes at once (a
+batch of one at low rates, full batches under load), and a full inbox holds generation back
+instead of growing memory. On 'stop' it stops generating and flushes its last batches before
+the pool puts the STOP sentinels behind them; after the pool has drained, it closes the ledger.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections import deque
+from typing import Sequence
+
+from cherrypy.process.plugins import SimplePlugin
+
+from simulator import messages as msg
+from simulator.bus import never_raises
+from simulator.flow import OrderFlow
+from simulator.ledger import Ledger, Reconciliation
+from simulator.orders import OrderType, RejectReason
+from simulator.pool import BrokerPool
+from simulator.stats import (
+    BookView,
+    LatencyHistogram,
+    OrderCounts,
+    ProcessRow,
+    RateMeter,
+    RunState,
+    Snapshot,
+    TapeEntry,
+)
+
+log = logging.getLogger("bank")
+
+_CANCEL = int(OrderType.CANCEL)
+_SNAPSHOT_EVERY_S = 0.1
+_LIVENESS_EVERY_S = 0.2
+_HUNG_AFTER_S = 2.0
+_FLUSH_TIMEOUT_S = 0.05
+
+
+def stable_hash(symbol: str) -> int:
+    """Same number for the same name in every process and run (unlike the salted ``hash``)."""
+    return zlib.crc32(symbol.encode())
+
+
+def assign_symbols(symbols: Sequence[str], brokers: int) -> list[tuple[str, ...]]:
+    """Each symbol to exactly one broker: ordered by stable hash, then dealt round-robin.
+
+    Dealing (rather than hash modulo) keeps brokers evenly loaded with few symbols, and the
+    assignment still depends only on the set of names and the broker count.
+    """
+    ordered = sorted(symbols, key=lambda s: (stable_hash(s), s))
+    return [tuple(ordered[i::brokers]) for i in range(brokers)]
+
+
+class StopRequest:
+    """The one flag every stop cause sets: signal handlers, keys, limits. First reason wins."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self.fatal = False
+
+    def request(self, reason: str, *, fatal: bool = False) -> None:
+        if self.reason is None:
+            self.reason = reason
+            self.fatal = fatal
+
+    def __bool__(self) -> bool:
+        return self.reason is not None
+
+
+class Bank(SimplePlugin):
+    def __init__(self, bus, config, stop: StopRequest, log_lines: deque[str] | None = None):
+        super().__init__(bus)
+        self.config = config
+        self.stop_request = stop
+        self.flow = OrderFlow.from_config(config)
+        self.ledger = Ledger(config.symbols, config.accounts)
+        self.ack_latency = LatencyHistogram()
+        self.assignment = assign_symbols(config.symbols, config.brokers)
+        self.route = {s: i for i, group in enumerate(self.assignment) for s in group}
+        specs = [
+            msg.BrokerSpec(
+                index=i,
+                name=f"broker-{i + 1}",
+                symbols=group,
+                log_level=logging.getLevelName(config.log_level),
+            )
+            for i, group in enumerate(self.assignment)
+        ]
+        self.pool = BrokerPool(
+            bus,
+            specs,
+            inbox_batches=config.inbox_batches,
+            stop_timeout=config.stop_timeout,
+            on_message=self._on_message,
+            should_abort=lambda: bool(self.stop_request),
+        )
+        self.log_lines = log_lines if log_lines is not None else deque(maxlen=200)
+        self._pending: list[list[tuple]] = [[] for _ in specs]
+        self.state = RunState.STARTING
+        self.paused = False
+        self.rate = float(config.rate)
+        self.selected_symbol: str | None = config.symbols[0]
+        self._watch_sent: str | None = None
+        self._credit = 0.0
+        self._last_tick = 0.0
+        self._t0 = time.monotonic()
+        self._t_running = 0.0
+        self._t_end: float | None = None
+        self._next_snapshot = 0.0
+        self._next_liveness = 0.0
+        self._limit_reached = False
+        self._last_orders: list[tuple] = []
+        self._books: dict[str, BookView] = {}
+        self._order_rate = RateMeter()
+        self._fill_rate = RateMeter()
+        self._broker_rates = [RateMeter() for _ in specs]
+        self._resources = _ResourceSampler()
+        self.snapshot: Snapshot | None = None
+        self.reconciliation: Reconciliation | None = None
+        self.snapshot_listeners: list = []
+
+    # -- bus channels -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.pool.failed:
+            self.stop_request.request(self.pool.failed, fatal=True)
+        self.state = RunState.RUNNING
+        self._t_running = self._last_tick = time.monotonic()
+        log.info(
+            "placing orders: seed %d, rate %s, %d symbols on %d brokers",
+            self.config.seed,
+            "max" if not self.rate else f"{self.rate:g}/s",
+            len(self.config.symbols),
+            len(self.pool.brokers),
+        )
+
+    start.priority = 70  # type: ignore[attr-defined]  # after the pool has started
+
+    def main(self) -> None:
+        now = time.monotonic()
+        self._check_limits(now)
+        if self.stop_request:
+            return  # drive() sees the request and exits the bus; 'stop' does the rest
+        due = 0
+        if not self.paused:
+            due = self._orders_due(now)
+        if due:
+            self._place(self.flow.generate(due), now)
+        self._flush(timeout=0.0)
+        self._poll(self._idle_wait(now, due))
+        now = time.monotonic()
+        if now >= self._next_liveness:
+            self._next_liveness = now + _LIVENESS_EVERY_S
+            self._check_brokers()
+            self._send_watch()
+        if now >= self._next_snapshot:
+            self._next_snapshot = now + _SNAPSHOT_EVERY_S
+            self._publish_snapshot(now)
+
+    @never_raises
+    def stop(self) -> None:
+        """First on 'stop': generate nothing more and hand every pending order to its broker."""
+        if self.state in (RunState.STOPPING, RunState.STOPPED):
+            return
+        self.state = RunState.STOPPING
+        self._t_end = time.monotonic()
+        log.info("stopping (%s): flushing the last batches", self.stop_request.reason)
+        self._publish_snapshot(time.monotonic())
+        deadline = time.monotonic() + self.config.stop_timeout
+        while any(self._pending) and time.monotonic() < deadline:
+            if not self._flush(timeout=_FLUSH_TIMEOUT_S):
+                self.pool.poll(0.0)
+                if self.pool.check_alive():
+                    break
+
+    stop.priority = 40  # type: ignore[attr-defined]  # before the pool sends STOP
+
+    @never_raises
+    def finish(self) -> None:
+        """Last on 'stop', after the pool drained: close the ledger and reconcile."""
+        if self.state == RunState.STOPPED:
+            return
+        resting: dict[int, int] = {}
+        for b in self.pool.brokers:
+            if b.final is not None:
+                for orders in b.final.resting.values():
+                    for oid, _account, _side, _price, leaves in orders:
+                        resting[oid] = leaves
+        self.reconciliation = rec = self.ledger.reconcile(resting)
+        if rec.lost or rec.cancels_lost:
+            log.error(
+                "%d orders and %d cancels LOST; first ids: %s",
+                rec.lost,
+                rec.cancels_lost,
+                rec.lost_ids[:20],
+            )
+        for line in rec.mismatches:
+            log.error("ledger mismatch: %s", line)
+        self.state = RunState.STOPPED
+        self._publish_snapshot(time.monotonic())
+
+    # -- commands from a UI (any thread; plain attribute writes) ---------------------------
+
+    def set_rate(self, rate: float) -> None:
+        self.rate = max(0.0, float(rate))
+
+    def select_symbol(self, symbol: str) -> None:
+        if symbol in self.route:
+            self.selected_symbol = symbol
+
+    # -- placing ------------------------------------------------------------------------------
+
+    def _orders_due(self, now: float) -> int:
+        batch = self.config.batch
+        backlog = sum(map(len, self._pending))
+        if backlog >= batch * len(self._pending) * 2:
+            self._last_tick = now
+            return 0  # inboxes are full: the brokers set the pace
+        if self.rate <= 0:
+            due = batch * len(self._pending) - backlog
+        else:
+            burst = max(batch * len(self._pending), self.rate * 0.1)
+            self._credit = min(self._credit + (now - self._last_tick) * self.rate, burst)
+            due = int(self._credit)
+            self._credit -= due
+        self._last_tick = now
+        return due
+
+    def _place(self, orders: list[tuple], now: float) -> None:
+        limit = self.config.orders
+        if limit is not None:
+            orders = self._trim_to_limit(orders, limit)
+        route, pending = self.route, self._pending
+        sendable = []
+        for order in orders:
+            index = route.get(order[2])
+            if index is None:  # a symbol no broker trades: the bank answers it itself
+                self.ledger.place_local_reject(order, RejectReason.UNKNOWN_SYMBOL)
+            else:
+                pending[index].append(order)
+                sendable.append(order)
+        self.ledger.place(sendable, int(now * 1e9))
+        self._last_orders = orders
+
+    def _trim_to_limit(self, orders: list[tuple], limit: int) -> list[tuple]:
+        room = limit - self.ledger.placed
+        if room <= 0:
+            self._limit_reached = True
+            return []
+        news = 0
+        for i, order in enumerate(orders):
+            if order[4] != _CANCEL:
+                news += 1
+                if news == room:
+                    self._limit_reached = True
+                    return orders[: i + 1]
+        return orders
+
+    def _flush(self, timeout: float) -> bool:
+        """Send pending orders in batches; True if everything pending went out."""
+        batch = self.config.batch
+        sent_all = True
+        for index, pending in enumerate(self._pending):
+            while pending:
+                chunk = pending[:batch]
+                if not self.pool.send(index, msg.encode(msg.ORDERS, chunk), timeout):
+                    sent_all = False
+                    break
+                del pending[:batch]
+        return sent_all
+
+    def _idle_wait(self, now: float, due: int) -> float:
+        if self.paused:
+            return 0.02
+        if any(self._pending):
+            return 0.001  # an inbox is full: give the brokers a moment
+        if self.rate <= 0:
+            return 0.0
+        wait = (1.0 - self._credit) / self.rate
+        return min(max(wait, 0.0), 0.005)
+
+    # -- results ----------------------------------------------------------------------------
+
+    def _poll(self, timeout: float) -> None:
+        self.pool.poll(timeout)
+
+    def _on_message(self, kind: bytes, body) -> None:
+        if kind == msg.EVENTS:
+            index, events = body
+            try:
+                self.ledger.apply(events, time.monotonic_ns(), self.ack_latency)
+            except Exception as exc:
+                self.pool.bad_messages += 1
+                log.warning("bad events from broker %r ignored: %s: %s", index, type(exc).__name__, exc)
+        elif kind == msg.HEARTBEAT:
+            if body.book is not None:
+                symbol, bids, asks, last = body.book
+                self._books[symbol] = BookView(symbol, bids, asks, last)
+        elif kind == msg.LOG:
+            self._relog(body)
+
+    def _relog(self, line: msg.LogLine) -> None:
+        name = self.pool.brokers[line.index].name if 0 <= line.index < len(self.pool.brokers) else "?"
+        record = logging.LogRecord(line.logger, line.level, "", 0, line.text, None, None)
+        record.processName = name
+        logging.getLogger(line.logger).handle(record)
+
+    def _check_limits(self, now: float) -> None:
+        if self.stop_request or self.state != RunState.RUNNING:
+            return
+        if self.pool.failed:
+            self.stop_request.request(self.pool.failed, fatal=True)
+        elif self._limit_reached and not any(self._pending):
+            self.stop_request.request(f"order limit reached ({self.config.orders})")
+        elif self.config.duration is not None and now - self._t_running >= self.config.duration:
+            self.stop_request.request(f"duration reached ({self.config.duration:g} s)")
+
+    def _check_brokers(self) -> None:
+        for b in self.pool.check_alive():
+            log.error("%s (pid %s) died with exit code %s", b.name, b.pid, b.exit_code)
+            self.stop_request.request(f"fatal: {b.name} died (exit code {b.exit_code})", fatal=True)
+
+    def _send_watch(self) -> None:
+        symbol = self.selected_symbol
+        if symbol and symbol != self._watch_sent:
+            if self.pool.send(self.route[symbol], msg.encode(msg.WATCH, symbol)):
+                self._watch_sent = symbol
+
+    # -- snapshots ----------------------------------------------------------------------------
+
+    def _publish_snapshot(self, now: float) -> None:
+        self.snapshot = snap = self.make_snapshot(now)
+        for listener in self.snapshot_listeners:
+            listener(snap)
+
+    def run_seconds(self, now: float | None = None) -> float:
+        if not self._t_running:
+            return 0.0
+        end = self._t_end if self._t_end is not None else (now or time.monotonic())
+        return max(end - self._t_running, 0.0)
+
+    def make_snapshot(self, now: float) -> Snapshot:
+        led = self.ledger
+        self._order_rate.update(now, led.placed)
+        self._fill_rate.update(now, led.trades)
+        rec = self.reconciliation
+        state = RunState.PAUSED if self.paused and self.state == RunState.RUNNING else self.state
+        counts = OrderCounts(
+            placed=led.placed,
+            acked=led.acked,
+            filled=led.filled,
+            cancelled=led.cancelled,
+            rejected=led.rejected,
+            resting=rec.resting if rec else led.working,
+            in_flight=0 if rec else led.in_flight,
+            lost=(rec.lost + rec.cancels_lost) if rec else 0,
+        )
+        return Snapshot(
+            state=state,
+            elapsed_s=now - self._t0,
+            seed=self.config.seed,
+            rate=self.rate,
+            orders=counts,
+            orders_per_s=self._order_rate.rate,
+            fills_per_s=self._fill_rate.rate,
+            fills=led.trades,
+            volume=led.volume,
+            ack_latency_us=self.ack_latency.summary(),
+            throughput_history=tuple(self._order_rate.history),
+            processes=self._process_rows(now),
+            symbols=self.config.symbols,
+            selected_symbol=self.selected_symbol,
+            book=self._books.get(self.selected_symbol) if self.selected_symbol else None,
+            tape=self._tape(),
+            log_lines=tuple(self.log_lines),
+            cancel_requests={
+                "sent": led.cancels_sent,
+                "done": led.cancels_done,
+                "rejected": led.cancels_rejected,
+            },
+            reject_reasons=led.reject_counts(),
+            stop_reason=self.stop_request.reason,
+        )
+
+    def _process_rows(self, now: float) -> tuple[ProcessRow, ...]:
+        import os
+
+        usage = self._resources.sample(now, [os.getpid(), *self.pool.pids()])
+        results = self.pool.results
+        bank = ProcessRow(
+            name="bank",
+            pid=os.getpid(),
+            state=self.state.value,
+            symbols=(),
+            inbox_depth=_qsize(results),
+            orders=self.ledger.placed,
+            orders_per_s=self._order_rate.rate,
+            fills=self.ledger.trades,
+            cpu_percent=usage.get(os.getpid(), (0.0, 0))[0],
+            rss_bytes=usage.get(os.getpid(), (0.0, 0))[1],
+        )
+        rows = [bank]
+        for b, meter in zip(self.pool.brokers, self._broker_rates):
+            hb = b.heartbeat
+            if hb is not None:
+                meter.update(now, hb.orders)
+            age = now - b.last_heartbeat if b.last_heartbeat else 0.0
+            state = b.state
+            if state == "RUNNING" and age > _HUNG_AFTER_S:
+                state = "HUNG"
+            cpu, rss = usage.get(b.pid, (0.0, 0))
+            rows.append(
+                ProcessRow(
+                    name=b.name,
+                    pid=b.pid,
+                    state=state,
+                    symbols=b.spec.symbols,
+                    inbox_depth=b.inbox_depth() if state in ("RUNNING", "HUNG") else 0,
+                    orders=b.final.orders if b.final else hb.orders if hb else 0,
+                    orders_per_s=meter.rate,
+                    fills=b.final.trades if b.final else hb.trades if hb else 0,
+                    cpu_percent=cpu,
+                    rss_bytes=rss,
+                    heartbeat_age_s=age,
+                    restarts=b.restarts,
+                    exit_code=b.exit_code,
+                )
+            )
+        return tuple(rows)
+
+    def _tape(self) -> tuple[TapeEntry, ...]:
+        entries = [
+            TapeEntry("order", o[2], o[3], o[7], o[6], o[1], o[0])
+            for o in self._last_orders[-6:]
+            if o[4] != _CANCEL
+        ]
+        for _k, symbol, _seq, buy, sell, price, qty in list(self.ledger.last_trades)[-6:]:
+            side = 1 if buy > sell else -1  # the later order is the aggressor
+            entries.append(TapeEntry("fill", symbol, side, qty, price, -1, max(buy, sell)))
+        return tuple(entries)
+
+
+class _ResourceSampler:
+    """CPU% and RSS of the run's processes, sampled at most once a second (psutil)."""
+
+    def __init__(self) -> None:
+        self._procs: dict[int, object] = {}
+        self._last: dict[int, tuple[float, int]] = {}
+        self._next = 0.0
+
+    def sample(self, now: float, pids: list[int]) -> dict[int, tuple[float, int]]:
+        if now < self._next:
+            return self._last
+        self._next = now + 1.0
+        import psutil
+
+        out = {}
+        for pid in pids:
+            proc = self._procs.get(pid)
+            try:
+                if proc is None:
+                    proc = self._procs[pid] = psutil.Process(pid)
+                    proc.cpu_percent(None)
+                out[pid] = (proc.cpu_percent(None), proc.memory_info().rss)
+            except (psutil.Error, OSError):
+                out[pid] = (0.0, 0)
+        self._last = out
+        return out
+
+
+def _qsize(q) -> int:
+    try:
+        return q.qsize() if q is not None else 0
+    except (NotImplementedError, OSError):
+        return 0

@@ -1,0 +1,500 @@
+"""One symbol's limit order book: price-time priority matching on integer ticks.
+
+``OrderBook`` is the matching engine a broker runs for each symbol it trades. It takes LIMIT
+and MARKET orders and cancels, matches them against the resting orders (best price first,
+then oldest first, at the resting order's price) and answers each call with the event tuples
+defined in ``simulator.orders`` (``(Event.ACK, oid)``, ``(Event.TRADE, ...)`` and so on), as
+plain ints so they can cross process boundaries cheaply.
+
+Pure model: no clock, no randomness, no I/O. It is on the hot path, so the inside is plain
+data rather than objects:
+
+* each side is a dict ``price -> level`` plus a sorted list of keys kept with ``bisect``;
+  bids are keyed by price and asks by negated price so that on both sides the best level is
+  the *last* key (``pop()`` from the end is O(1));
+* a level is the list ``[total_leaves, dead_entries, deque_of_entries]`` (live orders at the
+  level = ``len(deque) - dead_entries``);
+* an entry is the list ``[oid, leaves, account, price, side]``; arrival order in the deque is
+  the time priority;
+* cancels use lazy deletion: the entry's leaves are set to 0 and it stays in its deque until
+  matching reaches it (or the level empties, or the level is compacted because dead entries
+  outnumber live ones), so a cancel costs amortised O(1) plus O(log levels) when it empties a
+  level.
+"""
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections import deque
+
+from simulator.orders import Event, OrderType, RejectReason, Side, TimeInForce
+
+# Plain-int copies of the enum values used on the hot path (no enum lookups per order).
+_ACK = int(Event.ACK)
+_REJECT = int(Event.REJECT)
+_TRADE = int(Event.TRADE)
+_CANCELLED = int(Event.CANCELLED)
+_CANCEL_DONE = int(Event.CANCEL_DONE)
+_BUY = int(Side.BUY)
+_SELL = int(Side.SELL)
+_LIMIT = int(OrderType.LIMIT)
+_MARKET = int(OrderType.MARKET)
+_DAY = int(TimeInForce.DAY)
+_IOC = int(TimeInForce.IOC)
+_R_MALFORMED = int(RejectReason.MALFORMED)
+_R_UNKNOWN_ORDER = int(RejectReason.UNKNOWN_ORDER)
+_R_NOT_RESTING = int(RejectReason.ORDER_NOT_RESTING)
+
+# A limit no ask price can exceed: what a MARKET buy is matched against. (A MARKET sell uses 0:
+# every resting bid price is > 0.)
+_NO_LIMIT = 1 << 62
+
+# A level's deque is compacted on cancel when its dead entries outnumber half its length
+# plus _COMPACT_SLACK, so cancels cost amortised O(1) and dead entries stay bounded.
+_COMPACT_SLACK = 16
+
+
+def _is_int(x: object) -> bool:
+    """True for ints and int enums, False for bool (and everything else)."""
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def check_order(side: int, otype: int, tif: int, price: int, qty: int) -> RejectReason | None:
+    """Why a LIMIT or MARKET order must be refused, or None if it is acceptable.
+
+    Fields of the wrong type (bool is not an int here) or out of range (side not BUY/SELL,
+    type not LIMIT/MARKET, time in force not DAY/IOC) are MALFORMED; that is checked first,
+    since an order whose fields cannot be read cannot be judged further. Then a quantity
+    <= 0 is QTY_NOT_POSITIVE, then a LIMIT price <= 0 is PRICE_NOT_POSITIVE. A MARKET
+    order's price must be an int but is otherwise ignored.
+    """
+    if not (_is_int(side) and _is_int(otype) and _is_int(tif) and _is_int(price) and _is_int(qty)):
+        return RejectReason.MALFORMED
+    if (side != _BUY and side != _SELL) or (otype != _LIMIT and otype != _MARKET) or (
+        tif != _DAY and tif != _IOC
+    ):
+        return RejectReason.MALFORMED
+    if qty <= 0:
+        return RejectReason.QTY_NOT_POSITIVE
+    if otype == _LIMIT and price <= 0:
+        return RejectReason.PRICE_NOT_POSITIVE
+    return None
+
+
+class OrderBook:
+    """The limit order book of one symbol, matching with price-time priority.
+
+    Order ids are expected to increase over the life of the system (the book uses the
+    highest id it has seen to tell an UNKNOWN_ORDER from one that is no longer resting) and
+    to be unique.
+    """
+
+    __slots__ = (
+        "_symbol",
+        "_bids",
+        "_asks",
+        "_bid_keys",
+        "_ask_keys",
+        "_index",
+        "_match_seq",
+        "_last_price",
+        "_volume",
+        "_max_oid",
+    )
+
+    def __init__(self, symbol: str) -> None:
+        self._symbol = symbol
+        self._bids: dict[int, list] = {}  # price -> [total, dead, deque of entries]
+        self._asks: dict[int, list] = {}
+        self._bid_keys: list[int] = []  # ascending prices: best bid last
+        self._ask_keys: list[int] = []  # ascending negated prices: best ask last
+        self._index: dict[int, list] = {}  # oid -> entry, live resting orders only
+        self._match_seq = 0
+        self._last_price: int | None = None
+        self._volume = 0
+        self._max_oid = 0
+
+    # ------------------------------------------------------------------ orders
+
+    def submit(
+        self, oid: int, account: int, side: int, otype: int, tif: int, price: int, qty: int
+    ) -> list[tuple]:
+        """Take a LIMIT or MARKET order; return its events in causal order.
+
+        ``[(REJECT, oid, reason)]`` if the order is refused (see ``check_order``; a non-int
+        ``oid`` or ``account`` is MALFORMED too). Otherwise ``(ACK, oid)``, then one
+        ``(TRADE, symbol, match_seq, buy_oid, sell_oid, price, qty)`` per fill against the
+        opposite side (best price, then oldest, first; at the resting order's price), then
+        ``(CANCELLED, oid, leaves)`` if something is left of an IOC or MARKET order. What is
+        left of a LIMIT DAY order rests on the book silently.
+        """
+        # Fast path: exact ints, in range. Anything else goes through the full check.
+        if not (
+            type(qty) is int
+            and type(price) is int
+            and type(side) is int
+            and type(otype) is int
+            and type(tif) is int
+            and type(oid) is int
+            and type(account) is int
+            and qty > 0
+            and (side == 1 or side == -1)
+            and (tif == 0 or tif == 1)
+            and ((otype == 0 and price > 0) or otype == 1)
+        ):
+            if _is_int(oid) and oid > self._max_oid:
+                self._max_oid = int(oid)
+            if not (_is_int(oid) and _is_int(account)):
+                return [(_REJECT, oid, _R_MALFORMED)]
+            reason = check_order(side, otype, tif, price, qty)
+            if reason is not None:
+                return [(_REJECT, oid, int(reason))]
+            # Acceptable but not plain ints (int enums, int subclasses): normalise.
+            oid, account, side, otype, tif = int(oid), int(account), int(side), int(otype), int(tif)
+            price, qty = int(price), int(qty)
+
+        if oid > self._max_oid:
+            self._max_oid = oid
+        # Literal ints below: 1 = Event.ACK / Side.BUY, 3 = Event.TRADE, 4 = Event.CANCELLED,
+        # 0 = OrderType.LIMIT / TimeInForce.DAY (asserted at import, see the end of the module).
+        events = [(1, oid)]
+        remaining = qty
+
+        if side == 1:
+            keys = self._ask_keys
+            if keys and (otype or -keys[-1] <= price):
+                lim = price if otype == 0 else _NO_LIMIT
+                index = self._index
+                book = self._asks
+                symbol = self._symbol
+                append = events.append
+                seq = self._match_seq
+                while keys:
+                    p = -keys[-1]
+                    if p > lim:
+                        break
+                    level = book[p]
+                    dq = level[2]
+                    while True:
+                        e = dq[0]
+                        lv = e[1]
+                        if lv == 0:  # cancelled: lazily dropped here
+                            dq.popleft()
+                            level[1] -= 1
+                            continue
+                        seq += 1
+                        if lv <= remaining:
+                            append((3, symbol, seq, oid, e[0], p, lv))
+                            remaining -= lv
+                            e[1] = 0
+                            dq.popleft()
+                            del index[e[0]]
+                            level[0] -= lv
+                            if level[0] == 0:
+                                keys.pop()
+                                del book[p]
+                                break
+                            if remaining == 0:
+                                break
+                        else:
+                            append((3, symbol, seq, oid, e[0], p, remaining))
+                            e[1] = lv - remaining
+                            level[0] -= remaining
+                            remaining = 0
+                            break
+                    if remaining == 0:
+                        break
+                self._match_seq = seq
+                self._volume += qty - remaining
+                self._last_price = events[-1][5]
+            if remaining:
+                if otype == 0 and tif == 0:
+                    e = [oid, remaining, account, price, 1]
+                    self._index[oid] = e
+                    book = self._bids
+                    level = book.get(price)
+                    if level is None:
+                        dq = deque()
+                        dq.append(e)
+                        book[price] = [remaining, 0, dq]
+                        keys = self._bid_keys
+                        if not keys or price > keys[-1]:
+                            keys.append(price)
+                        else:
+                            insort(keys, price)
+                    else:
+                        level[0] += remaining
+                        level[2].append(e)
+                else:
+                    events.append((4, oid, remaining))
+        else:
+            keys = self._bid_keys
+            if keys and (otype or keys[-1] >= price):
+                lim = price if otype == 0 else 0
+                index = self._index
+                book = self._bids
+                symbol = self._symbol
+                append = events.append
+                seq = self._match_seq
+                while keys:
+                    p = keys[-1]
+                    if p < lim:
+                        break
+                    level = book[p]
+                    dq = level[2]
+                    while True:
+                        e = dq[0]
+                        lv = e[1]
+                        if lv == 0:
+                            dq.popleft()
+                            level[1] -= 1
+                            continue
+                        seq += 1
+                        if lv <= remaining:
+                            append((3, symbol, seq, e[0], oid, p, lv))
+                            remaining -= lv
+                            e[1] = 0
+                            dq.popleft()
+                            del index[e[0]]
+                            level[0] -= lv
+                            if level[0] == 0:
+                                keys.pop()
+                                del book[p]
+                                break
+                            if remaining == 0:
+                                break
+                        else:
+                            append((3, symbol, seq, e[0], oid, p, remaining))
+                            e[1] = lv - remaining
+                            level[0] -= remaining
+                            remaining = 0
+                            break
+                    if remaining == 0:
+                        break
+                self._match_seq = seq
+                self._volume += qty - remaining
+                self._last_price = events[-1][5]
+            if remaining:
+                if otype == 0 and tif == 0:
+                    e = [oid, remaining, account, price, -1]
+                    self._index[oid] = e
+                    book = self._asks
+                    level = book.get(price)
+                    if level is None:
+                        dq = deque()
+                        dq.append(e)
+                        book[price] = [remaining, 0, dq]
+                        keys = self._ask_keys
+                        if not keys or -price > keys[-1]:
+                            keys.append(-price)
+                        else:
+                            insort(keys, -price)
+                    else:
+                        level[0] += remaining
+                        level[2].append(e)
+                else:
+                    events.append((4, oid, remaining))
+        return events
+
+    def cancel(self, cancel_oid: int, target_oid: int) -> list[tuple]:
+        """Cancel the resting order ``target_oid`` on behalf of the cancel order ``cancel_oid``.
+
+        Success: ``[(CANCELLED, target_oid, leaves), (CANCEL_DONE, cancel_oid, target_oid)]``.
+        Otherwise ``[(REJECT, cancel_oid, reason)]`` with UNKNOWN_ORDER if ``target_oid`` is
+        higher than every id this book has been given (orders and cancels alike), else
+        ORDER_NOT_RESTING (filled, cancelled, rejected, or never resting); MALFORMED if
+        ``target_oid`` is not an int.
+        """
+        if type(target_oid) is not int:
+            if not _is_int(target_oid):
+                return [(_REJECT, cancel_oid, _R_MALFORMED)]
+            target_oid = int(target_oid)
+        if type(cancel_oid) is int:
+            if cancel_oid > self._max_oid:
+                self._max_oid = cancel_oid
+        elif _is_int(cancel_oid) and cancel_oid > self._max_oid:
+            self._max_oid = int(cancel_oid)
+        e = self._index.pop(target_oid, None)
+        if e is None:
+            if target_oid > self._max_oid:
+                return [(_REJECT, cancel_oid, _R_UNKNOWN_ORDER)]
+            return [(_REJECT, cancel_oid, _R_NOT_RESTING)]
+        leaves = e[1]
+        e[1] = 0
+        price = e[3]
+        if e[4] == 1:
+            book = self._bids
+            keys = self._bid_keys
+            key = price
+        else:
+            book = self._asks
+            keys = self._ask_keys
+            key = -price
+        level = book[price]
+        level[0] -= leaves
+        if level[0] == 0:
+            del book[price]
+            if keys[-1] == key:
+                keys.pop()
+            else:
+                del keys[bisect_left(keys, key)]
+        else:
+            dead = level[1] + 1
+            dq = level[2]
+            if dead > (len(dq) >> 1) + _COMPACT_SLACK:  # mostly dead: compact
+                level[2] = deque([x for x in dq if x[1]])
+                level[1] = 0
+            else:
+                level[1] = dead
+        return [(4, target_oid, leaves), (5, cancel_oid, target_oid)]  # CANCELLED, CANCEL_DONE
+
+    # ------------------------------------------------------------------ views
+
+    def best_bid(self) -> tuple[int, int] | None:
+        """(price, total quantity) of the best bid level, or None if there are no bids."""
+        keys = self._bid_keys
+        if not keys:
+            return None
+        p = keys[-1]
+        return (p, self._bids[p][0])
+
+    def best_ask(self) -> tuple[int, int] | None:
+        """(price, total quantity) of the best ask level, or None if there are no asks."""
+        keys = self._ask_keys
+        if not keys:
+            return None
+        p = -keys[-1]
+        return (p, self._asks[p][0])
+
+    def depth(
+        self, levels: int = 10
+    ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+        """(bids, asks), each best first, at most ``levels`` items of (price, total, count)."""
+        bids = []
+        for p in reversed(self._bid_keys[-levels:] if levels > 0 else []):
+            lvl = self._bids[p]
+            bids.append((p, lvl[0], len(lvl[2]) - lvl[1]))
+        asks = []
+        for k in reversed(self._ask_keys[-levels:] if levels > 0 else []):
+            lvl = self._asks[-k]
+            asks.append((-k, lvl[0], len(lvl[2]) - lvl[1]))
+        return bids, asks
+
+    def resting(self) -> list[tuple[int, int, int, int, int]]:
+        """Every live resting order as (oid, account, side, price, leaves), in priority order:
+        bids best first, then asks best first; oldest first within a level."""
+        out = []
+        for p in reversed(self._bid_keys):
+            out.extend((e[0], e[2], e[4], e[3], e[1]) for e in self._bids[p][2] if e[1])
+        for k in reversed(self._ask_keys):
+            out.extend((e[0], e[2], e[4], e[3], e[1]) for e in self._asks[-k][2] if e[1])
+        return out
+
+    # ------------------------------------------------------------------ restart
+
+    def restore(
+        self,
+        orders,
+        *,
+        match_seq: int | None = None,
+        last_price: int | None = None,
+        volume: int | None = None,
+        max_oid: int = 0,
+    ) -> None:
+        """Replace the resting orders with ``orders``, as returned by ``resting()``.
+
+        Within a price level the given order is the time priority. No events are emitted.
+        The highest id seen becomes at least the highest restored id (and ``max_oid`` if
+        given, so a restarted broker can also tell the book about orders that were filled
+        or cancelled before the restart). ``match_seq``, ``last_price`` and ``volume``, if
+        given, restore those counters too (otherwise they are left as they are).
+
+        Raises ValueError, leaving the book unchanged, if an order is malformed, an id is
+        repeated, or the orders would leave the book crossed.
+        """
+        orders = [tuple(o) for o in orders]
+        seen = set()
+        for o in orders:
+            if len(o) != 5 or not all(_is_int(x) for x in o):
+                raise ValueError(f"malformed resting order {o!r}")
+            oid, _account, side, price, leaves = o
+            if side != _BUY and side != _SELL:
+                raise ValueError(f"bad side in resting order {o!r}")
+            if price <= 0 or leaves <= 0:
+                raise ValueError(f"non-positive price or leaves in resting order {o!r}")
+            if oid in seen:
+                raise ValueError(f"order id {oid} repeated")
+            seen.add(oid)
+        bid_prices = [o[3] for o in orders if o[2] == _BUY]
+        ask_prices = [o[3] for o in orders if o[2] == _SELL]
+        if bid_prices and ask_prices and max(bid_prices) >= min(ask_prices):
+            raise ValueError("restored orders would leave the book crossed")
+
+        self._bids = {}
+        self._asks = {}
+        self._index = {}
+        index = self._index
+        top = int(max_oid) if max_oid else 0
+        for oid, account, side, price, leaves in orders:
+            oid, account, side, price, leaves = (
+                int(oid), int(account), int(side), int(price), int(leaves)
+            )
+            e = [oid, leaves, account, price, side]
+            index[oid] = e
+            book = self._bids if side == _BUY else self._asks
+            level = book.get(price)
+            if level is None:
+                book[price] = [leaves, 0, deque((e,))]
+            else:
+                level[0] += leaves
+                level[2].append(e)
+            if oid > top:
+                top = oid
+        self._bid_keys = sorted(self._bids)
+        self._ask_keys = sorted(-p for p in self._asks)
+        if top > self._max_oid:
+            self._max_oid = top
+        if match_seq is not None:
+            self._match_seq = int(match_seq)
+        if last_price is not None:
+            self._last_price = int(last_price)
+        if volume is not None:
+            self._volume = int(volume)
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def symbol(self) -> str:
+        return self._symbol
+
+    @property
+    def match_seq(self) -> int:
+        """Number of trades so far (the match_seq of the latest trade)."""
+        return self._match_seq
+
+    @property
+    def last_price(self) -> int | None:
+        """Price of the latest trade, None before the first."""
+        return self._last_price
+
+    @property
+    def volume(self) -> int:
+        """Shares traded so far."""
+        return self._volume
+
+    @property
+    def order_count(self) -> int:
+        """Number of live resting orders."""
+        return len(self._index)
+
+    def __repr__(self) -> str:
+        return (
+            f"OrderBook({self._symbol!r}, bid={self.best_bid()}, ask={self.best_ask()}, "
+            f"orders={len(self._index)}, trades={self._match_seq})"
+        )
+
+
+# The hot path writes these enum values as literals; fail loudly if orders.py ever renumbers.
+if (_ACK, _REJECT, _TRADE, _CANCELLED, _CANCEL_DONE, _BUY, _SELL, _LIMIT, _MARKET, _DAY, _IOC) != (
+    1, 2, 3, 4, 5, 1, -1, 0, 1, 0, 1
+):  # pragma: no cover
+    raise ImportError("simulator.book hard-codes enum values that simulator.orders changed")

@@ -1,0 +1,222 @@
+"""The broker process: its own bus, an inbox pump, and one order book per symbol it owns.
+
+``broker_main`` is the target of every broker subprocess. It ignores SIGINT and SIGHUP (a
+terminal Ctrl-C reaches the whole process group, and a broker killed mid-batch would lose
+orders); the bank stops it with the STOP sentinel behind the last order it sent. The pump
+blocks on the inbox for at most ``_IDLE_WAIT_S``, then drains what is there up to a budget, so
+an order waits microseconds, not a fixed tick. Every batch of events goes back in one put.
+
+If the bank dies (even by kill -9), the broker notices its parent changed on the next pump
+tick and exits by itself, dropping what it cannot deliver: no orphan outlives the bank.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import time
+
+from cherrypy.process.plugins import SimplePlugin
+
+from simulator import messages as msg
+from simulator.book import OrderBook
+from simulator.bus import drive, never_raises, new_bus
+from simulator.orders import Event, OrderType, RejectReason
+
+_IDLE_WAIT_S = 0.02
+_DRAIN_BUDGET = 64  # most queue messages handled per tick, so heartbeats stay on time
+_DEPTH_LEVELS = 10
+_CANCEL = int(OrderType.CANCEL)
+_REJECT = int(Event.REJECT)
+_UNKNOWN_SYMBOL = int(RejectReason.UNKNOWN_SYMBOL)
+_MALFORMED = int(RejectReason.MALFORMED)
+
+log = logging.getLogger("broker")
+
+
+class ResultsLogHandler(logging.Handler):
+    """Sends this process's log records to the bank, which shows and stores them."""
+
+    def __init__(self, results, index: int) -> None:
+        super().__init__()
+        self._results = results
+        self._index = index
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = msg.LogLine(self._index, record.levelno, record.name, self.format(record))
+            self._results.put(msg.encode(msg.LOG, line))
+        except Exception:
+            self.handleError(record)
+
+
+class Broker:
+    """The matching side of one broker: books, counters; no queues, no clock."""
+
+    def __init__(self, spec: msg.BrokerSpec) -> None:
+        self.spec = spec
+        self.books = {s: OrderBook(s) for s in spec.symbols}
+        self.orders = 0
+        self.bad_messages = 0
+        self.watched: str | None = None
+
+    @property
+    def trades(self) -> int:
+        return sum(b.match_seq for b in self.books.values())
+
+    def handle_orders(self, orders: list, out: list) -> None:
+        books = self.books
+        self.orders += len(orders)
+        for order in orders:
+            try:
+                oid, account, symbol, side, otype, tif, price, qty, target = order
+            except (TypeError, ValueError):
+                self.bad_messages += 1
+                log.warning("malformed order dropped: %.80r", order)
+                continue
+            book = books.get(symbol)
+            if book is None:
+                out.append((_REJECT, oid, _UNKNOWN_SYMBOL))
+            elif otype == _CANCEL:
+                out.extend(book.cancel(oid, target))
+            else:
+                out.extend(book.submit(oid, account, side, otype, tif, price, qty))
+
+    def watched_book(self) -> tuple | None:
+        book = self.books.get(self.watched) if self.watched else None
+        if book is None:
+            return None
+        bids, asks = book.depth(_DEPTH_LEVELS)
+        return (book.symbol, tuple(bids), tuple(asks), book.last_price)
+
+    def heartbeat(self, batches: int) -> msg.Heartbeat:
+        return msg.Heartbeat(
+            index=self.spec.index,
+            pid=os.getpid(),
+            orders=self.orders,
+            trades=self.trades,
+            batches=batches,
+            bad_messages=self.bad_messages,
+            book=self.watched_book(),
+        )
+
+    def final_report(self) -> msg.FinalReport:
+        return msg.FinalReport(
+            index=self.spec.index,
+            pid=os.getpid(),
+            orders=self.orders,
+            trades=self.trades,
+            bad_messages=self.bad_messages,
+            resting={s: b.resting() for s, b in self.books.items() if b.order_count},
+        )
+
+
+class InboxPump(SimplePlugin):
+    """Bus plugin: each 'main' tick waits briefly for orders, drains a batch, answers it."""
+
+    def __init__(self, bus, broker: Broker, inbox, results, parent_pid: int) -> None:
+        super().__init__(bus)
+        self.broker = broker
+        self.inbox = inbox
+        self.results = results
+        self.parent_pid = parent_pid
+        self.done = False
+        self.orphaned = False
+        self.batches = 0
+        self._next_heartbeat = 0.0
+
+    def start(self) -> None:
+        self._send(msg.HEARTBEAT, self.broker.heartbeat(self.batches))  # = ready
+        self._next_heartbeat = time.monotonic() + self.broker.spec.heartbeat_s
+
+    def main(self) -> None:
+        if os.getppid() != self.parent_pid:
+            log.error("bank (pid %d) is gone; exiting without it", self.parent_pid)
+            self.orphaned = self.done = True
+            return
+        events: list = []
+        try:
+            payload = self.inbox.get(timeout=_IDLE_WAIT_S)
+        except queue.Empty:
+            payload = None
+        handled = 0
+        while payload is not None:
+            handled += 1
+            if self._handle(payload, events):
+                break  # the STOP sentinel: nothing after it is ours
+            if handled >= _DRAIN_BUDGET:
+                break
+            try:
+                payload = self.inbox.get_nowait()
+            except queue.Empty:
+                payload = None
+        if events:
+            self._send(msg.EVENTS, (self.broker.spec.index, events))
+        if self.done:
+            self._send(msg.FINAL, self.broker.final_report())
+            log.info("answered every order; final report sent")
+            return
+        now = time.monotonic()
+        if now >= self._next_heartbeat:
+            self._send(msg.HEARTBEAT, self.broker.heartbeat(self.batches))
+            self._next_heartbeat = now + self.broker.spec.heartbeat_s
+
+    def _handle(self, payload, events: list) -> bool:
+        """Handle one queue item; True when it is the STOP sentinel."""
+        try:
+            kind, body = msg.decode(payload)
+        except msg.BadMessage as exc:
+            self.broker.bad_messages += 1
+            log.warning("bad message on inbox ignored: %s", exc)
+            return False
+        if kind == msg.ORDERS:
+            self.batches += 1
+            self.broker.handle_orders(body, events)
+        elif kind == msg.WATCH:
+            self.broker.watched = body
+        elif kind == msg.STOP:
+            self.done = True
+            return True
+        else:
+            self.broker.bad_messages += 1
+            log.warning("unexpected %r message on inbox ignored", kind)
+        return False
+
+    def _send(self, kind: bytes, body) -> None:
+        self.results.put(msg.encode(kind, body))
+
+    @never_raises
+    def stop(self) -> None:
+        if self.orphaned:
+            # nobody reads the results any more: flushing them would hang this process forever
+            self.results.cancel_join_thread()
+
+
+def broker_main(spec: msg.BrokerSpec, inbox, results) -> None:
+    """Entry point of a broker subprocess (spawned with SIGINT, SIGHUP, SIGTERM blocked)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGHUP, signal.SIGTERM})
+    parent_pid = os.getppid()
+
+    root = logging.getLogger()
+    root.handlers[:] = [ResultsLogHandler(results, spec.index)]
+    root.setLevel(spec.log_level)
+    logging.getLogger("bus").setLevel(max(spec.log_level, logging.WARNING))
+
+    bus = new_bus(spec.name)
+    pump = InboxPump(bus, Broker(spec), inbox, results, parent_pid)
+    pump.subscribe()
+    import gc
+
+    gc.freeze()  # what exists now lives for the whole run: keep the collector off it
+    try:
+        drive(bus, lambda: pump.done)
+    except Exception:
+        log.exception("broker loop failed")
+        raise
+    finally:
+        if not pump.orphaned:
+            results.close()
+            results.join_thread()

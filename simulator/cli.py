@@ -1,0 +1,69 @@
+"""The command line: flags -> SimConfig -> a headless run or the dashboard -> exit status.
+
+Exit status: 0 when the run stopped as asked, the ledger reconciles with nothing lost and every
+broker exited cleanly; 1 when anything was lost or a process failed; 2 for a usage error.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Sequence
+
+from simulator.config import SimConfig, config_from_args
+from simulator.report import build_report, print_summary, progress_line, write_report
+from simulator.runner import Outcome, Simulation, setup_logging
+
+
+def banner(config: SimConfig) -> str:
+    rate = "max" if not config.rate else f"{config.rate:,.0f}/s"
+    limit = []
+    if config.orders:
+        limit.append(f"{config.orders:,} orders")
+    if config.duration:
+        limit.append(f"{config.duration:g} s")
+    return (
+        f"simulate: seed {config.seed}, {config.brokers} brokers, {len(config.symbols)} symbols, "
+        f"rate {rate}, batch {config.batch}"
+        + (f", stops after {' or '.join(limit)}" if limit else ", Ctrl-C stops cleanly")
+    )
+
+
+def finish(config: SimConfig, sim: Simulation, outcome: Outcome) -> int:
+    """Report and summary of a finished run (printed to stdout); its exit status."""
+    report = build_report(config, outcome, sim.bank.run_seconds(), sim.bank.ledger.fills_digest())
+    if config.report:
+        try:
+            write_report(config.report, report)
+        except OSError as exc:
+            print(f"simulate: cannot write report {config.report}: {exc}", file=sys.stderr)
+            return 1
+    print_summary(report)
+    return outcome.exit_code
+
+
+def run_headless(config: SimConfig) -> int:
+    sim = Simulation(config)
+    setup_logging(config, sim.log_lines, console=True)
+    sim.install_signal_handlers()
+    print(banner(config), flush=True)
+    next_line = [time.monotonic() + 1.0]
+
+    def progress(snapshot):
+        now = time.monotonic()
+        if now >= next_line[0]:
+            next_line[0] = now + 1.0
+            print(progress_line(snapshot), flush=True)
+
+    sim.bank.snapshot_listeners.append(progress)
+    outcome = sim.run()
+    sim.restore_signal_handlers()
+    return finish(config, sim, outcome)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = config_from_args(argv)
+    if config.headless:
+        return run_headless(config)
+    from tui.runner import run_dashboard  # Textual is only imported when a dashboard is wanted
+
+    return run_dashboard(config)

@@ -1,0 +1,234 @@
+"""The bank's ledger: the state of every order it placed, positions and cash, and reconciliation.
+
+Pure model: events in, counts out; the caller passes the clock reading. An order lives in
+``open`` from ``place`` until its final event (FILLED, CANCELLED, REJECTED), so memory follows
+the orders in flight and resting, not the length of the run. At the end the brokers' final
+reports say which orders rest on their books; whatever else is still open was lost.
+
+Invariant checked by ``reconcile``:
+    placed = filled + cancelled + rejected + resting + lost, with lost == 0,
+    every symbol's positions sum to 0, and cash sums to 0.
+Cancel requests are not orders (as in FIX): they are counted apart, each answered once.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from simulator.orders import Event, OrderType, RejectReason
+
+_ACK, _REJECT, _TRADE = int(Event.ACK), int(Event.REJECT), int(Event.TRADE)
+_CANCELLED, _CANCEL_DONE = int(Event.CANCELLED), int(Event.CANCEL_DONE)
+_CANCEL = int(OrderType.CANCEL)
+
+# open entry fields
+_SYM, _ACCOUNT, _LEAVES, _T, _ACKED, _KIND = range(6)
+
+
+@dataclass
+class Reconciliation:
+    placed: int
+    filled: int
+    cancelled: int
+    rejected: int
+    resting: int
+    lost: int
+    lost_ids: list[int]
+    cancels_lost: int
+    positions_balanced: bool
+    cash_balanced: bool
+    mismatches: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.lost == 0
+            and self.cancels_lost == 0
+            and self.positions_balanced
+            and self.cash_balanced
+            and not self.mismatches
+            and self.placed == self.filled + self.cancelled + self.rejected + self.resting
+        )
+
+
+class Ledger:
+    def __init__(self, symbols: Iterable[str], accounts: int) -> None:
+        self.symbols = tuple(symbols)
+        self.accounts = accounts
+        self.open: dict[int, list] = {}
+        self.placed = self.acked = self.filled = self.cancelled = self.rejected = 0
+        self.cancels_sent = self.cancels_done = self.cancels_rejected = 0
+        self.trades = self.volume = 0
+        self.working = 0  # acked, not final: resting on a book as far as the bank knows
+        self.reject_reasons: dict[int, int] = {}
+        self.positions = {s: [0] * accounts for s in self.symbols}
+        self.cash = [0] * accounts  # in ticks x shares
+        self._digests = {s: hashlib.sha256() for s in self.symbols}
+        self.unknown_events = 0
+        self.last_trades: deque[tuple] = deque(maxlen=12)  # for the live tape
+        self.max_oid = 0
+
+    # -- placing ------------------------------------------------------------------------
+
+    def place(self, orders: list[tuple], t_ns: int) -> None:
+        """Record orders as sent at ``t_ns`` (when they were due)."""
+        opened = self.open
+        cancels = 0
+        for oid, account, symbol, _side, otype, _tif, _price, qty, _target in orders:
+            if otype == _CANCEL:
+                cancels += 1
+                opened[oid] = [symbol, account, 0, t_ns, False, _CANCEL]
+            else:
+                opened[oid] = [symbol, account, qty, t_ns, False, otype]
+        self.cancels_sent += cancels
+        self.placed += len(orders) - cancels
+        if orders:
+            self.max_oid = orders[-1][0]
+
+    def place_local_reject(self, order: tuple, reason: RejectReason) -> None:
+        """An order the bank refuses itself, without sending it: it is placed and rejected."""
+        oid, _acct, _sym, _side, otype = order[:5]
+        self.max_oid = max(self.max_oid, oid)
+        if otype == _CANCEL:
+            self.cancels_sent += 1
+            self.cancels_rejected += 1
+        else:
+            self.placed += 1
+            self.rejected += 1
+        self.reject_reasons[int(reason)] = self.reject_reasons.get(int(reason), 0) + 1
+
+    # -- results ----------------------------------------------------------------------------
+
+    def apply(self, events: list[tuple], now_ns: int, ack_latency) -> None:
+        """Book a broker's events, in the order it sent them. ``ack_latency.record(us)``."""
+        opened = self.open
+        record = ack_latency.record
+        for ev in events:
+            kind = ev[0]
+            if kind == _ACK:
+                entry = opened.get(ev[1])
+                if entry is None or entry[_ACKED]:
+                    self.unknown_events += 1
+                    continue
+                entry[_ACKED] = True
+                self.acked += 1
+                self.working += 1
+                record((now_ns - entry[_T]) // 1000)
+            elif kind == _TRADE:
+                self._trade(ev)
+            elif kind == _CANCELLED:
+                entry = opened.pop(ev[1], None)
+                if entry is None:
+                    self.unknown_events += 1
+                    continue
+                self.cancelled += 1
+                self.working -= entry[_ACKED]
+            elif kind == _CANCEL_DONE:
+                if opened.pop(ev[1], None) is None:
+                    self.unknown_events += 1
+                    continue
+                self.cancels_done += 1
+            elif kind == _REJECT:
+                entry = opened.pop(ev[1], None)
+                if entry is None:
+                    self.unknown_events += 1
+                    continue
+                reason = ev[2]
+                self.reject_reasons[reason] = self.reject_reasons.get(reason, 0) + 1
+                if entry[_KIND] == _CANCEL:
+                    self.cancels_rejected += 1
+                else:
+                    self.rejected += 1
+            else:
+                self.unknown_events += 1
+
+    def _trade(self, ev: tuple) -> None:
+        _k, symbol, seq, buy_oid, sell_oid, price, qty = ev
+        opened = self.open
+        buy = opened.get(buy_oid)
+        sell = opened.get(sell_oid)
+        if buy is None or sell is None:
+            self.unknown_events += 1
+            return
+        self.trades += 1
+        self.volume += qty
+        pos = self.positions[symbol]
+        notional = price * qty
+        pos[buy[_ACCOUNT]] += qty
+        pos[sell[_ACCOUNT]] -= qty
+        self.cash[buy[_ACCOUNT]] -= notional
+        self.cash[sell[_ACCOUNT]] += notional
+        self._digests[symbol].update(b"%d,%d,%d,%d,%d\n" % (seq, buy_oid, sell_oid, price, qty))
+        for oid, entry in ((buy_oid, buy), (sell_oid, sell)):
+            entry[_LEAVES] -= qty
+            if entry[_LEAVES] <= 0:
+                del opened[oid]
+                self.filled += 1
+                self.working -= 1
+        self.last_trades.append(ev)
+
+    # -- views ------------------------------------------------------------------------------
+
+    @property
+    def in_flight(self) -> int:
+        """Orders and cancels sent and not yet answered."""
+        return len(self.open) - self.working
+
+    def fills_digest(self) -> str:
+        """sha256 over 'SYMBOL:<sha256 of that symbol's fills>\\n' for every symbol, sorted.
+
+        A symbol's fills are hashed in match order as 'seq,buy_oid,sell_oid,price,qty\\n', so
+        the digest depends only on what traded, never on which broker or batch carried it.
+        """
+        outer = hashlib.sha256()
+        for symbol in sorted(self.symbols):
+            outer.update(f"{symbol}:{self._digests[symbol].hexdigest()}\n".encode())
+        return outer.hexdigest()
+
+    def reject_counts(self) -> dict[str, int]:
+        return {RejectReason(r).name: n for r, n in sorted(self.reject_reasons.items())}
+
+    def order_status(self, oid: int) -> str:
+        entry = self.open.get(oid)
+        if entry is None:
+            return "final" if 0 < oid <= self.max_oid else "unknown"
+        return "acked" if entry[_ACKED] else "new"
+
+    # -- the end ----------------------------------------------------------------------------
+
+    def reconcile(self, resting: Mapping[int, int]) -> Reconciliation:
+        """Close the books: ``resting`` maps every order the brokers report resting to its leaves."""
+        mismatches = []
+        resting_count = lost = cancels_lost = 0
+        lost_ids = []
+        for oid, entry in self.open.items():
+            if entry[_KIND] == _CANCEL:
+                cancels_lost += 1
+                lost_ids.append(oid)
+            elif oid in resting:
+                resting_count += 1
+                if resting[oid] != entry[_LEAVES]:
+                    mismatches.append(
+                        f"order {oid}: broker says {resting[oid]} resting, ledger {entry[_LEAVES]}"
+                    )
+            else:
+                lost += 1
+                lost_ids.append(oid)
+        for oid in resting:
+            if oid not in self.open:
+                mismatches.append(f"order {oid} resting on a book but final in the ledger")
+        return Reconciliation(
+            placed=self.placed,
+            filled=self.filled,
+            cancelled=self.cancelled,
+            rejected=self.rejected,
+            resting=resting_count,
+            lost=lost,
+            lost_ids=sorted(lost_ids),
+            cancels_lost=cancels_lost,
+            positions_balanced=all(sum(p) == 0 for p in self.positions.values()),
+            cash_balanced=sum(self.cash) == 0,
+            mismatches=mismatches[:20],
+        )

@@ -1,0 +1,118 @@
+"""What a run tells a person: the progress line, the final summary and the JSON report.
+
+All three are made from the same Snapshot (and, at the end, the ledger's reconciliation), so
+the console, the dashboard and the report can never disagree.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+
+from simulator.config import SimConfig
+from simulator.stats import Snapshot
+
+REPORT_VERSION = 1
+
+
+def progress_line(s: Snapshot) -> str:
+    o = s.orders
+    lat = s.ack_latency_us
+    return (
+        f"[{s.elapsed_s:7.1f}s] {s.state.value:<8} placed {o.placed:>10,} "
+        f"filled {o.filled:>9,} cancelled {o.cancelled:>9,} rejected {o.rejected:>7,} "
+        f"resting {o.resting:>7,} in flight {o.in_flight:>6,} | {s.orders_per_s:>9,.0f} orders/s "
+        f"{s.fills_per_s:>8,.0f} fills/s | ack p50 {lat['p50']:,} us p99 {lat['p99']:,} us"
+    )
+
+
+def build_report(config: SimConfig, outcome, duration_s: float, fills_digest: str) -> dict:
+    s = outcome.snapshot
+    o = s.orders
+    rec = outcome.reconciliation
+    return {
+        "version": REPORT_VERSION,
+        "config": config.to_dict(),
+        "stop_reason": outcome.stop_reason,
+        "duration_s": round(duration_s, 3),
+        "orders": {
+            "placed": o.placed,
+            "filled": o.filled,
+            "cancelled": o.cancelled,
+            "rejected": o.rejected,
+            "resting": o.resting,
+            "lost": o.lost,
+        },
+        "cancel_requests": dict(s.cancel_requests),
+        "reject_reasons": dict(s.reject_reasons),
+        "reconciled": bool(rec is not None and rec.ok),
+        "lost_ids": rec.lost_ids[:1000] if rec else [],
+        "positions_balanced": bool(rec and rec.positions_balanced),
+        "cash_balanced": bool(rec and rec.cash_balanced),
+        "fills": {"count": s.fills, "volume": s.volume, "digest": fills_digest},
+        "throughput": {"orders_per_s": round(o.placed / duration_s, 1) if duration_s > 0 else 0.0},
+        "latency_us": {"ack": dict(s.ack_latency_us)},
+        "brokers": [
+            {
+                "name": p.name,
+                "pid": p.pid,
+                "symbols": list(p.symbols),
+                "orders": p.orders,
+                "fills": p.fills,
+                "exit_code": p.exit_code,
+            }
+            for p in s.processes
+            if p.name != "bank"
+        ],
+        "exit_code": outcome.exit_code,
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
+    }
+
+
+def write_report(path: str, report: dict) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def summary_text(report: dict) -> str:
+    o = report["orders"]
+    lat = report["latency_us"]["ack"]
+    c = report["cancel_requests"]
+    lines = [
+        f"stopped: {report['stop_reason']} after {report['duration_s']:.2f} s "
+        f"(seed {report['config']['seed']})",
+        f"orders   placed {o['placed']:,} = filled {o['filled']:,} + cancelled {o['cancelled']:,}"
+        f" + rejected {o['rejected']:,} + resting {o['resting']:,} + lost {o['lost']:,}",
+        f"cancels  sent {c.get('sent', 0):,}: done {c.get('done', 0):,}, rejected {c.get('rejected', 0):,}",
+    ]
+    if report["reject_reasons"]:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in report["reject_reasons"].items())
+        lines.append(f"rejects  {reasons}")
+    lines += [
+        f"fills    {report['fills']['count']:,} trades, {report['fills']['volume']:,} shares, "
+        f"digest {report['fills']['digest'][:16]}",
+        f"speed    {report['throughput']['orders_per_s']:,.0f} orders/s; ack latency p50 "
+        f"{lat['p50']:,} us, p99 {lat['p99']:,} us, p99.9 {lat['p999']:,} us, max {lat['max']:,} us",
+    ]
+    for b in report["brokers"]:
+        lines.append(
+            f"  {b['name']:<10} pid {b['pid']!s:<8} {len(b['symbols'])} symbols "
+            f"{b['orders']:>10,} orders {b['fills']:>9,} fills  exit {b['exit_code']}"
+        )
+    verdict = "reconciled: yes" if report["reconciled"] else "reconciled: NO"
+    if o["lost"]:
+        verdict += f" -- {o['lost']} LOST, first ids {report['lost_ids'][:10]}"
+    lines.append(f"{verdict}; exit status {report['exit_code']}")
+    return "\n".join(lines)
+
+
+def print_summary(report: dict, stream=None) -> None:
+    print(summary_text(report), file=stream or sys.stdout, flush=True)
