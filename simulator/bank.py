@@ -151,7 +151,7 @@ class Bank(SimplePlugin):
         if not self.paused:
             due = self._orders_due(now)
         if due:
-            self._place(self.flow.generate(due), now)
+            self._place(due, now)
         self._flush(timeout=0.0)
         self._poll(self._idle_wait(now, due))
         now = time.monotonic()
@@ -223,7 +223,7 @@ class Bank(SimplePlugin):
             self._last_tick = now
             return 0  # inboxes are full: the brokers set the pace
         if self.rate <= 0:
-            due = batch * len(self._pending) - backlog
+            due = max(batch * len(self._pending) - backlog, 0)
         else:
             burst = max(batch * len(self._pending), self.rate * 0.1)
             self._credit = min(self._credit + (now - self._last_tick) * self.rate, burst)
@@ -232,10 +232,14 @@ class Bank(SimplePlugin):
         self._last_tick = now
         return due
 
-    def _place(self, orders: list[tuple], now: float) -> None:
+    def _place(self, due: int, now: float) -> None:
         limit = self.config.orders
         if limit is not None:
-            orders = self._trim_to_limit(orders, limit)
+            due = min(due, limit - self.ledger.placed)
+            if due <= 0:
+                self._limit_reached = True
+                return
+        orders = self.flow.generate(due)
         route, pending = self.route, self._pending
         sendable = []
         for order in orders:
@@ -247,20 +251,8 @@ class Bank(SimplePlugin):
                 sendable.append(order)
         self.ledger.place(sendable, int(now * 1e9))
         self._last_orders = orders
-
-    def _trim_to_limit(self, orders: list[tuple], limit: int) -> list[tuple]:
-        room = limit - self.ledger.placed
-        if room <= 0:
+        if limit is not None and self.ledger.placed >= limit:
             self._limit_reached = True
-            return []
-        news = 0
-        for i, order in enumerate(orders):
-            if order[4] != _CANCEL:
-                news += 1
-                if news == room:
-                    self._limit_reached = True
-                    return orders[: i + 1]
-        return orders
 
     def _flush(self, timeout: float) -> bool:
         """Send pending orders in batches; True if everything pending went out."""

@@ -299,20 +299,15 @@ class OrderBook:
         """Cancel the resting order ``target_oid`` on behalf of the cancel order ``cancel_oid``.
 
         Success: ``[(CANCELLED, target_oid, leaves), (CANCEL_DONE, cancel_oid, target_oid)]``.
-        Otherwise ``[(REJECT, cancel_oid, reason)]`` with UNKNOWN_ORDER if ``target_oid`` is
-        higher than every id this book has been given (orders and cancels alike), else
-        ORDER_NOT_RESTING (filled, cancelled, rejected, or never resting); MALFORMED if
-        ``target_oid`` is not an int.
+        Otherwise ``[(REJECT, cancel_oid, reason)]``: MALFORMED if ``target_oid`` is not an
+        int; UNKNOWN_ORDER if it is higher than every id ever passed to ``submit`` here
+        (accepted or rejected; cancel ids do not count) or to ``restore``; else
+        ORDER_NOT_RESTING (filled, cancelled, rejected, IOC/MARKET, or placed elsewhere).
         """
         if type(target_oid) is not int:
             if not _is_int(target_oid):
                 return [(_REJECT, cancel_oid, _R_MALFORMED)]
             target_oid = int(target_oid)
-        if type(cancel_oid) is int:
-            if cancel_oid > self._max_oid:
-                self._max_oid = cancel_oid
-        elif _is_int(cancel_oid) and cancel_oid > self._max_oid:
-            self._max_oid = int(cancel_oid)
         e = self._index.pop(target_oid, None)
         if e is None:
             if target_oid > self._max_oid:

@@ -44,7 +44,7 @@ class SimConfig:
     log_file: str | None = None
     log_level: str = "INFO"
     ui_hz: float = 10.0
-    inbox_batches: int = 64  # bound of each broker inbox, in batches
+    inbox_batches: int = 16  # bound of each broker inbox, in batches
     stop_timeout: float = 10.0  # how long brokers get to answer every order after a stop
 
     def to_dict(self) -> dict:

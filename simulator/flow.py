@@ -9,7 +9,8 @@ Each symbol has a reference price that walks one tick at a time. Limit prices fa
 mostly on the passive side, sometimes crossing; a share of messages cancel an earlier resting
 candidate of the same symbol; a share are market orders, a share immediate-or-cancel, and a
 share are made invalid on purpose (quantity 0, a negative price, an unknown symbol) so rejects
-can be seen.
+can be seen. A DAY order lives until ``DAY_ORDER_LIFETIME`` newer DAY orders of its symbol
+exist; then the flow cancels it (if it still rests), so the books stay bounded in a long run.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from typing import Sequence
 from simulator.orders import OrderType, Side, TimeInForce
 
 UNKNOWN_SYMBOL = "?BAD"  # never a ticker: tickers start with a letter
-_CANCEL_CANDIDATES = 512  # per symbol: recent DAY orders a cancel may name
+DAY_ORDER_LIFETIME = 512  # per symbol: a DAY order is cancelled once this many newer ones exist
 
 _LIMIT, _MARKET, _CANCEL = int(OrderType.LIMIT), int(OrderType.MARKET), int(OrderType.CANCEL)
 _DAY, _IOC = int(TimeInForce.DAY), int(TimeInForce.IOC)
@@ -49,7 +50,7 @@ class OrderFlow:
         self._rng = random.Random(seed)
         # starting prices from $20 to $500, in ticks
         self._ref = [self._rng.randrange(2_000, 50_000) for _ in self.symbols]
-        self._candidates: list[list[tuple[int, int, int]]] = [[] for _ in self.symbols]
+        self._candidates: list[list[tuple[int, int, int, int]]] = [[] for _ in self.symbols]
         self.next_oid = 1
 
     @classmethod
@@ -68,16 +69,19 @@ class OrderFlow:
         return self._ref[self.symbols.index(symbol)]
 
     def generate(self, n: int) -> list[tuple]:
-        """The next ``n`` orders as wire tuples (see orders.py), ids consecutive."""
+        """The next ``n`` new orders as wire tuples (see orders.py), with the cancel requests
+        that come between them; ids are consecutive over both."""
         r = self._rng.random
         symbols, refs, candidates = self.symbols, self._ref, self._candidates
         nsym, accounts = len(symbols), self.accounts
         cancel_ratio, market_ratio = self.cancel_ratio, self.market_ratio
         ioc_ratio, invalid_ratio = self.ioc_ratio, self.invalid_ratio
-        oid = self.next_oid
+        oid = self.next_oid - 1
         out = []
         append = out.append
-        for oid in range(oid, oid + n):
+        news = 0
+        while news < n:
+            oid += 1
             s = int(r() * nsym)
             symbol = symbols[s]
             step = r()
@@ -87,8 +91,15 @@ class OrderFlow:
             elif step > 0.75:
                 ref = refs[s] = ref + 1
             cands = candidates[s]
+            if len(cands) > DAY_ORDER_LIFETIME:
+                # the oldest DAY order expires: cancel it if it is still likely to rest (its
+                # price left behind by the walk), forget it if it likely traded already
+                target, account, side, price = cands.pop(0)
+                if side * (ref - price) > 3:
+                    append((oid, account, symbol, 0, _CANCEL, _DAY, 0, 0, target))
+                    continue
             if cands and r() < cancel_ratio:
-                target, account, side = cands.pop(int(r() * len(cands)))
+                target, account, side, _price = cands.pop(int(r() * len(cands)))
                 append((oid, account, symbol, 0, _CANCEL, _DAY, 0, 0, target))
                 continue
             account = int(r() * accounts)
@@ -110,10 +121,8 @@ class OrderFlow:
                 else:
                     symbol = UNKNOWN_SYMBOL
             elif otype == _LIMIT and tif == _DAY:
-                if len(cands) >= _CANCEL_CANDIDATES:
-                    cands[int(r() * len(cands))] = (oid, account, side)
-                else:
-                    cands.append((oid, account, side))
+                cands.append((oid, account, side, price))
             append((oid, account, symbol, side, otype, tif, price, qty, 0))
-        self.next_oid = oid + 1 if n else self.next_oid
+            news += 1
+        self.next_oid = oid + 1
         return out
