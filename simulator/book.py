@@ -17,9 +17,9 @@ data rather than objects:
 * an entry is the list ``[oid, leaves, account, price, side]``; arrival order in the deque is
   the time priority;
 * cancels use lazy deletion: the entry's leaves are set to 0 and it stays in its deque until
-  matching reaches it (or the level empties, or the level is compacted because dead entries
-  outnumber live ones), so a cancel costs amortised O(1) plus O(log levels) when it empties a
-  level.
+  matching reaches it (or the level empties, or the level is compacted once dead entries make
+  up more than about half of its deque), so a cancel costs amortised O(1), plus a bisect and a
+  list deletion over the level prices when it empties a level.
 """
 from __future__ import annotations
 

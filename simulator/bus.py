@@ -49,9 +49,11 @@ def never_raises(listener: Callable) -> Callable:
     return guarded
 
 
-def drive(bus: wspbus.Bus, should_stop: Callable[[], bool]) -> None:
-    """Start ``bus``, publish 'main' until ``should_stop()`` or the bus leaves STARTED, exit it."""
-    bus.start()
+def drive(bus: wspbus.Bus, should_stop: Callable[[], bool], *, start: bool = True) -> None:
+    """Start ``bus`` (unless already started), publish 'main' until ``should_stop()`` or the
+    bus leaves STARTED, then exit it."""
+    if start:
+        bus.start()
     try:
         while bus.state == states.STARTED and not should_stop():
             bus.publish("main")

@@ -122,6 +122,17 @@ def parse_symbols(text: str) -> tuple[str, ...]:
     return names
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a flag's default only when it has one worth showing."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        if isinstance(action.default, tuple):
+            return f"{action.help} (default: {','.join(action.default)})"
+        return super()._get_help_string(action)
+
+
 class _OneLineParser(argparse.ArgumentParser):
     """argparse that reports a usage error as a single line and exits 2."""
 
@@ -134,40 +145,41 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
         prog=prog,
         description="A bank places stock orders; broker processes match them and send acks and "
         "fills back over queues. Opens a live dashboard in a terminal, or runs headless.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     d = SimConfig()
-    p.add_argument("--brokers", type=_int_at_least(1), default=d.brokers,
+    p.add_argument("--brokers", metavar="N", type=_int_at_least(1), default=d.brokers,
                    help="broker processes; each symbol belongs to exactly one")
     p.add_argument("--symbols", type=parse_symbols, default=d.symbols, metavar="SPEC",
                    help="comma list of tickers, or a count N of generated 4-letter tickers")
-    p.add_argument("--rate", type=_float_at_least(0), default=d.rate,
+    p.add_argument("--rate", metavar="R", type=_float_at_least(0), default=d.rate,
                    help="orders per second; 0 = as fast as possible")
-    p.add_argument("--orders", type=_int_at_least(1), default=None,
+    p.add_argument("--orders", metavar="N", type=_int_at_least(1), default=None,
                    help="stop after placing this many orders")
     p.add_argument("--duration", type=_float_at_least(0, above=True), default=None, metavar="S",
                    help="stop after this many seconds")
-    p.add_argument("--seed", type=_int_at_least(0), default=None,
+    p.add_argument("--seed", metavar="S", type=_int_at_least(0), default=None,
                    help="seed of the order flow (default: random, always printed)")
-    p.add_argument("--batch", type=_int_at_least(1), default=d.batch,
+    p.add_argument("--batch", metavar="N", type=_int_at_least(1), default=d.batch,
                    help="most orders per queue message")
-    p.add_argument("--accounts", type=_int_at_least(1), default=d.accounts,
+    p.add_argument("--accounts", metavar="N", type=_int_at_least(1), default=d.accounts,
                    help="client accounts of the bank")
-    p.add_argument("--market-ratio", type=_ratio, default=d.market_ratio,
+    p.add_argument("--market-ratio", metavar="X", type=_ratio, default=d.market_ratio,
                    help="share of new orders that are MARKET orders")
-    p.add_argument("--ioc-ratio", type=_ratio, default=d.ioc_ratio,
+    p.add_argument("--ioc-ratio", metavar="X", type=_ratio, default=d.ioc_ratio,
                    help="share of limit orders that are immediate-or-cancel")
-    p.add_argument("--cancel-ratio", type=_ratio, default=d.cancel_ratio,
+    p.add_argument("--cancel-ratio", metavar="X", type=_ratio, default=d.cancel_ratio,
                    help="share of messages that cancel an earlier order")
-    p.add_argument("--invalid-ratio", type=_ratio, default=d.invalid_ratio,
+    p.add_argument("--invalid-ratio", metavar="X", type=_ratio, default=d.invalid_ratio,
                    help="share of orders made invalid on purpose (to show rejects)")
     p.add_argument("--headless", action="store_true",
                    help="no dashboard: progress lines and a summary (automatic without a terminal)")
     p.add_argument("--report", metavar="PATH", default=None, help="write a JSON report here")
     p.add_argument("--log-file", metavar="PATH", default=None,
                    help="also write every process's log records here")
-    p.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, default=d.log_level)
-    p.add_argument("--ui-hz", type=_float_at_least(0, above=True), default=d.ui_hz,
+    p.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, default=d.log_level,
+                   help="least severe log record kept")
+    p.add_argument("--ui-hz", metavar="HZ", type=_float_at_least(0, above=True), default=d.ui_hz,
                    help="dashboard refreshes per second")
     p.add_argument("--stop-timeout", type=_float_at_least(0, above=True), default=d.stop_timeout,
                    metavar="S", help="how long brokers get to answer every order when stopping")

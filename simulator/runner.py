@@ -106,10 +106,15 @@ class Simulation:
             signal.signal(sig, handler)
         self._previous_handlers.clear()
 
-    def run(self) -> Outcome:
+    def start(self) -> None:
+        """Start the bus (spawns the brokers) without ticking it: for the dashboard, which must
+        start processes before Textual takes the terminal, then ``run(started=True)`` on a thread."""
+        self.bus.start()
+
+    def run(self, *, started: bool = False) -> Outcome:
         """Start everything, tick until a stop is asked, stop cleanly; the run's outcome."""
         try:
-            drive(self.bus, lambda: bool(self.stop))
+            drive(self.bus, lambda: bool(self.stop), start=not started)
         except BaseException:
             log.exception("the bank's loop failed")
             self.stop.request("fatal: the bank's loop failed", fatal=True)

@@ -1,0 +1,56 @@
+"""Runs the simulator under the dashboard: brokers first, Textual on the main thread, the bank's
+bus on a thread of its own, then the same summary and exit status as a headless run.
+
+Order matters (see PITFALLS): brokers are spawned before ``App.run`` takes the terminal (Textual
+swaps stderr for an object whose ``fileno()`` is -1, which breaks spawning); the bank's bus ticks
+on a plain thread that this module joins itself; SIGINT, SIGTERM and SIGHUP only set the stop
+flag, and whatever ends the run (a key, a signal, ``--duration``) closes the app from the
+watcher thread, so the terminal is always restored before the summary is printed.
+"""
+from __future__ import annotations
+
+import threading
+
+from simulator.cli import banner, finish
+from simulator.config import SimConfig
+from simulator.runner import Simulation, setup_logging
+
+
+def run_dashboard(config: SimConfig) -> int:
+    from tui.app import DashboardApp
+
+    sim = Simulation(config)
+    setup_logging(config, sim.log_lines, console=False)
+    sim.install_signal_handlers()
+    print(banner(config) + " -- starting brokers...", flush=True)
+    sim.start()
+    outcome_box: list = []
+    bank_thread = threading.Thread(
+        target=lambda: outcome_box.append(sim.run(started=True)), name="bank-bus"
+    )
+    bank_thread.start()
+    app = DashboardApp(sim, ui_hz=config.ui_hz)
+    closed = threading.Event()
+
+    def close_app_when_run_ends() -> None:
+        while not closed.is_set():
+            if sim.wait_stopped(0.1):
+                try:
+                    app.call_from_thread(app.exit)
+                except Exception:
+                    pass  # the app is already gone
+                return
+
+    watcher = threading.Thread(target=close_app_when_run_ends, name="app-closer")
+    watcher.start()
+    try:
+        if not sim.stop:  # a Ctrl-C while the brokers started: no dashboard to show
+            app.run()
+    finally:
+        closed.set()
+        sim.request_stop("dashboard closed")
+        bank_thread.join()
+        watcher.join()
+        sim.restore_signal_handlers()
+    outcome = outcome_box[0] if outcome_box else sim.outcome()
+    return finish(config, sim, outcome)
