@@ -432,7 +432,7 @@ class Bank(SimplePlugin):
             for o in self._last_orders[-6:]
             if o[4] != _CANCEL
         ]
-        for _k, symbol, _seq, buy, sell, price, qty in list(self.ledger.last_trades)[-6:]:
+        for _k, symbol, _seq, buy, sell, price, qty in self.ledger.recent_trades(6):
             side = 1 if buy > sell else -1  # the later order is the aggressor
             entries.append(TapeEntry("fill", symbol, side, qty, price, -1, max(buy, sell)))
         return tuple(entries)

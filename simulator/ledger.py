@@ -13,7 +13,7 @@ Cancel requests are not orders (as in FIX): they are counted apart, each answere
 from __future__ import annotations
 
 import hashlib
-from collections import deque
+from array import array
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -67,7 +67,9 @@ class Ledger:
         self.cash = [0] * accounts  # in ticks x shares
         self._digests = {s: hashlib.sha256() for s in self.symbols}
         self.unknown_events = 0
-        self.last_trades: deque[tuple] = deque(maxlen=12)  # for the live tape
+        # a symbol's trades as int64 quintuples, hashed once per apply (see fills_digest)
+        self._digest_buffers = {s: array("q") for s in self.symbols}
+        self.last_events: list[tuple] = []
         self.max_oid = 0
 
     # -- placing ------------------------------------------------------------------------
@@ -102,38 +104,69 @@ class Ledger:
     # -- results ----------------------------------------------------------------------------
 
     def apply(self, events: list[tuple], now_ns: int, ack_latency) -> None:
-        """Book a broker's events, in the order it sent them. ``ack_latency.record(us)``."""
+        """Book a broker's events, in the order it sent them; ``ack_latency.record(us, times)``.
+
+        The hot loop of the bank: counters live in locals, a trade is booked inline, and
+        latencies are counted per placement time (orders placed together share one), so the
+        histogram is touched once per distinct time rather than once per ack.
+        """
         opened = self.open
-        record = ack_latency.record
+        get, pop = opened.get, opened.pop
+        positions, cash, digests = self.positions, self.cash, self._digest_buffers
+        ack_times: dict[int, int] = {}
+        acked = working = trades = volume = filled = cancelled = unknown = 0
         for ev in events:
             kind = ev[0]
             if kind == _ACK:
-                entry = opened.get(ev[1])
+                entry = get(ev[1])
                 if entry is None or entry[_ACKED]:
-                    self.unknown_events += 1
+                    unknown += 1
                     continue
                 entry[_ACKED] = True
-                self.acked += 1
-                self.working += 1
-                record((now_ns - entry[_T]) // 1000)
+                acked += 1
+                t = entry[_T]
+                ack_times[t] = ack_times.get(t, 0) + 1
             elif kind == _TRADE:
-                self._trade(ev)
-            elif kind == _CANCELLED:
-                entry = opened.pop(ev[1], None)
-                if entry is None:
-                    self.unknown_events += 1
+                _k, symbol, seq, buy_oid, sell_oid, price, qty = ev
+                buy = get(buy_oid)
+                sell = get(sell_oid)
+                if buy is None or sell is None or symbol not in positions:
+                    unknown += 1
                     continue
-                self.cancelled += 1
-                self.working -= entry[_ACKED]
+                trades += 1
+                volume += qty
+                pos = positions[symbol]
+                notional = price * qty
+                b_acct, s_acct = buy[_ACCOUNT], sell[_ACCOUNT]
+                pos[b_acct] += qty
+                pos[s_acct] -= qty
+                cash[b_acct] -= notional
+                cash[s_acct] += notional
+                digests[symbol].extend((seq, buy_oid, sell_oid, price, qty))
+                buy[_LEAVES] -= qty
+                if buy[_LEAVES] <= 0:
+                    del opened[buy_oid]
+                    filled += 1
+                sell[_LEAVES] -= qty
+                if sell[_LEAVES] <= 0:
+                    del opened[sell_oid]
+                    filled += 1
+            elif kind == _CANCELLED:
+                entry = pop(ev[1], None)
+                if entry is None:
+                    unknown += 1
+                    continue
+                cancelled += 1
+                working -= entry[_ACKED]
             elif kind == _CANCEL_DONE:
-                if opened.pop(ev[1], None) is None:
-                    self.unknown_events += 1
+                if pop(ev[1], None) is None:
+                    unknown += 1
                     continue
                 self.cancels_done += 1
             elif kind == _REJECT:
-                entry = opened.pop(ev[1], None)
+                entry = pop(ev[1], None)
                 if entry is None:
-                    self.unknown_events += 1
+                    unknown += 1
                     continue
                 reason = ev[2]
                 self.reject_reasons[reason] = self.reject_reasons.get(reason, 0) + 1
@@ -142,32 +175,27 @@ class Ledger:
                 else:
                     self.rejected += 1
             else:
-                self.unknown_events += 1
+                unknown += 1
+        self.acked += acked
+        self.working += acked + working - filled
+        self.trades += trades
+        self.volume += volume
+        self.filled += filled
+        self.cancelled += cancelled
+        self.unknown_events += unknown
+        for t, n in ack_times.items():
+            ack_latency.record((now_ns - t) // 1000, n)
+        if trades:
+            self.last_events = events
+            for symbol, buf in digests.items():
+                if buf:
+                    self._digests[symbol].update(buf.tobytes())
+                    del buf[:]
 
-    def _trade(self, ev: tuple) -> None:
-        _k, symbol, seq, buy_oid, sell_oid, price, qty = ev
-        opened = self.open
-        buy = opened.get(buy_oid)
-        sell = opened.get(sell_oid)
-        if buy is None or sell is None:
-            self.unknown_events += 1
-            return
-        self.trades += 1
-        self.volume += qty
-        pos = self.positions[symbol]
-        notional = price * qty
-        pos[buy[_ACCOUNT]] += qty
-        pos[sell[_ACCOUNT]] -= qty
-        self.cash[buy[_ACCOUNT]] -= notional
-        self.cash[sell[_ACCOUNT]] += notional
-        self._digests[symbol].update(b"%d,%d,%d,%d,%d\n" % (seq, buy_oid, sell_oid, price, qty))
-        for oid, entry in ((buy_oid, buy), (sell_oid, sell)):
-            entry[_LEAVES] -= qty
-            if entry[_LEAVES] <= 0:
-                del opened[oid]
-                self.filled += 1
-                self.working -= 1
-        self.last_trades.append(ev)
+    def recent_trades(self, n: int) -> list[tuple]:
+        """The last ``n`` trades booked (for the live tape)."""
+        out = [ev for ev in self.last_events[-4 * n:] if ev[0] == _TRADE]
+        return out[-n:]
 
     # -- views ------------------------------------------------------------------------------
 
@@ -179,8 +207,9 @@ class Ledger:
     def fills_digest(self) -> str:
         """sha256 over 'SYMBOL:<sha256 of that symbol's fills>\\n' for every symbol, sorted.
 
-        A symbol's fills are hashed in match order as 'seq,buy_oid,sell_oid,price,qty\\n', so
-        the digest depends only on what traded, never on which broker or batch carried it.
+        A symbol's fills are hashed in match order, each as five native 64-bit integers
+        (seq, buy_oid, sell_oid, price, qty), so the digest depends only on what traded, never
+        on which broker or batch carried it.
         """
         outer = hashlib.sha256()
         for symbol in sorted(self.symbols):
