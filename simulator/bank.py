@@ -9,6 +9,7 @@ the pool puts the STOP sentinels behind them; after the pool has drained, it clo
 from __future__ import annotations
 
 import logging
+import random
 import time
 import zlib
 from collections import deque
@@ -39,7 +40,6 @@ _CANCEL = int(OrderType.CANCEL)
 _SNAPSHOT_EVERY_S = 0.1
 _LIVENESS_EVERY_S = 0.2
 _HUNG_AFTER_S = 2.0
-_FLUSH_TIMEOUT_S = 0.05
 
 
 def stable_hash(symbol: str) -> int:
@@ -96,7 +96,6 @@ class Bank(SimplePlugin):
             bus,
             specs,
             inbox_batches=config.inbox_batches,
-            stop_timeout=config.stop_timeout,
             on_message=self._on_message,
             should_abort=lambda: bool(self.stop_request),
         )
@@ -124,6 +123,11 @@ class Bank(SimplePlugin):
         self.snapshot: Snapshot | None = None
         self.reconciliation: Reconciliation | None = None
         self.snapshot_listeners: list = []
+        self._gave_up: set[int] = set()
+        self._kill_requests: list[str] = []
+        self._drill_rng = random.Random(config.seed ^ 0x5EED)
+        self._next_drill = float("inf")
+        self.restarts = 0
 
     # -- bus channels -----------------------------------------------------------------------
 
@@ -132,6 +136,8 @@ class Bank(SimplePlugin):
             self.stop_request.request(self.pool.failed, fatal=True)
         self.state = RunState.RUNNING
         self._t_running = self._last_tick = time.monotonic()
+        if self.config.kill_broker_every:
+            self._next_drill = self._t_running + self.config.kill_broker_every
         log.info(
             "placing orders: seed %d, rate %s, %d symbols on %d brokers",
             self.config.seed,
@@ -152,12 +158,14 @@ class Bank(SimplePlugin):
             due = self._orders_due(now)
         if due:
             self._place(due, now)
-        self._flush(timeout=0.0)
-        self._poll(self._idle_wait(now, due))
+        self._flush()
+        self.pool.poll(self._idle_wait(now, due))
+        self._supervise()
         now = time.monotonic()
         if now >= self._next_liveness:
             self._next_liveness = now + _LIVENESS_EVERY_S
-            self._check_brokers()
+            self._find_hung(now)
+            self._fault_drills(now)
             self._send_watch()
         if now >= self._next_snapshot:
             self._next_snapshot = now + _SNAPSHOT_EVERY_S
@@ -165,19 +173,36 @@ class Bank(SimplePlugin):
 
     @never_raises
     def stop(self) -> None:
-        """First on 'stop': generate nothing more and hand every pending order to its broker."""
+        """The stop protocol, first on 'stop': generate nothing more, hand every pending order to
+        its broker, put STOP behind it, and read results until every broker's final report is
+        in (restarting a broker that dies meanwhile), within ``--stop-timeout``."""
         if self.state in (RunState.STOPPING, RunState.STOPPED):
             return
         self.state = RunState.STOPPING
         self._t_end = time.monotonic()
-        log.info("stopping (%s): flushing the last batches", self.stop_request.reason)
+        log.info("stopping (%s): answering every order sent", self.stop_request.reason)
         self._publish_snapshot(time.monotonic())
         deadline = time.monotonic() + self.config.stop_timeout
-        while any(self._pending) and time.monotonic() < deadline:
-            if not self._flush(timeout=_FLUSH_TIMEOUT_S):
-                self.pool.poll(0.0)
-                if self.pool.check_alive():
-                    break
+        while True:
+            now = time.monotonic()
+            self._supervise()
+            self._find_hung(now)
+            self._flush()
+            for b in self.pool.brokers:
+                if b.live and not b.stop_sent and not self._pending[b.index]:
+                    if self.pool.send(b.index, msg.STOP):
+                        b.stop_sent = True
+            waiting = [b.name for b in self.pool.brokers
+                       if b.final is None and b.index not in self._gave_up]
+            if not waiting:
+                break
+            if now > deadline:
+                log.error("stop timeout: no final report from %s", ", ".join(waiting))
+                break
+            self.pool.poll(0.02)
+            if now >= self._next_snapshot:
+                self._next_snapshot = now + _SNAPSHOT_EVERY_S
+                self._publish_snapshot(now)
 
     stop.priority = 40  # type: ignore[attr-defined]  # before the pool sends STOP
 
@@ -254,14 +279,13 @@ class Bank(SimplePlugin):
         if limit is not None and self.ledger.placed >= limit:
             self._limit_reached = True
 
-    def _flush(self, timeout: float) -> bool:
-        """Send pending orders in batches; True if everything pending went out."""
+    def _flush(self) -> bool:
+        """Send pending orders in batches, never blocking; True if everything went out."""
         batch = self.config.batch
         sent_all = True
         for index, pending in enumerate(self._pending):
             while pending:
-                chunk = pending[:batch]
-                if not self.pool.send(index, msg.encode(msg.ORDERS, chunk), timeout):
+                if not self.pool.send(index, msg.encode(msg.ORDERS, pending[:batch])):
                     sent_all = False
                     break
                 del pending[:batch]
@@ -278,9 +302,6 @@ class Bank(SimplePlugin):
         return min(max(wait, 0.0), 0.005)
 
     # -- results ----------------------------------------------------------------------------
-
-    def _poll(self, timeout: float) -> None:
-        self.pool.poll(timeout)
 
     def _on_message(self, kind: bytes, body) -> None:
         if kind == msg.EVENTS:
@@ -313,10 +334,61 @@ class Bank(SimplePlugin):
         elif self.config.duration is not None and now - self._t_running >= self.config.duration:
             self.stop_request.request(f"duration reached ({self.config.duration:g} s)")
 
-    def _check_brokers(self) -> None:
-        for b in self.pool.check_alive():
-            log.error("%s (pid %s) died with exit code %s", b.name, b.pid, b.exit_code)
-            self.stop_request.request(f"fatal: {b.name} died (exit code {b.exit_code})", fatal=True)
+    # -- supervision ----------------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        """Restart every broker found dead, with its books and unanswered orders."""
+        for b in self.pool.dead():
+            if b.index not in self._gave_up:
+                self._recover(b)
+
+    def _recover(self, b) -> None:
+        limit = self.config.max_restarts
+        if b.restarts >= limit:
+            self._gave_up.add(b.index)
+            reason = f"{b.name} died {b.restarts + 1} times; --max-restarts {limit} reached"
+            log.error("%s: stopping; the orders it held are lost", reason)
+            self.stop_request.request(f"fatal: {reason}", fatal=True)
+            return
+        symbols = b.spec.symbols
+        states = {
+            symbol: msg.BookState(tuple(resting), seq, last, max_oid)
+            for symbol, (resting, seq, last, max_oid) in self.ledger.book_states(symbols).items()
+        }
+        self._pending[b.index] = self.ledger.unanswered(symbols)
+        handle = self.pool.respawn(b.index, msg.encode(msg.RESTORE, states))
+        self.restarts += 1
+        if self.selected_symbol in symbols:
+            self._watch_sent = None
+        log.warning(
+            "%s restarted as pid %s (restart %d of %d): %d resting orders restored, "
+            "%d unanswered orders sent again",
+            b.name, handle.pid, handle.restarts, limit,
+            sum(len(st.resting) for st in states.values()), len(self._pending[b.index]),
+        )
+
+    def _find_hung(self, now: float) -> None:
+        for b in self.pool.hung(now, self.config.hang_timeout):
+            log.error("%s (pid %s) sent no heartbeat for %.1f s: treating it as dead",
+                      b.name, b.pid, now - max(b.last_heartbeat, b.started_at))
+            self.pool.kill(b.index)
+
+    def _fault_drills(self, now: float) -> None:
+        while self._kill_requests:
+            name = self._kill_requests.pop()
+            for b in self.pool.brokers:
+                if b.name == name:
+                    log.warning("fault drill: killing %s on request", name)
+                    self.pool.kill(b.index)
+        if now >= self._next_drill and self.state == RunState.RUNNING:
+            self._next_drill = now + self.config.kill_broker_every
+            index = self._drill_rng.randrange(len(self.pool.brokers))
+            log.warning("fault drill: kill -9 %s", self.pool.brokers[index].name)
+            self.pool.kill(index)
+
+    def kill_broker(self, name: str) -> None:
+        """Ask for a broker to be killed with SIGKILL on the next tick (any thread)."""
+        self._kill_requests.append(name)
 
     def _send_watch(self) -> None:
         symbol = self.selected_symbol
@@ -384,13 +456,12 @@ class Bank(SimplePlugin):
         import os
 
         usage = self._resources.sample(now, [os.getpid(), *self.pool.pids()])
-        results = self.pool.results
         bank = ProcessRow(
             name="bank",
             pid=os.getpid(),
             state=self.state.value,
             symbols=(),
-            inbox_depth=_qsize(results),
+            inbox_depth=sum(map(len, self._pending)),  # orders waiting for room in an inbox
             orders=self.ledger.placed,
             orders_per_s=self._order_rate.rate,
             fills=self.ledger.trades,
@@ -413,7 +484,7 @@ class Bank(SimplePlugin):
                     pid=b.pid,
                     state=state,
                     symbols=b.spec.symbols,
-                    inbox_depth=b.inbox_depth() if state in ("RUNNING", "HUNG") else 0,
+                    inbox_depth=b.inbox_depth() if b.live else 0,
                     orders=b.final.orders if b.final else hb.orders if hb else 0,
                     orders_per_s=meter.rate,
                     fills=b.final.trades if b.final else hb.trades if hb else 0,
@@ -464,10 +535,3 @@ class _ResourceSampler:
                 out[pid] = (0.0, 0)
         self._last = out
         return out
-
-
-def _qsize(q) -> int:
-    try:
-        return q.qsize() if q is not None else 0
-    except (NotImplementedError, OSError):
-        return 0

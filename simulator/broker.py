@@ -6,22 +6,26 @@ orders); the bank stops it with the STOP sentinel behind the last order it sent.
 blocks on the inbox for at most ``_IDLE_WAIT_S``, then drains what is there up to a budget, so
 an order waits microseconds, not a fixed tick. Every batch of events goes back in one put.
 
-If the bank dies (even by kill -9), the broker notices its parent changed on the next pump
-tick and exits by itself, dropping what it cannot deliver: no orphan outlives the bank.
+Results go back on this broker's own one-way pipe. If the bank dies (even by kill -9), the
+broker notices on the next pump tick (its parent changed, or the pipe is broken) and exits by
+itself: no orphan outlives the bank. An exception in the loop is logged to the bank and ends
+the process with status 1, so the bank can restart it.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import queue
 import signal
+import sys
 import time
 
 from cherrypy.process.plugins import SimplePlugin
 
 from simulator import messages as msg
 from simulator.book import OrderBook
-from simulator.bus import drive, never_raises, new_bus
+from simulator.bus import drive, new_bus
 from simulator.orders import Event, OrderType, RejectReason
 
 _IDLE_WAIT_S = 0.02
@@ -46,7 +50,7 @@ class ResultsLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             line = msg.LogLine(self._index, record.levelno, record.name, self.format(record))
-            self._results.put(msg.encode(msg.LOG, line))
+            self._results.send_bytes(msg.encode(msg.LOG, line))
         except Exception:
             self.handleError(record)
 
@@ -82,6 +86,23 @@ class Broker:
                 out.extend(book.cancel(oid, target))
             else:
                 out.extend(book.submit(oid, account, side, otype, tif, price, qty))
+
+    def restore(self, states: dict) -> None:
+        """Rebuild books from the bank's record (a restarted broker's first message)."""
+        for symbol, state in states.items():
+            book = self.books.get(symbol)
+            if book is None or not isinstance(state, msg.BookState):
+                self.bad_messages += 1
+                log.warning("RESTORE for %r ignored: not a book of this broker", symbol)
+                continue
+            book.restore(
+                list(state.resting),
+                match_seq=state.match_seq,
+                last_price=state.last_price,
+                max_oid=state.max_oid,
+            )
+        log.info("restored %d books, %d resting orders", len(states),
+                 sum(len(s.resting) for s in states.values() if isinstance(s, msg.BookState)))
 
     def watched_book(self) -> tuple | None:
         book = self.books.get(self.watched) if self.watched else None
@@ -175,6 +196,8 @@ class InboxPump(SimplePlugin):
             self.broker.handle_orders(body, events)
         elif kind == msg.WATCH:
             self.broker.watched = body
+        elif kind == msg.RESTORE:
+            self.broker.restore(body)
         elif kind == msg.STOP:
             self.done = True
             return True
@@ -184,13 +207,10 @@ class InboxPump(SimplePlugin):
         return False
 
     def _send(self, kind: bytes, body) -> None:
-        self.results.put(msg.encode(kind, body))
-
-    @never_raises
-    def stop(self) -> None:
-        if self.orphaned:
-            # nobody reads the results any more: flushing them would hang this process forever
-            self.results.cancel_join_thread()
+        try:
+            self.results.send_bytes(msg.encode(kind, body))
+        except (BrokenPipeError, EOFError, OSError):
+            self.orphaned = self.done = True  # nobody reads any more: the bank is gone
 
 
 def broker_main(spec: msg.BrokerSpec, inbox, results) -> None:
@@ -208,15 +228,11 @@ def broker_main(spec: msg.BrokerSpec, inbox, results) -> None:
     bus = new_bus(spec.name)
     pump = InboxPump(bus, Broker(spec), inbox, results, parent_pid)
     pump.subscribe()
-    import gc
-
     gc.freeze()  # what exists now lives for the whole run: keep the collector off it
     try:
         drive(bus, lambda: pump.done)
     except Exception:
         log.exception("broker loop failed")
-        raise
+        sys.exit(1)
     finally:
-        if not pump.orphaned:
-            results.close()
-            results.join_thread()
+        results.close()

@@ -46,6 +46,10 @@ class SimConfig:
     ui_hz: float = 10.0
     inbox_batches: int = 16  # bound of each broker inbox, in batches
     stop_timeout: float = 10.0  # how long brokers get to answer every order after a stop
+    max_restarts: int = 3  # per broker; past it the run stops and says why
+    hang_timeout: float = 2.0  # a broker silent this long is treated as dead
+    kill_broker_every: float | None = None  # fault drill: kill -9 a random broker every S s
+    journal: str | None = None  # SQLite journal of every order and result
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -183,6 +187,12 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
                    help="dashboard refreshes per second")
     p.add_argument("--stop-timeout", type=_float_at_least(0, above=True), default=d.stop_timeout,
                    metavar="S", help="how long brokers get to answer every order when stopping")
+    p.add_argument("--max-restarts", type=_int_at_least(0), default=d.max_restarts, metavar="N",
+                   help="restarts allowed per broker before the run stops")
+    p.add_argument("--hang-timeout", type=_float_at_least(0.5), default=d.hang_timeout,
+                   metavar="S", help="a broker silent this long is killed and restarted")
+    p.add_argument("--kill-broker-every", type=_float_at_least(0, above=True), default=None,
+                   metavar="S", help="fault drill: kill -9 a random broker every S seconds (seeded)")
     return p
 
 
@@ -212,4 +222,7 @@ def config_from_args(argv: Sequence[str] | None = None, *, isatty: bool | None =
         log_level=ns.log_level,
         ui_hz=ns.ui_hz,
         stop_timeout=ns.stop_timeout,
+        max_restarts=ns.max_restarts,
+        hang_timeout=ns.hang_timeout,
+        kill_broker_every=ns.kill_broker_every,
     )

@@ -24,7 +24,7 @@ _CANCELLED, _CANCEL_DONE = int(Event.CANCELLED), int(Event.CANCEL_DONE)
 _CANCEL = int(OrderType.CANCEL)
 
 # open entry fields
-_SYM, _ACCOUNT, _LEAVES, _T, _ACKED, _KIND = range(6)
+_SYM, _ACCOUNT, _LEAVES, _T, _ACKED, _KIND, _ORDER = range(7)
 
 
 @dataclass
@@ -70,6 +70,7 @@ class Ledger:
         # a symbol's trades as int64 quintuples, hashed once per apply (see fills_digest)
         self._digest_buffers = {s: array("q") for s in self.symbols}
         self.last_events: list[tuple] = []
+        self.last_trade: dict[str, tuple] = {}  # symbol -> its latest TRADE event
         self.max_oid = 0
 
     # -- placing ------------------------------------------------------------------------
@@ -78,12 +79,13 @@ class Ledger:
         """Record orders as sent at ``t_ns`` (when they were due)."""
         opened = self.open
         cancels = 0
-        for oid, account, symbol, _side, otype, _tif, _price, qty, _target in orders:
+        for order in orders:
+            oid, account, symbol, _side, otype, _tif, _price, qty, _target = order
             if otype == _CANCEL:
                 cancels += 1
-                opened[oid] = [symbol, account, 0, t_ns, False, _CANCEL]
+                opened[oid] = [symbol, account, 0, t_ns, False, _CANCEL, order]
             else:
-                opened[oid] = [symbol, account, qty, t_ns, False, otype]
+                opened[oid] = [symbol, account, qty, t_ns, False, otype, order]
         self.cancels_sent += cancels
         self.placed += len(orders) - cancels
         if orders:
@@ -113,6 +115,7 @@ class Ledger:
         opened = self.open
         get, pop = opened.get, opened.pop
         positions, cash, digests = self.positions, self.cash, self._digest_buffers
+        last_trade = self.last_trade
         ack_times: dict[int, int] = {}
         acked = working = trades = volume = filled = cancelled = unknown = 0
         for ev in events:
@@ -143,6 +146,7 @@ class Ledger:
                 cash[b_acct] -= notional
                 cash[s_acct] += notional
                 digests[symbol].extend((seq, buy_oid, sell_oid, price, qty))
+                last_trade[symbol] = ev
                 buy[_LEAVES] -= qty
                 if buy[_LEAVES] <= 0:
                     del opened[buy_oid]
@@ -215,6 +219,37 @@ class Ledger:
         for symbol in sorted(self.symbols):
             outer.update(f"{symbol}:{self._digests[symbol].hexdigest()}\n".encode())
         return outer.hexdigest()
+
+    def unanswered(self, symbols) -> list[tuple]:
+        """Orders and cancels of these symbols sent and not answered yet, in placement order."""
+        wanted = set(symbols)
+        return [e[_ORDER] for e in self.open.values() if not e[_ACKED] and e[_SYM] in wanted]
+
+    def book_states(self, symbols) -> dict[str, tuple[list[tuple], int, int | None, int]]:
+        """What each book holds as far as the bank knows: {symbol: (resting, match_seq,
+        last_price, max_oid)}, resting as (oid, account, side, price, leaves) in priority order
+        (bids best first, then asks best first, oldest first within a price: ids are time)."""
+        wanted = set(symbols)
+        resting: dict[str, list[tuple]] = {s: [] for s in wanted}
+        first_unanswered: dict[str, int] = {}
+        for oid, e in self.open.items():
+            symbol = e[_SYM]
+            if symbol not in wanted:
+                continue
+            if e[_ACKED]:
+                order = e[_ORDER]
+                resting[symbol].append((oid, e[_ACCOUNT], order[3], order[6], e[_LEAVES]))
+            else:
+                first_unanswered.setdefault(symbol, oid)
+        states = {}
+        for symbol, orders in resting.items():
+            bids = sorted((o for o in orders if o[2] > 0), key=lambda o: (-o[3], o[0]))
+            asks = sorted((o for o in orders if o[2] < 0), key=lambda o: (o[3], o[0]))
+            trade = self.last_trade.get(symbol)
+            # every order before the first unanswered one was answered (a broker answers in order)
+            max_oid = first_unanswered.get(symbol, self.max_oid + 1) - 1
+            states[symbol] = (bids + asks, trade[2] if trade else 0, trade[5] if trade else None, max_oid)
+        return states
 
     def reject_counts(self) -> dict[str, int]:
         return {RejectReason(r).name: n for r, n in sorted(self.reject_reasons.items())}

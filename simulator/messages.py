@@ -7,6 +7,7 @@ bytes, which cost it almost nothing. Anything that arrives and is not such a mes
 
     bank -> broker inbox:   ORDERS  list of order tuples (see orders.py)
                             WATCH   symbol whose book depth heartbeats should carry
+                            RESTORE books of a restarted broker: {symbol: BookState}
                             STOP    sentinel: answer everything before it, report, exit
     broker -> bank results: EVENTS  (broker index, list of event tuples)
                             HEARTBEAT  Heartbeat
@@ -20,13 +21,14 @@ from dataclasses import dataclass, field
 
 ORDERS = b"O"
 WATCH = b"W"
+RESTORE = b"R"
 STOP = b"S"
 EVENTS = b"E"
 HEARTBEAT = b"H"
 FINAL = b"F"
 LOG = b"L"
 
-_BODY_KINDS = frozenset((ORDERS, WATCH, EVENTS, HEARTBEAT, FINAL, LOG))
+_BODY_KINDS = frozenset((ORDERS, WATCH, RESTORE, EVENTS, HEARTBEAT, FINAL, LOG))
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
@@ -43,6 +45,16 @@ class BrokerSpec:
     symbols: tuple[str, ...]
     heartbeat_s: float = 0.25
     log_level: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class BookState:
+    """What a restarted broker needs to rebuild one book exactly as its predecessor left it."""
+
+    resting: tuple[tuple[int, int, int, int, int], ...]  # (oid, account, side, price, leaves)
+    match_seq: int  # trades so far on this book
+    last_price: int | None
+    max_oid: int  # highest order id this book has answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +123,8 @@ def decode(payload: object) -> tuple[bytes, object]:
         raise BadMessage("FINAL body is not a FinalReport")
     if kind == LOG and not isinstance(body, LogLine):
         raise BadMessage("LOG body is not a LogLine")
+    if kind == RESTORE and not isinstance(body, dict):
+        raise BadMessage("RESTORE body is not a dict of book states")
     if kind == WATCH and not isinstance(body, str):
         raise BadMessage("WATCH body is not a symbol")
     return kind, body

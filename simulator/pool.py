@@ -1,22 +1,26 @@
-"""Broker subprocesses: start, watch, stop. The only module that imports ``multiprocess``.
+"""Broker subprocesses: start, watch, restart, stop. The only module that imports ``multiprocess``.
 
-    bank process                                        broker-k process
-    BrokerPool.send(k, bytes) --inbox k (bounded)-->    InboxPump -> OrderBooks
-    BrokerPool.poll() <------- results (shared) -----   events, heartbeats, logs, final report
+    bank process                                          broker-k process
+    BrokerPool.send(k, bytes) -- inbox k (bounded Queue) -->  InboxPump -> OrderBooks
+    BrokerPool.poll()  <------- results k (one-way Pipe) ---  events, heartbeats, logs, report
 
 Processes come from an explicit ``spawn`` context, never the fork default, so a broker inherits
 none of the bank's threads or signal handlers. They are started with SIGINT, SIGHUP and SIGTERM
-blocked, so a Ctrl-C during start-up cannot kill one before it has set its signals to ignore.
+blocked, so a Ctrl-C during start-up cannot kill one before it has set them to ignore.
 
-Stopping (``stop``, a bus 'stop' listener that never raises) follows the protocol that loses
-nothing: STOP behind every order already sent, read results until every broker's final report
-is in (with a deadline), join, and only then terminate, then kill, whoever did not answer.
-Results are always drained before joining: joining a child that still writes would deadlock.
+Each broker has its own results pipe, and the bank closes its copy of the pipe's write end
+after the spawn: a broker killed in the middle of a message then shows up as end-of-file on
+its own pipe (never as a stuck lock or a torn message that the other brokers' results would
+wait behind). ``poll`` waits on every results pipe and every process sentinel at once, so a
+death is seen the moment it happens.
+
+The pool only offers mechanisms: the bank decides when to restart a broker and what to send it.
+``stop`` (a bus 'stop' listener that runs after the bank's drain) joins every broker and
+escalates -- terminate, then kill -- for any still alive, saying so in the log.
 """
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import signal
 import time
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import multiprocess
+from multiprocess.connection import wait as wait_for_ready
 from cherrypy.process.plugins import SimplePlugin
 
 from simulator import messages as msg
@@ -32,10 +37,14 @@ from simulator.bus import never_raises
 
 log = logging.getLogger("pool")
 
-_START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 60.0
 _JOIN_GRACE_S = 2.0
-_POLL_BUDGET = 256  # most result messages read per poll, so the bank keeps placing orders
+_POLL_BUDGET = 64  # most messages read from one broker per poll, so the bank keeps placing
 _SPAWN_SIGNALS = {signal.SIGINT, signal.SIGHUP, signal.SIGTERM}
+
+# broker states, as the dashboard shows them
+STARTING, RUNNING, STOPPING, EXITED, DEAD = "STARTING", "RUNNING", "STOPPING", "EXITED", "DEAD"
+LIVE_STATES = (STARTING, RUNNING, STOPPING)
 
 
 @dataclass
@@ -43,17 +52,28 @@ class BrokerHandle:
     spec: msg.BrokerSpec
     process: object
     inbox: object
-    state: str = "STARTING"  # STARTING RUNNING STOPPING EXITED DEAD
+    results: object  # the bank's reading end of this broker's results pipe
+    state: str = STARTING
     pid: int | None = None
+    started_at: float = 0.0
     last_heartbeat: float = 0.0
     heartbeat: msg.Heartbeat | None = None
     final: msg.FinalReport | None = None
     exit_code: int | None = None
     restarts: int = 0
+    stop_sent: bool = False
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def index(self) -> int:
+        return self.spec.index
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_STATES
 
     def inbox_depth(self) -> int:
         try:
@@ -65,9 +85,8 @@ class BrokerHandle:
 class BrokerPool(SimplePlugin):
     """Bus plugin owning the broker processes and their queues.
 
-    ``on_message(kind, body)`` receives every decoded result message, during the run and
-    during the stop drain alike. ``should_abort()`` is asked while waiting for brokers to
-    start, so a stop request during start-up is honoured promptly.
+    ``on_message(kind, body)`` receives every decoded result message; ``should_abort()`` is
+    asked while waiting for brokers to start, so a stop request during start-up is honoured.
     """
 
     def __init__(
@@ -76,7 +95,6 @@ class BrokerPool(SimplePlugin):
         specs: list[msg.BrokerSpec],
         *,
         inbox_batches: int,
-        stop_timeout: float,
         on_message: Callable[[bytes, object], None],
         should_abort: Callable[[], bool] = lambda: False,
         context: str = "spawn",
@@ -84,14 +102,11 @@ class BrokerPool(SimplePlugin):
         super().__init__(bus)
         self.specs = specs
         self.inbox_batches = inbox_batches
-        self.stop_timeout = stop_timeout
         self.on_message = on_message
         self.should_abort = should_abort
         self.ctx = multiprocess.get_context(context)
         self.brokers: list[BrokerHandle] = []
-        self.results = None
         self.bad_messages = 0
-        self.lost_brokers: list[str] = []
         self.failed: str | None = None  # why the pool cannot go on, for the bank to stop on
         self.stopped = False
 
@@ -100,7 +115,6 @@ class BrokerPool(SimplePlugin):
     def start(self) -> None:
         """Spawn every broker and wait for its first heartbeat. Never raises (see bus.py)."""
         try:
-            self.results = self.ctx.Queue()
             for spec in self.specs:
                 self.brokers.append(self._spawn(spec))
             self._wait_ready()
@@ -110,144 +124,169 @@ class BrokerPool(SimplePlugin):
 
     start.priority = 20  # type: ignore[attr-defined]
 
-    def _spawn(self, spec: msg.BrokerSpec) -> BrokerHandle:
+    def _spawn(self, spec: msg.BrokerSpec, restarts: int = 0) -> BrokerHandle:
         inbox = self.ctx.Queue(maxsize=self.inbox_batches)
+        reader, writer = self.ctx.Pipe(duplex=False)
         process = self.ctx.Process(
-            target=broker_main, args=(spec, inbox, self.results), name=spec.name, daemon=False
+            target=broker_main, args=(spec, inbox, writer), name=spec.name, daemon=False
         )
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SPAWN_SIGNALS)
         try:
             process.start()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+            writer.close()  # the broker holds the only write end: its death reads as EOF here
         log.info("%s started, pid %d, symbols %s", spec.name, process.pid, ",".join(spec.symbols))
-        return BrokerHandle(spec=spec, process=process, inbox=inbox, pid=process.pid)
+        return BrokerHandle(
+            spec=spec,
+            process=process,
+            inbox=inbox,
+            results=reader,
+            pid=process.pid,
+            started_at=time.monotonic(),
+            restarts=restarts,
+        )
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while any(b.state == "STARTING" for b in self.brokers):
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while any(b.state == STARTING for b in self.brokers):
             if self.should_abort():
                 log.info("stop requested while brokers were starting")
                 return
             self.poll(0.05)
             for b in self.brokers:
-                if b.state == "STARTING" and not b.process.is_alive():
-                    b.state, b.exit_code = "DEAD", b.process.exitcode
+                if b.state == DEAD:
                     raise RuntimeError(f"{b.name} exited with {b.exit_code} during start-up")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"brokers not ready after {_START_TIMEOUT_S:.0f} s")
+                raise RuntimeError(f"brokers not ready after {START_TIMEOUT_S:.0f} s")
+
+    def respawn(self, index: int, first: bytes | None = None) -> BrokerHandle:
+        """A new process for a dead broker's symbols, with fresh queues; ``first`` is put on its
+        inbox before anything else (the bank's RESTORE message)."""
+        old = self.brokers[index]
+        self._bury(old)
+        handle = self._spawn(old.spec, restarts=old.restarts + 1)
+        if first is not None:
+            handle.inbox.put(first)
+        self.brokers[index] = handle
+        return handle
+
+    def _bury(self, b: BrokerHandle) -> None:
+        """Make sure a broker's process is gone and its queues released."""
+        p = b.process
+        if p.is_alive():
+            p.kill()
+        p.join(_JOIN_GRACE_S)
+        b.exit_code = p.exitcode
+        b.state = DEAD
+        b.inbox.cancel_join_thread()  # what is still buffered for it will never be read
+        b.inbox.close()
+        b.results.close()
 
     # -- running ----------------------------------------------------------------------------
 
-    def send(self, index: int, payload: bytes, timeout: float = 0.0) -> bool:
-        """Put one encoded message on a broker's inbox; False if it stayed full."""
+    def send(self, index: int, payload: bytes) -> bool:
+        """Put one encoded message on a live broker's inbox; False if it is full or gone."""
         handle = self.brokers[index]
+        if not handle.live:
+            return False
         try:
-            if timeout > 0:
-                handle.inbox.put(payload, timeout=timeout)
-            else:
-                handle.inbox.put_nowait(payload)
+            handle.inbox.put_nowait(payload)
             return True
         except queue.Full:
             return False
 
     def poll(self, timeout: float) -> int:
-        """Read result messages (waiting up to ``timeout`` for the first); returns how many."""
-        results = self.results
-        if results is None:
+        """Read result messages, waiting up to ``timeout`` for the first; returns how many.
+
+        Also notices deaths: a broker whose process sentinel fires or whose pipe reaches EOF
+        is marked DEAD (after what it sent before dying has been read)."""
+        watched = {}
+        for b in self.brokers:
+            if b.live:
+                watched[b.results] = b
+                watched[b.process.sentinel] = b
+        if not watched:
             return 0
+        ready = wait_for_ready(list(watched), timeout)
+        n = 0
+        for key in ready:
+            b = watched[key]
+            if b.live:
+                n += self._read(b)
+        return n
+
+    def _read(self, b: BrokerHandle) -> int:
+        conn = b.results
         n = 0
         try:
-            item = results.get(timeout=timeout) if timeout > 0 else results.get_nowait()
-        except queue.Empty:
-            return 0
-        while True:
-            n += 1
-            self._dispatch(item)
-            if n >= _POLL_BUDGET:
-                return n
-            try:
-                item = results.get_nowait()
-            except queue.Empty:
-                return n
+            while n < _POLL_BUDGET and conn.poll():
+                payload = conn.recv_bytes()
+                n += 1
+                self._dispatch(b, payload)
+        except (EOFError, OSError):
+            self._mark_dead(b)
+            return n
+        if n == 0 and not b.process.is_alive():
+            self._mark_dead(b)
+        return n
 
-    def _dispatch(self, item) -> None:
+    def _mark_dead(self, b: BrokerHandle) -> None:
+        b.process.join(0.5)
+        b.exit_code = b.process.exitcode
+        if b.final is not None:
+            b.state = EXITED if b.exit_code == 0 else DEAD
+        elif b.state != DEAD:
+            b.state = DEAD
+            log.error("%s (pid %s) died, exit code %s", b.name, b.pid, b.exit_code)
+
+    def _dispatch(self, b: BrokerHandle, payload: bytes) -> None:
         try:
-            kind, body = msg.decode(item)
+            kind, body = msg.decode(payload)
         except msg.BadMessage as exc:
             self.bad_messages += 1
-            log.warning("bad message on the results queue ignored: %s", exc)
+            log.warning("bad message from %s ignored: %s", b.name, exc)
             return
         if kind == msg.HEARTBEAT:
-            b = self._handle_of(body.index)
-            if b is not None:
-                b.heartbeat, b.last_heartbeat = body, time.monotonic()
-                if b.state == "STARTING":
-                    b.state = "RUNNING"
+            b.heartbeat, b.last_heartbeat = body, time.monotonic()
+            if b.state == STARTING:
+                b.state = RUNNING
         elif kind == msg.FINAL:
-            b = self._handle_of(body.index)
-            if b is not None:
-                b.final = body
+            b.final = body
+        elif kind == msg.EVENTS and body[0] != b.index:
+            self.bad_messages += 1
+            log.warning("events from %s claim broker index %r: ignored", b.name, body[0])
+            return
         self.on_message(kind, body)
 
-    def _handle_of(self, index) -> BrokerHandle | None:
-        if isinstance(index, int) and 0 <= index < len(self.brokers):
-            return self.brokers[index]
-        self.bad_messages += 1
-        log.warning("message from unknown broker index %r ignored", index)
-        return None
+    def dead(self) -> list[BrokerHandle]:
+        return [b for b in self.brokers if b.state == DEAD and b.final is None]
 
-    def check_alive(self) -> list[BrokerHandle]:
-        """Brokers found dead since the last check (their exit code is recorded)."""
-        dead = []
-        for b in self.brokers:
-            if b.state in ("RUNNING", "STARTING", "STOPPING") and not b.process.is_alive():
-                b.exit_code = b.process.exitcode
-                b.state = "DEAD"
-                dead.append(b)
-        return dead
+    def hung(self, now: float, after_s: float) -> list[BrokerHandle]:
+        """Live brokers silent for ``after_s`` seconds (no heartbeat since)."""
+        return [
+            b
+            for b in self.brokers
+            if b.state in (RUNNING, STOPPING)
+            and b.final is None
+            and now - max(b.last_heartbeat, b.started_at) > after_s
+        ]
+
+    def kill(self, index: int) -> None:
+        """SIGKILL a broker (fault drills, a hung broker); the next poll sees it dead."""
+        b = self.brokers[index]
+        if b.live and b.process.is_alive():
+            log.warning("killing %s (pid %s)", b.name, b.pid)
+            b.process.kill()
 
     # -- stop -------------------------------------------------------------------------------
 
     @never_raises
     def stop(self) -> None:
-        """STOP behind every order; drain to every final report; join; escalate the silent."""
-        if self.stopped or not self.brokers:
+        """Join every broker; terminate, then kill, any that did not exit (after the bank drained)."""
+        if self.stopped:
             return
         self.stopped = True
-        deadline = time.monotonic() + self.stop_timeout
-        self._send_stops(deadline)
-        self._drain_until_final(deadline)
-        self._join_or_kill()
-
-    stop.priority = 60  # type: ignore[attr-defined]
-
-    def _send_stops(self, deadline: float) -> None:
-        pending = [b for b in self.brokers if b.state in ("RUNNING", "STARTING")]
-        for b in pending:
-            b.state = "STOPPING"
-        while pending and time.monotonic() < deadline:
-            for b in list(pending):
-                if not b.process.is_alive():
-                    pending.remove(b)
-                elif self.send(b.spec.index, msg.STOP):
-                    pending.remove(b)
-            if pending:
-                self.poll(0.01)  # the inbox is full: let the broker answer, then retry
-        for b in pending:
-            log.error("%s: could not queue STOP before the deadline", b.name)
-
-    def _drain_until_final(self, deadline: float) -> None:
-        def waiting():
-            return [b for b in self.brokers if b.final is None and b.process.is_alive()]
-
-        while waiting() and time.monotonic() < deadline:
-            self.poll(0.05)
-        # a broker may have sent its report and exited between two polls: read what is left
-        while self.poll(0.0):
-            pass
-
-    def _join_or_kill(self) -> None:
         for b in self.brokers:
             p = b.process
             p.join(_JOIN_GRACE_S if b.final is not None else 0.1)
@@ -260,15 +299,15 @@ class BrokerPool(SimplePlugin):
                 p.kill()
                 p.join(_JOIN_GRACE_S)
             b.exit_code = p.exitcode
-            b.state = "EXITED" if b.final is not None and b.exit_code == 0 else "DEAD"
+            b.state = EXITED if b.final is not None and b.exit_code == 0 else DEAD
             if b.final is None:
-                self.lost_brokers.append(b.name)
-                log.error("%s sent no final report: the orders it held are lost", b.name)
+                log.error("%s sent no final report", b.name)
             else:
                 log.info("%s exited with %s", b.name, b.exit_code)
-        # the results queue's reader side: nothing more will be read
-        while self.poll(0.0):
-            pass
+            b.inbox.cancel_join_thread()
+            b.inbox.close()
+
+    stop.priority = 60  # type: ignore[attr-defined]
 
     @property
     def all_clean(self) -> bool:
@@ -278,7 +317,3 @@ class BrokerPool(SimplePlugin):
 
     def pids(self) -> list[int]:
         return [b.pid for b in self.brokers if b.pid]
-
-
-def current_pid() -> int:
-    return os.getpid()

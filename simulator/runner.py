@@ -115,10 +115,10 @@ class Simulation:
         """Start everything, tick until a stop is asked, stop cleanly; the run's outcome."""
         try:
             drive(self.bus, lambda: bool(self.stop), start=not started)
-        except BaseException:
+        except Exception as exc:
+            # the bus has exited (drive's finally): brokers were stopped, the ledger closed
             log.exception("the bank's loop failed")
-            self.stop.request("fatal: the bank's loop failed", fatal=True)
-            raise
+            self.stop.request(f"fatal: the bank's loop failed: {exc!r:.200}", fatal=True)
         finally:
             self._stopped.set()
         return self.outcome()
