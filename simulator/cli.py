@@ -41,10 +41,10 @@ def finish(config: SimConfig, sim: Simulation, outcome: Outcome) -> int:
     return outcome.exit_code
 
 
-def run_headless(config: SimConfig) -> int:
+def run_headless(config: SimConfig, early_signals: list | None = None) -> int:
     sim = Simulation(config)
     setup_logging(config, sim.log_lines, console=True)
-    sim.install_signal_handlers()
+    sim.install_signal_handlers(early_signals)
     print(banner(config), flush=True)
     next_line = [time.monotonic() + 1.0]
 
@@ -60,10 +60,11 @@ def run_headless(config: SimConfig) -> int:
     return finish(config, sim, outcome)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, early_signals: list | None = None) -> int:
+    """``early_signals``: stop signals that arrived before the run could handle them."""
     config = config_from_args(argv)
     if config.headless:
-        return run_headless(config)
+        return run_headless(config, early_signals)
     from tui.runner import run_dashboard  # Textual is only imported when a dashboard is wanted
 
-    return run_dashboard(config)
+    return run_dashboard(config, early_signals)

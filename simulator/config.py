@@ -77,7 +77,7 @@ def _float_at_least(low: float, *, above: bool = False):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
         if not math.isfinite(value) or value < low or (above and value == low):
-            raise argparse.ArgumentTypeError(f"must be {'>' if above else '>='} {low:g}, got {text}")
+            raise argparse.ArgumentTypeError(f"must be {'>' if above else '>='} {low:g}, got {text!r}")
         return value
 
     return parse
@@ -89,7 +89,7 @@ def _ratio(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
     if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text}")
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text!r}")
     return value
 
 

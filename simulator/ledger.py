@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -69,7 +70,7 @@ class Ledger:
         self.unknown_events = 0
         # a symbol's trades as int64 quintuples, hashed once per apply (see fills_digest)
         self._digest_buffers = {s: array("q") for s in self.symbols}
-        self.last_events: list[tuple] = []
+        self._recent: deque[tuple] = deque(maxlen=12)
         self.last_trade: dict[str, tuple] = {}  # symbol -> its latest TRADE event
         self.max_oid = 0
 
@@ -110,7 +111,9 @@ class Ledger:
 
         The hot loop of the bank: counters live in locals, a trade is booked inline, and
         latencies are counted per placement time (orders placed together share one), so the
-        histogram is touched once per distinct time rather than once per ack.
+        histogram is touched once per distinct time rather than once per ack. An event that is
+        malformed, unknown or seen before is counted in ``unknown_events`` and changes nothing:
+        every check comes before the first change.
         """
         opened = self.open
         get, pop = opened.get, opened.pop
@@ -119,67 +122,85 @@ class Ledger:
         ack_times: dict[int, int] = {}
         acked = working = trades = volume = filled = cancelled = unknown = 0
         for ev in events:
-            kind = ev[0]
-            if kind == _ACK:
-                entry = get(ev[1])
-                if entry is None or entry[_ACKED]:
-                    unknown += 1
-                    continue
-                entry[_ACKED] = True
-                acked += 1
-                t = entry[_T]
-                ack_times[t] = ack_times.get(t, 0) + 1
-            elif kind == _TRADE:
-                _k, symbol, seq, buy_oid, sell_oid, price, qty = ev
-                buy = get(buy_oid)
-                sell = get(sell_oid)
-                if buy is None or sell is None or symbol not in positions:
-                    unknown += 1
-                    continue
-                trades += 1
-                volume += qty
-                pos = positions[symbol]
-                notional = price * qty
-                b_acct, s_acct = buy[_ACCOUNT], sell[_ACCOUNT]
-                pos[b_acct] += qty
-                pos[s_acct] -= qty
-                cash[b_acct] -= notional
-                cash[s_acct] += notional
-                digests[symbol].extend((seq, buy_oid, sell_oid, price, qty))
-                last_trade[symbol] = ev
-                buy[_LEAVES] -= qty
-                if buy[_LEAVES] <= 0:
-                    del opened[buy_oid]
-                    filled += 1
-                sell[_LEAVES] -= qty
-                if sell[_LEAVES] <= 0:
-                    del opened[sell_oid]
-                    filled += 1
-            elif kind == _CANCELLED:
-                entry = pop(ev[1], None)
-                if entry is None:
-                    unknown += 1
-                    continue
-                cancelled += 1
-                working -= entry[_ACKED]
-            elif kind == _CANCEL_DONE:
-                if pop(ev[1], None) is None:
-                    unknown += 1
-                    continue
-                self.cancels_done += 1
-            elif kind == _REJECT:
-                entry = pop(ev[1], None)
-                if entry is None:
-                    unknown += 1
-                    continue
-                reason = ev[2]
-                self.reject_reasons[reason] = self.reject_reasons.get(reason, 0) + 1
-                if entry[_KIND] == _CANCEL:
-                    self.cancels_rejected += 1
+            try:
+                kind = ev[0]
+                if kind == _ACK:
+                    entry = get(ev[1])
+                    if entry is None or entry[_ACKED] or entry[_KIND] == _CANCEL:
+                        unknown += 1
+                        continue
+                    entry[_ACKED] = True
+                    acked += 1
+                    t = entry[_T]
+                    ack_times[t] = ack_times.get(t, 0) + 1
+                elif kind == _TRADE:
+                    _k, symbol, seq, buy_oid, sell_oid, price, qty = ev
+                    buy = get(buy_oid)
+                    sell = get(sell_oid)
+                    previous = last_trade.get(symbol)
+                    if (
+                        buy is None
+                        or sell is None
+                        or not buy[_ACKED]
+                        or not sell[_ACKED]
+                        or symbol not in positions
+                        or qty.__class__ is not int
+                        or price.__class__ is not int
+                        or seq.__class__ is not int
+                        or (previous is not None and seq <= previous[2])  # seen already
+                    ):
+                        unknown += 1
+                        continue
+                    trades += 1
+                    volume += qty
+                    pos = positions[symbol]
+                    notional = price * qty
+                    b_acct, s_acct = buy[_ACCOUNT], sell[_ACCOUNT]
+                    pos[b_acct] += qty
+                    pos[s_acct] -= qty
+                    cash[b_acct] -= notional
+                    cash[s_acct] += notional
+                    digests[symbol].extend((seq, buy_oid, sell_oid, price, qty))
+                    last_trade[symbol] = ev
+                    buy[_LEAVES] -= qty
+                    if buy[_LEAVES] <= 0:
+                        del opened[buy_oid]
+                        filled += 1
+                    sell[_LEAVES] -= qty
+                    if sell[_LEAVES] <= 0:
+                        del opened[sell_oid]
+                        filled += 1
+                elif kind == _CANCELLED:
+                    entry = get(ev[1])
+                    if entry is None or entry[_KIND] == _CANCEL or not entry[_ACKED]:
+                        unknown += 1
+                        continue
+                    del opened[ev[1]]
+                    cancelled += 1
+                    working -= 1
+                elif kind == _CANCEL_DONE:
+                    entry = get(ev[1])
+                    if entry is None or entry[_KIND] != _CANCEL:
+                        unknown += 1
+                        continue
+                    del opened[ev[1]]
+                    self.cancels_done += 1
+                elif kind == _REJECT:
+                    reason = ev[2]
+                    entry = get(ev[1])
+                    if entry is None or entry[_ACKED] or reason.__class__ is not int:
+                        unknown += 1
+                        continue
+                    del opened[ev[1]]
+                    self.reject_reasons[reason] = self.reject_reasons.get(reason, 0) + 1
+                    if entry[_KIND] == _CANCEL:
+                        self.cancels_rejected += 1
+                    else:
+                        self.rejected += 1
                 else:
-                    self.rejected += 1
-            else:
-                unknown += 1
+                    unknown += 1
+            except (TypeError, ValueError, IndexError, KeyError):
+                unknown += 1  # not an event of ours: nothing was booked from it
         self.acked += acked
         self.working += acked + working - filled
         self.trades += trades
@@ -190,16 +211,21 @@ class Ledger:
         for t, n in ack_times.items():
             ack_latency.record((now_ns - t) // 1000, n)
         if trades:
-            self.last_events = events
+            recent = []
+            for ev in reversed(events):
+                if ev.__class__ is tuple and ev and ev[0] == _TRADE:
+                    recent.append(ev)
+                    if len(recent) == self._recent.maxlen:
+                        break
+            self._recent.extend(reversed(recent))
             for symbol, buf in digests.items():
                 if buf:
                     self._digests[symbol].update(buf.tobytes())
                     del buf[:]
 
     def recent_trades(self, n: int) -> list[tuple]:
-        """The last ``n`` trades booked (for the live tape)."""
-        out = [ev for ev in self.last_events[-4 * n:] if ev[0] == _TRADE]
-        return out[-n:]
+        """The last ``n`` trades booked (at most 12), oldest first, for the live tape."""
+        return list(self._recent)[-n:]
 
     # -- views ------------------------------------------------------------------------------
 

@@ -114,6 +114,9 @@ class BrokerPool(SimplePlugin):
 
     def start(self) -> None:
         """Spawn every broker and wait for its first heartbeat. Never raises (see bus.py)."""
+        if self.should_abort():
+            log.info("stop requested before the brokers started: starting none")
+            return
         try:
             for spec in self.specs:
                 self.brokers.append(self._spawn(spec))
@@ -311,9 +314,7 @@ class BrokerPool(SimplePlugin):
 
     @property
     def all_clean(self) -> bool:
-        return bool(self.brokers) and all(
-            b.final is not None and b.exit_code == 0 for b in self.brokers
-        )
+        return all(b.final is not None and b.exit_code == 0 for b in self.brokers)
 
     def pids(self) -> list[int]:
         return [b.pid for b in self.brokers if b.pid]

@@ -92,14 +92,17 @@ class Simulation:
 
     # -- running ------------------------------------------------------------------------------
 
-    def install_signal_handlers(self) -> None:
-        """SIGINT, SIGTERM, SIGHUP only set the stop flag (main thread only)."""
+    def install_signal_handlers(self, early: list | None = None) -> None:
+        """SIGINT, SIGTERM, SIGHUP only set the stop flag (main thread only). ``early`` holds
+        signals that arrived before this was called; the first of them stops the run."""
 
         def on_signal(signum, _frame):
             self.stop.request(f"signal {signal.Signals(signum).name}")
 
         for sig in STOP_SIGNALS:
             self._previous_handlers[sig] = signal.signal(sig, on_signal)
+        if early:
+            on_signal(early[0], None)
 
     def restore_signal_handlers(self) -> None:
         for sig, handler in self._previous_handlers.items():

@@ -16,12 +16,12 @@ from simulator.config import SimConfig
 from simulator.runner import Simulation, setup_logging
 
 
-def run_dashboard(config: SimConfig) -> int:
+def run_dashboard(config: SimConfig, early_signals: list | None = None) -> int:
     from tui.app import DashboardApp
 
     sim = Simulation(config)
     setup_logging(config, sim.log_lines, console=False)
-    sim.install_signal_handlers()
+    sim.install_signal_handlers(early_signals)
     print(banner(config) + " -- starting brokers...", flush=True)
     sim.start()
     outcome_box: list = []

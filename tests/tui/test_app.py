@@ -1,0 +1,329 @@
+"""The dashboard driven by a Pilot: every panel shows the Snapshot, every key does its job."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+from rich.segment import Segment
+from textual.geometry import Region
+from textual.widget import Widget
+from textual.widgets import Footer
+
+from simulator.stats import OrderCounts, ProcessRow, RunState
+from tui.app import DashboardApp
+from tui.help import HelpScreen
+from tui.widgets import LogPanel, ThroughputPanel
+
+
+pytestmark = pytest.mark.timeout(60)
+
+SIZE = (120, 36)
+
+
+async def wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+def rendered_lines(widget: Widget) -> list[str]:
+    """The widget's lines as drawn on screen (border and title included)."""
+    width, height = widget.outer_size
+    return [strip.text for strip in widget.render_lines(Region(0, 0, width, height))]
+
+
+def rendered_text(widget: Widget) -> str:
+    return "\n".join(rendered_lines(widget))
+
+
+def drawn_segments(widget: Widget) -> list[Segment]:
+    width, height = widget.outer_size
+    return [seg for strip in widget.render_lines(Region(0, 0, width, height)) for seg in strip]
+
+
+def panel(app: DashboardApp, widget_id: str) -> str:
+    return rendered_text(app.query_one(f"#{widget_id}"))
+
+
+@pytest.mark.asyncio
+async def test_every_panel_shows_the_snapshot(control, sim_snapshot):
+    app = DashboardApp(control)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        status = panel(app, "status")
+        for text in ("RUNNING", "elapsed 1:02:03", "seed 424242", "target 50.0k/s"):
+            assert text in status
+        totals = panel(app, "totals")
+        for text in ("1,234,567", "1,230,001", "612,345", "98,765", "4,321", "23,456",
+                     "4,566", "48.8k/s", "21.1k/s", "412 \u00b5s", "7.34 ms"):
+            assert text in totals
+        assert app.query_one(ThroughputPanel).data == sim_snapshot.throughput_history
+        assert "max 52.0k/s" in panel(app, "throughput")
+        processes = rendered_lines(app.query_one("#processes"))
+        assert "bank" in processes[2] and "31000" in processes[2]  # bank first, under the header
+        assert any("31001" in line and "AAPL,MSFT" in line for line in processes)
+        tape = panel(app, "tape")
+        assert "GOOG" in tape and "MKT" in tape and "acct 2203" in tape and "189.42" in tape
+        book = panel(app, "book")
+        assert "Book MSFT" in book
+        assert "412.62" in book and "412.50" in book and "spread 0.12" in book
+        assert "last 412.57" in book
+        log = panel(app, "log")
+        assert "broker-1 heartbeat 12.7s old, marked HUNG" in log
+        assert "started 2 brokers" in log
+
+
+@pytest.mark.asyncio
+async def test_tape_is_newest_first_and_book_asks_sit_above_bids(control):
+    app = DashboardApp(control)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        tape = rendered_lines(app.query_one("#tape"))
+        assert "acct 5562" in tape[1] and "acct 1017" in tape[5]
+        book = panel(app, "book")
+        assert book.index("412.62") < book.index("spread") < book.index("412.50")
+
+
+@pytest.mark.asyncio
+async def test_hung_broker_row_is_marked(control):
+    app = DashboardApp(control)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        segments = drawn_segments(app.query_one("#processes"))
+        hung = [seg for seg in segments if "broker-1" in seg.text]
+        healthy = [seg for seg in segments if "broker-0" in seg.text]
+        assert "!HUNG" in hung[0].text
+        assert hung[0].style.reverse and not healthy[0].style.reverse
+
+
+@pytest.mark.asyncio
+async def test_lost_orders_and_stop_reason_stand_out(control, make_snapshot):
+    control.current = make_snapshot(state=RunState.STOPPED, stop_reason="duration reached",
+                                    orders=OrderCounts(placed=10, acked=7, lost=3))
+    app = DashboardApp(control)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        status = panel(app, "status")
+        assert "STOPPED" in status and "stop duration reached" in status
+        lost = [seg for seg in drawn_segments(app.query_one("#totals")) if seg.text.strip() == "3"]
+        assert lost and lost[0].style.color.triplet.red > 200  # drawn in red
+
+
+@pytest.mark.asyncio
+async def test_waits_quietly_for_the_first_snapshot(make_snapshot, make_control):
+    control = make_control(None)
+    app = DashboardApp(control)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "WAITING" in panel(app, "status")
+        assert "waiting for the first snapshot" in panel(app, "totals")
+        await pilot.press("p", "+", "]")
+        assert control.calls == []
+        control.current = make_snapshot()
+        await wait_until(lambda: app.last_snapshot is control.current)
+        await pilot.pause()
+        assert "1,234,567" in panel(app, "totals")
+
+
+@pytest.mark.asyncio
+async def test_a_new_snapshot_updates_the_panels(control, sim_snapshot):
+    app = DashboardApp(control, ui_hz=50)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        more = ProcessRow("broker-2", 31003, "RUNNING", ("TSLA",))
+        control.current = replace(
+            sim_snapshot, orders=replace(sim_snapshot.orders, placed=2_000_001),
+            processes=sim_snapshot.processes + (more,),
+            log_lines=sim_snapshot.log_lines[1:] + ("12:02:00 INFO bank: broker-2 started",),
+        )
+        await wait_until(lambda: app.last_snapshot is control.current)
+        await pilot.pause()
+        assert "2,000,001" in panel(app, "totals")
+        assert "31003" in panel(app, "processes")
+        log = app.query_one(LogPanel)
+        new_line = "12:02:00 INFO bank: broker-2 started"
+        assert list(log.lines) == list(sim_snapshot.log_lines) + [new_line]
+        drawn = [line.strip("│ ") for line in rendered_lines(log)]
+        assert [line for line in drawn if "12:0" in line][-1] == new_line
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("key", ["q", "ctrl+q", "ctrl+c"])
+async def test_quit_keys_stop_the_run_then_exit(control, key):
+    app = DashboardApp(control)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press(key)
+        await wait_until(lambda: not app.is_running)
+    assert control.commands("request_stop") == [("request_stop", "user quit")]
+    assert app.return_value is True
+
+
+@pytest.mark.asyncio
+async def test_quit_shows_stopping_waits_and_ignores_a_second_press(sim_snapshot,
+                                                                    make_control):
+    control = make_control(sim_snapshot, hold_stop=True)
+    app = DashboardApp(control)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+        assert "STOPPING" in panel(app, "status")
+        await pilot.press("q", "ctrl+c", "p", "+")
+        await pilot.pause(0.3)
+        assert app.is_running
+        assert control.calls == [("request_stop", "user quit")]
+        control.release.set()
+        await wait_until(lambda: not app.is_running)
+    assert app.return_value is True
+
+
+@pytest.mark.asyncio
+async def test_quit_gives_up_after_the_stop_timeout(sim_snapshot, make_control):
+    control = make_control(sim_snapshot, hold_stop=True)
+    app = DashboardApp(control, stop_timeout=0.3)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await wait_until(lambda: not app.is_running)
+    assert app.return_value is False
+
+
+@pytest.mark.asyncio
+async def test_pause_keys_toggle_from_the_reported_or_just_asked_state(control):
+    app = DashboardApp(control)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("p")  # RUNNING: pause
+        await pilot.press("space")  # pause asked, not yet reported: resume
+        await pilot.pause()
+    assert control.calls == [("pause",), ("resume",)]
+
+
+@pytest.mark.asyncio
+async def test_pause_key_resumes_a_paused_run(control, make_snapshot):
+    control.current = make_snapshot(state=RunState.PAUSED)
+    app = DashboardApp(control)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "PAUSED" in panel(app, "status")
+        await pilot.press("p")
+        await pilot.pause()
+    assert control.calls == [("resume",)]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("rate", "keys", "expected"), [
+    # each press starts from the rate just asked for, not the stale Snapshot's
+    (50_000.0, ["+", "=", "-", "-"], [100_000.0, 200_000.0, 100_000.0, 50_000.0]),
+    (0.0, ["+", "-"], [100_000.0]),  # at max '+' sends nothing; '-' leaves max
+    (800_000.0, ["+", "-"], [0.0, 100_000.0]),  # past the ceiling: max
+])
+async def test_rate_keys_double_and_halve(control, make_snapshot, rate, keys, expected):
+    control.current = make_snapshot(rate=rate)
+    app = DashboardApp(control)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press(*keys)
+        await pilot.pause()
+    assert control.calls == [("set_rate", r) for r in expected]
+
+
+@pytest.mark.asyncio
+async def test_symbol_keys_select_neighbours_wrapping_both_ways(control):
+    app = DashboardApp(control)  # MSFT selected, of AAPL MSFT GOOG AMZN
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("]", "right", "]", "[", "left", "[", "[")
+        await pilot.pause()
+    assert control.calls == [("select_symbol", s) for s in
+                             ("GOOG", "AMZN", "AAPL", "AMZN", "GOOG", "MSFT", "AAPL")]
+
+
+@pytest.mark.asyncio
+async def test_book_title_follows_the_selected_symbol(control, make_snapshot):
+    app = DashboardApp(control, ui_hz=50)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "Book MSFT" in panel(app, "book")
+        control.current = make_snapshot(selected_symbol="GOOG", book=None)
+        await wait_until(lambda: app.last_snapshot is control.current)
+        await pilot.pause()
+        book = panel(app, "book")
+        assert "Book GOOG" in book and "no book yet" in book
+
+
+@pytest.mark.asyncio
+async def test_help_screen_opens_and_closes(control):
+    app = DashboardApp(control)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for close_key in ("escape", "question_mark", "q"):
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            help_text = rendered_text(app.screen.query_one("#help-text"))
+            assert "double the target rate" in help_text and "1.00M/s" in help_text
+            await pilot.press(close_key)
+            await pilot.pause()
+            assert not isinstance(app.screen, HelpScreen), close_key
+        assert app.is_running
+    assert control.calls == []
+
+
+@pytest.mark.asyncio
+async def test_footer_lists_the_keys(control):
+    app = DashboardApp(control)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        footer = " ".join(rendered_text(key) for key in app.query_one(Footer).children)
+        for text in ("Quit", "Pause", "Faster", "Slower", "Prev", "Next", "Help", "palette"):
+            assert text in footer
+
+
+@pytest.mark.asyncio
+async def test_narrow_terminal_hides_sparkline_and_short_one_hides_log(control):
+    app = DashboardApp(control)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert not app.query_one("#throughput").display
+        assert not app.query_one("#log").display
+        assert "1,234,567" in panel(app, "totals")
+        assert "Book MSFT" in panel(app, "book")
+        assert "!HUNG" in panel(app, "processes")
+
+
+@pytest.mark.asyncio
+async def test_crowded_process_table_keeps_warnings_and_counts_the_rest(control, sim_snapshot):
+    brokers = tuple(ProcessRow(f"broker-{i}", 31000 + i, "DEAD" if i == 9 else "RUNNING")
+                    for i in range(2, 12))
+    control.current = replace(sim_snapshot, processes=sim_snapshot.processes + brokers)
+    app = DashboardApp(control)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        lines = rendered_lines(app.query_one("#processes"))
+        text = "\n".join(lines)
+        assert "!HUNG" in text and "!DEAD" in text and "bank" in lines[2]
+        assert "more, 0 need a look" not in text
+        assert any(line.strip("│ ").startswith("\u2026") and "more" in line for line in lines)
+
+
+@pytest.mark.asyncio
+async def test_unchanged_snapshot_object_is_not_reapplied(control, make_snapshot):
+    app = DashboardApp(control, ui_hz=50)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        applied = []
+        original = app.apply_snapshot
+        app.apply_snapshot = lambda s: (applied.append(s), original(s))
+        await pilot.pause(0.15)
+        assert applied == []
+        control.current = make_snapshot()
+        await wait_until(lambda: applied)
+
+
+def test_ui_hz_must_be_positive(control):
+    with pytest.raises(ValueError):
+        DashboardApp(control, ui_hz=0)
+

@@ -1,0 +1,36 @@
+"""Pictures of the dashboard with the frozen Snapshot (no clock: elapsed comes from it).
+
+Regenerate with ``pytest tests/tui --snapshot-update`` and look at the .svg files in
+__snapshots__/ before committing them.
+"""
+from __future__ import annotations
+
+import pytest
+
+from simulator.stats import OrderCounts, RunState
+from tui.app import DashboardApp
+
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)], ids=["120x36", "80x24"])
+def test_dashboard(snap_compare, size, make_snapshot, make_control):
+    assert snap_compare(DashboardApp(make_control(make_snapshot())), terminal_size=size)
+
+
+def test_help_screen(snap_compare, make_snapshot, make_control):
+    app = DashboardApp(make_control(make_snapshot()))
+    assert snap_compare(app, press=["question_mark"], terminal_size=(120, 36))
+
+
+def test_stopped_run_with_lost_orders(snap_compare, make_snapshot, make_control):
+    snapshot = make_snapshot(
+        state=RunState.STOPPED, stop_reason="broker-1 hung", rate=0.0,
+        orders=OrderCounts(placed=1_000, acked=990, filled=400, cancelled=100, rejected=5,
+                           resting=480, in_flight=0, lost=15))
+    assert snap_compare(DashboardApp(make_control(snapshot)), terminal_size=(80, 24))
+
+
+def test_waiting_for_first_snapshot(snap_compare, make_control):
+    assert snap_compare(DashboardApp(make_control(None)), terminal_size=(80, 24))

@@ -1,0 +1,206 @@
+"""Unit tests for simulator.config: command-line flags resolved into a frozen SimConfig."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from simulator.config import DEFAULT_SYMBOLS, EXIT_USAGE, SimConfig, config_from_args
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def parse(*argv: str, isatty: bool = True) -> SimConfig:
+    return config_from_args(list(argv), isatty=isatty)
+
+
+# -- good values ------------------------------------------------------------------------------
+
+
+def test_no_flags_give_the_documented_defaults_with_a_chosen_seed():
+    config = parse()
+    assert dataclasses.replace(config, seed=0) == SimConfig()
+    assert config.brokers == 2
+    assert config.symbols == DEFAULT_SYMBOLS
+    assert config.rate == 5000.0
+    assert config.orders is None and config.duration is None
+    assert config.batch == 256 and config.accounts == 100
+    assert (config.market_ratio, config.ioc_ratio, config.cancel_ratio) == (0.05, 0.10, 0.10)
+    assert config.invalid_ratio == 0.001
+    assert config.log_level == "INFO"
+    assert config.headless is False
+
+
+def test_every_flag_value_reaches_the_config():
+    config = parse(
+        "--brokers", "3", "--symbols", "ibm,ge", "--rate", "0", "--orders", "1000",
+        "--duration", "2.5", "--seed", "99", "--batch", "8", "--accounts", "7",
+        "--market-ratio", "0", "--ioc-ratio", "1", "--cancel-ratio", "0.5",
+        "--invalid-ratio", "0.25", "--headless", "--report", "r.json", "--log-file", "l.log",
+        "--log-level", "debug", "--ui-hz", "4", "--stop-timeout", "3",
+    )  # fmt: skip
+    assert config == SimConfig(
+        brokers=3, symbols=("IBM", "GE"), rate=0.0, orders=1000, duration=2.5, seed=99, batch=8,
+        accounts=7, market_ratio=0.0, ioc_ratio=1.0, cancel_ratio=0.5, invalid_ratio=0.25,
+        headless=True, report="r.json", log_file="l.log", log_level="DEBUG", ui_hz=4.0,
+        stop_timeout=3.0,
+    )  # fmt: skip
+
+
+def test_a_symbol_count_gives_that_many_distinct_four_letter_tickers():
+    symbols = parse("--symbols", "5").symbols
+    assert len(symbols) == 5 and len(set(symbols)) == 5
+    for name in symbols:
+        assert len(name) == 4 and name.isalpha() and name.isupper(), name
+
+
+def test_a_symbol_count_gives_the_same_tickers_every_time():
+    assert parse("--symbols", "5").symbols == parse("--symbols", "5").symbols
+    assert parse("--symbols", "50").symbols[:5] == parse("--symbols", "5").symbols
+
+
+def test_the_largest_symbol_count_gives_distinct_tickers():
+    symbols = parse("--symbols", "10000").symbols
+    assert len(set(symbols)) == 10000
+
+
+def test_a_comma_list_of_symbols_is_uppercased_and_stripped_in_order():
+    assert parse("--symbols", " aapl, Msft ,brk.b").symbols == ("AAPL", "MSFT", "BRK.B")
+
+
+def test_without_seed_a_positive_seed_is_chosen():
+    seeds = {parse().seed for _ in range(5)}
+    assert all(isinstance(s, int) and s > 0 for s in seeds)
+    assert len(seeds) > 1  # chosen afresh for every run
+
+
+@pytest.mark.parametrize("seed", ["0", "1", "123456789"])
+def test_a_given_seed_is_kept(seed):
+    assert parse("--seed", seed).seed == int(seed)
+
+
+def test_the_banner_prints_the_resolved_seed():
+    from simulator.cli import banner
+
+    config = parse()
+    assert f"seed {config.seed}," in banner(config)
+
+
+def test_headless_is_forced_without_a_terminal():
+    assert parse(isatty=False).headless is True
+    assert parse(isatty=True).headless is False
+    assert parse("--headless", isatty=True).headless is True
+
+
+def test_log_level_is_case_insensitive():
+    assert parse("--log-level", "warning").log_level == "WARNING"
+
+
+def test_to_dict_round_trips_every_field():
+    config = parse("--symbols", "ibm,ge", "--orders", "10", "--report", "x.json")
+    d = config.to_dict()
+    assert set(d) == {f.name for f in dataclasses.fields(SimConfig)}
+    assert d["symbols"] == ["IBM", "GE"]
+    assert SimConfig(**{**d, "symbols": tuple(d["symbols"])}) == config
+    assert json.loads(json.dumps(d)) == d  # what the JSON report stores
+
+
+def test_config_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parse().brokers = 5  # type: ignore[misc]
+
+
+# -- bad values ---------------------------------------------------------------------------------
+
+BAD = [
+    ("--brokers", "0"),
+    ("--brokers", "-1"),
+    ("--brokers", "two"),
+    ("--brokers", "1.5"),
+    ("--brokers", ""),
+    ("--rate", "-1"),
+    ("--rate", "fast"),
+    ("--rate", "inf"),
+    ("--rate", "nan"),
+    ("--orders", "0"),
+    ("--orders", "-5"),
+    ("--orders", "many"),
+    ("--duration", "0"),
+    ("--duration", "-1"),
+    ("--duration", "soon"),
+    ("--duration", "inf"),
+    ("--seed", "-1"),
+    ("--seed", "x"),
+    ("--batch", "0"),
+    ("--batch", "-3"),
+    ("--batch", "big"),
+    ("--accounts", "0"),
+    ("--accounts", "-1"),
+    ("--accounts", "lots"),
+    ("--market-ratio", "1.5"),
+    ("--market-ratio", "-0.1"),
+    ("--market-ratio", "half"),
+    ("--ioc-ratio", "2"),
+    ("--ioc-ratio", "-1"),
+    ("--cancel-ratio", "1.01"),
+    ("--cancel-ratio", "nan"),
+    ("--invalid-ratio", "-0.001"),
+    ("--invalid-ratio", "inf"),
+    ("--symbols", "AAPL,aapl"),
+    ("--symbols", "MSFT,MSFT"),
+    ("--symbols", "1ABC"),
+    ("--symbols", "TOOLONGNAME"),
+    ("--symbols", "AA PL"),
+    ("--symbols", "AAPL,,MSFT"),
+    ("--symbols", ""),
+    ("--symbols", "?BAD"),
+    ("--symbols", "0"),
+    ("--symbols", "10001"),
+    ("--log-level", "trace"),
+    ("--log-level", "20"),
+    ("--ui-hz", "0"),
+    ("--ui-hz", "-2"),
+    ("--stop-timeout", "0"),
+    ("--stop-timeout", "never"),
+]
+
+
+def assert_usage_error(capsys, argv: list[str], flag: str) -> None:
+    with pytest.raises(SystemExit) as exc:
+        config_from_args(argv, isatty=False)
+    assert exc.value.code == EXIT_USAGE
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.endswith("\n") and err.count("\n") == 1, repr(err)
+    assert flag in err, err
+
+
+@pytest.mark.parametrize(("flag", "value"), BAD, ids=[f"{f} {v!r}" for f, v in BAD])
+def test_a_bad_value_exits_2_with_one_line_naming_the_flag(capsys, flag, value):
+    assert_usage_error(capsys, [flag, value], flag)
+
+
+@pytest.mark.parametrize(("flag", "value"), BAD[::4], ids=[f"{f}={v!r}" for f, v in BAD[::4]])
+def test_a_bad_value_given_with_equals_exits_2_naming_the_flag(capsys, flag, value):
+    assert_usage_error(capsys, [f"{flag}={value}"], flag)
+
+
+@pytest.mark.parametrize(
+    "flag", ["--brokers", "--symbols", "--rate", "--seed", "--log-level", "--stop-timeout"]
+)
+def test_a_flag_without_its_value_exits_2_naming_the_flag(capsys, flag):
+    assert_usage_error(capsys, [flag], flag)
+
+
+def test_an_unknown_flag_exits_2_naming_it(capsys):
+    assert_usage_error(capsys, ["--brokers", "2", "--turbo"], "--turbo")
+
+
+def test_a_bad_value_after_good_ones_still_names_the_bad_flag(capsys):
+    assert_usage_error(capsys, ["--brokers", "2", "--rate", "10", "--batch", "0"], "--batch")
+
+
+@pytest.mark.parametrize("flag", ["--market-ratio", "--rate", "--duration"])
+def test_a_bad_value_with_a_trailing_newline_still_gives_one_line(capsys, flag):
+    assert_usage_error(capsys, [flag, "-2\n"], flag)

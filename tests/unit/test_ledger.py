@@ -1,0 +1,469 @@
+"""Unit and property tests for simulator.ledger: the bank's books, driven by hand-built events."""
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.book import OrderBook
+from simulator.flow import OrderFlow
+from simulator.ledger import Ledger
+from simulator.orders import Event, OrderType, RejectReason, Side, TimeInForce
+from simulator.stats import LatencyHistogram
+
+pytestmark = pytest.mark.timeout(60)
+
+SYMBOLS = ("AAA", "BBB")
+ACCOUNTS = 4
+BUY, SELL = int(Side.BUY), int(Side.SELL)
+LIMIT, MARKET, CANCEL = int(OrderType.LIMIT), int(OrderType.MARKET), int(OrderType.CANCEL)
+DAY, IOC = int(TimeInForce.DAY), int(TimeInForce.IOC)
+ACK, REJECT, TRADE = int(Event.ACK), int(Event.REJECT), int(Event.TRADE)
+CANCELLED, CANCEL_DONE = int(Event.CANCELLED), int(Event.CANCEL_DONE)
+
+
+def limit(oid, side, qty=100, price=1000, account=0, symbol="AAA", tif=DAY) -> tuple:
+    return (oid, account, symbol, side, LIMIT, tif, price, qty, 0)
+
+
+def market(oid, side, qty=100, account=0, symbol="AAA") -> tuple:
+    return (oid, account, symbol, side, MARKET, IOC, 0, qty, 0)
+
+
+def cancel(oid, target, account=0, symbol="AAA") -> tuple:
+    return (oid, account, symbol, 0, CANCEL, DAY, 0, 0, target)
+
+
+def trade(seq, buy_oid, sell_oid, price=1000, qty=100, symbol="AAA") -> tuple:
+    return (TRADE, symbol, seq, buy_oid, sell_oid, price, qty)
+
+
+class Books:
+    """A ledger and the latency histogram it records into."""
+
+    def __init__(self) -> None:
+        self.ledger = Ledger(SYMBOLS, ACCOUNTS)
+        self.latency = LatencyHistogram()
+
+    def place(self, *orders, t_ns=0):
+        self.ledger.place(list(orders), t_ns)
+
+    def apply(self, *events, now_ns=0):
+        self.ledger.apply(list(events), now_ns, self.latency)
+
+
+@pytest.fixture
+def books() -> Books:
+    return Books()
+
+
+def counts(ledger: Ledger) -> dict:
+    return {
+        name: getattr(ledger, name)
+        for name in (
+            "placed acked filled cancelled rejected cancels_sent cancels_done cancels_rejected "
+            "trades volume working in_flight unknown_events"
+        ).split()
+    }
+
+
+# -- placing and acks ----------------------------------------------------------------------------
+
+
+def test_placed_orders_are_in_flight_until_acked(books):
+    books.place(limit(1, BUY), limit(2, SELL, price=1100), market(3, BUY))
+    assert books.ledger.placed == 3
+    assert books.ledger.in_flight == 3 and books.ledger.working == 0
+    books.apply((ACK, 1), (ACK, 2))
+    assert books.ledger.acked == 2
+    assert books.ledger.in_flight == 1 and books.ledger.working == 2
+
+
+def test_cancel_requests_are_counted_apart_from_orders(books):
+    books.place(limit(1, BUY), cancel(2, target=1))
+    assert books.ledger.placed == 1
+    assert books.ledger.cancels_sent == 1
+    assert books.ledger.in_flight == 2
+
+
+def test_an_ack_records_its_latency_in_microseconds(books):
+    books.place(limit(1, BUY), limit(2, BUY), t_ns=1_000_000)
+    books.apply((ACK, 1), now_ns=3_500_000)
+    books.apply((ACK, 2), now_ns=1_000_000 + 7_000)
+    assert books.latency.count == 2
+    assert books.latency.max == 2500
+    assert books.latency.percentile(1) == 7
+
+
+def test_order_status_follows_an_order_from_new_to_final(books):
+    books.place(limit(1, BUY), limit(2, SELL))
+    assert books.ledger.order_status(1) == "new"
+    books.apply((ACK, 1))
+    assert books.ledger.order_status(1) == "acked"
+    books.apply((ACK, 2), trade(1, 1, 2))
+    assert books.ledger.order_status(1) == "final"
+    assert books.ledger.order_status(99) == "unknown"
+
+
+# -- trades ---------------------------------------------------------------------------------------
+
+
+def test_a_trade_books_positions_and_cash_of_both_accounts(books):
+    books.place(limit(1, SELL, qty=300, price=1000, account=1))
+    books.place(limit(2, BUY, qty=300, price=1000, account=2))
+    books.apply((ACK, 1), (ACK, 2), trade(1, 2, 1, price=1000, qty=300))
+    ledger = books.ledger
+    assert ledger.positions["AAA"] == [0, -300, 300, 0]
+    assert ledger.positions["BBB"] == [0, 0, 0, 0]
+    assert ledger.cash == [0, 300_000, -300_000, 0]
+    assert sum(ledger.positions["AAA"]) == 0 and sum(ledger.cash) == 0
+    assert (ledger.trades, ledger.volume, ledger.filled) == (1, 300, 2)
+    assert ledger.working == 0 and ledger.in_flight == 0
+    assert ledger.recent_trades(6) == [trade(1, 2, 1, price=1000, qty=300)]
+
+
+def test_a_partial_then_full_fill_counts_the_order_filled_once(books):
+    books.place(limit(1, BUY, qty=300, account=0))
+    books.place(limit(2, SELL, qty=100, account=1), limit(3, SELL, qty=200, account=2))
+    books.apply((ACK, 1), (ACK, 2), (ACK, 3))
+    books.apply(trade(1, 1, 2, qty=100))
+    assert books.ledger.filled == 1  # order 2 only
+    assert books.ledger.order_status(1) == "acked"
+    books.apply(trade(2, 1, 3, qty=200))
+    assert books.ledger.filled == 3
+    assert books.ledger.positions["AAA"] == [300, -100, -200, 0]
+    assert books.ledger.working == 0
+
+
+def test_the_unfilled_rest_of_an_ioc_order_is_cancelled(books):
+    books.place(limit(1, SELL, qty=100, account=1))
+    books.apply((ACK, 1))
+    books.place(limit(2, BUY, qty=250, tif=IOC))
+    books.apply((ACK, 2), trade(1, 2, 1, qty=100), (CANCELLED, 2, 150))
+    ledger = books.ledger
+    assert (ledger.filled, ledger.cancelled) == (1, 1)
+    assert ledger.positions["AAA"][0] == 100
+    assert ledger.working == 0 and ledger.in_flight == 0
+    assert ledger.reconcile({}).ok
+
+
+def test_a_market_order_with_no_liquidity_is_cancelled(books):
+    books.place(market(1, BUY))
+    books.apply((ACK, 1), (CANCELLED, 1, 100))
+    assert books.ledger.cancelled == 1 and books.ledger.filled == 0
+    assert not books.ledger.open
+
+
+# -- rejects and cancels --------------------------------------------------------------------------
+
+
+def test_rejects_of_orders_and_of_cancel_requests_are_counted_apart_by_reason(books):
+    books.place(limit(1, BUY, qty=0), cancel(2, target=77), limit(3, BUY, price=-5))
+    books.apply(
+        (REJECT, 1, int(RejectReason.QTY_NOT_POSITIVE)),
+        (REJECT, 2, int(RejectReason.UNKNOWN_ORDER)),
+        (REJECT, 3, int(RejectReason.PRICE_NOT_POSITIVE)),
+    )
+    ledger = books.ledger
+    assert ledger.rejected == 2
+    assert ledger.cancels_rejected == 1
+    assert ledger.reject_counts() == {
+        "QTY_NOT_POSITIVE": 1,
+        "PRICE_NOT_POSITIVE": 1,
+        "UNKNOWN_ORDER": 1,
+    }
+    assert ledger.in_flight == 0
+    assert ledger.reconcile({}).ok
+
+
+def test_a_successful_cancel_request_cancels_its_target(books):
+    books.place(limit(1, BUY, qty=300))
+    books.apply((ACK, 1))
+    books.place(cancel(2, target=1))
+    assert books.ledger.in_flight == 1 and books.ledger.working == 1
+    books.apply((CANCELLED, 1, 300), (CANCEL_DONE, 2, 1))
+    ledger = books.ledger
+    assert (ledger.cancelled, ledger.cancels_done, ledger.cancels_rejected) == (1, 1, 0)
+    assert ledger.working == 0 and ledger.in_flight == 0
+    assert ledger.reconcile({}).ok
+
+
+def test_a_cancel_request_for_a_filled_order_is_rejected_not_resting(books):
+    books.place(limit(1, BUY), limit(2, SELL, account=1))
+    books.apply((ACK, 1), (ACK, 2), trade(1, 1, 2))
+    books.place(cancel(3, target=1))
+    books.apply((REJECT, 3, int(RejectReason.ORDER_NOT_RESTING)))
+    assert books.ledger.cancels_rejected == 1 and books.ledger.rejected == 0
+    assert books.ledger.reject_counts() == {"ORDER_NOT_RESTING": 1}
+
+
+def test_a_local_reject_is_placed_and_rejected_without_being_open(books):
+    order = limit(1, BUY, symbol="?BAD")
+    books.ledger.place_local_reject(order, RejectReason.UNKNOWN_SYMBOL)
+    ledger = books.ledger
+    assert (ledger.placed, ledger.rejected, ledger.in_flight) == (1, 1, 0)
+    assert ledger.reject_counts() == {"UNKNOWN_SYMBOL": 1}
+    assert ledger.order_status(1) == "final"
+    assert ledger.reconcile({}).ok
+
+
+def test_a_local_reject_of_a_cancel_request_counts_as_a_rejected_cancel(books):
+    books.ledger.place_local_reject(cancel(1, target=0, symbol="?BAD"), RejectReason.UNKNOWN_SYMBOL)
+    ledger = books.ledger
+    assert (ledger.placed, ledger.rejected) == (0, 0)
+    assert (ledger.cancels_sent, ledger.cancels_rejected) == (1, 1)
+
+
+# -- unknown and duplicate events ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        (ACK, 99),
+        (REJECT, 99, int(RejectReason.MALFORMED)),
+        (CANCELLED, 99, 100),
+        (CANCEL_DONE, 99, 1),
+        trade(1, 99, 2),
+        trade(1, 1, 99),
+        (42, 1),
+    ],
+    ids=["ack", "reject", "cancelled", "cancel_done", "trade-buy", "trade-sell", "kind"],
+)
+def test_an_unknown_event_is_counted_and_changes_nothing_else(books, event):
+    books.place(limit(1, BUY), limit(2, SELL, account=1))
+    before = counts(books.ledger)
+    books.apply(event)
+    after = counts(books.ledger)
+    assert after.pop("unknown_events") == before.pop("unknown_events") + 1
+    assert after == before
+    assert books.ledger.positions["AAA"] == [0] * ACCOUNTS
+
+
+def test_duplicate_acks_and_final_events_are_counted_as_unknown(books):
+    books.place(limit(1, BUY), limit(2, BUY), cancel(3, target=1), limit(4, BUY, qty=0))
+    books.apply((ACK, 1), (ACK, 1), (ACK, 2))
+    books.apply((CANCELLED, 1, 100), (CANCEL_DONE, 3, 1), (CANCELLED, 1, 100), (CANCEL_DONE, 3, 1))
+    books.apply((REJECT, 4, 1), (REJECT, 4, 1))
+    ledger = books.ledger
+    assert ledger.unknown_events == 4
+    assert (ledger.acked, ledger.cancelled, ledger.cancels_done, ledger.rejected) == (2, 1, 1, 1)
+    assert ledger.working == 1  # order 2
+
+
+def test_a_trade_of_an_order_already_filled_is_counted_as_unknown(books):
+    books.place(limit(1, BUY), limit(2, SELL, account=1))
+    books.apply((ACK, 1), (ACK, 2), trade(1, 1, 2), trade(1, 1, 2))
+    ledger = books.ledger
+    assert ledger.unknown_events == 1
+    assert (ledger.trades, ledger.volume, ledger.filled) == (1, 100, 2)
+    assert ledger.positions["AAA"] == [100, -100, 0, 0]
+
+
+def test_a_repeated_trade_of_partially_filled_orders_is_counted_as_unknown(books):
+    books.place(limit(1, BUY, qty=500), limit(2, SELL, qty=500, account=1))
+    books.apply((ACK, 1), (ACK, 2), trade(1, 1, 2, qty=100), trade(1, 1, 2, qty=100))
+    assert books.ledger.unknown_events == 1
+    assert books.ledger.volume == 100
+
+
+def test_a_malformed_event_in_a_batch_leaves_the_ledger_consistent(books):
+    books.place(limit(1, BUY), limit(2, SELL, account=1))
+    with contextlib.suppress(Exception):
+        books.apply((ACK, 1), (ACK, 2), trade(1, 1, 2), (TRADE, "AAA"))
+    ledger = books.ledger
+    if ledger.trades:  # the good events were booked: the books must balance
+        assert (ledger.acked, ledger.filled, ledger.volume) == (2, 2, 100)
+        assert ledger.reconcile({}).ok
+    else:  # the batch was refused as a whole: nothing of it may show
+        assert ledger.positions["AAA"] == [0] * ACCOUNTS and ledger.cash == [0] * ACCOUNTS
+        assert ledger.order_status(1) == ledger.order_status(2) == "new"
+
+
+def test_recent_trades_gives_the_last_trades_of_a_batch_in_order(books):
+    books.place(*[limit(i, BUY) for i in (1, 3, 5)], *[limit(i, SELL) for i in (2, 4, 6)])
+    books.apply(*[(ACK, i) for i in range(1, 7)])
+    books.apply(trade(1, 1, 2), trade(2, 3, 4), trade(3, 5, 6))
+    assert books.ledger.recent_trades(2) == [trade(2, 3, 4), trade(3, 5, 6)]
+
+
+def test_recent_trades_spans_batches(books):
+    books.place(*[limit(i, BUY) for i in (1, 3)], *[limit(i, SELL) for i in (2, 4)])
+    books.apply(*[(ACK, i) for i in range(1, 5)])
+    books.apply(trade(1, 1, 2))
+    books.apply(trade(2, 3, 4))
+    assert books.ledger.recent_trades(2) == [trade(1, 1, 2), trade(2, 3, 4)]
+
+
+def test_recent_trades_finds_a_trade_followed_by_many_acks(books):
+    books.place(limit(1, BUY), limit(2, SELL), *[limit(i, BUY) for i in range(3, 13)])
+    books.apply((ACK, 1), (ACK, 2))
+    books.apply(trade(1, 1, 2), *[(ACK, i) for i in range(3, 13)])
+    assert books.ledger.recent_trades(1) == [trade(1, 1, 2)]
+
+
+def test_a_trade_of_a_symbol_the_ledger_does_not_trade_is_counted_as_unknown(books):
+    books.place(limit(1, BUY), limit(2, SELL, account=1))
+    books.apply((ACK, 1), (ACK, 2), trade(1, 1, 2, symbol="ZZZ"))
+    assert books.ledger.unknown_events == 1
+    assert books.ledger.trades == 0 and books.ledger.in_flight == 0
+
+
+# -- reconciliation -------------------------------------------------------------------------------
+
+
+def test_reconcile_counts_reported_resting_orders_as_resting(books):
+    books.place(limit(1, BUY, qty=300), limit(2, SELL, qty=100, price=1000, account=1))
+    books.apply((ACK, 1), (ACK, 2), trade(1, 1, 2, qty=100))
+    rec = books.ledger.reconcile({1: 200})
+    assert (rec.placed, rec.filled, rec.resting, rec.lost) == (2, 1, 1, 0)
+    assert rec.lost_ids == [] and rec.mismatches == []
+    assert rec.positions_balanced and rec.cash_balanced
+    assert rec.ok
+
+
+def test_reconcile_reports_an_open_order_not_resting_anywhere_as_lost(books):
+    books.place(limit(1, BUY), limit(2, BUY), limit(3, BUY))
+    books.apply((ACK, 1), (ACK, 3))
+    rec = books.ledger.reconcile({1: 100})
+    assert rec.lost == 2
+    assert rec.lost_ids == [2, 3]
+    assert rec.resting == 1
+    assert not rec.ok
+
+
+def test_reconcile_reports_an_unanswered_cancel_request(books):
+    books.place(limit(1, BUY), cancel(2, target=1))
+    books.apply((ACK, 1))
+    rec = books.ledger.reconcile({1: 100})
+    assert rec.lost == 0 and rec.cancels_lost == 1
+    assert 2 in rec.lost_ids
+    assert not rec.ok
+
+
+def test_reconcile_reports_a_mismatch_of_resting_leaves(books):
+    books.place(limit(1, BUY, qty=300))
+    books.apply((ACK, 1))
+    rec = books.ledger.reconcile({1: 200})
+    assert rec.resting == 1 and rec.lost == 0
+    assert len(rec.mismatches) == 1 and "order 1" in rec.mismatches[0]
+    assert "200" in rec.mismatches[0] and "300" in rec.mismatches[0]
+    assert not rec.ok
+
+
+def test_reconcile_reports_a_resting_order_the_ledger_saw_end(books):
+    books.place(limit(1, BUY))
+    books.apply((ACK, 1), (CANCELLED, 1, 100))
+    rec = books.ledger.reconcile({1: 100})
+    assert len(rec.mismatches) == 1 and "order 1" in rec.mismatches[0]
+    assert not rec.ok
+
+
+def test_reconcile_of_an_empty_ledger_is_ok(books):
+    rec = books.ledger.reconcile({})
+    assert rec.ok and rec.placed == 0
+
+
+# -- fills digest ---------------------------------------------------------------------------------
+
+# per symbol: two buys, two sells, two trades
+TRADES = {
+    "AAA": [trade(1, 1, 2, 1000, 100, "AAA"), trade(2, 3, 4, 1001, 200, "AAA")],
+    "BBB": [trade(1, 5, 6, 2000, 100, "BBB"), trade(2, 7, 8, 2001, 300, "BBB")],
+}
+
+
+def books_with_trades(events) -> Books:
+    b = Books()
+    b.place(
+        limit(1, BUY), limit(2, SELL, account=1),
+        limit(3, BUY, 200), limit(4, SELL, 200, account=1),
+        limit(5, BUY, symbol="BBB"), limit(6, SELL, symbol="BBB", account=1),
+        limit(7, BUY, 300, symbol="BBB"), limit(8, SELL, 300, symbol="BBB", account=1),
+    )  # fmt: skip
+    b.apply(*[(ACK, oid) for oid in range(1, 9)])
+    for ev in events:
+        b.apply(ev)
+    assert b.ledger.unknown_events == 0
+    return b
+
+
+def test_the_fills_digest_ignores_how_symbols_are_interleaved():
+    a = books_with_trades(TRADES["AAA"] + TRADES["BBB"])
+    b = books_with_trades(TRADES["BBB"] + TRADES["AAA"])
+    c = books_with_trades([TRADES["BBB"][0], TRADES["AAA"][0], TRADES["BBB"][1], TRADES["AAA"][1]])
+    assert a.ledger.fills_digest() == b.ledger.fills_digest() == c.ledger.fills_digest()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.permutations(["AAA", "AAA", "BBB", "BBB"]))
+def test_the_fills_digest_is_the_same_for_every_interleaving(order):
+    reference = books_with_trades(TRADES["AAA"] + TRADES["BBB"]).ledger.fills_digest()
+    queues = {s: list(t) for s, t in TRADES.items()}
+    events = [queues[s].pop(0) for s in order]
+    assert books_with_trades(events).ledger.fills_digest() == reference
+
+
+@pytest.mark.parametrize("field, value", [(5, 1002), (6, 150), (2, 3)], ids=["price", "qty", "seq"])
+def test_the_fills_digest_changes_when_a_trade_differs(field, value):
+    changed = list(TRADES["AAA"][1])
+    changed[field] = value
+    a = books_with_trades(TRADES["AAA"] + TRADES["BBB"])
+    b = books_with_trades([TRADES["AAA"][0], tuple(changed)] + TRADES["BBB"])
+    assert a.ledger.fills_digest() != b.ledger.fills_digest()
+
+
+def test_the_fills_digest_depends_on_the_order_of_one_symbols_trades():
+    a = books_with_trades(TRADES["AAA"])
+    # the same two trades matched the other way round (match numbers follow the match order)
+    swapped = [trade(1, 3, 4, 1001, 200, "AAA"), trade(2, 1, 2, 1000, 100, "AAA")]
+    b = books_with_trades(swapped)
+    assert a.ledger.fills_digest() != b.ledger.fills_digest()
+
+
+def test_a_trade_numbered_before_the_last_one_booked_is_not_booked():
+    b = books_with_trades(TRADES["AAA"][1:])
+    b.apply(TRADES["AAA"][0])
+    assert b.ledger.unknown_events == 1 and b.ledger.trades == 1
+
+
+def test_the_fills_digest_of_no_trades_differs_from_some_trades():
+    assert Books().ledger.fills_digest() != books_with_trades(TRADES["AAA"]).ledger.fills_digest()
+
+
+# -- the whole pure pipeline: flow -> books -> ledger ----------------------------------------------
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(1, 3000))
+def test_a_seeded_flow_through_order_books_reconciles(seed, n):
+    symbols = ("AAA", "BBB", "CCC")
+    flow = OrderFlow(symbols, seed=seed, accounts=5, cancel_ratio=0.2, invalid_ratio=0.05)
+    books = {s: OrderBook(s) for s in symbols}
+    ledger = Ledger(symbols, 5)
+    latency = LatencyHistogram()
+    for t, orders in enumerate(flow.generate(k) for k in (n // 3, n - n // 3)):
+        sendable = []
+        for o in orders:
+            if o[2] in books:
+                sendable.append(o)
+            else:
+                ledger.place_local_reject(o, RejectReason.UNKNOWN_SYMBOL)
+        ledger.place(sendable, t)
+        events = []
+        for oid, account, symbol, side, otype, tif, price, qty, target in sendable:
+            if otype == CANCEL:
+                events += books[symbol].cancel(oid, target)
+            else:
+                events += books[symbol].submit(oid, account, side, otype, tif, price, qty)
+        ledger.apply(events, t, latency)
+    resting = {r[0]: r[4] for b in books.values() for r in b.resting()}
+    rec = ledger.reconcile(resting)
+    assert rec.ok, rec
+    assert ledger.unknown_events == 0
+    assert ledger.in_flight == 0
+    assert ledger.working == rec.resting == len(resting)
+    assert rec.placed == n
+    assert latency.count == ledger.acked

@@ -1,0 +1,102 @@
+"""Unit tests for the bank's routing: each symbol to one broker, the same in every process."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.bank import assign_symbols, stable_hash
+from simulator.config import DEFAULT_SYMBOLS, generated_symbols
+
+pytestmark = pytest.mark.timeout(60)
+
+REPO = Path(__file__).resolve().parents[2]
+tickers = st.lists(
+    st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.", min_size=1, max_size=8),
+    min_size=1,
+    max_size=60,
+    unique=True,
+)
+
+
+def check_partition(symbols, brokers: int) -> list[tuple[str, ...]]:
+    groups = assign_symbols(symbols, brokers)
+    assert len(groups) == brokers
+    assigned = Counter(s for g in groups for s in g)
+    assert assigned == Counter(symbols)  # every symbol, each to exactly one broker
+    sizes = [len(g) for g in groups]
+    assert max(sizes) - min(sizes) <= 1, sizes
+    return groups
+
+
+@pytest.mark.parametrize("brokers", [1, 2, 3, 7, 8, 9, 20])
+def test_every_default_symbol_goes_to_exactly_one_broker_and_loads_are_balanced(brokers):
+    check_partition(DEFAULT_SYMBOLS, brokers)
+
+
+@settings(max_examples=50, deadline=None)
+@given(symbols=tickers, brokers=st.integers(1, 16))
+def test_any_symbols_are_partitioned_evenly(symbols, brokers):
+    check_partition(symbols, brokers)
+
+
+def test_a_thousand_generated_symbols_are_partitioned_evenly():
+    groups = check_partition(generated_symbols(1000), 7)
+    assert sorted(len(g) for g in groups) == [142] * 1 + [143] * 6
+
+
+def test_the_assignment_is_the_same_on_every_call():
+    assert assign_symbols(DEFAULT_SYMBOLS, 3) == assign_symbols(DEFAULT_SYMBOLS, 3)
+
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.data(), symbols=tickers, brokers=st.integers(1, 8))
+def test_the_assignment_ignores_the_order_symbols_are_given_in(data, symbols, brokers):
+    shuffled = data.draw(st.permutations(symbols))
+    assert assign_symbols(shuffled, brokers) == assign_symbols(symbols, brokers)
+
+
+def test_stable_hash_is_a_non_negative_int_that_differs_between_names():
+    hashes = {stable_hash(s) for s in generated_symbols(500)}
+    assert all(isinstance(h, int) and h >= 0 for h in hashes)
+    assert len(hashes) == 500
+
+
+SCRIPT = """
+import json, sys
+from simulator.bank import assign_symbols, stable_hash
+names = sys.argv[1:]
+print(json.dumps({"stable": [stable_hash(s) for s in names], "salted": [hash(s) for s in names],
+                  "groups": assign_symbols(names, 3)}))
+"""
+
+
+def run_with_hash_seed(seed: str, names) -> dict:
+    env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, *names],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def test_stable_hash_and_assignment_are_the_same_whatever_the_hash_seed():
+    names = list(DEFAULT_SYMBOLS) + ["BRK.B", "X"]
+    one = run_with_hash_seed("1", names)
+    two = run_with_hash_seed("2", names)
+    assert one["salted"] != two["salted"]  # the salt did change between the two interpreters
+    assert one["stable"] == two["stable"] == [stable_hash(s) for s in names]
+    expected = [list(g) for g in assign_symbols(names, 3)]
+    assert one["groups"] == two["groups"] == expected

@@ -1,0 +1,1 @@
+"""Textual dashboard of a running simulation: reads Snapshots, sends commands via SimControl."""

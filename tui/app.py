@@ -1,0 +1,225 @@
+"""The dashboard app: wires the panels, the keys and the refresh timer to a SimControl.
+
+Every ``1 / ui_hz`` seconds a timer asks the control for the latest Snapshot and, if it is a new
+one, hands it to every panel; nothing else reads the simulation. Keys become SimControl commands.
+Quitting asks the run to stop, waits for it on a thread worker (never on the event loop), then
+exits; ``App.run()`` returns True when the run stopped, False if ``stop_timeout`` ran out first.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import get_current_worker
+
+from simulator.control import SimControl
+from simulator.stats import RunState, Snapshot
+from tui.format import fmt_target_rate
+from tui.help import HelpScreen
+from tui.policy import Pending, neighbour_symbol, pause_command, rate_down, rate_up
+from tui.widgets import (
+    BookPanel,
+    LogPanel,
+    ProcessTable,
+    StatusBar,
+    TapePanel,
+    ThroughputPanel,
+    TotalsPanel,
+)
+from tui.widgets.base import SnapshotView
+
+STOP_POLL_S = 0.2  # how often the stop worker checks whether the app is going away
+STEERING_ACTIONS = {"toggle_pause", "faster", "slower", "previous_symbol", "next_symbol"}
+
+
+class DashboardApp(App[bool]):
+    """One screen of panels over a SimControl; the keys are listed in ``BINDINGS`` and on the
+    help screen (``?``). Steering keys do nothing before the first Snapshot or once stopping."""
+
+    CSS_PATH = "app.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+
+    BINDINGS = [
+        Binding("q", "stop_and_quit", "Quit"),
+        Binding("ctrl+q", "stop_and_quit", "Quit", show=False, priority=True),
+        Binding("ctrl+c", "stop_and_quit", "Quit", show=False, priority=True),
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("space", "toggle_pause", "Pause", show=False),
+        Binding("+", "faster", "Faster"),
+        Binding("=", "faster", "Faster", show=False),
+        Binding("-", "slower", "Slower"),
+        Binding("[", "previous_symbol", "Prev"),
+        Binding("left", "previous_symbol", "Prev", show=False),
+        Binding("]", "next_symbol", "Next"),
+        Binding("right", "next_symbol", "Next", show=False),
+        Binding("?", "show_help", "Help"),
+    ]
+
+    def __init__(self, control: SimControl, *, ui_hz: float = 10.0,
+                 title: str = "Stock-order simulator", stop_timeout: float = 120.0) -> None:
+        if ui_hz <= 0:
+            raise ValueError(f"ui_hz must be positive, got {ui_hz!r}")
+        super().__init__()
+        self.control = control
+        self.ui_hz = ui_hz
+        self.title = title
+        self.stop_timeout = stop_timeout
+        self.last_snapshot: Snapshot | None = None
+        self.stopping = False
+        self.pending_rate: Pending[float] = Pending()
+        self.pending_symbol: Pending[str] = Pending()
+        self.pending_state: Pending[RunState] = Pending()
+        self.views: list[SnapshotView | ThroughputPanel] = []
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(title=self.title, id="status")
+        with Horizontal(id="top"):
+            yield TotalsPanel(id="totals")
+            yield ThroughputPanel(id="throughput")
+        yield ProcessTable(id="processes")
+        with Horizontal(id="bottom"):
+            yield TapePanel(id="tape")
+            yield BookPanel(id="book")
+        yield LogPanel(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        titles = {"totals": "Orders", "processes": "Processes", "tape": "Tape (newest first)",
+                  "book": "Book", "log": "Log"}
+        for widget_id, title in titles.items():
+            self.query_one(f"#{widget_id}").border_title = title
+        self.views = [self.query_one(f"#{widget_id}") for widget_id in
+                      ("status", "totals", "throughput", "processes", "tape", "book", "log")]
+        self.poll_snapshot()
+        self.set_interval(1 / self.ui_hz, self.poll_snapshot, name="snapshot-poll")
+
+    # -- refresh -------------------------------------------------------------------------------
+
+    def poll_snapshot(self) -> None:
+        snapshot = self.control.snapshot()
+        if snapshot is None or snapshot is self.last_snapshot:
+            return
+        self.apply_snapshot(snapshot)
+
+    def apply_snapshot(self, snapshot: Snapshot) -> None:
+        """Hand ``snapshot`` to every panel (each redraws only if its slice changed)."""
+        first = self.last_snapshot is None
+        self.last_snapshot = snapshot
+        for view in self.views:
+            view.show_snapshot(snapshot)
+        if first:
+            self.refresh_bindings()  # the steering keys were greyed out until now
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def steerable_snapshot(self) -> Snapshot | None:
+        """The Snapshot steering keys start from, or None when they must do nothing."""
+        return None if self.stopping else self.last_snapshot
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in STEERING_ACTIONS and self.steerable_snapshot() is None:
+            return None  # shown greyed out in the footer
+        return True
+
+    def action_stop_and_quit(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        self.query_one(StatusBar).mark_stopping()
+        self.refresh_bindings()
+        self.control.request_stop("user quit")
+        self.wait_for_stop_then_exit()
+
+    async def action_quit(self) -> None:
+        """The command palette's Quit: the same clean stop as the keys."""
+        self.action_stop_and_quit()
+
+    @work(thread=True, exclusive=True, group="stop", name="wait-stopped")
+    def wait_for_stop_then_exit(self) -> None:
+        worker = get_current_worker()
+        deadline = time.monotonic() + self.stop_timeout
+        stopped = False
+        while not worker.is_cancelled and time.monotonic() < deadline:
+            if self.control.wait_stopped(timeout=STOP_POLL_S):
+                stopped = True
+                break
+        if worker.is_cancelled:
+            return
+        try:
+            self.call_from_thread(self.exit, stopped)
+        except RuntimeError:
+            pass  # the app is already gone
+
+    def action_toggle_pause(self) -> None:
+        snapshot = self.steerable_snapshot()
+        if snapshot is None:
+            return
+        now = time.monotonic()
+        command = pause_command(self.pending_state.current(snapshot.state, now))
+        if command == "pause":
+            self.control.pause()
+            self.pending_state.ask(RunState.PAUSED, now)
+            self.notify("Pausing order generation", timeout=2)
+        elif command == "resume":
+            self.control.resume()
+            self.pending_state.ask(RunState.RUNNING, now)
+            self.notify("Resuming order generation", timeout=2)
+
+    def action_faster(self) -> None:
+        self.step_rate(rate_up)
+
+    def action_slower(self) -> None:
+        self.step_rate(rate_down)
+
+    def step_rate(self, step: Callable[[float], float]) -> None:
+        snapshot = self.steerable_snapshot()
+        if snapshot is None:
+            return
+        now = time.monotonic()
+        rate = self.pending_rate.current(snapshot.rate, now)
+        new = step(rate)
+        if new == rate:
+            self.notify(f"Target rate stays {fmt_target_rate(rate)}", timeout=2)
+            return
+        self.control.set_rate(new)
+        self.pending_rate.ask(new, now)
+        self.notify(f"Target rate {fmt_target_rate(new)}", timeout=2)
+
+    def action_previous_symbol(self) -> None:
+        self.step_symbol(-1)
+
+    def action_next_symbol(self) -> None:
+        self.step_symbol(+1)
+
+    def step_symbol(self, step: int) -> None:
+        snapshot = self.steerable_snapshot()
+        if snapshot is None:
+            return
+        now = time.monotonic()
+        current = self.pending_symbol.current(snapshot.selected_symbol, now)
+        symbol = neighbour_symbol(snapshot.symbols, current, step)
+        if symbol is None or symbol == current:
+            return
+        self.control.select_symbol(symbol)
+        self.pending_symbol.ask(symbol, now)
+
+    def action_show_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Pause / resume", "Pause or resume order generation",
+                            self.action_toggle_pause)
+        yield SystemCommand("Faster", "Double the target rate", self.action_faster)
+        yield SystemCommand("Slower", "Halve the target rate", self.action_slower)
+        yield SystemCommand("Next symbol", "Show the next symbol's book", self.action_next_symbol)
+        yield SystemCommand("Previous symbol", "Show the previous symbol's book",
+                            self.action_previous_symbol)

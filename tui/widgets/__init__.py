@@ -1,0 +1,18 @@
+"""The dashboard's panels, one per module; each draws one slice of a Snapshot."""
+from tui.widgets.book import BookPanel
+from tui.widgets.log_panel import LogPanel
+from tui.widgets.processes import ProcessTable
+from tui.widgets.status import StatusBar
+from tui.widgets.tape import TapePanel
+from tui.widgets.throughput import ThroughputPanel
+from tui.widgets.totals import TotalsPanel
+
+__all__ = [
+    "BookPanel",
+    "LogPanel",
+    "ProcessTable",
+    "StatusBar",
+    "TapePanel",
+    "ThroughputPanel",
+    "TotalsPanel",
+]
