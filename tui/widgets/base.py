@@ -36,8 +36,9 @@ class SnapshotView(Widget):
         raise NotImplementedError
 
     def changes_layout(self, old: Any, new: Any) -> bool:
-        """True when going from ``old`` to ``new`` may change the panel's height."""
-        return False
+        """True when going from ``old`` to ``new`` may change the panel's height (always from
+        the placeholder: the first real slice usually has another height)."""
+        return old is None
 
     def render(self) -> RenderResult:
         if self.slice is None:
