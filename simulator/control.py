@@ -27,6 +27,9 @@ class SimControl(Protocol):
     def select_symbol(self, symbol: str) -> None:
         """Which symbol's book the Snapshots carry in ``book``."""
 
+    def kill_broker(self, name: str) -> None:
+        """Fault drill: kill -9 the named broker; the bank restarts it with its books."""
+
     def request_stop(self, reason: str) -> None:
         """Begin the clean stop; the Snapshot state turns STOPPING, then STOPPED."""
 

@@ -84,6 +84,9 @@ class Simulation:
     def select_symbol(self, symbol: str) -> None:
         self.bank.select_symbol(symbol)
 
+    def kill_broker(self, name: str) -> None:
+        self.bank.kill_broker(name)
+
     def request_stop(self, reason: str) -> None:
         self.stop.request(reason)
 

@@ -35,7 +35,8 @@ from tui.widgets import (
 from tui.widgets.base import SnapshotView
 
 STOP_POLL_S = 0.2  # how often the stop worker checks whether the app is going away
-STEERING_ACTIONS = {"toggle_pause", "faster", "slower", "previous_symbol", "next_symbol"}
+STEERING_ACTIONS = {"toggle_pause", "faster", "slower", "previous_symbol", "next_symbol",
+                    "kill_broker"}
 
 
 class DashboardApp(App[bool]):
@@ -59,6 +60,7 @@ class DashboardApp(App[bool]):
         Binding("left", "previous_symbol", "Prev", show=False),
         Binding("]", "next_symbol", "Next"),
         Binding("right", "next_symbol", "Next", show=False),
+        Binding("k", "kill_broker", "Kill broker"),
         Binding("?", "show_help", "Help"),
     ]
 
@@ -77,6 +79,7 @@ class DashboardApp(App[bool]):
         self.pending_symbol: Pending[str] = Pending()
         self.pending_state: Pending[RunState] = Pending()
         self.views: list[SnapshotView | ThroughputPanel] = []
+        self.run_ended = False  # set once the run stopped without the quit key
 
     def compose(self) -> ComposeResult:
         yield StatusBar(title=self.title, id="status")
@@ -103,6 +106,11 @@ class DashboardApp(App[bool]):
     # -- refresh -------------------------------------------------------------------------------
 
     def poll_snapshot(self) -> None:
+        if not self.run_ended and self.control.wait_stopped(timeout=0):
+            # the run ended by itself (--duration, --orders, a signal): close the screen so the
+            # summary can be printed on the normal terminal
+            self.run_ended = True
+            self.exit(True)
         snapshot = self.control.snapshot()
         if snapshot is None or snapshot is self.last_snapshot:
             return
@@ -191,6 +199,18 @@ class DashboardApp(App[bool]):
         self.control.set_rate(new)
         self.pending_rate.ask(new, now)
         self.notify(f"Target rate {fmt_target_rate(new)}", timeout=2)
+
+    def action_kill_broker(self) -> None:
+        """Fault drill: kill -9 the broker that owns the symbol shown in the book panel."""
+        snapshot = self.steerable_snapshot()
+        if snapshot is None or snapshot.selected_symbol is None:
+            return
+        for row in snapshot.processes:
+            if snapshot.selected_symbol in row.symbols:
+                self.control.kill_broker(row.name)
+                self.notify(f"kill -9 {row.name} (it owns {snapshot.selected_symbol}); "
+                            "it will be restarted", severity="warning", timeout=3)
+                return
 
     def action_previous_symbol(self) -> None:
         self.step_symbol(-1)

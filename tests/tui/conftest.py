@@ -113,9 +113,17 @@ class FakeControl:
     def select_symbol(self, symbol: str) -> None:
         self.calls.append(("select_symbol", symbol))
 
+    def kill_broker(self, name: str) -> None:
+        self.calls.append(("kill_broker", name))
+
     def request_stop(self, reason: str) -> None:
         self.calls.append(("request_stop", reason))
         self.stop_requested.set()
+
+    def end_run(self) -> None:
+        """The run stops by itself (a duration reached, a signal): no command from the app."""
+        self.stop_requested.set()
+        self.release.set()
 
     def wait_stopped(self, timeout: float) -> bool:
         if not self.stop_requested.wait(timeout):

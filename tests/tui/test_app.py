@@ -330,3 +330,26 @@ def test_ui_hz_must_be_positive(control):
     with pytest.raises(ValueError):
         DashboardApp(control, ui_hz=0)
 
+
+
+@pytest.mark.asyncio
+async def test_k_kills_the_broker_that_owns_the_selected_symbol(control, sim_snapshot):
+    owner = next(p.name for p in sim_snapshot.processes if sim_snapshot.selected_symbol in p.symbols)
+    app = DashboardApp(control)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("k")
+        await pilot.pause()
+    assert control.commands("kill_broker") == [("kill_broker", owner)]
+
+
+@pytest.mark.asyncio
+async def test_the_app_closes_itself_when_the_run_ends_on_its_own(control):
+    app = DashboardApp(control, ui_hz=20)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.is_running
+        control.end_run()
+        await wait_until(lambda: not app.is_running)
+    assert app.return_value is True
+    assert control.commands("request_stop") == []
