@@ -1,0 +1,59 @@
+"""The dashboard end to end, on a real pseudo-terminal: start, watch live counts, stop cleanly."""
+from __future__ import annotations
+
+import re
+import signal
+
+import pytest
+
+from tests.tui.ptyrun import PtySim
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
+
+LEAVE_ALT_SCREEN = "\x1b[?1049l"
+
+
+def placed_on_screen(sim: PtySim) -> int:
+    match = re.search(r"placed\s+([\d,]+)", sim.text())
+    return int(match.group(1).replace(",", "")) if match else 0
+
+
+def run_and_stop(stop, tmp_path) -> tuple[PtySim, int, str]:
+    sim = PtySim("--rate", "2000", "--seed", "5", "--symbols", "AAPL,MSFT,NVDA")
+    try:
+        sim.wait_for(lambda: "RUNNING" in sim.text() and placed_on_screen(sim) > 0, 45,
+                     "the dashboard to show live counts")
+        first = placed_on_screen(sim)
+        sim.wait_for(lambda: placed_on_screen(sim) > first, 10, "the counts to move")
+        stop(sim)
+        code = sim.wait_exit(45)
+        left = sim.leftover_processes()
+        assert not left, f"processes left behind: {left}"
+        return sim, code, sim.output()
+    finally:
+        sim.close()
+
+
+def assert_clean_summary(code: int, output: str, reason: str) -> None:
+    assert code == 0, output[-3000:]
+    assert LEAVE_ALT_SCREEN in output, "the terminal was left in the alternate screen"
+    after = output[output.rindex(LEAVE_ALT_SCREEN):]
+    assert f"stopped: {reason}" in after
+    assert re.search(r"\+ lost 0\b", after), after
+    assert "reconciled: yes; exit status 0" in after
+
+
+def test_ctrl_c_key_in_the_dashboard_stops_cleanly(tmp_path):
+    sim, code, output = run_and_stop(lambda s: s.press(b"\x03"), tmp_path)
+    assert_clean_summary(code, output, "user quit")
+
+
+def test_q_key_stops_cleanly(tmp_path):
+    sim, code, output = run_and_stop(lambda s: s.press(b"q"), tmp_path)
+    assert_clean_summary(code, output, "user quit")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_while_the_dashboard_runs_stops_cleanly_and_restores_the_terminal(tmp_path, sig):
+    sim, code, output = run_and_stop(lambda s: s.proc.send_signal(sig), tmp_path)
+    assert_clean_summary(code, output, f"signal {sig.name}")
