@@ -8,6 +8,7 @@ the pool puts the STOP sentinels behind them; after the pool has drained, it clo
 """
 from __future__ import annotations
 
+import gc
 import logging
 import random
 import time
@@ -15,6 +16,7 @@ import zlib
 from collections import deque
 from typing import Sequence
 
+import psutil
 from cherrypy.process.plugins import SimplePlugin
 
 from simulator import messages as msg
@@ -80,7 +82,8 @@ class Bank(SimplePlugin):
         self.stop_request = stop
         self.flow = OrderFlow.from_config(config)
         self.ledger = Ledger(config.symbols, config.accounts)
-        self.ack_latency = LatencyHistogram()
+        self.ack_latency = LatencyHistogram()  # order due -> its ack known to the bank
+        self.final_latency = LatencyHistogram()  # order due -> its final state known
         self.assignment = assign_symbols(config.symbols, config.brokers)
         self.route = {s: i for i, group in enumerate(self.assignment) for s in group}
         specs = [
@@ -106,8 +109,8 @@ class Bank(SimplePlugin):
         self.rate = float(config.rate)
         self.selected_symbol: str | None = config.symbols[0]
         self._watch_sent: str | None = None
-        self._credit = 0.0
-        self._last_tick = 0.0
+        self._next_due: float | None = None  # when the next order is due, at a set rate
+        self._schedule_rate = 0.0
         self._t0 = time.monotonic()
         self._t_running = 0.0
         self._t_end: float | None = None
@@ -135,7 +138,12 @@ class Bank(SimplePlugin):
         if self.pool.failed:
             self.stop_request.request(self.pool.failed, fatal=True)
         self.state = RunState.RUNNING
-        self._t_running = self._last_tick = time.monotonic()
+        # what exists now lives for the whole run: keep the collector off it, and let it run
+        # rarely (orders hold no reference cycles); a full pass over a large ledger stalls the
+        # bank for milliseconds
+        gc.freeze()
+        gc.set_threshold(50_000, 50, 1000)
+        self._t_running = time.monotonic()
         if self.config.kill_broker_every:
             self._next_drill = self._t_running + self.config.kill_broker_every
         log.info(
@@ -153,11 +161,9 @@ class Bank(SimplePlugin):
         self._check_limits(now)
         if self.stop_request:
             return  # drive() sees the request and exits the bus; 'stop' does the rest
-        due = 0
-        if not self.paused:
-            due = self._orders_due(now)
+        due, first_due = self._orders_due(now)
         if due:
-            self._place(due, now)
+            self._place(due, first_due)
         self._flush()
         self.pool.poll(self._idle_wait(now, due))
         self._supervise()
@@ -241,23 +247,31 @@ class Bank(SimplePlugin):
 
     # -- placing ------------------------------------------------------------------------------
 
-    def _orders_due(self, now: float) -> int:
-        batch = self.config.batch
-        backlog = sum(map(len, self._pending))
-        if backlog >= batch * len(self._pending) * 2:
-            self._last_tick = now
-            return 0  # inboxes are full: the brokers set the pace
-        if self.rate <= 0:
-            due = max(batch * len(self._pending) - backlog, 0)
-        else:
-            burst = max(batch * len(self._pending), self.rate * 0.1)
-            self._credit = min(self._credit + (now - self._last_tick) * self.rate, burst)
-            due = int(self._credit)
-            self._credit -= due
-        self._last_tick = now
-        return due
+    def _orders_due(self, now: float) -> tuple[int, float]:
+        """How many orders are due now, and when the first of them was due.
 
-    def _place(self, due: int, now: float) -> None:
+        Open loop: at a set rate the n-th order is due at start + n / rate, whatever happened
+        since. Orders are stamped with when they were due, not when they were sent, so a stall
+        (a full inbox, a slow tick) shows in the latency instead of being hidden.
+        """
+        batch, brokers = self.config.batch, len(self._pending)
+        if self.rate <= 0 or self.paused:
+            self._next_due = None  # a new rate or a resume starts a new schedule
+        backlog = sum(map(len, self._pending))
+        if backlog >= batch * brokers * 2:
+            return 0, now  # inboxes are full: the brokers set the pace
+        if self.rate <= 0:
+            return max(batch * brokers - backlog, 0), now
+        if self._next_due is None or self._schedule_rate != self.rate:
+            self._next_due, self._schedule_rate = now, self.rate
+        if now < self._next_due:
+            return 0, now
+        due = min(int((now - self._next_due) * self.rate) + 1, batch * brokers * 2)
+        first = self._next_due
+        self._next_due += due / self.rate
+        return due, first
+
+    def _place(self, due: int, first_due: float) -> None:
         limit = self.config.orders
         if limit is not None:
             due = min(due, limit - self.ledger.placed)
@@ -274,7 +288,8 @@ class Bank(SimplePlugin):
             else:
                 pending[index].append(order)
                 sendable.append(order)
-        self.ledger.place(sendable, int(now * 1e9))
+        step_ns = int(1e9 / self.rate) if self.rate > 0 else 0
+        self.ledger.place(sendable, int(first_due * 1e9), step_ns)
         self._last_orders = orders
         if limit is not None and self.ledger.placed >= limit:
             self._limit_reached = True
@@ -296,18 +311,17 @@ class Bank(SimplePlugin):
             return 0.02
         if any(self._pending):
             return 0.001  # an inbox is full: give the brokers a moment
-        if self.rate <= 0:
+        if self.rate <= 0 or self._next_due is None:
             return 0.0
-        wait = (1.0 - self._credit) / self.rate
-        return min(max(wait, 0.0), 0.005)
+        return min(max(self._next_due - now, 0.0), 0.005)
 
     # -- results ----------------------------------------------------------------------------
 
     def _on_message(self, kind: bytes, body) -> None:
         if kind == msg.EVENTS:
-            index, events = body
+            index, _consumed, events = body
             try:
-                self.ledger.apply(events, time.monotonic_ns(), self.ack_latency)
+                self.ledger.apply(events, time.monotonic_ns(), self.ack_latency, self.final_latency)
             except Exception as exc:
                 self.pool.bad_messages += 1
                 log.warning("bad events from broker %r ignored: %s: %s", index, type(exc).__name__, exc)
@@ -521,8 +535,6 @@ class _ResourceSampler:
         if now < self._next:
             return self._last
         self._next = now + 1.0
-        import psutil
-
         out = {}
         for pid in pids:
             proc = self._procs.get(pid)

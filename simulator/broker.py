@@ -16,7 +16,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import queue
 import signal
 import sys
 import time
@@ -111,13 +110,13 @@ class Broker:
         bids, asks = book.depth(_DEPTH_LEVELS)
         return (book.symbol, tuple(bids), tuple(asks), book.last_price)
 
-    def heartbeat(self, batches: int) -> msg.Heartbeat:
+    def heartbeat(self, consumed: int) -> msg.Heartbeat:
         return msg.Heartbeat(
             index=self.spec.index,
             pid=os.getpid(),
             orders=self.orders,
             trades=self.trades,
-            batches=batches,
+            consumed=consumed,
             bad_messages=self.bad_messages,
             book=self.watched_book(),
         )
@@ -144,11 +143,11 @@ class InboxPump(SimplePlugin):
         self.parent_pid = parent_pid
         self.done = False
         self.orphaned = False
-        self.batches = 0
+        self.consumed = 0  # inbox messages read: every reply carries it (the bank's credit)
         self._next_heartbeat = 0.0
 
     def start(self) -> None:
-        self._send(msg.HEARTBEAT, self.broker.heartbeat(self.batches))  # = ready
+        self._send(msg.HEARTBEAT, self.broker.heartbeat(self.consumed))  # = ready
         self._next_heartbeat = time.monotonic() + self.broker.spec.heartbeat_s
 
     def main(self) -> None:
@@ -157,30 +156,29 @@ class InboxPump(SimplePlugin):
             self.orphaned = self.done = True
             return
         events: list = []
+        inbox = self.inbox
         try:
-            payload = self.inbox.get(timeout=_IDLE_WAIT_S)
-        except queue.Empty:
-            payload = None
-        handled = 0
-        while payload is not None:
-            handled += 1
-            if self._handle(payload, events):
-                break  # the STOP sentinel: nothing after it is ours
-            if handled >= _DRAIN_BUDGET:
-                break
-            try:
-                payload = self.inbox.get_nowait()
-            except queue.Empty:
-                payload = None
+            if inbox.poll(_IDLE_WAIT_S):
+                for _ in range(_DRAIN_BUDGET):
+                    payload = inbox.recv_bytes()
+                    self.consumed += 1
+                    if self._handle(payload, events):
+                        break  # the STOP sentinel: nothing after it is ours
+                    if not inbox.poll():
+                        break
+        except (EOFError, OSError):
+            log.error("inbox closed: the bank is gone; exiting without it")
+            self.orphaned = self.done = True
+            return
         if events:
-            self._send(msg.EVENTS, (self.broker.spec.index, events))
+            self._send(msg.EVENTS, (self.broker.spec.index, self.consumed, events))
         if self.done:
             self._send(msg.FINAL, self.broker.final_report())
             log.info("answered every order; final report sent")
             return
         now = time.monotonic()
         if now >= self._next_heartbeat:
-            self._send(msg.HEARTBEAT, self.broker.heartbeat(self.batches))
+            self._send(msg.HEARTBEAT, self.broker.heartbeat(self.consumed))
             self._next_heartbeat = now + self.broker.spec.heartbeat_s
 
     def _handle(self, payload, events: list) -> bool:
@@ -192,7 +190,6 @@ class InboxPump(SimplePlugin):
             log.warning("bad message on inbox ignored: %s", exc)
             return False
         if kind == msg.ORDERS:
-            self.batches += 1
             self.broker.handle_orders(body, events)
         elif kind == msg.WATCH:
             self.broker.watched = body
@@ -229,6 +226,7 @@ def broker_main(spec: msg.BrokerSpec, inbox, results) -> None:
     pump = InboxPump(bus, Broker(spec), inbox, results, parent_pid)
     pump.subscribe()
     gc.freeze()  # what exists now lives for the whole run: keep the collector off it
+    gc.set_threshold(50_000, 50, 1000)  # book entries hold no cycles: collect rarely
     try:
         drive(bus, lambda: pump.done)
     except Exception:

@@ -46,7 +46,9 @@ Durability: WAL with ``synchronous=NORMAL``. A group is committed at most ``comm
 (50 ms) after its first batch arrived, or at ``group_rows`` rows. A ``kill -9`` of the bank loses
 only what was not committed yet; what was committed is intact (a power loss may lose more:
 NORMAL does not fsync each commit). Orders are queued before the events answering them, so the
-journal of a killed run is a prefix: every journalled fill's orders are journalled.
+journal of a killed run is a prefix: every journalled fill's orders are journalled. A killed
+run's journal stays in WAL mode (the -wal file beside it holds the last commits; SQLite reads it
+back); a cleanly stopped one is switched back to a single self-contained file.
 
 Back-pressure (the choice made here): the queue is bounded in rows (``max_rows``), not in
 batches, so memory is bounded whatever the batch size. A hook that finds it full counts a
@@ -83,10 +85,10 @@ APPLICATION_ID = 0x53494D4A  # "SIMJ": tells our journals from any other SQLite 
 SCHEMA_VERSION = 1
 BANK = -1  # the ``broker`` of a result the bank gave itself (e.g. an unknown symbol's reject)
 
-DEFAULT_MAX_ROWS = 500_000  # queued rows (orders + events): roughly 50-100 MB of tuples
+DEFAULT_MAX_ROWS = 500_000  # queued rows (orders + events): about 100 MB of tuples at most
 DEFAULT_PUT_TIMEOUT_S = 1.0
 DEFAULT_COMMIT_INTERVAL_S = 0.05
-DEFAULT_GROUP_ROWS = 50_000
+DEFAULT_GROUP_ROWS = 20_000  # a commit of this many rows takes ~0.1-0.2 s, well under put_timeout
 DEFAULT_JOIN_TIMEOUT_S = 30.0
 _IDLE_POLL_S = 0.1  # how often an idle writer checks that the main thread still lives
 _BUSY_TIMEOUT_S = 5.0  # how long a write waits for a lock held by another connection
@@ -243,7 +245,7 @@ def _classify(path: str) -> tuple[str, str]:
     if head != _SQLITE_MAGIC:
         return "other", "no SQLite header"
     try:
-        con = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S)
+        con = sqlite3.connect(_read_only_uri(path), uri=True, timeout=_BUSY_TIMEOUT_S)
         try:
             app_id = con.execute("PRAGMA application_id").fetchone()[0]
             tables = con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
@@ -258,6 +260,10 @@ def _classify(path: str) -> tuple[str, str]:
     return "sqlite", f"{tables} schema objects, application id {app_id:#x}"
 
 
+def _read_only_uri(path: str) -> str:
+    return f"file:{quote(os.path.abspath(path))}?mode=ro"
+
+
 def open_journal(path: str) -> sqlite3.Connection:
     """A read-only connection to an existing journal; JournalError says why there is none."""
     if not os.path.exists(path):
@@ -268,7 +274,7 @@ def open_journal(path: str) -> sqlite3.Connection:
     if kind != "journal":
         raise JournalError(f"{path} is not a journal ({detail})")
     try:
-        con = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True)
+        con = sqlite3.connect(_read_only_uri(path), uri=True)
         try:
             version = con.execute("PRAGMA user_version").fetchone()[0]
             names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -304,7 +310,7 @@ def _create(path: str, config: dict) -> sqlite3.Connection:
     if problem:
         raise JournalError(problem)
     if os.path.exists(path) and _classify(path)[0] == "journal":
-        for p in (path, f"{path}-wal", f"{path}-shm"):
+        for p in (path, f"{path}-wal", f"{path}-shm", f"{path}-journal"):
             try:
                 os.remove(p)
             except FileNotFoundError:
@@ -399,15 +405,18 @@ class Journal(SimplePlugin):
         self._started = True
         try:
             self._con = _create(self.path, self.config)
+            thread = threading.Thread(target=self._writer, name="journal-writer")  # not a daemon
+            thread.start()
+            self._thread = thread
         except JournalError as exc:
             self._fail(f"journal: {exc}")
-            return
         except Exception as exc:  # anything else must not reach wspbus either
-            self._fail(f"journal: cannot create {self.path}: {type(exc).__name__}: {exc}")
-            return
-        self._thread = threading.Thread(target=self._writer, name="journal-writer")
-        self._thread.start()
-        log.info("journalling to %s", self.path)
+            self._fail(f"journal: cannot start {self.path}: {type(exc).__name__}: {exc}")
+        else:
+            log.info("journalling to %s", self.path)
+        if self.failed is not None and self._thread is None and self._con is not None:
+            self._con.close()
+            self._con = None
 
     start.priority = 10  # type: ignore[attr-defined]  # before the brokers start
 
@@ -554,7 +563,10 @@ class Journal(SimplePlugin):
                         break
                 if con is not None and batches:
                     if not self._commit(con, orders, fills, results, batches):
-                        con.close()
+                        try:  # stop writing; keep draining so the bank never blocks
+                            con.close()
+                        except sqlite3.Error:
+                            pass
                         con = self._con = None
                 orders.clear()
                 fills.clear()
@@ -566,6 +578,14 @@ class Journal(SimplePlugin):
                 self._discard_until_sentinel()
         finally:
             if con is not None:
+                try:
+                    if done and not self._abandon:
+                        # a finished journal becomes one self-contained file (no -wal, -shm);
+                        # a reader holding it open keeps it in WAL mode: do not wait for it
+                        con.execute("PRAGMA busy_timeout = 200")
+                        con.execute("PRAGMA journal_mode = DELETE")
+                except sqlite3.Error as exc:
+                    log.debug("journal %s stays in WAL mode: %s", self.path, exc)
                 try:
                     con.close()
                 except sqlite3.Error as exc:

@@ -26,6 +26,7 @@ _CANCEL = int(OrderType.CANCEL)
 
 # open entry fields
 _SYM, _ACCOUNT, _LEAVES, _T, _ACKED, _KIND, _ORDER = range(7)
+_DUE_QUANTUM_NS = 100_000
 
 
 @dataclass
@@ -76,17 +77,24 @@ class Ledger:
 
     # -- placing ------------------------------------------------------------------------
 
-    def place(self, orders: list[tuple], t_ns: int) -> None:
-        """Record orders as sent at ``t_ns`` (when they were due)."""
+    def place(self, orders: list[tuple], t_ns: int, step_ns: int = 0) -> None:
+        """Record orders as sent; the first was due at ``t_ns``, each next one ``step_ns`` later.
+
+        Due times are kept to 0.1 ms, so orders due together share one time and the latency
+        histograms are touched once per distinct time, not once per order.
+        """
         opened = self.open
         cancels = 0
-        for order in orders:
+        t = t_ns
+        for i, order in enumerate(orders):
             oid, account, symbol, _side, otype, _tif, _price, qty, _target = order
+            if step_ns:
+                t = t_ns + (i * step_ns) // _DUE_QUANTUM_NS * _DUE_QUANTUM_NS
             if otype == _CANCEL:
                 cancels += 1
-                opened[oid] = [symbol, account, 0, t_ns, False, _CANCEL, order]
+                opened[oid] = [symbol, account, 0, t, False, _CANCEL, order]
             else:
-                opened[oid] = [symbol, account, qty, t_ns, False, otype, order]
+                opened[oid] = [symbol, account, qty, t, False, otype, order]
         self.cancels_sent += cancels
         self.placed += len(orders) - cancels
         if orders:
@@ -106,8 +114,9 @@ class Ledger:
 
     # -- results ----------------------------------------------------------------------------
 
-    def apply(self, events: list[tuple], now_ns: int, ack_latency) -> None:
-        """Book a broker's events, in the order it sent them; ``ack_latency.record(us, times)``.
+    def apply(self, events: list[tuple], now_ns: int, ack_latency, final_latency=None) -> None:
+        """Book a broker's events, in the order it sent them. Latencies (due -> now, in us) go
+        to ``ack_latency.record(us, times)`` for acks and ``final_latency`` for final states.
 
         The hot loop of the bank: counters live in locals, a trade is booked inline, and
         latencies are counted per placement time (orders placed together share one), so the
@@ -120,6 +129,7 @@ class Ledger:
         positions, cash, digests = self.positions, self.cash, self._digest_buffers
         last_trade = self.last_trade
         ack_times: dict[int, int] = {}
+        final_times: dict[int, int] = {}
         acked = working = trades = volume = filled = cancelled = unknown = 0
         for ev in events:
             try:
@@ -166,10 +176,14 @@ class Ledger:
                     if buy[_LEAVES] <= 0:
                         del opened[buy_oid]
                         filled += 1
+                        t = buy[_T]
+                        final_times[t] = final_times.get(t, 0) + 1
                     sell[_LEAVES] -= qty
                     if sell[_LEAVES] <= 0:
                         del opened[sell_oid]
                         filled += 1
+                        t = sell[_T]
+                        final_times[t] = final_times.get(t, 0) + 1
                 elif kind == _CANCELLED:
                     entry = get(ev[1])
                     if entry is None or entry[_KIND] == _CANCEL or not entry[_ACKED]:
@@ -178,6 +192,8 @@ class Ledger:
                     del opened[ev[1]]
                     cancelled += 1
                     working -= 1
+                    t = entry[_T]
+                    final_times[t] = final_times.get(t, 0) + 1
                 elif kind == _CANCEL_DONE:
                     entry = get(ev[1])
                     if entry is None or entry[_KIND] != _CANCEL:
@@ -197,6 +213,8 @@ class Ledger:
                         self.cancels_rejected += 1
                     else:
                         self.rejected += 1
+                        t = entry[_T]
+                        final_times[t] = final_times.get(t, 0) + 1
                 else:
                     unknown += 1
             except (TypeError, ValueError, IndexError, KeyError):
@@ -210,6 +228,9 @@ class Ledger:
         self.unknown_events += unknown
         for t, n in ack_times.items():
             ack_latency.record((now_ns - t) // 1000, n)
+        if final_latency is not None:
+            for t, n in final_times.items():
+                final_latency.record((now_ns - t) // 1000, n)
         if trades:
             recent = []
             for ev in reversed(events):

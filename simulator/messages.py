@@ -9,7 +9,7 @@ bytes, which cost it almost nothing. Anything that arrives and is not such a mes
                             WATCH   symbol whose book depth heartbeats should carry
                             RESTORE books of a restarted broker: {symbol: BookState}
                             STOP    sentinel: answer everything before it, report, exit
-    broker -> bank results: EVENTS  (broker index, list of event tuples)
+    broker -> bank results: EVENTS  (broker index, messages read so far, list of event tuples)
                             HEARTBEAT  Heartbeat
                             FINAL   FinalReport
                             LOG     LogLine
@@ -65,7 +65,7 @@ class Heartbeat:
     pid: int
     orders: int  # orders and cancels handled
     trades: int
-    batches: int
+    consumed: int  # inbox messages read so far (the bank's credit count)
     bad_messages: int
     book: tuple | None = None  # (symbol, bids, asks, last_price) of the watched symbol
 
@@ -115,8 +115,8 @@ def decode(payload: object) -> tuple[bytes, object]:
         raise BadMessage(f"undecodable {kind!r} body: {exc.__class__.__name__}: {exc}") from None
     if kind == ORDERS and not isinstance(body, list):
         raise BadMessage(f"ORDERS body is {type(body).__name__}, not list")
-    if kind == EVENTS and not (isinstance(body, tuple) and len(body) == 2):
-        raise BadMessage("EVENTS body is not (index, events)")
+    if kind == EVENTS and not (isinstance(body, tuple) and len(body) == 3):
+        raise BadMessage("EVENTS body is not (index, consumed, events)")
     if kind == HEARTBEAT and not isinstance(body, Heartbeat):
         raise BadMessage("HEARTBEAT body is not a Heartbeat")
     if kind == FINAL and not isinstance(body, FinalReport):

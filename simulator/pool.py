@@ -1,17 +1,23 @@
 """Broker subprocesses: start, watch, restart, stop. The only module that imports ``multiprocess``.
 
     bank process                                          broker-k process
-    BrokerPool.send(k, bytes) -- inbox k (bounded Queue) -->  InboxPump -> OrderBooks
+    BrokerPool.send(k, bytes) --- inbox k (one-way Pipe) -->  InboxPump -> OrderBooks
     BrokerPool.poll()  <------- results k (one-way Pipe) ---  events, heartbeats, logs, report
+
+Both directions are plain pipes carrying whole byte messages: no feeder thread, no dill, no
+shared lock. The inbox is bounded by credit: the bank sends a message only while fewer than
+``inbox_batches`` messages (and less than the pipe's capacity in bytes) are unread, and every
+broker reply says how many it has read. So a send never blocks, a slow broker slows the bank
+instead of growing memory, and the backlog a stop must drain stays short.
 
 Processes come from an explicit ``spawn`` context, never the fork default, so a broker inherits
 none of the bank's threads or signal handlers. They are started with SIGINT, SIGHUP and SIGTERM
 blocked, so a Ctrl-C during start-up cannot kill one before it has set them to ignore.
 
-Each broker has its own results pipe, and the bank closes its copy of the pipe's write end
-after the spawn: a broker killed in the middle of a message then shows up as end-of-file on
-its own pipe (never as a stuck lock or a torn message that the other brokers' results would
-wait behind). ``poll`` waits on every results pipe and every process sentinel at once, so a
+Each broker has its own pipes, and after the spawn the bank keeps only its own ends: a broker
+killed in the middle of a message shows up as end-of-file on its own results pipe (never as a
+stuck lock or a torn message that the other brokers' results would wait behind), and a write
+to a dead broker's inbox fails at once instead of filling a buffer nobody reads. ``poll`` waits on every results pipe and every process sentinel at once, so a
 death is seen the moment it happens.
 
 The pool only offers mechanisms: the bank decides when to restart a broker and what to send it.
@@ -20,15 +26,16 @@ escalates -- terminate, then kill -- for any still alive, saying so in the log.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
-import queue
+import select
 import signal
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Callable
 
 import multiprocess
-from multiprocess.connection import wait as wait_for_ready
 from cherrypy.process.plugins import SimplePlugin
 
 from simulator import messages as msg
@@ -41,6 +48,8 @@ START_TIMEOUT_S = 60.0
 _JOIN_GRACE_S = 2.0
 _POLL_BUDGET = 64  # most messages read from one broker per poll, so the bank keeps placing
 _SPAWN_SIGNALS = {signal.SIGINT, signal.SIGHUP, signal.SIGTERM}
+_PIPE_BYTES = 1 << 20  # asked of the kernel for each inbox (Linux's default cap for a pipe)
+_F_SETPIPE_SZ, _F_GETPIPE_SZ = 1031, 1032
 
 # broker states, as the dashboard shows them
 STARTING, RUNNING, STOPPING, EXITED, DEAD = "STARTING", "RUNNING", "STOPPING", "EXITED", "DEAD"
@@ -51,8 +60,13 @@ LIVE_STATES = (STARTING, RUNNING, STOPPING)
 class BrokerHandle:
     spec: msg.BrokerSpec
     process: object
-    inbox: object
+    inbox: object  # the bank's writing end of this broker's inbox pipe
     results: object  # the bank's reading end of this broker's results pipe
+    capacity: int = 65536  # bytes the inbox pipe holds
+    sent: int = 0  # messages put on the inbox
+    consumed: int = 0  # messages the broker says it has read
+    unread_sizes: deque = field(default_factory=deque)  # sizes of messages sent, not yet read
+    unread_bytes: int = 0
     state: str = STARTING
     pid: int | None = None
     started_at: float = 0.0
@@ -76,10 +90,13 @@ class BrokerHandle:
         return self.state in LIVE_STATES
 
     def inbox_depth(self) -> int:
-        try:
-            return self.inbox.qsize()
-        except (NotImplementedError, OSError):
-            return 0
+        """Messages on the inbox the broker has not read yet."""
+        return self.sent - self.consumed
+
+    def note_consumed(self, consumed: int) -> None:
+        while self.consumed < consumed and self.unread_sizes:
+            self.unread_bytes -= self.unread_sizes.popleft()
+            self.consumed += 1
 
 
 class BrokerPool(SimplePlugin):
@@ -128,23 +145,27 @@ class BrokerPool(SimplePlugin):
     start.priority = 20  # type: ignore[attr-defined]
 
     def _spawn(self, spec: msg.BrokerSpec, restarts: int = 0) -> BrokerHandle:
-        inbox = self.ctx.Queue(maxsize=self.inbox_batches)
+        inbox_reader, inbox = self.ctx.Pipe(duplex=False)
         reader, writer = self.ctx.Pipe(duplex=False)
+        capacity = _grow_pipe(inbox)
         process = self.ctx.Process(
-            target=broker_main, args=(spec, inbox, writer), name=spec.name, daemon=False
+            target=broker_main, args=(spec, inbox_reader, writer), name=spec.name, daemon=False
         )
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SPAWN_SIGNALS)
         try:
             process.start()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-            writer.close()  # the broker holds the only write end: its death reads as EOF here
+            # the broker holds the only other ends: its death reads as EOF / EPIPE here
+            writer.close()
+            inbox_reader.close()
         log.info("%s started, pid %d, symbols %s", spec.name, process.pid, ",".join(spec.symbols))
         return BrokerHandle(
             spec=spec,
             process=process,
             inbox=inbox,
             results=reader,
+            capacity=capacity,
             pid=process.pid,
             started_at=time.monotonic(),
             restarts=restarts,
@@ -170,7 +191,7 @@ class BrokerPool(SimplePlugin):
         self._bury(old)
         handle = self._spawn(old.spec, restarts=old.restarts + 1)
         if first is not None:
-            handle.inbox.put(first)
+            self._write(handle, first)
         self.brokers[index] = handle
         return handle
 
@@ -182,22 +203,33 @@ class BrokerPool(SimplePlugin):
         p.join(_JOIN_GRACE_S)
         b.exit_code = p.exitcode
         b.state = DEAD
-        b.inbox.cancel_join_thread()  # what is still buffered for it will never be read
         b.inbox.close()
         b.results.close()
 
     # -- running ----------------------------------------------------------------------------
 
     def send(self, index: int, payload: bytes) -> bool:
-        """Put one encoded message on a live broker's inbox; False if it is full or gone."""
-        handle = self.brokers[index]
-        if not handle.live:
+        """Put one encoded message on a live broker's inbox; False if it is full or gone.
+
+        Never blocks: a message goes only while the broker has room for it (by its own count
+        of what it has read), so the write fits in the pipe."""
+        b = self.brokers[index]
+        if not b.live:
             return False
+        unread = b.sent - b.consumed
+        if unread >= self.inbox_batches or (unread and b.unread_bytes + len(payload) > b.capacity):
+            return False
+        return self._write(b, payload)
+
+    def _write(self, b: BrokerHandle, payload: bytes) -> bool:
         try:
-            handle.inbox.put_nowait(payload)
-            return True
-        except queue.Full:
+            b.inbox.send_bytes(payload)
+        except OSError:  # BrokenPipeError: the broker is gone; poll will see it
             return False
+        b.sent += 1
+        b.unread_sizes.append(len(payload))
+        b.unread_bytes += len(payload)
+        return True
 
     def poll(self, timeout: float) -> int:
         """Read result messages, waiting up to ``timeout`` for the first; returns how many.
@@ -207,14 +239,16 @@ class BrokerPool(SimplePlugin):
         watched = {}
         for b in self.brokers:
             if b.live:
-                watched[b.results] = b
+                watched[b.results.fileno()] = b
                 watched[b.process.sentinel] = b
         if not watched:
             return 0
-        ready = wait_for_ready(list(watched), timeout)
+        # select() waits to the microsecond; poll-based waits round up to whole milliseconds,
+        # which made orders at a set rate leave half a millisecond late on average
+        ready, _, _ = select.select(list(watched), (), (), timeout)
         n = 0
-        for key in ready:
-            b = watched[key]
+        for fd in ready:
+            b = watched[fd]
             if b.live:
                 n += self._read(b)
         return n
@@ -250,16 +284,19 @@ class BrokerPool(SimplePlugin):
             self.bad_messages += 1
             log.warning("bad message from %s ignored: %s", b.name, exc)
             return
-        if kind == msg.HEARTBEAT:
+        if kind == msg.EVENTS:
+            if body[0] != b.index:
+                self.bad_messages += 1
+                log.warning("events from %s claim broker index %r: ignored", b.name, body[0])
+                return
+            b.note_consumed(body[1])
+        elif kind == msg.HEARTBEAT:
             b.heartbeat, b.last_heartbeat = body, time.monotonic()
+            b.note_consumed(body.consumed)
             if b.state == STARTING:
                 b.state = RUNNING
         elif kind == msg.FINAL:
             b.final = body
-        elif kind == msg.EVENTS and body[0] != b.index:
-            self.bad_messages += 1
-            log.warning("events from %s claim broker index %r: ignored", b.name, body[0])
-            return
         self.on_message(kind, body)
 
     def dead(self) -> list[BrokerHandle]:
@@ -307,7 +344,6 @@ class BrokerPool(SimplePlugin):
                 log.error("%s sent no final report", b.name)
             else:
                 log.info("%s exited with %s", b.name, b.exit_code)
-            b.inbox.cancel_join_thread()
             b.inbox.close()
 
     stop.priority = 60  # type: ignore[attr-defined]
@@ -318,3 +354,12 @@ class BrokerPool(SimplePlugin):
 
     def pids(self) -> list[int]:
         return [b.pid for b in self.brokers if b.pid]
+
+
+def _grow_pipe(conn) -> int:
+    """Ask for a larger pipe (Linux); the capacity in bytes we got."""
+    try:
+        fcntl.fcntl(conn.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)
+        return fcntl.fcntl(conn.fileno(), _F_GETPIPE_SZ)
+    except OSError:
+        return 65536

@@ -89,10 +89,10 @@ def test_garbage_on_an_inbox_is_counted_and_logged_and_the_run_goes_on(caplog):
     runner.start()
     try:
         deadline_wait(lambda: sim.bank.pool.brokers and all(b.state == "RUNNING" for b in sim.bank.pool.brokers))
-        inbox = sim.bank.pool.brokers[0].inbox
-        for garbage in (12345, b"", b"Ogarbage", b"?what", msg.encode(msg.HEARTBEAT, "not a heartbeat"),
-                        b"O" + pickle.dumps({"not": "a list"})):
-            inbox.put(garbage)
+        garbage = (pickle.dumps(12345), b"", b"Ogarbage", b"?what",
+                   msg.encode(msg.HEARTBEAT, "not a heartbeat"), b"O" + pickle.dumps({"not": "a list"}))
+        for payload in garbage:  # through the pool, so the inbox's credit count stays right
+            deadline_wait(lambda: sim.bank.pool.send(0, payload))
     finally:
         runner.join(60)
         if runner.is_alive():

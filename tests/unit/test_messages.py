@@ -21,9 +21,9 @@ from simulator.orders import Event
 pytestmark = pytest.mark.timeout(60)
 
 ORDERS_BODY = [(1, 3, "AAPL", 1, 0, 0, 15_000, 100, 0), (2, 4, "AAPL", 0, 2, 0, 0, 0, 1)]
-EVENTS_BODY = (1, [(int(Event.ACK), 1), (int(Event.TRADE), "AAPL", 1, 1, 7, 15_000, 100)])
+EVENTS_BODY = (1, 5, [(int(Event.ACK), 1), (int(Event.TRADE), "AAPL", 1, 1, 7, 15_000, 100)])
 HEARTBEAT = Heartbeat(
-    index=1, pid=4242, orders=10, trades=3, batches=2, bad_messages=0,
+    index=1, pid=4242, orders=10, trades=3, consumed=2, bad_messages=0,
     book=("AAPL", ((15_000, 300, 2),), ((15_010, 100, 1),), 15_005),
 )  # fmt: skip
 FINAL = FinalReport(
@@ -39,12 +39,13 @@ ROUND_TRIPS = [
     (msg.ORDERS, []),
     (msg.WATCH, "AAPL"),
     (msg.EVENTS, EVENTS_BODY),
-    (msg.EVENTS, (0, [])),
+    (msg.EVENTS, (0, 0, [])),
     (msg.HEARTBEAT, HEARTBEAT),
-    (msg.HEARTBEAT, Heartbeat(index=0, pid=1, orders=0, trades=0, batches=0, bad_messages=0)),
+    (msg.HEARTBEAT, Heartbeat(index=0, pid=1, orders=0, trades=0, consumed=0, bad_messages=0)),
     (msg.FINAL, FINAL),
     (msg.FINAL, FinalReport(index=0, pid=1, orders=0, trades=0, bad_messages=0)),
     (msg.LOG, LOG_LINE),
+    (msg.RESTORE, {"AAPL": msg.BookState(((3, 7, 1, 15_000, 200),), 12, 15_001, 40)}),
 ]
 
 
@@ -67,7 +68,7 @@ def test_a_bytearray_message_decodes_too():
 
 
 def test_kinds_are_distinct_single_bytes():
-    kinds = [msg.ORDERS, msg.WATCH, msg.STOP, msg.EVENTS, msg.HEARTBEAT, msg.FINAL, msg.LOG]
+    kinds = [msg.ORDERS, msg.WATCH, msg.RESTORE, msg.STOP, msg.EVENTS, msg.HEARTBEAT, msg.FINAL, msg.LOG]
     assert all(isinstance(k, bytes) and len(k) == 1 for k in kinds)
     assert len(set(kinds)) == len(kinds)
 
@@ -91,7 +92,7 @@ GARBAGE = [
     ("WATCH of bytes", encode(msg.WATCH, b"AAPL")),
     ("WATCH of None", encode(msg.WATCH, None)),
     ("EVENTS of a list", encode(msg.EVENTS, list(EVENTS_BODY))),
-    ("EVENTS of a 3-tuple", encode(msg.EVENTS, (1, [], 2))),
+    ("EVENTS of a 2-tuple", encode(msg.EVENTS, (1, []))),
     ("HEARTBEAT of a FinalReport", encode(msg.HEARTBEAT, FINAL)),
     ("HEARTBEAT of a dict", encode(msg.HEARTBEAT, {"index": 1})),
     ("FINAL of a Heartbeat", encode(msg.FINAL, HEARTBEAT)),

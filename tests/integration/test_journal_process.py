@@ -1,0 +1,123 @@
+"""A journal written by a real process killed with SIGKILL: what it announced committed survives."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from simulator.journal import check_path
+from simulator.replay import replay
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The child: a bank-like loop on a real bus. After each batch it prints
+# "committed <batches> <last oid> <fills>" for the newest batch it knows is committed
+# (Journal.committed_batches counts queue items committed, in order).
+CHILD = r"""
+import sys, time
+from simulator.book import OrderBook
+from simulator.bus import new_bus
+from simulator.flow import OrderFlow
+from simulator.journal import Journal
+
+path = sys.argv[1]
+symbols = ("AAPL", "MSFT", "NVDA")
+bus = new_bus("child")
+journal = Journal(bus, path, config={"symbols": list(symbols), "seed": 5})
+journal.subscribe()
+bus.start()
+if journal.failed:
+    print("failed", journal.failed, flush=True)
+    sys.exit(3)
+flow = OrderFlow(symbols, seed=5, invalid_ratio=0.01)
+books = {s: OrderBook(s) for s in symbols}
+items = 0
+pending = []  # (queue items up to this batch, last oid, fills so far)
+fills = 0
+announced = 0
+deadline = time.monotonic() + 40  # never outlive a test that forgot us
+while time.monotonic() < deadline:
+    orders = flow.generate(64)
+    journal.record_orders(orders, time.monotonic_ns())
+    events = []
+    for oid, account, symbol, side, otype, tif, price, qty, target in orders:
+        book = books.get(symbol)
+        if book is None:
+            events.append((2, oid, 3))
+        elif otype == 2:
+            events += book.cancel(oid, target)
+        else:
+            events += book.submit(oid, account, side, otype, tif, price, qty)
+    fills += sum(1 for e in events if e[0] == 3)
+    journal.record_events(0, events)
+    items += 2
+    pending.append((items, orders[-1][0], fills))
+    done = journal.committed_batches
+    last = None
+    while pending and pending[0][0] <= done:
+        last = pending.pop(0)
+    if last is not None:
+        print("committed", *last, flush=True)
+    time.sleep(0.002)  # about 25k orders/s: the writer keeps up, commits come often
+bus.exit()
+"""
+
+
+def test_every_batch_announced_committed_survives_kill_9(tmp_path):
+    path = tmp_path / "killed.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(path)],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(lines) < 25 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(lines) >= 25, (lines[-5:], proc.poll())
+        os.kill(proc.pid, signal.SIGKILL)  # mid-run: batches are queued and being written
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    reader.join(5)
+    assert proc.returncode == -signal.SIGKILL
+    last = [line.split() for line in lines if line.startswith("committed")][-1]
+    _word, _items, last_oid, fills = last
+    last_oid, fills = int(last_oid), int(fills)
+
+    con = sqlite3.connect(path)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        # orders have consecutive ids from 1: every one announced is there
+        assert con.execute("SELECT count(*) FROM orders WHERE id <= ?", (last_oid,)).fetchone() == (
+            last_oid,
+        )
+        assert con.execute("SELECT count(*) FROM fills").fetchone()[0] >= fills
+        assert con.execute("SELECT count(*) FROM results WHERE order_id <= ? AND event IN "
+                           "('ACK', 'REJECT')", (last_oid,)).fetchone()[0] > 0
+        assert con.execute("SELECT value FROM run WHERE key = 'report'").fetchone() is None
+    finally:
+        con.close()
+
+    result = replay(str(path))  # the prefix left by the kill replays to the same fills
+    assert result.identical, result.first_difference
+    assert not result.complete
+    assert result.fills_expected >= fills
+    assert check_path(str(path)) is None  # and the next run may replace it
