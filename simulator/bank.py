@@ -23,7 +23,8 @@ from simulator import messages as msg
 from simulator.bus import never_raises
 from simulator.flow import OrderFlow
 from simulator.ledger import Ledger, Reconciliation
-from simulator.orders import OrderType, RejectReason
+from simulator.journal import BANK
+from simulator.orders import Event, OrderType, RejectReason
 from simulator.pool import BrokerPool
 from simulator.stats import (
     BookView,
@@ -39,6 +40,8 @@ from simulator.stats import (
 log = logging.getLogger("bank")
 
 _CANCEL = int(OrderType.CANCEL)
+_REJECT = int(Event.REJECT)
+_UNKNOWN_SYMBOL = int(RejectReason.UNKNOWN_SYMBOL)
 _SNAPSHOT_EVERY_S = 0.1
 _LIVENESS_EVERY_S = 0.2
 _HUNG_AFTER_S = 2.0
@@ -131,12 +134,15 @@ class Bank(SimplePlugin):
         self._drill_rng = random.Random(config.seed ^ 0x5EED)
         self._next_drill = float("inf")
         self.restarts = 0
+        self.journal = None  # a Journal plugin, when --journal is given
 
     # -- bus channels -----------------------------------------------------------------------
 
     def start(self) -> None:
         if self.pool.failed:
             self.stop_request.request(self.pool.failed, fatal=True)
+        if self.journal is not None and self.journal.failed:
+            self.stop_request.request(f"fatal: {self.journal.failed}", fatal=True)
         self.state = RunState.RUNNING
         # what exists now lives for the whole run: keep the collector off it, and let it run
         # rarely (orders hold no reference cycles); a full pass over a large ledger stalls the
@@ -279,17 +285,24 @@ class Bank(SimplePlugin):
                 self._limit_reached = True
                 return
         orders = self.flow.generate(due)
+        t_ns = int(first_due * 1e9)
+        if self.journal is not None:
+            self.journal.record_orders(orders, t_ns)
         route, pending = self.route, self._pending
         sendable = []
+        local_rejects = []
         for order in orders:
             index = route.get(order[2])
             if index is None:  # a symbol no broker trades: the bank answers it itself
                 self.ledger.place_local_reject(order, RejectReason.UNKNOWN_SYMBOL)
+                local_rejects.append((_REJECT, order[0], _UNKNOWN_SYMBOL))
             else:
                 pending[index].append(order)
                 sendable.append(order)
+        if local_rejects and self.journal is not None:
+            self.journal.record_events(BANK, local_rejects)
         step_ns = int(1e9 / self.rate) if self.rate > 0 else 0
-        self.ledger.place(sendable, int(first_due * 1e9), step_ns)
+        self.ledger.place(sendable, t_ns, step_ns)
         self._last_orders = orders
         if limit is not None and self.ledger.placed >= limit:
             self._limit_reached = True
@@ -320,6 +333,8 @@ class Bank(SimplePlugin):
     def _on_message(self, kind: bytes, body) -> None:
         if kind == msg.EVENTS:
             index, _consumed, events = body
+            if self.journal is not None:
+                self.journal.record_events(index, events)
             try:
                 self.ledger.apply(events, time.monotonic_ns(), self.ack_latency, self.final_latency)
             except Exception as exc:
@@ -343,6 +358,8 @@ class Bank(SimplePlugin):
             return
         if self.pool.failed:
             self.stop_request.request(self.pool.failed, fatal=True)
+        elif self.journal is not None and self.journal.failed:
+            self.stop_request.request(f"fatal: {self.journal.failed}", fatal=True)
         elif self._limit_reached and not any(self._pending):
             self.stop_request.request(f"order limit reached ({self.config.orders})")
         elif self.config.duration is not None and now - self._t_running >= self.config.duration:

@@ -5,11 +5,13 @@ broker exited cleanly; 1 when anything was lost or a process failed; 2 for a usa
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from typing import Sequence
 
 from simulator.config import SimConfig, config_from_args
+from simulator.journal import JournalError
 from simulator.report import build_report, print_summary, progress_line, write_report
 from simulator.runner import Outcome, Simulation, setup_logging
 
@@ -31,6 +33,15 @@ def banner(config: SimConfig) -> str:
 def finish(config: SimConfig, sim: Simulation, outcome: Outcome) -> int:
     """Report and summary of a finished run (printed to stdout); its exit status."""
     report = build_report(config, outcome, sim.bank.run_seconds(), sim.bank.ledger.fills_digest())
+    if sim.journal is not None:
+        report["journal"] = {"path": config.journal, **dataclasses.asdict(sim.journal.stats())}
+        try:
+            sim.journal.write_report(report)
+        except JournalError as exc:
+            print(f"simulate: journal: {exc}", file=sys.stderr)
+            report["exit_code"] = 1
+        if sim.journal.failed:
+            report["exit_code"] = 1
     if config.report:
         try:
             write_report(config.report, report)
@@ -38,7 +49,7 @@ def finish(config: SimConfig, sim: Simulation, outcome: Outcome) -> int:
             print(f"simulate: cannot write report {config.report}: {exc}", file=sys.stderr)
             return 1
     print_summary(report)
-    return outcome.exit_code
+    return report["exit_code"]
 
 
 def run_headless(config: SimConfig, early_signals: list | None = None) -> int:
@@ -62,7 +73,12 @@ def run_headless(config: SimConfig, early_signals: list | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None, early_signals: list | None = None) -> int:
     """``early_signals``: stop signals that arrived before the run could handle them."""
-    config = config_from_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["replay"]:
+        from simulator.replay import main as replay_main
+
+        return replay_main(args[1:])
+    config = config_from_args(args)
     if config.headless:
         return run_headless(config, early_signals)
     from tui.runner import run_dashboard  # Textual is only imported when a dashboard is wanted

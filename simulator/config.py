@@ -187,6 +187,8 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
                    help="dashboard refreshes per second")
     p.add_argument("--stop-timeout", type=_float_at_least(0, above=True), default=d.stop_timeout,
                    metavar="S", help="how long brokers get to answer every order when stopping")
+    p.add_argument("--journal", metavar="PATH", default=None,
+                   help="write every order and result to this SQLite file (see 'replay')")
     p.add_argument("--max-restarts", type=_int_at_least(0), default=d.max_restarts, metavar="N",
                    help="restarts allowed per broker before the run stops")
     p.add_argument("--hang-timeout", type=_float_at_least(0.5), default=d.hang_timeout,
@@ -200,6 +202,12 @@ def config_from_args(argv: Sequence[str] | None = None, *, isatty: bool | None =
     """Parse flags into a SimConfig; exits with status 2 and one line on a bad value."""
     parser = build_parser()
     ns = parser.parse_args(argv)
+    if ns.journal:
+        from simulator.journal import check_path  # sqlite3 only when a journal is asked for
+
+        problem = check_path(ns.journal)
+        if problem:
+            parser.error(f"argument --journal: {problem}")
     if isatty is None:
         isatty = sys.stdin.isatty() and sys.stdout.isatty()
     seed = ns.seed if ns.seed is not None else random.SystemRandom().randrange(1, 2**31)
@@ -225,4 +233,5 @@ def config_from_args(argv: Sequence[str] | None = None, *, isatty: bool | None =
         max_restarts=ns.max_restarts,
         hang_timeout=ns.hang_timeout,
         kill_broker_every=ns.kill_broker_every,
+        journal=ns.journal,
     )

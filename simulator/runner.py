@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from simulator.bank import Bank, StopRequest
 from simulator.bus import drive, new_bus
 from simulator.config import SimConfig
+from simulator.journal import Journal
 from simulator.ledger import Reconciliation
 from simulator.stats import Snapshot
 
@@ -64,6 +65,11 @@ class Simulation:
         self.bank.pool.subscribe()
         self.bank.subscribe()
         self.bus.subscribe("stop", self.bank.finish, priority=90)
+        self.journal: Journal | None = None
+        if config.journal:
+            self.journal = Journal(self.bus, config.journal, config=config.to_dict())
+            self.journal.subscribe()
+            self.bank.journal = self.journal
         self._stopped = threading.Event()
         self._previous_handlers: dict[int, object] = {}
 
@@ -134,7 +140,8 @@ class Simulation:
         rec = bank.reconciliation
         snap = bank.snapshot or bank.make_snapshot(0.0)
         clean = bank.pool.all_clean
-        ok = rec is not None and rec.ok and clean and not self.stop.fatal
+        journal_ok = self.journal is None or self.journal.failed is None
+        ok = rec is not None and rec.ok and clean and not self.stop.fatal and journal_ok
         return Outcome(
             snapshot=snap,
             reconciliation=rec,

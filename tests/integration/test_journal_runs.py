@@ -1,0 +1,88 @@
+"""The journal in whole runs: it replays to the same fills, survives kill -9, refuses bad paths."""
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from tests.integration.simproc import ROOT, SimProcess
+from tests.integration.test_runs import assert_reconciled
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+FLOW = ("--symbols", "AAPL,MSFT,NVDA,TSLA", "--seed", "21")
+
+
+def replay(path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "simulate.py"), "replay", str(path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+def test_a_journalled_run_with_broker_kills_replays_to_the_same_fills(tmp_path):
+    journal = tmp_path / "run.db"
+    with SimProcess(*FLOW, "--orders", "30000", "--rate", "20000", "--kill-broker-every", "0.5",
+                    "--max-restarts", "20", "--journal", str(journal),
+                    report=tmp_path / "run.json") as sim:
+        assert sim.wait_exit(90) == 0, sim.output()
+        report = sim.report()
+    assert_reconciled(report)
+    assert report["journal"]["failed"] is None and report["journal"]["dropped_rows"] == 0
+    with sqlite3.connect(journal) as db:
+        assert db.execute("SELECT count(*) FROM fills").fetchone()[0] == report["fills"]["count"]
+        assert db.execute("SELECT count(*) FROM orders").fetchone()[0] >= 30000
+    result = replay(journal)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "identical" in result.stdout
+
+
+def test_a_tampered_journal_replays_with_its_first_difference(tmp_path):
+    journal = tmp_path / "run.db"
+    with SimProcess(*FLOW, "--orders", "5000", "--rate", "0", "--journal", str(journal)) as sim:
+        assert sim.wait_exit(60) == 0, sim.output()
+    with sqlite3.connect(journal) as db:
+        db.execute("UPDATE fills SET qty = qty + 1 WHERE symbol = 'MSFT' AND match_seq = 7")
+    result = replay(journal)
+    assert result.returncode == 1
+    assert "MSFT" in result.stdout + result.stderr
+
+
+def test_after_kill_9_of_the_bank_the_journal_opens_and_replays_its_prefix(tmp_path):
+    journal = tmp_path / "run.db"
+    with SimProcess(*FLOW, "--rate", "20000", "--journal", str(journal)) as sim:
+        sim.wait_placed_at_least(20000)
+        sim.signal_bank(signal.SIGKILL)
+        sim.wait_exit(10)
+        assert not sim.wait_group_gone(3.0)
+    with sqlite3.connect(journal) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT count(*) FROM orders").fetchone()[0] > 0
+    result = replay(journal)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_unwritable_journal_path_is_a_usage_error_before_any_process_starts(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with SimProcess("--journal", str(blocker / "run.db")) as sim:
+        assert sim.wait_exit(30) == 2
+        err = "".join(sim.stderr)
+    assert err.count("\n") == 1 and "--journal" in err
+
+
+def test_a_journal_that_cannot_be_written_mid_run_stops_the_run_cleanly_with_the_reason(tmp_path):
+    journal = tmp_path / "run.db"
+    with SimProcess(*FLOW, "--rate", "5000", "--journal", str(journal),
+                    report=tmp_path / "run.json") as sim:
+        sim.wait_placed_at_least(3000)
+        with sqlite3.connect(journal, timeout=10) as db:  # as a full disk would, refuse writes
+            db.execute("CREATE TRIGGER refuse BEFORE INSERT ON orders "
+                       "BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END")
+        assert sim.wait_exit(30) == 1, sim.output()
+        report = sim.report()
+        assert not sim.wait_group_gone(3.0)
+    assert "journal write failed" in report["stop_reason"]
+    assert "disk full (simulated)" in report["stop_reason"]
+    assert report["orders"]["lost"] == 0  # the orders themselves were all answered
