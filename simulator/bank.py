@@ -135,6 +135,7 @@ class Bank(SimplePlugin):
         self._next_drill = float("inf")
         self.restarts = 0
         self.journal = None  # a Journal plugin, when --journal is given
+        self.drain_s = 0.0  # from the stop request to every broker's final report
 
     # -- bus channels -----------------------------------------------------------------------
 
@@ -240,6 +241,7 @@ class Bank(SimplePlugin):
         for line in rec.mismatches:
             log.error("ledger mismatch: %s", line)
         self.state = RunState.STOPPED
+        self.drain_s = time.monotonic() - (self._t_end or time.monotonic())
         self._publish_snapshot(time.monotonic())
 
     # -- commands from a UI (any thread; plain attribute writes) ---------------------------
@@ -481,6 +483,7 @@ class Bank(SimplePlugin):
             },
             reject_reasons=led.reject_counts(),
             stop_reason=self.stop_request.reason,
+            final_latency_us=self.final_latency.summary(),
         )
 
     def _process_rows(self, now: float) -> tuple[ProcessRow, ...]:

@@ -32,7 +32,8 @@ def banner(config: SimConfig) -> str:
 
 def finish(config: SimConfig, sim: Simulation, outcome: Outcome) -> int:
     """Report and summary of a finished run (printed to stdout); its exit status."""
-    report = build_report(config, outcome, sim.bank.run_seconds(), sim.bank.ledger.fills_digest())
+    report = build_report(config, outcome, sim.bank.run_seconds(), sim.bank.ledger.fills_digest(),
+                          sim.bank.drain_s)
     if sim.journal is not None:
         report["journal"] = {"path": config.journal, **dataclasses.asdict(sim.journal.stats())}
         try:

@@ -64,6 +64,7 @@ class Ledger:
         self.cancels_sent = self.cancels_done = self.cancels_rejected = 0
         self.trades = self.volume = 0
         self.working = 0  # acked, not final: resting on a book as far as the bank knows
+        self._batch_token = 1  # entry[_ACKED]: False, or the token of the batch that acked it
         self.reject_reasons: dict[int, int] = {}
         self.positions = {s: [0] * accounts for s in self.symbols}
         self.cash = [0] * accounts  # in ticks x shares
@@ -116,7 +117,8 @@ class Ledger:
 
     def apply(self, events: list[tuple], now_ns: int, ack_latency, final_latency=None) -> None:
         """Book a broker's events, in the order it sent them. Latencies (due -> now, in us) go
-        to ``ack_latency.record(us, times)`` for acks and ``final_latency`` for final states.
+        to ``ack_latency.record(us, times)`` for acks and to ``final_latency`` for orders that
+        reached their final state without resting (IOC, market, filled on arrival, rejected).
 
         The hot loop of the bank: counters live in locals, a trade is booked inline, and
         latencies are counted per placement time (orders placed together share one), so the
@@ -130,6 +132,10 @@ class Ledger:
         last_trade = self.last_trade
         ack_times: dict[int, int] = {}
         final_times: dict[int, int] = {}
+        # orders acked in this batch are marked with a token of their own: an order whose final
+        # state comes with its ack never rested, and its due->final time is pipeline latency
+        self._batch_token += 1
+        token = self._batch_token
         acked = working = trades = volume = filled = cancelled = unknown = 0
         for ev in events:
             try:
@@ -139,7 +145,7 @@ class Ledger:
                     if entry is None or entry[_ACKED] or entry[_KIND] == _CANCEL:
                         unknown += 1
                         continue
-                    entry[_ACKED] = True
+                    entry[_ACKED] = token
                     acked += 1
                     t = entry[_T]
                     ack_times[t] = ack_times.get(t, 0) + 1
@@ -176,14 +182,16 @@ class Ledger:
                     if buy[_LEAVES] <= 0:
                         del opened[buy_oid]
                         filled += 1
-                        t = buy[_T]
-                        final_times[t] = final_times.get(t, 0) + 1
+                        if buy[_ACKED] == token:
+                            t = buy[_T]
+                            final_times[t] = final_times.get(t, 0) + 1
                     sell[_LEAVES] -= qty
                     if sell[_LEAVES] <= 0:
                         del opened[sell_oid]
                         filled += 1
-                        t = sell[_T]
-                        final_times[t] = final_times.get(t, 0) + 1
+                        if sell[_ACKED] == token:
+                            t = sell[_T]
+                            final_times[t] = final_times.get(t, 0) + 1
                 elif kind == _CANCELLED:
                     entry = get(ev[1])
                     if entry is None or entry[_KIND] == _CANCEL or not entry[_ACKED]:
@@ -192,8 +200,9 @@ class Ledger:
                     del opened[ev[1]]
                     cancelled += 1
                     working -= 1
-                    t = entry[_T]
-                    final_times[t] = final_times.get(t, 0) + 1
+                    if entry[_ACKED] == token:
+                        t = entry[_T]
+                        final_times[t] = final_times.get(t, 0) + 1
                 elif kind == _CANCEL_DONE:
                     entry = get(ev[1])
                     if entry is None or entry[_KIND] != _CANCEL:

@@ -115,6 +115,7 @@ class BrokerPool(SimplePlugin):
         on_message: Callable[[bytes, object], None],
         should_abort: Callable[[], bool] = lambda: False,
         context: str = "spawn",
+        target: Callable = broker_main,
     ) -> None:
         super().__init__(bus)
         self.specs = specs
@@ -122,6 +123,7 @@ class BrokerPool(SimplePlugin):
         self.on_message = on_message
         self.should_abort = should_abort
         self.ctx = multiprocess.get_context(context)
+        self.target = target  # the broker's entry point (a benchmark injects an echo)
         self.brokers: list[BrokerHandle] = []
         self.bad_messages = 0
         self.failed: str | None = None  # why the pool cannot go on, for the bank to stop on
@@ -149,7 +151,7 @@ class BrokerPool(SimplePlugin):
         reader, writer = self.ctx.Pipe(duplex=False)
         capacity = _grow_pipe(inbox)
         process = self.ctx.Process(
-            target=broker_main, args=(spec, inbox_reader, writer), name=spec.name, daemon=False
+            target=self.target, args=(spec, inbox_reader, writer), name=spec.name, daemon=False
         )
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SPAWN_SIGNALS)
         try:

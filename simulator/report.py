@@ -27,7 +27,8 @@ def progress_line(s: Snapshot) -> str:
     )
 
 
-def build_report(config: SimConfig, outcome, duration_s: float, fills_digest: str) -> dict:
+def build_report(config: SimConfig, outcome, duration_s: float, fills_digest: str,
+                 drain_s: float = 0.0) -> dict:
     s = outcome.snapshot
     o = s.orders
     rec = outcome.reconciliation
@@ -36,6 +37,7 @@ def build_report(config: SimConfig, outcome, duration_s: float, fills_digest: st
         "config": config.to_dict(),
         "stop_reason": outcome.stop_reason,
         "duration_s": round(duration_s, 3),
+        "drain_s": round(drain_s, 3),
         "orders": {
             "placed": o.placed,
             "filled": o.filled,
@@ -52,7 +54,7 @@ def build_report(config: SimConfig, outcome, duration_s: float, fills_digest: st
         "cash_balanced": bool(rec and rec.cash_balanced),
         "fills": {"count": s.fills, "volume": s.volume, "digest": fills_digest},
         "throughput": {"orders_per_s": round(o.placed / duration_s, 1) if duration_s > 0 else 0.0},
-        "latency_us": {"ack": dict(s.ack_latency_us)},
+        "latency_us": {"ack": dict(s.ack_latency_us), "final": dict(s.final_latency_us)},
         "brokers": [
             {
                 "name": p.name,

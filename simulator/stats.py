@@ -199,3 +199,4 @@ class Snapshot:
     cancel_requests: dict[str, int] = field(default_factory=dict)
     reject_reasons: dict[str, int] = field(default_factory=dict)
     stop_reason: str | None = None
+    final_latency_us: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,204 @@
+"""The benchmark: transport ceiling, end-to-end throughput, latency, stop time and memory.
+
+    python bench/run.py                 # about 4 minutes on 2 cores
+    python bench/run.py --reps 5 --json bench.json
+    python bench/run.py --long          # memory over a 10-minute run
+
+Everything runs in this one process tree, one thing after another, and prints one table:
+medians of ``--reps`` repetitions with [min - max]. Ratios are taken against the echo ceiling
+measured in the same run, because these machines are shared and absolute figures drift.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(1, str(ROOT))
+
+from echo import echo_orders_per_s, queue_one_per_put_per_s  # noqa: E402
+
+
+def simulate(*flags: str, timeout: float = 900) -> dict:
+    """One headless run; its JSON report."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "report.json"
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "simulate.py"), "--headless", "--report", str(path), *flags],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=timeout,
+        )
+        if not path.exists():
+            raise RuntimeError(f"no report (exit {proc.returncode}): {proc.stderr[-2000:]}")
+        report = json.loads(path.read_text())
+        report["_exit"] = proc.returncode
+        return report
+
+
+def end_to_end(report: dict) -> float:
+    """Orders per second, counting an order when its final state is known to the bank."""
+    return report["orders"]["placed"] / (report["duration_s"] + report["drain_s"])
+
+
+def stop_time(brokers: int, warmup: float) -> tuple[float, dict]:
+    """SIGINT to the group of a full-speed run; seconds until its last process is gone."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "report.json"
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "simulate.py"), "--headless", "--rate", "0",
+             "--brokers", str(brokers), "--report", str(path)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        try:
+            time.sleep(warmup)
+            members = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+            t0 = time.perf_counter()
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(60)
+            psutil.wait_procs(members, timeout=30)
+            return time.perf_counter() - t0, json.loads(path.read_text())
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def memory(seconds: float, rate: int) -> dict:
+    """RSS of every process near the start and at the end of a steady run."""
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "simulate.py"), "--headless", "--rate", str(rate),
+         "--duration", str(seconds)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        def rss():
+            me = psutil.Process(proc.pid)
+            procs = [me] + [p for p in me.children() if "spawn_main" in " ".join(p.cmdline())]
+            return {("bank" if p.pid == proc.pid else f"broker-{i}"): p.memory_info().rss
+                    for i, p in enumerate(procs)}
+
+        time.sleep(min(10.0, seconds / 4))  # past start-up and the first books
+        start = rss()
+        time.sleep(max(seconds - min(10.0, seconds / 4) - 2.0, 1.0))
+        end = rss()
+        proc.wait(120)
+        return {name: (start[name], end.get(name, 0)) for name in start}
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def med(values: list[float]) -> str:
+    return f"{statistics.median(values):>12,.0f}  [{min(values):,.0f} - {max(values):,.0f}]"
+
+
+def machine() -> dict:
+    versions = {}
+    for pkg in ("cherrypy", "multiprocess", "dill", "textual", "psutil"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": versions,
+        "load_average": os.getloadavg(),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=8.0, help="seconds per throughput run")
+    ap.add_argument("--latency-duration", type=float, default=6.0)
+    ap.add_argument("--memory-seconds", type=float, default=60.0)
+    ap.add_argument("--long", action="store_true", help="memory over a 10-minute run")
+    ap.add_argument("--json", metavar="PATH")
+    args = ap.parse_args()
+    memory_s = 600.0 if args.long else args.memory_seconds
+    out: dict = {"machine": machine(), "reps": args.reps}
+    print(f"machine: {out['machine']['cores']} cores, Python {out['machine']['python']}, "
+          f"{out['machine']['packages']}, load {out['machine']['load_average']}", flush=True)
+
+    # 1 + 2: the ceiling and the simulator, interleaved per repetition so drift hits both alike
+    ceiling, queue_one, e2e = [], [], {1: [], 2: [], 4: []}
+    for rep in range(args.reps):
+        ceiling.append(echo_orders_per_s(brokers=2, seconds=3.0))
+        queue_one.append(queue_one_per_put_per_s())
+        for brokers in e2e:
+            r = simulate("--rate", "0", "--duration", str(args.duration), "--brokers", str(brokers),
+                         "--seed", str(rep + 1))
+            assert r["reconciled"] and r["orders"]["lost"] == 0, r
+            e2e[brokers].append(end_to_end(r))
+        print(f"rep {rep + 1}: echo {ceiling[-1]:,.0f}/s, queue one-per-put {queue_one[-1]:,.0f}/s, "
+              + ", ".join(f"{b} brokers {v[-1]:,.0f}/s" for b, v in e2e.items()), flush=True)
+    ratios = [e2e[2][i] / ceiling[i] for i in range(args.reps)]
+    out["throughput"] = {"echo_ceiling": ceiling, "queue_one_per_put": queue_one,
+                         "e2e": {str(k): v for k, v in e2e.items()}, "ratio_2_brokers": ratios}
+
+    # 3: latency at fixed offered rates (open loop: timed from when each order was due)
+    latency = {}
+    for rate in (1000, 10000, 50000):
+        runs = [simulate("--rate", str(rate), "--duration", str(args.latency_duration),
+                         "--seed", str(rep + 1)) for rep in range(args.reps)]
+        latency[rate] = {
+            "achieved": [r["throughput"]["orders_per_s"] for r in runs],
+            "ack": {k: [r["latency_us"]["ack"][k] for r in runs] for k in ("p50", "p99", "p999", "max")},
+            "final": {k: [r["latency_us"]["final"][k] for r in runs] for k in ("p50", "p99", "p999", "max")},
+        }
+        print(f"latency at {rate}/s done", flush=True)
+    out["latency_us"] = latency
+
+    # 4: stop time of a full-speed run
+    stops, stop_lost = [], []
+    for _ in range(args.reps):
+        seconds, report = stop_time(brokers=2, warmup=3.0)
+        stops.append(seconds)
+        stop_lost.append(report["orders"]["lost"])
+    out["stop"] = {"seconds": stops, "lost": stop_lost}
+    print("stop time done", flush=True)
+
+    # 5: memory over a steady run
+    mem = memory(memory_s, rate=20000)
+    out["memory"] = {"seconds": memory_s, "rate": 20000, "rss": mem}
+
+    print()
+    print(f"{'measure':<52} {'median':>12}  [min - max] of {args.reps}")
+    print(f"{'echo ceiling, 2 brokers (orders/s)':<52} {med(ceiling)}")
+    print(f"{'multiprocess.Queue, one order per put (orders/s)':<52} {med(queue_one)}")
+    for b, v in e2e.items():
+        print(f"{f'simulator --rate 0, {b} broker(s) (orders/s)':<52} {med(v)}")
+    print(f"{'ratio simulator (2 brokers) / echo ceiling':<52} {statistics.median(ratios):>12.3f}  "
+          f"[{min(ratios):.3f} - {max(ratios):.3f}]")
+    for rate, d in latency.items():
+        for kind in ("ack", "final"):
+            cells = "  ".join(f"{k} {statistics.median(v) / 1000:,.2f}" for k, v in d[kind].items())
+            print(f"{f'order->{kind} at {rate:,}/s (ms)':<52} {cells}")
+    print(f"{'stop: SIGINT at full speed -> last process gone (s)':<52} "
+          f"{statistics.median(stops):>12.3f}  [{min(stops):.3f} - {max(stops):.3f}], lost {sum(stop_lost)}")
+    for name, (a, b) in mem.items():
+        growth = (b - a) / a * 100 if a else 0.0
+        print(f"{f'RSS {name} over {memory_s:.0f} s at 20,000/s (MiB)':<52} "
+              f"{a / 2**20:>8.1f} -> {b / 2**20:.1f} ({growth:+.1f}%)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
