@@ -141,7 +141,7 @@ class TapeEntry:
     side: int  # 1 buy, -1 sell (for a fill: the aggressor's side)
     qty: int
     price: int  # ticks; 0 for a market order
-    account: int
+    account: int  # -1 when not known (a fill: its orders may be gone from the ledger)
     oid: int
 
 

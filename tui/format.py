@@ -295,7 +295,8 @@ def tape_line(entry: TapeEntry, symbol_width: int = 4) -> str:
     """One tape entry: 'fill  BUY  AAPL    100 @ 123.45   acct 42'."""
     return (
         f"{entry.kind:<5} {side_name(entry.side):<4} {entry.symbol:<{symbol_width}} "
-        f"{entry.qty:>6,} @ {fmt_price(entry.price):<8} acct {entry.account}"
+        f"{entry.qty:>6,} @ {fmt_price(entry.price):<8} "
+        + (f"acct {entry.account}" if entry.account >= 0 else f"order {entry.oid}")
     )
 
 

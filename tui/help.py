@@ -12,13 +12,13 @@ from tui.format import fmt_rate
 from tui.policy import MAX_FINITE_RATE, MIN_RATE, RATE_BELOW_MAX
 
 KEYS = (
-    ("q  ctrl+q  ctrl+c", "stop the run cleanly (drain, join brokers), then quit"),
+    ("q  ctrl+q  ctrl+c", "stop cleanly (every order answered), then quit"),
     ("p  space", "pause / resume order generation"),
-    ("+  =", f"double the target rate; past {fmt_rate(MAX_FINITE_RATE)} it becomes max"),
-    ("-", f"halve the target rate, not below {fmt_rate(MIN_RATE)}; "
-          f"from max it goes to {fmt_rate(RATE_BELOW_MAX)}"),
+    ("+  =", f"double the rate (past {fmt_rate(MAX_FINITE_RATE)}: max)"),
+    ("-", f"halve the rate (min {fmt_rate(MIN_RATE)}; from max: {fmt_rate(RATE_BELOW_MAX)})"),
     ("]  right", "book of the next symbol"),
     ("[  left", "book of the previous symbol"),
+    ("k", "kill -9 the shown symbol's broker (a drill: it restarts)"),
     ("ctrl+p", "command palette"),
     ("?", "this help"),
 )

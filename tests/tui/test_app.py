@@ -267,7 +267,7 @@ async def test_help_screen_opens_and_closes(control):
             await pilot.pause()
             assert isinstance(app.screen, HelpScreen)
             help_text = rendered_text(app.screen.query_one("#help-text"))
-            assert "double the target rate" in help_text and "1.00M/s" in help_text
+            assert "double the rate" in help_text and "1.00M/s" in help_text
             await pilot.press(close_key)
             await pilot.pause()
             assert not isinstance(app.screen, HelpScreen), close_key
