@@ -109,6 +109,8 @@ class Simulation:
             self.stop.request(f"signal {signal.Signals(signum).name}")
 
         for sig in STOP_SIGNALS:
+            if signal.getsignal(sig) is signal.SIG_IGN:
+                continue  # ignored by whoever started us (nohup ignores SIGHUP): keep it so
             self._previous_handlers[sig] = signal.signal(sig, on_signal)
         if early:
             on_signal(early[0], None)

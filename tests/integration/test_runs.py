@@ -120,3 +120,22 @@ def test_bad_flag_gets_one_line_and_status_2_before_any_process_starts():
         err = "".join(sim.stderr)
     assert err.count("\n") == 1 and "--rate" in err, err
     assert not sim.stdout
+
+
+def test_ctrl_c_storm_while_the_bank_exits_keeps_its_exit_status(tmp_path):
+    """Signals keep coming while the finished bank tears down: its status must stay 0."""
+    import time
+
+    with SimProcess(*SMALL, "--rate", "0", "--brokers", "1", report=tmp_path / "run.json") as sim:
+        sim.wait_placed_at_least(60000)
+        sim.signal_bank(signal.SIGTERM)
+        while sim.proc.poll() is None:
+            try:
+                sim.signal_group(signal.SIGINT)
+            except ProcessLookupError:
+                break
+            time.sleep(0.002)  # a storm, not a synchronisation: every 2 ms until the bank is gone
+        assert sim.wait_exit(30) == 0, sim.output()
+        report = sim.report()
+    assert report["stop_reason"] in ("signal SIGTERM", "signal SIGINT")  # both were pending
+    assert_reconciled(report)
