@@ -139,6 +139,10 @@ class Bank(SimplePlugin):
 
     # -- bus channels -----------------------------------------------------------------------
 
+    def announce(self) -> None:
+        """First on 'start': a STARTING Snapshot, so a dashboard shows the run coming up."""
+        self._publish_snapshot(time.monotonic())
+
     def start(self) -> None:
         if self.pool.failed:
             self.stop_request.request(self.pool.failed, fatal=True)

@@ -30,8 +30,9 @@ def banner(config: SimConfig) -> str:
     )
 
 
-def finish(config: SimConfig, sim: Simulation, outcome: Outcome) -> int:
-    """Report and summary of a finished run (printed to stdout); its exit status."""
+def finish_report(config: SimConfig, sim: Simulation, outcome: Outcome) -> tuple[dict, list[str]]:
+    """The finished run's report, written to ``--report`` and the journal; and any errors."""
+    errors = []
     report = build_report(config, outcome, sim.bank.run_seconds(), sim.bank.ledger.fills_digest(),
                           sim.bank.drain_s)
     if sim.journal is not None:
@@ -39,7 +40,7 @@ def finish(config: SimConfig, sim: Simulation, outcome: Outcome) -> int:
         try:
             sim.journal.write_report(report)
         except JournalError as exc:
-            print(f"simulate: journal: {exc}", file=sys.stderr)
+            errors.append(f"simulate: journal: {exc}")
             report["exit_code"] = 1
         if sim.journal.failed:
             report["exit_code"] = 1
@@ -47,8 +48,15 @@ def finish(config: SimConfig, sim: Simulation, outcome: Outcome) -> int:
         try:
             write_report(config.report, report)
         except OSError as exc:
-            print(f"simulate: cannot write report {config.report}: {exc}", file=sys.stderr)
-            return 1
+            errors.append(f"simulate: cannot write report {config.report}: {exc}")
+            report["exit_code"] = 1
+    return report, errors
+
+
+def print_outcome(report: dict, errors: list[str]) -> int:
+    """The summary on stdout (errors on stderr); the run's exit status."""
+    for line in errors:
+        print(line, file=sys.stderr)
     print_summary(report)
     return report["exit_code"]
 
@@ -69,7 +77,7 @@ def run_headless(config: SimConfig, early_signals: list | None = None) -> int:
     sim.bank.snapshot_listeners.append(progress)
     outcome = sim.run()
     sim.restore_signal_handlers()
-    return finish(config, sim, outcome)
+    return print_outcome(*finish_report(config, sim, outcome))
 
 
 def main(argv: Sequence[str] | None = None, early_signals: list | None = None) -> int:

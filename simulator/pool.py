@@ -150,17 +150,9 @@ class BrokerPool(SimplePlugin):
         inbox_reader, inbox = self.ctx.Pipe(duplex=False)
         reader, writer = self.ctx.Pipe(duplex=False)
         capacity = _grow_pipe(inbox)
-        process = self.ctx.Process(
-            target=self.target, args=(spec, inbox_reader, writer), name=spec.name, daemon=False
-        )
-        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SPAWN_SIGNALS)
-        try:
-            process.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-            # the broker holds the only other ends: its death reads as EOF / EPIPE here
-            writer.close()
-            inbox_reader.close()
+        # the broker holds the only other ends: its death reads as EOF / EPIPE here
+        process = start_process(self.ctx, self.target, (spec, inbox_reader, writer), spec.name,
+                                hand_over=(inbox_reader, writer))
         log.info("%s started, pid %d, symbols %s", spec.name, process.pid, ",".join(spec.symbols))
         return BrokerHandle(
             spec=spec,
@@ -356,6 +348,24 @@ class BrokerPool(SimplePlugin):
 
     def pids(self) -> list[int]:
         return [b.pid for b in self.brokers if b.pid]
+
+
+def start_process(ctx, target, args: tuple, name: str, hand_over: tuple = ()):
+    """Start ``target(*args)`` in a new process with SIGINT, SIGHUP and SIGTERM blocked until it
+    sets its own dispositions; then close our copies of the ``hand_over`` pipe ends."""
+    process = ctx.Process(target=target, args=args, name=name, daemon=False)
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SPAWN_SIGNALS)
+    try:
+        process.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        for conn in hand_over:
+            conn.close()
+    return process
+
+
+def spawn_context(name: str = "spawn"):
+    return multiprocess.get_context(name)
 
 
 def _grow_pipe(conn) -> int:

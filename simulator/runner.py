@@ -65,6 +65,7 @@ class Simulation:
         self.bank.pool.subscribe()
         self.bank.subscribe()
         self.bus.subscribe("stop", self.bank.finish, priority=90)
+        self.bus.subscribe("start", self.bank.announce, priority=5)
         self.journal: Journal | None = None
         if config.journal:
             self.journal = Journal(self.bus, config.journal, config=config.to_dict())
@@ -175,3 +176,12 @@ def setup_logging(config: SimConfig, lines: deque[str] | None, *, console: bool)
         fh = logging.FileHandler(config.log_file)
         fh.setFormatter(fmt)
         root.addHandler(fh)
+    for handler in root.handlers:
+        handler.addFilter(_name_the_bank)
+
+
+def _name_the_bank(record: logging.LogRecord) -> bool:
+    """Records made in the bank process say 'bank', brokers' records keep their broker's name."""
+    if record.processName in ("MainProcess", "bank"):
+        record.processName = "bank"
+    return True

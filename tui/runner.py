@@ -1,47 +1,51 @@
-"""Runs the simulator under the dashboard: brokers first, Textual on the main thread, the bank's
-bus on a thread of its own, then the same summary and exit status as a headless run.
+"""Runs the simulator under the dashboard: the bank in a process of its own, Textual here.
 
-Order matters (see PITFALLS): brokers are spawned before ``App.run`` takes the terminal (Textual
-swaps stderr for an object whose ``fileno()`` is -1, which breaks spawning); the bank's bus ticks
-on a plain thread that this module joins itself; SIGINT, SIGTERM and SIGHUP only set the stop
-flag, and whatever ends the run (a key, a signal, ``--duration``) closes the app (it watches
-``wait_stopped``), so the terminal is always restored before the summary is printed.
+The bank process (``simulator.remote``) places the orders and starts the brokers; this process
+only draws: Textual owns its main thread, reads Snapshots from the bank's pipe and sends the
+keys' commands back. Apart, they no longer share one interpreter lock, so drawing the screen
+costs the order flow nothing, and a broker restart during the run spawns from the bank process,
+never from under Textual (whose stderr has no file descriptor).
+
+SIGINT, SIGTERM and SIGHUP here only set the stop flag; whatever ends the run (a key, a signal,
+``--duration``) closes the app, so the terminal is restored before the summary is printed, and
+the exit status follows the same rules as headless.
 """
 from __future__ import annotations
 
+import signal
 import sys
-import threading
 
-from simulator.cli import banner, finish
+from simulator.cli import banner, print_outcome
 from simulator.config import SimConfig
-from simulator.runner import Simulation, setup_logging
+from simulator.remote import RemoteSimulation
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def run_dashboard(config: SimConfig, early_signals: list | None = None) -> int:
     from tui.app import DashboardApp
 
-    sim = Simulation(config)
-    setup_logging(config, sim.log_lines, console=False)
-    sim.install_signal_handlers(early_signals)
-    print(banner(config) + " -- starting brokers...", flush=True)
-    sim.start()
-    outcome_box: list = []
-    bank_thread = threading.Thread(
-        target=lambda: outcome_box.append(sim.run(started=True)), name="bank-bus"
-    )
-    bank_thread.start()
-    app = DashboardApp(sim, ui_hz=config.ui_hz, stop_timeout=config.stop_timeout + 30)
-    # the bank thread and the UI share the GIL: a short switch interval keeps a redraw from
-    # holding an order back for the default 5 ms
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(0.001)
+    print(banner(config) + " -- starting...", flush=True)
+    remote = RemoteSimulation(config)
+    previous = {}
+
+    def on_signal(signum, _frame):
+        remote.request_stop(f"signal {signal.Signals(signum).name}")
+
+    for sig in STOP_SIGNALS:
+        if signal.getsignal(sig) is not signal.SIG_IGN:  # nohup's ignore stays
+            previous[sig] = signal.signal(sig, on_signal)
+    if early_signals:
+        on_signal(early_signals[0], None)
+    app = DashboardApp(remote, ui_hz=config.ui_hz, stop_timeout=config.stop_timeout + 30)
     try:
-        if not sim.stop:  # a Ctrl-C while the brokers started: no dashboard to show
+        if not early_signals:
             app.run()  # returns when the user quits or the run ends by itself
     finally:
-        sys.setswitchinterval(switch_interval)
-        sim.request_stop("dashboard closed")
-        bank_thread.join()
-        sim.restore_signal_handlers()
-    outcome = outcome_box[0] if outcome_box else sim.outcome()
-    return finish(config, sim, outcome)
+        result = remote.finish(timeout=config.stop_timeout + 60)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if result is None:
+        print("simulate: the bank process ended without a report (see --log-file)", file=sys.stderr)
+        return 1
+    return print_outcome(*result)
