@@ -256,6 +256,11 @@ class Bank(SimplePlugin):
     def select_symbol(self, symbol: str) -> None:
         if symbol in self.route:
             self.selected_symbol = symbol
+            self._next_liveness = 0.0  # send WATCH on the next tick
+
+    def expedite_snapshot(self) -> None:
+        """Publish a Snapshot on the next tick (a command's effect, shown at once)."""
+        self._next_snapshot = 0.0
 
     # -- placing ------------------------------------------------------------------------------
 

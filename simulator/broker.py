@@ -193,6 +193,7 @@ class InboxPump(SimplePlugin):
             self.broker.handle_orders(body, events)
         elif kind == msg.WATCH:
             self.broker.watched = body
+            self._next_heartbeat = 0.0  # the new book's levels with the next heartbeat, now
         elif kind == msg.RESTORE:
             self.broker.restore(body)
         elif kind == msg.STOP:

@@ -81,15 +81,19 @@ class Simulation:
 
     def pause(self) -> None:
         self.bank.paused = True
+        self.bank.expedite_snapshot()
 
     def resume(self) -> None:
         self.bank.paused = False
+        self.bank.expedite_snapshot()
 
     def set_rate(self, rate: float) -> None:
         self.bank.set_rate(rate)
+        self.bank.expedite_snapshot()
 
     def select_symbol(self, symbol: str) -> None:
         self.bank.select_symbol(symbol)
+        self.bank.expedite_snapshot()
 
     def kill_broker(self, name: str) -> None:
         self.bank.kill_broker(name)

@@ -174,11 +174,14 @@ class DashboardApp(App[bool]):
         if command == "pause":
             self.control.pause()
             self.pending_state.ask(RunState.PAUSED, now)
+            self.query_one(StatusBar).request_state(RunState.PAUSED)
             self.notify("Pausing order generation", timeout=2)
         elif command == "resume":
             self.control.resume()
             self.pending_state.ask(RunState.RUNNING, now)
+            self.query_one(StatusBar).request_state(RunState.RUNNING)
             self.notify("Resuming order generation", timeout=2)
+        self.expedite()
 
     def action_faster(self) -> None:
         self.step_rate(rate_up)
@@ -229,6 +232,14 @@ class DashboardApp(App[bool]):
             return
         self.control.select_symbol(symbol)
         self.pending_symbol.ask(symbol, now)
+        self.query_one(BookPanel).request_symbol(symbol)
+        self.expedite()
+
+    def expedite(self) -> None:
+        """After a command, look for the Snapshot that shows it sooner than the next tick (the
+        bank publishes one right after it applied a command)."""
+        for delay in (0.03, 0.07):
+            self.set_timer(delay, self.poll_snapshot)
 
     def action_show_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -12,6 +12,7 @@ the exit status follows the same rules as headless.
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -27,6 +28,12 @@ def run_dashboard(config: SimConfig, early_signals: list | None = None) -> int:
 
     print(banner(config) + " -- starting...", flush=True)
     remote = RemoteSimulation(config)
+    # The dashboard is a viewer: when the cores are busy, the bank and the brokers (started
+    # above, so they keep the normal priority) go first. Measured at --rate 0 on 2 cores.
+    try:
+        os.nice(10)
+    except OSError:
+        pass
     previous = {}
 
     def on_signal(signum, _frame):

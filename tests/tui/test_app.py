@@ -353,3 +353,19 @@ async def test_the_app_closes_itself_when_the_run_ends_on_its_own(control):
         await wait_until(lambda: not app.is_running)
     assert app.return_value is True
     assert control.commands("request_stop") == []
+
+
+@pytest.mark.asyncio
+async def test_keys_show_their_effect_before_the_snapshots_do(control, sim_snapshot):
+    """The fake's Snapshot never changes: what the screen shows comes from the key itself."""
+    app = DashboardApp(control)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        symbols = sim_snapshot.symbols
+        following = symbols[(symbols.index(sim_snapshot.selected_symbol) + 1) % len(symbols)]
+        await pilot.press("]")
+        await pilot.pause()
+        assert f"Book {following}" in panel(app, "book")
+        await pilot.press("p")
+        await pilot.pause()
+        assert "PAUSED" in panel(app, "status")

@@ -25,10 +25,23 @@ class BookPanel(SnapshotView):
     def slice_of(self, snapshot: Snapshot) -> tuple[str | None, BookView | None]:
         return snapshot.selected_symbol, snapshot.book
 
+    requested: str | None = None  # the symbol just asked for, until a Snapshot shows it
+
+    def request_symbol(self, symbol: str) -> None:
+        """Title the panel with the symbol at once; its levels follow with the next Snapshot."""
+        self.requested = symbol
+        self.border_title = f"Book {symbol}"
+
     def show_snapshot(self, snapshot: Snapshot) -> None:
         super().show_snapshot(snapshot)
         symbol = snapshot.selected_symbol
-        self.border_title = f"Book {symbol}" if symbol else "Book"
+        if self.requested is not None and self.requested != symbol:
+            symbol = self.requested  # not reported yet: keep the title the key asked for
+        else:
+            self.requested = None
+        title = f"Book {symbol}" if symbol else "Book"
+        if self.border_title != title:  # setting it, even unchanged, repaints the panel
+            self.border_title = title
 
     def render_slice(self, slice: tuple[str | None, BookView | None]) -> RenderResult:
         symbol, book = slice

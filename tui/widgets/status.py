@@ -41,6 +41,12 @@ class StatusBar(SnapshotView):
         self.title = title
         self.stopping = False
         """Set by the app the moment a quit key is pressed, before Snapshots report it."""
+        self.requested: RunState | None = None
+        """PAUSED or RUNNING as just asked with the pause key, shown until a Snapshot agrees."""
+
+    def request_state(self, state: RunState) -> None:
+        self.requested = state
+        self.refresh()
 
     def slice_of(self, snapshot: Snapshot) -> StatusSlice:
         return StatusSlice(snapshot.state, tuple(header_fields(snapshot)))
@@ -54,6 +60,11 @@ class StatusBar(SnapshotView):
 
     def render(self) -> RenderResult:
         state = shown_state(self.slice.state if self.slice else None, self.stopping)
+        if self.requested is not None:
+            if state == self.requested or state not in (RunState.RUNNING, RunState.PAUSED):
+                self.requested = None  # the Snapshots caught up (or the run moved on)
+            else:
+                state = self.requested
         text = Text(no_wrap=False, end="")
         if self.title:
             text.append(self.title, "bold")
