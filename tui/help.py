@@ -54,6 +54,8 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen {
         align: center middle;
+        /* opaque: a see-through modal makes every frame re-draw the busy dashboard under it */
+        background: $background;
     }
     HelpScreen > Vertical {
         width: auto;

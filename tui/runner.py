@@ -31,7 +31,7 @@ def run_dashboard(config: SimConfig, early_signals: list | None = None) -> int:
     # The dashboard is a viewer: when the cores are busy, the bank and the brokers (started
     # above, so they keep the normal priority) go first. Measured at --rate 0 on 2 cores.
     try:
-        os.nice(10)
+        os.nice(5)
     except OSError:
         pass
     previous = {}
