@@ -10,6 +10,8 @@
 
 Pure model (no processes, bus, UI or clock): ``orders``, ``book``, ``flow``, ``ledger``.
 Process plumbing: ``pool`` (the only module importing multiprocess) and ``broker`` (the child's
-side). ``bus`` makes and drives the CherryPy buses; ``bank`` is the bank's plugin; ``runner``
-wires one run; ``stats`` and ``report`` turn it into Snapshots, summaries and JSON.
+side); ``remote`` runs the bank in a process of its own under the dashboard. ``bus`` makes and
+drives the CherryPy buses; ``bank`` is the bank's plugin; ``runner`` wires one run; ``journal``
+and ``replay`` keep and check a run in SQLite; ``stats`` and ``report`` turn it into Snapshots,
+summaries and JSON.
 """
