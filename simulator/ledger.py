@@ -127,7 +127,7 @@ class Ledger:
         every check comes before the first change.
         """
         opened = self.open
-        get, pop = opened.get, opened.pop
+        get = opened.get
         positions, cash, digests = self.positions, self.cash, self._digest_buffers
         last_trade = self.last_trade
         ack_times: dict[int, int] = {}
