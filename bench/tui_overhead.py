@@ -41,7 +41,6 @@ import os
 import platform
 import re
 import resource
-import select
 import statistics
 import subprocess
 import sys
@@ -93,28 +92,16 @@ class Terminal(PtySim):
         super().__init__(*flags, cols=COLS, rows=ROWS)
         SESSIONS.add(self.proc.pid)
 
-    def _read(self) -> None:  # the same loop as PtySim._read, plus stamps and watches
-        while True:
-            try:
-                ready, _, _ = select.select([self.master], [], [], 0.1)
-                if not ready:
-                    if self.proc.poll() is not None:
-                        return
-                    continue
-                data = os.read(self.master, 65536)
-            except OSError:
+    def _received(self, data: bytes) -> None:  # PtySim's reader, plus stamps and watches
+        arrived = time.perf_counter()
+        with self._lock:
+            self.raw += data
+            if not self.emulate:
                 return
-            if not data:
+            if self.deferred is not None:
+                self.deferred.append((arrived, data))
                 return
-            arrived = time.perf_counter()
-            with self._lock:
-                self.raw += data
-                if not self.emulate:
-                    continue
-                if self.deferred is not None:
-                    self.deferred.append((arrived, data))
-                    continue
-                self._feed(arrived, data)
+            self._feed(arrived, data)
 
     def _feed(self, arrived: float, data: bytes) -> None:
         """Parse one chunk (lock held) and note the watches it satisfies."""

@@ -61,9 +61,13 @@ class PtySim:
                 return  # EIO: every process holding the slave side is gone
             if not data:
                 return
-            with self._lock:
-                self.raw += data
-                self.stream.feed(data)
+            self._received(data)
+
+    def _received(self, data: bytes) -> None:
+        """What arrived from the simulator (on the reader thread): keep it, feed the screen."""
+        with self._lock:
+            self.raw += data
+            self.stream.feed(data)
 
     def text(self) -> str:
         with self._lock:
