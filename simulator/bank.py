@@ -176,7 +176,7 @@ class Bank(SimplePlugin):
         if due:
             self._place(due, first_due)
         self._flush()
-        self.pool.poll(self._idle_wait(now, due))
+        self.pool.poll(self._idle_wait(now))
         self._supervise()
         now = time.monotonic()
         if now >= self._next_liveness:
@@ -330,7 +330,8 @@ class Bank(SimplePlugin):
                 del pending[:batch]
         return sent_all
 
-    def _idle_wait(self, now: float, due: int) -> float:
+    def _idle_wait(self, now: float) -> float:
+        """How long the next poll may wait for results without making a due order late."""
         if self.paused:
             return 0.02
         if any(self._pending):
