@@ -65,9 +65,6 @@ class OrderFlow:
             invalid_ratio=config.invalid_ratio,
         )
 
-    def reference_price(self, symbol: str) -> int:
-        return self._ref[self.symbols.index(symbol)]
-
     def generate(self, n: int) -> list[tuple]:
         """The next ``n`` new orders as wire tuples (see orders.py), with the cancel requests
         that come between them; ids are consecutive over both."""

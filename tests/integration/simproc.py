@@ -21,6 +21,15 @@ import psutil
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def kill_all(pids) -> None:
+    """SIGKILL every pid still there (a test's last resort, so nothing outlives it)."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 class SimProcess:
     def __init__(self, *flags: str, report: Path | None = None) -> None:
         args = [sys.executable, str(ROOT / "simulate.py"), "--headless", *flags]
@@ -132,11 +141,7 @@ class SimProcess:
                 os.killpg(self.pgid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            kill_all(left)
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(10)

@@ -25,12 +25,17 @@ def run_to_end(tmp_path, name: str, *flags: str) -> dict:
         return sim.report()
 
 
+@pytest.fixture(scope="module")
+def calm(tmp_path_factory) -> dict:
+    """The report of the same flow run without any fault: what every faulty run must match."""
+    return run_to_end(tmp_path_factory.mktemp("calm"), "calm", "--rate", "0")
+
+
 def broker_pids(sim: SimProcess) -> list[int]:
     return [p.pid for p in sim.children() if "spawn_main" in " ".join(p.cmdline())]
 
 
-def test_brokers_killed_by_the_drill_recover_with_identical_fills(tmp_path):
-    calm = run_to_end(tmp_path, "calm", "--rate", "0")
+def test_brokers_killed_by_the_drill_recover_with_identical_fills(tmp_path, calm):
     drilled = run_to_end(tmp_path, "drilled", "--rate", "20000", "--kill-broker-every", "0.4",
                          "--max-restarts", "20")
     assert_reconciled(drilled)
@@ -38,8 +43,7 @@ def test_brokers_killed_by_the_drill_recover_with_identical_fills(tmp_path):
     assert drilled["orders"] == calm["orders"]
 
 
-def test_a_broker_killed_from_outside_is_restarted_and_nothing_changes(tmp_path):
-    calm = run_to_end(tmp_path, "calm", "--rate", "0")
+def test_a_broker_killed_from_outside_is_restarted_and_nothing_changes(tmp_path, calm):
     with SimProcess(*FLOW, "--rate", "15000", report=tmp_path / "killed.json") as sim:
         sim.wait_placed_at_least(10000)
         victim = broker_pids(sim)[0]
@@ -52,8 +56,7 @@ def test_a_broker_killed_from_outside_is_restarted_and_nothing_changes(tmp_path)
     assert victim not in [b["pid"] for b in report["brokers"]]
 
 
-def test_a_hung_broker_is_noticed_by_its_heartbeats_and_replaced(tmp_path):
-    calm = run_to_end(tmp_path, "calm", "--rate", "0")
+def test_a_hung_broker_is_noticed_by_its_heartbeats_and_replaced(tmp_path, calm):
     with SimProcess(*FLOW, "--rate", "15000", "--hang-timeout", "1",
                     report=tmp_path / "hung.json") as sim:
         sim.wait_placed_at_least(8000)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import fcntl
 import os
 import select
-import signal
 import struct
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import psutil
 import pyte
+
+from tests.integration.simproc import kill_all
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,11 +111,7 @@ class PtySim:
             time.sleep(0.05)
 
     def close(self) -> None:
-        for pid in self.leftover_processes(0):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_all(self.leftover_processes(0))
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
