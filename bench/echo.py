@@ -1,7 +1,7 @@
 """Transport ceilings, measured with the simulator's own pipes, pool and encoding.
 
 ``echo_orders_per_s``: the bank side sends ORDERS batches through ``BrokerPool`` (credit-bounded
-inbox pipes, one stdlib pickle per batch) to echo brokers that answer each order with an ACK;
+inbox pipes, int64 order records) to echo brokers that answer each order with an ACK;
 no flow generation, no matching, no ledger. ``queue_one_per_put_per_s``: the classic way, one
 order tuple per ``multiprocess.Queue.put`` to one consumer process.
 """
@@ -18,6 +18,7 @@ import multiprocess  # noqa: E402
 from cherrypy.process import wspbus  # noqa: E402
 
 from simulator import messages as msg  # noqa: E402
+from simulator import wire  # noqa: E402
 from simulator.flow import OrderFlow  # noqa: E402
 from simulator.pool import BrokerPool  # noqa: E402
 
@@ -29,7 +30,7 @@ def echo_orders_per_s(brokers: int = 2, batch: int = 256, seconds: float = 3.0) 
 
     def on_message(kind, body):
         if kind == msg.EVENTS:
-            acked[0] += len(body[2])
+            acked[0] += len(body[2]) // wire.EVENT_WIDTH
 
     specs = [msg.BrokerSpec(i, f"echo-{i + 1}", ()) for i in range(brokers)]
     pool = BrokerPool(wspbus.Bus(), specs, inbox_batches=16, on_message=on_message,
@@ -45,7 +46,7 @@ def echo_orders_per_s(brokers: int = 2, batch: int = 256, seconds: float = 3.0) 
             progressed = False
             for k in range(brokers):
                 chunk = batches[i % len(batches)]
-                if pool.send(k, msg.encode(msg.ORDERS, chunk)):  # encoded per send, as the bank does
+                if pool.send(k, msg.encode(msg.ORDERS, chunk.tobytes())):  # per send, as the bank
                     sent += len(chunk)
                     i += 1
                     progressed = True

@@ -1,17 +1,36 @@
 """An echo broker for the transport ceiling: the simulator's protocol and encoding, no matching.
 
 It reads ORDERS batches from its inbox pipe exactly as a broker does, answers every order with
-one ACK, and sends the events back encoded the same way; heartbeats, credit counts, STOP and
-the final report follow the real protocol, so ``BrokerPool`` drives it unchanged.
+one ACK, and sends the events back encoded the same way (int64 records, see
+``simulator/wire.py``); heartbeats, credit counts, STOP and the final report follow the real
+protocol, so ``BrokerPool`` drives it unchanged.
+
+The ACKs are written with strided memoryview copies (each order's oid into place 1 of its
+event record, a 1 into place 0), so no Python int is made per order: what is measured is the
+transport, not this process's interpreter.
 """
 from __future__ import annotations
 
 import os
 import signal
+from array import array
 
 from simulator import messages as msg
+from simulator.wire import EVENT_SIZE, EVENT_WIDTH, ORDER_WIDTH
 
 _ACK = 1
+_ONES = memoryview(array("q", [_ACK]) * 4096)  # the kind column of up to 4096 ACK records
+
+
+def ack_records(orders: memoryview) -> bytearray:
+    """One ACK event record per order record of a decoded ORDERS body (a 'q' memoryview)."""
+    n = len(orders) // ORDER_WIDTH
+    records = bytearray(n * EVENT_SIZE)  # zeros: the unused places of an ACK
+    events = memoryview(records).cast("q")
+    ones = _ONES if n <= len(_ONES) else memoryview(array("q", [_ACK]) * n)
+    events[0::EVENT_WIDTH] = ones[:n]
+    events[1::EVENT_WIDTH] = orders[0::ORDER_WIDTH]  # oid is the first field of an order
+    return records
 
 
 def echo_main(spec: msg.BrokerSpec, inbox, results) -> None:
@@ -28,7 +47,7 @@ def echo_main(spec: msg.BrokerSpec, inbox, results) -> None:
         if not inbox.poll(0.05):
             results.send_bytes(msg.encode(msg.HEARTBEAT, beat()))
             continue
-        events = []
+        parts = []
         stop = False
         for _ in range(64):
             kind, body = msg.decode(inbox.recv_bytes())
@@ -37,12 +56,13 @@ def echo_main(spec: msg.BrokerSpec, inbox, results) -> None:
                 stop = True
                 break
             if kind == msg.ORDERS:
-                orders += len(body)
-                events.extend([(_ACK, o[0]) for o in body])
+                orders += len(body) // ORDER_WIDTH
+                parts.append(ack_records(body))
             if not inbox.poll():
                 break
-        if events:
-            results.send_bytes(msg.encode(msg.EVENTS, (spec.index, consumed, events)))
+        if parts:
+            records = parts[0] if len(parts) == 1 else b"".join(parts)
+            results.send_bytes(msg.encode(msg.EVENTS, (spec.index, consumed, records)))
         if stop:
             final = msg.FinalReport(spec.index, os.getpid(), orders, 0, 0, {})
             results.send_bytes(msg.encode(msg.FINAL, final))

@@ -1,10 +1,13 @@
 """One symbol's limit order book: price-time priority matching on integer ticks.
 
 ``OrderBook`` is the matching engine a broker runs for each symbol it trades. It takes LIMIT
-and MARKET orders and cancels, matches them against the resting orders (best price first,
-then oldest first, at the resting order's price) and answers each call with the event tuples
-defined in ``simulator.orders`` (``(Event.ACK, oid)``, ``(Event.TRADE, ...)`` and so on), as
-plain ints so they can cross process boundaries cheaply.
+and MARKET orders and cancels and matches them against the resting orders (best price first,
+then oldest first, at the resting order's price). The broker calls ``submit_into`` and
+``cancel_into``, which append each event to the caller's list as a flat record of
+``wire.EVENT_WIDTH`` ints (trades name the symbol by its wire id), so the broker packs a
+whole reply at once with nothing to regroup or flatten. ``submit`` and ``cancel`` wrap them
+for tests and replays, returning the readable event tuples of ``simulator.orders``
+(``(Event.ACK, oid)``, ``(Event.TRADE, symbol, ...)`` and so on).
 
 Pure model: no clock, no randomness, no I/O. It is on the hot path, so the inside is plain
 data rather than objects:
@@ -12,8 +15,9 @@ data rather than objects:
 * each side is a dict ``price -> level`` plus a sorted list of keys kept with ``bisect``;
   bids are keyed by price and asks by negated price so that on both sides the best level is
   the *last* key (``pop()`` from the end is O(1));
-* a level is the list ``[total_leaves, dead_entries, deque_of_entries]`` (live orders at the
-  level = ``len(deque) - dead_entries``);
+* a level is the list ``[dead_entries, deque_of_entries]``: live orders at the level =
+  ``len(deque) - dead_entries``, and it is removed when that reaches 0. Its total quantity is
+  summed only when a view asks for it, so placing an order touches no counter;
 * an entry is the list ``[oid, leaves, account, price, side]``; arrival order in the deque is
   the time priority;
 * cancels use lazy deletion: the entry's leaves are set to 0 and it stays in its deque until
@@ -53,6 +57,11 @@ _NO_LIMIT = 1 << 62
 _COMPACT_SLACK = 16
 
 
+def _leaves(entries) -> int:
+    """Total leaves of a level's entries (dead ones count 0): views only, never matching."""
+    return sum(e[1] for e in entries)
+
+
 def _is_int(x: object) -> bool:
     """True for ints and int enums, False for bool (and everything else)."""
     return isinstance(x, int) and not isinstance(x, bool)
@@ -90,6 +99,7 @@ class OrderBook:
 
     __slots__ = (
         "_symbol",
+        "_sym_id",
         "_bids",
         "_asks",
         "_bid_keys",
@@ -101,9 +111,10 @@ class OrderBook:
         "_max_oid",
     )
 
-    def __init__(self, symbol: str) -> None:
+    def __init__(self, symbol: str, sym_id: int = 0) -> None:
         self._symbol = symbol
-        self._bids: dict[int, list] = {}  # price -> [total, dead, deque of entries]
+        self._sym_id = sym_id  # the symbol on the wire (see wire.py): what trades carry
+        self._bids: dict[int, list] = {}  # price -> [dead, deque of entries]
         self._asks: dict[int, list] = {}
         self._bid_keys: list[int] = []  # ascending prices: best bid last
         self._ask_keys: list[int] = []  # ascending negated prices: best ask last
@@ -126,8 +137,10 @@ class OrderBook:
         opposite side (best price, then oldest, first; at the resting order's price), then
         ``(CANCELLED, oid, leaves)`` if something is left of an IOC or MARKET order. What is
         left of a LIMIT DAY order rests on the book silently.
+
+        The readable form of ``submit_into``, for tests and replays; unlike it, this accepts
+        fields of any type and refuses the ones that are not ints.
         """
-        # Fast path: exact ints, in range. Anything else goes through the full check.
         if not (
             type(qty) is int
             and type(price) is int
@@ -136,10 +149,6 @@ class OrderBook:
             and type(tif) is int
             and type(oid) is int
             and type(account) is int
-            and qty > 0
-            and (side == 1 or side == -1)
-            and (tif == 0 or tif == 1)
-            and ((otype == 0 and price > 0) or otype == 1)
         ):
             if _is_int(oid) and oid > self._max_oid:
                 self._max_oid = int(oid)
@@ -151,149 +160,9 @@ class OrderBook:
             # Acceptable but not plain ints (int enums, int subclasses): normalise.
             oid, account, side, otype, tif = int(oid), int(account), int(side), int(otype), int(tif)
             price, qty = int(price), int(qty)
-
-        if oid > self._max_oid:
-            self._max_oid = oid
-        # Literal ints below: 1 = Event.ACK / Side.BUY, 3 = Event.TRADE, 4 = Event.CANCELLED,
-        # 0 = OrderType.LIMIT / TimeInForce.DAY (asserted at import, see the end of the module).
-        events = [(1, oid)]
-        remaining = qty
-
-        if side == 1:
-            keys = self._ask_keys
-            if keys and (otype or -keys[-1] <= price):
-                lim = price if otype == 0 else _NO_LIMIT
-                index = self._index
-                book = self._asks
-                symbol = self._symbol
-                append = events.append
-                seq = self._match_seq
-                while keys:
-                    p = -keys[-1]
-                    if p > lim:
-                        break
-                    level = book[p]
-                    dq = level[2]
-                    while True:
-                        e = dq[0]
-                        lv = e[1]
-                        if lv == 0:  # cancelled: lazily dropped here
-                            dq.popleft()
-                            level[1] -= 1
-                            continue
-                        seq += 1
-                        if lv <= remaining:
-                            append((3, symbol, seq, oid, e[0], p, lv))
-                            remaining -= lv
-                            e[1] = 0
-                            dq.popleft()
-                            del index[e[0]]
-                            level[0] -= lv
-                            if level[0] == 0:
-                                keys.pop()
-                                del book[p]
-                                break
-                            if remaining == 0:
-                                break
-                        else:
-                            append((3, symbol, seq, oid, e[0], p, remaining))
-                            e[1] = lv - remaining
-                            level[0] -= remaining
-                            remaining = 0
-                            break
-                    if remaining == 0:
-                        break
-                self._match_seq = seq
-                self._volume += qty - remaining
-                self._last_price = events[-1][5]
-            if remaining:
-                if otype == 0 and tif == 0:
-                    e = [oid, remaining, account, price, 1]
-                    self._index[oid] = e
-                    book = self._bids
-                    level = book.get(price)
-                    if level is None:
-                        dq = deque()
-                        dq.append(e)
-                        book[price] = [remaining, 0, dq]
-                        keys = self._bid_keys
-                        if not keys or price > keys[-1]:
-                            keys.append(price)
-                        else:
-                            insort(keys, price)
-                    else:
-                        level[0] += remaining
-                        level[2].append(e)
-                else:
-                    events.append((4, oid, remaining))
-        else:
-            keys = self._bid_keys
-            if keys and (otype or keys[-1] >= price):
-                lim = price if otype == 0 else 0
-                index = self._index
-                book = self._bids
-                symbol = self._symbol
-                append = events.append
-                seq = self._match_seq
-                while keys:
-                    p = keys[-1]
-                    if p < lim:
-                        break
-                    level = book[p]
-                    dq = level[2]
-                    while True:
-                        e = dq[0]
-                        lv = e[1]
-                        if lv == 0:
-                            dq.popleft()
-                            level[1] -= 1
-                            continue
-                        seq += 1
-                        if lv <= remaining:
-                            append((3, symbol, seq, e[0], oid, p, lv))
-                            remaining -= lv
-                            e[1] = 0
-                            dq.popleft()
-                            del index[e[0]]
-                            level[0] -= lv
-                            if level[0] == 0:
-                                keys.pop()
-                                del book[p]
-                                break
-                            if remaining == 0:
-                                break
-                        else:
-                            append((3, symbol, seq, e[0], oid, p, remaining))
-                            e[1] = lv - remaining
-                            level[0] -= remaining
-                            remaining = 0
-                            break
-                    if remaining == 0:
-                        break
-                self._match_seq = seq
-                self._volume += qty - remaining
-                self._last_price = events[-1][5]
-            if remaining:
-                if otype == 0 and tif == 0:
-                    e = [oid, remaining, account, price, -1]
-                    self._index[oid] = e
-                    book = self._asks
-                    level = book.get(price)
-                    if level is None:
-                        dq = deque()
-                        dq.append(e)
-                        book[price] = [remaining, 0, dq]
-                        keys = self._ask_keys
-                        if not keys or -price > keys[-1]:
-                            keys.append(-price)
-                        else:
-                            insort(keys, -price)
-                    else:
-                        level[0] += remaining
-                        level[2].append(e)
-                else:
-                    events.append((4, oid, remaining))
-        return events
+        out: list[int] = []
+        self.submit_into(out, oid, account, side, otype, tif, price, qty)
+        return self._readable(out)
 
     def cancel(self, cancel_oid: int, target_oid: int) -> list[tuple]:
         """Cancel the resting order ``target_oid`` on behalf of the cancel order ``cancel_oid``.
@@ -303,16 +172,192 @@ class OrderBook:
         int; UNKNOWN_ORDER if it is higher than every id ever passed to ``submit`` here
         (accepted or rejected; cancel ids do not count) or to ``restore``; else
         ORDER_NOT_RESTING (filled, cancelled, rejected, IOC/MARKET, or placed elsewhere).
+
+        The readable form of ``cancel_into``.
         """
         if type(target_oid) is not int:
             if not _is_int(target_oid):
                 return [(_REJECT, cancel_oid, _R_MALFORMED)]
             target_oid = int(target_oid)
+        out: list = []
+        self.cancel_into(out, cancel_oid, target_oid)
+        return self._readable(out)
+
+    def _readable(self, flat: list) -> list[tuple]:
+        """Event records regrouped as the tuples of ``simulator.orders``: padding stripped,
+        a trade naming its symbol rather than its wire id."""
+        events = []
+        it = iter(flat)
+        for rec in zip(it, it, it, it, it, it, it):
+            kind = rec[0]
+            if kind == _TRADE:
+                events.append((_TRADE, self._symbol) + rec[2:])
+            elif kind == _ACK:
+                events.append(rec[:2])
+            else:
+                events.append(rec[:3])
+        return events
+
+    def submit_into(
+        self, out: list, oid: int, account: int, side: int, otype: int, tif: int, price: int,
+        qty: int,
+    ) -> None:
+        """``submit`` for the broker's hot path: append the order's events to ``out`` as flat
+        ``wire.EVENT_WIDTH``-int records (see ``wire.py``), trades carrying ``sym_id``.
+
+        Every field must be an exact int (as decoded wire records are): only their ranges are
+        checked here, with the same REJECT reasons as ``check_order``.
+        """
+        if oid > self._max_oid:
+            self._max_oid = oid
+        if not (
+            qty > 0
+            and (side == 1 or side == -1)
+            and (tif == 0 or tif == 1)
+            and ((otype == 0 and price > 0) or otype == 1)
+        ):
+            out += (2, oid, int(check_order(side, otype, tif, price, qty)), 0, 0, 0, 0)
+            return
+        # Literal ints below: 1 = Event.ACK / Side.BUY, 3 = Event.TRADE, 4 = Event.CANCELLED,
+        # 0 = OrderType.LIMIT / TimeInForce.DAY (asserted at import, see the end of the module).
+        out += (1, oid, 0, 0, 0, 0, 0)
+        remaining = qty
+
+        if side == 1:
+            keys = self._ask_keys
+            if keys and (otype or -keys[-1] <= price):
+                lim = price if otype == 0 else _NO_LIMIT
+                index = self._index
+                book = self._asks
+                sym = self._sym_id
+                seq = self._match_seq
+                while keys:
+                    p = -keys[-1]
+                    if p > lim:
+                        break
+                    level = book[p]
+                    dq = level[1]
+                    while True:
+                        e = dq[0]
+                        lv = e[1]
+                        if lv == 0:  # cancelled: lazily dropped here
+                            dq.popleft()
+                            level[0] -= 1
+                            continue
+                        seq += 1
+                        if lv <= remaining:
+                            out += (3, sym, seq, oid, e[0], p, lv)
+                            remaining -= lv
+                            dq.popleft()  # filled: no longer in any deque or the index
+                            del index[e[0]]
+                            if len(dq) == level[0]:  # only dead entries left
+                                keys.pop()
+                                del book[p]
+                                break
+                            if remaining == 0:
+                                break
+                        else:
+                            out += (3, sym, seq, oid, e[0], p, remaining)
+                            e[1] = lv - remaining
+                            remaining = 0
+                            break
+                    if remaining == 0:
+                        break
+                self._match_seq = seq
+                self._volume += qty - remaining
+                self._last_price = out[-2]  # the price of the trade just appended
+            if remaining:
+                if otype == 0 and tif == 0:
+                    e = [oid, remaining, account, price, 1]
+                    self._index[oid] = e
+                    book = self._bids
+                    level = book.get(price)
+                    if level is None:
+                        dq = deque()
+                        dq.append(e)
+                        book[price] = [0, dq]
+                        keys = self._bid_keys
+                        if not keys or price > keys[-1]:
+                            keys.append(price)
+                        else:
+                            insort(keys, price)
+                    else:
+                        level[1].append(e)
+                else:
+                    out += (4, oid, remaining, 0, 0, 0, 0)
+        else:
+            keys = self._bid_keys
+            if keys and (otype or keys[-1] >= price):
+                lim = price if otype == 0 else 0
+                index = self._index
+                book = self._bids
+                sym = self._sym_id
+                seq = self._match_seq
+                while keys:
+                    p = keys[-1]
+                    if p < lim:
+                        break
+                    level = book[p]
+                    dq = level[1]
+                    while True:
+                        e = dq[0]
+                        lv = e[1]
+                        if lv == 0:
+                            dq.popleft()
+                            level[0] -= 1
+                            continue
+                        seq += 1
+                        if lv <= remaining:
+                            out += (3, sym, seq, e[0], oid, p, lv)
+                            remaining -= lv
+                            dq.popleft()
+                            del index[e[0]]
+                            if len(dq) == level[0]:  # only dead entries left
+                                keys.pop()
+                                del book[p]
+                                break
+                            if remaining == 0:
+                                break
+                        else:
+                            out += (3, sym, seq, e[0], oid, p, remaining)
+                            e[1] = lv - remaining
+                            remaining = 0
+                            break
+                    if remaining == 0:
+                        break
+                self._match_seq = seq
+                self._volume += qty - remaining
+                self._last_price = out[-2]
+            if remaining:
+                if otype == 0 and tif == 0:
+                    e = [oid, remaining, account, price, -1]
+                    self._index[oid] = e
+                    book = self._asks
+                    level = book.get(price)
+                    if level is None:
+                        dq = deque()
+                        dq.append(e)
+                        book[price] = [0, dq]
+                        keys = self._ask_keys
+                        if not keys or -price > keys[-1]:
+                            keys.append(-price)
+                        else:
+                            insort(keys, -price)
+                    else:
+                        level[1].append(e)
+                else:
+                    out += (4, oid, remaining, 0, 0, 0, 0)
+
+    def cancel_into(self, out: list, cancel_oid: int, target_oid: int) -> None:
+        """``cancel`` for the broker's hot path: append its event records to ``out``.
+        ``target_oid`` must be an exact int."""
         e = self._index.pop(target_oid, None)
         if e is None:
             if target_oid > self._max_oid:
-                return [(_REJECT, cancel_oid, _R_UNKNOWN_ORDER)]
-            return [(_REJECT, cancel_oid, _R_NOT_RESTING)]
+                out += (2, cancel_oid, _R_UNKNOWN_ORDER, 0, 0, 0, 0)
+            else:
+                out += (2, cancel_oid, _R_NOT_RESTING, 0, 0, 0, 0)
+            return
         leaves = e[1]
         e[1] = 0
         price = e[3]
@@ -325,22 +370,20 @@ class OrderBook:
             keys = self._ask_keys
             key = -price
         level = book[price]
-        level[0] -= leaves
-        if level[0] == 0:
+        dead = level[0] + 1
+        dq = level[1]
+        if len(dq) == dead:  # that was the level's last live order
             del book[price]
             if keys[-1] == key:
                 keys.pop()
             else:
                 del keys[bisect_left(keys, key)]
+        elif dead > (len(dq) >> 1) + _COMPACT_SLACK:  # mostly dead: compact
+            level[1] = deque([x for x in dq if x[1]])
+            level[0] = 0
         else:
-            dead = level[1] + 1
-            dq = level[2]
-            if dead > (len(dq) >> 1) + _COMPACT_SLACK:  # mostly dead: compact
-                level[2] = deque([x for x in dq if x[1]])
-                level[1] = 0
-            else:
-                level[1] = dead
-        return [(4, target_oid, leaves), (5, cancel_oid, target_oid)]  # CANCELLED, CANCEL_DONE
+            level[0] = dead
+        out += (4, target_oid, leaves, 0, 0, 0, 0, 5, cancel_oid, target_oid, 0, 0, 0, 0)
 
     # ------------------------------------------------------------------ views
 
@@ -350,7 +393,7 @@ class OrderBook:
         if not keys:
             return None
         p = keys[-1]
-        return (p, self._bids[p][0])
+        return (p, _leaves(self._bids[p][1]))
 
     def best_ask(self) -> tuple[int, int] | None:
         """(price, total quantity) of the best ask level, or None if there are no asks."""
@@ -358,7 +401,7 @@ class OrderBook:
         if not keys:
             return None
         p = -keys[-1]
-        return (p, self._asks[p][0])
+        return (p, _leaves(self._asks[p][1]))
 
     def depth(
         self, levels: int = 10
@@ -367,11 +410,11 @@ class OrderBook:
         bids = []
         for p in reversed(self._bid_keys[-levels:] if levels > 0 else []):
             lvl = self._bids[p]
-            bids.append((p, lvl[0], len(lvl[2]) - lvl[1]))
+            bids.append((p, _leaves(lvl[1]), len(lvl[1]) - lvl[0]))
         asks = []
         for k in reversed(self._ask_keys[-levels:] if levels > 0 else []):
             lvl = self._asks[-k]
-            asks.append((-k, lvl[0], len(lvl[2]) - lvl[1]))
+            asks.append((-k, _leaves(lvl[1]), len(lvl[1]) - lvl[0]))
         return bids, asks
 
     def resting(self) -> list[tuple[int, int, int, int, int]]:
@@ -379,9 +422,9 @@ class OrderBook:
         bids best first, then asks best first; oldest first within a level."""
         out = []
         for p in reversed(self._bid_keys):
-            out.extend((e[0], e[2], e[4], e[3], e[1]) for e in self._bids[p][2] if e[1])
+            out.extend((e[0], e[2], e[4], e[3], e[1]) for e in self._bids[p][1] if e[1])
         for k in reversed(self._ask_keys):
-            out.extend((e[0], e[2], e[4], e[3], e[1]) for e in self._asks[-k][2] if e[1])
+            out.extend((e[0], e[2], e[4], e[3], e[1]) for e in self._asks[-k][1] if e[1])
         return out
 
     # ------------------------------------------------------------------ restart
@@ -438,10 +481,9 @@ class OrderBook:
             book = self._bids if side == _BUY else self._asks
             level = book.get(price)
             if level is None:
-                book[price] = [leaves, 0, deque((e,))]
+                book[price] = [0, deque((e,))]
             else:
-                level[0] += leaves
-                level[2].append(e)
+                level[1].append(e)
             if oid > top:
                 top = oid
         self._bid_keys = sorted(self._bids)
@@ -460,6 +502,11 @@ class OrderBook:
     @property
     def symbol(self) -> str:
         return self._symbol
+
+    @property
+    def sym_id(self) -> int:
+        """The symbol's wire id, carried by the trades of ``submit_into``."""
+        return self._sym_id
 
     @property
     def match_seq(self) -> int:

@@ -76,6 +76,7 @@ from urllib.parse import quote
 
 from cherrypy.process.plugins import SimplePlugin
 
+from simulator import wire
 from simulator.bus import never_raises
 from simulator.orders import Event, OrderType, TimeInForce
 
@@ -389,6 +390,7 @@ class Journal(SimplePlugin):
         self.committed_batches = 0  # writer
         self.bad_rows = 0  # writer
         self._seq: dict[str, int] = {}  # writer: per-symbol arrival sequence
+        self._symbols = tuple(self.config.get("symbols", ()))  # wire sym index -> name
 
     @staticmethod
     def check_path(path: str) -> str | None:
@@ -453,18 +455,20 @@ class Journal(SimplePlugin):
 
     # -- hot path (bank thread) ---------------------------------------------------------------
 
-    def record_orders(self, orders: list[tuple], t_ns: int) -> None:
-        """Journal the wire tuples of orders placed at ``t_ns``, in placement order. O(1)."""
+    def record_orders(self, orders, t_ns: int) -> None:
+        """Journal orders placed at ``t_ns``, in placement order: an (n, 9) array of wire
+        records (never written to again by the caller) or readable tuples. O(1)."""
         if self.failed is not None or self._stopped:
             self._hook_dropped += len(orders)
-        elif orders:
+        elif len(orders):
             self._put((_ORDERS, orders, t_ns))
 
-    def record_events(self, broker_index: int, events: list[tuple]) -> None:
-        """Journal a broker's batch of event tuples, as it sent them. O(1)."""
+    def record_events(self, broker_index: int, events) -> None:
+        """Journal a broker's batch of events as it sent them: an (n, 7) array of wire records
+        or readable tuples. O(1)."""
         if self.failed is not None or self._stopped:
             self._hook_dropped += len(events)
-        elif events:
+        elif len(events):
             self._put((_EVENTS, events, broker_index))
 
     def _put(self, item: tuple) -> None:
@@ -549,9 +553,9 @@ class Journal(SimplePlugin):
                     if con is None or self._abandon:
                         self._writer_dropped += len(item[1])
                     elif kind == _ORDERS:
-                        rows += self._order_rows(item[1], item[2], orders)
+                        rows += self._order_rows(self._readable_orders(item[1]), item[2], orders)
                     else:
-                        rows += self._event_rows(item[1], item[2], fills, results)
+                        rows += self._event_rows(self._readable_events(item[1]), item[2], fills, results)
                     if rows >= self._group_rows:
                         break
                     remaining = deadline - time.monotonic()
@@ -626,6 +630,19 @@ class Journal(SimplePlugin):
             if item[0] == _STOP:
                 return
             self._writer_dropped += len(item[1])
+
+    def _readable_orders(self, batch) -> list:
+        """Wire records (an array) as readable order tuples; readable tuples pass as they are."""
+        if isinstance(batch, list):
+            return batch
+        return wire.readable_orders(batch.tolist(), self._symbols)
+
+    def _readable_events(self, events) -> list:
+        """Wire records (an array) as readable event tuples; readable tuples pass as they are."""
+        if isinstance(events, list):
+            return events
+        it = iter(events.reshape(-1).tolist())
+        return wire.readable_events(zip(*[it] * wire.EVENT_WIDTH), self._symbols)
 
     def _order_rows(self, batch: list[tuple], t_ns: int, out: list[tuple]) -> int:
         """Append ``batch`` as orders rows to ``out``; malformed orders are counted and skipped."""

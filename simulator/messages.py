@@ -1,15 +1,18 @@
 """The few records that cross a process boundary, and their byte encoding.
 
-Every message on a queue is one ``bytes`` object: a one-byte kind, then a stdlib-pickled body.
+Every message on a pipe is one ``bytes`` object: a one-byte kind, then its body. Orders and
+events, the bulk of the traffic, are int64 records (see ``wire.py``) after 7 bytes of padding,
+so the records start 8-aligned and decode without a copy; every other body is stdlib-pickled.
 The sender encodes a whole batch once, so multiprocess's slow (dill) pickler only ever sees
 bytes, which cost it almost nothing. Anything that arrives and is not such a message raises
 ``BadMessage``; the receiver counts it, logs it and carries on.
 
-    bank -> broker inbox:   ORDERS  list of order tuples (see orders.py)
+    bank -> broker inbox:   ORDERS  order records (bytes); decoded: a flat int64 memoryview
                             WATCH   symbol whose book depth heartbeats should carry
                             RESTORE books of a restarted broker: {symbol: BookState}
                             STOP    sentinel: answer everything before it, report, exit
-    broker -> bank results: EVENTS  (broker index, messages read so far, list of event tuples)
+    broker -> bank results: EVENTS  (broker index, messages read so far, event records);
+                                    decoded, the records are a flat int64 memoryview
                             HEARTBEAT  Heartbeat
                             FINAL   FinalReport
                             LOG     LogLine
@@ -17,7 +20,10 @@ bytes, which cost it almost nothing. Anything that arrives and is not such a mes
 from __future__ import annotations
 
 import pickle
+import struct
 from dataclasses import dataclass, field
+
+from simulator.wire import EVENT_SIZE, ORDER_SIZE
 
 ORDERS = b"O"
 WATCH = b"W"
@@ -30,6 +36,8 @@ LOG = b"L"
 
 _BODY_KINDS = frozenset((ORDERS, WATCH, RESTORE, EVENTS, HEARTBEAT, FINAL, LOG))
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
+_PAD = bytes(7)  # kind byte + padding = 8: records after it are 8-aligned
+_EVENTS_HEADER = struct.Struct("=qq")  # broker index, inbox messages read so far
 
 
 class BadMessage(ValueError):
@@ -43,6 +51,7 @@ class BrokerSpec:
     index: int
     name: str
     symbols: tuple[str, ...]
+    symbol_ids: tuple[int, ...] = ()  # each symbol's index in the run's list: its wire ``sym``
     heartbeat_s: float = 0.25
     log_level: int = 20
 
@@ -93,13 +102,29 @@ class LogLine:
 
 
 def encode(kind: bytes, body: object = None) -> bytes:
+    """One message: ORDERS takes record bytes, EVENTS (index, consumed, record bytes), the
+    rest any picklable body."""
     if kind == STOP:
         return STOP
+    if kind == ORDERS:
+        return ORDERS + _PAD + body
+    if kind == EVENTS:
+        index, consumed, records = body
+        return EVENTS + _PAD + _EVENTS_HEADER.pack(index, consumed) + records
     return kind + pickle.dumps(body, _PROTOCOL)
 
 
+def _records(payload, start: int, size: int, kind: bytes) -> memoryview:
+    if payload[1:8] != _PAD:
+        raise BadMessage(f"{kind!r} without its zero padding")
+    view = memoryview(payload)[start:]
+    if len(view) % size:
+        raise BadMessage(f"{kind!r} body of {len(view)} bytes is not whole records of {size}")
+    return view.cast("B").cast("q")
+
+
 def decode(payload: object) -> tuple[bytes, object]:
-    """(kind, body) of a queue item, or BadMessage."""
+    """(kind, body) of a pipe item, or BadMessage."""
     if not isinstance(payload, (bytes, bytearray)) or not payload:
         raise BadMessage(f"not a message: {type(payload).__name__} {payload!r:.60}")
     kind = bytes(payload[:1])
@@ -107,16 +132,21 @@ def decode(payload: object) -> tuple[bytes, object]:
         if len(payload) != 1:
             raise BadMessage("STOP with a body")
         return STOP, None
+    if kind == ORDERS:
+        if len(payload) < 8:
+            raise BadMessage("ORDERS without its padding")
+        return ORDERS, _records(payload, 8, ORDER_SIZE, kind)
+    if kind == EVENTS:
+        if len(payload) < 8 + _EVENTS_HEADER.size:
+            raise BadMessage("EVENTS without its header")
+        index, consumed = _EVENTS_HEADER.unpack_from(payload, 8)
+        return EVENTS, (index, consumed, _records(payload, 8 + _EVENTS_HEADER.size, EVENT_SIZE, kind))
     if kind not in _BODY_KINDS:
         raise BadMessage(f"unknown kind {kind!r}")
     try:
         body = pickle.loads(payload[1:])
     except Exception as exc:  # any decoding failure is a bad message, never a crash
         raise BadMessage(f"undecodable {kind!r} body: {exc.__class__.__name__}: {exc}") from None
-    if kind == ORDERS and not isinstance(body, list):
-        raise BadMessage(f"ORDERS body is {type(body).__name__}, not list")
-    if kind == EVENTS and not (isinstance(body, tuple) and len(body) == 3):
-        raise BadMessage("EVENTS body is not (index, consumed, events)")
     if kind == HEARTBEAT and not isinstance(body, Heartbeat):
         raise BadMessage("HEARTBEAT body is not a Heartbeat")
     if kind == FINAL and not isinstance(body, FinalReport):

@@ -26,7 +26,7 @@ CHILD = r"""
 import sys, time
 from simulator.book import OrderBook
 from simulator.bus import new_bus
-from simulator.flow import OrderFlow
+from simulator.flow import OrderFlow, as_tuples
 from simulator.journal import Journal
 
 path = sys.argv[1]
@@ -46,8 +46,9 @@ fills = 0
 announced = 0
 deadline = time.monotonic() + 40  # never outlive a test that forgot us
 while time.monotonic() < deadline:
-    orders = flow.generate(64)
-    journal.record_orders(orders, time.monotonic_ns())
+    records = flow.generate(64)
+    journal.record_orders(records, time.monotonic_ns())
+    orders = as_tuples(records, symbols)
     events = []
     for oid, account, symbol, side, otype, tif, price, qty, target in orders:
         book = books.get(symbol)

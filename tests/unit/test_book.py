@@ -739,3 +739,74 @@ def test_restored_book_matches_like_the_original(before, after):
         assert apply(original, i, op) == apply(restored, i, op)
         assert original.resting() == restored.resting()
         assert original.depth() == restored.depth()
+
+
+# ------------------------------------------------------------------ flat event records
+
+
+def test_submit_into_appends_padded_records_and_trades_carry_the_sym_id():
+    book = OrderBook(SYM, sym_id=6)
+    out = [99]  # what the caller already had stays first
+    book.submit_into(out, 1, 1, -1, 0, 0, 100, 10)
+    book.submit_into(out, 2, 1, 1, 0, 1, 101, 15)
+    assert out == [99] + [
+        1, 1, 0, 0, 0, 0, 0,  # ACK
+        1, 2, 0, 0, 0, 0, 0,  # ACK
+        3, 6, 1, 2, 1, 100, 10,  # TRADE on sym 6
+        4, 2, 5, 0, 0, 0, 0,  # CANCELLED, the IOC's rest
+    ]  # fmt: skip
+    assert book.sym_id == 6 and book.last_price == 100
+
+
+def test_cancel_into_appends_cancelled_and_done_or_a_reject():
+    book = OrderBook(SYM, sym_id=2)
+    out: list = []
+    book.submit_into(out, 1, 1, 1, 0, 0, 100, 10)
+    out.clear()
+    book.cancel_into(out, 2, 1)
+    book.cancel_into(out, 3, 1)
+    book.cancel_into(out, 4, 50)
+    assert out == [
+        4, 1, 10, 0, 0, 0, 0,
+        5, 2, 1, 0, 0, 0, 0,
+        2, 3, int(RejectReason.ORDER_NOT_RESTING), 0, 0, 0, 0,
+        2, 4, int(RejectReason.UNKNOWN_ORDER), 0, 0, 0, 0,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "side, otype, tif, price, qty",
+    [(0, 0, 0, 1, 1), (1, 2, 0, 1, 1), (1, 0, 2, 1, 1), (-2, 1, 1, 0, 0), (1, 0, 0, 1, 0),
+     (-1, 1, 1, -7, -3), (1, 0, 1, 0, 5), (-1, 0, 0, -1, 5)],
+)
+def test_submit_into_rejects_out_of_range_ints_with_check_order_reasons(
+    side, otype, tif, price, qty
+):
+    book = OrderBook(SYM)
+    out: list = []
+    book.submit_into(out, 9, 1, side, otype, tif, price, qty)
+    assert out == [2, 9, int(check_order(side, otype, tif, price, qty)), 0, 0, 0, 0]
+    assert book.order_count == 0 and book.cancel(10, 9)[0][2] == RejectReason.ORDER_NOT_RESTING
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops_strategy)
+def test_flat_records_say_what_the_readable_events_say(ops):
+    readable, flat = OrderBook(SYM, sym_id=4), OrderBook(SYM, sym_id=4)
+    for i, op in enumerate(ops, start=1):
+        events = apply(readable, i, op)
+        out: list = []
+        if op[0] == "cancel":
+            flat.cancel_into(out, i, op[1])
+        else:
+            _, account, side, kind, price, qty = op
+            otype, tif = KINDS[kind]
+            flat.submit_into(out, i, account, side, otype, tif, 0 if otype else price, qty)
+        it = iter(out)
+        records = list(zip(*[it] * 7))
+        assert len(out) == 7 * len(events)
+        for event, record in zip(events, records):
+            if event[0] == Event.TRADE:
+                assert record == (Event.TRADE, 4) + event[2:]
+            else:
+                assert record == event + (0,) * (7 - len(event))

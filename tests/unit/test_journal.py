@@ -5,11 +5,13 @@ import os
 import sqlite3
 import time
 
+import numpy as np
 import pytest
 
+from simulator import wire
 from simulator.book import OrderBook
 from simulator.bus import new_bus, states
-from simulator.flow import UNKNOWN_SYMBOL, OrderFlow
+from simulator.flow import UNKNOWN_SYMBOL, OrderFlow, as_tuples
 from simulator.journal import BANK, Journal, JournalError, check_path, open_journal
 from simulator.ledger import Ledger
 from simulator.orders import Event, OrderType, RejectReason
@@ -63,12 +65,16 @@ class Run:
         self.events: list[tuple[int, tuple]] = []
 
     def step(self, n: int, t_ns: int = 0) -> None:
-        orders = self.flow.generate(n)
-        self.journal.record_orders(orders, t_ns)
+        records = self.flow.generate(n)
+        self.journal.record_orders(records, t_ns)  # as the bank does: wire records
+        orders = as_tuples(records, SYMBOLS)
         self.ledger.place([o for o in orders if o[2] in self.brokers.books], t_ns)
         self.orders += orders
+        ids = {s: i for i, s in enumerate(SYMBOLS)}
         for broker, events in self.brokers.handle(orders).items():
-            self.journal.record_events(broker, events)
+            self.journal.record_events(
+                broker, np.array([wire.event_record(e, ids) for e in events], np.int64)
+            )
             self.ledger.apply(events, 0, LatencyHistogram())
             self.events += [(broker, e) for e in events]
 

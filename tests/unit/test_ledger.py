@@ -153,7 +153,7 @@ def test_a_market_order_with_no_liquidity_is_cancelled(books):
     books.place(market(1, BUY))
     books.apply((ACK, 1), (CANCELLED, 1, 100))
     assert books.ledger.cancelled == 1 and books.ledger.filled == 0
-    assert not books.ledger.open
+    assert books.ledger.in_flight == 0 and books.ledger.working == 0
 
 
 # -- rejects and cancels --------------------------------------------------------------------------
@@ -467,3 +467,128 @@ def test_a_seeded_flow_through_order_books_reconciles(seed, n):
     assert ledger.working == rec.resting == len(resting)
     assert rec.placed == n
     assert latency.count == ledger.acked
+
+
+# -- the whole-array path books exactly what the event-by-event path books ------------------------
+
+
+def _run_pipeline(seed: int, batches: int, per_batch: int, fast: bool, mutate=None):
+    """A seeded flow through order books into a ledger, one events array per batch; ``mutate``
+    may spoil a batch of event records (a list of 7-tuples) before it is booked."""
+    import random
+
+    import numpy as np
+
+    from simulator import wire
+    from simulator import ledger as ledger_module
+
+    symbols = ("AAA", "BBB", "CCC")
+    flow = OrderFlow(symbols, seed=seed, accounts=5, cancel_ratio=0.2, invalid_ratio=0.02)
+    books = {i: OrderBook(s, i) for i, s in enumerate(symbols)}
+    ledger = Ledger(symbols, 5)
+    used_fast = []
+    if not fast:
+        ledger._apply_fast = lambda *a: False
+    else:
+        real = ledger._apply_fast
+        ledger._apply_fast = lambda *a: used_fast.append(real(*a)) or used_fast[-1]
+    ack, final = LatencyHistogram(), LatencyHistogram()
+    rng = random.Random(seed)
+    for b in range(batches):
+        rows = flow.generate(per_batch)
+        known = rows[rows[:, 2] >= 0]
+        for order in rows[rows[:, 2] < 0].tolist():
+            ledger.place_local_reject(order, RejectReason.UNKNOWN_SYMBOL)
+        ledger.place(known, b * 1_000_000, 1000)
+        out: list = []
+        for oid, account, sym, side, otype, tif, price, qty, target in known.tolist():
+            if otype == CANCEL:
+                books[sym].cancel_into(out, oid, target)
+            else:
+                books[sym].submit_into(out, oid, account, side, otype, tif, price, qty)
+        events = [tuple(out[i : i + 7]) for i in range(0, len(out), 7)]
+        if mutate is not None:
+            events = mutate(events, rng)
+        ledger.apply(np.array(events, np.int64).reshape(-1, wire.EVENT_WIDTH), b * 1_000_000 + 500_000, ack, final)
+    assert ledger_module.WINDOW > 0
+    resting = {r[0]: r[4] for bk in books.values() for r in bk.resting()}
+    return ledger, ack, final, resting, used_fast
+
+
+def _state(ledger, ack, final, resting):
+    return (
+        counts(ledger),
+        ledger.reject_counts(),
+        ledger.positions,
+        ledger.cash,
+        ledger.fills_digest(),
+        ledger.recent_trades(12),
+        ledger.last_trade,
+        sorted(ack.counts.items()),
+        sorted(final.counts.items()),
+        ledger.reconcile(resting),
+        ledger._open(),
+    )
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**31), per_batch=st.sampled_from([150, 400, 1500]))
+def test_the_fast_path_books_what_the_slow_path_books(seed, per_batch):
+    fast = _run_pipeline(seed, 6, per_batch, fast=True)
+    slow = _run_pipeline(seed, 6, per_batch, fast=False)
+    assert any(fast[4]), "the whole-array path was never taken"
+    assert _state(*fast[:4]) == _state(*slow[:4])
+    assert fast[0].reconcile(fast[3]).ok and fast[0].unknown_events == 0
+
+
+def _spoil(events, rng):
+    """One of the ways a batch can be wrong: a repeat, a swap, an unknown id or kind."""
+    events = list(events)
+    i = rng.randrange(len(events))
+    j = rng.randrange(len(events))
+    how = rng.randrange(5)
+    if how == 0:
+        events.insert(j, events[i])  # an event delivered twice
+    elif how == 1:
+        events[i], events[j] = events[j], events[i]  # out of causal order
+    elif how == 2:
+        e = list(events[i])
+        e[1 if e[0] != TRADE else 3] += 10_000_000  # an order never placed
+        events[i] = tuple(e)
+    elif how == 3:
+        events[i] = (99,) + events[i][1:]  # an unknown kind
+    else:
+        e = list(events[i])
+        if e[0] == TRADE:
+            e[6] *= 50  # a fill beyond the leaves
+        events[i] = tuple(e)
+    return events
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31))
+def test_a_spoiled_batch_is_booked_the_same_on_both_paths(seed):
+    fast = _run_pipeline(seed, 4, 300, fast=True, mutate=_spoil)
+    slow = _run_pipeline(seed, 4, 300, fast=False, mutate=_spoil)
+    assert _state(*fast[:4]) == _state(*slow[:4])
+
+
+def test_an_order_resting_longer_than_the_window_is_still_booked(books):
+    from simulator.ledger import WINDOW
+
+    ledger = books.ledger
+    books.place(limit(1, SELL, qty=300, account=1))
+    books.apply((ACK, 1))
+    # far more orders than the window holds pass by, all answered at once
+    n = WINDOW + WINDOW // 2
+    for start in range(2, n, 50_000):
+        stop = min(start + 50_000, n)
+        books.place(*[limit(oid, BUY, price=900) for oid in range(start, stop)])
+        books.apply(*[(REJECT, oid, int(RejectReason.QTY_NOT_POSITIVE)) for oid in range(start, stop)])
+    assert ledger.order_status(1) == "acked"
+    books.place(limit(n, BUY, qty=100, account=2), limit(n + 1, BUY, qty=200, account=3))
+    books.apply((ACK, n), trade(1, n, 1, qty=100), (ACK, n + 1), trade(2, n + 1, 1, qty=200))
+    assert ledger.order_status(1) == "final"
+    assert ledger.positions["AAA"] == [0, -300, 100, 200]
+    assert ledger.working == 0 and ledger.in_flight == 0
+    assert ledger.reconcile({}).ok

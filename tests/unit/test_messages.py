@@ -7,6 +7,7 @@ import pickle
 import pytest
 
 from simulator import messages as msg
+from simulator import wire
 from simulator.messages import (
     BadMessage,
     BrokerSpec,
@@ -20,8 +21,10 @@ from simulator.orders import Event
 
 pytestmark = pytest.mark.timeout(60)
 
-ORDERS_BODY = [(1, 3, "AAPL", 1, 0, 0, 15_000, 100, 0), (2, 4, "AAPL", 0, 2, 0, 0, 0, 1)]
-EVENTS_BODY = (1, 5, [(int(Event.ACK), 1), (int(Event.TRADE), "AAPL", 1, 1, 7, 15_000, 100)])
+ORDER_RECORDS = [(1, 3, 0, 1, 0, 0, 15_000, 100, 0), (2, 4, 0, 0, 2, 0, 0, 0, 1)]
+EVENT_RECORDS = [(int(Event.ACK), 1), (int(Event.TRADE), 0, 1, 1, 7, 15_000, 100)]
+ORDERS_BODY = wire.pack(ORDER_RECORDS, wire.ORDER_WIDTH)
+EVENTS_BODY = (1, 5, wire.pack(EVENT_RECORDS, wire.EVENT_WIDTH))
 HEARTBEAT = Heartbeat(
     index=1, pid=4242, orders=10, trades=3, consumed=2, bad_messages=0,
     book=("AAPL", ((15_000, 300, 2),), ((15_010, 100, 1),), 15_005),
@@ -35,11 +38,7 @@ SPEC = BrokerSpec(index=2, name="broker-2", symbols=("AAPL", "MSFT"))
 RECORDS = [HEARTBEAT, FINAL, LOG_LINE, SPEC]
 
 ROUND_TRIPS = [
-    (msg.ORDERS, ORDERS_BODY),
-    (msg.ORDERS, []),
     (msg.WATCH, "AAPL"),
-    (msg.EVENTS, EVENTS_BODY),
-    (msg.EVENTS, (0, 0, [])),
     (msg.HEARTBEAT, HEARTBEAT),
     (msg.HEARTBEAT, Heartbeat(index=0, pid=1, orders=0, trades=0, consumed=0, bad_messages=0)),
     (msg.FINAL, FINAL),
@@ -55,6 +54,28 @@ def test_every_kind_of_message_decodes_to_what_was_encoded(kind, body):
     assert isinstance(payload, bytes)
     assert payload[:1] == kind
     assert decode(payload) == (kind, body)
+
+
+def test_orders_decode_to_a_flat_int64_view_of_whole_records():
+    kind, body = decode(encode(msg.ORDERS, ORDERS_BODY))
+    assert kind == msg.ORDERS
+    assert body.format == "q" and len(body) == 2 * wire.ORDER_WIDTH
+    assert wire.unpack(body, wire.ORDER_WIDTH) == ORDER_RECORDS
+    assert decode(encode(msg.ORDERS, b""))[1].tolist() == []
+
+
+def test_events_decode_to_their_header_and_a_flat_int64_view():
+    kind, (index, consumed, records) = decode(encode(msg.EVENTS, EVENTS_BODY))
+    assert (kind, index, consumed) == (msg.EVENTS, 1, 5)
+    padded = [r + (0,) * (wire.EVENT_WIDTH - len(r)) for r in EVENT_RECORDS]
+    assert wire.unpack(records, wire.EVENT_WIDTH) == padded
+    assert wire.readable_events(padded, ["AAPL"]) == [(1, 1), (3, "AAPL", 1, 1, 7, 15_000, 100)]
+
+
+def test_records_start_eight_byte_aligned_after_the_kind():
+    payload = encode(msg.ORDERS, ORDERS_BODY)
+    assert len(payload) == 8 + len(ORDERS_BODY)
+    assert payload[8:] == ORDERS_BODY
 
 
 def test_stop_is_a_single_byte_and_decodes_without_a_body():
@@ -87,12 +108,13 @@ GARBAGE = [
     ("kind without body", msg.ORDERS),
     ("garbage body", msg.ORDERS + b"\x80\x05not a pickle"),
     ("truncated body", encode(msg.ORDERS, ORDERS_BODY)[:-3]),
-    ("ORDERS of a tuple", encode(msg.ORDERS, tuple(ORDERS_BODY))),
-    ("ORDERS of None", encode(msg.ORDERS, None)),
+    ("ORDERS of a pickle", encode(msg.ORDERS, pickle.dumps(ORDER_RECORDS))),
+    ("ORDERS without padding", msg.ORDERS + ORDERS_BODY[:5]),
     ("WATCH of bytes", encode(msg.WATCH, b"AAPL")),
     ("WATCH of None", encode(msg.WATCH, None)),
-    ("EVENTS of a list", encode(msg.EVENTS, list(EVENTS_BODY))),
-    ("EVENTS of a 2-tuple", encode(msg.EVENTS, (1, []))),
+    ("EVENTS without a header", msg.EVENTS + bytes(7) + bytes(8)),
+    ("EVENTS truncated", encode(msg.EVENTS, EVENTS_BODY)[:-1]),
+    ("EVENTS of a pickle", encode(msg.EVENTS, (1, 2, pickle.dumps(EVENT_RECORDS)))),
     ("HEARTBEAT of a FinalReport", encode(msg.HEARTBEAT, FINAL)),
     ("HEARTBEAT of a dict", encode(msg.HEARTBEAT, {"index": 1})),
     ("FINAL of a Heartbeat", encode(msg.FINAL, HEARTBEAT)),
