@@ -46,6 +46,7 @@ _REJECT = int(Event.REJECT)
 _UNKNOWN_SYMBOL = int(RejectReason.UNKNOWN_SYMBOL)
 _SNAPSHOT_EVERY_S = 0.1
 _LIVENESS_EVERY_S = 0.2
+_AHEAD_AT_FULL_SPEED = 8  # batches per broker generated ahead at --rate 0 (see _orders_due)
 _HUNG_AFTER_S = 2.0
 
 
@@ -285,11 +286,15 @@ class Bank(SimplePlugin):
         batch, brokers = self.config.batch, len(self._pending)
         if self.rate <= 0 or self.paused:
             self._next_due = None  # a new rate or a resume starts a new schedule
+        if self.paused:
+            return 0, now
         backlog = sum(map(len, self._pending))
+        if self.rate <= 0:
+            # as fast as the brokers go: keep a few batches per broker made ahead of the
+            # inboxes, so each tick places thousands of orders and books their events at once
+            return max(batch * brokers * _AHEAD_AT_FULL_SPEED - backlog, 0), now
         if backlog >= batch * brokers * 2:
             return 0, now  # inboxes are full: the brokers set the pace
-        if self.rate <= 0:
-            return max(batch * brokers - backlog, 0), now
         if self._next_due is None or self._schedule_rate != self.rate:
             self._next_due, self._schedule_rate = now, self.rate
         if now < self._next_due:
