@@ -54,7 +54,7 @@ _DAY, _IOC = int(TimeInForce.DAY), int(TimeInForce.IOC)
 
 # New orders per block: big enough that numpy's per-call overhead is small per order, small
 # enough that making one (a few ms) does not stall the bank's loop noticeably.
-_BLOCK = 8192
+_BLOCK = 2048
 _FLOOR = 200  # ticks: the reference price never walks below $2
 # Keeps symbols apart in one running maximum over the symbol-sorted block: far above any
 # excursion of a walk within one block.
