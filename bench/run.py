@@ -119,7 +119,7 @@ def med(values: list[float]) -> str:
 
 def machine() -> dict:
     versions = {}
-    for pkg in ("cherrypy", "multiprocess", "dill", "textual", "psutil"):
+    for pkg in ("cherrypy", "multiprocess", "dill", "numpy", "textual", "psutil"):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:

@@ -31,7 +31,9 @@ from simulator.orders import Event, OrderType, RejectReason
 from simulator.wire import ORDER_WIDTH
 
 _IDLE_WAIT_S = 0.02
-_DRAIN_BUDGET = 64  # most queue messages handled per tick, so heartbeats stay on time
+# most inbox messages handled per tick: half the inbox's credit, so the bank gets its credit
+# back (with the events) while the other half still keeps this broker busy
+_DRAIN_BUDGET = 32
 _DEPTH_LEVELS = 10
 _CANCEL = int(OrderType.CANCEL)
 _REJECT = int(Event.REJECT)

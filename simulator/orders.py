@@ -1,17 +1,18 @@
 """Orders and what happens to them: the vocabulary shared by the bank, the brokers and the books.
 
 Pure model: no processes, no clock, no I/O. Enumerations are ``IntEnum`` so that their plain
-integer values can travel in compact tuples across process boundaries (see ``messages.py``)
-and still read as names everywhere else.
+integer values can travel as int64 records across process boundaries (see ``wire.py``) and
+still read as names everywhere else.
 
-An order on the wire is a plain tuple in ``ORDER_FIELDS`` order::
+An order reads as a tuple in ``ORDER_FIELDS`` order (on the wire, ``symbol`` is its index)::
 
     (oid, account, symbol, side, otype, tif, price, qty, target)
 
 ``price`` is in integer ticks (one tick = one cent); it is 0 for MARKET and CANCEL orders.
 ``target`` is the id of the order a CANCEL asks to cancel, 0 otherwise.
 
-A broker answers every order with events, also plain tuples, the first item an ``Event``::
+A broker answers every order with events, read as tuples, the first item an ``Event`` (on the
+wire each is padded to 7 integers)::
 
     (Event.ACK, oid)                                    order accepted
     (Event.REJECT, oid, reason)                         order or cancel refused, RejectReason

@@ -150,6 +150,9 @@ class BrokerPool(SimplePlugin):
         inbox_reader, inbox = self.ctx.Pipe(duplex=False)
         reader, writer = self.ctx.Pipe(duplex=False)
         capacity = _grow_pipe(inbox)
+        # a broker's answer to a full inbox is several hundred KB of event records: room for it
+        # lets the broker go on matching instead of waiting for the bank to read
+        _grow_pipe(reader)
         # the broker holds the only other ends: its death reads as EOF / EPIPE here
         process = start_process(self.ctx, self.target, (spec, inbox_reader, writer), spec.name,
                                 hand_over=(inbox_reader, writer))
