@@ -19,6 +19,7 @@ from cherrypy.process import wspbus  # noqa: E402
 
 from simulator import messages as msg  # noqa: E402
 from simulator import wire  # noqa: E402
+from simulator.config import SimConfig  # noqa: E402
 from simulator.flow import OrderFlow  # noqa: E402
 from simulator.pool import BrokerPool  # noqa: E402
 
@@ -33,8 +34,9 @@ def echo_orders_per_s(brokers: int = 2, batch: int = 256, seconds: float = 3.0) 
             acked[0] += len(body[2]) // wire.EVENT_WIDTH
 
     specs = [msg.BrokerSpec(i, f"echo-{i + 1}", ()) for i in range(brokers)]
-    pool = BrokerPool(wspbus.Bus(), specs, inbox_batches=16, on_message=on_message,
-                      target=echo_main)
+    # the simulator's own inbox depth: the same transport, only the work at each end differs
+    pool = BrokerPool(wspbus.Bus(), specs, inbox_batches=SimConfig().inbox_batches,
+                      on_message=on_message, target=echo_main)
     pool.start()
     try:
         flow = OrderFlow(("AAPL", "MSFT", "NVDA", "TSLA"), seed=1)
