@@ -24,8 +24,11 @@ from simulator.flow import OrderFlow  # noqa: E402
 from simulator.pool import BrokerPool  # noqa: E402
 
 
-def echo_orders_per_s(brokers: int = 2, batch: int = 256, seconds: float = 3.0) -> float:
-    from echo_broker import echo_main
+def echo_orders_per_s(brokers: int = 2, batch: int = 256, seconds: float = 3.0,
+                      raw: bool = False) -> float:
+    """ACKs/s through the pool to echo brokers that handle the records as a broker does, or
+    (``raw``) that only copy bytes; see echo_broker.py."""
+    from echo_broker import echo_main, echo_raw_main
 
     acked = [0]
 
@@ -36,7 +39,7 @@ def echo_orders_per_s(brokers: int = 2, batch: int = 256, seconds: float = 3.0) 
     specs = [msg.BrokerSpec(i, f"echo-{i + 1}", ()) for i in range(brokers)]
     # the simulator's own inbox depth: the same transport, only the work at each end differs
     pool = BrokerPool(wspbus.Bus(), specs, inbox_batches=SimConfig().inbox_batches,
-                      on_message=on_message, target=echo_main)
+                      on_message=on_message, target=echo_raw_main if raw else echo_main)
     pool.start()
     try:
         flow = OrderFlow(("AAPL", "MSFT", "NVDA", "TSLA"), seed=1)
@@ -93,4 +96,5 @@ def queue_one_per_put_per_s(n: int = 100_000) -> float:
 
 if __name__ == "__main__":
     print(f"echo ceiling, 2 brokers: {echo_orders_per_s():,.0f} orders/s")
+    print(f"raw pipe echo, 2 brokers: {echo_orders_per_s(raw=True):,.0f} orders/s")
     print(f"multiprocess.Queue, one order per put: {queue_one_per_put_per_s():,.0f} orders/s")

@@ -6,7 +6,9 @@
 
 Everything runs in this one process tree, one thing after another, and prints one table:
 medians of ``--reps`` repetitions with [min - max]. Ratios are taken against the echo ceiling
-measured in the same run, because these machines are shared and absolute figures drift.
+measured in the same run, because these machines are shared and absolute figures drift. Two
+echoes are measured (see echo_broker.py): the ceiling, whose brokers handle the records as a
+broker does but do no matching, and the raw pipe echo, whose brokers only copy bytes.
 """
 from __future__ import annotations
 
@@ -148,20 +150,24 @@ def main() -> int:
           f"{out['machine']['packages']}, load {out['machine']['load_average']}", flush=True)
 
     # 1 + 2: the ceiling and the simulator, interleaved per repetition so drift hits both alike
-    ceiling, queue_one, e2e = [], [], {1: [], 2: [], 4: []}
+    ceiling, raw, queue_one, e2e = [], [], [], {1: [], 2: [], 4: []}
     for rep in range(args.reps):
         ceiling.append(echo_orders_per_s(brokers=2, seconds=3.0))
+        raw.append(echo_orders_per_s(brokers=2, seconds=3.0, raw=True))
         queue_one.append(queue_one_per_put_per_s())
         for brokers in e2e:
             r = simulate("--rate", "0", "--duration", str(args.duration), "--brokers", str(brokers),
                          "--seed", str(rep + 1))
             assert r["reconciled"] and r["orders"]["lost"] == 0, r
             e2e[brokers].append(end_to_end(r))
-        print(f"rep {rep + 1}: echo {ceiling[-1]:,.0f}/s, queue one-per-put {queue_one[-1]:,.0f}/s, "
+        print(f"rep {rep + 1}: echo {ceiling[-1]:,.0f}/s, raw echo {raw[-1]:,.0f}/s, "
+              f"queue one-per-put {queue_one[-1]:,.0f}/s, "
               + ", ".join(f"{b} brokers {v[-1]:,.0f}/s" for b, v in e2e.items()), flush=True)
     ratios = [e2e[2][i] / ceiling[i] for i in range(args.reps)]
-    out["throughput"] = {"echo_ceiling": ceiling, "queue_one_per_put": queue_one,
-                         "e2e": {str(k): v for k, v in e2e.items()}, "ratio_2_brokers": ratios}
+    raw_ratios = [e2e[2][i] / raw[i] for i in range(args.reps)]
+    out["throughput"] = {"echo_ceiling": ceiling, "raw_pipe_echo": raw, "queue_one_per_put": queue_one,
+                         "e2e": {str(k): v for k, v in e2e.items()}, "ratio_2_brokers": ratios,
+                         "ratio_2_brokers_to_raw_echo": raw_ratios}
 
     # 3: latency at fixed offered rates (open loop: timed from when each order was due)
     latency = {}
@@ -192,11 +198,13 @@ def main() -> int:
     print()
     print(f"{'measure':<52} {'median':>12}  [min - max] of {args.reps}")
     print(f"{'echo ceiling, 2 brokers (orders/s)':<52} {med(ceiling)}")
+    print(f"{'raw pipe echo (bytes only), 2 brokers (orders/s)':<52} {med(raw)}")
     print(f"{'multiprocess.Queue, one order per put (orders/s)':<52} {med(queue_one)}")
     for b, v in e2e.items():
         print(f"{f'simulator --rate 0, {b} broker(s) (orders/s)':<52} {med(v)}")
-    print(f"{'ratio simulator (2 brokers) / echo ceiling':<52} {statistics.median(ratios):>12.3f}  "
-          f"[{min(ratios):.3f} - {max(ratios):.3f}]")
+    for name, r in (("echo ceiling", ratios), ("raw pipe echo", raw_ratios)):
+        print(f"{f'ratio simulator (2 brokers) / {name}':<52} {statistics.median(r):>12.3f}  "
+              f"[{min(r):.3f} - {max(r):.3f}]")
     for rate, d in latency.items():
         for kind in ("ack", "final"):
             cells = "  ".join(f"{k} {statistics.median(v) / 1000:,.2f}" for k, v in d[kind].items())
