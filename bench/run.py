@@ -1,6 +1,6 @@
 """The benchmark: transport ceiling, end-to-end throughput, latency, stop time and memory.
 
-    python bench/run.py                 # about 4 minutes on 2 cores
+    python bench/run.py                 # about 7 minutes on 2 cores
     python bench/run.py --reps 5 --json bench.json
     python bench/run.py --long          # memory over a 10-minute run
 
