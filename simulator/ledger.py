@@ -28,8 +28,10 @@ Cancel requests are not orders (as in FIX): they are counted apart, each answere
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Iterable, Mapping
 
 import numpy as np
@@ -521,13 +523,19 @@ class Ledger:
         self.working -= filled
         self.unknown_events += unknown
         if moves:
-            sym, buyer, seller, price, qty = np.array(moves, np.int64).T
-            np.add.at(self._positions, (sym, buyer), qty)
-            np.subtract.at(self._positions, (sym, seller), qty)
-            np.subtract.at(self._cash, buyer, price * qty)
-            np.add.at(self._cash, seller, price * qty)
+            # summed per account in Python first: a few array calls, however many trades
+            shares: dict[tuple[int, int], int] = {}
+            money: dict[int, int] = {}
+            for sym, buyer, seller, price, qty in moves:
+                shares[sym, buyer] = shares.get((sym, buyer), 0) + qty
+                shares[sym, seller] = shares.get((sym, seller), 0) - qty
+                money[buyer] = money.get(buyer, 0) - price * qty
+                money[seller] = money.get(seller, 0) + price * qty
+            accounts = self.accounts
+            np.add.at(self._positions.reshape(-1), [s * accounts + a for s, a in shares], list(shares.values()))
+            np.add.at(self._cash, list(money), list(money.values()))
         for sym, rows in trade_rows.items():
-            digests[sym].update(np.array(rows, np.int64).tobytes())
+            digests[sym].update(struct.pack("%dq" % (5 * len(rows)), *chain.from_iterable(rows)))
         for t, n in ack_times.items():
             ack_latency.record((now_ns - t) // 1000, n)
         if final_latency is not None:
