@@ -329,15 +329,23 @@ class Bank(SimplePlugin):
             orders_sent = orders
         step_ns = int(1e9 / self.rate) if self.rate > 0 else 0
         self.ledger.place(orders_sent, t_ns, step_ns)
-        brokers = self._broker_of_sym[orders_sent[:, 2]]
-        pending = self._pending
-        for index in range(len(pending)):
-            mine = orders_sent[brokers == index] if len(pending) > 1 else orders_sent
-            if len(mine):
-                pending[index] = np.concatenate((pending[index], mine)) if len(pending[index]) else mine
+        self._queue_for_brokers(orders_sent)
         self._last_orders = orders
         if limit is not None and self.ledger.placed >= limit:
             self._limit_reached = True
+
+    def _queue_for_brokers(self, orders: np.ndarray) -> None:
+        """Append each order to the pending orders of its symbol's broker."""
+        pending = self._pending
+        if len(orders) == 1:  # the usual case at a set rate: no whole-array step for one order
+            index = self.route[self.config.symbols[int(orders[0, 2])]]
+            pending[index] = np.concatenate((pending[index], orders)) if len(pending[index]) else orders
+            return
+        brokers = self._broker_of_sym[orders[:, 2]]
+        for index in range(len(pending)):
+            mine = orders[brokers == index] if len(pending) > 1 else orders
+            if len(mine):
+                pending[index] = np.concatenate((pending[index], mine)) if len(pending[index]) else mine
 
     def _flush(self) -> bool:
         """Send pending orders in batches, never blocking; True if everything went out."""

@@ -499,7 +499,7 @@ def _run_pipeline(seed: int, batches: int, per_batch: int, fast: bool, mutate=No
         known = rows[rows[:, 2] >= 0]
         for order in rows[rows[:, 2] < 0].tolist():
             ledger.place_local_reject(order, RejectReason.UNKNOWN_SYMBOL)
-        ledger.place(known, b * 1_000_000, 1000)
+        ledger.place(known, b * 1_000_000, 40_000)  # due times 0.1 ms apart every few orders
         out: list = []
         for oid, account, sym, side, otype, tif, price, qty, target in known.tolist():
             if otype == CANCEL:
@@ -592,3 +592,19 @@ def test_an_order_resting_longer_than_the_window_is_still_booked(books):
     assert ledger.positions["AAA"] == [0, -300, 100, 200]
     assert ledger.working == 0 and ledger.in_flight == 0
     assert ledger.reconcile({}).ok
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**31), per_batch=st.integers(1, 6))
+def test_a_few_orders_are_placed_as_a_whole_array_would_place_them(seed, per_batch):
+    import simulator.ledger as ledger_module
+
+    few = _run_pipeline(seed, 40, per_batch, fast=True)
+    saved = ledger_module._FEW
+    ledger_module._FEW = 0  # every placement the whole-array way
+    try:
+        arrays = _run_pipeline(seed, 40, per_batch, fast=True)
+    finally:
+        ledger_module._FEW = saved
+    assert _state(*few[:4]) == _state(*arrays[:4])
+    assert few[0].reconcile(few[3]).ok
