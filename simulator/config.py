@@ -175,7 +175,8 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     p.add_argument("--ioc-ratio", metavar="X", type=_ratio, default=d.ioc_ratio,
                    help="share of limit orders that are immediate-or-cancel")
     p.add_argument("--cancel-ratio", metavar="X", type=_ratio, default=d.cancel_ratio,
-                   help="share of messages that cancel an earlier order")
+                   help="share of messages (expiries aside) that cancel an earlier DAY order; "
+                   "at most about 0.46 with the default ratios")
     p.add_argument("--invalid-ratio", metavar="X", type=_ratio, default=d.invalid_ratio,
                    help="share of orders made invalid on purpose (to show rejects)")
     p.add_argument("--headless", action="store_true",
@@ -210,6 +211,14 @@ def config_from_args(argv: Sequence[str] | None = None, *, isatty: bool | None =
         problem = check_path(ns.journal)
         if problem:
             parser.error(f"argument --journal: {problem}")
+    from simulator.flow import OrderFlow
+
+    most = OrderFlow.max_cancel_ratio(ns.market_ratio, ns.ioc_ratio, ns.invalid_ratio)
+    if ns.cancel_ratio > most:
+        parser.error(
+            f"argument --cancel-ratio: {ns.cancel_ratio:g} is more than the flow can send with "
+            f"these ratios: at most {most:.2f} (each DAY order is cancelled at most once)"
+        )
     if isatty is None:
         isatty = sys.stdin.isatty() and sys.stdout.isatty()
     seed = ns.seed if ns.seed is not None else random.SystemRandom().randrange(1, 2**31)

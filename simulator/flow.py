@@ -64,6 +64,11 @@ _GROUP_GAP = 1 << 40
 _P_SYM, _P_DEATH, _P_OID, _P_ACCOUNT, _P_SIDE, _P_PRICE, _P_RANDOM = range(7)
 
 
+def _candidate_share(market_ratio: float, ioc_ratio: float, invalid_ratio: float) -> float:
+    """The share of new orders that are valid DAY limit orders: the ones a client may cancel."""
+    return (1 - market_ratio) * (1 - ioc_ratio) * (1 - invalid_ratio)
+
+
 class OrderFlow:
     def __init__(
         self,
@@ -92,7 +97,7 @@ class OrderFlow:
         self._pending = np.empty((0, 7), np.int64)
         # Random cancels are cancel_ratio of the messages that are not expiries, i.e.
         # cancel_ratio / (1 - cancel_ratio) per new order; only candidates can be cancelled.
-        candidate_share = (1 - market_ratio) * (1 - ioc_ratio) * (1 - invalid_ratio)
+        candidate_share = _candidate_share(market_ratio, ioc_ratio, invalid_ratio)
         wanted = cancel_ratio / (1 - cancel_ratio) if cancel_ratio < 1 else float("inf")
         self._fate_share = min(1.0, wanted / candidate_share) if candidate_share > 0 else 0.0
         # Made but not yet handed out: rows, and for each of their new orders the row just
@@ -103,6 +108,13 @@ class OrderFlow:
         self._taken_news = 0
         self._block_oid = 1  # oid of the first row of the next block
         self.next_oid = 1  # the next oid generate() hands out
+
+    @staticmethod
+    def max_cancel_ratio(market_ratio: float, ioc_ratio: float, invalid_ratio: float) -> float:
+        """The highest ``cancel_ratio`` the flow can send with these other ratios: each DAY
+        limit order is cancelled at most once, so cancels are bounded by their share."""
+        share = _candidate_share(market_ratio, ioc_ratio, invalid_ratio)
+        return share / (1 + share)
 
     @classmethod
     def from_config(cls, config) -> OrderFlow:

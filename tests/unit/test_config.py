@@ -36,13 +36,13 @@ def test_every_flag_value_reaches_the_config():
     config = parse(
         "--brokers", "3", "--symbols", "ibm,ge", "--rate", "0", "--orders", "1000",
         "--duration", "2.5", "--seed", "99", "--batch", "8", "--accounts", "7",
-        "--market-ratio", "0", "--ioc-ratio", "1", "--cancel-ratio", "0.5",
+        "--market-ratio", "0", "--ioc-ratio", "0.5", "--cancel-ratio", "0.25",
         "--invalid-ratio", "0.25", "--headless", "--report", "r.json", "--log-file", "l.log",
         "--log-level", "debug", "--ui-hz", "4", "--stop-timeout", "3",
     )  # fmt: skip
     assert config == SimConfig(
         brokers=3, symbols=("IBM", "GE"), rate=0.0, orders=1000, duration=2.5, seed=99, batch=8,
-        accounts=7, market_ratio=0.0, ioc_ratio=1.0, cancel_ratio=0.5, invalid_ratio=0.25,
+        accounts=7, market_ratio=0.0, ioc_ratio=0.5, cancel_ratio=0.25, invalid_ratio=0.25,
         headless=True, report="r.json", log_file="l.log", log_level="DEBUG", ui_hz=4.0,
         stop_timeout=3.0,
     )  # fmt: skip
@@ -204,3 +204,19 @@ def test_a_bad_value_after_good_ones_still_names_the_bad_flag(capsys):
 @pytest.mark.parametrize("flag", ["--market-ratio", "--rate", "--duration"])
 def test_a_bad_value_with_a_trailing_newline_still_gives_one_line(capsys, flag):
     assert_usage_error(capsys, [flag, "-2\n"], flag)
+
+
+def test_a_cancel_ratio_the_flow_cannot_send_exits_2_naming_the_flag(capsys):
+    assert_usage_error(capsys, ["--cancel-ratio", "0.9"], "--cancel-ratio")
+    # the bound follows the other ratios: fewer DAY orders, fewer cancels possible
+    assert_usage_error(capsys, ["--cancel-ratio", "0.3", "--market-ratio", "0.6"], "--cancel-ratio")
+
+
+def test_the_highest_cancel_ratio_the_flow_can_send_is_accepted():
+    from simulator.config import SimConfig
+    from simulator.flow import OrderFlow
+
+    d = SimConfig()
+    most = OrderFlow.max_cancel_ratio(d.market_ratio, d.ioc_ratio, d.invalid_ratio)
+    assert 0.4 < most < 0.5
+    assert config_from_args(["--cancel-ratio", f"{most - 1e-9:.12f}"], isatty=False).cancel_ratio < most

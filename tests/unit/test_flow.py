@@ -423,3 +423,12 @@ def test_the_blocks_match_a_sequential_model_of_the_same_draws(symbols, kw):
         # the walk reached the floor and never went under it: no price below the floor less
         # the widest passive offset
         assert 200 - 8 <= limits[:, PRICE].min() <= 200 - 3
+
+
+def test_the_flow_sends_the_highest_cancel_ratio_it_accepts():
+    most = OrderFlow.max_cancel_ratio(0.05, 0.10, 0.0)
+    rows = OrderFlow(SYMBOLS, seed=5, cancel_ratio=most).generate(40_000)
+    cancels = rows[:, 4] == CANCEL
+    new = int((~cancels).sum())
+    # random cancels reach every DAY order at this ratio, so none is left to expire
+    assert cancels.sum() / new == pytest.approx(most / (1 - most), rel=0.05)
