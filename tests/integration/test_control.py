@@ -2,29 +2,21 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
 from simulator.config import SimConfig
 from simulator.runner import Simulation
+from tests.integration.test_faults import deadline_wait
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
-
-
-def wait_for(predicate, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-    return value
 
 
 def snapshots_pass(sim: Simulation, n: int) -> None:
     """Wait until the bank has published ``n`` more snapshots (10 a second): ticks in which
     it would have placed orders."""
     seen = {sim.snapshot().elapsed_s}
-    wait_for(lambda: seen.add(sim.snapshot().elapsed_s) or len(seen) > n)
+    deadline_wait(lambda: seen.add(sim.snapshot().elapsed_s) or len(seen) > n)
 
 
 @pytest.mark.parametrize("rate", [0, 20_000], ids=["full-speed", "set-rate"])
@@ -35,15 +27,15 @@ def test_a_paused_run_places_no_order_until_it_is_resumed(rate):
     runner = threading.Thread(target=lambda: outcome.append(sim.run()))
     runner.start()
     try:
-        wait_for(lambda: sim.bank.ledger.placed > 5_000)
+        deadline_wait(lambda: sim.bank.ledger.placed > 5_000)
         sim.pause()
-        wait_for(lambda: sim.bank.ledger.in_flight == 0)  # what was sent before gets answered
+        deadline_wait(lambda: sim.bank.ledger.in_flight == 0)  # what was sent before gets answered
         placed = sim.bank.ledger.placed
         snapshots_pass(sim, 5)
         assert sim.bank.ledger.placed == placed, "orders were placed while paused"
-        assert wait_for(lambda: sim.snapshot() and sim.snapshot().state.name == "PAUSED")
+        deadline_wait(lambda: sim.snapshot() and sim.snapshot().state.name == "PAUSED")
         sim.resume()
-        wait_for(lambda: sim.bank.ledger.placed > placed + 1_000)
+        deadline_wait(lambda: sim.bank.ledger.placed > placed + 1_000)
     finally:
         sim.request_stop("test over")
         runner.join(60)

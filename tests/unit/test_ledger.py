@@ -480,7 +480,6 @@ def _run_pipeline(seed: int, batches: int, per_batch: int, fast: bool, mutate=No
     import numpy as np
 
     from simulator import wire
-    from simulator import ledger as ledger_module
 
     symbols = ("AAA", "BBB", "CCC")
     flow = OrderFlow(symbols, seed=seed, accounts=5, cancel_ratio=0.2, invalid_ratio=0.02)
@@ -510,7 +509,6 @@ def _run_pipeline(seed: int, batches: int, per_batch: int, fast: bool, mutate=No
         if mutate is not None:
             events = mutate(events, rng)
         ledger.apply(np.array(events, np.int64).reshape(-1, wire.EVENT_WIDTH), b * 1_000_000 + 500_000, ack, final)
-    assert ledger_module.WINDOW > 0
     resting = {r[0]: r[4] for bk in books.values() for r in bk.resting()}
     return ledger, ack, final, resting, used_fast
 
