@@ -5,7 +5,7 @@
     python bench/stress_signals.py --seed 7 --only 17,42  # run again just those runs of a drill
 
 Each run, one after another: start ``simulate.py --headless`` in its own process group (through
-``tests/integration/simproc.SimProcess``) with a random ``--rate`` (max, 1,000/s or 20,000/s),
+``simulator.testing.procs.SimProcess``) with a random ``--rate`` (max, 1,000/s or 20,000/s),
 1 to 3 brokers and a seed; wait; send one stop signal -- SIGINT to the whole group (a terminal
 Ctrl-C), SIGTERM to the bank alone, or SIGHUP to the group -- and in 1 run of 4 a second SIGINT
 to the group 10-200 ms later; then wait up to 30 s for the bank to exit (longer is a HANG: the
@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.integration.simproc import SimProcess  # noqa: E402
+from simulator.testing.procs import SimProcess  # noqa: E402
 
 RATES = (0, 1000, 20000)  # 0 = as fast as possible
 SIGNALS = ("SIGINT>group", "SIGTERM>bank", "SIGHUP>group")

@@ -7,7 +7,7 @@ import pytest
 
 from simulator.config import SimConfig
 from simulator.runner import Simulation
-from tests.integration.test_faults import deadline_wait
+from simulator.testing.waiting import deadline_wait
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

@@ -1,4 +1,4 @@
-"""Faults survived: brokers killed or hung mid-run, garbage on the queues, restart limits."""
+"""Faults survived: brokers killed or hung mid-run, garbage on the pipes, restart limits."""
 from __future__ import annotations
 
 import os
@@ -11,8 +11,8 @@ import pytest
 from simulator import messages as msg
 from simulator.config import SimConfig
 from simulator.runner import Simulation
-from tests.integration.simproc import SimProcess
-from tests.integration.test_runs import assert_reconciled
+from simulator.testing.procs import SimProcess, assert_reconciled
+from simulator.testing.waiting import deadline_wait
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -31,10 +31,6 @@ def calm(tmp_path_factory) -> dict:
     return run_to_end(tmp_path_factory.mktemp("calm"), "calm", "--rate", "0")
 
 
-def broker_pids(sim: SimProcess) -> list[int]:
-    return [p.pid for p in sim.children() if "spawn_main" in " ".join(p.cmdline())]
-
-
 def test_brokers_killed_by_the_drill_recover_with_identical_fills(tmp_path, calm):
     drilled = run_to_end(tmp_path, "drilled", "--rate", "20000", "--kill-broker-every", "0.4",
                          "--max-restarts", "20")
@@ -46,7 +42,7 @@ def test_brokers_killed_by_the_drill_recover_with_identical_fills(tmp_path, calm
 def test_a_broker_killed_from_outside_is_restarted_and_nothing_changes(tmp_path, calm):
     with SimProcess(*FLOW, "--rate", "15000", report=tmp_path / "killed.json") as sim:
         sim.wait_placed_at_least(10000)
-        victim = broker_pids(sim)[0]
+        victim = sim.broker_pids()[0]
         os.kill(victim, signal.SIGKILL)
         sim.wait_for(lambda: any("restarted as pid" in l for l in sim.stderr), 5, "the restart")
         assert sim.wait_exit(60) == 0, sim.output()
@@ -60,7 +56,7 @@ def test_a_hung_broker_is_noticed_by_its_heartbeats_and_replaced(tmp_path, calm)
     with SimProcess(*FLOW, "--rate", "15000", "--hang-timeout", "1",
                     report=tmp_path / "hung.json") as sim:
         sim.wait_placed_at_least(8000)
-        victim = broker_pids(sim)[1]
+        victim = sim.broker_pids()[1]
         os.kill(victim, signal.SIGSTOP)
         sim.wait_for(lambda: any("sent no heartbeat" in l for l in sim.stderr), 5, "the hang noticed")
         assert sim.wait_exit(60) == 0, sim.output()
@@ -73,7 +69,7 @@ def test_past_max_restarts_the_run_stops_and_says_why(tmp_path):
     with SimProcess("--symbols", "AAPL,MSFT", "--seed", "3", "--rate", "5000", "--max-restarts", "0",
                     report=tmp_path / "limit.json") as sim:
         sim.wait_placed_at_least(3000)
-        os.kill(broker_pids(sim)[0], signal.SIGKILL)
+        os.kill(sim.broker_pids()[0], signal.SIGKILL)
         assert sim.wait_exit(30) == 1, sim.output()
         report = sim.report()
     assert "--max-restarts 0 reached" in report["stop_reason"]
@@ -120,12 +116,3 @@ def test_garbage_on_a_results_pipe_is_counted_and_logged_with_its_sender(caplog)
         pool._dispatch(handle, garbage)
     assert pool.bad_messages == before + 4
     assert sum("bad message from broker-x ignored" in r.getMessage() for r in caplog.records) == 4
-
-
-def deadline_wait(predicate, timeout: float = 30.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)

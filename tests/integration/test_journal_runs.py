@@ -8,8 +8,7 @@ import sys
 
 import pytest
 
-from tests.integration.simproc import ROOT, SimProcess
-from tests.integration.test_runs import assert_reconciled
+from simulator.testing.procs import ROOT, SimProcess, assert_reconciled
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

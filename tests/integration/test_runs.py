@@ -1,24 +1,15 @@
-"""Whole runs of the simulator: real bank, real broker subprocesses, real queues and signals."""
+"""Whole runs of the simulator: real bank, real broker subprocesses, real pipes and signals."""
 from __future__ import annotations
 
 import signal
 
 import pytest
 
-from tests.integration.simproc import SimProcess
+from simulator.testing.procs import SimProcess, assert_reconciled
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
 SMALL = ("--symbols", "AAPL,MSFT,NVDA,TSLA", "--seed", "7")
-
-
-def assert_reconciled(report: dict) -> None:
-    o = report["orders"]
-    assert o["lost"] == 0, report
-    assert o["placed"] == o["filled"] + o["cancelled"] + o["rejected"] + o["resting"], o
-    assert report["reconciled"] is True
-    assert report["positions_balanced"] and report["cash_balanced"]
-    assert all(b["exit_code"] == 0 for b in report["brokers"]), report["brokers"]
 
 
 def test_a_run_of_n_orders_stops_by_itself_and_reconciles(tmp_path):
@@ -87,8 +78,7 @@ def test_ctrl_c_while_brokers_are_starting_is_clean(tmp_path):
 def test_kill_9_of_the_bank_leaves_no_broker_alive_after_2_s():
     with SimProcess(*SMALL, "--brokers", "3", "--rate", "20000") as sim:
         sim.wait_placed_at_least(2000)
-        brokers = [p for p in sim.children() if "spawn_main" in " ".join(p.cmdline())]
-        assert len(brokers) == 3
+        assert len(sim.broker_pids()) == 3
         sim.signal_bank(signal.SIGKILL)
         sim.wait_exit(10)
         left = sim.wait_group_gone(2.0)

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.integration.simproc import ROOT
+from simulator.testing.procs import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
