@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from simulator.book import OrderBook
-from simulator.journal import JournalError, open_journal, read_run_value
+from simulator.journal_file import JournalError, open_journal, read_run_value
 from simulator.orders import Event, OrderType, TimeInForce
 
 _TRADE = int(Event.TRADE)

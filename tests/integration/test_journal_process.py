@@ -12,21 +12,24 @@ from pathlib import Path
 
 import pytest
 
-from simulator.journal import check_path
+from simulator.journal_file import check_path
 from simulator.replay import replay
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# The child: a bank-like loop on a real bus. After each batch it prints
+# The child: a bank-like loop on a real bus, with one broker's matching in-process (it owns
+# every symbol and rejects the flow's unknown symbol). After each batch it prints
 # "committed <batches> <last oid> <fills>" for the newest batch it knows is committed
 # (Journal.committed_batches counts queue items committed, in order).
 CHILD = r"""
 import sys, time
-from simulator.book import OrderBook
+import numpy as np
+from simulator import messages as msg
+from simulator.broker import Broker
 from simulator.bus import new_bus
-from simulator.flow import OrderFlow, as_tuples
+from simulator.flow import OrderFlow
 from simulator.journal import Journal
 
 path = sys.argv[1]
@@ -39,7 +42,7 @@ if journal.failed:
     print("failed", journal.failed, flush=True)
     sys.exit(3)
 flow = OrderFlow(symbols, seed=5, invalid_ratio=0.01)
-books = {s: OrderBook(s) for s in symbols}
+broker = Broker(msg.BrokerSpec(index=0, name="broker-0", symbols=symbols, symbol_ids=(0, 1, 2)))
 items = 0
 pending = []  # (queue items up to this batch, last oid, fills so far)
 fills = 0
@@ -48,20 +51,13 @@ deadline = time.monotonic() + 40  # never outlive a test that forgot us
 while time.monotonic() < deadline:
     records = flow.generate(64)
     journal.record_orders(records, time.monotonic_ns())
-    orders = as_tuples(records, symbols)
-    events = []
-    for oid, account, symbol, side, otype, tif, price, qty, target in orders:
-        book = books.get(symbol)
-        if book is None:
-            events.append((2, oid, 3))
-        elif otype == 2:
-            events += book.cancel(oid, target)
-        else:
-            events += book.submit(oid, account, side, otype, tif, price, qty)
-    fills += sum(1 for e in events if e[0] == 3)
+    flat = []
+    broker.handle_orders(records.reshape(-1).tolist(), flat)
+    events = np.array(flat, np.int64).reshape(-1, 7)
+    fills += int((events[:, 0] == 3).sum())
     journal.record_events(0, events)
     items += 2
-    pending.append((items, orders[-1][0], fills))
+    pending.append((items, int(records[-1, 0]), fills))
     done = journal.committed_batches
     last = None
     while pending and pending[0][0] <= done:

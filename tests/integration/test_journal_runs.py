@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from simulator.flow import UNKNOWN_SYMBOL
+from simulator.orders import RejectReason
 from simulator.testing.procs import ROOT, SimProcess, assert_reconciled
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -23,7 +25,7 @@ def replay(path) -> subprocess.CompletedProcess:
 def test_a_journalled_run_with_broker_kills_replays_to_the_same_fills(tmp_path):
     journal = tmp_path / "run.db"
     with SimProcess(*FLOW, "--orders", "30000", "--rate", "20000", "--kill-broker-every", "0.5",
-                    "--max-restarts", "20", "--journal", str(journal),
+                    "--max-restarts", "20", "--invalid-ratio", "0.01", "--journal", str(journal),
                     report=tmp_path / "run.json") as sim:
         assert sim.wait_exit(90) == 0, sim.output()
         report = sim.report()
@@ -32,6 +34,12 @@ def test_a_journalled_run_with_broker_kills_replays_to_the_same_fills(tmp_path):
     with sqlite3.connect(journal) as db:
         assert db.execute("SELECT count(*) FROM fills").fetchone()[0] == report["fills"]["count"]
         assert db.execute("SELECT count(*) FROM orders").fetchone()[0] >= 30000
+        # every answer is a broker's, journalled with its index: also the rejects of orders for
+        # a symbol no book trades
+        assert db.execute("SELECT DISTINCT broker FROM results ORDER BY 1").fetchall() == [(0,), (1,)]
+        unknown = db.execute("SELECT r.event, r.detail FROM orders o JOIN results r ON r.order_id = o.id "
+                             "WHERE o.symbol = ?", (UNKNOWN_SYMBOL,)).fetchall()
+        assert unknown and set(unknown) == {("REJECT", int(RejectReason.UNKNOWN_SYMBOL))}
     result = replay(journal)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "identical" in result.stdout

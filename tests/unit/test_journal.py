@@ -1,6 +1,8 @@
-"""Tests for simulator.journal and simulator.replay: a real bus, a real SQLite file, in-test brokers."""
+"""Tests for simulator.journal, simulator.journal_file and simulator.replay: a real bus, a real
+SQLite file, the brokers' matching in-process."""
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
@@ -8,75 +10,84 @@ import time
 import numpy as np
 import pytest
 
+from simulator import messages as msg
 from simulator import wire
-from simulator.book import OrderBook
+from simulator.broker import Broker
 from simulator.bus import new_bus, states
 from simulator.flow import UNKNOWN_SYMBOL, OrderFlow, as_tuples
-from simulator.journal import BANK, Journal, JournalError, check_path, open_journal
+from simulator.journal import Journal
+from simulator.journal_file import JournalError, check_path, open_journal
 from simulator.ledger import Ledger
 from simulator.orders import Event, OrderType, RejectReason
 from simulator.replay import main as replay_main
 from simulator.replay import replay
 from simulator.stats import LatencyHistogram
+from simulator.testing.waiting import deadline_wait
 
 pytestmark = pytest.mark.timeout(60)
 
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA")
+SYMBOL_IDS = {s: i for i, s in enumerate(SYMBOLS)}
 CONFIG = {"symbols": list(SYMBOLS), "seed": 11, "brokers": 2}
 CANCEL = int(OrderType.CANCEL)
-TRADE, REJECT = int(Event.TRADE), int(Event.REJECT)
+ACK, TRADE, REJECT = int(Event.ACK), int(Event.TRADE), int(Event.REJECT)
 UNKNOWN = int(RejectReason.UNKNOWN_SYMBOL)
+UNKNOWN_GOES_TO = 1  # see Brokers
 
 
 class Brokers:
-    """What the broker processes do, in-process: each symbol's one book, on one of two brokers.
+    """What the broker processes do, in-process: ``Broker`` matching, each symbol on one of two.
 
-    An order for a symbol no book trades is answered by the bank itself (broker ``BANK``).
+    An order for a symbol no book trades goes to a broker like any other, and that broker
+    rejects it with UNKNOWN_SYMBOL. A run sends those to its first broker; here they go to the
+    last, so the index journalled with their rejects cannot be a default 0.
     """
 
     def __init__(self, symbols=SYMBOLS, count: int = 2) -> None:
-        self.books = {s: OrderBook(s) for s in symbols}
-        self.route = {s: i % count for i, s in enumerate(symbols)}
+        self.brokers = [
+            Broker(msg.BrokerSpec(index=i, name=f"broker-{i}", symbols=tuple(symbols[i::count]),
+                                  symbol_ids=tuple(range(i, len(symbols), count))))
+            for i in range(count)
+        ]
+        # the broker of each wire sym; the extra last slot is indexed by UNKNOWN_SYM (-1)
+        self.route = np.array([i % count for i in range(len(symbols))] + [UNKNOWN_GOES_TO])
 
-    def handle(self, orders: list[tuple]) -> dict[int, list[tuple]]:
-        out: dict[int, list[tuple]] = {}
-        for oid, account, symbol, side, otype, tif, price, qty, target in orders:
-            book = self.books.get(symbol)
-            if book is None:
-                out.setdefault(BANK, []).append((REJECT, oid, UNKNOWN))
-            elif otype == CANCEL:
-                out.setdefault(self.route[symbol], []).extend(book.cancel(oid, target))
-            else:
-                out.setdefault(self.route[symbol], []).extend(
-                    book.submit(oid, account, side, otype, tif, price, qty)
-                )
+    def handle(self, records: np.ndarray) -> dict[int, np.ndarray]:
+        """Each broker's events for its share of ``records``, as the (n, 7) array it sends."""
+        of = self.route[records[:, 2]]
+        out = {}
+        for i, broker in enumerate(self.brokers):
+            mine = records[of == i]
+            if len(mine):
+                flat: list[int] = []
+                broker.handle_orders(mine.reshape(-1).tolist(), flat)
+                out[i] = np.array(flat, np.int64).reshape(-1, wire.EVENT_WIDTH)
         return out
 
 
 class Run:
-    """A bank's worth of journal traffic: flow -> journal -> brokers -> journal and ledger."""
+    """A bank's worth of journal traffic: flow -> journal -> brokers -> journal and ledger, all
+    as the int64 records the bank holds."""
 
     def __init__(self, journal: Journal, seed: int = 11) -> None:
         self.journal = journal
         self.flow = OrderFlow(SYMBOLS, seed=seed, invalid_ratio=0.01, cancel_ratio=0.15)
         self.brokers = Brokers()
         self.ledger = Ledger(SYMBOLS, 100)
-        self.orders: list[tuple] = []
-        self.events: list[tuple[int, tuple]] = []
+        self.orders: list[tuple] = []  # readable, for the assertions
+        self.events: list[tuple[int, tuple]] = []  # (broker, readable event)
+        self.batches: list[np.ndarray] = []  # the event batches as journalled
 
     def step(self, n: int, t_ns: int = 0) -> None:
         records = self.flow.generate(n)
-        self.journal.record_orders(records, t_ns)  # as the bank does: wire records
-        orders = as_tuples(records, SYMBOLS)
-        self.ledger.place([o for o in orders if o[2] in self.brokers.books], t_ns)
-        self.orders += orders
-        ids = {s: i for i, s in enumerate(SYMBOLS)}
-        for broker, events in self.brokers.handle(orders).items():
-            self.journal.record_events(
-                broker, np.array([wire.event_record(e, ids) for e in events], np.int64)
-            )
+        self.journal.record_orders(records, t_ns)
+        self.ledger.place(records, t_ns)
+        self.orders += as_tuples(records, SYMBOLS)
+        for broker, events in self.brokers.handle(records).items():
+            self.journal.record_events(broker, events)
             self.ledger.apply(events, 0, LatencyHistogram())
-            self.events += [(broker, e) for e in events]
+            self.batches.append(events)
+            self.events += [(broker, e) for e in wire.readable_events(events.tolist(), SYMBOLS)]
 
     @property
     def trades(self) -> list[tuple]:
@@ -106,11 +117,14 @@ def rows(path, sql, *args):
         con.close()
 
 
-def wait_for(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
+def records(*orders: tuple) -> np.ndarray:
+    """Readable order tuples as the (n, 9) int64 array the bank journals."""
+    return np.array([wire.order_record(o, SYMBOL_IDS) for o in orders], np.int64)
+
+
+def event_records(*events: tuple) -> np.ndarray:
+    """Readable event tuples as the (n, 7) int64 array a broker sends."""
+    return np.array([wire.event_record(e, SYMBOL_IDS) for e in events], np.int64)
 
 
 @pytest.fixture
@@ -151,13 +165,17 @@ def test_a_run_journals_every_order_fill_and_result_and_its_config(journalled_ru
     assert rows(path, "SELECT * FROM fills WHERE symbol = ? AND match_seq = ?", trade[1], trade[2]) == [
         trade[1:]
     ]
+    # an order for a symbol no book trades: its broker's reject, with that broker's index
     bad = next(o for o in run.orders if o[2] == UNKNOWN_SYMBOL)
+    assert (UNKNOWN_GOES_TO, (REJECT, bad[0], UNKNOWN)) in run.events
     assert rows(path, "SELECT event, detail, broker FROM results WHERE order_id = ?", bad[0]) == [
-        ("REJECT", UNKNOWN, BANK)
+        ("REJECT", UNKNOWN, UNKNOWN_GOES_TO)
     ]
-    broker, ack = next((b, e) for b, e in run.events if e[0] == int(Event.ACK))
-    assert rows(path, "SELECT event, detail, broker FROM results WHERE order_id = ? AND event = 'ACK'",
-                ack[1]) == [("ACK", None, broker)]
+    for answering in (0, 1):
+        ack = next(e for b, e in run.events if e[0] == ACK and b == answering)
+        assert rows(path, "SELECT event, detail, broker FROM results WHERE order_id = ? "
+                    "AND event = 'ACK'", ack[1]) == [("ACK", None, answering)]
+    assert rows(path, "SELECT DISTINCT broker FROM results ORDER BY 1") == [(0,), (1,)]
     # arrival sequence: 1..n per symbol, in id order
     for sym in (*SYMBOLS, UNKNOWN_SYMBOL):
         seqs = [s for (s,) in rows(path, "SELECT seq FROM orders WHERE symbol = ? ORDER BY id", sym)]
@@ -175,7 +193,7 @@ def test_a_batch_is_committed_within_the_commit_interval_while_the_run_goes_on(b
     journal = started(bus, path, commit_interval=0.05)
     run = Run(journal)
     run.step(10)
-    wait_for(lambda: journal.committed_batches >= 2, timeout=2.0)
+    deadline_wait(lambda: journal.committed_batches >= 2, 2.0, "the first batches committed")
     # readable by another connection while the writer still holds the journal open
     assert rows(str(path), "SELECT count(*) FROM orders") == [(len(run.orders),)]
     bus.exit()
@@ -186,7 +204,7 @@ def test_an_answer_delivered_twice_is_stored_once(bus, tmp_path):
     journal = started(bus, path)
     run = Run(journal)
     run.step(200)
-    again = [e for _b, e in run.events]
+    again = np.concatenate(run.batches)
     journal.record_events(0, again)  # a restarted broker answers re-sent orders again
     bus.exit()
     assert rows(str(path), "SELECT count(*) FROM fills") == [(len(run.trades),)]
@@ -194,18 +212,32 @@ def test_an_answer_delivered_twice_is_stored_once(bus, tmp_path):
     assert replay(str(path)).identical
 
 
-def test_malformed_orders_and_events_are_skipped_and_counted(bus, tmp_path):
+def test_malformed_orders_and_events_are_skipped_counted_and_logged(bus, tmp_path, caplog):
     path = tmp_path / "bad.db"
     journal = started(bus, path)
+    caplog.set_level(logging.WARNING, logger="journal")
     good = (1, 0, "AAPL", 1, 0, 0, 100, 10, 0)
-    journal.record_orders([good, (2, "short"), (3, 0, "AAPL", 1, 9, 0, 100, 10, 0),
-                           (4, 0, "AAPL", -1, 0, 0, 100, 10, 0)], 0)
-    journal.record_events(0, [(1, 1), (99, 2), (TRADE, "AAPL", 1), (1, 4), "junk"])
+    bad_type, bad_tif = (2, 0, "AAPL", 1, 9, 0, 100, 10, 0), (3, 0, "AAPL", 1, 0, 7, 100, 10, 0)
+    journal.record_orders(records(good, bad_type, bad_tif, (4, 0, "AAPL", -1, 0, 0, 100, 10, 0)), 0)
+    journal.record_orders(np.zeros((2, wire.ORDER_WIDTH - 1), np.int64), 0)  # not order records
+    journal.record_orders(records((5, 0, "AAPL", 1, 0, 0, 100, 10, 0)).astype(float), 0)
+    journal.record_events(0, event_records((ACK, 1), (99, 2), (ACK, 4)))  # 99: no event kind
+    journal.record_events(0, np.zeros((3, wire.EVENT_WIDTH - 1), np.int64))  # not event records
+    # the writer goes on after garbage: what follows is journalled
+    journal.record_orders(records((6, 0, "AAPL", -1, 0, 0, 101, 5, 0)), 0)
+    journal.record_events(1, event_records((ACK, 6)))
     bus.exit()
     assert journal.failed is None
-    assert journal.stats().bad_rows == 5
-    assert rows(str(path), "SELECT id, seq FROM orders ORDER BY id") == [(1, 1), (4, 2)]
-    assert rows(str(path), "SELECT order_id, event FROM results ORDER BY 1") == [(1, "ACK"), (4, "ACK")]
+    assert journal.stats().bad_rows == 2 + 2 + 1 + 1 + 3
+    # a skipped order takes no arrival number
+    assert rows(str(path), "SELECT id, seq FROM orders ORDER BY id") == [(1, 1), (4, 2), (6, 3)]
+    assert rows(str(path), "SELECT order_id, event, broker FROM results ORDER BY 1") == [
+        (1, "ACK", 0), (4, "ACK", 0), (6, "ACK", 1)
+    ]
+    logged = [r.getMessage() for r in caplog.records if r.name == "journal"]
+    assert any("malformed rows" in m for m in logged)
+    assert any("batch of orders that is not int64 records of 9" in m for m in logged)
+    assert any("batch of events that is not int64 records of 7" in m for m in logged)
 
 
 def test_stop_is_idempotent_and_a_new_run_replaces_an_old_journal(bus, tmp_path):
@@ -354,14 +386,14 @@ def test_a_write_failure_during_the_run_fails_the_journal_and_the_hooks_stay_pro
     journal = started(bus, path)
     run = Run(journal)
     run.step(50)
-    wait_for(lambda: journal.committed_batches >= 2)
+    deadline_wait(lambda: journal.committed_batches >= 2, 10.0, "the first batches committed")
     con = sqlite3.connect(path)
     con.execute("CREATE TRIGGER no_more BEFORE INSERT ON orders "
                 "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
     con.commit()
     con.close()
     run.step(50)
-    wait_for(lambda: journal.failed is not None)
+    deadline_wait(lambda: journal.failed is not None, 10.0, "the journal to fail")
     assert journal.failed.startswith("journal write failed:") and "disk on fire" in journal.failed
     t0 = time.monotonic()
     for _ in range(200):
