@@ -20,14 +20,13 @@ ended) must the counts match too, and then the replay's fills digest (as
 from __future__ import annotations
 
 import argparse
-import hashlib
 import re
 import sys
-from array import array
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from simulator.book import OrderBook
+from simulator.fills_digest import FillsDigest
 from simulator.journal_file import JournalError, open_journal, read_run_value
 from simulator.orders import Event, OrderType, TimeInForce
 
@@ -37,7 +36,6 @@ _TIF_CODES = {t.name: int(t) for t in TimeInForce}
 # Used only when a journal has no config to name its symbols: what a ticker looks like
 # (the same rule as simulator.config's --symbols check; the flow's bad symbol is "?BAD").
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,7}$")
-_DIGEST_CHUNK = 1 << 16  # int64s buffered per symbol before hashing
 
 _ORDERS_SQL = (
     "SELECT id, account, symbol, side, type, tif, price, qty, target FROM orders ORDER BY id"
@@ -61,22 +59,16 @@ class ReplayResult:
 
 
 class _SymbolCheck:
-    """One symbol: its fresh book, the journal's fills as a stream, and the digest buffer."""
+    """One symbol: its fresh book, the journal's fills as a stream, its place in the digest."""
 
-    __slots__ = ("book", "journal", "replayed", "matched", "buf", "digest")
+    __slots__ = ("book", "journal", "replayed", "matched", "digest_sym")
 
-    def __init__(self, symbol: str, journal: Iterator[tuple]) -> None:
+    def __init__(self, symbol: str, journal: Iterator[tuple], digest_sym: int) -> None:
         self.book = OrderBook(symbol)
         self.journal = journal
         self.replayed = 0
         self.matched = 0  # replayed fills that had a journalled fill to compare with
-        self.buf = array("q")
-        self.digest = hashlib.sha256()
-
-    def flush_digest(self) -> None:
-        if self.buf:
-            self.digest.update(self.buf.tobytes())
-            del self.buf[:]
+        self.digest_sym = digest_sym  # the symbol's index in the FillsDigest, -1 if none is made
 
 
 def _fmt(fill: Sequence[object]) -> str:
@@ -95,6 +87,9 @@ def replay(path: str) -> ReplayResult:
         journal_counts = {s: n for s, n in con.execute("SELECT symbol, count(*) FROM fills GROUP BY 1")}
         known = set(symbols) if symbols is not None else None
 
+        # the digest is defined over the run's symbols: without a config nothing is hashed
+        fills_digest = FillsDigest(symbols or ())
+        digest_syms = {s: i for i, s in enumerate(fills_digest.symbols)}
         checks: dict[str, _SymbolCheck] = {}
         skipped: set[object] = set()
         first: str | None = None
@@ -110,7 +105,7 @@ def replay(path: str) -> ReplayResult:
                     skipped.add(symbol)
                     continue
                 check = checks[symbol] = _SymbolCheck(
-                    symbol, iter(con.execute(_FILLS_SQL, (symbol,)))
+                    symbol, iter(con.execute(_FILLS_SQL, (symbol,))), digest_syms.get(symbol, -1)
                 )
             if otype == "CANCEL":
                 events = check.book.cancel(oid, target)
@@ -124,9 +119,8 @@ def replay(path: str) -> ReplayResult:
                     continue
                 got = ev[2:]
                 check.replayed += 1
-                check.buf.extend(got)
-                if len(check.buf) >= _DIGEST_CHUNK:
-                    check.flush_digest()
+                if check.digest_sym >= 0:
+                    fills_digest.add(check.digest_sym, got)
                 expected = next(check.journal, None)
                 if expected is None:
                     beyond += 1
@@ -150,16 +144,7 @@ def replay(path: str) -> ReplayResult:
 
         digest = ""
         if symbols is not None:
-            outer = hashlib.sha256()
-            for symbol in sorted(symbols):
-                check = checks.get(symbol)
-                if check is None:
-                    inner = hashlib.sha256().hexdigest()
-                else:
-                    check.flush_digest()
-                    inner = check.digest.hexdigest()
-                outer.update(f"{symbol}:{inner}\n".encode())
-            digest = outer.hexdigest()
+            digest = fills_digest.hexdigest()
             fills_info = report.get("fills") if complete else None
             reported = fills_info.get("digest") if isinstance(fills_info, dict) else None
             if first is None and isinstance(reported, str) and reported != digest:

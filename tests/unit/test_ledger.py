@@ -1,15 +1,24 @@
 """Unit and property tests for simulator.ledger: the bank's books, driven by hand-built events."""
+
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import random
+import struct
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.book import OrderBook
+from simulator import wire
+from simulator.broker import Broker
+from simulator.fills_digest import FillsDigest
 from simulator.flow import OrderFlow
 from simulator.ledger import Ledger
+from simulator.messages import BrokerSpec
+from simulator.order_window import WINDOW
 from simulator.orders import Event, OrderType, RejectReason, Side, TimeInForce
 from simulator.stats import LatencyHistogram
 
@@ -40,6 +49,19 @@ def trade(seq, buy_oid, sell_oid, price=1000, qty=100, symbol="AAA") -> tuple:
     return (TRADE, symbol, seq, buy_oid, sell_oid, price, qty)
 
 
+def broker_for(symbols) -> Broker:
+    """A broker trading every symbol of the run, as one broker process does (orders for
+    wire.UNKNOWN_SYM get its REJECT UNKNOWN_SYMBOL)."""
+    return Broker(BrokerSpec(0, "broker-0", tuple(symbols), tuple(range(len(symbols)))))
+
+
+def broker_events(broker: Broker, records: np.ndarray) -> np.ndarray:
+    """What ``broker`` answers to these order records, as the (n, 7) array it sends."""
+    out: list[int] = []
+    broker.handle_orders(np.asarray(records, np.int64).reshape(-1).tolist(), out)
+    return np.array(out, np.int64).reshape(-1, wire.EVENT_WIDTH)
+
+
 class Books:
     """A ledger and the latency histogram it records into."""
 
@@ -52,6 +74,11 @@ class Books:
 
     def apply(self, *events, now_ns=0):
         self.ledger.apply(list(events), now_ns, self.latency)
+
+    def answer_unanswered(self, sym_ids, now_ns=0):
+        """Send what the ledger holds unanswered for ``sym_ids`` to a broker; book its answer."""
+        events = broker_events(broker_for(SYMBOLS), self.ledger.unanswered(sym_ids))
+        self.ledger.apply(events, now_ns, self.latency)
 
 
 @pytest.fixture
@@ -199,21 +226,65 @@ def test_a_cancel_request_for_a_filled_order_is_rejected_not_resting(books):
     assert books.ledger.reject_counts() == {"ORDER_NOT_RESTING": 1}
 
 
-def test_a_local_reject_is_placed_and_rejected_without_being_open(books):
-    order = limit(1, BUY, symbol="?BAD")
-    books.ledger.place_local_reject(order, RejectReason.UNKNOWN_SYMBOL)
+def test_an_order_for_an_unknown_symbol_is_placed_and_rejected_by_its_broker(books):
     ledger = books.ledger
+    books.place(limit(1, BUY, symbol="?BAD", account=2))
+    assert (ledger.placed, ledger.rejected, ledger.in_flight) == (1, 0, 1)
+    assert ledger.order_status(1) == "new"
+    books.answer_unanswered([wire.UNKNOWN_SYM])
     assert (ledger.placed, ledger.rejected, ledger.in_flight) == (1, 1, 0)
     assert ledger.reject_counts() == {"UNKNOWN_SYMBOL": 1}
     assert ledger.order_status(1) == "final"
+    assert ledger.positions == {s: [0] * ACCOUNTS for s in SYMBOLS} and ledger.cash == [0] * ACCOUNTS
     assert ledger.reconcile({}).ok
 
 
-def test_a_local_reject_of_a_cancel_request_counts_as_a_rejected_cancel(books):
-    books.ledger.place_local_reject(cancel(1, target=0, symbol="?BAD"), RejectReason.UNKNOWN_SYMBOL)
+def test_a_cancel_request_for_an_unknown_symbol_counts_as_a_rejected_cancel(books):
+    books.place(cancel(1, target=0, symbol="?BAD"))
+    books.answer_unanswered([wire.UNKNOWN_SYM])
     ledger = books.ledger
     assert (ledger.placed, ledger.rejected) == (0, 0)
-    assert (ledger.cancels_sent, ledger.cancels_rejected) == (1, 1)
+    assert (ledger.cancels_sent, ledger.cancels_rejected, ledger.in_flight) == (1, 1, 0)
+    assert ledger.reject_counts() == {"UNKNOWN_SYMBOL": 1}
+    assert ledger.reconcile({}).ok
+
+
+def test_unanswered_gives_the_orders_of_the_wire_symbols_asked_for_in_placement_order(books):
+    books.place(
+        limit(1, BUY), limit(2, SELL, symbol="BBB"), limit(3, BUY, symbol="?BAD"),
+        limit(4, SELL), cancel(5, target=2, symbol="BBB"), market(6, BUY, symbol="?BAD"),
+    )  # fmt: skip
+    books.apply((ACK, 1), (ACK, 2))
+
+    def ids(sym_ids) -> list[int]:
+        return books.ledger.unanswered(sym_ids)[:, 0].tolist()
+
+    assert ids([0]) == [4]
+    assert ids([wire.UNKNOWN_SYM]) == [3, 6]
+    assert ids({1, wire.UNKNOWN_SYM, 0}) == [3, 4, 5, 6]
+    assert books.ledger.unanswered([7]).shape == (0, wire.ORDER_WIDTH)
+    rows = books.ledger.unanswered([wire.UNKNOWN_SYM])
+    assert rows.dtype == np.int64
+    assert rows[0].tolist() == [3, 0, wire.UNKNOWN_SYM, BUY, LIMIT, DAY, 1000, 100, 0]
+
+
+def test_working_and_in_flight_follow_acks_fills_cancels_and_rejects(books):
+    ledger = books.ledger
+    books.place(
+        limit(1, BUY, qty=300),
+        limit(2, SELL, account=1),
+        market(3, BUY, qty=50),
+        limit(4, BUY, qty=0),
+        cancel(5, target=1),
+    )
+    assert (ledger.working, ledger.in_flight) == (0, 5)
+    books.apply((ACK, 1), (ACK, 2), trade(1, 1, 2), (ACK, 3), (CANCELLED, 3, 50))
+    assert (ledger.working, ledger.in_flight) == (1, 2)  # order 1 rests with 200
+    books.apply((REJECT, 4, int(RejectReason.QTY_NOT_POSITIVE)), (REJECT, 1, 1))  # 1: after its ack
+    assert (ledger.working, ledger.in_flight, ledger.unknown_events) == (1, 1, 1)
+    books.apply((CANCELLED, 1, 200), (CANCEL_DONE, 5, 1))
+    assert (ledger.working, ledger.in_flight) == (0, 0)
+    assert ledger.reconcile({}).ok
 
 
 # -- unknown and duplicate events ---------------------------------------------------------------
@@ -401,8 +472,8 @@ def test_the_fills_digest_ignores_how_symbols_are_interleaved():
 @given(st.permutations(["AAA", "AAA", "BBB", "BBB"]))
 def test_the_fills_digest_is_the_same_for_every_interleaving(order):
     reference = books_with_trades(TRADES["AAA"] + TRADES["BBB"]).ledger.fills_digest()
-    queues = {s: list(t) for s, t in TRADES.items()}
-    events = [queues[s].pop(0) for s in order]
+    pending = {s: list(t) for s, t in TRADES.items()}
+    events = [pending[s].pop(0) for s in order]
     assert books_with_trades(events).ledger.fills_digest() == reference
 
 
@@ -433,6 +504,51 @@ def test_the_fills_digest_of_no_trades_differs_from_some_trades():
     assert Books().ledger.fills_digest() != books_with_trades(TRADES["AAA"]).ledger.fills_digest()
 
 
+def _digest_by_definition(fills_by_symbol: dict[str, list[tuple]]) -> str:
+    """sha256 over 'SYMBOL:<sha256 of its fills as native int64s>\n', symbols sorted."""
+    outer = hashlib.sha256()
+    for symbol in sorted(fills_by_symbol):
+        fills = fills_by_symbol[symbol]
+        inner = hashlib.sha256(struct.pack(f"{5 * len(fills)}q", *[x for f in fills for x in f]))
+        outer.update(f"{symbol}:{inner.hexdigest()}\n".encode())
+    return outer.hexdigest()
+
+
+def test_the_fills_digest_keeps_its_definition_and_value():
+    fills = {s: [t[2:] for t in TRADES[s]] for s in SYMBOLS}
+    digest = books_with_trades(TRADES["AAA"] + TRADES["BBB"]).ledger.fills_digest()
+    assert digest == _digest_by_definition(fills)
+    # the value reports and journals of earlier runs carry: it must never change
+    assert digest == "8a7915ae981df011f352fdd301c8c0389091f296b4472dab293d8b8adf2d1141"
+    assert Books().ledger.fills_digest() == _digest_by_definition({s: [] for s in SYMBOLS})
+
+
+def test_fills_given_one_at_a_time_as_replay_does_give_the_ledgers_digest():
+    symbols = ("AAA", "BBB", "CCC")
+    ledger = Ledger(symbols, 2)
+    fills: dict[str, list[tuple]] = {s: [] for s in symbols}
+    oid = 0
+    # AAA: more fills than the one-at-a-time path buffers, in batches the whole-array path
+    # books; BBB: a few, booked event by event; CCC: none
+    for s, n in (("AAA", 15_000), ("BBB", 3)):
+        for start in range(0, n, 5_000):
+            orders, acks = [], []
+            for seq in range(start + 1, min(start + 5_000, n) + 1):
+                buy, sell, oid = oid + 1, oid + 2, oid + 2
+                orders += [limit(buy, BUY, symbol=s), limit(sell, SELL, account=1, symbol=s)]
+                acks += [(ACK, buy), (ACK, sell)]
+                fills[s].append((seq, buy, sell, 1000 + seq % 7, 100))
+            ledger.place(orders, 0)
+            ledger.apply(acks + [(TRADE, s, *f) for f in fills[s][start:]], 0, LatencyHistogram())
+    assert ledger.trades == 15_003 and ledger.unknown_events == 0
+    one_at_a_time = FillsDigest(symbols)  # as replay.py feeds it, symbols interleaved
+    for i, fill in enumerate(fills["AAA"]):
+        one_at_a_time.add(0, fill)
+        if i < len(fills["BBB"]):
+            one_at_a_time.add(1, fills["BBB"][i])
+    assert one_at_a_time.hexdigest() == ledger.fills_digest() == _digest_by_definition(fills)
+
+
 # -- the whole pure pipeline: flow -> books -> ledger ----------------------------------------------
 
 
@@ -441,49 +557,37 @@ def test_the_fills_digest_of_no_trades_differs_from_some_trades():
 def test_a_seeded_flow_through_order_books_reconciles(seed, n):
     symbols = ("AAA", "BBB", "CCC")
     flow = OrderFlow(symbols, seed=seed, accounts=5, cancel_ratio=0.2, invalid_ratio=0.05)
-    books = {s: OrderBook(s) for s in symbols}
+    broker = broker_for(symbols)
     ledger = Ledger(symbols, 5)
     latency = LatencyHistogram()
+    unknown_symbol = 0
     for t, orders in enumerate(flow.generate(k) for k in (n // 3, n - n // 3)):
-        sendable = []
-        for o in orders:
-            if o[2] in books:
-                sendable.append(o)
-            else:
-                ledger.place_local_reject(o, RejectReason.UNKNOWN_SYMBOL)
-        ledger.place(sendable, t)
-        events = []
-        for oid, account, symbol, side, otype, tif, price, qty, target in sendable:
-            if otype == CANCEL:
-                events += books[symbol].cancel(oid, target)
-            else:
-                events += books[symbol].submit(oid, account, side, otype, tif, price, qty)
-        ledger.apply(events, t, latency)
-    resting = {r[0]: r[4] for b in books.values() for r in b.resting()}
+        ledger.place(orders, t)  # all of them: a broker rejects those of unknown symbols
+        unknown_symbol += int(np.count_nonzero(orders[:, 2] == wire.UNKNOWN_SYM))
+        ledger.apply(broker_events(broker, orders), t, latency)
+    resting = {r[0]: r[4] for b in broker.books.values() for r in b.resting()}
     rec = ledger.reconcile(resting)
     assert rec.ok, rec
     assert ledger.unknown_events == 0
     assert ledger.in_flight == 0
     assert ledger.working == rec.resting == len(resting)
-    assert rec.placed == n
+    assert rec.placed == n  # orders; the cancels the flow adds are counted apart
+    assert ledger.reject_counts().get("UNKNOWN_SYMBOL", 0) == unknown_symbol
     assert latency.count == ledger.acked
 
 
 # -- the whole-array path books exactly what the event-by-event path books ------------------------
 
 
-def _run_pipeline(seed: int, batches: int, per_batch: int, fast: bool, mutate=None):
-    """A seeded flow through order books into a ledger, one events array per batch; ``mutate``
+PIPELINE_SYMBOLS = ("AAA", "BBB", "CCC")
+
+
+def _run_pipeline(seed: int, batches: int, per_batch: int, fast: bool, mutate=None, invalid_ratio=0.02):
+    """A seeded flow through a broker into a ledger, one events array per batch; ``mutate``
     may spoil a batch of event records (a list of 7-tuples) before it is booked."""
-    import random
-
-    import numpy as np
-
-    from simulator import wire
-
-    symbols = ("AAA", "BBB", "CCC")
-    flow = OrderFlow(symbols, seed=seed, accounts=5, cancel_ratio=0.2, invalid_ratio=0.02)
-    books = {i: OrderBook(s, i) for i, s in enumerate(symbols)}
+    symbols = PIPELINE_SYMBOLS
+    flow = OrderFlow(symbols, seed=seed, accounts=5, cancel_ratio=0.2, invalid_ratio=invalid_ratio)
+    broker = broker_for(symbols)
     ledger = Ledger(symbols, 5)
     used_fast = []
     if not fast:
@@ -495,21 +599,12 @@ def _run_pipeline(seed: int, batches: int, per_batch: int, fast: bool, mutate=No
     rng = random.Random(seed)
     for b in range(batches):
         rows = flow.generate(per_batch)
-        known = rows[rows[:, 2] >= 0]
-        for order in rows[rows[:, 2] < 0].tolist():
-            ledger.place_local_reject(order, RejectReason.UNKNOWN_SYMBOL)
-        ledger.place(known, b * 1_000_000, 40_000)  # due times 0.1 ms apart every few orders
-        out: list = []
-        for oid, account, sym, side, otype, tif, price, qty, target in known.tolist():
-            if otype == CANCEL:
-                books[sym].cancel_into(out, oid, target)
-            else:
-                books[sym].submit_into(out, oid, account, side, otype, tif, price, qty)
-        events = [tuple(out[i : i + 7]) for i in range(0, len(out), 7)]
+        ledger.place(rows, b * 1_000_000, 40_000)  # due times 0.1 ms apart every few orders
+        events = broker_events(broker, rows)
         if mutate is not None:
-            events = mutate(events, rng)
-        ledger.apply(np.array(events, np.int64).reshape(-1, wire.EVENT_WIDTH), b * 1_000_000 + 500_000, ack, final)
-    resting = {r[0]: r[4] for bk in books.values() for r in bk.resting()}
+            events = np.array(mutate([tuple(e) for e in events.tolist()], rng), np.int64)
+        ledger.apply(events.reshape(-1, wire.EVENT_WIDTH), b * 1_000_000 + 500_000, ack, final)
+    resting = {r[0]: r[4] for bk in broker.books.values() for r in bk.resting()}
     return ledger, ack, final, resting, used_fast
 
 
@@ -525,7 +620,8 @@ def _state(ledger, ack, final, resting):
         sorted(ack.counts.items()),
         sorted(final.counts.items()),
         ledger.reconcile(resting),
-        ledger._open(),
+        ledger.unanswered([wire.UNKNOWN_SYM, *range(len(PIPELINE_SYMBOLS))]).tolist(),
+        ledger.book_states(PIPELINE_SYMBOLS),
     )
 
 
@@ -535,6 +631,15 @@ def test_the_fast_path_books_what_the_slow_path_books(seed, per_batch):
     fast = _run_pipeline(seed, 6, per_batch, fast=True)
     slow = _run_pipeline(seed, 6, per_batch, fast=False)
     assert any(fast[4]), "the whole-array path was never taken"
+    assert _state(*fast[:4]) == _state(*slow[:4])
+    assert fast[0].reconcile(fast[3]).ok and fast[0].unknown_events == 0
+
+
+def test_both_paths_book_the_rejects_of_unknown_symbols_alike():
+    fast = _run_pipeline(5, 4, 600, fast=True, invalid_ratio=0.3)
+    slow = _run_pipeline(5, 4, 600, fast=False, invalid_ratio=0.3)
+    assert fast[4] and all(fast[4]), "a batch was refused by the whole-array path"
+    assert fast[0].reject_counts()["UNKNOWN_SYMBOL"] > 50
     assert _state(*fast[:4]) == _state(*slow[:4])
     assert fast[0].reconcile(fast[3]).ok and fast[0].unknown_events == 0
 
@@ -572,8 +677,6 @@ def test_a_spoiled_batch_is_booked_the_same_on_both_paths(seed):
 
 
 def test_an_order_resting_longer_than_the_window_is_still_booked(books):
-    from simulator.ledger import WINDOW
-
     ledger = books.ledger
     books.place(limit(1, SELL, qty=300, account=1))
     books.apply((ACK, 1))

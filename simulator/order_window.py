@@ -1,0 +1,234 @@
+"""Where the ledger keeps the orders it placed until they are final: the order window.
+
+Where an order lives. Order ids grow by one per message, so the orders of the last ``WINDOW``
+ids sit in plain arrays at slot ``oid % WINDOW`` (the order record, its leaves, when it was due,
+its state). An order still open when the window moves past its id (it rested long, or a broker
+was down for a while) moves to a slot past the window, found through the dict ``_overflow``;
+memory follows the orders in flight and resting, not the length of the run.
+
+This module stores and finds; what is stored (leaves, due times) and when a state changes is
+the ledger's business (``ledger.py``), which also writes the arrays directly where it books a
+whole batch at once. Pure model: numpy only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from simulator import wire
+
+WINDOW = 1 << 17  # order ids kept in arrays; older open orders move to overflow slots
+_MASK = WINDOW - 1
+FREE, SENT, ACKED = 0, 1, 2  # an order's state in its slot: final (or never placed), sent, acked
+_OVERFLOW = 1 << 12  # first slots for old open orders; grows when full
+
+
+class Entry:
+    """One open order as booked event by event: loaded from its slot, stored back."""
+
+    __slots__ = ("slot", "record", "leaves", "due", "state", "token")
+
+    def __init__(self, slot: int, record: tuple, leaves: int, due: int, state: int, token: int) -> None:
+        self.slot = slot
+        self.record = record
+        self.leaves = leaves
+        self.due = due
+        self.state = state
+        self.token = token  # the apply() call that acked it, for due->final latency
+
+
+class OrderWindow:
+    """The slot arrays of the orders with ids ``lo <= oid < hi`` (at ``oid & (WINDOW - 1)``)
+    and of older open orders (at slots past ``WINDOW``).
+
+    The arrays are indexed by what ``slots``/``slot`` return. ``put`` and ``put_few`` may
+    reallocate them all: read them from the window, never keep them across those calls.
+    """
+
+    record: np.ndarray  # (size, 9) int64: the order records
+    leaves: np.ndarray  # int64: what is left to fill (0 for a cancel request)
+    due: np.ndarray  # int64: when the order was due to be sent, ns
+    state: np.ndarray  # int8: FREE, SENT or ACKED
+    ack_token: np.ndarray  # int64: which of the ledger's apply() calls acked the order
+    scratch_token: np.ndarray  # int64 scratch for the ledger's whole-array checks ...
+    scratch_pos: np.ndarray  # ... (see batch_check.py)
+    _stamp: np.ndarray  # int64 scratch for repeats()
+
+    def __init__(self) -> None:
+        self.lo = self.hi = 0
+        self._grow(WINDOW + _OVERFLOW)
+        self._overflow: dict[int, int] = {}  # oid -> slot past the window, for old open orders
+        self._free_overflow = list(range(WINDOW + _OVERFLOW - 1, WINDOW - 1, -1))
+
+    def _grow(self, size: int) -> None:
+        """(Re)size the slot arrays, keeping what they hold."""
+        old = getattr(self, "state", None)
+        grown = []
+        for name, shape, dtype in (
+            ("record", (size, wire.ORDER_WIDTH), np.int64),
+            ("leaves", (size,), np.int64),
+            ("due", (size,), np.int64),
+            ("state", (size,), np.int8),
+            ("ack_token", (size,), np.int64),
+            ("scratch_token", (size,), np.int64),
+            ("scratch_pos", (size,), np.int64),
+            ("_stamp", (size,), np.int64),
+        ):
+            a = np.zeros(shape, dtype)
+            if old is not None:
+                a[: len(old)] = getattr(self, name)
+            grown.append((name, a))
+        for name, a in grown:
+            setattr(self, name, a)
+
+    # -- placing ------------------------------------------------------------------------------
+
+    def _start(self, first_oid: int) -> None:
+        """Begin the window at the first id ever placed (later calls change nothing)."""
+        if self.hi == 0:
+            self.lo = first_oid
+
+    def put(self, rows: np.ndarray, leaves: np.ndarray, due: np.ndarray | int) -> None:
+        """Store orders just sent, (n, 9) records with ids rising, as SENT with their leaves
+        and due times (arrays, or one value for all). Raises ValueError, storing nothing, if
+        an id is not new."""
+        oids = rows[:, 0]
+        first, last = int(oids[0]), int(oids[-1])
+        self._start(first)
+        if first < self.lo or last - first >= WINDOW // 2:
+            raise ValueError(f"order ids {first}..{last} are not new (ids so far {self.hi - 1})")
+        slots = oids & _MASK
+        if first < self.hi and (self.state[slots] != FREE).any():
+            raise ValueError("an order id placed twice")
+        self._make_room(max(self.hi, last + 1))
+        self.record[slots] = rows
+        self.leaves[slots] = leaves
+        self.due[slots] = due
+        self.state[slots] = SENT
+
+    def put_few(self, rows: list[list[int]], leaves: list[int], due: list[int]) -> bool:
+        """``put`` for a handful of orders, item by item (a whole-array step costs more than
+        a few items); False, storing nothing, unless every id is past all ids so far and rising."""
+        first, last = rows[0][0], rows[-1][0]
+        if first < self.hi or last - first >= WINDOW // 2:
+            return False
+        for a, b in zip(rows, rows[1:]):
+            if b[0] <= a[0]:
+                return False
+        self._start(first)
+        self._make_room(last + 1)
+        record, leaves_at, due_at, state = self.record, self.leaves, self.due, self.state
+        for row, left, t in zip(rows, leaves, due):
+            slot = row[0] & _MASK
+            record[slot] = row
+            leaves_at[slot] = left
+            due_at[slot] = t
+            state[slot] = SENT
+        return True
+
+    def _make_room(self, new_hi: int) -> None:
+        """Move the window so that ids up to ``new_hi`` - 1 fit; what is still open in the part
+        it leaves moves to overflow slots, and overflow slots of final orders are freed."""
+        if new_hi - self.lo > WINDOW:
+            new_lo = new_hi - WINDOW + WINDOW // 4  # move by a quarter at least: amortised
+            if self._overflow:
+                oids = np.fromiter(self._overflow, np.int64, len(self._overflow))
+                slots = np.fromiter(self._overflow.values(), np.int64, len(self._overflow))
+                final = self.state[slots] == FREE
+                for oid in oids[final].tolist():
+                    del self._overflow[oid]
+                self._free_overflow.extend(slots[final].tolist())
+            gone = np.arange(self.lo, min(new_lo, self.hi), dtype=np.int64)
+            slots = gone & _MASK
+            still_open = np.flatnonzero(self.state[slots])
+            if len(still_open) > len(self._free_overflow):
+                size = len(self.state)
+                self._grow(size + max(size - WINDOW, len(still_open)))
+                self._free_overflow.extend(range(len(self.state) - 1, size - 1, -1))
+            for i in still_open.tolist():
+                src, dst = int(slots[i]), self._free_overflow.pop()
+                for a in (self.record, self.leaves, self.due, self.state, self.ack_token):
+                    a[dst] = a[src]
+                self._overflow[int(gone[i])] = dst
+            self.state[slots] = FREE
+            self.lo = new_lo
+        self.hi = new_hi
+
+    # -- finding ------------------------------------------------------------------------------
+
+    def slots(self, oids: np.ndarray) -> np.ndarray | None:
+        """The slot of each order id, or None if one names no order the window holds."""
+        slots = oids & _MASK
+        outside = (oids < self.lo) | (oids >= self.hi)
+        if not outside.any():
+            return slots
+        get = self._overflow.get
+        for i in np.flatnonzero(outside).tolist():
+            slot = get(int(oids[i]))
+            if slot is None:
+                return None
+            slots[i] = slot
+        return slots
+
+    def slot(self, oid: int) -> int | None:
+        """The slot of one order id, or None."""
+        return (oid & _MASK) if self.lo <= oid < self.hi else self._overflow.get(oid)
+
+    def repeats(self, slots: np.ndarray) -> bool:
+        """Whether a slot comes twice: stamp each slot with its position, read the stamps back."""
+        at = np.arange(len(slots))
+        self._stamp[slots] = at
+        return bool((self._stamp[slots] != at).any())
+
+    # -- event by event -----------------------------------------------------------------------
+
+    def load(self, oids: Iterable[int]) -> dict[int, Entry]:
+        """The open orders among these ids, as entries, read from their slots in bulk."""
+        found, slots = [], []
+        lo, hi, overflow = self.lo, self.hi, self._overflow
+        for oid in oids:
+            slot = (oid & _MASK) if lo <= oid < hi else overflow.get(oid)
+            if slot is not None:
+                found.append(oid)
+                slots.append(slot)
+        at = np.array(slots, np.int64)
+        return {
+            oid: Entry(slot, tuple(record), leaves, due, state, token)
+            for oid, slot, record, leaves, due, state, token in zip(
+                found,
+                slots,
+                self.record[at].tolist(),
+                self.leaves[at].tolist(),
+                self.due[at].tolist(),
+                self.state[at].tolist(),
+                self.ack_token[at].tolist(),
+            )
+            if state != FREE
+        }
+
+    def store(self, entries: dict[int, Entry]) -> None:
+        """Write the state, leaves and ack token of loaded entries back to their slots."""
+        if entries:
+            at = np.array([e.slot for e in entries.values()], np.int64)
+            self.state[at] = [e.state for e in entries.values()]
+            self.leaves[at] = [e.leaves for e in entries.values()]
+            self.ack_token[at] = [e.token for e in entries.values()]
+
+    # -- scans --------------------------------------------------------------------------------
+
+    def open_orders(self) -> list[tuple[int, tuple, int, int]]:
+        """Every open order and cancel as (oid, record, leaves, state), in id order."""
+        ids = [oid for oid, slot in sorted(self._overflow.items()) if self.state[slot] != FREE]
+        slots = [self._overflow[oid] for oid in ids]
+        window = np.arange(self.lo, self.hi, dtype=np.int64)
+        live = np.flatnonzero(self.state[window & _MASK])
+        at = np.concatenate((np.array(slots, np.int64), window[live] & _MASK))
+        ids += window[live].tolist()
+        return [
+            (oid, tuple(record), leaves, state)
+            for oid, record, leaves, state in zip(
+                ids, self.record[at].tolist(), self.leaves[at].tolist(), self.state[at].tolist()
+            )
+        ]

@@ -1,0 +1,95 @@
+"""Closing the books: the orders the ledger holds open against those the brokers say rest.
+
+At the end of a run every order the bank placed must be final or resting on a book with the
+leaves the ledger expects, and every cancel request answered::
+
+    placed = filled + cancelled + rejected + resting + lost, with lost == 0,
+    every symbol's positions sum to 0, and cash sums to 0.
+
+``close_books`` compares; the ledger (``Ledger.reconcile``) passes it its open orders and counts.
+Pure model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from simulator.orders import OrderType
+
+_CANCEL = int(OrderType.CANCEL)
+_OTYPE = 4  # order record column
+_MISMATCHES_KEPT = 20
+
+
+@dataclass
+class Reconciliation:
+    placed: int
+    filled: int
+    cancelled: int
+    rejected: int
+    resting: int
+    lost: int
+    lost_ids: list[int]
+    cancels_lost: int
+    positions_balanced: bool
+    cash_balanced: bool
+    mismatches: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.lost == 0
+            and self.cancels_lost == 0
+            and self.positions_balanced
+            and self.cash_balanced
+            and not self.mismatches
+            and self.placed == self.filled + self.cancelled + self.rejected + self.resting
+        )
+
+
+def close_books(
+    open_orders: Iterable[tuple[int, tuple, int, int]],
+    resting: Mapping[int, int],
+    *,
+    placed: int,
+    filled: int,
+    cancelled: int,
+    rejected: int,
+    positions_balanced: bool,
+    cash_balanced: bool,
+) -> Reconciliation:
+    """``open_orders`` as (oid, record, leaves, state), the ledger's; ``resting`` maps every
+    order the brokers report resting to its leaves."""
+    mismatches = []
+    resting_count = lost = cancels_lost = 0
+    lost_ids = []
+    open_ids = set()
+    for oid, record, leaves, _state in open_orders:
+        open_ids.add(oid)
+        if record[_OTYPE] == _CANCEL:
+            cancels_lost += 1
+            lost_ids.append(oid)
+        elif oid in resting:
+            resting_count += 1
+            if resting[oid] != leaves:
+                mismatches.append(f"order {oid}: broker says {resting[oid]} resting, ledger {leaves}")
+        else:
+            lost += 1
+            lost_ids.append(oid)
+    for oid in resting:
+        if oid not in open_ids:
+            mismatches.append(f"order {oid} resting on a book but final in the ledger")
+    return Reconciliation(
+        placed=placed,
+        filled=filled,
+        cancelled=cancelled,
+        rejected=rejected,
+        resting=resting_count,
+        lost=lost,
+        lost_ids=sorted(lost_ids),
+        cancels_lost=cancels_lost,
+        positions_balanced=positions_balanced,
+        cash_balanced=cash_balanced,
+        mismatches=mismatches[:_MISMATCHES_KEPT],
+    )
