@@ -47,16 +47,16 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.tui.ptyrun import PtySim  # noqa: E402
+from simulator.testing.pty import PtySim  # noqa: E402
 
 COLS, ROWS = 120, 36
 SESSIONS: set[int] = set()  # session ids of every simulator started here (each is a leader)

@@ -1,10 +1,14 @@
 """The dashboard app: wires the panels, the keys and the refresh timer to a SimControl.
 
 Every ``1 / ui_hz`` seconds a timer asks the control for the latest Snapshot and, if it is a new
-one, hands it to every panel; nothing else reads the simulation. Keys become SimControl commands.
+one, sets the app's ``snapshot`` reactive, to which every panel is bound (``data_bind``); each
+panel repaints only when the part it draws changed. Nothing else reads the simulation. Keys
+become SimControl commands, sent by name; what they asked for that the Snapshots do not show
+yet is the app's ``asked`` reactive (``tui.policy.Asked``), bound to the status bar and the book.
 Quitting asks the run to stop, waits for it on a thread worker (never on the event loop), then
 exits; ``App.run()`` returns True when the run stopped, False if ``stop_timeout`` ran out first.
 """
+
 from __future__ import annotations
 
 import time
@@ -14,6 +18,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
@@ -22,7 +27,7 @@ from simulator.control import SimControl
 from simulator.stats import RunState, Snapshot
 from tui.format import fmt_target_rate
 from tui.help import HelpScreen
-from tui.policy import Pending, neighbour_symbol, pause_command, rate_down, rate_up
+from tui.policy import Asked, neighbour_symbol, pause_command, rate_down, rate_up
 from tui.widgets import (
     BookPanel,
     LogPanel,
@@ -32,11 +37,10 @@ from tui.widgets import (
     ThroughputPanel,
     TotalsPanel,
 )
-from tui.widgets.base import SnapshotView
 
 STOP_POLL_S = 0.2  # how often the stop worker checks whether the app is going away
-STEERING_ACTIONS = {"toggle_pause", "faster", "slower", "previous_symbol", "next_symbol",
-                    "kill_broker"}
+STEERING_ACTIONS = {"toggle_pause", "faster", "slower", "previous_symbol", "next_symbol", "kill_broker"}
+PANEL_TITLES = {"totals": "Orders", "processes": "Processes", "tape": "Tape (newest first)", "log": "Log"}
 
 
 class DashboardApp(App[bool]):
@@ -64,8 +68,19 @@ class DashboardApp(App[bool]):
         Binding("?", "show_help", "Help"),
     ]
 
-    def __init__(self, control: SimControl, *, ui_hz: float = 10.0,
-                 title: str = "Stock-order simulator", stop_timeout: float = 120.0) -> None:
+    snapshot: var[Snapshot | None] = var(None, always_update=True)
+    """The latest Snapshot shown; None until the first one. Set only with a new one."""
+    asked: var[Asked] = var(Asked)
+    """What the keys asked for that the Snapshots do not show yet."""
+
+    def __init__(
+        self,
+        control: SimControl,
+        *,
+        ui_hz: float = 10.0,
+        title: str = "Stock-order simulator",
+        stop_timeout: float = 120.0,
+    ) -> None:
         if ui_hz <= 0:
             raise ValueError(f"ui_hz must be positive, got {ui_hz!r}")
         super().__init__()
@@ -73,35 +88,31 @@ class DashboardApp(App[bool]):
         self.ui_hz = ui_hz
         self.title = title
         self.stop_timeout = stop_timeout
-        self.last_snapshot: Snapshot | None = None
-        self.stopping = False
-        self.pending_rate: Pending[float] = Pending()
-        self.pending_symbol: Pending[str] = Pending()
-        self.pending_state: Pending[RunState] = Pending()
-        self.views: list[SnapshotView | ThroughputPanel] = []
         self.run_ended = False  # set once the run stopped without the quit key
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(title=self.title, id="status")
+        snapshot, asked = DashboardApp.snapshot, DashboardApp.asked
+        yield StatusBar(title=self.title, id="status").data_bind(snapshot, asked)
         with Horizontal(id="top"):
-            yield TotalsPanel(id="totals")
-            yield ThroughputPanel(id="throughput")
-        yield ProcessTable(id="processes")
+            yield TotalsPanel(id="totals").data_bind(snapshot)
+            yield ThroughputPanel(id="throughput").data_bind(snapshot)
+        yield ProcessTable(id="processes").data_bind(snapshot)
         with Horizontal(id="bottom"):
-            yield TapePanel(id="tape")
-            yield BookPanel(id="book")
-        yield LogPanel(id="log")
+            yield TapePanel(id="tape").data_bind(snapshot)
+            yield BookPanel(id="book").data_bind(snapshot, asked)
+        yield LogPanel(id="log").data_bind(snapshot)
         yield Footer()
 
     def on_mount(self) -> None:
-        titles = {"totals": "Orders", "processes": "Processes", "tape": "Tape (newest first)",
-                  "book": "Book", "log": "Log"}
-        for widget_id, title in titles.items():
+        for widget_id, title in PANEL_TITLES.items():
             self.query_one(f"#{widget_id}").border_title = title
-        self.views = [self.query_one(f"#{widget_id}") for widget_id in
-                      ("status", "totals", "throughput", "processes", "tape", "book", "log")]
         self.poll_snapshot()
         self.set_interval(1 / self.ui_hz, self.poll_snapshot, name="snapshot-poll")
+
+    @property
+    def stopping(self) -> bool:
+        """A quit key was pressed (the run may not say STOPPING yet)."""
+        return self.asked.stopping
 
     # -- refresh -------------------------------------------------------------------------------
 
@@ -111,17 +122,18 @@ class DashboardApp(App[bool]):
             # summary can be printed on the normal terminal
             self.run_ended = True
             self.exit(True)
+        # a request the bank did not follow within its hold stops showing
+        self.asked = self.asked.expired(time.monotonic())
         snapshot = self.control.snapshot()
-        if snapshot is None or snapshot is self.last_snapshot:
+        if snapshot is None or snapshot is self.snapshot:
             return
         self.apply_snapshot(snapshot)
 
     def apply_snapshot(self, snapshot: Snapshot) -> None:
-        """Hand ``snapshot`` to every panel (each redraws only if its slice changed)."""
-        first = self.last_snapshot is None
-        self.last_snapshot = snapshot
-        for view in self.views:
-            view.show_snapshot(snapshot)
+        """Show ``snapshot`` (each panel redraws only if the part it draws changed)."""
+        first = self.snapshot is None
+        self.asked = self.asked.seen(snapshot)
+        self.snapshot = snapshot
         if first:
             self.refresh_bindings()  # the steering keys were greyed out until now
 
@@ -129,7 +141,7 @@ class DashboardApp(App[bool]):
 
     def steerable_snapshot(self) -> Snapshot | None:
         """The Snapshot steering keys start from, or None when they must do nothing."""
-        return None if self.stopping else self.last_snapshot
+        return None if self.stopping else self.snapshot
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in STEERING_ACTIONS and self.steerable_snapshot() is None:
@@ -139,8 +151,7 @@ class DashboardApp(App[bool]):
     def action_stop_and_quit(self) -> None:
         if self.stopping:
             return
-        self.stopping = True
-        self.query_one(StatusBar).mark_stopping()
+        self.asked = self.asked.ask_stop()
         self.refresh_bindings()
         self.control.request_stop("user quit")
         self.wait_for_stop_then_exit()
@@ -170,17 +181,14 @@ class DashboardApp(App[bool]):
         if snapshot is None:
             return
         now = time.monotonic()
-        command = pause_command(self.pending_state.current(snapshot.state, now))
-        if command == "pause":
-            self.control.pause()
-            self.pending_state.ask(RunState.PAUSED, now)
-            self.query_one(StatusBar).request_state(RunState.PAUSED)
-            self.notify("Pausing order generation", timeout=2)
-        elif command == "resume":
-            self.control.resume()
-            self.pending_state.ask(RunState.RUNNING, now)
-            self.query_one(StatusBar).request_state(RunState.RUNNING)
-            self.notify("Resuming order generation", timeout=2)
+        asked = self.asked.expired(now)
+        command = pause_command(asked.pause_toggled_from(snapshot.state))
+        if command is None:
+            return
+        self.control.command(command)
+        pausing = command == "pause"
+        self.asked = asked.ask_state(RunState.PAUSED if pausing else RunState.RUNNING, now)
+        self.notify("Pausing order generation" if pausing else "Resuming order generation", timeout=2)
         self.expedite()
 
     def action_faster(self) -> None:
@@ -194,13 +202,14 @@ class DashboardApp(App[bool]):
         if snapshot is None:
             return
         now = time.monotonic()
-        rate = self.pending_rate.current(snapshot.rate, now)
+        asked = self.asked.expired(now)
+        rate = asked.target_rate(snapshot.rate)
         new = step(rate)
         if new == rate:
             self.notify(f"Target rate stays {fmt_target_rate(rate)}", timeout=2)
             return
-        self.control.set_rate(new)
-        self.pending_rate.ask(new, now)
+        self.control.command("rate", new)
+        self.asked = asked.ask_rate(new, now)
         self.notify(f"Target rate {fmt_target_rate(new)}", timeout=2)
 
     def action_kill_broker(self) -> None:
@@ -210,9 +219,12 @@ class DashboardApp(App[bool]):
             return
         for row in snapshot.processes:
             if snapshot.selected_symbol in row.symbols:
-                self.control.kill_broker(row.name)
-                self.notify(f"kill -9 {row.name} (it owns {snapshot.selected_symbol}); "
-                            "it will be restarted", severity="warning", timeout=3)
+                self.control.command("kill", row.name)
+                self.notify(
+                    f"kill -9 {row.name} (it owns {snapshot.selected_symbol}); it will be restarted",
+                    severity="warning",
+                    timeout=3,
+                )
                 return
 
     def action_previous_symbol(self) -> None:
@@ -226,13 +238,13 @@ class DashboardApp(App[bool]):
         if snapshot is None:
             return
         now = time.monotonic()
-        current = self.pending_symbol.current(snapshot.selected_symbol, now)
+        asked = self.asked.expired(now)
+        current = asked.selected_symbol(snapshot.selected_symbol)
         symbol = neighbour_symbol(snapshot.symbols, current, step)
         if symbol is None or symbol == current:
             return
-        self.control.select_symbol(symbol)
-        self.pending_symbol.ask(symbol, now)
-        self.query_one(BookPanel).request_symbol(symbol)
+        self.control.command("select", symbol)
+        self.asked = asked.ask_symbol(symbol, now)
         self.expedite()
 
     def expedite(self) -> None:
@@ -247,10 +259,8 @@ class DashboardApp(App[bool]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Pause / resume", "Pause or resume order generation",
-                            self.action_toggle_pause)
+        yield SystemCommand("Pause / resume", "Pause or resume order generation", self.action_toggle_pause)
         yield SystemCommand("Faster", "Double the target rate", self.action_faster)
         yield SystemCommand("Slower", "Halve the target rate", self.action_slower)
         yield SystemCommand("Next symbol", "Show the next symbol's book", self.action_next_symbol)
-        yield SystemCommand("Previous symbol", "Show the previous symbol's book",
-                            self.action_previous_symbol)
+        yield SystemCommand("Previous symbol", "Show the previous symbol's book", self.action_previous_symbol)

@@ -3,6 +3,7 @@
 Plain functions of plain values, tested without an app (tests/tui/test_format.py). Widgets only
 choose colours and lay these strings out; no formatting decision is made inside a widget.
 """
+
 from __future__ import annotations
 
 import math
@@ -260,8 +261,9 @@ def fit_cell(text: str, width: int, right: bool = False) -> str:
     return text.rjust(width) if right else text.ljust(width)
 
 
-def table_line(cells: Sequence[str], fitted: Sequence[tuple[int, int]],
-               columns: Sequence[Column] = PROCESS_COLUMNS) -> str:
+def table_line(
+    cells: Sequence[str], fitted: Sequence[tuple[int, int]], columns: Sequence[Column] = PROCESS_COLUMNS
+) -> str:
     """The chosen cells of one row, each fitted to its column, one space apart."""
     return " ".join(fit_cell(cells[i], w, columns[i].right) for i, w in fitted)
 
@@ -325,12 +327,10 @@ def book_ladder(book: BookView, depth: int) -> list[tuple[str, str]]:
     lines = [("header", ladder_row("price", "qty", "ords"))]
     asks = book.asks[:depth]
     lines += [("blank", "")] * (depth - len(asks))
-    lines += [("ask", ladder_row(fmt_price(p), fmt_count(q), fmt_count(n)))
-              for p, q, n in reversed(asks)]
+    lines += [("ask", ladder_row(fmt_price(p), fmt_count(q), fmt_count(n))) for p, q, n in reversed(asks)]
     middle = f"{spread_text(book)}  {last_trade_text(book)}"
     lines.append(("middle", f"{middle:^{LADDER_WIDTH}}"))
-    lines += [("bid", ladder_row(fmt_price(p), fmt_count(q), fmt_count(n)))
-              for p, q, n in book.bids[:depth]]
+    lines += [("bid", ladder_row(fmt_price(p), fmt_count(q), fmt_count(n))) for p, q, n in book.bids[:depth]]
     return lines
 
 

@@ -1,4 +1,5 @@
 """The help screen: every key of the dashboard and what the rate keys do."""
+
 from __future__ import annotations
 
 from rich.text import Text

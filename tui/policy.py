@@ -1,7 +1,9 @@
-"""What the dashboard's keys ask for: the rate steps, symbol cycling, pause toggling.
+"""What the dashboard's keys ask for: the rate steps, symbol cycling, pause toggling, and the
+requests the Snapshots do not show yet.
 
-Plain functions, tested without an app (tests/tui/test_policy.py); the app only calls them with
-the values of the latest Snapshot and sends the result through ``SimControl``.
+Plain functions and one frozen record, tested without an app (tests/tui/test_policy.py); the
+app calls them with the values of the latest Snapshot and sends the result through
+``SimControl``.
 
 Rate steps (also shown on the help screen):
 
@@ -9,17 +11,19 @@ Rate steps (also shown on the help screen):
   possible); at "max" it stays there.
 * ``-`` halves it, never below ``MIN_RATE``. From "max" it goes to ``RATE_BELOW_MAX``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, Generic, TypeVar
 
-from simulator.stats import RunState
+from simulator.stats import RunState, Snapshot
 
 MIN_RATE = 1.0
 MAX_FINITE_RATE = 1_000_000.0
 RATE_BELOW_MAX = 100_000.0
+HOLD_S = 1.0  # how long a request outranks the Snapshots; the bank ticks every 0.1 s
 
 T = TypeVar("T")
 
@@ -52,7 +56,7 @@ def neighbour_symbol(symbols: Sequence[str], current: str | None, step: int) -> 
     return symbols[(symbols.index(current) + step) % len(symbols)]
 
 
-def pause_command(state: RunState) -> str | None:
+def pause_command(state: RunState | None) -> str | None:
     """'resume' when paused, 'pause' while starting or running, None once stopping."""
     if state is RunState.PAUSED:
         return "resume"
@@ -61,32 +65,94 @@ def pause_command(state: RunState) -> str | None:
     return None
 
 
-def shown_state(state: RunState | None, stopping: bool) -> RunState | None:
-    """The state the header shows: STOPPING at once after a quit key, before Snapshots say so."""
-    if stopping and state not in (RunState.STOPPING, RunState.STOPPED):
-        return RunState.STOPPING
-    return state
+@dataclass(frozen=True, slots=True)
+class Request(Generic[T]):
+    """One value asked for, and the ``time.monotonic()`` at which it stops outranking the
+    Snapshots (the bank may have refused or changed it)."""
+
+    value: T
+    until: float
 
 
-@dataclass(slots=True)
-class Pending(Generic[T]):
-    """A value the user asked for that the Snapshots do not show yet.
+# which Snapshot field shows each request of ``Asked``
+SHOWN_BY = {"state": "state", "rate": "rate", "symbol": "selected_symbol"}
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """What the keys asked for that the Snapshots do not show yet; the one copy of it.
 
     Commands take effect on the bank's next tick, so a second key press soon after a first must
-    start from what was asked, not from the stale Snapshot value: two quick '+' double twice.
-    The request is forgotten once a Snapshot shows it, or after ``hold_s`` seconds (the bank may
-    have refused or changed it).
+    start from what was asked, not from the stale Snapshot value (two quick '+' double twice),
+    and the screen shows what was asked at once. A request is forgotten once a Snapshot shows
+    it (``seen``) or when its time is up (``expired``); a stop, once asked, stays.
+
+    Frozen: each change is a new record, so the app can hold it in a reactive that the status
+    bar and the book panel are bound to, and nothing changes it while drawing.
     """
 
-    hold_s: float = 1.0
-    value: T | None = None
-    until: float = 0.0
+    state: Request[RunState] | None = None
+    """PAUSED or RUNNING, as asked with the pause key."""
+    rate: Request[float] | None = None
+    """The target rate asked with '+' or '-'."""
+    symbol: Request[str] | None = None
+    """The symbol whose book was asked for with '[' or ']'."""
+    stopping: bool = False
+    """A quit key was pressed: the run is stopping, whatever the Snapshots say yet."""
 
-    def ask(self, value: T, now: float) -> None:
-        self.value, self.until = value, now + self.hold_s
+    # -- asking --------------------------------------------------------------------------------
 
-    def current(self, reported: T, now: float) -> T:
-        if self.value is None or now >= self.until or reported == self.value:
-            self.value = None
-            return reported
-        return self.value
+    def ask_state(self, state: RunState, now: float, hold_s: float = HOLD_S) -> Asked:
+        return replace(self, state=Request(state, now + hold_s))
+
+    def ask_rate(self, rate: float, now: float, hold_s: float = HOLD_S) -> Asked:
+        return replace(self, rate=Request(rate, now + hold_s))
+
+    def ask_symbol(self, symbol: str, now: float, hold_s: float = HOLD_S) -> Asked:
+        return replace(self, symbol=Request(symbol, now + hold_s))
+
+    def ask_stop(self) -> Asked:
+        return replace(self, stopping=True)
+
+    # -- forgetting (each returns ``self`` when nothing is forgotten) --------------------------
+
+    def expired(self, now: float) -> Asked:
+        """Without the requests whose time is up at ``now``."""
+        gone: dict[str, Any] = {
+            name: None
+            for name in SHOWN_BY
+            if (request := getattr(self, name)) is not None and now >= request.until
+        }
+        return replace(self, **gone) if gone else self
+
+    def seen(self, snapshot: Snapshot) -> Asked:
+        """Without the requests ``snapshot`` shows done."""
+        gone: dict[str, Any] = {
+            name: None
+            for name, field in SHOWN_BY.items()
+            if (request := getattr(self, name)) is not None and request.value == getattr(snapshot, field)
+        }
+        return replace(self, **gone) if gone else self
+
+    # -- what to start from and show -----------------------------------------------------------
+
+    def run_state(self, reported: RunState | None) -> RunState | None:
+        """The state the header shows: STOPPING at once after a quit key, the asked PAUSED or
+        RUNNING while the run reports either, else what the Snapshot reports."""
+        if self.stopping and reported not in (RunState.STOPPING, RunState.STOPPED):
+            return RunState.STOPPING
+        if self.state is not None and reported in (RunState.RUNNING, RunState.PAUSED):
+            return self.state.value
+        return reported
+
+    def pause_toggled_from(self, reported: RunState) -> RunState:
+        """The state the pause key toggles from: the one just asked, else the reported one."""
+        return reported if self.state is None else self.state.value
+
+    def target_rate(self, reported: float) -> float:
+        """The rate the rate keys step from."""
+        return reported if self.rate is None else self.rate.value
+
+    def selected_symbol(self, reported: str | None) -> str | None:
+        """The symbol the book panel is titled with and the symbol keys step from."""
+        return reported if self.symbol is None else self.symbol.value

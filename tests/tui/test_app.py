@@ -1,4 +1,5 @@
 """The dashboard driven by a Pilot: every panel shows the Snapshot, every key does its job."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,10 +16,10 @@ from tui.app import DashboardApp
 from tui.help import HelpScreen
 from tui.widgets import LogPanel, ThroughputPanel
 
-
 pytestmark = pytest.mark.timeout(60)
 
 SIZE = (120, 36)
+PANELS = ("status", "totals", "throughput", "processes", "tape", "book", "log")
 
 
 async def wait_until(condition, timeout: float = 10.0) -> None:
@@ -47,6 +48,17 @@ def panel(app: DashboardApp, widget_id: str) -> str:
     return rendered_text(app.query_one(f"#{widget_id}"))
 
 
+def record_renders(widget: Widget, drawn: list[str]) -> None:
+    """Append the widget's id to ``drawn`` each time it renders."""
+    render = widget.render
+
+    def recorded():
+        drawn.append(widget.id)
+        return render()
+
+    widget.render = recorded
+
+
 @pytest.mark.asyncio
 async def test_every_panel_shows_the_snapshot(control, sim_snapshot):
     app = DashboardApp(control)
@@ -56,8 +68,19 @@ async def test_every_panel_shows_the_snapshot(control, sim_snapshot):
         for text in ("RUNNING", "elapsed 1:02:03", "seed 424242", "target 50.0k/s"):
             assert text in status
         totals = panel(app, "totals")
-        for text in ("1,234,567", "1,230,001", "612,345", "98,765", "4,321", "23,456",
-                     "4,566", "48.8k/s", "21.1k/s", "412 \u00b5s", "7.34 ms"):
+        for text in (
+            "1,234,567",
+            "1,230,001",
+            "612,345",
+            "98,765",
+            "4,321",
+            "23,456",
+            "4,566",
+            "48.8k/s",
+            "21.1k/s",
+            "412 \u00b5s",
+            "7.34 ms",
+        ):
             assert text in totals
         assert app.query_one(ThroughputPanel).data == sim_snapshot.throughput_history
         assert "max 52.0k/s" in panel(app, "throughput")
@@ -100,8 +123,9 @@ async def test_hung_broker_row_is_marked(control):
 
 @pytest.mark.asyncio
 async def test_lost_orders_and_stop_reason_stand_out(control, make_snapshot):
-    control.current = make_snapshot(state=RunState.STOPPED, stop_reason="duration reached",
-                                    orders=OrderCounts(placed=10, acked=7, lost=3))
+    control.current = make_snapshot(
+        state=RunState.STOPPED, stop_reason="duration reached", orders=OrderCounts(placed=10, acked=7, lost=3)
+    )
     app = DashboardApp(control)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -122,12 +146,65 @@ async def test_waits_quietly_for_the_first_snapshot(make_snapshot, make_control)
         await pilot.press("p", "+", "]")
         assert control.calls == []
         control.current = make_snapshot()
-        await wait_until(lambda: app.last_snapshot is control.current)
+        await wait_until(lambda: app.snapshot is control.current)
         await pilot.pause()
         totals = panel(app, "totals")
         # the panel grew from its one placeholder line to show every figure
         for figure in ("1,234,567", "612,345", "98,765", "23,456", "4,566"):
             assert figure in totals
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("key", ["q", "ctrl+c"])
+async def test_quit_before_the_first_snapshot_shows_stopping_and_exits(make_control, key):
+    """Was an AttributeError in the status bar (no Snapshot to take the fields from)."""
+    control = make_control(None, hold_stop=True)
+    app = DashboardApp(control)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press(key)
+        await pilot.pause()
+        assert "STOPPING" in panel(app, "status")
+        await pilot.resize_terminal(80, 24)  # every panel draws again, still without a Snapshot
+        await pilot.pause()
+        for widget_id in PANELS:
+            assert panel(app, widget_id).strip(), widget_id
+        assert "waiting for the first snapshot" in panel(app, "totals")
+        await pilot.press("p", "+", "]", "k")
+        assert control.calls == [("request_stop", "user quit")]
+        control.release.set()
+        await wait_until(lambda: not app.is_running)
+    assert app.return_value is True
+
+
+@pytest.mark.asyncio
+async def test_every_panel_draws_at_every_size_before_the_first_snapshot(make_control):
+    app = DashboardApp(make_control(None))
+    async with app.run_test(size=SIZE) as pilot:
+        for size in ((120, 36), (80, 24), (40, 12), (200, 60)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            for widget_id in PANELS:
+                if app.query_one(f"#{widget_id}").display:
+                    assert panel(app, widget_id).strip(), (widget_id, size)
+        assert "WAITING" in panel(app, "status")
+
+
+@pytest.mark.asyncio
+async def test_a_snapshot_repaints_only_the_panels_whose_part_changed(control, sim_snapshot):
+    """The dashboard must stay cheap at 10 Hz: an unchanged part of a Snapshot draws nothing."""
+    app = DashboardApp(control, ui_hz=0.01)  # the timer stays out of the way
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        drawn: list[str] = []
+        for widget_id in PANELS:
+            record_renders(app.query_one(f"#{widget_id}"), drawn)
+        app.apply_snapshot(replace(sim_snapshot))  # a new object, equal in every part
+        await pilot.pause()
+        assert drawn == []
+        app.apply_snapshot(replace(sim_snapshot, tape=sim_snapshot.tape[1:]))
+        await pilot.pause()
+        assert set(drawn) == {"tape"}
 
 
 @pytest.mark.asyncio
@@ -137,11 +214,12 @@ async def test_a_new_snapshot_updates_the_panels(control, sim_snapshot):
         await pilot.pause()
         more = ProcessRow("broker-2", 31003, "RUNNING", ("TSLA",))
         control.current = replace(
-            sim_snapshot, orders=replace(sim_snapshot.orders, placed=2_000_001),
+            sim_snapshot,
+            orders=replace(sim_snapshot.orders, placed=2_000_001),
             processes=sim_snapshot.processes + (more,),
             log_lines=sim_snapshot.log_lines[1:] + ("12:02:00 INFO bank: broker-2 started",),
         )
-        await wait_until(lambda: app.last_snapshot is control.current)
+        await wait_until(lambda: app.snapshot is control.current)
         await pilot.pause()
         assert "2,000,001" in panel(app, "totals")
         assert "31003" in panel(app, "processes")
@@ -165,8 +243,7 @@ async def test_quit_keys_stop_the_run_then_exit(control, key):
 
 
 @pytest.mark.asyncio
-async def test_quit_shows_stopping_waits_and_ignores_a_second_press(sim_snapshot,
-                                                                    make_control):
+async def test_quit_shows_stopping_waits_and_ignores_a_second_press(sim_snapshot, make_control):
     control = make_control(sim_snapshot, hold_stop=True)
     app = DashboardApp(control)
     async with app.run_test(size=SIZE) as pilot:
@@ -201,7 +278,7 @@ async def test_pause_keys_toggle_from_the_reported_or_just_asked_state(control):
         await pilot.press("p")  # RUNNING: pause
         await pilot.press("space")  # pause asked, not yet reported: resume
         await pilot.pause()
-    assert control.calls == [("pause",), ("resume",)]
+    assert control.calls == [("pause", None), ("resume", None)]
 
 
 @pytest.mark.asyncio
@@ -213,16 +290,19 @@ async def test_pause_key_resumes_a_paused_run(control, make_snapshot):
         assert "PAUSED" in panel(app, "status")
         await pilot.press("p")
         await pilot.pause()
-    assert control.calls == [("resume",)]
+    assert control.calls == [("resume", None)]
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize(("rate", "keys", "expected"), [
-    # each press starts from the rate just asked for, not the stale Snapshot's
-    (50_000.0, ["+", "=", "-", "-"], [100_000.0, 200_000.0, 100_000.0, 50_000.0]),
-    (0.0, ["+", "-"], [100_000.0]),  # at max '+' sends nothing; '-' leaves max
-    (800_000.0, ["+", "-"], [0.0, 100_000.0]),  # past the ceiling: max
-])
+@pytest.mark.parametrize(
+    ("rate", "keys", "expected"),
+    [
+        # each press starts from the rate just asked for, not the stale Snapshot's
+        (50_000.0, ["+", "=", "-", "-"], [100_000.0, 200_000.0, 100_000.0, 50_000.0]),
+        (0.0, ["+", "-"], [100_000.0]),  # at max '+' sends nothing; '-' leaves max
+        (800_000.0, ["+", "-"], [0.0, 100_000.0]),  # past the ceiling: max
+    ],
+)
 async def test_rate_keys_double_and_halve(control, make_snapshot, rate, keys, expected):
     control.current = make_snapshot(rate=rate)
     app = DashboardApp(control)
@@ -230,7 +310,7 @@ async def test_rate_keys_double_and_halve(control, make_snapshot, rate, keys, ex
         await pilot.pause()
         await pilot.press(*keys)
         await pilot.pause()
-    assert control.calls == [("set_rate", r) for r in expected]
+    assert control.calls == [("rate", r) for r in expected]
 
 
 @pytest.mark.asyncio
@@ -240,8 +320,7 @@ async def test_symbol_keys_select_neighbours_wrapping_both_ways(control):
         await pilot.pause()
         await pilot.press("]", "right", "]", "[", "left", "[", "[")
         await pilot.pause()
-    assert control.calls == [("select_symbol", s) for s in
-                             ("GOOG", "AMZN", "AAPL", "AMZN", "GOOG", "MSFT", "AAPL")]
+    assert control.calls == [("select", s) for s in ("GOOG", "AMZN", "AAPL", "AMZN", "GOOG", "MSFT", "AAPL")]
 
 
 @pytest.mark.asyncio
@@ -251,7 +330,7 @@ async def test_book_title_follows_the_selected_symbol(control, make_snapshot):
         await pilot.pause()
         assert "Book MSFT" in panel(app, "book")
         control.current = make_snapshot(selected_symbol="GOOG", book=None)
-        await wait_until(lambda: app.last_snapshot is control.current)
+        await wait_until(lambda: app.snapshot is control.current)
         await pilot.pause()
         book = panel(app, "book")
         assert "Book GOOG" in book and "no book yet" in book
@@ -299,8 +378,9 @@ async def test_narrow_terminal_hides_sparkline_and_short_one_hides_log(control):
 
 @pytest.mark.asyncio
 async def test_crowded_process_table_keeps_warnings_and_counts_the_rest(control, sim_snapshot):
-    brokers = tuple(ProcessRow(f"broker-{i}", 31000 + i, "DEAD" if i == 9 else "RUNNING")
-                    for i in range(2, 12))
+    brokers = tuple(
+        ProcessRow(f"broker-{i}", 31000 + i, "DEAD" if i == 9 else "RUNNING") for i in range(2, 12)
+    )
     control.current = replace(sim_snapshot, processes=sim_snapshot.processes + brokers)
     app = DashboardApp(control)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -331,7 +411,6 @@ def test_ui_hz_must_be_positive(control):
         DashboardApp(control, ui_hz=0)
 
 
-
 @pytest.mark.asyncio
 async def test_k_kills_the_broker_that_owns_the_selected_symbol(control, sim_snapshot):
     owner = next(p.name for p in sim_snapshot.processes if sim_snapshot.selected_symbol in p.symbols)
@@ -340,7 +419,7 @@ async def test_k_kills_the_broker_that_owns_the_selected_symbol(control, sim_sna
         await pilot.pause()
         await pilot.press("k")
         await pilot.pause()
-    assert control.commands("kill_broker") == [("kill_broker", owner)]
+    assert control.commands("kill") == [("kill", owner)]
 
 
 @pytest.mark.asyncio
@@ -369,3 +448,16 @@ async def test_keys_show_their_effect_before_the_snapshots_do(control, sim_snaps
         await pilot.press("p")
         await pilot.pause()
         assert "PAUSED" in panel(app, "status")
+
+
+@pytest.mark.asyncio
+async def test_a_request_the_snapshots_never_show_stops_showing(control, sim_snapshot):
+    """The fake's Snapshot never follows the keys: after the hold, the screen trusts it again."""
+    app = DashboardApp(control)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("]", "p")
+        await pilot.pause()
+        assert "Book MSFT" not in panel(app, "book") and "PAUSED" in panel(app, "status")
+        await wait_until(lambda: "Book MSFT" in panel(app, "book"), timeout=5)
+        await wait_until(lambda: "RUNNING" in panel(app, "status"), timeout=5)

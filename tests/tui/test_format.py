@@ -1,4 +1,5 @@
 """The dashboard's text, pinned as plain functions (no app)."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,21 +34,30 @@ from tui.format import (
     totals,
 )
 
-
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.mark.parametrize(("n", "text"), [(0, "0"), (999, "999"), (1234567, "1,234,567"),
-                                         (-4321, "-4,321")])
+@pytest.mark.parametrize(("n", "text"), [(0, "0"), (999, "999"), (1234567, "1,234,567"), (-4321, "-4,321")])
 def test_counts_have_thousands_separators(n, text):
     assert fmt_count(n) == text
 
 
-@pytest.mark.parametrize(("rate", "text"), [
-    (0, "0/s"), (0.5, "0.5/s"), (7, "7/s"), (950.4, "950/s"), (1_000, "1.0k/s"),
-    (45_678, "45.7k/s"), (999_949, "999.9k/s"), (999_950, "1.00M/s"), (1_234_567, "1.23M/s"),
-    (float("nan"), "-/s"), (-3, "-/s"),
-])
+@pytest.mark.parametrize(
+    ("rate", "text"),
+    [
+        (0, "0/s"),
+        (0.5, "0.5/s"),
+        (7, "7/s"),
+        (950.4, "950/s"),
+        (1_000, "1.0k/s"),
+        (45_678, "45.7k/s"),
+        (999_949, "999.9k/s"),
+        (999_950, "1.00M/s"),
+        (1_234_567, "1.23M/s"),
+        (float("nan"), "-/s"),
+        (-3, "-/s"),
+    ],
+)
 def test_rates_are_compact(rate, text):
     assert fmt_rate(rate) == text
 
@@ -61,34 +71,65 @@ def test_target_rate_zero_reads_max():
     assert fmt_target_rate(50_000) == "50.0k/s"
 
 
-@pytest.mark.parametrize(("n", "text"), [
-    (0, "0 B"), (1023, "1023 B"), (1536, "1.50 KiB"), (48_234_496, "46.0 MiB"),
-    (3 * 2**30, "3.00 GiB"), (5 * 2**40, "5.00 TiB"), (2**52, "4096.0 TiB"),
-])
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1536, "1.50 KiB"),
+        (48_234_496, "46.0 MiB"),
+        (3 * 2**30, "3.00 GiB"),
+        (5 * 2**40, "5.00 TiB"),
+        (2**52, "4096.0 TiB"),
+    ],
+)
 def test_bytes_in_binary_units(n, text):
     assert fmt_bytes(n) == text
 
 
-@pytest.mark.parametrize(("seconds", "text"), [
-    (0, "0:00:00"), (5.99, "0:00:05"), (3723.9, "1:02:03"), (100 * 3600, "100:00:00"),
-    (-1, "0:00:00"), (float("inf"), "0:00:00"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0:00:00"),
+        (5.99, "0:00:05"),
+        (3723.9, "1:02:03"),
+        (100 * 3600, "100:00:00"),
+        (-1, "0:00:00"),
+        (float("inf"), "0:00:00"),
+    ],
+)
 def test_durations_are_h_mm_ss_rounded_down(seconds, text):
     assert fmt_duration(seconds) == text
 
 
-@pytest.mark.parametrize(("seconds", "text"), [
-    (0.05, "0.0s"), (0.25, "0.2s"), (9.99, "9.9s"), (12.7, "12s"), (185, "3m05s"),
-    (7300, "2h01m"), (-1, "-"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.05, "0.0s"),
+        (0.25, "0.2s"),
+        (9.99, "9.9s"),
+        (12.7, "12s"),
+        (185, "3m05s"),
+        (7300, "2h01m"),
+        (-1, "-"),
+    ],
+)
 def test_ages_are_short(seconds, text):
     assert fmt_age(seconds) == text
 
 
-@pytest.mark.parametrize(("us", "text"), [
-    (None, "-"), (0, "0 \u00b5s"), (412, "412 \u00b5s"), (1_250, "1.25 ms"),
-    (7_340, "7.34 ms"), (123_456, "123 ms"), (2_500_000, "2.50 s"),
-])
+@pytest.mark.parametrize(
+    ("us", "text"),
+    [
+        (None, "-"),
+        (0, "0 \u00b5s"),
+        (412, "412 \u00b5s"),
+        (1_250, "1.25 ms"),
+        (7_340, "7.34 ms"),
+        (123_456, "123 ms"),
+        (2_500_000, "2.50 s"),
+    ],
+)
 def test_latencies_pick_their_unit(us, text):
     assert fmt_latency_us(us) == text
 
@@ -102,7 +143,10 @@ def test_percent_and_price():
 
 def test_header_fields_carry_elapsed_seed_rate_and_stop_reason(make_snapshot):
     assert header_fields(make_snapshot()) == [
-        ("elapsed", "1:02:03"), ("seed", "424242"), ("target", "50.0k/s")]
+        ("elapsed", "1:02:03"),
+        ("seed", "424242"),
+        ("target", "50.0k/s"),
+    ]
     stopped = header_fields(make_snapshot(rate=0.0, stop_reason="duration reached"))
     assert stopped[2] == ("target", "max")
     assert stopped[3] == ("stop", "duration reached")
@@ -111,10 +155,18 @@ def test_header_fields_carry_elapsed_seed_rate_and_stop_reason(make_snapshot):
 def test_totals_list_every_count_rate_and_percentile_in_order(make_snapshot):
     items = totals(make_snapshot())
     assert [(t.label, t.value) for t in items] == [
-        ("placed", "1,234,567"), ("acked", "1,230,001"), ("filled", "612,345"),
-        ("cancelled", "98,765"), ("rejected", "4,321"), ("resting", "23,456"),
-        ("in flight", "4,566"), ("lost", "0"), ("orders/s", "48.8k/s"),
-        ("fills/s", "21.1k/s"), ("ack p50", "412 \u00b5s"), ("ack p99", "7.34 ms"),
+        ("placed", "1,234,567"),
+        ("acked", "1,230,001"),
+        ("filled", "612,345"),
+        ("cancelled", "98,765"),
+        ("rejected", "4,321"),
+        ("resting", "23,456"),
+        ("in flight", "4,566"),
+        ("lost", "0"),
+        ("orders/s", "48.8k/s"),
+        ("fills/s", "21.1k/s"),
+        ("ack p50", "412 \u00b5s"),
+        ("ack p99", "7.34 ms"),
     ]
     assert not any(t.alert for t in items)
 
@@ -163,13 +215,34 @@ def test_fit_columns_drops_low_priority_columns_when_narrow():
 
 
 def test_process_cells_follow_the_columns():
-    row = ProcessRow("broker-0", 31001, "RUNNING", ("AAPL", "MSFT"), inbox_depth=12,
-                     orders_per_s=24_400.0, fills=350_050, cpu_percent=87.5,
-                     rss_bytes=48_234_496, heartbeat_age_s=0.1, restarts=2)
+    row = ProcessRow(
+        "broker-0",
+        31001,
+        "RUNNING",
+        ("AAPL", "MSFT"),
+        inbox_depth=12,
+        orders_per_s=24_400.0,
+        fills=350_050,
+        cpu_percent=87.5,
+        rss_bytes=48_234_496,
+        heartbeat_age_s=0.1,
+        restarts=2,
+    )
     cells = process_cells(row)
     assert len(cells) == len(PROCESS_COLUMNS)
-    assert cells == ("broker-0", "31001", "RUNNING", "AAPL,MSFT", "12", "24.4k", "350,050",
-                     "87.5%", "46.0 MiB", "0.1s", "2")
+    assert cells == (
+        "broker-0",
+        "31001",
+        "RUNNING",
+        "AAPL,MSFT",
+        "12",
+        "24.4k",
+        "350,050",
+        "87.5%",
+        "46.0 MiB",
+        "0.1s",
+        "2",
+    )
     assert process_cells(ProcessRow("bank", None, "STARTING"))[1] == "-"
 
 
@@ -195,7 +268,8 @@ def test_bank_comes_first_others_keep_their_order():
 
 def test_rows_that_need_a_look_are_kept_when_not_all_fit():
     rows = [ProcessRow("bank", 1, "RUNNING")] + [
-        ProcessRow(f"broker-{i}", 10 + i, "DEAD" if i == 6 else "RUNNING") for i in range(8)]
+        ProcessRow(f"broker-{i}", 10 + i, "DEAD" if i == 6 else "RUNNING") for i in range(8)
+    ]
     assert rows_to_show(rows, 20) == (rows, 0)
     shown, hidden = rows_to_show(rows, 4)
     assert [r.name for r in shown] == ["bank", "broker-0", "broker-1", "broker-6"]
@@ -217,9 +291,12 @@ def test_ladder_depth_fits_lines_between_one_and_ten():
 
 
 def test_ladder_puts_asks_above_best_first_at_the_middle():
-    book = BookView("MSFT", bids=((41_250, 300, 1), (41_245, 400, 2)),
-                    asks=((41_262, 200, 2), (41_267, 300, 3), (41_272, 400, 4)),
-                    last_price=41_257)
+    book = BookView(
+        "MSFT",
+        bids=((41_250, 300, 1), (41_245, 400, 2)),
+        asks=((41_262, 200, 2), (41_267, 300, 3), (41_272, 400, 4)),
+        last_price=41_257,
+    )
     lines = book_ladder(book, depth=2)
     assert [kind for kind, _ in lines] == ["header", "ask", "ask", "middle", "bid", "bid"]
     assert "412.67" in lines[1][1] and "412.62" in lines[2][1]
@@ -235,15 +312,18 @@ def test_thin_book_pads_asks_so_the_middle_stays_put():
     assert "spread -" in lines[4][1] and "last -" in lines[4][1]
 
 
-@pytest.mark.parametrize(("shown", "latest", "new"), [
-    ((), ("a", "b"), ("a", "b")),
-    (("a", "b"), ("a", "b"), ()),
-    (("a", "b"), ("a", "b", "c"), ("c",)),
-    (("a", "b", "c"), ("b", "c", "d"), ("d",)),
-    (("a", "b", "c"), ("c", "d", "e"), ("d", "e")),
-    (("a", "b", "c"), ("x", "y", "z"), ("x", "y", "z")),
-    (("a", "b"), (), ()),
-    (("x", "x"), ("x", "x", "x"), ("x",)),
-])
+@pytest.mark.parametrize(
+    ("shown", "latest", "new"),
+    [
+        ((), ("a", "b"), ("a", "b")),
+        (("a", "b"), ("a", "b"), ()),
+        (("a", "b"), ("a", "b", "c"), ("c",)),
+        (("a", "b", "c"), ("b", "c", "d"), ("d",)),
+        (("a", "b", "c"), ("c", "d", "e"), ("d", "e")),
+        (("a", "b", "c"), ("x", "y", "z"), ("x", "y", "z")),
+        (("a", "b"), (), ()),
+        (("x", "x"), ("x", "x", "x"), ("x",)),
+    ],
+)
 def test_only_unseen_log_lines_are_new(shown, latest, new):
     assert tuple(new_log_lines(shown, latest)) == new

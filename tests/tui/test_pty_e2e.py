@@ -1,4 +1,5 @@
 """The dashboard end to end, on a real pseudo-terminal: start, watch live counts, stop cleanly."""
+
 from __future__ import annotations
 
 import re
@@ -6,7 +7,7 @@ import signal
 
 import pytest
 
-from tests.tui.ptyrun import PtySim
+from simulator.testing.pty import PtySim
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -21,8 +22,11 @@ def placed_on_screen(sim: PtySim) -> int:
 def run_and_stop(stop, tmp_path) -> tuple[PtySim, int, str]:
     sim = PtySim("--rate", "2000", "--seed", "5", "--symbols", "AAPL,MSFT,NVDA")
     try:
-        sim.wait_for(lambda: "RUNNING" in sim.text() and placed_on_screen(sim) > 0, 45,
-                     "the dashboard to show live counts")
+        sim.wait_for(
+            lambda: "RUNNING" in sim.text() and placed_on_screen(sim) > 0,
+            45,
+            "the dashboard to show live counts",
+        )
         first = placed_on_screen(sim)
         sim.wait_for(lambda: placed_on_screen(sim) > first, 10, "the counts to move")
         stop(sim)
@@ -37,7 +41,7 @@ def run_and_stop(stop, tmp_path) -> tuple[PtySim, int, str]:
 def assert_clean_summary(code: int, output: str, reason: str) -> None:
     assert code == 0, output[-3000:]
     assert LEAVE_ALT_SCREEN in output, "the terminal was left in the alternate screen"
-    after = output[output.rindex(LEAVE_ALT_SCREEN):]
+    after = output[output.rindex(LEAVE_ALT_SCREEN) :]
     assert f"stopped: {reason}" in after
     assert re.search(r"\+ lost 0\b", after), after
     assert "reconciled: yes; exit status 0" in after

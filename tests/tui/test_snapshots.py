@@ -3,13 +3,13 @@
 Regenerate with ``pytest tests/tui --snapshot-update`` and look at the .svg files in
 __snapshots__/ before committing them.
 """
+
 from __future__ import annotations
 
 import pytest
 
 from simulator.stats import OrderCounts, RunState
 from tui.app import DashboardApp
-
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -26,9 +26,13 @@ def test_help_screen(snap_compare, make_snapshot, make_control):
 
 def test_stopped_run_with_lost_orders(snap_compare, make_snapshot, make_control):
     snapshot = make_snapshot(
-        state=RunState.STOPPED, stop_reason="broker-1 hung", rate=0.0,
-        orders=OrderCounts(placed=1_000, acked=990, filled=400, cancelled=100, rejected=5,
-                           resting=480, in_flight=0, lost=15))
+        state=RunState.STOPPED,
+        stop_reason="broker-1 hung",
+        rate=0.0,
+        orders=OrderCounts(
+            placed=1_000, acked=990, filled=400, cancelled=100, rejected=5, resting=480, in_flight=0, lost=15
+        ),
+    )
     assert snap_compare(DashboardApp(make_control(snapshot)), terminal_size=(80, 24))
 
 

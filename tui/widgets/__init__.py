@@ -1,4 +1,5 @@
 """The dashboard's panels, one per module; each draws one slice of a Snapshot."""
+
 from tui.widgets.book import BookPanel
 from tui.widgets.log_panel import LogPanel
 from tui.widgets.processes import ProcessTable

@@ -1,49 +1,29 @@
-"""The shared shape of a panel: take a Snapshot, keep only its own slice, redraw when it changed."""
+"""The shared shape of a panel: bound to the app's Snapshot, a placeholder until the first one."""
+
 from __future__ import annotations
 
-from typing import Any
-
-from textual.app import RenderResult
+from textual.reactive import reactive
 from textual.widget import Widget
 
 from simulator.stats import Snapshot
 
+WAITING_TEXT = "waiting for the first snapshot\u2026"
 
-class SnapshotView(Widget):
-    """A panel drawing one slice of a Snapshot.
 
-    ``show_snapshot`` is called about ten times a second. It cuts the panel's slice out of the
-    Snapshot (``slice_of``) and only asks for a repaint when that slice differs from the one on
-    screen, so a paused or idle run costs almost nothing. ``render_slice`` draws a slice at the
-    panel's current size; a resize redraws without a new Snapshot.
+class SnapshotPanel(Widget):
+    """A panel drawing parts of the latest Snapshot.
+
+    ``snapshot`` is bound to the app's (``data_bind``) and is set about ten times a second; it
+    repaints nothing by itself. Each panel's ``watch_snapshot`` copies the parts it draws into
+    reactives of its own, and only a change of those repaints it, so a paused or idle run
+    costs almost nothing. ``render`` draws at the panel's current size, so a resize redraws
+    without a new Snapshot; before the first Snapshot it draws ``WAITING_TEXT``.
     """
 
-    EMPTY_TEXT = "waiting for the first snapshot\u2026"
+    snapshot: reactive[Snapshot | None] = reactive(None, repaint=False)
+    """The latest Snapshot, bound to the app's; None until the first one."""
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes)
-        self.slice: Any = None
-
-    def show_snapshot(self, snapshot: Snapshot) -> None:
-        new = self.slice_of(snapshot)
-        if new == self.slice:
-            return
-        old, self.slice = self.slice, new
-        self.refresh(layout=self.changes_layout(old, new))
-
-    def slice_of(self, snapshot: Snapshot) -> Any:
-        """The part of ``snapshot`` this panel draws; compared with ``==`` to skip redraws."""
-        raise NotImplementedError
-
-    def changes_layout(self, old: Any, new: Any) -> bool:
-        """True when going from ``old`` to ``new`` may change the panel's height (always from
-        the placeholder: the first real slice usually has another height)."""
-        return old is None
-
-    def render(self) -> RenderResult:
-        if self.slice is None:
-            return self.EMPTY_TEXT
-        return self.render_slice(self.slice)
-
-    def render_slice(self, slice: Any) -> RenderResult:
-        raise NotImplementedError
+    def _watch_snapshot(self, old: Snapshot | None, new: Snapshot | None) -> None:
+        if old is None and new is not None:
+            # the placeholder's one line gives way to the panel's own height
+            self.refresh(layout=True)

@@ -1,18 +1,25 @@
 """The book panel: the selected symbol's ladder, asks above bids, with spread and last trade."""
+
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import RenderResult
+from textual.reactive import reactive
 
 from simulator.stats import BookView, Snapshot
 from tui.format import book_ladder, ladder_depth
-from tui.widgets.base import SnapshotView
+from tui.policy import Asked
+from tui.widgets.base import WAITING_TEXT, SnapshotPanel
 
 LINE_STYLES = {"header": "dim", "ask": "red", "bid": "green", "middle": "bold"}
 
 
-class BookPanel(SnapshotView):
-    """As many levels per side as fit (1 to 10); the border title names the symbol."""
+class BookPanel(SnapshotPanel):
+    """As many levels per side as fit (1 to 10); the border title names the symbol.
+
+    The title follows a symbol key at once; the levels follow with the Snapshot that carries
+    that symbol's book.
+    """
 
     DEFAULT_CSS = """
     BookPanel {
@@ -21,35 +28,40 @@ class BookPanel(SnapshotView):
         text-overflow: clip;
     }
     """
+    BORDER_TITLE = "Book"
 
-    def slice_of(self, snapshot: Snapshot) -> tuple[str | None, BookView | None]:
-        return snapshot.selected_symbol, snapshot.book
+    asked: reactive[Asked] = reactive(Asked, repaint=False)
+    """What the keys asked for, bound to the app's."""
+    symbol: reactive[str | None] = reactive(None)
+    """The symbol whose book the Snapshots carry."""
+    book: reactive[BookView | None] = reactive(None)
+    """That symbol's levels and last trade; None before the bank sent it."""
+    book_title: reactive[str] = reactive(BORDER_TITLE, repaint=False)
+    """The border title: the symbol asked for or, failing that, the one shown."""
 
-    requested: str | None = None  # the symbol just asked for, until a Snapshot shows it
+    def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        if snapshot is not None:
+            self.symbol, self.book = snapshot.selected_symbol, snapshot.book
+        self.show_title()
 
-    def request_symbol(self, symbol: str) -> None:
-        """Title the panel with the symbol at once; its levels follow with the next Snapshot."""
-        self.requested = symbol
-        self.border_title = f"Book {symbol}"
+    def watch_asked(self) -> None:
+        self.show_title()
 
-    def show_snapshot(self, snapshot: Snapshot) -> None:
-        super().show_snapshot(snapshot)
-        symbol = snapshot.selected_symbol
-        if self.requested is not None and self.requested != symbol:
-            symbol = self.requested  # not reported yet: keep the title the key asked for
-        else:
-            self.requested = None
-        title = f"Book {symbol}" if symbol else "Book"
-        if self.border_title != title:  # setting it, even unchanged, repaints the panel
-            self.border_title = title
+    def watch_book_title(self, title: str) -> None:
+        self.border_title = title  # set only on a change: setting it repaints the panel
 
-    def render_slice(self, slice: tuple[str | None, BookView | None]) -> RenderResult:
-        symbol, book = slice
-        if book is None:
-            return Text("no book yet" if symbol else "no symbol selected", "dim")
+    def show_title(self) -> None:
+        symbol = self.asked.selected_symbol(self.symbol)
+        self.book_title = f"Book {symbol}" if symbol else "Book"
+
+    def render(self) -> RenderResult:
+        if self.snapshot is None:
+            return WAITING_TEXT
+        if self.book is None:
+            return Text("no book yet" if self.symbol else "no symbol selected", "dim")
         depth = ladder_depth(self.content_size.height or 23)
         text = Text(end="")
-        for n, (kind, line) in enumerate(book_ladder(book, depth)):
+        for n, (kind, line) in enumerate(book_ladder(self.book, depth)):
             if n:
                 text.append("\n")
             text.append(line, LINE_STYLES.get(kind, ""))

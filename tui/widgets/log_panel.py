@@ -1,26 +1,30 @@
 """Recent log lines of the run, newest at the bottom, appended as they arrive."""
+
 from __future__ import annotations
 
 from collections import deque
 
 from rich.text import Text
 from textual.app import RenderResult
+from textual.reactive import reactive
 
 from simulator.stats import Snapshot
 from tui.format import new_log_lines
-from tui.widgets.base import SnapshotView
+from tui.widgets.base import SnapshotPanel
 
+NO_LINES_TEXT = "no log lines yet"
 LEVEL_STYLES = (("CRITICAL", "bold red"), ("ERROR", "bold red"), ("WARNING", "yellow"))
 
 
 def line_style(line: str) -> str:
+    """The style of a log line: by the first level word it contains."""
     for word, style in LEVEL_STYLES:
         if word in line:
             return style
     return ""
 
 
-class LogPanel(SnapshotView):
+class LogPanel(SnapshotPanel):
     """The last lines of ``Snapshot.log_lines`` that fit, warnings yellow, errors red.
 
     ``log_lines`` is a window on the run's log; only the lines not seen in the previous window
@@ -37,26 +41,25 @@ class LogPanel(SnapshotView):
     }
     """
 
-    EMPTY_TEXT = "no log lines yet"
+    window: reactive[tuple[str, ...]] = reactive((), repaint=False)
+    """The latest ``Snapshot.log_lines``; the lines new in it are appended to ``lines``."""
 
-    def __init__(self, *, kept: int = 500, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(self, *, kept: int = 500, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.lines: deque[str] = deque(maxlen=kept)
-        self.window: tuple[str, ...] = ()
+        """The panel's own history, oldest first."""
 
-    def show_snapshot(self, snapshot: Snapshot) -> None:
-        latest = snapshot.log_lines
-        if latest is self.window or latest == self.window:
-            return
-        self.lines.extend(new_log_lines(self.window, latest))
-        self.window = latest
-        self.slice = len(self.lines), self.lines[-1] if self.lines else None
+    def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        if snapshot is not None:
+            self.window = snapshot.log_lines
+
+    def watch_window(self, old: tuple[str, ...], new: tuple[str, ...]) -> None:
+        self.lines.extend(new_log_lines(old, new))
         self.refresh()
 
-    def render_slice(self, slice: object) -> RenderResult:
+    def render(self) -> RenderResult:
         if not self.lines:
-            return Text(self.EMPTY_TEXT, "dim")
+            return NO_LINES_TEXT
         height = self.content_size.height or len(self.lines)
         shown = list(self.lines)[-height:]
         text = Text(end="")

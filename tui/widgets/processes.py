@@ -3,13 +3,13 @@
 Drawn as text lines in one render (not a DataTable): one Static-like repaint is cheaper than
 ``update_cell`` on every cell, and columns are dropped by priority when the panel is narrow.
 """
-from __future__ import annotations
 
-from typing import Any
+from __future__ import annotations
 
 from rich.text import Text
 from textual.app import RenderResult
 from textual.geometry import Size
+from textual.reactive import reactive
 
 from simulator.stats import ProcessRow, Snapshot
 from tui.format import (
@@ -20,7 +20,7 @@ from tui.format import (
     rows_to_show,
     table_line,
 )
-from tui.widgets.base import SnapshotView
+from tui.widgets.base import WAITING_TEXT, SnapshotPanel
 
 STATE_COLUMN = 2
 STATE_STYLES = {
@@ -32,7 +32,7 @@ STATE_STYLES = {
 WARNING_STYLE = "bold red reverse"
 
 
-class ProcessTable(SnapshotView):
+class ProcessTable(SnapshotPanel):
     """A header line and one line per ProcessRow, bank first.
 
     Rows whose ``warning`` is true are drawn in reverse red and their state starts with '!'.
@@ -48,16 +48,24 @@ class ProcessTable(SnapshotView):
     }
     """
 
-    def slice_of(self, snapshot: Snapshot) -> tuple[ProcessRow, ...]:
-        return tuple(bank_first(snapshot.processes))
+    rows: reactive[tuple[ProcessRow, ...]] = reactive(())
+    """The processes, bank first."""
 
-    def changes_layout(self, old: Any, new: Any) -> bool:
-        return old is None or len(old) != len(new)
+    def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        if snapshot is not None:
+            self.rows = tuple(bank_first(snapshot.processes))
+
+    def watch_rows(self, old: tuple[ProcessRow, ...], new: tuple[ProcessRow, ...]) -> None:
+        if len(old) != len(new):
+            self.refresh(layout=True)  # one line per row: the height follows the count
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return 1 + len(self.slice or ())
+        return 1 + len(self.rows)
 
-    def render_slice(self, rows: tuple[ProcessRow, ...]) -> RenderResult:
+    def render(self) -> RenderResult:
+        if self.snapshot is None:
+            return WAITING_TEXT
+        rows = self.rows
         fitted = fit_columns(self.content_size.width)
         titles = [c.title for c in PROCESS_COLUMNS]
         text = Text(no_wrap=True, end="", overflow="crop")

@@ -1,15 +1,15 @@
 """The header strip: run state badge, elapsed time, seed, target rate, stop reason."""
-from __future__ import annotations
 
-from typing import Any, NamedTuple
+from __future__ import annotations
 
 from rich.text import Text
 from textual.app import RenderResult
+from textual.reactive import reactive
 
 from simulator.stats import RunState, Snapshot
 from tui.format import header_fields
-from tui.policy import shown_state
-from tui.widgets.base import SnapshotView
+from tui.policy import Asked
+from tui.widgets.base import WAITING_TEXT, SnapshotPanel
 
 STATE_STYLES = {
     RunState.STARTING: "bold black on cyan",
@@ -18,15 +18,14 @@ STATE_STYLES = {
     RunState.STOPPING: "bold black on dark_orange",
     RunState.STOPPED: "bold white on red",
 }
+WAITING_STYLE = "bold black on cyan"
 
 
-class StatusSlice(NamedTuple):
-    state: RunState
-    fields: tuple[tuple[str, str], ...]
+class StatusBar(SnapshotPanel):
+    """One line (two when narrow) at the top: where the run stands.
 
-
-class StatusBar(SnapshotView):
-    """One line (two when narrow) at the top: where the run stands."""
+    The badge shows what was just asked (a pause, a stop) before the Snapshots do.
+    """
 
     DEFAULT_CSS = """
     StatusBar {
@@ -35,46 +34,44 @@ class StatusBar(SnapshotView):
     }
     """
 
-    def __init__(self, *, title: str = "", id: str | None = None,
-                 classes: str | None = None) -> None:
+    asked: reactive[Asked] = reactive(Asked, repaint=False)
+    """What the keys asked for, bound to the app's."""
+    state: reactive[RunState | None] = reactive(None)
+    """The state the badge shows; None (WAITING) until there is one."""
+    fields: reactive[tuple[tuple[str, str], ...]] = reactive(())
+    """(label, value) pairs after the badge; the label may be empty."""
+
+    def __init__(self, *, title: str = "", id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.title = title
-        self.stopping = False
-        """Set by the app the moment a quit key is pressed, before Snapshots report it."""
-        self.requested: RunState | None = None
-        """PAUSED or RUNNING as just asked with the pause key, shown until a Snapshot agrees."""
 
-    def request_state(self, state: RunState) -> None:
-        self.requested = state
-        self.refresh()
+    def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        self.show_state()
+        if snapshot is not None:
+            self.fields = tuple(header_fields(snapshot))
 
-    def slice_of(self, snapshot: Snapshot) -> StatusSlice:
-        return StatusSlice(snapshot.state, tuple(header_fields(snapshot)))
+    def watch_asked(self) -> None:
+        self.show_state()
 
-    def changes_layout(self, old: Any, new: Any) -> bool:
-        return old is None or len(old.fields) != len(new.fields)
+    def watch_fields(self, old: tuple[tuple[str, str], ...], new: tuple[tuple[str, str], ...]) -> None:
+        if len(old) != len(new):
+            self.refresh(layout=True)  # a stop reason may take the strip to a second line
 
-    def mark_stopping(self) -> None:
-        self.stopping = True
-        self.refresh()
+    def show_state(self) -> None:
+        self.state = self.asked.run_state(self.snapshot.state if self.snapshot else None)
 
     def render(self) -> RenderResult:
-        state = shown_state(self.slice.state if self.slice else None, self.stopping)
-        if self.requested is not None:
-            if state == self.requested or state not in (RunState.RUNNING, RunState.PAUSED):
-                self.requested = None  # the Snapshots caught up (or the run moved on)
-            else:
-                state = self.requested
         text = Text(no_wrap=False, end="")
         if self.title:
             text.append(self.title, "bold")
             text.append("  ")
+        state = self.state
         if state is None:
-            text.append(" WAITING ", "bold black on cyan")
-            text.append("  " + self.EMPTY_TEXT, "dim")
+            text.append(" WAITING ", WAITING_STYLE)
+            text.append("  " + WAITING_TEXT, "dim")
             return text
         text.append(f" {state.value} ", STATE_STYLES[state])
-        for label, value in self.slice.fields:
+        for label, value in self.fields:
             text.append("  ")
             if label:
                 text.append(f"{label} ", "dim")

@@ -1,16 +1,18 @@
 """The live tape: the latest sampled orders and fills, newest on top, one Text per refresh."""
+
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import RenderResult
+from textual.reactive import reactive
 
 from simulator.orders import Side
 from simulator.stats import Snapshot, TapeEntry
 from tui.format import tape_line
-from tui.widgets.base import SnapshotView
+from tui.widgets.base import WAITING_TEXT, SnapshotPanel
 
 
-class TapePanel(SnapshotView):
+class TapePanel(SnapshotPanel):
     """``Snapshot.tape`` (oldest first) drawn newest first; buys green, sells red, fills bold.
 
     Lines that do not fit are the oldest and are simply not drawn.
@@ -24,12 +26,21 @@ class TapePanel(SnapshotView):
     }
     """
 
-    def slice_of(self, snapshot: Snapshot) -> tuple[tuple[TapeEntry, ...], int]:
-        width = max((len(s) for s in snapshot.symbols), default=4)
-        return snapshot.tape, width
+    entries: reactive[tuple[TapeEntry, ...]] = reactive(())
+    """The sampled orders and fills, oldest first."""
+    symbol_width: reactive[int] = reactive(4)
+    """Width of the symbol column: the longest symbol of the run."""
 
-    def render_slice(self, slice: tuple[tuple[TapeEntry, ...], int]) -> RenderResult:
-        entries, symbol_width = slice
+    def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        if snapshot is None:
+            return
+        self.entries = snapshot.tape
+        self.symbol_width = max((len(s) for s in snapshot.symbols), default=4)
+
+    def render(self) -> RenderResult:
+        if self.snapshot is None:
+            return WAITING_TEXT
+        entries = self.entries
         if not entries:
             return Text("no orders yet", "dim")
         lines = self.content_size.height or len(entries)
@@ -40,5 +51,5 @@ class TapePanel(SnapshotView):
             style = "green" if entry.side == Side.BUY else "red"
             if entry.kind == "fill":
                 style = "bold " + style
-            text.append(tape_line(entry, symbol_width), style)
+            text.append(tape_line(entry, self.symbol_width), style)
         return text

@@ -1,6 +1,8 @@
 """Orders per second over the last minute, as a Sparkline."""
+
 from __future__ import annotations
 
+from textual.reactive import reactive
 from textual.widgets import Sparkline
 
 from simulator.stats import Snapshot
@@ -19,11 +21,16 @@ class ThroughputPanel(Sparkline):
     }
     """
 
-    def show_snapshot(self, snapshot: Snapshot) -> None:
-        history = snapshot.throughput_history
-        if history == self.data:
+    snapshot: reactive[Snapshot | None] = reactive(None, repaint=False)
+    """The latest Snapshot, bound to the app's; None until the first one."""
+
+    def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        if snapshot is not None:
+            self.data = snapshot.throughput_history  # a reactive: repaints only on a change
+
+    def watch_data(self, history: tuple[float, ...] | None) -> None:
+        if history is None:
             return
-        self.data = history
         now = fmt_rate(history[-1]) if history else "-"
         self.border_title = f"orders/s, last minute: {now}"
         self.border_subtitle = throughput_caption(history)

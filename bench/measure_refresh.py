@@ -1,6 +1,6 @@
 """Cost of one full dashboard refresh, measured (not a test; run it by hand).
 
-    cd /work/main && python tests/tui/measure_refresh.py
+    python bench/measure_refresh.py
 
 Builds realistic Snapshots (bank + 8 brokers, 30 tape entries, 10 book levels, a 60 s
 throughput history, a 50-line log window moving by a line) that differ in every panel (the
@@ -12,6 +12,7 @@ in a run (the usual 10 Hz tick), then measures:
 2. steady state: the app polling a control whose Snapshot changes every poll at 10 Hz for
    5 s; CPU time per refresh.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,11 +22,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).parent)]
-
-from conftest import FakeControl, build_snapshot as make_snapshot  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from simulator.stats import OrderCounts, ProcessRow, Snapshot, TapeEntry  # noqa: E402
+from simulator.testing.dashboard import FakeControl  # noqa: E402
+from simulator.testing.dashboard import build_snapshot as make_snapshot  # noqa: E402
 from tui.app import DashboardApp  # noqa: E402
 
 SIZE = (120, 36)
@@ -37,30 +38,66 @@ def snapshot_number(i: int, ticks_per_second: int = 1) -> Snapshot:
     base = make_snapshot()
     second = i // ticks_per_second
     brokers = tuple(
-        ProcessRow(f"broker-{b}", 31001 + b, "RUNNING", (f"S{b}A", f"S{b}B"),
-                   inbox_depth=(i * 7 + b) % 300, orders=i * 1000 + b,
-                   orders_per_s=6_000.0 + (i * 13 + b) % 500, fills=i * 400 + b,
-                   cpu_percent=(i + b) % 100, rss_bytes=40_000_000 + i * 4096,
-                   heartbeat_age_s=(i % 10) / 10)
-        for b in range(8))
-    bank = ProcessRow("bank", 31000, "RUNNING", (), inbox_depth=i % 50, orders=i * 8000,
-                      orders_per_s=48_000.0 + i % 900, fills=i * 3200, cpu_percent=70.0,
-                      rss_bytes=90_000_000, heartbeat_age_s=0.0)
-    tape = tuple(TapeEntry("fill" if (i + k) % 3 == 0 else "order", base.symbols[(i + k) % 4],
-                           1 if (i + k) % 2 else -1, 100 + k, 18_900 + (i + k) % 50,
-                           1000 + k, i * 100 + k) for k in range(30))
-    log = tuple(f"12:{(i + k) // 60 % 60:02d}:{(i + k) % 60:02d} INFO bank: line {i + k}"
-                for k in range(50))
-    book = replace(base.book, bids=tuple((p - i % 7, q + i, n) for p, q, n in base.book.bids),
-                   asks=tuple((p + i % 5, q + i, n) for p, q, n in base.book.asks),
-                   last_price=41_257 + i % 9)
+        ProcessRow(
+            f"broker-{b}",
+            31001 + b,
+            "RUNNING",
+            (f"S{b}A", f"S{b}B"),
+            inbox_depth=(i * 7 + b) % 300,
+            orders=i * 1000 + b,
+            orders_per_s=6_000.0 + (i * 13 + b) % 500,
+            fills=i * 400 + b,
+            cpu_percent=(i + b) % 100,
+            rss_bytes=40_000_000 + i * 4096,
+            heartbeat_age_s=(i % 10) / 10,
+        )
+        for b in range(8)
+    )
+    bank = ProcessRow(
+        "bank",
+        31000,
+        "RUNNING",
+        (),
+        inbox_depth=i % 50,
+        orders=i * 8000,
+        orders_per_s=48_000.0 + i % 900,
+        fills=i * 3200,
+        cpu_percent=70.0,
+        rss_bytes=90_000_000,
+        heartbeat_age_s=0.0,
+    )
+    tape = tuple(
+        TapeEntry(
+            "fill" if (i + k) % 3 == 0 else "order",
+            base.symbols[(i + k) % 4],
+            1 if (i + k) % 2 else -1,
+            100 + k,
+            18_900 + (i + k) % 50,
+            1000 + k,
+            i * 100 + k,
+        )
+        for k in range(30)
+    )
+    log = tuple(f"12:{(i + k) // 60 % 60:02d}:{(i + k) % 60:02d} INFO bank: line {i + k}" for k in range(50))
+    book = replace(
+        base.book,
+        bids=tuple((p - i % 7, q + i, n) for p, q, n in base.book.bids),
+        asks=tuple((p + i % 5, q + i, n) for p, q, n in base.book.asks),
+        last_price=41_257 + i % 9,
+    )
     return replace(
-        base, elapsed_s=3723.9 + second, orders=OrderCounts(placed=1_000_000 + i * 4800,
-                                                       acked=999_000 + i * 4800),
-        orders_per_s=48_000.0 + i, fills_per_s=20_000.0 + i,
+        base,
+        elapsed_s=3723.9 + second,
+        orders=OrderCounts(placed=1_000_000 + i * 4800, acked=999_000 + i * 4800),
+        orders_per_s=48_000.0 + i,
+        fills_per_s=20_000.0 + i,
         throughput_history=tuple(40_000.0 + ((second + k) * 7919) % 12_000 for k in range(60)),
-        processes=(bank,) + brokers, tape=tape, log_lines=log, book=book,
-        ack_latency_us={"p50": 400 + i % 30, "p99": 7000 + i % 300})
+        processes=(bank,) + brokers,
+        tape=tape,
+        log_lines=log,
+        book=book,
+        ack_latency_us={"p50": 400 + i % 30, "p99": 7000 + i % 300},
+    )
 
 
 class CyclingControl(FakeControl):
@@ -90,8 +127,7 @@ async def per_refresh(snapshots: list[Snapshot], rounds: int = 50) -> tuple[floa
             c0 = time.process_time()
             await pilot.pause()
             idle.append(time.process_time() - c0)
-    return (statistics.median(apply_only) * 1e3, statistics.median(full) * 1e3,
-            statistics.median(idle) * 1e3)
+    return (statistics.median(apply_only) * 1e3, statistics.median(full) * 1e3, statistics.median(idle) * 1e3)
 
 
 async def steady_state(snapshots: list[Snapshot], seconds: float = 5.0) -> tuple[float, int]:
@@ -112,10 +148,14 @@ def main() -> None:
         per_poll_ms, polls = asyncio.run(steady_state(snapshots))
         print(f"{name}:")
         print(f"  apply_snapshot alone (marks panels dirty): median {apply_ms:.3f} ms")
-        print(f"  apply + repaint, CPU: median {full_ms:.2f} ms (an idle pause costs "
-              f"{idle_ms:.2f} ms; difference {full_ms - idle_ms:.2f} ms)")
-        print(f"  steady 10 Hz, new Snapshot every poll: {per_poll_ms:.2f} ms CPU per refresh "
-              f"over {polls} refreshes ({per_poll_ms:.1f}% of one core)")
+        print(
+            f"  apply + repaint, CPU: median {full_ms:.2f} ms (an idle pause costs "
+            f"{idle_ms:.2f} ms; difference {full_ms - idle_ms:.2f} ms)"
+        )
+        print(
+            f"  steady 10 Hz, new Snapshot every poll: {per_poll_ms:.2f} ms CPU per refresh "
+            f"over {polls} refreshes ({per_poll_ms:.1f}% of one core)"
+        )
 
 
 if __name__ == "__main__":

@@ -2,8 +2,12 @@
 
 The simulator gets the pty as its controlling terminal and stdin/stdout/stderr; what it writes
 is fed to a pyte screen (a terminal emulator), so tests can read the dashboard as a person sees
-it, and also keep the raw bytes (to check the alternate screen was left).
+it, and also keep the raw bytes (to check the alternate screen was left). pyte is a test
+dependency: it is imported only when a PtySim is made.
+
+Meant for a checkout, like ``simulator.testing.procs``.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -11,35 +15,43 @@ import os
 import select
 import struct
 import subprocess
-import sys
 import termios
 import threading
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import psutil
-import pyte
 
-from tests.integration.simproc import kill_all
+from simulator.testing.procs import ROOT, SIMULATE, kill_all
+from simulator.testing.waiting import deadline_wait
 
-ROOT = Path(__file__).resolve().parents[2]
+SCREEN_POLL_S = 0.05  # reading the screen takes the emulator's lock from the reader thread
 
 
 class PtySim:
+    """One simulator on its own pty and session; ``close`` ends whatever is left of it."""
+
     def __init__(self, *flags: str, cols: int = 120, rows: int = 36) -> None:
+        import pyte
+
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(cols), LINES=str(rows))
         env.pop("TEXTUAL", None)
 
-        def become_terminal_owner():
+        def become_terminal_owner() -> None:
             os.setsid()
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "simulate.py"), *flags],
-            cwd=ROOT, stdin=slave, stdout=slave, stderr=slave, env=env,
-            preexec_fn=become_terminal_owner, close_fds=True,
+            [*SIMULATE, *flags],
+            cwd=ROOT,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            preexec_fn=become_terminal_owner,
+            close_fds=True,
         )
         os.close(slave)
         self.screen = pyte.Screen(cols, rows)
@@ -71,23 +83,25 @@ class PtySim:
             self.stream.feed(data)
 
     def text(self) -> str:
+        """The screen as a person sees it now, one line per row."""
         with self._lock:
             return "\n".join(self.screen.display)
 
     def output(self) -> str:
+        """Every byte the simulator wrote, decoded."""
         with self._lock:
             return self.raw.decode("utf-8", "replace")
 
-    def wait_for(self, predicate, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"simulator exited ({self.proc.returncode}) before {what}\n{self.text()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}\n{self.text()}")
-            time.sleep(0.05)
+    def _exited(self) -> str | None:
+        code = self.proc.poll()
+        return None if code is None else f"simulator exited ({code})"
+
+    def wait_for(self, predicate: Callable[[], object], timeout: float, what: str) -> None:
+        """Until ``predicate()`` is true; fails (with the screen) on timeout or an early exit."""
+        deadline_wait(predicate, timeout, what, abort=self._exited, detail=self.text, poll=SCREEN_POLL_S)
 
     def press(self, data: bytes) -> None:
+        """Type ``data`` at the terminal (b"q", b"\\x03" for Ctrl-C)."""
         os.write(self.master, data)
 
     def wait_exit(self, timeout: float) -> int:
