@@ -180,8 +180,8 @@ def _bit(sig: int) -> int:
     return 1 << (sig - 1)
 
 
-# simulate.py sets SIGINT, SIGTERM, SIGHUP in this order: once SIGHUP is caught, all three are
-# ours (the interpreter itself only ever catches SIGINT)
+# simulate.py's first call (simulator/__main__.py's run()) sets SIGINT, SIGTERM, SIGHUP in this
+# order: once SIGHUP is caught, all three are ours (the interpreter itself only catches SIGINT)
 _OUR_HANDLERS = _bit(signal.SIGTERM) | _bit(signal.SIGHUP)
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
+from collections.abc import Iterable, Sequence
 
 from simulator.orders import Event, OrderType, RejectReason, Side, TimeInForce
 
@@ -57,7 +58,7 @@ _NO_LIMIT = 1 << 62
 _COMPACT_SLACK = 16
 
 
-def _leaves(entries) -> int:
+def _leaves(entries: Iterable[list[int]]) -> int:
     """Total leaves of a level's entries (dead ones count 0): views only, never matching."""
     return sum(e[1] for e in entries)
 
@@ -216,7 +217,9 @@ class OrderBook:
             and (tif == 0 or tif == 1)
             and ((otype == 0 and price > 0) or otype == 1)
         ):
-            out += (2, oid, int(check_order(side, otype, tif, price, qty)), 0, 0, 0, 0)
+            # an order failing the range checks above always has a reason
+            reason = check_order(side, otype, tif, price, qty)
+            out += (2, oid, int(reason), 0, 0, 0, 0)  # type: ignore[arg-type]
             return
         # Literal ints below: 1 = Event.ACK / Side.BUY, 3 = Event.TRADE, 4 = Event.CANCELLED,
         # 0 = OrderType.LIMIT / TimeInForce.DAY (asserted at import, see the end of the module).
@@ -271,8 +274,8 @@ class OrderBook:
                     e = [oid, remaining, account, price, 1]
                     self._index[oid] = e
                     book = self._bids
-                    level = book.get(price)
-                    if level is None:
+                    at_price = book.get(price)
+                    if at_price is None:
                         dq = deque()
                         dq.append(e)
                         book[price] = [0, dq]
@@ -282,7 +285,7 @@ class OrderBook:
                         else:
                             insort(keys, price)
                     else:
-                        level[1].append(e)
+                        at_price[1].append(e)
                 else:
                     out += (4, oid, remaining, 0, 0, 0, 0)
         else:
@@ -333,8 +336,8 @@ class OrderBook:
                     e = [oid, remaining, account, price, -1]
                     self._index[oid] = e
                     book = self._asks
-                    level = book.get(price)
-                    if level is None:
+                    at_price = book.get(price)
+                    if at_price is None:
                         dq = deque()
                         dq.append(e)
                         book[price] = [0, dq]
@@ -344,7 +347,7 @@ class OrderBook:
                         else:
                             insort(keys, -price)
                     else:
-                        level[1].append(e)
+                        at_price[1].append(e)
                 else:
                     out += (4, oid, remaining, 0, 0, 0, 0)
 
@@ -420,7 +423,7 @@ class OrderBook:
     def resting(self) -> list[tuple[int, int, int, int, int]]:
         """Every live resting order as (oid, account, side, price, leaves), in priority order:
         bids best first, then asks best first; oldest first within a level."""
-        out = []
+        out: list[tuple[int, int, int, int, int]] = []
         for p in reversed(self._bid_keys):
             out.extend((e[0], e[2], e[4], e[3], e[1]) for e in self._bids[p][1] if e[1])
         for k in reversed(self._ask_keys):
@@ -431,7 +434,7 @@ class OrderBook:
 
     def restore(
         self,
-        orders,
+        orders: Iterable[Sequence[int]],
         *,
         match_seq: int | None = None,
         last_price: int | None = None,

@@ -12,8 +12,9 @@ import math
 import random
 import re
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import NoReturn
 
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOG", "META", "JPM")
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,7}$")
@@ -33,7 +34,7 @@ class SimConfig:
     orders: int | None = None  # stop after this many orders
     duration: float | None = None  # stop after this many seconds
     seed: int = 0
-    batch: int = 256  # most orders per queue message
+    batch: int = 256  # most orders per message on a broker's inbox pipe
     accounts: int = 100
     market_ratio: float = 0.05
     ioc_ratio: float = 0.10
@@ -59,7 +60,7 @@ class SimConfig:
         return d
 
 
-def _int_at_least(low: int):
+def _int_at_least(low: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -72,7 +73,7 @@ def _int_at_least(low: int):
     return parse
 
 
-def _float_at_least(low: float, *, above: bool = False):
+def _float_at_least(low: float, *, above: bool = False) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -131,7 +132,7 @@ def parse_symbols(text: str) -> tuple[str, ...]:
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows a flag's default only when it has one worth showing."""
 
-    def _get_help_string(self, action):
+    def _get_help_string(self, action: argparse.Action) -> str | None:
         if action.default in (None, False) or "default" in (action.help or ""):
             return action.help
         if isinstance(action.default, tuple):
@@ -142,7 +143,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 class _OneLineParser(argparse.ArgumentParser):
     """argparse that reports a usage error as a single line and exits 2."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
@@ -150,7 +151,7 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     p = _OneLineParser(
         prog=prog,
         description="A bank places stock orders; broker processes match them and send acks and "
-        "fills back over queues. Opens a live dashboard in a terminal, or runs headless.",
+        "fills back over pipes. Opens a live dashboard in a terminal, or runs headless.",
         formatter_class=_HelpFormatter,
     )
     d = SimConfig()
@@ -167,7 +168,7 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     p.add_argument("--seed", metavar="S", type=_int_at_least(0), default=None,
                    help="seed of the order flow (default: random, always printed)")
     p.add_argument("--batch", metavar="N", type=_int_at_least(1), default=d.batch,
-                   help="most orders per queue message")
+                   help="most orders per message to a broker")
     p.add_argument("--accounts", metavar="N", type=_int_at_least(1), default=d.accounts,
                    help="client accounts of the bank")
     p.add_argument("--market-ratio", metavar="X", type=_ratio, default=d.market_ratio,
@@ -206,7 +207,7 @@ def config_from_args(argv: Sequence[str] | None = None, *, isatty: bool | None =
     parser = build_parser()
     ns = parser.parse_args(argv)
     if ns.journal:
-        from simulator.journal import check_path  # sqlite3 only when a journal is asked for
+        from simulator.journal_file import check_path  # sqlite3 only when a journal is asked for
 
         problem = check_path(ns.journal)
         if problem:

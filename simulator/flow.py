@@ -1,7 +1,7 @@
 """The order-flow generator: what the bank's clients send, as a seeded, open-loop stream.
 
 Pure model: it owns a ``numpy.random.Generator`` built from the seed and reads no clock, no
-fills, no queue. The n-th message therefore depends only on the seed and the flow parameters,
+fills, no pipe. The n-th message therefore depends only on the seed and the flow parameters,
 never on timing, batch size or the number of brokers; since each symbol's orders reach its one
 book in this order, the fills are fixed by the seed too.
 
@@ -39,7 +39,8 @@ How a block is made (every step is an array operation over the block):
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -67,6 +68,26 @@ _P_SYM, _P_DEATH, _P_OID, _P_ACCOUNT, _P_SIDE, _P_PRICE, _P_RANDOM = range(7)
 def _candidate_share(market_ratio: float, ioc_ratio: float, invalid_ratio: float) -> float:
     """The share of new orders that are valid DAY limit orders: the ones a client may cancel."""
     return (1 - market_ratio) * (1 - ioc_ratio) * (1 - invalid_ratio)
+
+
+class FlowSettings(Protocol):
+    """What ``OrderFlow.from_config`` reads: ``config.SimConfig`` has it, and the model need not
+    import the command line to say so."""
+
+    @property
+    def symbols(self) -> Sequence[str]: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def accounts(self) -> int: ...
+    @property
+    def market_ratio(self) -> float: ...
+    @property
+    def ioc_ratio(self) -> float: ...
+    @property
+    def cancel_ratio(self) -> float: ...
+    @property
+    def invalid_ratio(self) -> float: ...
 
 
 class OrderFlow:
@@ -117,7 +138,7 @@ class OrderFlow:
         return share / (1 + share)
 
     @classmethod
-    def from_config(cls, config) -> OrderFlow:
+    def from_config(cls, config: FlowSettings) -> OrderFlow:
         return cls(
             config.symbols,
             seed=config.seed,

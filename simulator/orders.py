@@ -25,7 +25,6 @@ All events of one order are emitted together, in that order of causality.
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple
 
 TICKS_PER_DOLLAR = 100
 
@@ -46,39 +45,13 @@ class TimeInForce(enum.IntEnum):
     IOC = 1  # immediate or cancel: the unfilled rest is cancelled at once
 
 
-class OrderStatus(enum.Enum):
-    NEW = "new"
-    ACKED = "acked"
-    PARTIALLY_FILLED = "partially filled"
-    FILLED = "filled"
-    CANCELLED = "cancelled"
-    REJECTED = "rejected"
-    RESTING = "resting"
-    LOST = "lost"
-
-
 class RejectReason(enum.IntEnum):
-    QTY_NOT_POSITIVE = 1
-    PRICE_NOT_POSITIVE = 2
-    UNKNOWN_SYMBOL = 3
-    UNKNOWN_ORDER = 4
-    ORDER_NOT_RESTING = 5
-    MALFORMED = 6
-
-    @property
-    def text(self) -> str:
-        return _REJECT_TEXT[self]
-
-
-_REJECT_TEXT = {
-    RejectReason.QTY_NOT_POSITIVE: "quantity must be a positive integer",
-    RejectReason.PRICE_NOT_POSITIVE: "limit price must be a positive number of ticks",
-    RejectReason.UNKNOWN_SYMBOL: "no book trades this symbol",
-    RejectReason.UNKNOWN_ORDER: "cancel names an order that was never placed",
-    RejectReason.ORDER_NOT_RESTING: "cancel names an order not resting on this book "
-    "(already filled or cancelled)",
-    RejectReason.MALFORMED: "order fields of the wrong type or out of range",
-}
+    QTY_NOT_POSITIVE = 1  # quantity must be a positive integer
+    PRICE_NOT_POSITIVE = 2  # a limit price must be a positive number of ticks
+    UNKNOWN_SYMBOL = 3  # no book trades this symbol
+    UNKNOWN_ORDER = 4  # a cancel names an order that was never placed
+    ORDER_NOT_RESTING = 5  # a cancel names an order not resting on this book (filled or cancelled)
+    MALFORMED = 6  # order fields of the wrong type or out of range
 
 
 class Event(enum.IntEnum):
@@ -90,31 +63,6 @@ class Event(enum.IntEnum):
 
 
 ORDER_FIELDS = ("oid", "account", "symbol", "side", "otype", "tif", "price", "qty", "target")
-
-
-class Order(NamedTuple):
-    """Readable view of a wire order tuple (``Order(*t)``); the hot path keeps plain tuples."""
-
-    oid: int
-    account: int
-    symbol: str
-    side: int
-    otype: int
-    tif: int
-    price: int
-    qty: int
-    target: int = 0
-
-
-class Fill(NamedTuple):
-    """One trade between a buy and a sell order, at the resting order's price."""
-
-    symbol: str
-    match_seq: int
-    buy_oid: int
-    sell_oid: int
-    price: int
-    qty: int
 
 
 def format_price(ticks: int) -> str:

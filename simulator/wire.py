@@ -26,7 +26,7 @@ This module is stdlib only: brokers import it, and they start without numpy.
 from __future__ import annotations
 
 from array import array
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 ORDER_WIDTH = 9
 EVENT_WIDTH = 7
@@ -52,7 +52,7 @@ def pack(records: Iterable[Sequence[int]], width: int) -> bytes:
     return flat.tobytes()
 
 
-def unpack(data, width: int) -> list[tuple[int, ...]]:
+def unpack(data: bytes | bytearray | memoryview, width: int) -> list[tuple[int, ...]]:
     """A run of int64 bytes (or a 'q' memoryview) as a list of ``width``-tuples."""
     view = memoryview(data)
     flat = (view if view.format == "q" else view.cast("B").cast("q")).tolist()

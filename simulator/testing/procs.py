@@ -156,6 +156,17 @@ class SimProcess:
     def signal_bank(self, sig: int) -> None:
         os.kill(self.proc.pid, sig)
 
+    def catches(self, sig: int) -> bool:
+        """Whether the bank has a handler of its own for ``sig`` now (Linux /proc)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("SigCgt:"):
+                        return bool(int(line.split()[1], 16) & (1 << (sig - 1)))
+        except (OSError, ValueError):
+            pass
+        return False
+
     def children(self) -> list[psutil.Process]:
         try:
             return psutil.Process(self.proc.pid).children(recursive=True)

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from simulator import messages as msg
+from simulator.channel import ChannelFull
 from simulator.config import SimConfig
 from simulator.runner import Simulation
 from simulator.testing.procs import SimProcess, assert_reconciled
@@ -44,7 +45,7 @@ def test_a_broker_killed_from_outside_is_restarted_and_nothing_changes(tmp_path,
         sim.wait_placed_at_least(10000)
         victim = sim.broker_pids()[0]
         os.kill(victim, signal.SIGKILL)
-        sim.wait_for(lambda: any("restarted as pid" in l for l in sim.stderr), 5, "the restart")
+        sim.wait_for(lambda: any("restarted as pid" in line for line in sim.stderr), 5, "the restart")
         assert sim.wait_exit(60) == 0, sim.output()
         report = sim.report()
     assert_reconciled(report)
@@ -58,7 +59,7 @@ def test_a_hung_broker_is_noticed_by_its_heartbeats_and_replaced(tmp_path, calm)
         sim.wait_placed_at_least(8000)
         victim = sim.broker_pids()[1]
         os.kill(victim, signal.SIGSTOP)
-        sim.wait_for(lambda: any("sent no heartbeat" in l for l in sim.stderr), 5, "the hang noticed")
+        sim.wait_for(lambda: any("sent no heartbeat" in line for line in sim.stderr), 5, "the hang noticed")
         assert sim.wait_exit(60) == 0, sim.output()
         report = sim.report()
     assert_reconciled(report)
@@ -87,18 +88,20 @@ def test_garbage_on_an_inbox_is_counted_and_logged_and_the_run_goes_on(caplog):
     runner = threading.Thread(target=lambda: outcome.append(sim.run()))
     runner.start()
     try:
-        deadline_wait(lambda: sim.bank.pool.brokers and all(b.state == "RUNNING" for b in sim.bank.pool.brokers))
+        pool = sim.pool
+        deadline_wait(lambda: pool.brokers and all(b.state == "RUNNING" for b in pool.brokers),
+                      what="every broker running")
         garbage = (pickle.dumps(12345), b"", b"Ogarbage", b"?what",
                    msg.encode(msg.HEARTBEAT, "not a heartbeat"), b"O" + pickle.dumps({"not": "a list"}))
-        for payload in garbage:  # through the pool, so the inbox's credit count stays right
-            deadline_wait(lambda: sim.bank.pool.send(0, payload))
+        for payload in garbage:  # through the channel, so the inbox's credit count stays right
+            deadline_wait(lambda p=payload: _sent(pool.channel(0), p), what="room on the inbox")
     finally:
         runner.join(60)
         if runner.is_alive():
             sim.request_stop("test timeout")
             runner.join(30)
     assert outcome and outcome[0].exit_code == 0
-    final = sim.bank.pool.brokers[0].final
+    final = sim.pool.brokers[0].final
     assert final is not None and final.bad_messages == 6
     warnings = [r for r in caplog.records if "bad message on inbox ignored" in r.getMessage()]
     assert len(warnings) == 6
@@ -106,10 +109,18 @@ def test_garbage_on_an_inbox_is_counted_and_logged_and_the_run_goes_on(caplog):
     assert outcome[0].reconciliation.ok
 
 
+def _sent(channel, payload: bytes) -> bool:
+    try:
+        channel.send(payload)
+    except ChannelFull:
+        return False
+    return True
+
+
 def test_garbage_on_a_results_pipe_is_counted_and_logged_with_its_sender(caplog):
     config = SimConfig(brokers=1, symbols=("AAPL",), rate=2000, orders=2000, seed=5, headless=True)
     sim = Simulation(config)
-    pool = sim.bank.pool
+    pool = sim.pool
     handle = type("Handle", (), {"name": "broker-x", "index": 0})()
     before = pool.bad_messages
     for garbage in (b"", b"Z123", b"E" + pickle.dumps("not a tuple"), 42):

@@ -45,7 +45,7 @@ def test_second_ctrl_c_during_the_drain_does_not_break_it(tmp_path):
     with SimProcess(*SMALL, "--rate", "0", report=tmp_path / "run.json") as sim:
         sim.wait_placed_at_least(20000)
         sim.signal_group(signal.SIGINT)
-        sim.wait_for(lambda: any("stopping" in l or "STOPPING" in l for l in sim.stdout + sim.stderr)
+        sim.wait_for(lambda: any("stopping" in line or "STOPPING" in line for line in sim.stdout + sim.stderr)
                      or sim.proc.poll() is not None, 10, "the stop to begin")
         for _ in range(3):
             if sim.proc.poll() is None:

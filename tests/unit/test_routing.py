@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.bank import assign_symbols, stable_hash
 from simulator.config import DEFAULT_SYMBOLS, generated_symbols
+from simulator.routing import assign_symbols, stable_hash
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -71,7 +71,7 @@ def test_stable_hash_is_a_non_negative_int_that_differs_between_names():
 
 SCRIPT = """
 import json, sys
-from simulator.bank import assign_symbols, stable_hash
+from simulator.routing import assign_symbols, stable_hash
 names = sys.argv[1:]
 print(json.dumps({"stable": [stable_hash(s) for s in names], "salted": [hash(s) for s in names],
                   "groups": assign_symbols(names, 3)}))
