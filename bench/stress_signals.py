@@ -57,6 +57,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from simulator.testing.procs import SimProcess  # noqa: E402
+from simulator.testing.waiting import deadline_wait  # noqa: E402
 
 RATES = (0, 1000, 20000)  # 0 = as fast as possible
 SIGNALS = ("SIGINT>group", "SIGTERM>bank", "SIGHUP>group")
@@ -230,16 +231,21 @@ def _wait_anchor(sim: SimProcess, anchor: str, t_exec: float, timeout: float = 3
     """When the anchor event happened (monotonic), or raise if the bank exited or time ran out."""
     if anchor == "exec":
         return t_exec
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def reached() -> float | None:
         if anchor == "handlers" and handlers_installed(sim.proc.pid):
             return time.monotonic()
         if anchor == "banner" and any(BANNER in line for line in sim.stdout):
             return time.monotonic()
-        if sim.proc.poll() is not None:
-            raise RuntimeError(f"the bank exited ({sim.proc.returncode}) before the {anchor}")
-        time.sleep(_POLL_S)
-    raise RuntimeError(f"no {anchor} within {timeout:.0f} s")
+        return None
+
+    def exited() -> str | None:
+        return None if sim.proc.poll() is None else f"the bank exited ({sim.proc.returncode})"
+
+    try:
+        return deadline_wait(reached, timeout, f"the {anchor}", abort=exited, poll=_POLL_S)
+    except AssertionError as exc:  # a failed run of the drill, not of the drill itself
+        raise RuntimeError(str(exc)) from None
 
 
 def _send(sim: SimProcess, what: str) -> None:
