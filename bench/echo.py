@@ -21,6 +21,7 @@ from simulator import messages as msg  # noqa: E402
 from simulator import wire  # noqa: E402
 from simulator.config import SimConfig  # noqa: E402
 from simulator.flow import OrderFlow  # noqa: E402
+from simulator.channel import ChannelFull, ChannelGone  # noqa: E402
 from simulator.pool import BrokerPool  # noqa: E402
 
 
@@ -32,7 +33,7 @@ def echo_orders_per_s(brokers: int = 2, batch: int = 256, seconds: float = 3.0,
 
     acked = [0]
 
-    def on_message(kind, body):
+    def on_message(_index, kind, body):
         if kind == msg.EVENTS:
             acked[0] += len(body[2]) // wire.EVENT_WIDTH
 
@@ -51,7 +52,7 @@ def echo_orders_per_s(brokers: int = 2, batch: int = 256, seconds: float = 3.0,
             progressed = False
             for k in range(brokers):
                 chunk = batches[i % len(batches)]
-                if pool.send(k, msg.encode(msg.ORDERS, chunk.tobytes())):  # per send, as the bank
+                if _offer(pool.channel(k), msg.encode(msg.ORDERS, chunk.tobytes())):  # as the bank
                     sent += len(chunk)
                     i += 1
                     progressed = True
@@ -59,13 +60,22 @@ def echo_orders_per_s(brokers: int = 2, batch: int = 256, seconds: float = 3.0,
         elapsed = time.perf_counter() - t0
         rate = acked[0] / elapsed
         for k in range(brokers):
-            while not pool.send(k, msg.STOP):
+            while not _offer(pool.channel(k), msg.STOP):
                 pool.poll(0.01)
         while any(b.final is None and b.live for b in pool.brokers):
             pool.poll(0.05)
         return rate
     finally:
         pool.stop()
+
+
+def _offer(channel, payload: bytes) -> bool:
+    """Send if the broker has room, as the bank does; False when full (or gone)."""
+    try:
+        channel.send(payload)
+    except (ChannelFull, ChannelGone):
+        return False
+    return True
 
 
 def _consume(q, ready, n):

@@ -14,11 +14,11 @@ strided memoryview copies (each order's oid into place 1 of its event record, a 
 from __future__ import annotations
 
 import os
-import signal
 import struct
 from array import array
 
 from simulator import messages as msg
+from simulator import processes
 from simulator.wire import EVENT_SIZE, EVENT_WIDTH, ORDER_WIDTH
 
 _ACK = 1
@@ -56,9 +56,7 @@ def echo_raw_main(spec: msg.BrokerSpec, inbox, results) -> None:
 
 
 def _echo(spec: msg.BrokerSpec, inbox, results, answer) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGHUP, signal.SIGTERM})
+    processes.enter_child()
     consumed = orders = 0
 
     def beat():

@@ -17,14 +17,14 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import signal
-import sys
 import struct
+import sys
 import time
 
 from cherrypy.process.plugins import SimplePlugin
 
 from simulator import messages as msg
+from simulator import processes
 from simulator.book import OrderBook
 from simulator.bus import drive, new_bus
 from simulator.orders import Event, OrderType, RejectReason
@@ -59,7 +59,7 @@ class ResultsLogHandler(logging.Handler):
 
 
 class Broker:
-    """The matching side of one broker: books, counters; no queues, no clock."""
+    """The matching side of one broker: books, counters; no pipes, no clock."""
 
     def __init__(self, spec: msg.BrokerSpec) -> None:
         self.spec = spec
@@ -161,12 +161,12 @@ class Broker:
 class InboxPump(SimplePlugin):
     """Bus plugin: each 'main' tick waits briefly for orders, drains a batch, answers it."""
 
-    def __init__(self, bus, broker: Broker, inbox, results, parent_pid: int) -> None:
+    def __init__(self, bus, broker: Broker, inbox, results, parent: processes.OrphanWatch) -> None:
         super().__init__(bus)
         self.broker = broker
         self.inbox = inbox
         self.results = results
-        self.parent_pid = parent_pid
+        self.parent = parent
         self.done = False
         self.orphaned = False
         self.consumed = 0  # inbox messages read: every reply carries it (the bank's credit)
@@ -177,8 +177,8 @@ class InboxPump(SimplePlugin):
         self._next_heartbeat = time.monotonic() + self.broker.spec.heartbeat_s
 
     def main(self) -> None:
-        if os.getppid() != self.parent_pid:
-            log.error("bank (pid %d) is gone; exiting without it", self.parent_pid)
+        if self.parent.orphaned:
+            log.error("bank (pid %d) is gone; exiting without it", self.parent.parent_pid)
             self.orphaned = self.done = True
             return
         events: list = []
@@ -210,7 +210,7 @@ class InboxPump(SimplePlugin):
             self._next_heartbeat = now + self.broker.spec.heartbeat_s
 
     def _handle(self, payload, events: list) -> bool:
-        """Handle one queue item; True when it is the STOP sentinel."""
+        """Handle one inbox message; True when it is the STOP sentinel."""
         try:
             kind, body = msg.decode(payload)
         except msg.BadMessage as exc:
@@ -240,11 +240,9 @@ class InboxPump(SimplePlugin):
 
 
 def broker_main(spec: msg.BrokerSpec, inbox, results) -> None:
-    """Entry point of a broker subprocess (spawned with SIGINT, SIGHUP, SIGTERM blocked)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGHUP, signal.SIGTERM})
-    parent_pid = os.getppid()
+    """Entry point of a broker subprocess (``processes.start_process`` spawns it)."""
+    processes.enter_child()
+    parent = processes.OrphanWatch()
 
     root = logging.getLogger()
     root.handlers[:] = [ResultsLogHandler(results, spec.index)]
@@ -252,7 +250,7 @@ def broker_main(spec: msg.BrokerSpec, inbox, results) -> None:
     logging.getLogger("bus").setLevel(max(spec.log_level, logging.WARNING))
 
     bus = new_bus(spec.name)
-    pump = InboxPump(bus, Broker(spec), inbox, results, parent_pid)
+    pump = InboxPump(bus, Broker(spec), inbox, results, parent)
     pump.subscribe()
     gc.freeze()  # what exists now lives for the whole run: keep the collector off it
     gc.set_threshold(50_000, 50, 1000)  # book entries hold no cycles: collect rarely

@@ -23,6 +23,44 @@ from cherrypy.process import wspbus
 
 states = wspbus.states
 
+# When each plugin answers a bus channel: lower numbers first (wspbus's ``priority``). The whole
+# start-up and stop order of a bank process reads here, with the reason for each place; plugins
+# subscribe with ``priority=ORDER[channel, role]``. Besides wspbus's own channels the bank process
+# publishes 'drain' (each round of the stop protocol: supervise and show it), 'restarted' (a
+# broker's new process and the orders it must be sent again) and 'stopped' (reconciled).
+ORDER: dict[tuple[str, str], int] = {
+    # a STARTING Snapshot before anything slow, so a dashboard shows the run coming up
+    ("start", "snapshots"): 5,
+    # the journal file exists (or the run fails) before any broker is spawned or order made
+    ("start", "journal"): 10,
+    # spawn every broker and wait for its first heartbeat
+    ("start", "brokers"): 20,
+    # an HTTP server (or any view of the run) only once there is a run to show
+    ("start", "views"): 30,
+    # place orders only once every broker is ready
+    ("start", "bank"): 70,
+    # the fault drills' clock starts with the orders
+    ("start", "supervisor"): 71,
+    # commands from a dashboard are applied before the tick that they change
+    ("main", "commands"): 10,
+    # read results, then place and send what is due
+    ("main", "bank"): 50,
+    # judge liveness after the bank read what was waiting (a stalled bank sees stale heartbeats
+    # otherwise), then restart what died
+    ("main", "supervisor"): 60,
+    # the Snapshot shows this tick's work
+    ("main", "snapshots"): 70,
+    # the stop protocol: flush, STOP behind the last order, read every final report
+    ("stop", "bank"): 40,
+    ("stop", "views"): 50,
+    # join the brokers; terminate, then kill, only those that did not answer
+    ("stop", "brokers"): 60,
+    # reconcile once every broker's final report is in, and publish the last Snapshot
+    ("stop", "ledger"): 90,
+    # the journal closes last, after the reconciliation it records
+    ("stop", "journal"): 95,
+}
+
 
 def new_bus(name: str) -> wspbus.Bus:
     bus = wspbus.Bus()

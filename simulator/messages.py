@@ -5,7 +5,8 @@ events, the bulk of the traffic, are int64 records (see ``wire.py``) after 7 byt
 so the records start 8-aligned and decode without a copy; every other body is stdlib-pickled.
 The sender encodes a whole batch once, so multiprocess's slow (dill) pickler only ever sees
 bytes, which cost it almost nothing. Anything that arrives and is not such a message raises
-``BadMessage``; the receiver counts it, logs it and carries on.
+``BadMessage``; the receiver counts it, logs it and carries on. The same framing carries the
+dashboard's pipe to the bank process (``remote.py``).
 
     bank -> broker inbox:   ORDERS  order records (bytes); decoded: a flat int64 memoryview
                             WATCH   symbol whose book depth heartbeats should carry
@@ -16,6 +17,9 @@ bytes, which cost it almost nothing. Anything that arrives and is not such a mes
                             HEARTBEAT  Heartbeat
                             FINAL   FinalReport
                             LOG     LogLine
+    dashboard -> bank:      COMMAND (name, argument): one of ``control.COMMANDS``
+    bank -> dashboard:      SNAPSHOT  Snapshot
+                            DONE    (report dict, error lines), or None: the run is over
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ import pickle
 import struct
 from dataclasses import dataclass, field
 
+from simulator.stats import Snapshot
 from simulator.wire import EVENT_SIZE, ORDER_SIZE
 
 ORDERS = b"O"
@@ -33,15 +38,18 @@ EVENTS = b"E"
 HEARTBEAT = b"H"
 FINAL = b"F"
 LOG = b"L"
+COMMAND = b"C"
+SNAPSHOT = b"N"
+DONE = b"D"
 
-_BODY_KINDS = frozenset((ORDERS, WATCH, RESTORE, EVENTS, HEARTBEAT, FINAL, LOG))
+_BODY_KINDS = frozenset((ORDERS, WATCH, RESTORE, EVENTS, HEARTBEAT, FINAL, LOG, COMMAND, SNAPSHOT, DONE))
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _PAD = bytes(7)  # kind byte + padding = 8: records after it are 8-aligned
 _EVENTS_HEADER = struct.Struct("=qq")  # broker index, inbox messages read so far
 
 
 class BadMessage(ValueError):
-    """A queue item that is not a message of ours; the text says why."""
+    """Bytes that are not a message of ours; the text says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +132,7 @@ def _records(payload, start: int, size: int, kind: bytes) -> memoryview:
 
 
 def decode(payload: object) -> tuple[bytes, object]:
-    """(kind, body) of a pipe item, or BadMessage."""
+    """(kind, body) of one message read from a pipe, or BadMessage."""
     if not isinstance(payload, (bytes, bytearray)) or not payload:
         raise BadMessage(f"not a message: {type(payload).__name__} {payload!r:.60}")
     kind = bytes(payload[:1])
@@ -157,4 +165,8 @@ def decode(payload: object) -> tuple[bytes, object]:
         raise BadMessage("RESTORE body is not a dict of book states")
     if kind == WATCH and not isinstance(body, str):
         raise BadMessage("WATCH body is not a symbol")
+    if kind == COMMAND and not (isinstance(body, tuple) and len(body) == 2):
+        raise BadMessage("COMMAND body is not (name, argument)")
+    if kind == SNAPSHOT and not isinstance(body, Snapshot):
+        raise BadMessage("SNAPSHOT body is not a Snapshot")
     return kind, body

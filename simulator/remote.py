@@ -1,10 +1,14 @@
 """The bank in a process of its own, under the dashboard: Snapshots out, commands in.
 
     dashboard process (Textual owns its main thread)          bank process (its own bus)
-    RemoteSimulation.snapshot()  <---- to_ui pipe -------------  Snapshots (10 Hz), then the
-                                                                 final report
-    pause / resume / set_rate / ... ---- from_ui pipe -------->  applied on the bank's next tick
-                                                                 broker processes below it
+    RemoteSimulation.snapshot()  <---- to_ui pipe -------------  SNAPSHOT (10 Hz), then DONE
+                                                                 with the final report
+    command(name, arg) ------------ from_ui pipe ------------->  COMMAND, applied on the bank's
+                                                                 next tick; broker processes
+                                                                 below it
+
+Both pipes carry the framing of ``simulator.messages``; commands are forwarded by name, and only
+the bank's ``Simulation.command`` gives them meaning.
 
 Textual and the bank would otherwise share one interpreter lock: every millisecond spent
 drawing the screen was taken from the order flow (measured: the dashboard cost a third of the
@@ -18,83 +22,68 @@ to the Snapshots' log lines, never to the terminal.
 from __future__ import annotations
 
 import logging
-import os
-import pickle
 import signal
 import threading
+from typing import Any
 
+from simulator import messages as msg
+from simulator import processes
+from simulator.bus import ORDER
 from simulator.config import SimConfig
-from simulator.pool import spawn_context, start_process
+from simulator.control import BadCommand
 from simulator.stats import Snapshot
 
-_SNAPSHOT, _DONE = "snapshot", "done"
 _JOIN_S = 5.0
 
 log = logging.getLogger("remote")
 
 
-def bank_main(config: SimConfig, to_ui, from_ui) -> None:
-    """Entry point of the bank process (spawned with SIGINT, SIGHUP, SIGTERM blocked)."""
-    from simulator.cli import finish_report  # the bank's side of a run, as headless
+def bank_main(config: SimConfig, to_ui: Any, from_ui: Any) -> None:
+    """Entry point of the bank process (``processes.start_process`` spawns it)."""
     from simulator.runner import Simulation, setup_logging
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     sim = Simulation(config)
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: sim.request_stop("signal SIGTERM"))
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGHUP, signal.SIGTERM})
+    # SIGTERM stops the run cleanly; it is still blocked (as are SIGINT and SIGHUP, which the
+    # bank ignores) until enter_child unblocks it, so none can land before its handler exists
+    processes.StopSignals(sim.request_stop, signals=(signal.SIGTERM,)).install()
+    processes.enter_child()
     setup_logging(config, sim.log_lines, console=False)
-    parent = os.getppid()
+    parent = processes.OrphanWatch()
 
-    def send(kind: str, body) -> None:
+    def send(kind: bytes, body: object) -> None:
         try:
-            to_ui.send_bytes(pickle.dumps((kind, body), pickle.HIGHEST_PROTOCOL))
+            to_ui.send_bytes(msg.encode(kind, body))
         except OSError:
             sim.request_stop("the dashboard is gone")
 
     def read_commands() -> bool:
         """Apply what the dashboard asked; True once a stop is requested."""
-        if os.getppid() != parent:
+        if parent.orphaned:
             sim.request_stop("the dashboard is gone")
         try:
             while from_ui.poll():
-                command, arg = pickle.loads(from_ui.recv_bytes())
-                _apply(sim, command, arg)
+                try:
+                    kind, body = msg.decode(from_ui.recv_bytes())
+                    if kind != msg.COMMAND:
+                        raise msg.BadMessage(f"{kind!r} where a command was expected")
+                    sim.command(*body)
+                except (msg.BadMessage, BadCommand) as exc:  # say so, and go on
+                    log.warning("bad command from the dashboard ignored: %s", exc)
         except (EOFError, OSError):
             sim.request_stop("the dashboard is gone")
-        except Exception as exc:  # a command we cannot read: say so, and go on
-            log.warning("bad command from the dashboard ignored: %r", exc)
         return bool(sim.stop)
 
-    sim.bank.snapshot_listeners.append(lambda snapshot: send(_SNAPSHOT, snapshot))
-    sim.bank.pool.should_abort = read_commands  # heard while the brokers start, too
-    sim.bus.subscribe("main", read_commands, priority=10)
+    sim.snapshots.listeners.append(lambda snapshot: send(msg.SNAPSHOT, snapshot))
+    sim.pool.should_abort = read_commands  # heard while the brokers start, too
+    sim.bus.subscribe("main", read_commands, priority=ORDER["main", "commands"])
     result = None
     try:
-        outcome = sim.run()
-        result = finish_report(config, sim, outcome)
+        result = sim.finish_report(sim.run())
     except Exception:
         log.exception("the bank process failed")
     finally:
-        send(_DONE, result)
+        send(msg.DONE, result)
         to_ui.close()
-
-
-def _apply(sim, command: str, arg) -> None:
-    if command == "pause":
-        sim.pause()
-    elif command == "resume":
-        sim.resume()
-    elif command == "rate":
-        sim.set_rate(float(arg))
-    elif command == "select":
-        sim.select_symbol(str(arg))
-    elif command == "kill":
-        sim.kill_broker(str(arg))
-    elif command == "stop":
-        sim.request_stop(str(arg))
-    else:
-        log.warning("unknown command from the dashboard ignored: %r", command)
 
 
 class RemoteSimulation:
@@ -106,11 +95,11 @@ class RemoteSimulation:
     """
 
     def __init__(self, config: SimConfig) -> None:
-        ctx = spawn_context()
-        self._inbound, to_ui = ctx.Pipe(duplex=False)
-        from_ui, self._outbound = ctx.Pipe(duplex=False)
-        self.process = start_process(ctx, bank_main, (config, to_ui, from_ui), "bank",
-                                     hand_over=(to_ui, from_ui))
+        ctx = processes.spawn_context()
+        self._inbound, to_ui, _ = processes.one_way_pipe(ctx)
+        from_ui, self._outbound, _ = processes.one_way_pipe(ctx)
+        self.process = processes.start_process(bank_main, (config, to_ui, from_ui), "bank",
+                                               hand_over=(to_ui, from_ui), context=ctx)
         self._latest: Snapshot | None = None
         self._result: tuple[dict, list[str]] | None = None
         self._done = threading.Event()
@@ -125,20 +114,13 @@ class RemoteSimulation:
     def snapshot(self) -> Snapshot | None:
         return self._latest
 
-    def pause(self) -> None:
-        self._send("pause")
-
-    def resume(self) -> None:
-        self._send("resume")
-
-    def set_rate(self, rate: float) -> None:
-        self._send("rate", rate)
-
-    def select_symbol(self, symbol: str) -> None:
-        self._send("select", symbol)
-
-    def kill_broker(self, name: str) -> None:
-        self._send("kill", name)
+    def command(self, name: str, arg: object = None) -> None:
+        """Forwarded by name; the bank process checks and applies it."""
+        with self._send_lock:
+            try:
+                self._outbound.send_bytes(msg.encode(msg.COMMAND, (name, arg)))
+            except OSError:
+                pass  # the bank is gone; the reader sees it and ends the run
 
     def request_stop(self, reason: str) -> None:
         if self._stop_reason is None:
@@ -149,30 +131,27 @@ class RemoteSimulation:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _send(self, command: str, arg=None) -> None:
-        with self._send_lock:
-            try:
-                self._outbound.send_bytes(pickle.dumps((command, arg), pickle.HIGHEST_PROTOCOL))
-            except OSError:
-                pass  # the bank is gone; the reader sees it and ends the run
-
     def _read(self) -> None:
         try:
             while True:
                 if self._stop_reason is not None and not self._stop_sent:
                     self._stop_sent = True
-                    self._send("stop", self._stop_reason)
+                    self.command("stop", self._stop_reason)
                 if not self._inbound.poll(0.05):
                     if not self.process.is_alive() and not self._inbound.poll():
                         return  # died without a word
                     continue
-                kind, body = pickle.loads(self._inbound.recv_bytes())
-                if kind == _SNAPSHOT:
+                try:
+                    kind, body = msg.decode(self._inbound.recv_bytes())
+                except msg.BadMessage as exc:
+                    log.warning("bad message from the bank process ignored: %s", exc)
+                    continue
+                if kind == msg.SNAPSHOT:
                     self._latest = body
-                elif kind == _DONE:
+                elif kind == msg.DONE:
                     self._result = body
                     return
-        except (EOFError, OSError, pickle.UnpicklingError):
+        except (EOFError, OSError):
             return
         finally:
             self._done.set()
@@ -183,15 +162,7 @@ class RemoteSimulation:
         self.request_stop("dashboard closed")
         self._done.wait(timeout)
         self._reader.join(_JOIN_S)
-        p = self.process
-        p.join(_JOIN_S)
-        if p.is_alive():
-            log.error("the bank process did not exit: terminating it")
-            p.terminate()
-            p.join(_JOIN_S)
-        if p.is_alive():
-            p.kill()
-            p.join(_JOIN_S)
+        processes.end_process(self.process, "the bank process", grace_s=_JOIN_S, escalate_s=_JOIN_S)
         self._inbound.close()
         self._outbound.close()
         return self._result

@@ -1,7 +1,8 @@
-"""What a run tells a person: the progress line, the final summary and the JSON report.
+"""What a run tells a person: the banner, the progress line, the final summary, the JSON report.
 
-All three are made from the same Snapshot (and, at the end, the ledger's reconciliation), so
-the console, the dashboard and the report can never disagree.
+The progress line is made from a Snapshot; the report from the config and the run's
+``Outcome`` alone (its last Snapshot, its reconciliation, its timings and fills digest), and
+the summary from the report. So the console, the dashboard and the report never disagree.
 """
 from __future__ import annotations
 
@@ -10,10 +11,30 @@ import os
 import platform
 import sys
 
+from typing import TYPE_CHECKING, TextIO
+
 from simulator.config import SimConfig
 from simulator.stats import Snapshot
 
+if TYPE_CHECKING:  # the outcome is made in the bank process; the report only reads it
+    from simulator.snapshots import Outcome
+
 REPORT_VERSION = 1
+
+
+def banner(config: SimConfig) -> str:
+    """The first line of a run: what it will do and how it stops."""
+    rate = "max" if not config.rate else f"{config.rate:,.0f}/s"
+    limit = []
+    if config.orders:
+        limit.append(f"{config.orders:,} orders")
+    if config.duration:
+        limit.append(f"{config.duration:g} s")
+    return (
+        f"simulate: seed {config.seed}, {config.brokers} brokers, {len(config.symbols)} symbols, "
+        f"rate {rate}, batch {config.batch}"
+        + (f", stops after {' or '.join(limit)}" if limit else ", Ctrl-C stops cleanly")
+    )
 
 
 def progress_line(s: Snapshot) -> str:
@@ -27,9 +48,10 @@ def progress_line(s: Snapshot) -> str:
     )
 
 
-def build_report(config: SimConfig, outcome, duration_s: float, fills_digest: str,
-                 drain_s: float = 0.0) -> dict:
+def build_report(config: SimConfig, outcome: Outcome) -> dict:
+    """The JSON report of a finished run (``--report``, the journal's run table)."""
     s = outcome.snapshot
+    duration_s, drain_s = outcome.duration_s, outcome.drain_s
     o = s.orders
     rec = outcome.reconciliation
     return {
@@ -52,7 +74,7 @@ def build_report(config: SimConfig, outcome, duration_s: float, fills_digest: st
         "lost_ids": rec.lost_ids[:1000] if rec else [],
         "positions_balanced": bool(rec and rec.positions_balanced),
         "cash_balanced": bool(rec and rec.cash_balanced),
-        "fills": {"count": s.fills, "volume": s.volume, "digest": fills_digest},
+        "fills": {"count": s.fills, "volume": s.volume, "digest": outcome.fills_digest},
         "throughput": {"orders_per_s": round(o.placed / duration_s, 1) if duration_s > 0 else 0.0},
         "latency_us": {"ack": dict(s.ack_latency_us), "final": dict(s.final_latency_us)},
         "brokers": [
@@ -116,5 +138,13 @@ def summary_text(report: dict) -> str:
     return "\n".join(lines)
 
 
-def print_summary(report: dict, stream=None) -> None:
+def print_summary(report: dict, stream: TextIO | None = None) -> None:
     print(summary_text(report), file=stream or sys.stdout, flush=True)
+
+
+def print_outcome(report: dict, errors: list[str]) -> int:
+    """The summary on stdout (errors on stderr); the run's exit status."""
+    for line in errors:
+        print(line, file=sys.stderr)
+    print_summary(report)
+    return report["exit_code"]

@@ -1,33 +1,180 @@
-"""One run of the simulator: the bank's bus and plugins, signals, and the run's outcome.
+"""One run of the simulator in the bank process: its bus, its plugins, its commands, its end.
 
-``Simulation`` wires the bank process: a fresh bus, the ``BrokerPool`` and ``Bank`` plugins,
-and ``drive`` to tick it. It is also the ``SimControl`` a dashboard holds. ``run()`` blocks
-until the stop protocol has finished (call it on the main thread headless, or on a thread
-under the dashboard); ``outcome()`` then says what happened and which exit status it earns.
+``Simulation`` wires the bank process, in the start and stop order of ``bus.ORDER``:
 
-Signal handlers only set the stop flag: the bus exits from ordinary code on the next tick,
-never inside a handler (a stop listener run there could deadlock on a queue lock).
+    BrokerPool ........ the broker processes and their channels
+    Bank .............. schedules, places and books orders; the stop protocol
+    Supervisor ........ dead and hung brokers, restarts, fault drills
+    SnapshotBuilder ... Snapshots 10 Hz, and at the end the Outcome
+    Journal ........... with --journal
+
+Result messages from the brokers go to the one that needs them: event batches to the bank,
+heartbeats' book depth to the snapshot builder, log records to this process's logging.
+
+It is also the bank's side of a ``SimControl``: ``command(name, arg)`` gives meaning to the
+commands of ``simulator.control``. ``run()`` blocks until the stop protocol has finished (on the
+main thread headless, or in the dashboard's bank process); ``outcome()`` then says what
+happened and ``finish_report()`` writes the report where it was asked for.
+
+Signal handlers only set the stop flag (``processes.StopSignals``): the bus exits from ordinary
+code on the next tick, never inside a handler.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
-import signal
 import threading
 from collections import deque
-from dataclasses import dataclass
+from typing import Any
 
+from simulator import messages as msg
+from simulator import processes
 from simulator.bank import Bank, StopRequest
 from simulator.bus import drive, new_bus
 from simulator.config import SimConfig
-from simulator.journal import Journal
-from simulator.ledger import Reconciliation
+from simulator.control import checked
+from simulator.journal import Journal, JournalError
+from simulator.pool import BrokerPool
+from simulator.report import build_report, write_report
+from simulator.routing import Routing
+from simulator.snapshots import Outcome, SnapshotBuilder
 from simulator.stats import Snapshot
+from simulator.supervisor import Supervisor
 
-EXIT_OK, EXIT_FAILED = 0, 1
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 LOG_FORMAT = "%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s"
 
 log = logging.getLogger("run")
+
+
+def broker_specs(config: SimConfig, routing: Routing) -> list[msg.BrokerSpec]:
+    return [
+        msg.BrokerSpec(
+            index=i,
+            name=f"broker-{i + 1}",
+            symbols=shard,
+            symbol_ids=routing.symbol_ids(i),
+            log_level=logging.getLevelName(config.log_level),
+        )
+        for i, shard in enumerate(routing.shards)
+    ]
+
+
+class Simulation:
+    def __init__(self, config: SimConfig, *, broker_target: Any = None) -> None:
+        self.config = config
+        self.stop = StopRequest()
+        self.log_lines: deque[str] = deque(maxlen=200)
+        self.bus = bus = new_bus("bank")
+        self.routing = routing = Routing(config.symbols, config.brokers)
+        pool_args = {} if broker_target is None else {"target": broker_target}
+        self.pool = BrokerPool(bus, broker_specs(config, routing), inbox_batches=config.inbox_batches,
+                               on_message=self._on_message, should_abort=lambda: bool(self.stop),
+                               **pool_args)
+        self.journal: Journal | None = None
+        if config.journal:
+            self.journal = Journal(bus, config.journal, config=config.to_dict())
+        self.bank = Bank(bus, config, self.stop, self.pool, routing, journal=self.journal)
+        self.supervisor = Supervisor(bus, config, self.stop, self.pool, self.bank.ledger, routing)
+        self.snapshots = SnapshotBuilder(bus, self.bank, self.supervisor, self.log_lines)
+        for plugin in (self.pool, self.journal, self.bank, self.supervisor, self.snapshots):
+            if plugin is not None:
+                plugin.subscribe()
+        self._stopped = threading.Event()
+        self._signals = processes.StopSignals(self.request_stop)
+
+    # -- SimControl ---------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot | None:
+        return self.snapshots.snapshot
+
+    def command(self, name: str, arg: object = None) -> None:
+        """One of ``control.COMMANDS`` (BadCommand if not); applied here, on the bank's thread
+        or as a plain attribute write the next tick reads."""
+        name, arg = checked(name, arg)
+        if name == "pause":
+            self.bank.schedule.paused = True
+        elif name == "resume":
+            self.bank.schedule.paused = False
+        elif name == "rate":
+            self.bank.schedule.set_rate(arg)  # type: ignore[arg-type]
+        elif name == "select":
+            self.snapshots.select_symbol(arg)  # type: ignore[arg-type]
+        elif name == "kill":
+            self.supervisor.kill_broker(arg)  # type: ignore[arg-type]
+            return
+        elif name == "stop":
+            self.request_stop(arg)  # type: ignore[arg-type]
+            return
+        self.snapshots.expedite()
+
+    def request_stop(self, reason: str) -> None:
+        self.stop.request(reason)
+
+    def wait_stopped(self, timeout: float) -> bool:
+        return self._stopped.wait(timeout)
+
+    # -- running ------------------------------------------------------------------------------
+
+    def install_signal_handlers(self, early: list[int] | None = None) -> None:
+        """SIGINT, SIGTERM, SIGHUP only set the stop flag (main thread only)."""
+        self._signals.install(early)
+
+    def restore_signal_handlers(self) -> None:
+        self._signals.restore()
+
+    def run(self) -> Outcome:
+        """Start everything, tick until a stop is asked, stop cleanly; the run's outcome."""
+        try:
+            drive(self.bus, lambda: bool(self.stop))
+        except Exception as exc:
+            # the bus has exited (drive's finally): brokers were stopped, the ledger closed
+            log.exception("the bank's loop failed")
+            self.stop.request(f"fatal: the bank's loop failed: {exc!r:.200}", fatal=True)
+        finally:
+            self._stopped.set()
+        return self.outcome()
+
+    def outcome(self) -> Outcome:
+        return self.snapshots.outcome(journal_failed=self.journal.failed if self.journal else None)
+
+    def finish_report(self, outcome: Outcome) -> tuple[dict, list[str]]:
+        """The finished run's report, written to ``--report`` and the journal; and any errors."""
+        config, journal = self.config, self.journal
+        errors = []
+        report = build_report(config, outcome)
+        if journal is not None:
+            report["journal"] = {"path": config.journal, **dataclasses.asdict(journal.stats())}
+            try:
+                journal.write_report(report)
+            except JournalError as exc:
+                errors.append(f"simulate: journal: {exc}")
+                report["exit_code"] = 1
+            if journal.failed:
+                report["exit_code"] = 1
+        if config.report:
+            try:
+                write_report(config.report, report)
+            except OSError as exc:
+                errors.append(f"simulate: cannot write report {config.report}: {exc}")
+                report["exit_code"] = 1
+        return report, errors
+
+    # -- results ------------------------------------------------------------------------------
+
+    def _on_message(self, index: int, kind: bytes, body: Any) -> None:
+        if kind == msg.EVENTS:
+            self.bank.on_events(index, body[2])
+        elif kind == msg.HEARTBEAT:
+            self.snapshots.on_heartbeat(body)
+        elif kind == msg.LOG:
+            self._relog(body)
+
+    def _relog(self, line: msg.LogLine) -> None:
+        brokers = self.pool.brokers
+        name = brokers[line.index].name if 0 <= line.index < len(brokers) else "?"
+        record = logging.LogRecord(line.logger, line.level, "", 0, line.text, None, None)
+        record.processName = name
+        logging.getLogger(line.logger).handle(record)
 
 
 class RingHandler(logging.Handler):
@@ -45,120 +192,6 @@ class RingHandler(logging.Handler):
             self.handleError(record)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    snapshot: Snapshot
-    reconciliation: Reconciliation | None
-    stop_reason: str
-    fatal: bool
-    brokers_clean: bool
-    exit_code: int
-
-
-class Simulation:
-    def __init__(self, config: SimConfig) -> None:
-        self.config = config
-        self.stop = StopRequest()
-        self.log_lines: deque[str] = deque(maxlen=200)
-        self.bus = new_bus("bank")
-        self.bank = Bank(self.bus, config, self.stop, self.log_lines)
-        self.bank.pool.subscribe()
-        self.bank.subscribe()
-        self.bus.subscribe("stop", self.bank.finish, priority=90)
-        self.bus.subscribe("start", self.bank.announce, priority=5)
-        self.journal: Journal | None = None
-        if config.journal:
-            self.journal = Journal(self.bus, config.journal, config=config.to_dict())
-            self.journal.subscribe()
-            self.bank.journal = self.journal
-        self._stopped = threading.Event()
-        self._previous_handlers: dict[int, object] = {}
-
-    # -- SimControl ---------------------------------------------------------------------------
-
-    def snapshot(self) -> Snapshot | None:
-        return self.bank.snapshot
-
-    def pause(self) -> None:
-        self.bank.paused = True
-        self.bank.expedite_snapshot()
-
-    def resume(self) -> None:
-        self.bank.paused = False
-        self.bank.expedite_snapshot()
-
-    def set_rate(self, rate: float) -> None:
-        self.bank.set_rate(rate)
-        self.bank.expedite_snapshot()
-
-    def select_symbol(self, symbol: str) -> None:
-        self.bank.select_symbol(symbol)
-        self.bank.expedite_snapshot()
-
-    def kill_broker(self, name: str) -> None:
-        self.bank.kill_broker(name)
-
-    def request_stop(self, reason: str) -> None:
-        self.stop.request(reason)
-
-    def wait_stopped(self, timeout: float) -> bool:
-        return self._stopped.wait(timeout)
-
-    # -- running ------------------------------------------------------------------------------
-
-    def install_signal_handlers(self, early: list | None = None) -> None:
-        """SIGINT, SIGTERM, SIGHUP only set the stop flag (main thread only). ``early`` holds
-        signals that arrived before this was called; the first of them stops the run."""
-
-        def on_signal(signum, _frame):
-            self.stop.request(f"signal {signal.Signals(signum).name}")
-
-        for sig in STOP_SIGNALS:
-            if signal.getsignal(sig) is signal.SIG_IGN:
-                continue  # ignored by whoever started us (nohup ignores SIGHUP): keep it so
-            self._previous_handlers[sig] = signal.signal(sig, on_signal)
-        if early:
-            on_signal(early[0], None)
-
-    def restore_signal_handlers(self) -> None:
-        for sig, handler in self._previous_handlers.items():
-            signal.signal(sig, handler)
-        self._previous_handlers.clear()
-
-    def start(self) -> None:
-        """Start the bus (spawns the brokers) without ticking it: for the dashboard, which must
-        start processes before Textual takes the terminal, then ``run(started=True)`` on a thread."""
-        self.bus.start()
-
-    def run(self, *, started: bool = False) -> Outcome:
-        """Start everything, tick until a stop is asked, stop cleanly; the run's outcome."""
-        try:
-            drive(self.bus, lambda: bool(self.stop), start=not started)
-        except Exception as exc:
-            # the bus has exited (drive's finally): brokers were stopped, the ledger closed
-            log.exception("the bank's loop failed")
-            self.stop.request(f"fatal: the bank's loop failed: {exc!r:.200}", fatal=True)
-        finally:
-            self._stopped.set()
-        return self.outcome()
-
-    def outcome(self) -> Outcome:
-        bank = self.bank
-        rec = bank.reconciliation
-        snap = bank.snapshot or bank.make_snapshot(0.0)
-        clean = bank.pool.all_clean
-        journal_ok = self.journal is None or self.journal.failed is None
-        ok = rec is not None and rec.ok and clean and not self.stop.fatal and journal_ok
-        return Outcome(
-            snapshot=snap,
-            reconciliation=rec,
-            stop_reason=self.stop.reason or "unknown",
-            fatal=self.stop.fatal,
-            brokers_clean=clean,
-            exit_code=EXIT_OK if ok else EXIT_FAILED,
-        )
-
-
 def setup_logging(config: SimConfig, lines: deque[str] | None, *, console: bool) -> None:
     """Bank-side logging: stderr (headless only), the dashboard ring, and ``--log-file``."""
     root = logging.getLogger()
@@ -168,7 +201,6 @@ def setup_logging(config: SimConfig, lines: deque[str] | None, *, console: bool)
     root.setLevel(level)
     # the bus narrates every state change at INFO; keep that for DEBUG runs
     logging.getLogger("bus").setLevel(max(level, logging.WARNING))
-    fmt = logging.Formatter(LOG_FORMAT)
     if console:
         h = logging.StreamHandler()
         h.setFormatter(logging.Formatter("%(processName)s %(levelname)s %(name)s: %(message)s"))
@@ -178,7 +210,7 @@ def setup_logging(config: SimConfig, lines: deque[str] | None, *, console: bool)
         root.addHandler(RingHandler(lines))
     if config.log_file:
         fh = logging.FileHandler(config.log_file)
-        fh.setFormatter(fmt)
+        fh.setFormatter(logging.Formatter(LOG_FORMAT))
         root.addHandler(fh)
     for handler in root.handlers:
         handler.addFilter(_name_the_bank)
@@ -189,3 +221,4 @@ def _name_the_bank(record: logging.LogRecord) -> bool:
     if record.processName in ("MainProcess", "bank"):
         record.processName = "bank"
     return True
+

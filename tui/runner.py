@@ -12,17 +12,15 @@ the exit status follows the same rules as headless.
 """
 from __future__ import annotations
 
-import signal
 import sys
 
-from simulator.cli import banner, print_outcome
 from simulator.config import SimConfig
+from simulator.processes import StopSignals
 from simulator.remote import RemoteSimulation
+from simulator.report import banner, print_outcome
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-
-def run_dashboard(config: SimConfig, early_signals: list | None = None) -> int:
+def run_dashboard(config: SimConfig, early_signals: list[int] | None = None) -> int:
     from tui.app import DashboardApp
 
     print(banner(config) + " -- starting...", flush=True)
@@ -30,24 +28,14 @@ def run_dashboard(config: SimConfig, early_signals: list | None = None) -> int:
     # The dashboard keeps the normal priority. At nice 5 it cost the order flow no less once
     # the bank and brokers fill both cores (dashboard/headless 0.902 against 0.916 at nice 0,
     # --rate 0 on 2 cores), but it waited its turn: ']' took 138 ms at p95 against 81.
-    previous = {}
-
-    def on_signal(signum, _frame):
-        remote.request_stop(f"signal {signal.Signals(signum).name}")
-
-    for sig in STOP_SIGNALS:
-        if signal.getsignal(sig) is not signal.SIG_IGN:  # nohup's ignore stays
-            previous[sig] = signal.signal(sig, on_signal)
-    if early_signals:
-        on_signal(early_signals[0], None)
+    signals = StopSignals(remote.request_stop).install(early_signals)
     app = DashboardApp(remote, ui_hz=config.ui_hz, stop_timeout=config.stop_timeout + 30)
     try:
         if not early_signals:
             app.run()  # returns when the user quits or the run ends by itself
     finally:
         result = remote.finish(timeout=config.stop_timeout + 60)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        signals.restore()
     if result is None:
         print("simulate: the bank process ended without a report (see --log-file)", file=sys.stderr)
         return 1

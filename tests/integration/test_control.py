@@ -28,13 +28,13 @@ def test_a_paused_run_places_no_order_until_it_is_resumed(rate):
     runner.start()
     try:
         deadline_wait(lambda: sim.bank.ledger.placed > 5_000)
-        sim.pause()
+        sim.command("pause")
         deadline_wait(lambda: sim.bank.ledger.in_flight == 0)  # what was sent before gets answered
         placed = sim.bank.ledger.placed
         snapshots_pass(sim, 5)
         assert sim.bank.ledger.placed == placed, "orders were placed while paused"
         deadline_wait(lambda: sim.snapshot() and sim.snapshot().state.name == "PAUSED")
-        sim.resume()
+        sim.command("resume")
         deadline_wait(lambda: sim.bank.ledger.placed > placed + 1_000)
     finally:
         sim.request_stop("test over")

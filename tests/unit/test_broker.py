@@ -6,8 +6,6 @@ process.
 """
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from simulator import messages as msg
@@ -15,6 +13,7 @@ from simulator import wire
 from simulator.broker import Broker, InboxPump
 from simulator.bus import new_bus
 from simulator.orders import Event, OrderType, RejectReason
+from simulator.processes import OrphanWatch
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -225,7 +224,7 @@ def tick(payloads):
     """One pump tick over ``payloads``; the messages it sent back, heartbeats left out."""
     broker = Broker(SPEC)
     results = FakeResults()
-    pump = InboxPump(new_bus("test"), broker, FakeInbox(payloads), results, os.getppid())
+    pump = InboxPump(new_bus("test"), broker, FakeInbox(payloads), results, OrphanWatch())
     pump.main()
     return pump, [m for m in results.sent if m[0] != msg.HEARTBEAT]  # one is due: not ours here
 

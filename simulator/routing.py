@@ -1,0 +1,86 @@
+"""Which broker trades which symbol: the shards of a run, fixed by the symbols and broker count.
+
+Each symbol belongs to exactly one broker, so each book sees its orders in placement order and
+the fills depend only on the seed and the flags, never on how many brokers there are or how
+the orders travel. Orders for a symbol no broker trades (``wire.UNKNOWN_SYM``: the order flow
+makes a few on purpose) go to the first broker, which rejects them with UNKNOWN_SYMBOL like a
+venue would; the bank answers nothing itself.
+
+Pure: no processes, no clock.
+"""
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from simulator import wire
+
+_UNKNOWN_GOES_TO = 0  # the broker that answers orders for symbols nobody trades
+_SYM = 2  # the symbol column of an order record (see wire.py)
+
+
+def stable_hash(symbol: str) -> int:
+    """Same number for the same name in every process and run (unlike the salted ``hash``)."""
+    return zlib.crc32(symbol.encode())
+
+
+def assign_symbols(symbols: Sequence[str], brokers: int) -> list[tuple[str, ...]]:
+    """Each symbol to exactly one broker: ordered by stable hash, then dealt round-robin.
+
+    Dealing (rather than hash modulo) keeps brokers evenly loaded with few symbols, and the
+    assignment still depends only on the set of names and the broker count.
+    """
+    ordered = sorted(symbols, key=lambda s: (stable_hash(s), s))
+    return [tuple(ordered[i::brokers]) for i in range(brokers)]
+
+
+class Routing:
+    """The shard of every symbol: by name, by wire index, and for whole arrays of orders."""
+
+    def __init__(self, symbols: Sequence[str], brokers: int) -> None:
+        self.symbols = tuple(symbols)
+        self.shards = assign_symbols(self.symbols, brokers)
+        self.broker_of = {s: i for i, shard in enumerate(self.shards) for s in shard}
+        self._sym_id = {s: i for i, s in enumerate(self.symbols)}
+        # the broker of each wire symbol index, with one more slot at the end for UNKNOWN_SYM
+        # (-1 indexes the last element), so an array of orders routes in one numpy step
+        self._broker_of_sym = np.array(
+            [self.broker_of[s] for s in self.symbols] + [_UNKNOWN_GOES_TO], np.int64
+        )
+        if int(wire.UNKNOWN_SYM) != -1:
+            raise AssertionError("routing relies on UNKNOWN_SYM indexing the last slot")
+
+    @property
+    def brokers(self) -> int:
+        return len(self.shards)
+
+    def symbol_ids(self, index: int) -> tuple[int, ...]:
+        """The wire symbol indexes broker ``index`` trades, in its shard's order."""
+        return tuple(self._sym_id[s] for s in self.shards[index])
+
+    def wire_syms(self, index: int) -> tuple[int, ...]:
+        """Every wire ``sym`` whose orders go to broker ``index`` (UNKNOWN_SYM included for the
+        broker that rejects them): what a restart must send it again."""
+        extra = (wire.UNKNOWN_SYM,) if index == _UNKNOWN_GOES_TO else ()
+        return self.symbol_ids(index) + extra
+
+    def broker_of_sym(self, sym: int) -> int:
+        """The broker of one wire symbol index (UNKNOWN_SYM or out of range: the first)."""
+        if 0 <= sym < len(self.symbols):
+            return int(self._broker_of_sym[sym])
+        return _UNKNOWN_GOES_TO
+
+    def split(self, orders: np.ndarray) -> list[np.ndarray]:
+        """Order records (n, 9) per broker, each in placement order."""
+        if self.brokers == 1:
+            return [orders]
+        if len(orders) == 1:  # the usual case at a set rate: no whole-array step for one order
+            index = self.broker_of_sym(int(orders[0, _SYM]))
+            return [orders if i == index else orders[:0] for i in range(self.brokers)]
+        syms = orders[:, _SYM]
+        # anything out of range (no order flow makes it, but a record is a record) is unknown
+        syms = np.where((syms >= 0) & (syms < len(self.symbols)), syms, -1)
+        of = self._broker_of_sym[syms]
+        return [orders[of == i] for i in range(self.brokers)]

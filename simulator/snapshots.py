@@ -1,0 +1,286 @@
+"""The snapshot builder: every Snapshot of a run, and at the end its Outcome.
+
+A bus plugin of the bank process. It publishes a frozen ``Snapshot`` (``simulator.stats``)
+ten times a second -- on 'main' after the bank's tick, on each 'drain' round of the stop
+protocol, at once when the run's state changes or a command asks for it -- to every listener
+in ``listeners`` (the headless progress line, the dashboard's pipe). It also keeps what only
+views need: the book of the selected symbol (it asks that symbol's broker to WATCH it, and
+reads the depth its heartbeats carry) and the CPU and memory of every process.
+
+``outcome()`` is everything the report and the summary need once the run is over; the report
+is built from it and the config alone (``simulator.report``), never from the bank.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+from cherrypy.process.plugins import SimplePlugin
+
+from simulator import messages as msg
+from simulator import wire
+from simulator.bus import ORDER
+from simulator.channel import ChannelFull, ChannelGone
+from simulator.ledger import Reconciliation
+from simulator.orders import OrderType
+from simulator.stats import (
+    BookView,
+    OrderCounts,
+    ProcessRow,
+    RateMeter,
+    RunState,
+    Snapshot,
+    TapeEntry,
+)
+
+EXIT_OK, EXIT_FAILED = 0, 1
+_SNAPSHOT_EVERY_S = 0.1
+_WATCH_EVERY_S = 0.2
+_CANCEL = int(OrderType.CANCEL)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished run: what the report and the summary say, and the exit status it earns."""
+
+    snapshot: Snapshot
+    reconciliation: Reconciliation | None
+    stop_reason: str
+    fatal: bool
+    brokers_clean: bool
+    duration_s: float  # first order to the stop request
+    drain_s: float  # the stop request to every broker's final report
+    fills_digest: str
+    exit_code: int
+
+
+class SnapshotBuilder(SimplePlugin):
+    def __init__(self, bus: Any, bank: Any, supervisor: Any, log_lines: deque[str]) -> None:
+        super().__init__(bus)
+        self.bank = bank
+        self.supervisor = supervisor
+        self.log_lines = log_lines
+        self.listeners: list[Callable[[Snapshot], None]] = []
+        self.snapshot: Snapshot | None = None
+        self.selected_symbol: str | None = bank.config.symbols[0]
+        self._watch_sent: str | None = None
+        self._books: dict[str, BookView] = {}
+        self._t0 = time.monotonic()
+        self._next = 0.0
+        self._next_watch = 0.0
+        self._shown_state: RunState | None = None
+        self._order_rate = RateMeter()
+        self._fill_rate = RateMeter()
+        self._broker_rates = [RateMeter() for _ in range(bank.routing.brokers)]
+        self._resources = ResourceSampler()
+
+    def subscribe(self) -> None:
+        bus = self.bus
+        bus.subscribe("start", self.publish, priority=ORDER["start", "snapshots"])
+        bus.subscribe("main", self.main, priority=ORDER["main", "snapshots"])
+        bus.subscribe("drain", self.main)
+        bus.subscribe("restarted", self._on_restart)
+        bus.subscribe("stopped", self.publish)
+
+    # -- bus channels -----------------------------------------------------------------------
+
+    def main(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if now >= self._next_watch:
+            self._next_watch = now + _WATCH_EVERY_S
+            self._send_watch()
+        if now >= self._next or self.bank.state != self._shown_state:
+            self.publish(now)
+
+    def publish(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._next = now + _SNAPSHOT_EVERY_S
+        self._shown_state = self.bank.state
+        self.snapshot = snap = self.make(now)
+        for listener in self.listeners:
+            listener(snap)
+
+    def expedite(self) -> None:
+        """Publish a Snapshot on the next tick (a command's effect, shown at once)."""
+        self._next = 0.0
+
+    # -- what views ask for -------------------------------------------------------------------
+
+    def select_symbol(self, symbol: str) -> None:
+        if symbol in self.bank.routing.broker_of:
+            self.selected_symbol = symbol
+            self._next_watch = 0.0  # send WATCH on the next tick
+
+    def on_heartbeat(self, heartbeat: msg.Heartbeat) -> None:
+        if heartbeat.book is not None:
+            symbol, bids, asks, last = heartbeat.book
+            self._books[symbol] = BookView(symbol, bids, asks, last)
+
+    def _on_restart(self, index: int, _unanswered: object) -> None:
+        if self.selected_symbol in self.bank.routing.shards[index]:
+            self._watch_sent = None  # the new process watches nothing yet
+
+    def _send_watch(self) -> None:
+        symbol = self.selected_symbol
+        if symbol and symbol != self._watch_sent:
+            channel = self.bank.brokers.channel(self.bank.routing.broker_of[symbol])
+            try:
+                channel.send(msg.encode(msg.WATCH, symbol))
+                self._watch_sent = symbol
+            except (ChannelFull, ChannelGone):
+                pass  # next time
+
+    # -- making them ------------------------------------------------------------------------
+
+    def make(self, now: float) -> Snapshot:
+        bank = self.bank
+        led = bank.ledger
+        self._order_rate.update(now, led.placed)
+        self._fill_rate.update(now, led.trades)
+        rec = bank.reconciliation
+        paused = bank.schedule.paused and bank.state == RunState.RUNNING
+        counts = OrderCounts(
+            placed=led.placed,
+            acked=led.acked,
+            filled=led.filled,
+            cancelled=led.cancelled,
+            rejected=led.rejected,
+            resting=rec.resting if rec else led.working,
+            in_flight=0 if rec else led.in_flight,
+            lost=(rec.lost + rec.cancels_lost) if rec else 0,
+        )
+        return Snapshot(
+            state=RunState.PAUSED if paused else bank.state,
+            elapsed_s=now - self._t0,
+            seed=bank.config.seed,
+            rate=bank.schedule.rate,
+            orders=counts,
+            orders_per_s=self._order_rate.rate,
+            fills_per_s=self._fill_rate.rate,
+            fills=led.trades,
+            volume=led.volume,
+            ack_latency_us=bank.ack_latency.summary(),
+            throughput_history=tuple(self._order_rate.history),
+            processes=self._process_rows(now),
+            symbols=bank.config.symbols,
+            selected_symbol=self.selected_symbol,
+            book=self._books.get(self.selected_symbol) if self.selected_symbol else None,
+            tape=self._tape(),
+            log_lines=tuple(self.log_lines),
+            cancel_requests={
+                "sent": led.cancels_sent,
+                "done": led.cancels_done,
+                "rejected": led.cancels_rejected,
+            },
+            reject_reasons=led.reject_counts(),
+            stop_reason=bank.stop_request.reason,
+            final_latency_us=bank.final_latency.summary(),
+        )
+
+    def _process_rows(self, now: float) -> tuple[ProcessRow, ...]:
+        bank, pool = self.bank, self.bank.brokers
+        me = os.getpid()
+        usage = self._resources.sample(now, [me, *pool.pids()])
+        rows = [
+            ProcessRow(
+                name="bank",
+                pid=me,
+                state=bank.state.value,
+                symbols=(),
+                inbox_depth=bank.backlog,  # orders waiting for room in an inbox
+                orders=bank.ledger.placed,
+                orders_per_s=self._order_rate.rate,
+                fills=bank.ledger.trades,
+                cpu_percent=usage.get(me, (0.0, 0))[0],
+                rss_bytes=usage.get(me, (0.0, 0))[1],
+            )
+        ]
+        hang_s = self.supervisor.hang_timeout_s
+        for b, meter in zip(pool.brokers, self._broker_rates):
+            hb = b.heartbeat
+            if hb is not None:
+                meter.update(now, hb.orders)
+            age = now - b.last_heartbeat if b.last_heartbeat else 0.0
+            state = "HUNG" if b.state == "RUNNING" and age > hang_s else b.state
+            cpu, rss = usage.get(b.pid, (0.0, 0))
+            rows.append(
+                ProcessRow(
+                    name=b.name,
+                    pid=b.pid,
+                    state=state,
+                    symbols=b.spec.symbols,
+                    inbox_depth=b.channel.unread if b.live else 0,
+                    orders=b.final.orders if b.final else hb.orders if hb else 0,
+                    orders_per_s=meter.rate,
+                    fills=b.final.trades if b.final else hb.trades if hb else 0,
+                    cpu_percent=cpu,
+                    rss_bytes=rss,
+                    heartbeat_age_s=age,
+                    restarts=b.restarts,
+                    exit_code=b.exit_code,
+                )
+            )
+        return tuple(rows)
+
+    def _tape(self) -> tuple[TapeEntry, ...]:
+        bank = self.bank
+        last = wire.readable_orders(bank.last_orders[-6:].tolist(), bank.config.symbols)
+        entries = [
+            TapeEntry("order", o[2], o[3], o[7], o[6], o[1], o[0]) for o in last if o[4] != _CANCEL
+        ]
+        for _k, symbol, _seq, buy, sell, price, qty in bank.ledger.recent_trades(6):
+            side = 1 if buy > sell else -1  # the later order is the aggressor
+            entries.append(TapeEntry("fill", symbol, side, qty, price, -1, max(buy, sell)))
+        return tuple(entries)
+
+    # -- the end ----------------------------------------------------------------------------
+
+    def outcome(self, *, journal_failed: str | None = None) -> Outcome:
+        bank = self.bank
+        rec = bank.reconciliation
+        snap = self.snapshot or self.make(time.monotonic())
+        clean = bank.brokers.all_clean
+        stop = bank.stop_request
+        ok = rec is not None and rec.ok and clean and not stop.fatal and journal_failed is None
+        return Outcome(
+            snapshot=snap,
+            reconciliation=rec,
+            stop_reason=stop.reason or "unknown",
+            fatal=stop.fatal,
+            brokers_clean=clean,
+            duration_s=bank.run_seconds(),
+            drain_s=bank.drain_s,
+            fills_digest=bank.ledger.fills_digest(),
+            exit_code=EXIT_OK if ok else EXIT_FAILED,
+        )
+
+
+class ResourceSampler:
+    """CPU% and RSS of the run's processes, sampled at most once a second (psutil)."""
+
+    def __init__(self) -> None:
+        self._procs: dict[int, psutil.Process] = {}
+        self._last: dict[int, tuple[float, int]] = {}
+        self._next = 0.0
+
+    def sample(self, now: float, pids: list[int]) -> dict[int, tuple[float, int]]:
+        if now < self._next:
+            return self._last
+        self._next = now + 1.0
+        out = {}
+        for pid in pids:
+            proc = self._procs.get(pid)
+            try:
+                if proc is None:
+                    proc = self._procs[pid] = psutil.Process(pid)
+                    proc.cpu_percent(None)
+                out[pid] = (proc.cpu_percent(None), proc.memory_info().rss)
+            except (psutil.Error, OSError):
+                out[pid] = (0.0, 0)
+        self._last = out
+        return out
