@@ -1,4 +1,4 @@
-"""A short signal stress drill: 8 runs of bench/stress_signals.py's drill, each one judged.
+"""A short signal stress drill: 8 runs of simulator.testing.signal_drill's drill, each one judged.
 
 Every timing class (during imports, during broker start-up, mid-run) and every stop signal
 (SIGINT to the group, SIGTERM to the bank, SIGHUP to the group) comes up at least once, with a
@@ -6,33 +6,18 @@ second Ctrl-C on two runs. Each run must exit 0 with a report that reconciles wi
 because of the signal it got, hang nowhere and leave no process behind. The long drill:
 ``python bench/stress_signals.py --runs 200``.
 """
-from __future__ import annotations
 
-import importlib.util
-import sys
+from __future__ import annotations
 
 import pytest
 
-from simulator.testing.procs import ROOT
+from simulator.testing import signal_drill as drill
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 SEED = 20261125
 RUNS = 8
 
-
-def _load_drill():
-    name = "stress_signals"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "stress_signals.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
-
-
-drill = _load_drill()
 PLAN = drill.make_plan(RUNS, SEED, balanced=True)
 
 
