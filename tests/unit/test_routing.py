@@ -1,4 +1,5 @@
 """Unit tests for the bank's routing: each symbol to one broker, the same in every process."""
+
 from __future__ import annotations
 
 import json
@@ -8,12 +9,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulator import wire
 from simulator.config import DEFAULT_SYMBOLS, generated_symbols
-from simulator.routing import assign_symbols, stable_hash
+from simulator.routing import Routing, assign_symbols, stable_hash
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -71,7 +74,10 @@ def test_stable_hash_is_a_non_negative_int_that_differs_between_names():
 
 SCRIPT = """
 import json, sys
-from simulator.routing import assign_symbols, stable_hash
+import numpy as np
+
+from simulator import wire
+from simulator.routing import Routing, assign_symbols, stable_hash
 names = sys.argv[1:]
 print(json.dumps({"stable": [stable_hash(s) for s in names], "salted": [hash(s) for s in names],
                   "groups": assign_symbols(names, 3)}))
@@ -100,3 +106,45 @@ def test_stable_hash_and_assignment_are_the_same_whatever_the_hash_seed():
     assert one["stable"] == two["stable"] == [stable_hash(s) for s in names]
     expected = [list(g) for g in assign_symbols(names, 3)]
     assert one["groups"] == two["groups"] == expected
+
+
+def orders_for(syms: list[int]) -> np.ndarray:
+    orders = np.zeros((len(syms), wire.ORDER_WIDTH), np.int64)
+    orders[:, 0] = np.arange(1, len(syms) + 1)  # order ids: placement order
+    orders[:, 2] = syms
+    return orders
+
+
+@given(tickers, st.integers(1, 8), st.lists(st.integers(-1, 59), min_size=1, max_size=200))
+@settings(max_examples=100, deadline=None)
+def test_routing_sends_each_order_to_its_symbols_broker_in_placement_order(symbols, brokers, raw):
+    routing = Routing(symbols, brokers)
+    syms = [s if s < len(symbols) else -1 for s in raw]
+    parts = routing.split(orders_for(syms))
+    assert sum(map(len, parts)) == len(syms)
+    for index, part in enumerate(parts):
+        assert list(part[:, 0]) == sorted(part[:, 0])  # each broker sees its orders in order
+        for sym in part[:, 2].tolist():
+            assert sym in routing.wire_syms(index)
+            if sym >= 0:
+                assert symbols[sym] in routing.shards[index]
+
+
+def test_orders_for_a_symbol_nobody_trades_go_to_the_first_broker_which_answers_them():
+    routing = Routing(("AAPL", "MSFT", "NVDA"), 3)
+    parts = routing.split(orders_for([wire.UNKNOWN_SYM, 0, wire.UNKNOWN_SYM]))
+    assert list(parts[0][:, 0]).count(1) == 1 and 3 in parts[0][:, 0]
+    assert wire.UNKNOWN_SYM in routing.wire_syms(0)
+    assert all(wire.UNKNOWN_SYM not in routing.wire_syms(i) for i in (1, 2))
+    # one order at a time (the path of a set rate) routes the same as a whole array
+    assert [len(p) for p in routing.split(orders_for([wire.UNKNOWN_SYM]))] == [1, 0, 0]
+    assert routing.broker_of_sym(99) == 0
+
+
+def test_the_shards_and_their_wire_indexes_agree_with_the_run_symbol_list():
+    symbols = ("AAPL", "MSFT", "NVDA", "TSLA", "AMZN")
+    routing = Routing(symbols, 2)
+    assert routing.shards == assign_symbols(symbols, 2)
+    for index, shard in enumerate(routing.shards):
+        assert [symbols[i] for i in routing.symbol_ids(index)] == list(shard)
+        assert all(routing.broker_of[s] == index for s in shard)

@@ -1,0 +1,121 @@
+"""The report and the summary a person reads at the end, built from the config and an Outcome."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from simulator.config import SimConfig
+from simulator.reconciliation import Reconciliation
+from simulator.report import banner, build_report, progress_line, summary_text, write_report
+from simulator.snapshots import Outcome
+from simulator.stats import OrderCounts, RunState
+from simulator.testing.dashboard import build_snapshot
+
+COUNTS = OrderCounts(placed=1000, acked=990, filled=600, cancelled=250, rejected=10, resting=140)
+
+
+def reconciliation(**changes) -> Reconciliation:
+    rec = Reconciliation(
+        placed=1000,
+        filled=600,
+        cancelled=250,
+        rejected=10,
+        resting=140,
+        lost=0,
+        lost_ids=[],
+        cancels_lost=0,
+        positions_balanced=True,
+        cash_balanced=True,
+    )
+    return replace(rec, **changes)
+
+
+def outcome(**changes) -> Outcome:
+    base = Outcome(
+        snapshot=build_snapshot(state=RunState.STOPPED, orders=COUNTS),
+        reconciliation=reconciliation(),
+        stop_reason="order limit reached (1000)",
+        fatal=False,
+        brokers_clean=True,
+        duration_s=2.0,
+        drain_s=0.25,
+        fills_digest="ab" * 32,
+        exit_code=0,
+    )
+    return replace(base, **changes)
+
+
+def test_the_report_carries_what_the_outcome_says_and_derives_the_throughput():
+    config = SimConfig(seed=11, orders=1000, headless=True)
+    report = build_report(config, outcome())
+    assert report["config"]["seed"] == 11
+    assert report["stop_reason"] == "order limit reached (1000)"
+    assert (report["duration_s"], report["drain_s"]) == (2.0, 0.25)
+    assert report["orders"] == {
+        "placed": 1000,
+        "filled": 600,
+        "cancelled": 250,
+        "rejected": 10,
+        "resting": 140,
+        "lost": 0,
+    }
+    assert report["throughput"]["orders_per_s"] == 500.0
+    assert report["fills"]["digest"] == "ab" * 32
+    assert report["reconciled"] and report["positions_balanced"] and report["cash_balanced"]
+    assert report["exit_code"] == 0
+    names = [b["name"] for b in report["brokers"]]
+    assert names and "bank" not in names
+    json.dumps(report)  # it is what --report writes
+
+
+def test_a_run_that_never_placed_an_order_reports_zero_throughput_not_an_error():
+    report = build_report(SimConfig(headless=True), outcome(duration_s=0.0, reconciliation=None, exit_code=1))
+    assert report["throughput"]["orders_per_s"] == 0.0
+    assert not report["reconciled"] and report["lost_ids"] == []
+
+
+def test_the_summary_states_the_identity_of_the_final_states_and_the_verdict():
+    text = summary_text(build_report(SimConfig(seed=11, headless=True), outcome()))
+    lines = text.splitlines()
+    assert lines[0] == "stopped: order limit reached (1000) after 2.00 s (seed 11)"
+    assert "orders   placed 1,000 = filled 600 + cancelled 250 + rejected 10 + resting 140 + lost 0" in lines
+    assert lines[-1] == "reconciled: yes; exit status 0"
+
+
+def test_the_summary_names_lost_orders_by_id():
+    lost = outcome(
+        snapshot=build_snapshot(orders=replace(COUNTS, resting=137, lost=3)),
+        reconciliation=reconciliation(lost=3, lost_ids=[17, 18, 40], resting=137),
+        exit_code=1,
+    )
+    text = summary_text(build_report(SimConfig(headless=True), lost))
+    assert text.splitlines()[-1] == "reconciled: NO -- 3 LOST, first ids [17, 18, 40]; exit status 1"
+
+
+@pytest.mark.parametrize(
+    ("flags", "ending"),
+    [
+        ({}, ", Ctrl-C stops cleanly"),
+        ({"orders": 5000}, ", stops after 5,000 orders"),
+        ({"orders": 5000, "duration": 2.5}, ", stops after 5,000 orders or 2.5 s"),
+    ],
+)
+def test_the_banner_says_how_the_run_will_stop(flags, ending):
+    line = banner(SimConfig(seed=3, rate=0, headless=True, **flags))
+    assert line.startswith("simulate: seed 3, ") and "rate max" in line
+    assert line.endswith(ending)
+
+
+def test_the_progress_line_shows_the_snapshot_figures():
+    line = progress_line(build_snapshot())
+    assert "placed  1,234,567" in line and "ack p50 412 us p99 7,340 us" in line
+
+
+def test_a_report_is_written_whole(tmp_path):
+    path = tmp_path / "r.json"
+    report = build_report(SimConfig(headless=True), outcome())
+    write_report(str(path), report)
+    assert json.loads(path.read_text()) == report
