@@ -2,6 +2,7 @@
 
 The same as ``python -m simulator`` or the installed ``simulate``; see simulator/__main__.py.
 """
+
 import sys
 
 from simulator.__main__ import run

@@ -5,6 +5,7 @@ inbox pipes, int64 order records) to echo brokers that answer each order with an
 no flow generation, no matching, no ledger. ``queue_one_per_put_per_s``: the classic way, one
 order tuple per ``multiprocess.Queue.put`` to one consumer process.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,14 +20,13 @@ from cherrypy.process import wspbus  # noqa: E402
 
 from simulator import messages as msg  # noqa: E402
 from simulator import wire  # noqa: E402
+from simulator.channel import ChannelFull, ChannelGone  # noqa: E402
 from simulator.config import SimConfig  # noqa: E402
 from simulator.flow import OrderFlow  # noqa: E402
-from simulator.channel import ChannelFull, ChannelGone  # noqa: E402
 from simulator.pool import BrokerPool  # noqa: E402
 
 
-def echo_orders_per_s(brokers: int = 2, batch: int = 256, seconds: float = 3.0,
-                      raw: bool = False) -> float:
+def echo_orders_per_s(brokers: int = 2, batch: int = 256, seconds: float = 3.0, raw: bool = False) -> float:
     """ACKs/s through the pool to echo brokers that handle the records as a broker does, or
     (``raw``) that only copy bytes; see echo_broker.py."""
     from echo_broker import echo_main, echo_raw_main
@@ -39,8 +39,13 @@ def echo_orders_per_s(brokers: int = 2, batch: int = 256, seconds: float = 3.0,
 
     specs = [msg.BrokerSpec(i, f"echo-{i + 1}", ()) for i in range(brokers)]
     # the simulator's own inbox depth: the same transport, only the work at each end differs
-    pool = BrokerPool(wspbus.Bus(), specs, inbox_batches=SimConfig().inbox_batches,
-                      on_message=on_message, target=echo_raw_main if raw else echo_main)
+    pool = BrokerPool(
+        wspbus.Bus(),
+        specs,
+        inbox_batches=SimConfig().inbox_batches,
+        on_message=on_message,
+        target=echo_raw_main if raw else echo_main,
+    )
     pool.start()
     try:
         flow = OrderFlow(("AAPL", "MSFT", "NVDA", "TSLA"), seed=1)

@@ -11,6 +11,7 @@ simulator is measured against: everything but matching. ``echo_raw_main`` writes
 strided memoryview copies (each order's oid into place 1 of its event record, a 1 into place
 0), so no Python int is made per order: the pipes and the pool alone.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,7 +43,7 @@ def ack_records_as_a_broker(orders: memoryview) -> bytes:
     flat = orders.tolist()
     for oid in flat[0::ORDER_WIDTH]:
         out += (_ACK, oid, 0, 0, 0, 0, 0)
-    return struct.pack("%dq" % len(out), *out)
+    return struct.pack(f"{len(out)}q", *out)
 
 
 def echo_main(spec: msg.BrokerSpec, inbox, results) -> None:

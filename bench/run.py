@@ -10,6 +10,7 @@ measured in the same run, because these machines are shared and absolute figures
 echoes are measured (see echo_broker.py): the ceiling, whose brokers handle the records as a
 broker does but do no matching, and the raw pipe echo, whose brokers only copy bytes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,7 +41,11 @@ def simulate(*flags: str, timeout: float = 900) -> dict:
         path = Path(tmp) / "report.json"
         proc = subprocess.run(
             [sys.executable, str(ROOT / "simulate.py"), "--headless", "--report", str(path), *flags],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=timeout,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=timeout,
         )
         if not path.exists():
             raise RuntimeError(f"no report (exit {proc.returncode}): {proc.stderr[-2000:]}")
@@ -59,9 +64,21 @@ def stop_time(brokers: int, warmup: float) -> tuple[float, dict]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "report.json"
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "simulate.py"), "--headless", "--rate", "0",
-             "--brokers", str(brokers), "--report", str(path)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                sys.executable,
+                str(ROOT / "simulate.py"),
+                "--headless",
+                "--rate",
+                "0",
+                "--brokers",
+                str(brokers),
+                "--report",
+                str(path),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             time.sleep(warmup)
@@ -92,16 +109,29 @@ def _running(p: psutil.Process) -> bool:
 def memory(seconds: float, rate: int) -> dict:
     """RSS of every process near the start and at the end of a steady run."""
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "simulate.py"), "--headless", "--rate", str(rate),
-         "--duration", str(seconds)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            str(ROOT / "simulate.py"),
+            "--headless",
+            "--rate",
+            str(rate),
+            "--duration",
+            str(seconds),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
+
         def rss():
             me = psutil.Process(proc.pid)
             procs = [me] + [p for p in me.children() if "spawn_main" in " ".join(p.cmdline())]
-            return {("bank" if p.pid == proc.pid else f"broker-{i}"): p.memory_info().rss
-                    for i, p in enumerate(procs)}
+            return {
+                ("bank" if p.pid == proc.pid else f"broker-{i}"): p.memory_info().rss
+                for i, p in enumerate(procs)
+            }
 
         time.sleep(min(10.0, seconds / 4))  # past start-up and the first books
         start = rss()
@@ -146,8 +176,11 @@ def main() -> int:
     args = ap.parse_args()
     memory_s = 600.0 if args.long else args.memory_seconds
     out: dict = {"machine": machine(), "reps": args.reps}
-    print(f"machine: {out['machine']['cores']} cores, Python {out['machine']['python']}, "
-          f"{out['machine']['packages']}, load {out['machine']['load_average']}", flush=True)
+    print(
+        f"machine: {out['machine']['cores']} cores, Python {out['machine']['python']}, "
+        f"{out['machine']['packages']}, load {out['machine']['load_average']}",
+        flush=True,
+    )
 
     # 1 + 2: the ceiling and the simulator, interleaved per repetition so drift hits both alike
     ceiling, raw, queue_one, e2e = [], [], [], {1: [], 2: [], 4: []}
@@ -156,24 +189,42 @@ def main() -> int:
         raw.append(echo_orders_per_s(brokers=2, seconds=3.0, raw=True))
         queue_one.append(queue_one_per_put_per_s())
         for brokers in e2e:
-            r = simulate("--rate", "0", "--duration", str(args.duration), "--brokers", str(brokers),
-                         "--seed", str(rep + 1))
+            r = simulate(
+                "--rate",
+                "0",
+                "--duration",
+                str(args.duration),
+                "--brokers",
+                str(brokers),
+                "--seed",
+                str(rep + 1),
+            )
             assert r["reconciled"] and r["orders"]["lost"] == 0, r
             e2e[brokers].append(end_to_end(r))
-        print(f"rep {rep + 1}: echo {ceiling[-1]:,.0f}/s, raw echo {raw[-1]:,.0f}/s, "
-              f"queue one-per-put {queue_one[-1]:,.0f}/s, "
-              + ", ".join(f"{b} brokers {v[-1]:,.0f}/s" for b, v in e2e.items()), flush=True)
+        print(
+            f"rep {rep + 1}: echo {ceiling[-1]:,.0f}/s, raw echo {raw[-1]:,.0f}/s, "
+            f"queue one-per-put {queue_one[-1]:,.0f}/s, "
+            + ", ".join(f"{b} brokers {v[-1]:,.0f}/s" for b, v in e2e.items()),
+            flush=True,
+        )
     ratios = [e2e[2][i] / ceiling[i] for i in range(args.reps)]
     raw_ratios = [e2e[2][i] / raw[i] for i in range(args.reps)]
-    out["throughput"] = {"echo_ceiling": ceiling, "raw_pipe_echo": raw, "queue_one_per_put": queue_one,
-                         "e2e": {str(k): v for k, v in e2e.items()}, "ratio_2_brokers": ratios,
-                         "ratio_2_brokers_to_raw_echo": raw_ratios}
+    out["throughput"] = {
+        "echo_ceiling": ceiling,
+        "raw_pipe_echo": raw,
+        "queue_one_per_put": queue_one,
+        "e2e": {str(k): v for k, v in e2e.items()},
+        "ratio_2_brokers": ratios,
+        "ratio_2_brokers_to_raw_echo": raw_ratios,
+    }
 
     # 3: latency at fixed offered rates (open loop: timed from when each order was due)
     latency = {}
     for rate in (1000, 10000, 50000):
-        runs = [simulate("--rate", str(rate), "--duration", str(args.latency_duration),
-                         "--seed", str(rep + 1)) for rep in range(args.reps)]
+        runs = [
+            simulate("--rate", str(rate), "--duration", str(args.latency_duration), "--seed", str(rep + 1))
+            for rep in range(args.reps)
+        ]
         latency[rate] = {
             "achieved": [r["throughput"]["orders_per_s"] for r in runs],
             "ack": {k: [r["latency_us"]["ack"][k] for r in runs] for k in ("p50", "p99", "p999", "max")},
@@ -203,18 +254,24 @@ def main() -> int:
     for b, v in e2e.items():
         print(f"{f'simulator --rate 0, {b} broker(s) (orders/s)':<52} {med(v)}")
     for name, r in (("echo ceiling", ratios), ("raw pipe echo", raw_ratios)):
-        print(f"{f'ratio simulator (2 brokers) / {name}':<52} {statistics.median(r):>12.3f}  "
-              f"[{min(r):.3f} - {max(r):.3f}]")
+        print(
+            f"{f'ratio simulator (2 brokers) / {name}':<52} {statistics.median(r):>12.3f}  "
+            f"[{min(r):.3f} - {max(r):.3f}]"
+        )
     for rate, d in latency.items():
         for kind in ("ack", "final"):
             cells = "  ".join(f"{k} {statistics.median(v) / 1000:,.2f}" for k, v in d[kind].items())
             print(f"{f'order->{kind} at {rate:,}/s (ms)':<52} {cells}")
-    print(f"{'stop: SIGINT at full speed -> last process gone (s)':<52} "
-          f"{statistics.median(stops):>12.3f}  [{min(stops):.3f} - {max(stops):.3f}], lost {sum(stop_lost)}")
+    print(
+        f"{'stop: SIGINT at full speed -> last process gone (s)':<52} "
+        f"{statistics.median(stops):>12.3f}  [{min(stops):.3f} - {max(stops):.3f}], lost {sum(stop_lost)}"
+    )
     for name, (a, b) in mem.items():
         growth = (b - a) / a * 100 if a else 0.0
-        print(f"{f'RSS {name} over {memory_s:.0f} s at 20,000/s (MiB)':<52} "
-              f"{a / 2**20:>8.1f} -> {b / 2**20:.1f} ({growth:+.1f}%)")
+        print(
+            f"{f'RSS {name} over {memory_s:.0f} s at 20,000/s (MiB)':<52} "
+            f"{a / 2**20:>8.1f} -> {b / 2**20:.1f} ({growth:+.1f}%)"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
     return 0

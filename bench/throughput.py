@@ -6,6 +6,7 @@ Both are measured in the same run (one after another, per repetition), so the ra
 shared, noisy machine. The ceiling is the classic way to move orders: one order tuple per
 ``multiprocess.Queue.put``. ``bench/run.py`` measures more (latency, stop time, memory).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,16 +29,31 @@ def main() -> int:
     sims, queues = [], []
     for rep in range(args.reps):
         queues.append(queue_one_per_put_per_s())
-        report = simulate("--rate", "0", "--duration", str(args.duration),
-                          "--brokers", str(args.brokers), "--seed", str(rep + 1))
+        report = simulate(
+            "--rate",
+            "0",
+            "--duration",
+            str(args.duration),
+            "--brokers",
+            str(args.brokers),
+            "--seed",
+            str(rep + 1),
+        )
         assert report["reconciled"] and report["orders"]["lost"] == 0, report
         sims.append(end_to_end(report))
-        print(f"rep {rep + 1}: simulator {sims[-1]:,.0f} orders/s, "
-              f"queue one-per-put {queues[-1]:,.0f} orders/s", flush=True)
-    print(f"simulator, {args.brokers} brokers, --rate 0: median {statistics.median(sims):,.0f} "
-          f"orders/s [{min(sims):,.0f} - {max(sims):,.0f}]")
-    print(f"multiprocess.Queue, one order per put:  median {statistics.median(queues):,.0f} "
-          f"orders/s [{min(queues):,.0f} - {max(queues):,.0f}]")
+        print(
+            f"rep {rep + 1}: simulator {sims[-1]:,.0f} orders/s, "
+            f"queue one-per-put {queues[-1]:,.0f} orders/s",
+            flush=True,
+        )
+    print(
+        f"simulator, {args.brokers} brokers, --rate 0: median {statistics.median(sims):,.0f} "
+        f"orders/s [{min(sims):,.0f} - {max(sims):,.0f}]"
+    )
+    print(
+        f"multiprocess.Queue, one order per put:  median {statistics.median(queues):,.0f} "
+        f"orders/s [{min(queues):,.0f} - {max(queues):,.0f}]"
+    )
     print(f"ratio: {statistics.median(s / q for s, q in zip(sims, queues)):.2f}x")
     return 0
 

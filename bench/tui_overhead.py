@@ -31,6 +31,7 @@ same conditions; a key press answered within 100 ms at full load.
 Every process started is ended (try/finally), and the script checks none is left. Exit status:
 0 when the throughput ratio is >= 0.9, 3 when it is not, 1 when a run failed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,6 +66,7 @@ Lines = list[str]
 
 
 # -- a pty whose reader times screen conditions -------------------------------------------------
+
 
 @dataclass
 class Watch:
@@ -118,8 +120,13 @@ class Terminal(PtySim):
         with self._lock:
             return list(self.screen.display)
 
-    def timed_press(self, key: bytes, predicates: dict[str, Callable[[Lines], bool]],
-                    window: float = 0.8, timeout: float = 3.0) -> dict[str, float | None]:
+    def timed_press(
+        self,
+        key: bytes,
+        predicates: dict[str, Callable[[Lines], bool]],
+        window: float = 0.8,
+        timeout: float = 3.0,
+    ) -> dict[str, float | None]:
         """Write ``key`` and return, per predicate, the ms from the write until the pty
         delivered the output that makes the screen satisfy it (None: not within ``timeout``).
         Each predicate must be false beforehand. Parsing waits ``window`` seconds (see the
@@ -144,8 +151,7 @@ class Terminal(PtySim):
             w.event.wait(max(0.0, deadline - time.perf_counter()))
         with self._lock:
             self.watches = []
-        return {name: (w.arrived - t0) * 1000 if w.event.is_set() else None
-                for name, w in watches.items()}
+        return {name: (w.arrived - t0) * 1000 if w.event.is_set() else None for name, w in watches.items()}
 
     def wait_until(self, predicate: Callable[[Lines], bool], timeout: float, what: str) -> None:
         self.wait_for(lambda: predicate(self.lines()), timeout, what)
@@ -184,6 +190,7 @@ def hides(text: str) -> Callable[[Lines], bool]:
 
 
 # -- processes ---------------------------------------------------------------------------------
+
 
 def session_processes(sids: set[int]) -> list[psutil.Process]:
     left = []
@@ -276,8 +283,12 @@ def run_headless(flags: list[str], seed: int, report: Path, timeout: float) -> R
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(
             simulate_cmd("--headless", *flags, "--seed", str(seed), "--report", str(report)),
-            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         SESSIONS.add(proc.pid)
         try:
             code = proc.wait(timeout)
@@ -288,13 +299,13 @@ def run_headless(flags: list[str], seed: int, report: Path, timeout: float) -> R
             kill_sessions({proc.pid})
         if code != 0 or not report.exists():
             out.seek(0)
-            raise RuntimeError(f"headless run failed (exit {code}):\n"
-                               f"{out.read().decode(errors='replace')[-3000:]}")
+            raise RuntimeError(
+                f"headless run failed (exit {code}):\n{out.read().decode(errors='replace')[-3000:]}"
+            )
     return result_of("headless", seed, report, children_cpu_s() - cpu0, load1, others.cores())
 
 
-def run_dashboard(flags: list[str], seed: int, report: Path, timeout: float,
-                  emulate: bool) -> RunResult:
+def run_dashboard(flags: list[str], seed: int, report: Path, timeout: float, emulate: bool) -> RunResult:
     load1 = os.getloadavg()[0]
     cpu0 = children_cpu_s()
     others = OthersMeter()
@@ -308,22 +319,34 @@ def run_dashboard(flags: list[str], seed: int, report: Path, timeout: float,
         if code != 0 or not report.exists():
             raise RuntimeError(f"dashboard run failed (exit {code}):\n{out[-3000:]}")
         if "\x1b[?1049h" not in out:
-            raise RuntimeError("the dashboard run never entered the alternate screen "
-                               f"(no dashboard shown?):\n{out[-3000:]}")
+            raise RuntimeError(
+                f"the dashboard run never entered the alternate screen (no dashboard shown?):\n{out[-3000:]}"
+            )
     finally:
         term.close()
     return result_of("dashboard", seed, report, children_cpu_s() - cpu0, load1, others.cores())
 
 
-def result_of(mode: str, seed: int, report: Path, cpu_s: float, load1: float,
-              others_cores: float) -> RunResult:
+def result_of(
+    mode: str, seed: int, report: Path, cpu_s: float, load1: float, others_cores: float
+) -> RunResult:
     r = read_report(report)
-    return RunResult(mode, seed, float(r["throughput"]["orders_per_s"]), int(r["orders"]["placed"]),
-                     float(r["duration_s"]), cpu_s, load1, others_cores, int(r["exit_code"]),
-                     bool(r["reconciled"]))
+    return RunResult(
+        mode,
+        seed,
+        float(r["throughput"]["orders_per_s"]),
+        int(r["orders"]["placed"]),
+        float(r["duration_s"]),
+        cpu_s,
+        load1,
+        others_cores,
+        int(r["exit_code"]),
+        bool(r["reconciled"]),
+    )
 
 
 # -- statistics --------------------------------------------------------------------------------
+
 
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100)."""
@@ -332,8 +355,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def dist(values: list[float]) -> dict:
-    return {"n": len(values), "p50": statistics.median(values), "p95": percentile(values, 95),
-            "max": max(values), "min": min(values)}
+    return {
+        "n": len(values),
+        "p50": statistics.median(values),
+        "p95": percentile(values, 95),
+        "max": max(values),
+        "min": min(values),
+    }
 
 
 def fmt_dist(name: str, values: list[float], failed: int) -> str:
@@ -341,17 +369,23 @@ def fmt_dist(name: str, values: list[float], failed: int) -> str:
         return f"  {name:<38} no answer within the timeout ({failed} presses)"
     d = dist(values)
     extra = f", {failed} not seen within the timeout" if failed else ""
-    return (f"  {name:<38} n={d['n']:>2}  p50 {d['p50']:6.1f} ms  p95 {d['p95']:6.1f} ms  "
-            f"max {d['max']:6.1f} ms  (min {d['min']:5.1f}){extra}")
+    return (
+        f"  {name:<38} n={d['n']:>2}  p50 {d['p50']:6.1f} ms  p95 {d['p95']:6.1f} ms  "
+        f"max {d['max']:6.1f} ms  (min {d['min']:5.1f}){extra}"
+    )
 
 
 # -- the two measurements ----------------------------------------------------------------------
 
+
 def throughput(args, flags: list[str], dash_flags: list[str], tmp: Path) -> dict:
-    print(f"== throughput: {args.reps} repetitions x (headless, dashboard on a {COLS}x{ROWS} pty),"
-          f" --rate {args.rate:g} --duration {args.duration:g} --brokers {args.brokers}"
-          f"{f' (dashboard --ui-hz {args.ui_hz:g})' if args.ui_hz else ''}, the order alternating"
-          f"; pty output {'parsed by pyte' if args.emulate else 'drained only'}", flush=True)
+    print(
+        f"== throughput: {args.reps} repetitions x (headless, dashboard on a {COLS}x{ROWS} pty),"
+        f" --rate {args.rate:g} --duration {args.duration:g} --brokers {args.brokers}"
+        f"{f' (dashboard --ui-hz {args.ui_hz:g})' if args.ui_hz else ''}, the order alternating"
+        f"; pty output {'parsed by pyte' if args.emulate else 'drained only'}",
+        flush=True,
+    )
     timeout = args.duration + 120
     pairs = []
     for rep in range(args.reps):
@@ -367,14 +401,16 @@ def throughput(args, flags: list[str], dash_flags: list[str], tmp: Path) -> dict
             else:
                 got[mode] = run_dashboard(dash_flags, seed, report, timeout, args.emulate)
             r = got[mode]
-            print(f"  rep {rep + 1} {mode:<9} seed {seed}: {r.orders_per_s:>10,.0f} orders/s "
-                  f"({r.placed:,} placed in {r.duration_s:.2f} s; its CPU {r.cpu_s:4.1f} s; "
-                  f"others on the machine {r.others_cores:.2f} cores, load1 {r.load1:.2f}; "
-                  f"exit {r.exit_code}, "
-                  f"reconciled {'yes' if r.reconciled else 'NO'})", flush=True)
+            print(
+                f"  rep {rep + 1} {mode:<9} seed {seed}: {r.orders_per_s:>10,.0f} orders/s "
+                f"({r.placed:,} placed in {r.duration_s:.2f} s; its CPU {r.cpu_s:4.1f} s; "
+                f"others on the machine {r.others_cores:.2f} cores, load1 {r.load1:.2f}; "
+                f"exit {r.exit_code}, "
+                f"reconciled {'yes' if r.reconciled else 'NO'})",
+                flush=True,
+            )
         ratio = got["dashboard"].orders_per_s / got["headless"].orders_per_s
-        print(f"  rep {rep + 1} ratio dashboard/headless = {ratio:.3f}  (ran {order[0]} first)",
-              flush=True)
+        print(f"  rep {rep + 1} ratio dashboard/headless = {ratio:.3f}  (ran {order[0]} first)", flush=True)
         pairs.append((got["headless"], got["dashboard"], ratio))
     head = [h.orders_per_s for h, _, _ in pairs]
     dash = [d.orders_per_s for _, d, _ in pairs]
@@ -382,13 +418,16 @@ def throughput(args, flags: list[str], dash_flags: list[str], tmp: Path) -> dict
     med_h, med_d = statistics.median(head), statistics.median(dash)
     ratio_of_medians = med_d / med_h
     for name, med, values in (("headless ", med_h, head), ("dashboard", med_d, dash)):
-        print(f"  {name}: median {med:>10,.0f} orders/s  "
-              f"(min {min(values):,.0f}, max {max(values):,.0f})")
-    print(f"  ratio of medians dashboard/headless = {ratio_of_medians:.3f}  "
-          f"[{'meets' if ratio_of_medians >= 0.9 else 'FAILS'} >= 0.90]")
-    print(f"  per-rep ratios (back to back): {', '.join(f'{r:.3f}' for r in ratios)}  "
-          f"(median {statistics.median(ratios):.3f}, min {min(ratios):.3f}, max {max(ratios):.3f})",
-          flush=True)
+        print(f"  {name}: median {med:>10,.0f} orders/s  (min {min(values):,.0f}, max {max(values):,.0f})")
+    print(
+        f"  ratio of medians dashboard/headless = {ratio_of_medians:.3f}  "
+        f"[{'meets' if ratio_of_medians >= 0.9 else 'FAILS'} >= 0.90]"
+    )
+    print(
+        f"  per-rep ratios (back to back): {', '.join(f'{r:.3f}' for r in ratios)}  "
+        f"(median {statistics.median(ratios):.3f}, min {min(ratios):.3f}, max {max(ratios):.3f})",
+        flush=True,
+    )
     return {
         "runs": [vars(h) | {"pair": i + 1} for i, (h, _, _) in enumerate(pairs)]
         + [vars(d) | {"pair": i + 1} for i, (_, d, _) in enumerate(pairs)],
@@ -401,12 +440,14 @@ def throughput(args, flags: list[str], dash_flags: list[str], tmp: Path) -> dict
 
 
 def key_latency(args, flags: list[str], tmp: Path) -> dict:
-    print(f"== key latency: one dashboard run at --rate {args.rate:g} --brokers {args.brokers} "
-          f"on a {COLS}x{ROWS} pty; {args.presses} x ']' then {args.help_cycles} x '?' "
-          f"open/close, then {args.pause_cycles} x 'p' pause/resume; presses at least "
-          f"{args.spacing * 1000:.0f} ms apart, output parsed {args.window * 1000:.0f} ms after "
-          "each press",
-          flush=True)
+    print(
+        f"== key latency: one dashboard run at --rate {args.rate:g} --brokers {args.brokers} "
+        f"on a {COLS}x{ROWS} pty; {args.presses} x ']' then {args.help_cycles} x '?' "
+        f"open/close, then {args.pause_cycles} x 'p' pause/resume; presses at least "
+        f"{args.spacing * 1000:.0f} ms apart, output parsed {args.window * 1000:.0f} ms after "
+        "each press",
+        flush=True,
+    )
     report = tmp / "latency.json"
     # --duration only as a safety net: the run is ended with 'q' below
     run_flags = [f for f in flags]
@@ -416,9 +457,18 @@ def key_latency(args, flags: list[str], tmp: Path) -> dict:
         wait_quiet(args.quiet_wait)
     others = OthersMeter()
     term = Terminal(*run_flags, "--seed", str(args.seed + 100), "--report", str(report))
-    samples: dict[str, list[float]] = {k: [] for k in (
-        "next_symbol_visible", "help_open", "help_close",
-        "pause_handled", "pause_visible", "resume_handled", "resume_visible")}
+    samples: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "next_symbol_visible",
+            "help_open",
+            "help_close",
+            "pause_handled",
+            "pause_visible",
+            "resume_handled",
+            "resume_visible",
+        )
+    }
     missed: dict[str, int] = {k: 0 for k in samples}
 
     def note(name: str, ms: float | None) -> None:
@@ -431,8 +481,11 @@ def key_latency(args, flags: list[str], tmp: Path) -> dict:
         time.sleep(max(0.0, t0 + args.spacing - time.perf_counter()))
 
     try:
-        term.wait_until(lambda ls: header_state(ls) == "RUNNING" and book_symbol(ls), 60,
-                        "the dashboard RUNNING with a book")
+        term.wait_until(
+            lambda ls: header_state(ls) == "RUNNING" and book_symbol(ls),
+            60,
+            "the dashboard RUNNING with a book",
+        )
         time.sleep(args.warmup)  # let the order flow reach full speed
         symbols = list(args.symbols)
         # ']' -- the title must become the next symbol of the list
@@ -440,8 +493,9 @@ def key_latency(args, flags: list[str], tmp: Path) -> dict:
             t0 = time.perf_counter()
             current = book_symbol(term.lines())
             expected = symbols[(symbols.index(current) + 1) % len(symbols)]
-            got = term.timed_press(b"]", {"v": lambda ls, e=expected: book_symbol(ls) == e},
-                                   window=args.window)
+            got = term.timed_press(
+                b"]", {"v": lambda ls, e=expected: book_symbol(ls) == e}, window=args.window
+            )
             note("next_symbol_visible", got["v"])
             if got["v"] is None:  # whatever happened, go on from what the screen shows
                 term.wait_until(lambda ls: book_symbol(ls) is not None, 5, "a book title")
@@ -459,13 +513,14 @@ def key_latency(args, flags: list[str], tmp: Path) -> dict:
             space(t0)
         # 'p' pauses, 'p' resumes: the toast is drawn at once, the header follows the Snapshots
         for _ in range(args.pause_cycles):
-            for toast, state, name in ((PAUSING, "PAUSED", "pause"),
-                                       (RESUMING, "RUNNING", "resume")):
+            for toast, state, name in ((PAUSING, "PAUSED", "pause"), (RESUMING, "RUNNING", "resume")):
                 term.wait_until(hides(toast), 10, f"the previous {toast!r} toast to go")
                 t0 = time.perf_counter()
-                shown = (lambda ls, s=state: header_state(ls) == s)
-                got = term.timed_press(b"p", {"handled": shows(toast), "visible": shown},
-                                       window=args.window)
+
+                def shown(ls, s=state):
+                    return header_state(ls) == s
+
+                got = term.timed_press(b"p", {"handled": shows(toast), "visible": shown}, window=args.window)
                 note(f"{name}_handled", got["handled"])
                 note(f"{name}_visible", got["visible"])
                 term.wait_until(shown, 10, f"the header {state}")
@@ -481,42 +536,68 @@ def key_latency(args, flags: list[str], tmp: Path) -> dict:
         term.close()
     others_cores = others.cores()
     r = read_report(report)
-    print(fmt_dist("']' next symbol: Book title changed", samples["next_symbol_visible"],
-                   missed["next_symbol_visible"]))
+    print(
+        fmt_dist(
+            "']' next symbol: Book title changed",
+            samples["next_symbol_visible"],
+            missed["next_symbol_visible"],
+        )
+    )
     print(fmt_dist("'?' help screen opened", samples["help_open"], missed["help_open"]))
     print(fmt_dist("'?' help screen closed", samples["help_close"], missed["help_close"]))
     handled = samples["pause_handled"] + samples["resume_handled"]
-    print(fmt_dist("'p' toast shown (pause+resume)", handled,
-                   missed["pause_handled"] + missed["resume_handled"]))
+    print(
+        fmt_dist(
+            "'p' toast shown (pause+resume)", handled, missed["pause_handled"] + missed["resume_handled"]
+        )
+    )
     print(fmt_dist("'p' header PAUSED", samples["pause_visible"], missed["pause_visible"]))
     print(fmt_dist("'p' header RUNNING again", samples["resume_visible"], missed["resume_visible"]))
     immediate = samples["help_open"] + samples["help_close"] + handled
-    snapshot_bound = (samples["next_symbol_visible"] + samples["pause_visible"]
-                      + samples["resume_visible"])
-    print(fmt_dist("key handled (help + toasts), all", immediate,
-                   missed["help_open"] + missed["help_close"] + missed["pause_handled"]
-                   + missed["resume_handled"]))
-    print(fmt_dist("visible via Snapshot (title, header), all", snapshot_bound,
-                   missed["next_symbol_visible"] + missed["pause_visible"]
-                   + missed["resume_visible"]))
-    print(f"  (that run: exit {r['exit_code']}, reconciled {'yes' if r['reconciled'] else 'NO'}, "
-          f"{r['orders']['placed']:,} placed, {r['throughput']['orders_per_s']:,.0f} orders/s "
-          f"over {r['duration_s']:.1f} s, paused seconds included; others on the machine "
-          f"{others_cores:.2f} cores)", flush=True)
-    result = {name: dist(v) | {"missed": missed[name], "samples_ms": v}
-              for name, v in samples.items() if v}
+    snapshot_bound = samples["next_symbol_visible"] + samples["pause_visible"] + samples["resume_visible"]
+    print(
+        fmt_dist(
+            "key handled (help + toasts), all",
+            immediate,
+            missed["help_open"] + missed["help_close"] + missed["pause_handled"] + missed["resume_handled"],
+        )
+    )
+    print(
+        fmt_dist(
+            "visible via Snapshot (title, header), all",
+            snapshot_bound,
+            missed["next_symbol_visible"] + missed["pause_visible"] + missed["resume_visible"],
+        )
+    )
+    print(
+        f"  (that run: exit {r['exit_code']}, reconciled {'yes' if r['reconciled'] else 'NO'}, "
+        f"{r['orders']['placed']:,} placed, {r['throughput']['orders_per_s']:,.0f} orders/s "
+        f"over {r['duration_s']:.1f} s, paused seconds included; others on the machine "
+        f"{others_cores:.2f} cores)",
+        flush=True,
+    )
+    result = {name: dist(v) | {"missed": missed[name], "samples_ms": v} for name, v in samples.items() if v}
     result["key_handled_all"] = dist(immediate) if immediate else None
     result["visible_via_snapshot_all"] = dist(snapshot_bound) if snapshot_bound else None
-    result["run"] = {"exit_code": r["exit_code"], "reconciled": r["reconciled"],
-                     "orders_per_s": r["throughput"]["orders_per_s"], "others_cores": others_cores}
+    result["run"] = {
+        "exit_code": r["exit_code"],
+        "reconciled": r["reconciled"],
+        "orders_per_s": r["throughput"]["orders_per_s"],
+        "others_cores": others_cores,
+    }
     return result
 
 
 # -- main --------------------------------------------------------------------------------------
 
+
 def machine() -> dict:
-    return {"cores": os.cpu_count(), "python": platform.python_version(),
-            "textual": importlib.metadata.version("textual"), "platform": platform.platform()}
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "textual": importlib.metadata.version("textual"),
+        "platform": platform.platform(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -530,35 +611,55 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--help-cycles", type=int, default=10, help="'?' open/close cycles")
     ap.add_argument("--pause-cycles", type=int, default=5, help="'p' pause/resume cycles")
     ap.add_argument("--spacing", type=float, default=0.3, help="seconds between key presses")
-    ap.add_argument("--window", type=float, default=0.6,
-                    help="seconds after a press before the bench parses the screen output")
-    ap.add_argument("--warmup", type=float, default=2.0,
-                    help="seconds of full load before the first key press")
-    ap.add_argument("--rate", type=float, default=0.0,
-                    help="--rate of every run (default 0: as fast as possible, the full load)")
-    ap.add_argument("--ui-hz", type=float, default=None,
-                    help="pass --ui-hz to the dashboard runs (default: the simulator's, 10)")
-    ap.add_argument("--emulate", action="store_true",
-                    help="parse the pty output with pyte during the throughput runs too")
-    ap.add_argument("--quiet-wait", type=float, default=60.0,
-                    help="before each run, wait up to this many seconds for the rest of the "
-                         "machine to use under 0.3 cores (0: do not wait)")
+    ap.add_argument(
+        "--window",
+        type=float,
+        default=0.6,
+        help="seconds after a press before the bench parses the screen output",
+    )
+    ap.add_argument(
+        "--warmup", type=float, default=2.0, help="seconds of full load before the first key press"
+    )
+    ap.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="--rate of every run (default 0: as fast as possible, the full load)",
+    )
+    ap.add_argument(
+        "--ui-hz",
+        type=float,
+        default=None,
+        help="pass --ui-hz to the dashboard runs (default: the simulator's, 10)",
+    )
+    ap.add_argument(
+        "--emulate", action="store_true", help="parse the pty output with pyte during the throughput runs too"
+    )
+    ap.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60.0,
+        help="before each run, wait up to this many seconds for the rest of the "
+        "machine to use under 0.3 cores (0: do not wait)",
+    )
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-latency", action="store_true")
     args = ap.parse_args(argv)
     from simulator.config import DEFAULT_SYMBOLS
+
     args.symbols = DEFAULT_SYMBOLS
 
     m = machine()
     load_before = os.getloadavg()
-    print(f"machine: {m['cores']} cores, Python {m['python']}, textual {m['textual']}, "
-          f"{m['platform']}")
+    print(f"machine: {m['cores']} cores, Python {m['python']}, textual {m['textual']}, {m['platform']}")
     print("load average before: " + " ".join(f"{x:.2f}" for x in load_before), flush=True)
-    flags = ["--rate", f"{args.rate:g}", "--duration", f"{args.duration:g}",
-             "--brokers", str(args.brokers)]
+    flags = ["--rate", f"{args.rate:g}", "--duration", f"{args.duration:g}", "--brokers", str(args.brokers)]
     dash_flags = flags + (["--ui-hz", f"{args.ui_hz:g}"] if args.ui_hz else [])
-    out: dict = {"machine": m, "load_before": load_before, "args": {
-        k: v for k, v in vars(args).items() if k != "symbols"}}
+    out: dict = {
+        "machine": m,
+        "load_before": load_before,
+        "args": {k: v for k, v in vars(args).items() if k != "symbols"},
+    }
     code = 0
     try:
         with tempfile.TemporaryDirectory(prefix="tui-bench-") as tmp:
@@ -579,8 +680,10 @@ def main(argv: list[str] | None = None) -> int:
         out["load_after"] = load_after
         out["processes_left"] = [p.pid for p in left]
         print("load average after:  " + " ".join(f"{x:.2f}" for x in load_after))
-        print(f"simulator processes left: {[p.pid for p in left] or 'none'} "
-              f"({len(SESSIONS)} runs started)", flush=True)
+        print(
+            f"simulator processes left: {[p.pid for p in left] or 'none'} ({len(SESSIONS)} runs started)",
+            flush=True,
+        )
         if left:
             code = 1
         if args.json:

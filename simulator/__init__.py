@@ -1,17 +1,31 @@
 """The stock-order simulator: everything that is not the dashboard.
 
-    main process: the bank's bus                            broker-k process: its own bus
-    +---------------------------------------------+         +------------------------------+
-    | OrderFlow -> Bank.place -- route by symbol --+-inbox k->| InboxPump: drain a batch ->  |
-    |   Ledger: states, positions, cash  <---------+-results-+|   OrderBook.submit / cancel  |
-    | Stats -> Snapshot (10 Hz) -> console | TUI   | (shared) |   acks, trades, heartbeats   |
-    | plugins: BrokerPool, Bank                    |          | plugins: InboxPump           |
-    +---------------------------------------------+         +------------------------------+
+    bank process: its bus (plugins in the start/stop order of bus.ORDER)       broker-k process
+    +--------------------------------------------------------------------+     +----------------+
+    | Bank: Schedule -> OrderFlow -> Ledger.place -> Routing.split       |     | its own bus    |
+    |       -> pending per broker -> Channel k .send(batch) ------------+-----> InboxPump      |
+    |       Ledger.apply(events) <- BrokerPool.poll <- Channel k -------+<-----  OrderBooks    |
+    | Supervisor: dead / hung brokers, restart with books, drills        |     |  acks, trades, |
+    | SnapshotBuilder: Snapshot 10 Hz -> console, dashboard; Outcome     |     |  heartbeats    |
+    | Journal (--journal): every batch to SQLite on a writer thread      |     +----------------+
+    +--------------------------------------------------------------------+
+    under the dashboard the bank process is a child of the dashboard's (remote.py)
 
-Pure model (no processes, bus, UI or clock): ``orders``, ``book``, ``flow``, ``ledger``.
-Process plumbing: ``pool`` (the only module importing multiprocess) and ``broker`` (the child's
-side); ``remote`` runs the bank in a process of its own under the dashboard. ``bus`` makes and
-drives the CherryPy buses; ``bank`` is the bank's plugin; ``runner`` wires one run; ``journal``
-and ``replay`` keep and check a run in SQLite; ``stats`` and ``report`` turn it into Snapshots,
-summaries and JSON.
+Where each thing lives:
+
+    the pure model      orders, wire, book, flow, ledger (+ order_window, batch_check,
+                        reconciliation, fills_digest), routing, schedule: no process, bus, UI
+                        or clock
+    the bank process    bank (places, books, stops), supervisor (restarts), snapshots
+                        (Snapshots, Outcome), pool (broker processes), channel (the transport
+                        seam), runner (wires one run, applies commands), journal (+ journal_file)
+    process plumbing    processes: signals, child set-up, start, terminate -> kill; the only
+                        module that imports multiprocess
+    the broker process  broker (InboxPump and the books)
+    between processes   messages (framing and records), wire (int64 order and event records),
+                        control (the commands a UI may send), stats (the Snapshot)
+    a person's view     cli (flags -> a run), config (flags), report (banner, progress line,
+                        summary, JSON), replay (re-runs a journal), remote (the bank under the
+                        dashboard); ``tui`` draws Snapshots
+    testing             testing/ (the harness tests and benchmarks share)
 """

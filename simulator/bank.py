@@ -16,6 +16,7 @@ Dead brokers, restarts and drills are the supervisor's (``simulator.supervisor``
 are the snapshot builder's (``simulator.snapshots``). The supervisor hands a restarted broker's
 unanswered orders back through the bus channel 'restarted'.
 """
+
 from __future__ import annotations
 
 import gc
@@ -61,12 +62,20 @@ class StopRequest:
 class Bank(SimplePlugin):
     """Schedules, places and books orders; runs the stop protocol."""
 
-    def __init__(self, bus: Any, config: SimConfig, stop: StopRequest, brokers: Any,
-                 routing: Routing, *, journal: Any = None) -> None:
+    def __init__(
+        self,
+        bus: Any,
+        config: SimConfig,
+        stop: StopRequest,
+        brokers: Any,
+        routing: Routing,
+        *,
+        journal: Any = None,
+    ) -> None:
         super().__init__(bus)
         self.config = config
         self.stop_request = stop
-        self.brokers = brokers  # the BrokerPool: a channel per broker, and their handles
+        self.brokers = brokers  # a channel per broker, and what the stop protocol needs of each
         self.routing = routing
         self.journal = journal  # a Journal plugin, when --journal is given
         self.flow = OrderFlow.from_config(config)

@@ -25,6 +25,7 @@ data rather than objects:
   up more than about half of its deque), so a cancel costs amortised O(1), plus a bisect and a
   list deletion over the level prices when it empties a level.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_left, insort
@@ -79,8 +80,10 @@ def check_order(side: int, otype: int, tif: int, price: int, qty: int) -> Reject
     """
     if not (_is_int(side) and _is_int(otype) and _is_int(tif) and _is_int(price) and _is_int(qty)):
         return RejectReason.MALFORMED
-    if (side != _BUY and side != _SELL) or (otype != _LIMIT and otype != _MARKET) or (
-        tif != _DAY and tif != _IOC
+    if (
+        (side != _BUY and side != _SELL)
+        or (otype != _LIMIT and otype != _MARKET)
+        or (tif != _DAY and tif != _IOC)
     ):
         return RejectReason.MALFORMED
     if qty <= 0:
@@ -200,7 +203,14 @@ class OrderBook:
         return events
 
     def submit_into(
-        self, out: list, oid: int, account: int, side: int, otype: int, tif: int, price: int,
+        self,
+        out: list,
+        oid: int,
+        account: int,
+        side: int,
+        otype: int,
+        tif: int,
+        price: int,
         qty: int,
     ) -> None:
         """``submit`` for the broker's hot path: append the order's events to ``out`` as flat
@@ -406,9 +416,7 @@ class OrderBook:
         p = -keys[-1]
         return (p, _leaves(self._asks[p][1]))
 
-    def depth(
-        self, levels: int = 10
-    ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+    def depth(self, levels: int = 10) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
         """(bids, asks), each best first, at most ``levels`` items of (price, total, count)."""
         bids = []
         for p in reversed(self._bid_keys[-levels:] if levels > 0 else []):
@@ -476,9 +484,7 @@ class OrderBook:
         index = self._index
         top = int(max_oid) if max_oid else 0
         for oid, account, side, price, leaves in orders:
-            oid, account, side, price, leaves = (
-                int(oid), int(account), int(side), int(price), int(leaves)
-            )
+            oid, account, side, price, leaves = (int(oid), int(account), int(side), int(price), int(leaves))
             e = [oid, leaves, account, price, side]
             index[oid] = e
             book = self._bids if side == _BUY else self._asks
@@ -540,6 +546,16 @@ class OrderBook:
 
 # The hot path writes these enum values as literals; fail loudly if orders.py ever renumbers.
 if (_ACK, _REJECT, _TRADE, _CANCELLED, _CANCEL_DONE, _BUY, _SELL, _LIMIT, _MARKET, _DAY, _IOC) != (
-    1, 2, 3, 4, 5, 1, -1, 0, 1, 0, 1
+    1,
+    2,
+    3,
+    4,
+    5,
+    1,
+    -1,
+    0,
+    1,
+    0,
+    1,
 ):  # pragma: no cover
     raise ImportError("simulator.book hard-codes enum values that simulator.orders changed")

@@ -12,6 +12,7 @@ broker notices on the next pump tick (its parent changed, or the pipe is broken)
 itself: no orphan outlives the bank. An exception in the loop is logged to the bank and ends
 the process with status 1, so the bank can restart it.
 """
+
 from __future__ import annotations
 
 import gc
@@ -90,8 +91,7 @@ class Broker:
         n = len(flat)
         if n % ORDER_WIDTH:
             self.bad_messages += 1
-            log.warning("orders of %d integers: the last %d, not a whole record, dropped",
-                        n, n % ORDER_WIDTH)
+            log.warning("orders of %d integers: the last %d, not a whole record, dropped", n, n % ORDER_WIDTH)
         self.orders += n // ORDER_WIDTH
         submits = self._submit_by_sym
         cancels = self._cancel_by_sym
@@ -126,8 +126,11 @@ class Broker:
                 last_price=state.last_price,
                 max_oid=state.max_oid,
             )
-        log.info("restored %d books, %d resting orders", len(states),
-                 sum(len(s.resting) for s in states.values() if isinstance(s, msg.BookState)))
+        log.info(
+            "restored %d books, %d resting orders",
+            len(states),
+            sum(len(s.resting) for s in states.values() if isinstance(s, msg.BookState)),
+        )
 
     def watched_book(self) -> tuple | None:
         book = self.books.get(self.watched) if self.watched else None
@@ -198,7 +201,7 @@ class InboxPump(SimplePlugin):
             return
         if events:
             # struct packs a list of ints into int64s about four times faster than array does
-            records = struct.pack("%dq" % len(events), *events)
+            records = struct.pack(f"{len(events)}q", *events)
             self._send(msg.EVENTS, (self.broker.spec.index, self.consumed, records))
         if self.done:
             self._send(msg.FINAL, self.broker.final_report())

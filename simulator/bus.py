@@ -6,18 +6,19 @@ listener, and listener errors would otherwise vanish).
 
 ``drive`` starts the bus and publishes 'main' back to back until asked to stop, then calls
 ``exit()``, which publishes 'stop' and 'exit'. Each 'main' listener does a bounded slice of work
-and blocks at most a few milliseconds (on a queue, with a timeout) when idle: this is how a
+and blocks at most a few milliseconds (on a pipe, with a timeout) when idle: this is how a
 broker answers in microseconds instead of once per fixed ``block()`` tick.
 
 wspbus turns an exception escaping a stop or exit listener into ``os._exit(70)``, and ``exit()``
 while STARTING into the same; ``never_raises`` guards every such listener, and nothing here calls
 ``exit()`` before ``start()`` returned.
 """
+
 from __future__ import annotations
 
 import functools
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from cherrypy.process import wspbus
 
@@ -35,15 +36,13 @@ ORDER: dict[tuple[str, str], int] = {
     ("start", "journal"): 10,
     # spawn every broker and wait for its first heartbeat
     ("start", "brokers"): 20,
-    # an HTTP server (or any view of the run) only once there is a run to show
-    ("start", "views"): 30,
     # place orders only once every broker is ready
     ("start", "bank"): 70,
     # the fault drills' clock starts with the orders
     ("start", "supervisor"): 71,
     # commands from a dashboard are applied before the tick that they change
     ("main", "commands"): 10,
-    # read results, then place and send what is due
+    # place and send what is due, then read what came back (waiting a little when idle)
     ("main", "bank"): 50,
     # judge liveness after the bank read what was waiting (a stalled bank sees stale heartbeats
     # otherwise), then restart what died
@@ -52,7 +51,9 @@ ORDER: dict[tuple[str, str], int] = {
     ("main", "snapshots"): 70,
     # the stop protocol: flush, STOP behind the last order, read every final report
     ("stop", "bank"): 40,
-    ("stop", "views"): 50,
+    # each round of it: restart what died first, then show the round
+    ("drain", "supervisor"): 10,
+    ("drain", "snapshots"): 70,
     # join the brokers; terminate, then kill, only those that did not answer
     ("stop", "brokers"): 60,
     # reconcile once every broker's final report is in, and publish the last Snapshot

@@ -30,13 +30,20 @@ The rules, for every channel:
     A descriptor that is readable when ``receive`` has something (or the peer went): the bank
     waits on all its channels and its brokers' process sentinels with one ``select``.
 
+The bank reaches the channels through its set of brokers (``Brokers`` below; ``pool.BrokerPool``
+spawns them on this machine): ``channel(k)`` is broker k's current channel (a new one after a
+restart), ``poll(timeout)`` waits on all of them at once and hands every message on. Another
+transport brings its own ``Brokers``; the bank does not change.
+
 Credit: a channel holds at most ``max_unread`` unread messages, and (pipe only) no more unread
 bytes than the pipe holds, so a write always fits and never blocks; a slow broker therefore
 slows the bank instead of growing memory, and the backlog a stop must drain stays short.
 """
+
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 
@@ -63,6 +70,33 @@ class Channel(Protocol):
     def fileno(self) -> int: ...
 
 
+class BrokerView(Protocol):
+    """One broker as the bank's stop protocol sees it."""
+
+    index: int
+    name: str
+    stop_sent: bool  # STOP is on its inbox, behind its last order
+    given_up: bool  # died once too often: waited for no more
+    final: Any  # its FinalReport, once it sent it
+
+    @property
+    def live(self) -> bool: ...
+
+
+class Brokers(Protocol):
+    """What the bank needs of its brokers, wherever they run."""
+
+    failed: str | None  # why the brokers cannot go on (e.g. failed to start)
+    bad_messages: int
+
+    @property
+    def brokers(self) -> Sequence[BrokerView]: ...
+
+    def channel(self, index: int) -> Channel: ...
+
+    def poll(self, timeout: float) -> int: ...
+
+
 class PipeChannel:
     """Two one-way pipes: the bank's writing end of the broker's inbox and its reading end of
     the broker's results. The broker holds the only other ends, so its death reads as EOF on
@@ -87,9 +121,7 @@ class PipeChannel:
             raise ChannelGone("channel closed")
         if credit:
             unread = self.sent - self.read
-            if unread >= self.max_unread or (
-                unread and self._unread_bytes + len(payload) > self.capacity
-            ):
+            if unread >= self.max_unread or (unread and self._unread_bytes + len(payload) > self.capacity):
                 raise ChannelFull
         try:
             self._inbox.send_bytes(payload)

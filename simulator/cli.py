@@ -3,6 +3,7 @@
 Exit status: 0 when the run stopped as asked, the ledger reconciles with nothing lost and every
 broker exited cleanly; 1 when anything was lost or a process failed; 2 for a usage error.
 """
+
 from __future__ import annotations
 
 import sys

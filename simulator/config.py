@@ -4,6 +4,7 @@ Every flag is checked here, before any process starts: a bad value ends the prog
 line naming the flag and exit status 2. The resolved SimConfig (seed included) is what the rest
 of the simulator reads and what the report prints, so any run can be repeated exactly.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -155,50 +156,148 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )
     d = SimConfig()
-    p.add_argument("--brokers", metavar="N", type=_int_at_least(1), default=d.brokers,
-                   help="broker processes; each symbol belongs to exactly one")
-    p.add_argument("--symbols", type=parse_symbols, default=d.symbols, metavar="SPEC",
-                   help="comma list of tickers, or a count N of generated 4-letter tickers")
-    p.add_argument("--rate", metavar="R", type=_float_at_least(0), default=d.rate,
-                   help="orders per second; 0 = as fast as possible")
-    p.add_argument("--orders", metavar="N", type=_int_at_least(1), default=None,
-                   help="stop after placing this many orders")
-    p.add_argument("--duration", type=_float_at_least(0, above=True), default=None, metavar="S",
-                   help="stop after this many seconds")
-    p.add_argument("--seed", metavar="S", type=_int_at_least(0), default=None,
-                   help="seed of the order flow (default: random, always printed)")
-    p.add_argument("--batch", metavar="N", type=_int_at_least(1), default=d.batch,
-                   help="most orders per message to a broker")
-    p.add_argument("--accounts", metavar="N", type=_int_at_least(1), default=d.accounts,
-                   help="client accounts of the bank")
-    p.add_argument("--market-ratio", metavar="X", type=_ratio, default=d.market_ratio,
-                   help="share of new orders that are MARKET orders")
-    p.add_argument("--ioc-ratio", metavar="X", type=_ratio, default=d.ioc_ratio,
-                   help="share of limit orders that are immediate-or-cancel")
-    p.add_argument("--cancel-ratio", metavar="X", type=_ratio, default=d.cancel_ratio,
-                   help="share of messages (expiries aside) that cancel an earlier DAY order; "
-                   "at most about 0.46 with the default ratios")
-    p.add_argument("--invalid-ratio", metavar="X", type=_ratio, default=d.invalid_ratio,
-                   help="share of orders made invalid on purpose (to show rejects)")
-    p.add_argument("--headless", action="store_true",
-                   help="no dashboard: progress lines and a summary (automatic without a terminal)")
+    p.add_argument(
+        "--brokers",
+        metavar="N",
+        type=_int_at_least(1),
+        default=d.brokers,
+        help="broker processes; each symbol belongs to exactly one",
+    )
+    p.add_argument(
+        "--symbols",
+        type=parse_symbols,
+        default=d.symbols,
+        metavar="SPEC",
+        help="comma list of tickers, or a count N of generated 4-letter tickers",
+    )
+    p.add_argument(
+        "--rate",
+        metavar="R",
+        type=_float_at_least(0),
+        default=d.rate,
+        help="orders per second; 0 = as fast as possible",
+    )
+    p.add_argument(
+        "--orders",
+        metavar="N",
+        type=_int_at_least(1),
+        default=None,
+        help="stop after placing this many orders",
+    )
+    p.add_argument(
+        "--duration",
+        type=_float_at_least(0, above=True),
+        default=None,
+        metavar="S",
+        help="stop after this many seconds",
+    )
+    p.add_argument(
+        "--seed",
+        metavar="S",
+        type=_int_at_least(0),
+        default=None,
+        help="seed of the order flow (default: random, always printed)",
+    )
+    p.add_argument(
+        "--batch",
+        metavar="N",
+        type=_int_at_least(1),
+        default=d.batch,
+        help="most orders per message to a broker",
+    )
+    p.add_argument(
+        "--accounts",
+        metavar="N",
+        type=_int_at_least(1),
+        default=d.accounts,
+        help="client accounts of the bank",
+    )
+    p.add_argument(
+        "--market-ratio",
+        metavar="X",
+        type=_ratio,
+        default=d.market_ratio,
+        help="share of new orders that are MARKET orders",
+    )
+    p.add_argument(
+        "--ioc-ratio",
+        metavar="X",
+        type=_ratio,
+        default=d.ioc_ratio,
+        help="share of limit orders that are immediate-or-cancel",
+    )
+    p.add_argument(
+        "--cancel-ratio",
+        metavar="X",
+        type=_ratio,
+        default=d.cancel_ratio,
+        help="share of messages (expiries aside) that cancel an earlier DAY order; "
+        "at most about 0.46 with the default ratios",
+    )
+    p.add_argument(
+        "--invalid-ratio",
+        metavar="X",
+        type=_ratio,
+        default=d.invalid_ratio,
+        help="share of orders made invalid on purpose (to show rejects)",
+    )
+    p.add_argument(
+        "--headless",
+        action="store_true",
+        help="no dashboard: progress lines and a summary (automatic without a terminal)",
+    )
     p.add_argument("--report", metavar="PATH", default=None, help="write a JSON report here")
-    p.add_argument("--log-file", metavar="PATH", default=None,
-                   help="also write every process's log records here")
-    p.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, default=d.log_level,
-                   help="least severe log record kept")
-    p.add_argument("--ui-hz", metavar="HZ", type=_float_at_least(0, above=True), default=d.ui_hz,
-                   help="dashboard refreshes per second")
-    p.add_argument("--stop-timeout", type=_float_at_least(0, above=True), default=d.stop_timeout,
-                   metavar="S", help="how long brokers get to answer every order when stopping")
-    p.add_argument("--journal", metavar="PATH", default=None,
-                   help="write every order and result to this SQLite file (see 'replay')")
-    p.add_argument("--max-restarts", type=_int_at_least(0), default=d.max_restarts, metavar="N",
-                   help="restarts allowed per broker before the run stops")
-    p.add_argument("--hang-timeout", type=_float_at_least(0.5), default=d.hang_timeout,
-                   metavar="S", help="a broker silent this long is killed and restarted")
-    p.add_argument("--kill-broker-every", type=_float_at_least(0, above=True), default=None,
-                   metavar="S", help="fault drill: kill -9 a random broker every S seconds (seeded)")
+    p.add_argument(
+        "--log-file", metavar="PATH", default=None, help="also write every process's log records here"
+    )
+    p.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default=d.log_level,
+        help="least severe log record kept",
+    )
+    p.add_argument(
+        "--ui-hz",
+        metavar="HZ",
+        type=_float_at_least(0, above=True),
+        default=d.ui_hz,
+        help="dashboard refreshes per second",
+    )
+    p.add_argument(
+        "--stop-timeout",
+        type=_float_at_least(0, above=True),
+        default=d.stop_timeout,
+        metavar="S",
+        help="how long brokers get to answer every order when stopping",
+    )
+    p.add_argument(
+        "--journal",
+        metavar="PATH",
+        default=None,
+        help="write every order and result to this SQLite file (see 'replay')",
+    )
+    p.add_argument(
+        "--max-restarts",
+        type=_int_at_least(0),
+        default=d.max_restarts,
+        metavar="N",
+        help="restarts allowed per broker before the run stops",
+    )
+    p.add_argument(
+        "--hang-timeout",
+        type=_float_at_least(0.5),
+        default=d.hang_timeout,
+        metavar="S",
+        help="a broker silent this long is killed and restarted",
+    )
+    p.add_argument(
+        "--kill-broker-every",
+        type=_float_at_least(0, above=True),
+        default=None,
+        metavar="S",
+        help="fault drill: kill -9 a random broker every S seconds (seeded)",
+    )
     return p
 
 

@@ -9,6 +9,7 @@ A control forwards a command by name (``control.command("rate", 2000.0)``) throu
 many layers lie between the keys and the bank (the dashboard's process, its pipe, the bank
 process); only the bank's side (``simulator.runner.Simulation.command``) gives them meaning.
 """
+
 from __future__ import annotations
 
 from typing import Protocol

@@ -37,6 +37,7 @@ How a block is made (every step is an array operation over the block):
   resting: the walk has left its price behind (``side * (ref - price) > 3``). Candidates whose
   cancel falls in a later block wait in ``_pending``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -37,6 +37,7 @@ that cannot be a journal sets ``failed``. A write error (disk full, I/O error, l
 sets ``failed = "journal write failed: ..."``; the writer then stops writing but keeps draining
 the queue, so the hooks never block. The bank polls ``failed`` and stops the run with it.
 """
+
 from __future__ import annotations
 
 import logging

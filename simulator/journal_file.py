@@ -41,6 +41,7 @@ A journal is created in WAL mode with ``synchronous=NORMAL``; the writer switche
 finished one back to a single self-contained file. A killed run's journal stays in WAL mode (the
 -wal file beside it holds the last commits; SQLite reads it back).
 """
+
 from __future__ import annotations
 
 import json
@@ -252,9 +253,7 @@ def create_journal(path: str, config: dict) -> sqlite3.Connection:
             except OSError as exc:
                 raise JournalError(f"cannot replace the old journal {p}: {exc.strerror}") from exc
     try:
-        con = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
+        con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
         raise JournalError(f"cannot create journal {path}: {exc}") from exc
     try:
@@ -335,8 +334,19 @@ class TableRows:
                     symbol = name_of(sym, _UNKNOWN)
                     s = seq_of(symbol, 0) + 1
                     append(
-                        (oid, s, account, symbol, side, types[otype], tifs[tif], price, qty,
-                         target or None, t_ns)
+                        (
+                            oid,
+                            s,
+                            account,
+                            symbol,
+                            side,
+                            types[otype],
+                            tifs[tif],
+                            price,
+                            qty,
+                            target or None,
+                            t_ns,
+                        )
                     )
                     seqs[symbol] = s  # only once the row is made: a bad row takes no number
                 break
@@ -347,9 +357,7 @@ class TableRows:
                 rest = records[done + 1 :]
         return len(out) - n0
 
-    def events(
-        self, batch: np.ndarray, broker: int, fills: list[tuple], results: list[tuple]
-    ) -> int:
+    def events(self, batch: np.ndarray, broker: int, fills: list[tuple], results: list[tuple]) -> int:
         """Append ``batch``, sent by broker ``broker``, as rows to ``fills`` and ``results``;
         how many."""
         if not _is_records(batch, wire.EVENT_WIDTH):
@@ -380,8 +388,8 @@ class TableRows:
     def _bad(self, example: object) -> None:
         if not self._bad_records:
             log.warning(
-                "journal: skipping malformed rows, e.g. %.120r; further ones are only counted "
-                "in bad_rows", example,
+                "journal: skipping malformed rows, e.g. %.120r; further ones are only counted in bad_rows",
+                example,
             )
         self._bad_records += 1
         self.bad_rows += 1
@@ -391,7 +399,10 @@ class TableRows:
         if not self._bad_batches[what]:
             log.warning(
                 "journal: skipping a batch of %s that is not int64 records of %d (%s); further "
-                "ones are only counted in bad_rows", what, width, _describe(batch),
+                "ones are only counted in bad_rows",
+                what,
+                width,
+                _describe(batch),
             )
         self._bad_batches[what] += 1
         self.bad_rows += len(batch)  # type: ignore[arg-type]  # the plugin's hook took its len()

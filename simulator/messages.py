@@ -21,11 +21,13 @@ dashboard's pipe to the bank process (``remote.py``).
     bank -> dashboard:      SNAPSHOT  Snapshot
                             DONE    (report dict, error lines), or None: the run is over
 """
+
 from __future__ import annotations
 
 import pickle
 import struct
 from dataclasses import dataclass, field
+from typing import Any
 
 from simulator.stats import Snapshot
 from simulator.wire import EVENT_SIZE, ORDER_SIZE
@@ -109,7 +111,7 @@ class LogLine:
     text: str
 
 
-def encode(kind: bytes, body: object = None) -> bytes:
+def encode(kind: bytes, body: Any = None) -> bytes:
     """One message: ORDERS takes record bytes, EVENTS (index, consumed, record bytes), the
     rest any picklable body."""
     if kind == STOP:
@@ -131,7 +133,7 @@ def _records(payload, start: int, size: int, kind: bytes) -> memoryview:
     return view.cast("B").cast("q")
 
 
-def decode(payload: object) -> tuple[bytes, object]:
+def decode(payload: object) -> tuple[bytes, Any]:
     """(kind, body) of one message read from a pipe, or BadMessage."""
     if not isinstance(payload, (bytes, bytearray)) or not payload:
         raise BadMessage(f"not a message: {type(payload).__name__} {payload!r:.60}")

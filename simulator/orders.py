@@ -22,6 +22,7 @@ wire each is padded to 7 integers)::
 
 All events of one order are emitted together, in that order of causality.
 """
+
 from __future__ import annotations
 
 import enum

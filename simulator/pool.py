@@ -13,6 +13,7 @@ so a death is seen the moment it happens, after what the broker sent before dyin
 ``stop`` (a bus 'stop' listener that runs after the bank's drain) joins every broker and
 escalates -- terminate, then kill -- for any still alive, saying so in the log.
 """
+
 from __future__ import annotations
 
 import logging
@@ -125,12 +126,23 @@ class BrokerPool(SimplePlugin):
         # a broker's answer to a full inbox is several hundred KB of event records: room for it
         # lets the broker go on matching instead of waiting for the bank to read
         reader, writer, _ = processes.one_way_pipe(self.ctx)
-        process = processes.start_process(self.target, (spec, inbox_reader, writer), spec.name,
-                                          hand_over=(inbox_reader, writer), context=self.ctx)
+        process = processes.start_process(
+            self.target,
+            (spec, inbox_reader, writer),
+            spec.name,
+            hand_over=(inbox_reader, writer),
+            context=self.ctx,
+        )
         log.info("%s started, pid %d, symbols %s", spec.name, process.pid, ",".join(spec.symbols))
         channel = PipeChannel(inbox, reader, max_unread=self.inbox_batches, capacity=capacity)
-        return BrokerHandle(spec=spec, process=process, channel=channel, pid=process.pid,
-                            started_at=time.monotonic(), restarts=restarts)
+        return BrokerHandle(
+            spec=spec,
+            process=process,
+            channel=channel,
+            pid=process.pid,
+            started_at=time.monotonic(),
+            restarts=restarts,
+        )
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -270,8 +282,7 @@ class BrokerPool(SimplePlugin):
         self.stopped = True
         for b in self.brokers:
             grace = _JOIN_GRACE_S if b.final is not None else 0.1
-            b.exit_code = processes.end_process(b.process, b.name, grace_s=grace,
-                                                escalate_s=_JOIN_GRACE_S)
+            b.exit_code = processes.end_process(b.process, b.name, grace_s=grace, escalate_s=_JOIN_GRACE_S)
             b.state = EXITED if b.final is not None and b.exit_code == 0 else DEAD
             if b.final is None:
                 log.error("%s sent no final report", b.name)

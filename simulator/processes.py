@@ -23,6 +23,7 @@ Every process of a run uses this module, and only this module imports ``multipro
     pipes           ``one_way_pipe`` makes a pipe from the spawn context, as large as Linux lets
                     an unprivileged process ask for.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -34,6 +35,8 @@ from typing import Any
 
 log = logging.getLogger("processes")
 
+# in this order: the signal drill (simulator/testing/signal_drill.py) reads SIGHUP caught last
+# as "all ours"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _BLOCKED_AT_SPAWN = {signal.SIGINT, signal.SIGHUP, signal.SIGTERM}
 _PIPE_BYTES = 1 << 20  # asked of the kernel for each pipe (Linux's default cap for a pipe)
@@ -102,8 +105,9 @@ def spawn_context(name: str = "spawn") -> Any:
     return multiprocess.get_context(name)
 
 
-def start_process(target: Callable, args: tuple, name: str, *, hand_over: tuple = (),
-                  context: Any = None) -> Any:
+def start_process(
+    target: Callable, args: tuple, name: str, *, hand_over: tuple = (), context: Any = None
+) -> Any:
     """Start ``target(*args)`` in a new (spawned) process with SIGINT, SIGHUP and SIGTERM
     blocked until it calls ``enter_child``; then close our copies of ``hand_over``."""
     ctx = context or spawn_context()

@@ -19,6 +19,7 @@ whole group); the dashboard process turns them into a stop command. SIGTERM sent
 process itself, or the dashboard process vanishing, also stops it cleanly. Its log records go
 to the Snapshots' log lines, never to the terminal.
 """
+
 from __future__ import annotations
 
 import logging
@@ -98,8 +99,9 @@ class RemoteSimulation:
         ctx = processes.spawn_context()
         self._inbound, to_ui, _ = processes.one_way_pipe(ctx)
         from_ui, self._outbound, _ = processes.one_way_pipe(ctx)
-        self.process = processes.start_process(bank_main, (config, to_ui, from_ui), "bank",
-                                               hand_over=(to_ui, from_ui), context=ctx)
+        self.process = processes.start_process(
+            bank_main, (config, to_ui, from_ui), "bank", hand_over=(to_ui, from_ui), context=ctx
+        )
         self._latest: Snapshot | None = None
         self._result: tuple[dict, list[str]] | None = None
         self._done = threading.Event()

@@ -17,13 +17,14 @@ ended) must the counts match too, and then the replay's fills digest (as
 ``python simulate.py replay PATH``: exit status 0 if identical, 1 with the first difference,
 2 if PATH is missing or not a journal.
 """
+
 from __future__ import annotations
 
 import argparse
 import re
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 from simulator.book import OrderBook
 from simulator.fills_digest import FillsDigest
@@ -37,12 +38,8 @@ _TIF_CODES = {t.name: int(t) for t in TimeInForce}
 # (the same rule as simulator.config's --symbols check; the flow's bad symbol is "?BAD").
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,7}$")
 
-_ORDERS_SQL = (
-    "SELECT id, account, symbol, side, type, tif, price, qty, target FROM orders ORDER BY id"
-)
-_FILLS_SQL = (
-    "SELECT match_seq, buy_id, sell_id, price, qty FROM fills WHERE symbol = ? ORDER BY match_seq"
-)
+_ORDERS_SQL = "SELECT id, account, symbol, side, type, tif, price, qty, target FROM orders ORDER BY id"
+_FILLS_SQL = "SELECT match_seq, buy_id, sell_id, price, qty FROM fills WHERE symbol = ? ORDER BY match_seq"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +108,13 @@ def replay(path: str) -> ReplayResult:
                 events = check.book.cancel(oid, target)
             else:
                 events = check.book.submit(
-                    oid, account, side, _TYPE_CODES.get(otype, -1), _TIF_CODES.get(tif, -1),
-                    price, qty,
+                    oid,
+                    account,
+                    side,
+                    _TYPE_CODES.get(otype, -1),
+                    _TIF_CODES.get(tif, -1),
+                    price,
+                    qty,
                 )
             for ev in events:
                 if ev[0] != _TRADE:
@@ -127,9 +129,7 @@ def replay(path: str) -> ReplayResult:
                     continue
                 check.matched += 1
                 if first is None and tuple(expected) != got:
-                    first = (
-                        f"{symbol} match {got[0]}: journal {_fmt(expected)} vs replay {_fmt(got)}"
-                    )
+                    first = f"{symbol} match {got[0]}: journal {_fmt(expected)} vs replay {_fmt(got)}"
 
         complete = isinstance(report, dict)
         counts_differ = []

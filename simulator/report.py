@@ -4,13 +4,13 @@ The progress line is made from a Snapshot; the report from the config and the ru
 ``Outcome`` alone (its last Snapshot, its reconciliation, its timings and fills digest), and
 the summary from the report. So the console, the dashboard and the report never disagree.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import platform
 import sys
-
 from typing import TYPE_CHECKING, TextIO
 
 from simulator.config import SimConfig

@@ -8,6 +8,7 @@ venue would; the bank answers nothing itself.
 
 Pure: no processes, no clock.
 """
+
 from __future__ import annotations
 
 import zlib

@@ -19,6 +19,7 @@ happened and ``finish_report()`` writes the report where it was asked for.
 Signal handlers only set the stop flag (``processes.StopSignals``): the bus exits from ordinary
 code on the next tick, never inside a handler.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -60,16 +61,19 @@ def broker_specs(config: SimConfig, routing: Routing) -> list[msg.BrokerSpec]:
 
 
 class Simulation:
-    def __init__(self, config: SimConfig, *, broker_target: Any = None) -> None:
+    def __init__(self, config: SimConfig) -> None:
         self.config = config
         self.stop = StopRequest()
         self.log_lines: deque[str] = deque(maxlen=200)
         self.bus = bus = new_bus("bank")
         self.routing = routing = Routing(config.symbols, config.brokers)
-        pool_args = {} if broker_target is None else {"target": broker_target}
-        self.pool = BrokerPool(bus, broker_specs(config, routing), inbox_batches=config.inbox_batches,
-                               on_message=self._on_message, should_abort=lambda: bool(self.stop),
-                               **pool_args)
+        self.pool = BrokerPool(
+            bus,
+            broker_specs(config, routing),
+            inbox_batches=config.inbox_batches,
+            on_message=self._on_message,
+            should_abort=lambda: bool(self.stop),
+        )
         self.journal: Journal | None = None
         if config.journal:
             self.journal = Journal(bus, config.journal, config=config.to_dict())
@@ -183,7 +187,9 @@ class RingHandler(logging.Handler):
     def __init__(self, lines: deque[str]) -> None:
         super().__init__()
         self.lines = lines
-        self.setFormatter(logging.Formatter("%(asctime)s %(processName)s %(levelname)s %(message)s", "%H:%M:%S"))
+        self.setFormatter(
+            logging.Formatter("%(asctime)s %(processName)s %(levelname)s %(message)s", "%H:%M:%S")
+        )
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -221,4 +227,3 @@ def _name_the_bank(record: logging.LogRecord) -> bool:
     if record.processName in ("MainProcess", "bank"):
         record.processName = "bank"
     return True
-

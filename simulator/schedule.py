@@ -8,6 +8,7 @@ Orders are stamped with when they were due, not when they were sent, so a stall 
 a slow tick) shows in the latency instead of being hidden. A new rate, a pause or a resume
 starts a new schedule from the moment it takes effect.
 """
+
 from __future__ import annotations
 
 AHEAD_AT_FULL_SPEED = 8  # batches per broker generated ahead at rate 0 (see ``due``)

@@ -10,6 +10,7 @@ reads the depth its heartbeats carry) and the CPU and memory of every process.
 ``outcome()`` is everything the report and the summary need once the run is over; the report
 is built from it and the config alone (``simulator.report``), never from the bank.
 """
+
 from __future__ import annotations
 
 import os
@@ -83,7 +84,7 @@ class SnapshotBuilder(SimplePlugin):
         bus = self.bus
         bus.subscribe("start", self.publish, priority=ORDER["start", "snapshots"])
         bus.subscribe("main", self.main, priority=ORDER["main", "snapshots"])
-        bus.subscribe("drain", self.main)
+        bus.subscribe("drain", self.main, priority=ORDER["drain", "snapshots"])
         bus.subscribe("restarted", self._on_restart)
         bus.subscribe("stopped", self.publish)
 
@@ -230,9 +231,7 @@ class SnapshotBuilder(SimplePlugin):
     def _tape(self) -> tuple[TapeEntry, ...]:
         bank = self.bank
         last = wire.readable_orders(bank.last_orders[-6:].tolist(), bank.config.symbols)
-        entries = [
-            TapeEntry("order", o[2], o[3], o[7], o[6], o[1], o[0]) for o in last if o[4] != _CANCEL
-        ]
+        entries = [TapeEntry("order", o[2], o[3], o[7], o[6], o[1], o[0]) for o in last if o[4] != _CANCEL]
         for _k, symbol, _seq, buy, sell, price, qty in bank.ledger.recent_trades(6):
             side = 1 if buy > sell else -1  # the later order is the aggressor
             entries.append(TapeEntry("fill", symbol, side, qty, price, -1, max(buy, sell)))

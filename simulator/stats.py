@@ -5,6 +5,7 @@ about ten times a second it freezes what a person may want to see into a ``Snaps
 headless progress line, the final summary, the JSON report and the Textual dashboard all read
 Snapshots and nothing else, so they can never disagree. Clocks are passed in, never read here.
 """
+
 from __future__ import annotations
 
 import enum

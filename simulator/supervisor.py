@@ -14,6 +14,7 @@ round of the stop protocol it:
 On 'main' only: the fault drills (``--kill-broker-every``) and the dashboard's kill requests.
 The dashboard's HUNG state comes from the same ``--hang-timeout`` (``hang_timeout_s``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,8 +37,9 @@ _LIVENESS_EVERY_S = 0.2
 
 
 class Supervisor(SimplePlugin):
-    def __init__(self, bus: Any, config: SimConfig, stop: StopRequest, brokers: Any,
-                 ledger: Ledger, routing: Routing) -> None:
+    def __init__(
+        self, bus: Any, config: SimConfig, stop: StopRequest, brokers: Any, ledger: Ledger, routing: Routing
+    ) -> None:
         super().__init__(bus)
         self.config = config
         self.stop_request = stop
@@ -54,7 +56,7 @@ class Supervisor(SimplePlugin):
     def subscribe(self) -> None:
         self.bus.subscribe("start", self.start, priority=ORDER["start", "supervisor"])
         self.bus.subscribe("main", self.main, priority=ORDER["main", "supervisor"])
-        self.bus.subscribe("drain", self.drain)
+        self.bus.subscribe("drain", self.drain, priority=ORDER["drain", "supervisor"])
 
     def start(self) -> None:
         if self.config.kill_broker_every:
@@ -107,14 +109,22 @@ class Supervisor(SimplePlugin):
         log.warning(
             "%s restarted as pid %s (restart %d of %d): %d resting orders restored, "
             "%d unanswered orders sent again",
-            b.name, handle.pid, handle.restarts, limit,
-            sum(len(st.resting) for st in states.values()), len(unanswered),
+            b.name,
+            handle.pid,
+            handle.restarts,
+            limit,
+            sum(len(st.resting) for st in states.values()),
+            len(unanswered),
         )
 
     def _kill_hung(self, now: float) -> None:
         for b in self.brokers.hung(now, self.hang_timeout_s):
-            log.error("%s (pid %s) sent no heartbeat for %.1f s: treating it as dead",
-                      b.name, b.pid, now - max(b.last_heartbeat, b.started_at))
+            log.error(
+                "%s (pid %s) sent no heartbeat for %.1f s: treating it as dead",
+                b.name,
+                b.pid,
+                now - max(b.last_heartbeat, b.started_at),
+            )
             self.brokers.kill(b.index)
 
     # -- drills -------------------------------------------------------------------------------
@@ -126,8 +136,9 @@ class Supervisor(SimplePlugin):
                 if b.name == name:
                     log.warning("fault drill: killing %s on request", name)
                     self.brokers.kill(b.index)
-        if now >= self._next_drill:
-            self._next_drill = now + self.config.kill_broker_every
+        every = self.config.kill_broker_every
+        if every and now >= self._next_drill:
+            self._next_drill = now + every
             index = self._drill_rng.randrange(len(self.brokers.brokers))
             log.warning("fault drill: kill -9 %s", self.brokers.brokers[index].name)
             self.brokers.kill(index)

@@ -23,6 +23,7 @@ An event is ``EVENT_WIDTH`` integers, the kind first, unused places 0::
 
 This module is stdlib only: brokers import it, and they start without numpy.
 """
+
 from __future__ import annotations
 
 from array import array
@@ -72,10 +73,7 @@ _TRADE = 3
 def readable_orders(rows: Iterable[Sequence[int]], symbols: Sequence[str]) -> list[tuple]:
     """Order records as ``orders.ORDER_FIELDS`` tuples, the symbol by name."""
     n = len(symbols)
-    return [
-        (r[0], r[1], symbols[r[2]] if 0 <= r[2] < n else UNKNOWN_SYMBOL_NAME, *r[3:9])
-        for r in rows
-    ]
+    return [(r[0], r[1], symbols[r[2]] if 0 <= r[2] < n else UNKNOWN_SYMBOL_NAME, *r[3:9]) for r in rows]
 
 
 def readable_events(rows: Iterable[Sequence[int]], symbols: Sequence[str]) -> list[tuple]:

@@ -10,6 +10,7 @@ SIGINT, SIGTERM and SIGHUP here only set the stop flag; whatever ends the run (a
 ``--duration``) closes the app, so the terminal is restored before the summary is printed, and
 the exit status follows the same rules as headless.
 """
+
 from __future__ import annotations
 
 import sys

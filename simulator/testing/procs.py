@@ -9,6 +9,7 @@ after every test).
 
 Meant for a checkout: ``ROOT`` is the directory holding ``simulate.py``.
 """
+
 from __future__ import annotations
 
 import json
@@ -86,8 +87,7 @@ def assert_reconciled(report: dict[str, Any]) -> None:
 class SimProcess:
     """``simulate.py --headless FLAGS`` (or ``command``) in a process group of its own."""
 
-    def __init__(self, *flags: str, report: Path | None = None,
-                 command: Sequence[str] = SIMULATE) -> None:
+    def __init__(self, *flags: str, report: Path | None = None, command: Sequence[str] = SIMULATE) -> None:
         args = [*command, "--headless", *flags]
         if report is not None:
             args += ["--report", str(report)]

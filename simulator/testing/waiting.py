@@ -3,6 +3,7 @@
 A test never sleeps for a fixed time hoping something happened; it names the condition it needs
 and waits for it, up to a deadline, then fails with a message saying what never came.
 """
+
 from __future__ import annotations
 
 import time

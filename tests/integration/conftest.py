@@ -1,4 +1,5 @@
 """Every integration test must leave no process of its own behind."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

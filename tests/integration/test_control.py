@@ -1,4 +1,5 @@
 """Commands a dashboard sends to a live run, on the real bank and broker processes."""
+
 from __future__ import annotations
 
 import threading
@@ -21,8 +22,11 @@ def snapshots_pass(sim: Simulation, n: int) -> None:
 
 @pytest.mark.parametrize("rate", [0, 20_000], ids=["full-speed", "set-rate"])
 def test_a_paused_run_places_no_order_until_it_is_resumed(rate):
-    sim = Simulation(SimConfig(brokers=2, symbols=("AAPL", "MSFT", "NVDA"), rate=rate, seed=3,
-                               headless=True, stop_timeout=20))
+    sim = Simulation(
+        SimConfig(
+            brokers=2, symbols=("AAPL", "MSFT", "NVDA"), rate=rate, seed=3, headless=True, stop_timeout=20
+        )
+    )
     outcome = []
     runner = threading.Thread(target=lambda: outcome.append(sim.run()))
     runner.start()

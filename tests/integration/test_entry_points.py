@@ -1,5 +1,6 @@
 """The ways to start the simulator are one program: ``python -m simulator``, the installed
 ``simulate`` script and ``python simulate.py`` print the same usage and make the same run."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,9 @@ SMALL = ("--symbols", "AAPL,MSFT,NVDA,TSLA", "--seed", "7", "--brokers", "2")
 
 
 def usage_of(*command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*command, "--help"], cwd=ROOT, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [*command, "--help"], cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
+    )
 
 
 def assert_prints_the_usage(done: subprocess.CompletedProcess[str]) -> None:
@@ -54,8 +56,9 @@ def test_the_installed_simulate_script_prints_the_usage():
 def test_a_headless_run_through_python_dash_m_reconciles_with_simulate_py_s_fills(tmp_path):
     reports = {}
     for name, command in (("dash-m", DASH_M), ("simulate.py", (sys.executable, str(ROOT / "simulate.py")))):
-        with SimProcess(*SMALL, "--orders", "8000", "--rate", "0", command=command,
-                        report=tmp_path / f"{name}.json") as sim:
+        with SimProcess(
+            *SMALL, "--orders", "8000", "--rate", "0", command=command, report=tmp_path / f"{name}.json"
+        ) as sim:
             assert sim.wait_exit(60) == 0, sim.output()
             reports[name] = sim.report()
         assert "reconciled: yes; exit status 0" in "".join(sim.stdout)

@@ -1,4 +1,5 @@
 """Faults survived: brokers killed or hung mid-run, garbage on the pipes, restart limits."""
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,9 @@ def calm(tmp_path_factory) -> dict:
 
 
 def test_brokers_killed_by_the_drill_recover_with_identical_fills(tmp_path, calm):
-    drilled = run_to_end(tmp_path, "drilled", "--rate", "20000", "--kill-broker-every", "0.4",
-                         "--max-restarts", "20")
+    drilled = run_to_end(
+        tmp_path, "drilled", "--rate", "20000", "--kill-broker-every", "0.4", "--max-restarts", "20"
+    )
     assert_reconciled(drilled)
     assert drilled["fills"] == calm["fills"]
     assert drilled["orders"] == calm["orders"]
@@ -54,8 +56,7 @@ def test_a_broker_killed_from_outside_is_restarted_and_nothing_changes(tmp_path,
 
 
 def test_a_hung_broker_is_noticed_by_its_heartbeats_and_replaced(tmp_path, calm):
-    with SimProcess(*FLOW, "--rate", "15000", "--hang-timeout", "1",
-                    report=tmp_path / "hung.json") as sim:
+    with SimProcess(*FLOW, "--rate", "15000", "--hang-timeout", "1", report=tmp_path / "hung.json") as sim:
         sim.wait_placed_at_least(8000)
         victim = sim.broker_pids()[1]
         os.kill(victim, signal.SIGSTOP)
@@ -67,8 +68,17 @@ def test_a_hung_broker_is_noticed_by_its_heartbeats_and_replaced(tmp_path, calm)
 
 
 def test_past_max_restarts_the_run_stops_and_says_why(tmp_path):
-    with SimProcess("--symbols", "AAPL,MSFT", "--seed", "3", "--rate", "5000", "--max-restarts", "0",
-                    report=tmp_path / "limit.json") as sim:
+    with SimProcess(
+        "--symbols",
+        "AAPL,MSFT",
+        "--seed",
+        "3",
+        "--rate",
+        "5000",
+        "--max-restarts",
+        "0",
+        report=tmp_path / "limit.json",
+    ) as sim:
         sim.wait_placed_at_least(3000)
         os.kill(sim.broker_pids()[0], signal.SIGKILL)
         assert sim.wait_exit(30) == 1, sim.output()
@@ -81,18 +91,27 @@ def test_past_max_restarts_the_run_stops_and_says_why(tmp_path):
 
 def test_garbage_on_an_inbox_is_counted_and_logged_and_the_run_goes_on(caplog):
     caplog.set_level("INFO")
-    config = SimConfig(brokers=2, symbols=("AAPL", "MSFT"), rate=5000, orders=8000, seed=5,
-                       headless=True, stop_timeout=20)
+    config = SimConfig(
+        brokers=2, symbols=("AAPL", "MSFT"), rate=5000, orders=8000, seed=5, headless=True, stop_timeout=20
+    )
     sim = Simulation(config)
     outcome = []
     runner = threading.Thread(target=lambda: outcome.append(sim.run()))
     runner.start()
     try:
         pool = sim.pool
-        deadline_wait(lambda: pool.brokers and all(b.state == "RUNNING" for b in pool.brokers),
-                      what="every broker running")
-        garbage = (pickle.dumps(12345), b"", b"Ogarbage", b"?what",
-                   msg.encode(msg.HEARTBEAT, "not a heartbeat"), b"O" + pickle.dumps({"not": "a list"}))
+        deadline_wait(
+            lambda: pool.brokers and all(b.state == "RUNNING" for b in pool.brokers),
+            what="every broker running",
+        )
+        garbage = (
+            pickle.dumps(12345),
+            b"",
+            b"Ogarbage",
+            b"?what",
+            msg.encode(msg.HEARTBEAT, "not a heartbeat"),
+            b"O" + pickle.dumps({"not": "a list"}),
+        )
         for payload in garbage:  # through the channel, so the inbox's credit count stays right
             deadline_wait(lambda p=payload: _sent(pool.channel(0), p), what="room on the inbox")
     finally:

@@ -1,4 +1,5 @@
 """A journal written by a real process killed with SIGKILL: what it announced committed survives."""
+
 from __future__ import annotations
 
 import os
@@ -103,12 +104,14 @@ def test_every_batch_announced_committed_survives_kill_9(tmp_path):
     try:
         assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         # orders have consecutive ids from 1: every one announced is there
-        assert con.execute("SELECT count(*) FROM orders WHERE id <= ?", (last_oid,)).fetchone() == (
-            last_oid,
-        )
+        assert con.execute("SELECT count(*) FROM orders WHERE id <= ?", (last_oid,)).fetchone() == (last_oid,)
         assert con.execute("SELECT count(*) FROM fills").fetchone()[0] >= fills
-        assert con.execute("SELECT count(*) FROM results WHERE order_id <= ? AND event IN "
-                           "('ACK', 'REJECT')", (last_oid,)).fetchone()[0] > 0
+        assert (
+            con.execute(
+                "SELECT count(*) FROM results WHERE order_id <= ? AND event IN ('ACK', 'REJECT')", (last_oid,)
+            ).fetchone()[0]
+            > 0
+        )
         assert con.execute("SELECT value FROM run WHERE key = 'report'").fetchone() is None
     finally:
         con.close()

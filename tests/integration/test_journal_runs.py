@@ -1,4 +1,5 @@
 """The journal in whole runs: it replays to the same fills, survives kill -9, refuses bad paths."""
+
 from __future__ import annotations
 
 import signal
@@ -18,15 +19,33 @@ FLOW = ("--symbols", "AAPL,MSFT,NVDA,TSLA", "--seed", "21")
 
 
 def replay(path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "simulate.py"), "replay", str(path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "simulate.py"), "replay", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_a_journalled_run_with_broker_kills_replays_to_the_same_fills(tmp_path):
     journal = tmp_path / "run.db"
-    with SimProcess(*FLOW, "--orders", "30000", "--rate", "20000", "--kill-broker-every", "0.5",
-                    "--max-restarts", "20", "--invalid-ratio", "0.01", "--journal", str(journal),
-                    report=tmp_path / "run.json") as sim:
+    with SimProcess(
+        *FLOW,
+        "--orders",
+        "30000",
+        "--rate",
+        "20000",
+        "--kill-broker-every",
+        "0.5",
+        "--max-restarts",
+        "20",
+        "--invalid-ratio",
+        "0.01",
+        "--journal",
+        str(journal),
+        report=tmp_path / "run.json",
+    ) as sim:
         assert sim.wait_exit(90) == 0, sim.output()
         report = sim.report()
     assert_reconciled(report)
@@ -37,8 +56,10 @@ def test_a_journalled_run_with_broker_kills_replays_to_the_same_fills(tmp_path):
         # every answer is a broker's, journalled with its index: also the rejects of orders for
         # a symbol no book trades
         assert db.execute("SELECT DISTINCT broker FROM results ORDER BY 1").fetchall() == [(0,), (1,)]
-        unknown = db.execute("SELECT r.event, r.detail FROM orders o JOIN results r ON r.order_id = o.id "
-                             "WHERE o.symbol = ?", (UNKNOWN_SYMBOL,)).fetchall()
+        unknown = db.execute(
+            "SELECT r.event, r.detail FROM orders o JOIN results r ON r.order_id = o.id WHERE o.symbol = ?",
+            (UNKNOWN_SYMBOL,),
+        ).fetchall()
         assert unknown and set(unknown) == {("REJECT", int(RejectReason.UNKNOWN_SYMBOL))}
     result = replay(journal)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -81,12 +102,13 @@ def test_an_unwritable_journal_path_is_a_usage_error_before_any_process_starts(t
 
 def test_a_journal_that_cannot_be_written_mid_run_stops_the_run_cleanly_with_the_reason(tmp_path):
     journal = tmp_path / "run.db"
-    with SimProcess(*FLOW, "--rate", "5000", "--journal", str(journal),
-                    report=tmp_path / "run.json") as sim:
+    with SimProcess(*FLOW, "--rate", "5000", "--journal", str(journal), report=tmp_path / "run.json") as sim:
         sim.wait_placed_at_least(3000)
         with sqlite3.connect(journal, timeout=10) as db:  # as a full disk would, refuse writes
-            db.execute("CREATE TRIGGER refuse BEFORE INSERT ON orders "
-                       "BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END")
+            db.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON orders "
+                "BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END"
+            )
         assert sim.wait_exit(30) == 1, sim.output()
         report = sim.report()
         assert not sim.wait_group_gone(3.0)

@@ -1,4 +1,5 @@
 """Whole runs of the simulator: real bank, real broker subprocesses, real pipes and signals."""
+
 from __future__ import annotations
 
 import signal
@@ -13,8 +14,9 @@ SMALL = ("--symbols", "AAPL,MSFT,NVDA,TSLA", "--seed", "7")
 
 
 def test_a_run_of_n_orders_stops_by_itself_and_reconciles(tmp_path):
-    with SimProcess(*SMALL, "--brokers", "3", "--orders", "30000", "--rate", "0",
-                    report=tmp_path / "run.json") as sim:
+    with SimProcess(
+        *SMALL, "--brokers", "3", "--orders", "30000", "--rate", "0", report=tmp_path / "run.json"
+    ) as sim:
         assert sim.wait_exit(60) == 0, sim.output()
         report = sim.report()
     assert report["orders"]["placed"] == 30000
@@ -45,8 +47,14 @@ def test_second_ctrl_c_during_the_drain_does_not_break_it(tmp_path):
     with SimProcess(*SMALL, "--rate", "0", report=tmp_path / "run.json") as sim:
         sim.wait_placed_at_least(20000)
         sim.signal_group(signal.SIGINT)
-        sim.wait_for(lambda: any("stopping" in line or "STOPPING" in line for line in sim.stdout + sim.stderr)
-                     or sim.proc.poll() is not None, 10, "the stop to begin")
+        sim.wait_for(
+            lambda: (
+                any("stopping" in line or "STOPPING" in line for line in sim.stdout + sim.stderr)
+                or sim.proc.poll() is not None
+            ),
+            10,
+            "the stop to begin",
+        )
         for _ in range(3):
             if sim.proc.poll() is None:
                 sim.signal_group(signal.SIGINT)
@@ -89,8 +97,18 @@ def test_same_seed_gives_the_same_fills_whatever_the_brokers_and_batch(tmp_path)
     digests = {}
     for brokers, batch in [(1, 1), (4, 256), (2, 7)]:
         path = tmp_path / f"b{brokers}-{batch}.json"
-        with SimProcess(*SMALL, "--orders", "15000", "--rate", "0", "--brokers", str(brokers),
-                        "--batch", str(batch), report=path) as sim:
+        with SimProcess(
+            *SMALL,
+            "--orders",
+            "15000",
+            "--rate",
+            "0",
+            "--brokers",
+            str(brokers),
+            "--batch",
+            str(batch),
+            report=path,
+        ) as sim:
             assert sim.wait_exit(60) == 0, sim.output()
             report = sim.report()
         assert_reconciled(report)
@@ -98,8 +116,9 @@ def test_same_seed_gives_the_same_fills_whatever_the_brokers_and_batch(tmp_path)
     assert len(set(digests.values())) == 1, digests
     # and the digest does tell runs apart: another seed trades differently
     path = tmp_path / "other-seed.json"
-    with SimProcess("--symbols", "AAPL,MSFT,NVDA,TSLA", "--seed", "8", "--orders", "15000",
-                    "--rate", "0", report=path) as sim:
+    with SimProcess(
+        "--symbols", "AAPL,MSFT,NVDA,TSLA", "--seed", "8", "--orders", "15000", "--rate", "0", report=path
+    ) as sim:
         assert sim.wait_exit(60) == 0, sim.output()
         assert sim.report()["fills"]["digest"] != digests[(1, 1)][0]
 

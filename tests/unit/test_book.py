@@ -1,4 +1,5 @@
 """Unit and property tests for simulator.book: one symbol's price-time priority order book."""
+
 from __future__ import annotations
 
 import pytest
@@ -243,14 +244,10 @@ def test_same_account_orders_still_match(book):
 
 
 def test_enum_field_values_are_accepted(book):
-    assert book.submit(1, 1, Side.SELL, OrderType.LIMIT, TimeInForce.DAY, 100, 5) == [
-        (Event.ACK, 1)
-    ]
+    assert book.submit(1, 1, Side.SELL, OrderType.LIMIT, TimeInForce.DAY, 100, 5) == [(Event.ACK, 1)]
     assert book.resting() == [(1, 1, -1, 100, 5)]
     assert type(book.resting()[0][2]) is int
-    assert trades(book.submit(2, 1, Side.BUY, OrderType.MARKET, TimeInForce.IOC, 0, 5)) == [
-        (2, 1, 100, 5)
-    ]
+    assert trades(book.submit(2, 1, Side.BUY, OrderType.MARKET, TimeInForce.IOC, 0, 5)) == [(2, 1, 100, 5)]
 
 
 # ------------------------------------------------------------------ cancels
@@ -351,17 +348,13 @@ MALFORMED_FIELDS = [
 @pytest.mark.parametrize("side,otype,tif,price,qty", MALFORMED_FIELDS)
 def test_malformed_order_is_rejected(book, side, otype, tif, price, qty):
     assert check_order(side, otype, tif, price, qty) == RejectReason.MALFORMED
-    assert book.submit(1, 1, side, otype, tif, price, qty) == [
-        (Event.REJECT, 1, RejectReason.MALFORMED)
-    ]
+    assert book.submit(1, 1, side, otype, tif, price, qty) == [(Event.REJECT, 1, RejectReason.MALFORMED)]
     assert book.resting() == []
 
 
 @pytest.mark.parametrize("oid,account", [(1.0, 1), ("1", 1), (1, None), (1, True)])
 def test_non_int_oid_or_account_is_malformed(book, oid, account):
-    assert book.submit(oid, account, 1, 0, 0, 100, 5) == [
-        (Event.REJECT, oid, RejectReason.MALFORMED)
-    ]
+    assert book.submit(oid, account, 1, 0, 0, 100, 5) == [(Event.REJECT, oid, RejectReason.MALFORMED)]
     assert book.resting() == []
 
 
@@ -407,9 +400,7 @@ def test_cancel_of_ioc_market_or_rejected_order_is_not_resting(book):
     market(book, 2, SELL, 5)
     buy(book, 3, 100, 0)
     for cancel_oid, target in [(4, 1), (5, 2), (6, 3)]:
-        assert book.cancel(cancel_oid, target) == [
-            (Event.REJECT, cancel_oid, RejectReason.ORDER_NOT_RESTING)
-        ]
+        assert book.cancel(cancel_oid, target) == [(Event.REJECT, cancel_oid, RejectReason.ORDER_NOT_RESTING)]
 
 
 def test_cancel_of_lower_id_never_sent_here_is_not_resting(book):
@@ -601,8 +592,7 @@ class ReferenceBook:
             candidates = [
                 r
                 for r in self.resting
-                if r[2] == -side
-                and (otype == MARKET or (r[3] <= price if side == BUY else r[3] >= price))
+                if r[2] == -side and (otype == MARKET or (r[3] <= price if side == BUY else r[3] >= price))
             ]
             if not candidates:
                 break
@@ -776,12 +766,18 @@ def test_cancel_into_appends_cancelled_and_done_or_a_reject():
 
 @pytest.mark.parametrize(
     "side, otype, tif, price, qty",
-    [(0, 0, 0, 1, 1), (1, 2, 0, 1, 1), (1, 0, 2, 1, 1), (-2, 1, 1, 0, 0), (1, 0, 0, 1, 0),
-     (-1, 1, 1, -7, -3), (1, 0, 1, 0, 5), (-1, 0, 0, -1, 5)],
+    [
+        (0, 0, 0, 1, 1),
+        (1, 2, 0, 1, 1),
+        (1, 0, 2, 1, 1),
+        (-2, 1, 1, 0, 0),
+        (1, 0, 0, 1, 0),
+        (-1, 1, 1, -7, -3),
+        (1, 0, 1, 0, 5),
+        (-1, 0, 0, -1, 5),
+    ],
 )
-def test_submit_into_rejects_out_of_range_ints_with_check_order_reasons(
-    side, otype, tif, price, qty
-):
+def test_submit_into_rejects_out_of_range_ints_with_check_order_reasons(side, otype, tif, price, qty):
     book = OrderBook(SYM)
     out: list = []
     book.submit_into(out, 9, 1, side, otype, tif, price, qty)

@@ -4,6 +4,7 @@
 ``InboxPump`` with fake pipe ends, so a whole tick (receive, match, reply) runs without a
 process.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -231,9 +232,7 @@ def tick(payloads):
 
 def test_pump_answers_a_batch_with_one_events_message_of_records():
     orders = msg.encode(msg.ORDERS, wire.pack([order(1, MSFT, -1, 100, 10)], 9))
-    more = msg.encode(
-        msg.ORDERS, wire.pack([order(2, MSFT, 1, 100, 4), order(3, 0, 1, 1, 1)], 9)
-    )
+    more = msg.encode(msg.ORDERS, wire.pack([order(2, MSFT, 1, 100, 4), order(3, 0, 1, 1, 1)], 9))
     pump, sent = tick([orders, more])
     assert [kind for kind, _ in sent] == [msg.EVENTS]
     index, consumed, records = sent[0][1]

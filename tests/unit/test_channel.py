@@ -1,4 +1,5 @@
 """The channel to a broker: credit, full, gone, close -- over real pipes."""
+
 from __future__ import annotations
 
 import pytest
@@ -106,8 +107,9 @@ def _exit_at_once(inbox, results) -> None:
 def test_the_death_of_a_real_broker_process_reads_as_gone():
     inbox_reader, inbox, capacity = processes.one_way_pipe()
     results, results_writer, _ = processes.one_way_pipe()
-    process = processes.start_process(_exit_at_once, (inbox_reader, results_writer), "broker-x",
-                                      hand_over=(inbox_reader, results_writer))
+    process = processes.start_process(
+        _exit_at_once, (inbox_reader, results_writer), "broker-x", hand_over=(inbox_reader, results_writer)
+    )
     channel = PipeChannel(inbox, results, max_unread=3, capacity=capacity)
     try:
         assert processes.end_process(process, "broker-x", grace_s=30) == 0

@@ -1,4 +1,5 @@
 """Unit tests for simulator.config: command-line flags resolved into a frozen SimConfig."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,5 @@
 """Unit and property tests for simulator.flow: the seeded, open-loop order-flow generator."""
+
 from __future__ import annotations
 
 import random
@@ -41,7 +42,10 @@ def candidates(rows: np.ndarray) -> np.ndarray:
     """Valid LIMIT DAY orders: what a cancel may target."""
     o = rows
     return o[
-        (o[:, OTYPE] == LIMIT) & (o[:, TIF] == DAY) & (o[:, QTY] > 0) & (o[:, PRICE] > 0)
+        (o[:, OTYPE] == LIMIT)
+        & (o[:, TIF] == DAY)
+        & (o[:, QTY] > 0)
+        & (o[:, PRICE] > 0)
         & (o[:, SYM] != wire.UNKNOWN_SYM)
     ]
 
@@ -338,16 +342,31 @@ def test_expiry_keeps_a_book_bounded_over_a_long_run():
 # -- the vectorised blocks against a plain, one-order-at-a-time model of the same draws ----------
 
 
-def sequential_model(symbols, seed, blocks, accounts=100, market_ratio=0.05, ioc_ratio=0.10,
-                     cancel_ratio=0.10, invalid_ratio=0.0, start=None) -> list[tuple]:
+def sequential_model(
+    symbols,
+    seed,
+    blocks,
+    accounts=100,
+    market_ratio=0.05,
+    ioc_ratio=0.10,
+    cancel_ratio=0.10,
+    invalid_ratio=0.0,
+    start=None,
+) -> list[tuple]:
     """The flow as a loop, drawing the same numbers in the same order as OrderFlow's blocks."""
     rng = np.random.Generator(np.random.PCG64(seed))
     nsym = len(symbols)
     ref = rng.integers(2_000, 50_000, nsym).tolist()
     if start is not None:
         ref = [start] * nsym
-    fate_share = OrderFlow(symbols, seed=seed, market_ratio=market_ratio, ioc_ratio=ioc_ratio,
-                           cancel_ratio=cancel_ratio, invalid_ratio=invalid_ratio)._fate_share
+    fate_share = OrderFlow(
+        symbols,
+        seed=seed,
+        market_ratio=market_ratio,
+        ioc_ratio=ioc_ratio,
+        cancel_ratio=cancel_ratio,
+        invalid_ratio=invalid_ratio,
+    )._fate_share
     made = [0] * nsym
     pending: list[list[int]] = []  # [sym, death, oid, account, side, price, random]
     out: list[tuple] = []

@@ -1,5 +1,6 @@
 """Tests for simulator.journal, simulator.journal_file and simulator.replay: a real bus, a real
 SQLite file, the brokers' matching in-process."""
+
 from __future__ import annotations
 
 import logging
@@ -45,8 +46,14 @@ class Brokers:
 
     def __init__(self, symbols=SYMBOLS, count: int = 2) -> None:
         self.brokers = [
-            Broker(msg.BrokerSpec(index=i, name=f"broker-{i}", symbols=tuple(symbols[i::count]),
-                                  symbol_ids=tuple(range(i, len(symbols), count))))
+            Broker(
+                msg.BrokerSpec(
+                    index=i,
+                    name=f"broker-{i}",
+                    symbols=tuple(symbols[i::count]),
+                    symbol_ids=tuple(range(i, len(symbols), count)),
+                )
+            )
             for i in range(count)
         ]
         # the broker of each wire sym; the extra last slot is indexed by UNKNOWN_SYM (-1)
@@ -154,8 +161,7 @@ def test_a_run_journals_every_order_fill_and_result_and_its_config(journalled_ru
 
     oid, account, symbol, side, otype, tif, price, qty, _target = run.orders[0]
     assert rows(path, "SELECT * FROM orders WHERE id = ?", oid) == [
-        (oid, 1, account, symbol, side, OrderType(otype).name, ["DAY", "IOC"][tif], price, qty,
-         None, 1_000)
+        (oid, 1, account, symbol, side, OrderType(otype).name, ["DAY", "IOC"][tif], price, qty, None, 1_000)
     ]
     cancel = next(o for o in run.orders if o[4] == CANCEL)
     assert rows(path, "SELECT side, type, price, qty, target FROM orders WHERE id = ?", cancel[0]) == [
@@ -173,8 +179,9 @@ def test_a_run_journals_every_order_fill_and_result_and_its_config(journalled_ru
     ]
     for answering in (0, 1):
         ack = next(e for b, e in run.events if e[0] == ACK and b == answering)
-        assert rows(path, "SELECT event, detail, broker FROM results WHERE order_id = ? "
-                    "AND event = 'ACK'", ack[1]) == [("ACK", None, answering)]
+        assert rows(
+            path, "SELECT event, detail, broker FROM results WHERE order_id = ? AND event = 'ACK'", ack[1]
+        ) == [("ACK", None, answering)]
     assert rows(path, "SELECT DISTINCT broker FROM results ORDER BY 1") == [(0,), (1,)]
     # arrival sequence: 1..n per symbol, in id order
     for sym in (*SYMBOLS, UNKNOWN_SYMBOL):
@@ -232,7 +239,9 @@ def test_malformed_orders_and_events_are_skipped_counted_and_logged(bus, tmp_pat
     # a skipped order takes no arrival number
     assert rows(str(path), "SELECT id, seq FROM orders ORDER BY id") == [(1, 1), (4, 2), (6, 3)]
     assert rows(str(path), "SELECT order_id, event, broker FROM results ORDER BY 1") == [
-        (1, "ACK", 0), (4, "ACK", 0), (6, "ACK", 1)
+        (1, "ACK", 0),
+        (4, "ACK", 0),
+        (6, "ACK", 1),
     ]
     logged = [r.getMessage() for r in caplog.records if r.name == "journal"]
     assert any("malformed rows" in m for m in logged)
@@ -281,8 +290,9 @@ def test_replay_names_the_first_difference_of_a_corrupted_fill(journalled_run, c
     _t, symbol, seq, buy, sell, price, qty = run.trades[len(run.trades) // 2]
     con = sqlite3.connect(path)
     with con:
-        con.execute("UPDATE fills SET sell_id = sell_id + 1 WHERE symbol = ? AND match_seq = ?",
-                    (symbol, seq))
+        con.execute(
+            "UPDATE fills SET sell_id = sell_id + 1 WHERE symbol = ? AND match_seq = ?", (symbol, seq)
+        )
     con.close()
     result = replay(path)
     assert not result.identical
@@ -331,8 +341,12 @@ def test_replay_of_a_missing_file_or_a_non_journal_exits_2(tmp_path, capsys):
     con = sqlite3.connect(other)
     con.execute("CREATE TABLE t(x)")
     con.close()
-    for path, why in ((tmp_path / "none.db", "no such file"), (text, "not a journal"),
-                      (other, "not a journal"), (tmp_path, "is a directory")):
+    for path, why in (
+        (tmp_path / "none.db", "no such file"),
+        (text, "not a journal"),
+        (other, "not a journal"),
+        (tmp_path, "is a directory"),
+    ):
         with pytest.raises(JournalError, match=why):
             replay(str(path))
         assert replay_main([str(path)]) == 2
@@ -388,8 +402,9 @@ def test_a_write_failure_during_the_run_fails_the_journal_and_the_hooks_stay_pro
     run.step(50)
     deadline_wait(lambda: journal.committed_batches >= 2, 10.0, "the first batches committed")
     con = sqlite3.connect(path)
-    con.execute("CREATE TRIGGER no_more BEFORE INSERT ON orders "
-                "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
+    con.execute(
+        "CREATE TRIGGER no_more BEFORE INSERT ON orders BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+    )
     con.commit()
     con.close()
     run.step(50)

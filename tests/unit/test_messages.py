@@ -1,4 +1,5 @@
 """Unit tests for simulator.messages: the records that cross a process boundary and their bytes."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,5 @@
 """The bank's schedule: what is due at a given rate and time, and what holds it back."""
+
 from __future__ import annotations
 
 import pytest

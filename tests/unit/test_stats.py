@@ -1,4 +1,5 @@
 """Unit and property tests for simulator.stats: latency histogram, rate meter and view records."""
+
 from __future__ import annotations
 
 import math
@@ -40,9 +41,7 @@ def assert_close(reported: int, exact: int) -> None:
 
 @settings(max_examples=50, deadline=None)
 @given(
-    values=st.lists(
-        st.one_of(st.integers(0, 100), st.integers(0, 10**9)), min_size=1, max_size=400
-    ),
+    values=st.lists(st.one_of(st.integers(0, 100), st.integers(0, 10**9)), min_size=1, max_size=400),
     p=st.sampled_from(PERCENTILES),
 )
 def test_percentiles_are_within_3_percent_of_exact(values, p):
