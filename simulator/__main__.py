@@ -17,6 +17,13 @@ from simulator import processes  # cheap: it imports multiprocess only when a pr
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+# A child the simulator spawns (a broker, the dashboard's bank process) imports this module
+# first, as its parent's main module: from here on the kernel ends it if its parent dies, so
+# a kill -9 of the bank cannot leave a broker that is still importing its libraries behind.
+# The child's own set-up (processes.enter_child) then says how it wants to be told.
+if processes.in_spawned_child():
+    processes.end_with_parent()
+
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the simulator with ``argv`` (default: the command line); its exit status."""

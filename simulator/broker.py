@@ -1,8 +1,8 @@
 """The broker process: its own bus, an inbox pump, and one order book per symbol it owns.
 
-``broker_main`` is the target of every broker subprocess. It ignores SIGINT and SIGHUP (a
-terminal Ctrl-C reaches the whole process group, and a broker killed mid-batch would lose
-orders); the bank stops it with the STOP sentinel behind the last order it sent. The pump
+``broker_main`` is the target of every broker subprocess. It ignores SIGINT, SIGHUP and
+SIGTERM (a terminal's Ctrl-C and a service manager's SIGTERM reach the whole process group,
+and a broker killed mid-batch would lose orders); the bank stops it with the STOP sentinel behind the last order it sent. The pump
 blocks on the inbox for at most ``_IDLE_WAIT_S``, then drains what is there up to a budget, so
 an order waits microseconds, not a fixed tick. Orders arrive as int64 records (``wire.py``);
 the books append their events to one flat list of ints, which goes back packed in one send.
@@ -244,7 +244,7 @@ class InboxPump(SimplePlugin):
 
 def broker_main(spec: msg.BrokerSpec, inbox, results) -> None:
     """Entry point of a broker subprocess (``processes.start_process`` spawns it)."""
-    processes.enter_child()
+    processes.enter_child(title=spec.name)
     parent = processes.OrphanWatch()
 
     root = logging.getLogger()

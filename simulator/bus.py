@@ -54,7 +54,7 @@ ORDER: dict[tuple[str, str], int] = {
     # each round of it: restart what died first, then show the round
     ("drain", "supervisor"): 10,
     ("drain", "snapshots"): 70,
-    # join the brokers; terminate, then kill, only those that did not answer
+    # join the brokers; kill only those that did not answer
     ("stop", "brokers"): 60,
     # reconcile once every broker's final report is in, and publish the last Snapshot
     ("stop", "ledger"): 90,

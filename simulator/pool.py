@@ -11,7 +11,8 @@ decides what to send. ``poll`` waits on every results pipe and every process sen
 so a death is seen the moment it happens, after what the broker sent before dying was read.
 
 ``stop`` (a bus 'stop' listener that runs after the bank's drain) joins every broker and
-escalates -- terminate, then kill -- for any still alive, saying so in the log.
+kills any still alive after a grace, saying so in the log (brokers ignore SIGTERM: see
+``processes.enter_child``).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class BrokerHandle:
     state: str = STARTING
     pid: int | None = None
     started_at: float = 0.0
-    last_heartbeat: float = 0.0
+    last_heard: float = 0.0  # when the bank last read a message of it, of any kind
     heartbeat: msg.Heartbeat | None = None
     final: msg.FinalReport | None = None
     exit_code: int | None = None
@@ -73,6 +74,10 @@ class BrokerHandle:
         return self.state in LIVE_STATES
 
 
+class StartFailed(RuntimeError):
+    """The brokers could not be made ready; the text says why, for the user."""
+
+
 class BrokerPool(SimplePlugin):
     """Bus plugin owning the broker processes and their channels.
 
@@ -88,6 +93,7 @@ class BrokerPool(SimplePlugin):
         inbox_batches: int,
         on_message: Callable[[int, bytes, Any], None],
         should_abort: Callable[[], bool] = lambda: False,
+        max_restarts: int = 0,
         target: Callable = broker_main,
     ) -> None:
         super().__init__(bus)
@@ -95,6 +101,7 @@ class BrokerPool(SimplePlugin):
         self.inbox_batches = inbox_batches
         self.on_message = on_message
         self.should_abort = should_abort
+        self.max_restarts = max_restarts  # also for a death during start-up
         self.ctx = processes.spawn_context()
         self.target = target  # the broker's entry point (a benchmark injects an echo)
         self.brokers: list[BrokerHandle] = []
@@ -117,7 +124,10 @@ class BrokerPool(SimplePlugin):
             for spec in self.specs:
                 self.brokers.append(self._spawn(spec))
             self._wait_ready()
-        except Exception as exc:
+        except StartFailed as exc:
+            log.error("brokers failed to start: %s", exc)
+            self.failed = f"brokers failed to start: {exc}"
+        except Exception as exc:  # a bug, or the machine refused (no memory, no processes)
             log.exception("brokers failed to start")
             self.failed = f"brokers failed to start: {exc}"
 
@@ -145,6 +155,9 @@ class BrokerPool(SimplePlugin):
         )
 
     def _wait_ready(self) -> None:
+        """Until every broker sent its first heartbeat. One that dies meanwhile (killed, or it
+        failed) is started again, as a restart, up to ``max_restarts`` times: no order has been
+        placed yet, so there is nothing to restore."""
         deadline = time.monotonic() + START_TIMEOUT_S
         while any(b.state == STARTING for b in self.brokers):
             if self.should_abort():
@@ -152,10 +165,18 @@ class BrokerPool(SimplePlugin):
                 return
             self.poll(0.05)
             for b in self.brokers:
-                if b.state == DEAD:
-                    raise RuntimeError(f"{b.name} exited with {b.exit_code} during start-up")
+                if b.state != DEAD:
+                    continue
+                if b.restarts >= self.max_restarts:
+                    raise StartFailed(
+                        f"{b.name} died during start-up (exit code {b.exit_code}) "
+                        f"{b.restarts + 1} times; --max-restarts {self.max_restarts} reached"
+                    )
+                log.warning("%s died during start-up (exit code %s): starting it again (restart %d of %d)",
+                            b.name, b.exit_code, b.restarts + 1, self.max_restarts)  # fmt: skip
+                self.respawn(b.index)
             if time.monotonic() > deadline:
-                raise RuntimeError(f"brokers not ready after {START_TIMEOUT_S:.0f} s")
+                raise StartFailed(f"brokers not ready after {START_TIMEOUT_S:.0f} s")
 
     def respawn(self, index: int, first: bytes | None = None) -> BrokerHandle:
         """A new process for a dead broker's symbols, with a new channel; ``first`` is sent
@@ -231,6 +252,9 @@ class BrokerPool(SimplePlugin):
             log.error("%s (pid %s) died, exit code %s", b.name, b.pid, b.exit_code)
 
     def _dispatch(self, b: BrokerHandle, payload: bytes) -> None:
+        # any message is a sign of life, not only a heartbeat: a broker whose results pipe is
+        # full waits in a send and writes no heartbeat, yet it is working
+        b.last_heard = time.monotonic()
         try:
             kind, body = msg.decode(payload)
         except msg.BadMessage as exc:
@@ -244,7 +268,7 @@ class BrokerPool(SimplePlugin):
                 return
             b.channel.consumed(body[1])
         elif kind == msg.HEARTBEAT:
-            b.heartbeat, b.last_heartbeat = body, time.monotonic()
+            b.heartbeat = body
             b.channel.consumed(body.consumed)
             if b.state == STARTING:
                 b.state = RUNNING
@@ -252,17 +276,29 @@ class BrokerPool(SimplePlugin):
             b.final = body
         self.on_message(b.index, kind, body)
 
+    def read_waiting(self, index: int, most: int = 4096) -> int:
+        """Read what broker ``index`` has sent and the bank not yet read (at most ``most``
+        messages), without waiting: before judging it silent, hear what it said."""
+        b = self.brokers[index]
+        n = 0
+        while b.live and n < most:
+            got = self._read(b)
+            if not got:
+                break
+            n += got
+        return n
+
     def dead(self) -> list[BrokerHandle]:
         return [b for b in self.brokers if b.state == DEAD and b.final is None]
 
     def hung(self, now: float, after_s: float) -> list[BrokerHandle]:
-        """Live brokers silent for ``after_s`` seconds (no heartbeat since)."""
+        """Live brokers silent for ``after_s`` seconds (nothing read from them since)."""
         return [
             b
             for b in self.brokers
             if b.state in (RUNNING, STOPPING)
             and b.final is None
-            and now - max(b.last_heartbeat, b.started_at) > after_s
+            and now - max(b.last_heard, b.started_at) > after_s
         ]
 
     def kill(self, index: int) -> None:
@@ -276,13 +312,16 @@ class BrokerPool(SimplePlugin):
 
     @never_raises
     def stop(self) -> None:
-        """Join every broker; terminate, then kill, any that did not exit (after the bank drained)."""
+        """Join every broker; kill any that did not exit (after the bank drained)."""
         if self.stopped:
             return
         self.stopped = True
         for b in self.brokers:
             grace = _JOIN_GRACE_S if b.final is not None else 0.1
-            b.exit_code = processes.end_process(b.process, b.name, grace_s=grace, escalate_s=_JOIN_GRACE_S)
+            # brokers ignore SIGTERM (a service manager sends it to the whole group): kill at once
+            b.exit_code = processes.end_process(
+                b.process, b.name, grace_s=grace, escalate_s=_JOIN_GRACE_S, terminate=False
+            )
             b.state = EXITED if b.final is not None and b.exit_code == 0 else DEAD
             if b.final is None:
                 log.error("%s sent no final report", b.name)

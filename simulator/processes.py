@@ -14,12 +14,13 @@ Every process of a run uses this module, and only this module imports ``multipro
                     unblocks those signals again (PITFALLS.md), and it closes the parent's
                     copies of the pipe ends handed to the child, so the child's death reads
                     as end-of-file here.
-    child set-up    ``enter_child`` ignores SIGINT and SIGHUP (a terminal's signals reach the
-                    whole process group; the parent stops its children with a sentinel behind
-                    their last order) and unblocks the rest; ``OrphanWatch`` tells a child that
-                    its parent is gone, even after kill -9.
-    end             ``end_process`` joins with a deadline, then terminates, then kills, and says
-                    each step in the log.
+    child set-up    ``enter_child`` gives the process a title (``simulate: broker-2``), asks the
+                    kernel for a signal when the parent dies, ignores the stop signals that
+                    reach the whole process group (the parent stops its children with a
+                    sentinel behind their last order) and unblocks what it must handle;
+                    ``OrphanWatch`` tells a child that its parent is gone, even after kill -9.
+    end             ``end_process`` joins with a deadline, then terminates (unless the child
+                    ignores SIGTERM), then kills, and says each step in the log.
     pipes           ``one_way_pipe`` makes a pipe from the spawn context, as large as Linux lets
                     an unprivileged process ask for.
 """
@@ -30,6 +31,7 @@ import fcntl
 import logging
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -42,6 +44,7 @@ _BLOCKED_AT_SPAWN = {signal.SIGINT, signal.SIGHUP, signal.SIGTERM}
 _PIPE_BYTES = 1 << 20  # asked of the kernel for each pipe (Linux's default cap for a pipe)
 _F_SETPIPE_SZ, _F_GETPIPE_SZ = 1031, 1032
 _DEFAULT_PIPE_BYTES = 65536
+_PR_SET_PDEATHSIG = 1
 
 
 # -- stop signals ---------------------------------------------------------------------------
@@ -153,19 +156,66 @@ def _grow_pipe(conn: Any) -> int:
 # -- a child's side -------------------------------------------------------------------------
 
 
-def enter_child(*, ignore: Iterable[int] = (signal.SIGINT, signal.SIGHUP)) -> None:
-    """First thing in a child started by ``start_process``: ignore the terminal's signals
-    (the parent stops us with a sentinel), then unblock what ``start_process`` blocked."""
+def enter_child(
+    title: str | None = None,
+    *,
+    on_parent_death: int = signal.SIGKILL,
+    ignore: Iterable[int] = STOP_SIGNALS,
+) -> None:
+    """First thing in a child started by ``start_process``: name it, have the kernel send it
+    ``on_parent_death`` if its parent dies (SIGKILL for a broker, which has nobody left to
+    answer; SIGTERM for a process that stops cleanly on it), ignore the signals that reach the
+    whole process group (a terminal's Ctrl-C and hangup, a service manager's SIGTERM: the
+    parent stops its children with a sentinel behind their last order, and kills one that does
+    not answer), then unblock what ``start_process`` blocked."""
+    if title:
+        set_title(title)
+    end_with_parent(on_parent_death)
     for sig in ignore:
         signal.signal(sig, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _BLOCKED_AT_SPAWN)
 
 
+def in_spawned_child() -> bool:
+    """True in a process multiprocess spawned (its command line ends with this flag), already
+    while it imports its parent's main module, before it knows what it is for."""
+    return "--multiprocessing-fork" in sys.argv
+
+
+def set_title(role: str) -> None:
+    """``simulate: broker-2`` in ps and top, instead of multiprocess's spawn command line."""
+    try:
+        import setproctitle  # a C extension: the kernel's view of argv, which Python cannot set
+
+        setproctitle.setproctitle(f"simulate: {role}")
+    except Exception as exc:  # a title is a courtesy: never a reason not to run
+        log.debug("process title not set: %s", exc)
+
+
+def end_with_parent(sig: int = signal.SIGKILL) -> None:
+    """Have the kernel send ``sig`` the moment the parent dies (Linux ``PR_SET_PDEATHSIG``),
+    even while this process is busy or still importing, where ``OrphanWatch`` only notices at
+    its next look. SIGKILL cannot be blocked; a blocked SIGTERM waits for ``enter_child``."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    except (OSError, AttributeError) as exc:  # not Linux: the orphan watch still works
+        log.debug("parent-death signal not set: %s", exc)
+
+
 class OrphanWatch:
-    """Tells a child its parent is gone (also after kill -9: the child is re-parented)."""
+    """Tells a child its parent is gone (also after kill -9: the child is re-parented).
+
+    The parent's pid comes from the spawn data, not ``getppid()``: a parent that died before
+    the child got here would otherwise be taken for init, forever alive."""
 
     def __init__(self) -> None:
-        self.parent_pid = os.getppid()
+        import multiprocess
+
+        parent = multiprocess.parent_process()
+        self.parent_pid = parent.pid if parent is not None else os.getppid()
 
     @property
     def orphaned(self) -> bool:
@@ -175,16 +225,19 @@ class OrphanWatch:
 # -- end ------------------------------------------------------------------------------------
 
 
-def end_process(process: Any, name: str, *, grace_s: float, escalate_s: float = 2.0) -> int | None:
-    """Wait ``grace_s`` for ``process`` to exit by itself; then terminate it, then kill it,
-    saying so. Its exit code (negative: the signal that ended it)."""
+def end_process(
+    process: Any, name: str, *, grace_s: float, escalate_s: float = 2.0, terminate: bool = True
+) -> int | None:
+    """Wait ``grace_s`` for ``process`` to exit by itself; then terminate it (unless it ignores
+    SIGTERM, as brokers do), then kill it, saying so. Its exit code (negative: the signal)."""
     process.join(grace_s)
-    if process.is_alive():
+    if terminate and process.is_alive():
         log.error("%s (pid %s) did not exit: terminating", name, process.pid)
         process.terminate()
         process.join(escalate_s)
     if process.is_alive():
-        log.error("%s (pid %s) ignored SIGTERM: killing", name, process.pid)
+        log.error("%s (pid %s) did not exit%s: killing", name, process.pid,
+                  " after SIGTERM" if terminate else "")  # fmt: skip
         process.kill()
         process.join(escalate_s)
     return process.exitcode

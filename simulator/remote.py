@@ -14,8 +14,8 @@ Textual and the bank would otherwise share one interpreter lock: every milliseco
 drawing the screen was taken from the order flow (measured: the dashboard cost a third of the
 throughput in one process). Apart, the drawing runs on the other core.
 
-The bank process ignores SIGINT and SIGHUP like the brokers (a terminal's signals reach the
-whole group); the dashboard process turns them into a stop command. SIGTERM sent to the bank
+The bank process ignores SIGINT and SIGHUP (a terminal's signals reach the whole group); the
+dashboard process turns them into a stop command. SIGTERM sent to the bank
 process itself, or the dashboard process vanishing, also stops it cleanly. Its log records go
 to the Snapshots' log lines, never to the terminal.
 """
@@ -47,7 +47,11 @@ def bank_main(config: SimConfig, to_ui: Any, from_ui: Any) -> None:
     # SIGTERM stops the run cleanly; it is still blocked (as are SIGINT and SIGHUP, which the
     # bank ignores) until enter_child unblocks it, so none can land before its handler exists
     processes.StopSignals(sim.request_stop, signals=(signal.SIGTERM,)).install()
-    processes.enter_child()
+    processes.enter_child(
+        title="bank",
+        on_parent_death=signal.SIGTERM,  # the dashboard gone: a clean stop, the report written
+        ignore=(signal.SIGINT, signal.SIGHUP),  # SIGTERM stops it cleanly (handler above)
+    )
     setup_logging(config, sim.log_lines, console=False)
     parent = processes.OrphanWatch()
 

@@ -73,6 +73,7 @@ class Simulation:
             inbox_batches=config.inbox_batches,
             on_message=self._on_message,
             should_abort=lambda: bool(self.stop),
+            max_restarts=config.max_restarts,
         )
         self.journal: Journal | None = None
         if config.journal:

@@ -206,7 +206,7 @@ class SnapshotBuilder(SimplePlugin):
             hb = b.heartbeat
             if hb is not None:
                 meter.update(now, hb.orders)
-            age = now - b.last_heartbeat if b.last_heartbeat else 0.0
+            age = now - b.last_heard if b.last_heard else 0.0
             state = "HUNG" if b.state == "RUNNING" and age > hang_s else b.state
             cpu, rss = usage.get(b.pid, (0.0, 0))
             rows.append(

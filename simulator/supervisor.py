@@ -9,7 +9,8 @@ round of the stop protocol it:
   order of its shard not answered yet sent again (published on the bus as 'restarted', for the
   bank to queue); after ``--max-restarts`` restarts of one broker it gives up on it and stops
   the run as failed, and the orders it held are reported lost;
-* kills a broker that sent no heartbeat for ``--hang-timeout`` seconds, and restarts it as dead.
+* kills a broker that sent nothing (no heartbeat, no events) for ``--hang-timeout`` seconds,
+  after reading what waits in its pipe, and restarts it as dead.
 
 On 'main' only: the fault drills (``--kill-broker-every``) and the dashboard's kill requests.
 The dashboard's HUNG state comes from the same ``--hang-timeout`` (``hang_timeout_s``).
@@ -119,11 +120,16 @@ class Supervisor(SimplePlugin):
 
     def _kill_hung(self, now: float) -> None:
         for b in self.brokers.hung(now, self.hang_timeout_s):
+            # what waits in its pipe was said before now: read it before judging (a bank that
+            # was itself stalled -- SIGSTOP, swap -- would otherwise find every broker silent)
+            self.brokers.read_waiting(b.index)
+            if b not in self.brokers.hung(time.monotonic(), self.hang_timeout_s):
+                continue
             log.error(
-                "%s (pid %s) sent no heartbeat for %.1f s: treating it as dead",
+                "%s (pid %s) sent no heartbeat nor any other message for %.1f s: treating it as dead",
                 b.name,
                 b.pid,
-                now - max(b.last_heartbeat, b.started_at),
+                now - max(b.last_heard, b.started_at),
             )
             self.brokers.kill(b.index)
 

@@ -178,7 +178,9 @@ class SimProcess:
         pids = []
         for p in self.children():
             try:
-                if "spawn_main" in " ".join(p.cmdline()):
+                command = " ".join(p.cmdline())
+                # a broker names itself once it runs; until then it is multiprocess's spawn
+                if command.startswith("simulate: broker") or "spawn_main" in command:
                     pids.append(p.pid)
             except psutil.Error:
                 pass

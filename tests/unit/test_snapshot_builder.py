@@ -26,7 +26,7 @@ def simulation_with_a_silent_broker(hang_timeout: float, silent_for: float) -> t
             state=RUNNING,
             pid=os.getpid(),
             started_at=now - 60,
-            last_heartbeat=now - silent_for,
+            last_heard=now - silent_for,
             heartbeat=msg.Heartbeat(0, os.getpid(), 10, 2, 1, 0),
         )
     )

@@ -1,0 +1,105 @@
+"""The bank stalled, brokers killed while starting, the bank killed: supervision judges rightly."""
+
+from __future__ import annotations
+
+import signal
+
+import psutil
+import pytest
+
+from simulator.testing.procs import SimProcess, assert_reconciled
+from simulator.testing.waiting import deadline_wait
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+
+@pytest.mark.parametrize("rate", ["0", "20000"], ids=["full-speed", "set-rate"])
+def test_a_bank_stalled_past_the_hang_timeout_does_not_kill_its_healthy_brokers(tmp_path, rate):
+    # at full speed the brokers' result pipes fill while the bank is stopped, so the brokers block
+    # on a send and write no heartbeat: what waits in the pipe is the sign of life to read first
+    with SimProcess("--rate", rate, "--hang-timeout", "1", "--max-restarts", "0", "--seed", "5",
+                    "--duration", "6", report=tmp_path / "r.json") as sim:  # fmt: skip
+        sim.wait_placed_at_least(1)
+        sim.signal_bank(signal.SIGSTOP)
+        try:
+            psutil.Process(sim.proc.pid).wait(timeout=2.5)  # 2.5 x the hang timeout, stopped
+        except psutil.TimeoutExpired:
+            pass
+        finally:
+            sim.signal_bank(signal.SIGCONT)
+        assert sim.wait_exit(60) == 0, sim.output()
+        assert "treating it as dead" not in sim.output()
+        report = sim.report()
+    assert_reconciled(report)
+    assert all(b["exit_code"] == 0 for b in report["brokers"])
+
+
+def test_a_broker_killed_while_starting_is_started_again_and_the_run_goes_on(tmp_path):
+    with SimProcess("--rate", "5000", "--orders", "5000", "--seed", "2", "--max-restarts", "1",
+                    report=tmp_path / "r.json") as sim:  # fmt: skip
+        # the first broker, as soon as it exists: still importing, long before its first heartbeat
+        sim.wait_for(lambda: sim.broker_pids(), 30, "a broker process")
+        victim = sim.broker_pids()[0]
+        psutil.Process(victim).kill()
+        assert sim.wait_exit(60) == 0, sim.output()
+        report = sim.report()
+    assert_reconciled(report)
+    assert "died during start-up" in sim.output()
+    assert victim not in [b["pid"] for b in report["brokers"]]
+
+
+def test_a_broker_killed_while_starting_past_max_restarts_fails_the_run_with_the_reason(tmp_path):
+    with SimProcess("--rate", "5000", "--orders", "5000", "--max-restarts", "0") as sim:
+        sim.wait_for(lambda: sim.broker_pids(), 30, "a broker process")
+        psutil.Process(sim.broker_pids()[0]).kill()
+        assert sim.wait_exit(60) == 1, sim.output()
+    assert "--max-restarts 0" in sim.output()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_stop_signal_to_the_group_while_the_first_broker_starts_stops_cleanly(tmp_path, sig):
+    # the first broker used to be spawned with SIGINT and SIGTERM unblocked (the resource
+    # tracker's start unblocks them): a Ctrl-C at this moment killed it
+    with SimProcess("--rate", "5000", "--orders", "5000", "--max-restarts", "0",
+                    report=tmp_path / "r.json") as sim:  # fmt: skip
+        sim.wait_for(lambda: sim.broker_pids(), 30, "a broker process")
+        sim.signal_group(sig)
+        assert sim.wait_exit(60) == 0, sim.output()
+        report = sim.report()
+    assert "died" not in sim.output() and "Traceback" not in sim.output()
+    assert_reconciled(report)
+    assert report["stop_reason"] == f"signal {sig.name}"
+
+
+@pytest.mark.parametrize("moment", ["starting", "running"])
+def test_brokers_exit_within_two_seconds_of_a_kill_9_of_the_bank(moment):
+    with SimProcess("--rate", "20000", "--duration", "30") as sim:
+        if moment == "starting":
+            sim.wait_for(lambda: len(sim.broker_pids()) == 2, 30, "both broker processes")
+        else:
+            sim.wait_placed_at_least(1000)
+        brokers = [psutil.Process(pid) for pid in sim.broker_pids()]
+        sim.signal_bank(signal.SIGKILL)
+        # exited is gone: an orphan's zombie waits for init to reap it, which is not ours to time
+        deadline_wait(lambda: not [b for b in brokers if running(b)], 2.0, "every broker gone")
+        sim.wait_exit(10)
+
+
+def running(p: psutil.Process) -> bool:
+    try:
+        return p.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_every_process_has_a_title_that_names_its_role():
+    with SimProcess("--rate", "2000", "--duration", "30") as sim:
+        sim.wait_placed_at_least(100)
+
+        def titles() -> list[str]:
+            return sorted(" ".join(psutil.Process(pid).cmdline()).strip() for pid in sim.broker_pids())
+
+        deadline_wait(lambda: len(titles()) == 2, 30, "both brokers")
+        assert titles() == ["simulate: broker-1", "simulate: broker-2"]
+        sim.signal_group(signal.SIGINT)
+        assert sim.wait_exit(30) == 0, sim.output()
