@@ -210,11 +210,15 @@ class Bank(SimplePlugin):
             if due <= 0:
                 self._limit_reached = True
                 return
+        # ``due`` is at most schedule.MOST_AHEAD: what one tick makes stays a few milliseconds
+        # of work and a few tens of thousands of ids, well inside the ledger's order window
         orders = self.flow.generate(due)
         t_ns = int(first_due * 1e9)
+        # the ledger first: the journal records only orders placed (were the ledger to refuse
+        # them, the journal would hold orders never sent)
+        self.ledger.place(orders, t_ns, self.schedule.step_ns)
         if self.journal is not None:
             self.journal.record_orders(orders, t_ns)
-        self.ledger.place(orders, t_ns, self.schedule.step_ns)
         pending = self.pending
         for index, mine in enumerate(self.routing.split(orders)):
             if len(mine):

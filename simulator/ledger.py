@@ -66,10 +66,12 @@ class Ledger:
         self._recent: deque[tuple] = deque(maxlen=_RECENT)
         self._window = OrderWindow()
         self._batch_token = 0
+        self.last_booked_ns = 0  # the clock reading of the latest apply() that booked an event
 
-    # Both derive exactly from the counters, which change together: an order is acked once and
+    # These derive exactly from the counters, which change together: an order is acked once and
     # leaves the acked state once (filled up, or CANCELLED, an IOC's rest too; a REJECT after
-    # an ACK is an unknown event), and each order or cancel placed is answered once.
+    # an ACK is an unknown event), and each order or cancel placed is answered once. So at any
+    # moment placed = filled + cancelled + rejected + working + orders_in_flight.
 
     @property
     def working(self) -> int:
@@ -77,16 +79,19 @@ class Ledger:
         return self.acked - self.filled - self.cancelled
 
     @property
+    def orders_in_flight(self) -> int:
+        """Orders (not cancel requests) sent and not yet answered (acked or refused)."""
+        return self.placed - self.acked - self.rejected
+
+    @property
     def in_flight(self) -> int:
         """Orders and cancels sent and not yet answered (acked or refused)."""
-        orders = self.placed - self.acked - self.rejected
-        cancels = self.cancels_sent - self.cancels_done - self.cancels_rejected
-        return orders + cancels
+        return self.orders_in_flight + self.cancels_sent - self.cancels_done - self.cancels_rejected
 
     # -- placing ------------------------------------------------------------------------
 
     def place(self, orders, t_ns: int, step_ns: int = 0) -> None:
-        """Record orders as sent (ids rising); the first was due at ``t_ns``, each next one
+        """Record orders as sent, any number (ids rising); the first was due at ``t_ns``, each next one
         ``step_ns`` later. An order for ``wire.UNKNOWN_SYM`` is placed like any other.
 
         Due times are kept to 0.1 ms, so orders due together share one time and the latency
@@ -107,8 +112,7 @@ class Ledger:
         is_cancel = rows[:, _OTYPE] == _CANCEL
         due: np.ndarray | int = t_ns
         if step_ns:
-            steps = np.arange(n, dtype=np.int64) * step_ns
-            due = t_ns + steps // _DUE_QUANTUM_NS * _DUE_QUANTUM_NS
+            due = t_ns + np.arange(n, dtype=np.int64) * step_ns // _DUE_QUANTUM_NS * _DUE_QUANTUM_NS
         self._window.put(rows, np.where(is_cancel, 0, rows[:, _QTY]), due)
         cancels = int(np.count_nonzero(is_cancel))
         self.cancels_sent += cancels
@@ -119,14 +123,8 @@ class Ledger:
         """``place`` for a handful of orders with new, rising ids (a low rate places one or two
         a tick), without whole-array steps. False, with nothing done, for anything else."""
         n = len(rows)
-        cancels = 0
-        leaves = []
-        for r in rows:
-            if r[_OTYPE] == _CANCEL:
-                cancels += 1
-                leaves.append(0)
-            else:
-                leaves.append(r[_QTY])
+        leaves = [0 if r[_OTYPE] == _CANCEL else r[_QTY] for r in rows]
+        cancels = sum(r[_OTYPE] == _CANCEL for r in rows)
         if step_ns:
             due = [t_ns + (i * step_ns) // _DUE_QUANTUM_NS * _DUE_QUANTUM_NS for i in range(n)]
         else:
@@ -150,10 +148,13 @@ class Ledger:
         if not len(ev):
             return
         self._batch_token += 1
+        unknown = self.unknown_events
         # a whole-array step costs several microseconds here however short the array: small
         # batches (a low rate) are cheaper event by event
         if len(ev) < _FAST_MIN_EVENTS or not self._apply_fast(ev, now_ns, ack_latency, final_latency):
             self._apply_slowly(ev.tolist(), now_ns, ack_latency, final_latency)
+        if self.unknown_events - unknown < len(ev):
+            self.last_booked_ns = now_ns
 
     def _apply_fast(self, ev: np.ndarray, now_ns: int, ack_latency, final_latency) -> bool:
         """Book a batch with whole-array operations if ``check_batch`` passes it; else False."""

@@ -21,6 +21,9 @@ from simulator import wire
 
 WINDOW = 1 << 17  # order ids kept in arrays; older open orders move to overflow slots
 _MASK = WINDOW - 1
+# One store of new ids spans fewer than this: then the window moves at most once, and never
+# past an id being stored. ``put`` stores a longer run in pieces.
+MOST_SPAN = WINDOW // 2
 FREE, SENT, ACKED = 0, 1, 2  # an order's state in its slot: final (or never placed), sent, acked
 _OVERFLOW = 1 << 12  # first slots for old open orders; grows when full
 
@@ -93,16 +96,42 @@ class OrderWindow:
     def put(self, rows: np.ndarray, leaves: np.ndarray, due: np.ndarray | int) -> None:
         """Store orders just sent, (n, 9) records with ids rising, as SENT with their leaves
         and due times (arrays, or one value for all). Raises ValueError, storing nothing, if
-        an id is not new."""
+        an id is not new.
+
+        Any number of ids: a run spanning ``MOST_SPAN`` ids or more is stored in pieces, the
+        window moving on between them. What it leaves behind still open moves to overflow
+        slots: correct, but slower to book, so the bank places far fewer ids at once than the
+        window holds (``schedule.MOST_AHEAD``).
+        """
         oids = rows[:, 0]
         first, last = int(oids[0]), int(oids[-1])
         self._start(first)
-        if first < self.lo or last - first >= WINDOW // 2:
+        if first < self.lo:
             raise ValueError(f"order ids {first}..{last} are not new (ids so far {self.hi - 1})")
-        slots = oids & _MASK
-        if first < self.hi and (self.state[slots] != FREE).any():
-            raise ValueError("an order id placed twice")
-        self._make_room(max(self.hi, last + 1))
+        if first < self.hi:
+            # only ids below hi can be open already; the slots of ids above it may hold older
+            # open orders that the window's move will take to overflow
+            known = oids[: int(np.searchsorted(oids, self.hi))]
+            if (self.state[known & _MASK] != FREE).any():
+                raise ValueError("an order id placed twice")
+        if last - first < MOST_SPAN:
+            self._store(rows, leaves, due)
+            return
+        start = 0
+        while start < len(oids):
+            end = int(np.searchsorted(oids, oids[start] + MOST_SPAN))
+            piece = slice(start, end)
+            self._store(
+                rows[piece],
+                leaves[piece],
+                due if isinstance(due, int) else due[piece],
+            )
+            start = end
+
+    def _store(self, rows: np.ndarray, leaves: np.ndarray, due: np.ndarray | int) -> None:
+        """``put`` of ids spanning fewer than ``MOST_SPAN``, checked already."""
+        self._make_room(max(self.hi, int(rows[-1, 0]) + 1))
+        slots = rows[:, 0] & _MASK
         self.record[slots] = rows
         self.leaves[slots] = leaves
         self.due[slots] = due
@@ -112,7 +141,7 @@ class OrderWindow:
         """``put`` for a handful of orders, item by item (a whole-array step costs more than
         a few items); False, storing nothing, unless every id is past all ids so far and rising."""
         first, last = rows[0][0], rows[-1][0]
-        if first < self.hi or last - first >= WINDOW // 2:
+        if first < self.hi or last - first >= MOST_SPAN:
             return False
         for a, b in zip(rows, rows[1:]):
             if b[0] <= a[0]:

@@ -4,7 +4,11 @@ At the end of a run every order the bank placed must be final or resting on a bo
 leaves the ledger expects, and every cancel request answered::
 
     placed = filled + cancelled + rejected + resting + lost, with lost == 0,
+    cancel requests unanswered (cancels_lost) == 0,
     every symbol's positions sum to 0, and cash sums to 0.
+
+Cancel requests are not orders: one never answered is counted in ``cancels_lost``, apart
+from the orders ``lost``, so the identity holds whatever was lost.
 
 ``close_books`` compares; the ledger (``Ledger.reconcile``) passes it its open orders and counts.
 Pure model.
@@ -29,12 +33,13 @@ class Reconciliation:
     cancelled: int
     rejected: int
     resting: int
-    lost: int
-    lost_ids: list[int]
-    cancels_lost: int
+    lost: int  # orders open in the ledger and resting on no book
+    lost_ids: list[int]  # their ids, rising
+    cancels_lost: int  # cancel requests never answered
     positions_balanced: bool
     cash_balanced: bool
     mismatches: list[str] = field(default_factory=list)
+    lost_cancel_ids: list[int] = field(default_factory=list)  # ids of those cancels, rising
 
     @property
     def ok(self) -> bool:
@@ -62,20 +67,18 @@ def close_books(
     """``open_orders`` as (oid, record, leaves, state), the ledger's; ``resting`` maps every
     order the brokers report resting to its leaves."""
     mismatches = []
-    resting_count = lost = cancels_lost = 0
-    lost_ids = []
+    resting_count = 0
+    lost_ids, lost_cancel_ids = [], []
     open_ids = set()
     for oid, record, leaves, _state in open_orders:
         open_ids.add(oid)
         if record[_OTYPE] == _CANCEL:
-            cancels_lost += 1
-            lost_ids.append(oid)
+            lost_cancel_ids.append(oid)
         elif oid in resting:
             resting_count += 1
             if resting[oid] != leaves:
                 mismatches.append(f"order {oid}: broker says {resting[oid]} resting, ledger {leaves}")
         else:
-            lost += 1
             lost_ids.append(oid)
     for oid in resting:
         if oid not in open_ids:
@@ -86,10 +89,11 @@ def close_books(
         cancelled=cancelled,
         rejected=rejected,
         resting=resting_count,
-        lost=lost,
+        lost=len(lost_ids),
         lost_ids=sorted(lost_ids),
-        cancels_lost=cancels_lost,
+        cancels_lost=len(lost_cancel_ids),
         positions_balanced=positions_balanced,
         cash_balanced=cash_balanced,
         mismatches=mismatches[:_MISMATCHES_KEPT],
+        lost_cancel_ids=sorted(lost_cancel_ids),
     )

@@ -54,6 +54,11 @@ def build_report(config: SimConfig, outcome: Outcome) -> dict:
     duration_s, drain_s = outcome.duration_s, outcome.drain_s
     o = s.orders
     rec = outcome.reconciliation
+    # throughput: orders whose final state is known (resting counts: a book holds it) over the
+    # time from the first order to the last of those states booked; not duration_s, which
+    # ends when the stop is asked, while answers still flow in
+    answered = o.filled + o.cancelled + o.rejected + o.resting
+    answered_s = outcome.answered_s
     return {
         "version": REPORT_VERSION,
         "config": config.to_dict(),
@@ -68,14 +73,19 @@ def build_report(config: SimConfig, outcome: Outcome) -> dict:
             "resting": o.resting,
             "lost": o.lost,
         },
-        "cancel_requests": dict(s.cancel_requests),
+        "cancel_requests": {**s.cancel_requests, "lost": o.cancels_lost},
         "reject_reasons": dict(s.reject_reasons),
         "reconciled": bool(rec is not None and rec.ok),
         "lost_ids": rec.lost_ids[:1000] if rec else [],
+        "lost_cancel_ids": rec.lost_cancel_ids[:1000] if rec else [],
         "positions_balanced": bool(rec and rec.positions_balanced),
         "cash_balanced": bool(rec and rec.cash_balanced),
         "fills": {"count": s.fills, "volume": s.volume, "digest": outcome.fills_digest},
-        "throughput": {"orders_per_s": round(o.placed / duration_s, 1) if duration_s > 0 else 0.0},
+        "throughput": {
+            "orders_per_s": round(answered / answered_s, 1) if answered_s > 0 else 0.0,
+            "orders": answered,
+            "seconds": round(answered_s, 3),
+        },
         "latency_us": {"ack": dict(s.ack_latency_us), "final": dict(s.final_latency_us)},
         "brokers": [
             {
@@ -110,12 +120,14 @@ def summary_text(report: dict) -> str:
     o = report["orders"]
     lat = report["latency_us"]["ack"]
     c = report["cancel_requests"]
+    t = report["throughput"]
     lines = [
         f"stopped: {report['stop_reason']} after {report['duration_s']:.2f} s "
         f"(seed {report['config']['seed']})",
         f"orders   placed {o['placed']:,} = filled {o['filled']:,} + cancelled {o['cancelled']:,}"
         f" + rejected {o['rejected']:,} + resting {o['resting']:,} + lost {o['lost']:,}",
-        f"cancels  sent {c.get('sent', 0):,}: done {c.get('done', 0):,}, rejected {c.get('rejected', 0):,}",
+        f"cancels  sent {c.get('sent', 0):,}: done {c.get('done', 0):,}, rejected {c.get('rejected', 0):,}"
+        f", lost {c.get('lost', 0):,}",
     ]
     if report["reject_reasons"]:
         reasons = ", ".join(f"{k} {v:,}" for k, v in report["reject_reasons"].items())
@@ -123,8 +135,10 @@ def summary_text(report: dict) -> str:
     lines += [
         f"fills    {report['fills']['count']:,} trades, {report['fills']['volume']:,} shares, "
         f"digest {report['fills']['digest'][:16]}",
-        f"speed    {report['throughput']['orders_per_s']:,.0f} orders/s; ack latency p50 "
-        f"{lat['p50']:,} us, p99 {lat['p99']:,} us, p99.9 {lat['p999']:,} us, max {lat['max']:,} us",
+        f"speed    {t['orders_per_s']:,.0f} orders/s: {t.get('orders', 0):,} orders answered "
+        f"{t.get('seconds', 0):.3f} s after the first was placed",
+        f"latency  ack p50 {lat['p50']:,} us, p99 {lat['p99']:,} us, p99.9 {lat['p999']:,} us, "
+        f"max {lat['max']:,} us (from when each order was due)",
     ]
     for b in report["brokers"]:
         lines.append(
@@ -134,6 +148,9 @@ def summary_text(report: dict) -> str:
     verdict = "reconciled: yes" if report["reconciled"] else "reconciled: NO"
     if o["lost"]:
         verdict += f" -- {o['lost']} LOST, first ids {report['lost_ids'][:10]}"
+    if c.get("lost"):
+        verdict += " and" if o["lost"] else " --"
+        verdict += f" {c['lost']} cancel requests LOST, first ids {report.get('lost_cancel_ids', [])[:10]}"
     lines.append(f"{verdict}; exit status {report['exit_code']}")
     return "\n".join(lines)
 

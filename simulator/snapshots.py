@@ -58,6 +58,8 @@ class Outcome:
     drain_s: float  # the stop request to every broker's final report
     fills_digest: str
     exit_code: int
+    # first order to the last event booked (the last final state known): the throughput's time
+    answered_s: float = 0.0
 
 
 class SnapshotBuilder(SimplePlugin):
@@ -152,8 +154,10 @@ class SnapshotBuilder(SimplePlugin):
             cancelled=led.cancelled,
             rejected=led.rejected,
             resting=rec.resting if rec else led.working,
-            in_flight=0 if rec else led.in_flight,
-            lost=(rec.lost + rec.cancels_lost) if rec else 0,
+            in_flight=0 if rec else led.orders_in_flight,
+            lost=rec.lost if rec else 0,
+            cancels_in_flight=0 if rec else led.in_flight - led.orders_in_flight,
+            cancels_lost=rec.cancels_lost if rec else 0,
         )
         return Snapshot(
             state=RunState.PAUSED if paused else bank.state,
@@ -246,6 +250,8 @@ class SnapshotBuilder(SimplePlugin):
         clean = bank.brokers.all_clean
         stop = bank.stop_request
         ok = rec is not None and rec.ok and clean and not stop.fatal and journal_failed is None
+        last_booked_s = bank.ledger.last_booked_ns / 1e9  # the bank books on time.monotonic_ns()
+        answered_s = last_booked_s - bank.t_running if bank.t_running and last_booked_s else 0.0
         return Outcome(
             snapshot=snap,
             reconciliation=rec,
@@ -256,6 +262,7 @@ class SnapshotBuilder(SimplePlugin):
             drain_s=bank.drain_s,
             fills_digest=bank.ledger.fills_digest(),
             exit_code=EXIT_OK if ok else EXIT_FAILED,
+            answered_s=max(answered_s, 0.0),
         )
 
 

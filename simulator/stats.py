@@ -164,7 +164,15 @@ class BookView:
 
 @dataclass(frozen=True, slots=True)
 class OrderCounts:
-    """Where every order placed so far stands. At the end: placed = the five final states."""
+    """Where every order placed so far stands. At the end: placed = the five final states,
+    filled + cancelled + rejected + resting + lost.
+
+    While the run goes on, placed = filled + cancelled + rejected + resting + in_flight.
+
+    Cancel requests are not orders and are counted apart, so the identities hold whatever was
+    lost or is in flight: unanswered while the run goes on, a cancel request is in
+    ``cancels_in_flight`` (not ``in_flight``); never answered at the end, in ``cancels_lost``
+    (not ``lost``)."""
 
     placed: int = 0
     acked: int = 0
@@ -172,8 +180,10 @@ class OrderCounts:
     cancelled: int = 0
     rejected: int = 0
     resting: int = 0
-    in_flight: int = 0
-    lost: int = 0
+    in_flight: int = 0  # orders sent, not answered yet (0 at the end)
+    lost: int = 0  # orders, at the end: open in the ledger, resting on no book
+    cancels_in_flight: int = 0  # cancel requests sent, not answered yet (0 at the end)
+    cancels_lost: int = 0  # cancel requests, at the end: never answered
 
 
 @dataclass(frozen=True, slots=True)

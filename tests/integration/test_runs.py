@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import sqlite3
+import time
 
 import pytest
 
@@ -148,3 +151,108 @@ def test_ctrl_c_storm_while_the_bank_exits_keeps_its_exit_status(tmp_path):
         report = sim.report()
     assert report["stop_reason"] in ("signal SIGTERM", "signal SIGINT")  # both were pending
     assert_reconciled(report)
+
+
+# -- the edges of the flags --------------------------------------------------------------------
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("--symbols", "64", "--brokers", "32"),
+        ("--symbols", "16", "--brokers", "8", "--batch", "1024"),
+        ("--batch", "4000"),
+    ],
+    ids=["32-brokers", "8-brokers-batch-1024", "batch-4000"],
+)
+def test_full_speed_with_many_brokers_or_big_batches_runs_and_journals_only_what_it_placed(tmp_path, flags):
+    """Each crashed the bank on its first tick (``order ids 1..94108 are not new``), after the
+    journal had taken 94k orders the ledger refused and no broker ever saw."""
+    journal = tmp_path / "run.db"
+    with SimProcess(
+        "--seed",
+        "7",
+        "--rate",
+        "0",
+        "--duration",
+        "1.5",
+        *flags,
+        "--journal",
+        str(journal),
+        report=tmp_path / "run.json",
+    ) as sim:
+        assert sim.wait_exit(180) == 0, sim.output()
+        report = sim.report()
+    assert report["stop_reason"].startswith("duration reached")
+    assert report["orders"]["placed"] > 0
+    assert_reconciled(report)
+    with contextlib.closing(sqlite3.connect(journal)) as db:
+        journalled = db.execute("SELECT count(*) FROM orders").fetchone()[0]
+    assert journalled == report["orders"]["placed"] + report["cancel_requests"]["sent"]
+
+
+def test_at_the_largest_batch_a_stop_is_seen_at_once(tmp_path):
+    """``--batch 1000000`` kept the bank making a million orders in one tick (quadratic) while
+    SIGTERM waited; at the largest batch the command line takes, a tick stays short."""
+    with SimProcess(*SMALL, "--rate", "0", "--batch", "65536", report=tmp_path / "run.json") as sim:
+        sim.wait_placed_at_least(50_000)
+        asked = time.monotonic()
+        sim.signal_bank(signal.SIGTERM)
+        assert sim.wait_exit(30) == 0, sim.output()
+        took = time.monotonic() - asked
+        report = sim.report()
+    assert report["stop_reason"] == "signal SIGTERM"
+    assert took < 5.0, f"{took:.1f} s from SIGTERM to exit"
+    assert_reconciled(report)
+
+
+def test_cancel_requests_lost_with_a_broker_are_counted_apart_from_lost_orders(tmp_path):
+    """They were added to the orders' lost, so 'placed = ... + lost' did not add up."""
+    with SimProcess(
+        "--symbols",
+        "AAPL,MSFT",
+        "--seed",
+        "3",
+        "--rate",
+        "20000",
+        "--max-restarts",
+        "0",
+        "--kill-broker-every",
+        "1",
+        "--orders",
+        "100000",
+        "--cancel-ratio",
+        "0.3",
+        report=tmp_path / "run.json",
+    ) as sim:
+        assert sim.wait_exit(60) == 1, sim.output()
+        report = sim.report()
+        out = "".join(sim.stdout)
+    o, c = report["orders"], report["cancel_requests"]
+    assert o["lost"] > 0 and c["lost"] > 0, (o, c)
+    assert o["placed"] == o["filled"] + o["cancelled"] + o["rejected"] + o["resting"] + o["lost"]
+    assert c["sent"] == c["done"] + c["rejected"] + c["lost"]
+    assert len(report["lost_ids"]) == min(o["lost"], 1000)
+    assert len(report["lost_cancel_ids"]) == min(c["lost"], 1000)
+    assert not set(report["lost_ids"]) & set(report["lost_cancel_ids"])
+    line = next(x for x in out.splitlines() if x.startswith("orders   placed"))
+    placed, parts = line.removeprefix("orders   placed ").split(" = ")
+    assert int(placed.replace(",", "")) == sum(
+        int(p.split()[-1].replace(",", "")) for p in parts.split(" + ")
+    )
+    assert f"lost {c['lost']:,}" in next(x for x in out.splitlines() if x.startswith("cancels "))
+
+
+def test_a_short_run_reports_the_speed_its_answers_came_at(tmp_path):
+    """2,000 orders placed in 2 ms were reported at 1,084,223 orders/s: the time of placing."""
+    with SimProcess(*SMALL, "--orders", "2000", "--rate", "0", report=tmp_path / "run.json") as sim:
+        assert sim.wait_exit(60) == 0, sim.output()
+        report = sim.report()
+        out = "".join(sim.stdout)
+    t = report["throughput"]
+    assert t["orders"] == 2000  # every order answered: filled, cancelled, rejected or resting
+    assert 0 < t["seconds"] <= report["duration_s"] + report["drain_s"] + 0.002
+    seconds = t["seconds"]  # to the millisecond: the rate was taken before rounding
+    assert 2000 / (seconds + 0.0005) <= t["orders_per_s"] <= 2000 / max(seconds - 0.0005, 1e-9)
+    assert f"speed    {t['orders_per_s']:,.0f} orders/s: 2,000 orders answered {t['seconds']:.3f} s" in out

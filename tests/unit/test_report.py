@@ -44,6 +44,7 @@ def outcome(**changes) -> Outcome:
         drain_s=0.25,
         fills_digest="ab" * 32,
         exit_code=0,
+        answered_s=2.5,
     )
     return replace(base, **changes)
 
@@ -62,7 +63,7 @@ def test_the_report_carries_what_the_outcome_says_and_derives_the_throughput():
         "resting": 140,
         "lost": 0,
     }
-    assert report["throughput"]["orders_per_s"] == 500.0
+    assert report["throughput"] == {"orders_per_s": 400.0, "orders": 1000, "seconds": 2.5}
     assert report["fills"]["digest"] == "ab" * 32
     assert report["reconciled"] and report["positions_balanced"] and report["cash_balanced"]
     assert report["exit_code"] == 0
@@ -72,7 +73,9 @@ def test_the_report_carries_what_the_outcome_says_and_derives_the_throughput():
 
 
 def test_a_run_that_never_placed_an_order_reports_zero_throughput_not_an_error():
-    report = build_report(SimConfig(headless=True), outcome(duration_s=0.0, reconciliation=None, exit_code=1))
+    report = build_report(
+        SimConfig(headless=True), outcome(duration_s=0.0, answered_s=0.0, reconciliation=None, exit_code=1)
+    )
     assert report["throughput"]["orders_per_s"] == 0.0
     assert not report["reconciled"] and report["lost_ids"] == []
 
@@ -93,6 +96,63 @@ def test_the_summary_names_lost_orders_by_id():
     )
     text = summary_text(build_report(SimConfig(headless=True), lost))
     assert text.splitlines()[-1] == "reconciled: NO -- 3 LOST, first ids [17, 18, 40]; exit status 1"
+
+
+def test_lost_cancel_requests_are_counted_apart_so_every_identity_a_user_reads_holds():
+    """Lost cancels used to be added to the orders' lost, so the parts of
+    'placed = ...' added up to more than placed."""
+    counts = replace(COUNTS, resting=137, lost=3, cancels_lost=2)
+    lost = outcome(
+        snapshot=build_snapshot(orders=counts, cancel_requests={"sent": 50, "done": 30, "rejected": 18}),
+        reconciliation=reconciliation(
+            resting=137, lost=3, lost_ids=[17, 18, 40], cancels_lost=2, lost_cancel_ids=[19, 41]
+        ),
+        exit_code=1,
+    )
+    report = build_report(SimConfig(headless=True), lost)
+    o, c = report["orders"], report["cancel_requests"]
+    assert o["placed"] == o["filled"] + o["cancelled"] + o["rejected"] + o["resting"] + o["lost"]
+    assert (o["lost"], report["lost_ids"]) == (3, [17, 18, 40])
+    assert c == {"sent": 50, "done": 30, "rejected": 18, "lost": 2}
+    assert c["sent"] == c["done"] + c["rejected"] + c["lost"]
+    assert report["lost_cancel_ids"] == [19, 41]
+    lines = summary_text(report).splitlines()
+    assert "orders   placed 1,000 = filled 600 + cancelled 250 + rejected 10 + resting 137 + lost 3" in lines
+    assert "cancels  sent 50: done 30, rejected 18, lost 2" in lines
+    assert lines[-1] == (
+        "reconciled: NO -- 3 LOST, first ids [17, 18, 40] and 2 cancel requests LOST, "
+        "first ids [19, 41]; exit status 1"
+    )
+
+
+def test_only_lost_cancel_requests_are_named_in_the_verdict_too():
+    lost = outcome(
+        snapshot=build_snapshot(orders=replace(COUNTS, cancels_lost=1)),
+        reconciliation=reconciliation(cancels_lost=1, lost_cancel_ids=[7]),
+        exit_code=1,
+    )
+    verdict = summary_text(build_report(SimConfig(headless=True), lost)).splitlines()[-1]
+    assert verdict == "reconciled: NO -- 1 cancel requests LOST, first ids [7]; exit status 1"
+
+
+def test_throughput_is_orders_answered_over_the_first_order_to_the_last_answer():
+    """2,000 orders placed in 2 ms used to report 1,084,223 orders/s, the time of
+    placing alone; the answers came in tens of milliseconds later."""
+    quick = outcome(duration_s=0.002, drain_s=0.06, answered_s=0.04)
+    report = build_report(SimConfig(headless=True), quick)
+    assert (report["duration_s"], report["drain_s"]) == (0.002, 0.06)  # as they were
+    assert report["throughput"] == {"orders_per_s": 25000.0, "orders": 1000, "seconds": 0.04}
+    assert "speed    25,000 orders/s: 1,000 orders answered 0.040 s after the first was placed" in (
+        summary_text(report).splitlines()
+    )
+
+
+def test_orders_still_in_flight_are_not_counted_as_answered():
+    running = replace(COUNTS, resting=100, in_flight=40)  # a run cut short: no reconciliation
+    report = build_report(
+        SimConfig(headless=True), outcome(snapshot=build_snapshot(orders=running), reconciliation=None)
+    )
+    assert report["throughput"]["orders"] == 960
 
 
 @pytest.mark.parametrize(
