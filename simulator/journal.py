@@ -295,7 +295,7 @@ class Journal(SimplePlugin):
     def _fail(self, reason: str) -> None:
         if self.failed is None:
             self.failed = reason
-            log.error("%s", reason)
+            log.error("%s", reason.removeprefix("journal: "))  # the logger's name says it
 
     def _writer(self) -> None:
         get = self._queue.get

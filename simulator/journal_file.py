@@ -1,30 +1,26 @@
 """The journal file: its SQLite schema, telling a journal from any other file, opening and creating it.
 
-Everything that knows what a journal looks like on disk lives here, and nothing here knows about
-buses or threads: ``simulator.journal`` (the bank's plugin that writes a journal during a run)
-creates the file with ``create_journal``, turns wire records into its rows with ``TableRows``
-and stores them with the ``INSERT_*`` statements; ``simulator.config`` checks a ``--journal``
-path with ``check_path`` before any process starts; ``simulator.replay`` reads one with
-``open_journal`` and ``read_run_value``.
+Everything that knows what a journal looks like on disk lives here, and nothing about buses or
+threads: ``simulator.journal`` (the bank's plugin) creates the file with ``create_journal``, turns
+wire records into rows with ``TableRows`` and stores them with the ``INSERT_*`` statements;
+``simulator.config`` checks a ``--journal`` path with ``check_path`` before any process starts;
+``simulator.replay`` reads one with ``open_journal`` and ``read_run_value``.
 
 A journal is a SQLite file whose ``PRAGMA application_id`` is ``APPLICATION_ID`` (0x53494D4A,
 "SIMJ") and whose ``PRAGMA user_version`` is ``SCHEMA_VERSION`` (1)::
 
     orders(id INTEGER PRIMARY KEY,  -- the order id (oid)
-           seq INTEGER,             -- per-symbol arrival sequence, 1.. (cancels included)
-           account INTEGER,
-           symbol TEXT,
+           seq INTEGER,             -- per-symbol arrival number, 1, 2, ... in id order (cancels too)
+           account INTEGER, symbol TEXT,
            side INTEGER,            -- 1 buy, -1 sell, 0 cancel
-           type TEXT,               -- LIMIT MARKET CANCEL
-           tif TEXT,                -- DAY IOC
+           type TEXT, tif TEXT,     -- LIMIT MARKET CANCEL; DAY IOC
            price INTEGER,           -- ticks (1 tick = 1 cent); 0 for MARKET and CANCEL
            qty INTEGER,             -- shares; 0 for CANCEL
            target INTEGER,          -- the order a CANCEL cancels, or NULL
            created_ns INTEGER)      -- when the bank placed it (its monotonic clock, ns)
-    fills(symbol TEXT, match_seq INTEGER, buy_id INTEGER, sell_id INTEGER,
-          price INTEGER, qty INTEGER, PRIMARY KEY(symbol, match_seq)) WITHOUT ROWID
-    results(order_id INTEGER,
-            event TEXT,             -- ACK REJECT CANCELLED CANCEL_DONE
+    fills(symbol TEXT, match_seq INTEGER, buy_id INTEGER, sell_id INTEGER, price INTEGER,
+          qty INTEGER, PRIMARY KEY(symbol, match_seq)) WITHOUT ROWID
+    results(order_id INTEGER, event TEXT,   -- ACK REJECT CANCELLED CANCEL_DONE
             detail INTEGER,         -- REJECT: RejectReason code; CANCELLED: leaves;
                                     -- CANCEL_DONE: the cancelled order's id; ACK: NULL
             broker INTEGER,         -- the index of the broker that answered
@@ -48,6 +44,7 @@ import json
 import logging
 import os
 import sqlite3
+import stat
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -65,35 +62,12 @@ SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 5.0  # how long a write waits for a lock held by another connection
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS orders(
-    id INTEGER PRIMARY KEY,
-    seq INTEGER,
-    account INTEGER,
-    symbol TEXT,
-    side INTEGER,
-    type TEXT,
-    tif TEXT,
-    price INTEGER,
-    qty INTEGER,
-    target INTEGER,
-    created_ns INTEGER
-);
-CREATE TABLE IF NOT EXISTS fills(
-    symbol TEXT,
-    match_seq INTEGER,
-    buy_id INTEGER,
-    sell_id INTEGER,
-    price INTEGER,
-    qty INTEGER,
-    PRIMARY KEY(symbol, match_seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS results(
-    order_id INTEGER,
-    event TEXT,
-    detail INTEGER,
-    broker INTEGER,
-    PRIMARY KEY(order_id, event)
-) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS orders(id INTEGER PRIMARY KEY, seq INTEGER, account INTEGER, symbol TEXT,
+    side INTEGER, type TEXT, tif TEXT, price INTEGER, qty INTEGER, target INTEGER, created_ns INTEGER);
+CREATE TABLE IF NOT EXISTS fills(symbol TEXT, match_seq INTEGER, buy_id INTEGER, sell_id INTEGER,
+    price INTEGER, qty INTEGER, PRIMARY KEY(symbol, match_seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS results(order_id INTEGER, event TEXT, detail INTEGER, broker INTEGER,
+    PRIMARY KEY(order_id, event)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS run(key TEXT PRIMARY KEY, value TEXT);
 """
 TABLES = ("orders", "fills", "results", "run")
@@ -109,6 +83,9 @@ TIF_NAMES = {int(t): t.name for t in TimeInForce}
 RESULT_NAMES = {int(e): e.name for e in Event if e != Event.TRADE}
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+_LONGEST_SUFFIX = "-journal"  # of the files SQLite names after a database (-wal, -shm, -journal)
+_PATH_MAX = 4096  # Linux's, for a whole path
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
 _TRADE = int(Event.TRADE)
 _ACK = int(Event.ACK)
 _UNKNOWN = wire.UNKNOWN_SYMBOL_NAME  # the name stored for a sym that is not the run's
@@ -122,16 +99,24 @@ class JournalError(Exception):
 
 
 def check_path(path: str) -> str | None:
-    """Why ``path`` cannot become a journal, in one line, or None if it can.
-
-    Call it before any process starts, for an early usage error. A missing file, an empty
-    file, an empty SQLite database or an existing journal are fine (an existing journal is
-    replaced by ``create_journal``); anything else that exists is refused, never overwritten.
-    """
+    """Why ``path`` cannot become a journal, in one line, or None if it can: call it before any
+    process starts, for an early usage error. A missing file, an empty file, an empty SQLite
+    database or an existing journal are fine (``create_journal`` replaces a journal); anything
+    else that exists is refused, never overwritten, and so are a symbolic link (a dangling one
+    would have its target created), SQLite's ``:memory:`` and a name too long for the disk."""
     if not path:
         return "the journal path is empty"
+    if path == ":memory:":
+        return "':memory:' is SQLite's database in memory, not a file (for a file of that name: ./:memory:)"
     full = os.path.abspath(path)
     parent = os.path.dirname(full)
+    if too_long := _too_long(path, full):
+        return too_long
+    if os.path.islink(full):
+        target = os.readlink(full)
+        if not os.path.exists(full):
+            return f"{path} is a dangling symbolic link (to {target}); refusing to create its target"
+        return f"{path} is a symbolic link (to {target}); give the journal's own path"
     if os.path.isdir(full):
         return f"{path} is a directory"
     if not os.path.exists(parent):
@@ -160,11 +145,36 @@ def check_path(path: str) -> str | None:
     return None
 
 
-def _classify(path: str) -> tuple[str, str]:
-    """('empty' | 'journal' | 'sqlite' | 'other', detail) for an existing regular file."""
+def _too_long(path: str, full: str) -> str | None:
+    """Why ``full`` is too long a name for the file system, or None. SQLite makes files named
+    after the journal with a suffix (``-journal``, ``-wal``): they must fit too."""
+    parent = os.path.dirname(full)
     try:
-        with open(path, "rb") as f:
-            head = f.read(len(_SQLITE_MAGIC))
+        name_max = os.pathconf(parent if os.path.isdir(parent) else os.sep, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    *dirs, name = (len(os.fsencode(n)) for n in full.split(os.sep))
+    if max(dirs) > name_max:
+        return f"cannot create {path}: a directory name in it is longer than {name_max} bytes"
+    if name + len(_LONGEST_SUFFIX) > name_max:
+        fit = name_max - len(_LONGEST_SUFFIX)
+        return f"cannot create {path}: its name is {name} bytes, at most {fit} fit (SQLite adds -journal)"
+    if len(os.fsencode(full)) + len(_LONGEST_SUFFIX) >= _PATH_MAX:
+        return f"cannot create {path}: the path is longer than the {_PATH_MAX} bytes a path may have"
+    return None
+
+
+def _classify(path: str) -> tuple[str, str]:
+    """('empty' | 'journal' | 'sqlite' | 'other', detail) for an existing file; anything but a
+    regular file is 'other' (opened without blocking: a FIFO must not hang us)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return "other", "not a regular file"
+            head = os.read(fd, len(_SQLITE_MAGIC))
+        finally:
+            os.close(fd)
     except OSError as exc:
         return "other", exc.strerror or str(exc)
     if not head:
@@ -172,7 +182,7 @@ def _classify(path: str) -> tuple[str, str]:
     if head != _SQLITE_MAGIC:
         return "other", "no SQLite header"
     try:
-        con = sqlite3.connect(_read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
+        con = sqlite3.connect(_uri(path, "ro"), uri=True, timeout=BUSY_TIMEOUT_S)
         try:
             app_id = con.execute("PRAGMA application_id").fetchone()[0]
             tables = con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
@@ -187,24 +197,33 @@ def _classify(path: str) -> tuple[str, str]:
     return "sqlite", f"{tables} schema objects, application id {app_id:#x}"
 
 
-def _read_only_uri(path: str) -> str:
-    return f"file:{quote(os.path.abspath(path))}?mode=ro"
+def _uri(path: str, mode: str) -> str:
+    """``path`` as a quoted SQLite URI (``?``, ``#``, ``%``, non-UTF-8 bytes stay in the name):
+    this SQLite reads a plain name beginning ``file:`` as a URI too."""
+    return f"file:{quote(os.fsencode(os.path.abspath(path)))}?mode={mode}"
 
 
 # -- reading ---------------------------------------------------------------------------------
 
 
 def open_journal(path: str) -> sqlite3.Connection:
-    """A read-only connection to an existing journal; JournalError says why there is none."""
-    if not os.path.exists(path):
-        raise JournalError(f"{path}: no such file")
-    if os.path.isdir(path):
+    """A read-only connection to an existing journal; JournalError says why there is none.
+    Only a regular file can be one: a FIFO or a device is refused before it is opened."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise JournalError(f"{path}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise JournalError(f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if stat.S_ISDIR(mode):
         raise JournalError(f"{path} is a directory, not a journal")
+    if not stat.S_ISREG(mode):
+        raise JournalError(f"{path} is {_KINDS.get(stat.S_IFMT(mode), 'not a regular file')}, not a journal")
     kind, detail = _classify(path)
     if kind != "journal":
         raise JournalError(f"{path} is not a journal ({detail})")
     try:
-        con = sqlite3.connect(_read_only_uri(path), uri=True)
+        con = sqlite3.connect(_uri(path, "ro"), uri=True)
         try:
             version = con.execute("PRAGMA user_version").fetchone()[0]
             names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -240,42 +259,60 @@ def read_run_value(con: sqlite3.Connection, key: str) -> Any:
 def create_journal(path: str, config: dict) -> sqlite3.Connection:
     """A fresh journal at ``path`` holding ``config`` as run('config'), in WAL mode, as one
     autocommit connection usable from another thread (the writer's). An existing journal is
-    replaced; anything else ``check_path`` refuses is a JournalError, never overwritten."""
+    replaced; anything else ``check_path`` refuses is a JournalError, never overwritten. A
+    new file is created here, exclusively and not through a symbolic link, and removed again
+    if the journal cannot be made in it."""
     problem = check_path(path)
     if problem:
         raise JournalError(problem)
-    if os.path.exists(path) and _classify(path)[0] == "journal":
-        for p in (path, f"{path}-wal", f"{path}-shm", f"{path}-journal"):
-            try:
-                os.remove(p)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise JournalError(f"cannot replace the old journal {p}: {exc.strerror}") from exc
+    reuse = os.path.lexists(path)  # an empty file or an empty SQLite database
+    if reuse and _classify(path)[0] == "journal":
+        if (error := _remove(path)) is not None:
+            raise JournalError(f"cannot replace the old journal {error.filename}: {error.strerror}")
+        reuse = False
+    if not reuse:
+        try:
+            os.close(
+                os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+            )
+        except OSError as exc:
+            raise JournalError(f"cannot create {path}: {exc.strerror or exc}") from exc
+    con = None
     try:
-        con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise JournalError(f"cannot create journal {path}: {exc}") from exc
-    try:
+        con = sqlite3.connect(
+            _uri(path, "rw"), uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
         # written before WAL mode is on, so they are in the main file's header at once
         con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
-            raise JournalError(f"cannot create journal {path}: WAL mode refused ({mode})")
+            raise JournalError(f"cannot create {path}: WAL mode refused ({mode})")
         con.execute("PRAGMA synchronous = NORMAL")
         con.executescript(SCHEMA)
-        con.execute(
-            "INSERT OR REPLACE INTO run(key, value) VALUES ('config', ?)",
-            (json.dumps(config, sort_keys=True, default=str),),
-        )
-    except sqlite3.Error as exc:
-        con.close()
-        raise JournalError(f"cannot create journal {path}: {exc}") from exc
-    except JournalError:
-        con.close()
-        raise
+        text = json.dumps(config, sort_keys=True, default=str)
+        con.execute("INSERT OR REPLACE INTO run(key, value) VALUES ('config', ?)", (text,))
+    except (sqlite3.Error, JournalError) as exc:
+        if con is not None:
+            con.close()
+        if not reuse:  # leave nothing half-made behind
+            _remove(path)
+        if isinstance(exc, JournalError):
+            raise
+        raise JournalError(f"cannot create {path}: {exc}") from exc
     return con
+
+
+def _remove(path: str) -> OSError | None:
+    """Remove a journal and the files SQLite keeps beside it; the first error, if any."""
+    for p in (path, f"{path}-wal", f"{path}-shm", f"{path}-journal"):
+        try:
+            os.remove(p)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            return exc
+    return None
 
 
 def write_run_value(path: str, key: str, value: Any) -> None:
@@ -283,7 +320,7 @@ def write_run_value(path: str, key: str, value: Any) -> None:
     its own (the writer may still hold one); JournalError if it cannot."""
     text = json.dumps(value, default=str)
     try:
-        con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        con = sqlite3.connect(_uri(path, "rw"), uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         try:
             con.execute("INSERT OR REPLACE INTO run(key, value) VALUES (?, ?)", (key, text))
         finally:
@@ -323,31 +360,17 @@ class TableRows:
         name_of = self._names.get
         seqs = self._seq
         seq_of = seqs.get
-        append = out.append
+        add, t = out.append, t_ns
         types, tifs = TYPE_NAMES, TIF_NAMES
         n0 = len(out)
         bad = 0
         rest = records
         while True:
             try:
-                for oid, account, sym, side, otype, tif, price, qty, target in rest:
+                for oid, acct, sym, side, otype, tif, price, qty, target in rest:
                     symbol = name_of(sym, _UNKNOWN)
                     s = seq_of(symbol, 0) + 1
-                    append(
-                        (
-                            oid,
-                            s,
-                            account,
-                            symbol,
-                            side,
-                            types[otype],
-                            tifs[tif],
-                            price,
-                            qty,
-                            target or None,
-                            t_ns,
-                        )
-                    )
+                    add((oid, s, acct, symbol, side, types[otype], tifs[tif], price, qty, target or None, t))
                     seqs[symbol] = s  # only once the row is made: a bad row takes no number
                 break
             except KeyError:  # a type or time in force code that names none
@@ -397,13 +420,8 @@ class TableRows:
     def _bad_batch(self, what: str, batch: object, width: int) -> None:
         # not whole records: no row of it can be trusted
         if not self._bad_batches[what]:
-            log.warning(
-                "journal: skipping a batch of %s that is not int64 records of %d (%s); further "
-                "ones are only counted in bad_rows",
-                what,
-                width,
-                _describe(batch),
-            )
+            why = "journal: skipping a batch of %s that is not int64 records of %d (%s)"
+            log.warning(why + "; further ones are only counted in bad_rows", what, width, _describe(batch))
         self._bad_batches[what] += 1
         self.bad_rows += len(batch)  # type: ignore[arg-type]  # the plugin's hook took its len()
 

@@ -1,45 +1,75 @@
-"""Replay a journal: run its orders through fresh books and check they make its fills.
+"""Replay a journal: run its orders through fresh books and check they make its fills and results.
 
-The matching is deterministic: a symbol's fills depend only on the orders its one book saw, in
-the order it saw them, which is id order. ``replay`` reads ``orders`` by id, feeds each symbol's
-orders to a fresh ``OrderBook`` (a CANCEL is ``book.cancel(id, target)``; an order for a symbol
-the run did not trade is skipped, as the bank or its broker rejected it), and compares every
-trade with the ``fills`` table, symbol by symbol in match order, streaming (memory grows with
-the books, not with the journal).
+The matching is deterministic: a symbol's events depend only on the orders its one book saw, in
+the order it saw them. The bank places orders in id order and numbers each symbol's arrivals
+(``seq``), so ``replay`` reads ``orders`` by id and checks that order first: each symbol's
+``seq`` must run 1, 2, 3, ... in id order. It feeds each symbol's orders to a fresh
+``OrderBook`` (a CANCEL is ``cancel_into(id, target)``; an order for a symbol the run did not
+trade gets the REJECT UNKNOWN_SYMBOL its broker sent) and compares every event it makes with
+the journal, streaming (memory grows with the books, not with the journal):
 
-What is comparable: a run stopped by ``kill -9`` leaves a prefix of the journal, and its last
-orders may be journalled without their fills. So each symbol's journalled fills must equal the
-*first* fills of the replay; replayed fills past the end of the journal are counted
-(``fills_beyond``), not a difference. Only when the journal holds the final report (the run
-ended) must the counts match too, and then the replay's fills digest (as
-``Ledger.fills_digest``) must also equal the report's.
+* every trade with the ``fills`` table, symbol by symbol in match order;
+* every ACK, REJECT (its reason), CANCELLED (its leaves) and CANCEL_DONE (its target) with the
+  ``results`` table, read in order-id order alongside the orders; a journalled result the
+  replay does not make is a difference too (a CANCELLED waits for the cancel that makes it).
+
+A journal may hold a prefix of its run: it is *partial* when it has no final report (the run was
+killed), when its report says the journal failed or dropped rows (``journal.failed``: a write
+failure stopped it) or that the run lost orders. Then each symbol's journalled events must be
+exactly the *first* events the replay makes for it, with no gap; the replay's events past them
+are counted (``fills_beyond``, ``results_beyond``), not a difference. A complete journal must
+match in full: every event, the report's count of orders and cancels, its fills digest.
 
 ``python simulate.py replay PATH``: exit status 0 if identical, 1 with the first difference,
-2 if PATH is missing or not a journal.
+2 if PATH is missing, not a regular file or not a journal; a stop signal (SIGINT, SIGTERM,
+SIGHUP) ends it at once, with 128 + the signal's number.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import signal
 import sys
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from simulator.book import OrderBook
 from simulator.fills_digest import FillsDigest
 from simulator.journal_file import JournalError, open_journal, read_run_value
-from simulator.orders import Event, OrderType, TimeInForce
+from simulator.orders import Event, OrderType, RejectReason, TimeInForce
+from simulator.processes import STOP_SIGNALS
 
 _TRADE = int(Event.TRADE)
+_ACK = int(Event.ACK)
+_EVENT_NAMES = {int(e): e.name for e in Event}
 _TYPE_CODES = {t.name: int(t) for t in OrderType}
 _TIF_CODES = {t.name: int(t) for t in TimeInForce}
+_REJECT, _UNKNOWN_SYMBOL = int(Event.REJECT), int(RejectReason.UNKNOWN_SYMBOL)
+_REASONS = {int(r): r.name for r in RejectReason}
 # Used only when a journal has no config to name its symbols: what a ticker looks like
 # (the same rule as simulator.config's --symbols check; the flow's bad symbol is "?BAD").
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,7}$")
+_CHECK_EVERY = 4096  # orders between two looks at the stop flag (a look costs ~0.1 us)
+_SQL_CHECK_STEPS = 100_000  # SQLite steps between two looks, inside one long statement
 
-_ORDERS_SQL = "SELECT id, account, symbol, side, type, tif, price, qty, target FROM orders ORDER BY id"
+_ORDERS_SQL = "SELECT id, symbol, seq, account, side, type, tif, price, qty, target FROM orders ORDER BY id"
 _FILLS_SQL = "SELECT match_seq, buy_id, sell_id, price, qty FROM fills WHERE symbol = ? ORDER BY match_seq"
+_RESULTS_SQL = "SELECT order_id, event, detail FROM results ORDER BY order_id, event"
+_SYMBOL_SQL = "SELECT symbol FROM orders WHERE id = ?"
+_MISSING = object()
+_LOST = {"orders": "orders", "cancels": "cancel_requests"}  # where a report counts them lost
+
+
+class ReplayInterrupted(Exception):
+    """A stop was asked for (``should_stop``) before the replay had its verdict."""
+
+    def __init__(self, orders: int) -> None:
+        super().__init__(f"stopped after {orders:,} orders")
+        self.orders = orders
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,123 +79,270 @@ class ReplayResult:
     fills_expected: int  # fills in the journal
     fills_got: int  # fills the replay made
     fills_beyond: int  # replayed fills past the end of a symbol's journalled fills
-    complete: bool  # the journal holds the final report: the run ended, not killed
+    complete: bool  # the journal holds the whole run: its report, nothing failed or lost
     identical: bool
     first_difference: str | None
     digest: str  # the replay's fills digest, defined as Ledger.fills_digest ("" if no config)
+    results_expected: int = 0  # rows of ``results``
+    results_got: int = 0  # ACK, REJECT, CANCELLED and CANCEL_DONE events the replay made
+    results_beyond: int = 0  # replayed results a partial journal does not hold
+    partial: str | None = None  # why the journal is a prefix of the run (None: complete)
 
 
-class _SymbolCheck:
-    """One symbol: its fresh book, the journal's fills as a stream, its place in the digest."""
+class _Symbol:
+    """One symbol: its fresh book (None: no book trades it), the journal's fills as a stream,
+    its arrival count, its place in the digest, and where a partial journal's events end."""
 
-    __slots__ = ("book", "journal", "replayed", "matched", "digest_sym")
+    __slots__ = ("name", "book", "journal", "seq", "replayed", "digest_sym", "cut")
 
-    def __init__(self, symbol: str, journal: Iterator[tuple], digest_sym: int) -> None:
-        self.book = OrderBook(symbol)
+    def __init__(self, name: str, book: OrderBook | None, journal: Iterator[tuple], digest_sym: int) -> None:
+        self.name = name
+        self.book = book
         self.journal = journal
+        self.seq = 0
         self.replayed = 0
-        self.matched = 0  # replayed fills that had a journalled fill to compare with
         self.digest_sym = digest_sym  # the symbol's index in the FillsDigest, -1 if none is made
+        self.cut: str | None = None  # the first replayed event a partial journal lacks
 
 
 def _fmt(fill: Sequence[object]) -> str:
     return ",".join(str(x) for x in fill)
 
 
-def replay(path: str) -> ReplayResult:
-    """Replay the journal at ``path``; raises JournalError if it is missing or not a journal."""
+def _result(name: str, detail: object) -> str:
+    if name == "REJECT":
+        return f"REJECT {_REASONS.get(detail, detail)}"  # type: ignore[call-overload]
+    if name == "CANCELLED":
+        return f"CANCELLED leaves {detail}"
+    if name == "CANCEL_DONE":
+        return f"CANCEL_DONE of order {detail}"
+    return name
+
+
+def _flat(events: list[tuple]) -> list:
+    """``OrderBook.submit``/``cancel``'s readable events as flat 7-int records."""
+    out: list = []
+    for e in events:
+        out += (e[0], 0, *e[2:]) if e[0] == _TRADE else (*e, *(0,) * (7 - len(e)))
+    return out
+
+
+class _Verdict:
+    """The first difference, and what a partial journal lacks: the replay's rare paths."""
+
+    def __init__(self, complete: bool) -> None:
+        self.complete = complete
+        self.first: str | None = None
+        self.fills_beyond = self.results_beyond = 0
+
+    def differ(self, text: str) -> None:
+        if self.first is None:
+            self.first = text
+
+    def fill(self, s: _Symbol, expected: tuple | None, got: tuple) -> None:
+        """A replayed fill that is not the journal's next one, or comes after a gap."""
+        if expected is None:
+            self.fills_beyond += 1
+            s.cut = s.cut or f"fill {got[0]}"
+        elif expected != got:
+            self.differ(f"{s.name} match {got[0]}: journal {_fmt(expected)} vs replay {_fmt(got)}")
+        elif not self.complete:
+            self.differ(f"{s.name}: the journal has fill {got[0]} but not the earlier {s.cut}")
+
+    def result(self, s: _Symbol, oid: int, name: str, got: object, detail: object, mine: dict | None) -> None:
+        """A replayed result the journal lacks, holds otherwise, or holds after a gap."""
+        made = _result(name, detail)
+        if got is _MISSING:
+            self.results_beyond += 1
+            if self.complete:
+                has = ", ".join(_result(n, d) for n, d in mine.items()) if mine else "no such result"
+                self.differ(f"{s.name} order {oid}: the replay made {made}, the journal has {has}")
+            s.cut = s.cut or f"{made} of order {oid}"
+        elif got != detail:
+            self.differ(f"{s.name} order {oid}: journal {_result(name, got)} vs replay {made}")
+        elif not self.complete:
+            self.differ(f"{s.name}: the journal has {made} of order {oid} but not the earlier {s.cut}")
+
+    def extra(self, symbol: object, oid: object, name: str, detail: object) -> None:
+        """A journalled result the replay did not make (``symbol`` None: of no journalled order)."""
+        made = _result(name, detail)
+        if symbol is None:
+            self.differ(f"the journal has {made} of order {oid}, not among its orders")
+        else:
+            self.differ(f"{symbol} order {oid}: the journal has {made}, the replay did not make it")
+
+
+def _at(tree: object, *keys: str) -> Any:
+    """``tree[k1][k2]...``, or None where a level is missing or not a dict (a stored report)."""
+    for key in keys:
+        tree = tree.get(key) if isinstance(tree, dict) else None
+    return tree
+
+
+def partial_reason(report: object) -> str | None:
+    """Why the journal holding ``report`` (its run('report'), None if absent) is a prefix of
+    its run, or None if it holds the whole run."""
+    if not isinstance(report, dict):
+        return "no final report: the run did not finish"
+    if _at(report, "journal", "failed"):
+        return f"the journal failed during the run: {_at(report, 'journal', 'failed')}"
+    if isinstance(dropped := _at(report, "journal", "dropped_rows"), int) and dropped > 0:
+        return f"{dropped:,} rows were not journalled"
+    counts = {what: _at(report, where, "lost") for what, where in _LOST.items()}
+    lost = [f"{n:,} {what}" for what, n in counts.items() if isinstance(n, int) and n > 0]
+    return "the run lost " + " and ".join(lost) if lost else None
+
+
+def replay(path: str, should_stop: Callable[[], object] | None = None) -> ReplayResult:
+    """Replay the journal at ``path``; raises JournalError if it is missing or not a journal,
+    ReplayInterrupted as soon as ``should_stop()`` is true (it is asked every few thousand
+    orders, and inside long SQLite statements)."""
     con = open_journal(path)
+    if should_stop is not None:
+        con.set_progress_handler(lambda: 1 if should_stop() else 0, _SQL_CHECK_STEPS)
+    orders = 0
     try:
         config = read_run_value(con, "config")
         report = read_run_value(con, "report")
+        partial = partial_reason(report)
+        v = _Verdict(complete=partial is None)
         symbols = None
         if isinstance(config, dict) and isinstance(config.get("symbols"), list):
             symbols = [str(s) for s in config["symbols"]]
         journal_counts = {s: n for s, n in con.execute("SELECT symbol, count(*) FROM fills GROUP BY 1")}
+        results_expected = con.execute("SELECT count(*) FROM results").fetchone()[0]
         known = set(symbols) if symbols is not None else None
 
         # the digest is defined over the run's symbols: without a config nothing is hashed
         fills_digest = FillsDigest(symbols or ())
         digest_syms = {s: i for i, s in enumerate(fills_digest.symbols)}
-        checks: dict[str, _SymbolCheck] = {}
-        skipped: set[object] = set()
-        first: str | None = None
-        beyond = 0
-        orders = 0
-        for oid, account, symbol, side, otype, tif, price, qty, target in con.execute(_ORDERS_SQL):
+        add_fill = fills_digest.add
+        syms: dict[object, _Symbol] = {}
+        results = iter(con.execute(_RESULTS_SQL))
+        row = next(results, None)
+        # journalled CANCELLEDs of replayed orders, until a later cancel makes them: id -> leaves
+        later: dict[int, object] = {}
+        types, tifs, names = _TYPE_CODES, _TIF_CODES, _EVENT_NAMES
+        results_got = 0
+        out: list = []
+        for oid, symbol, seq, account, side, otype, tif, price, qty, target in con.execute(_ORDERS_SQL):
             orders += 1
-            check = checks.get(symbol)
-            if check is None:
-                if symbol in skipped:
-                    continue
-                if not (symbol in known if known is not None else _looks_like_ticker(symbol)):
-                    skipped.add(symbol)
-                    continue
-                check = checks[symbol] = _SymbolCheck(
-                    symbol, iter(con.execute(_FILLS_SQL, (symbol,))), digest_syms.get(symbol, -1)
+            if should_stop is not None and not orders % _CHECK_EVERY and should_stop():
+                raise ReplayInterrupted(orders)
+            s = syms.get(symbol)
+            if s is None:
+                trades = symbol in known if known is not None else _looks_like_ticker(symbol)
+                s = syms[symbol] = _Symbol(
+                    str(symbol),
+                    OrderBook(str(symbol)) if trades else None,
+                    iter(con.execute(_FILLS_SQL, (symbol,))),
+                    digest_syms.get(symbol, -1),
                 )
-            if otype == "CANCEL":
-                events = check.book.cancel(oid, target)
-            else:
-                events = check.book.submit(
-                    oid,
-                    account,
-                    side,
-                    _TYPE_CODES.get(otype, -1),
-                    _TIF_CODES.get(tif, -1),
-                    price,
-                    qty,
-                )
-            for ev in events:
-                if ev[0] != _TRADE:
-                    continue
-                got = ev[2:]
-                check.replayed += 1
-                if check.digest_sym >= 0:
-                    fills_digest.add(check.digest_sym, got)
-                expected = next(check.journal, None)
-                if expected is None:
-                    beyond += 1
-                    continue
-                check.matched += 1
-                if first is None and tuple(expected) != got:
-                    first = f"{symbol} match {got[0]}: journal {_fmt(expected)} vs replay {_fmt(got)}"
+            s.seq += 1
+            if seq != s.seq:
+                v.differ(f"{s.name} order {oid}: arrival seq {seq}, but by its id arrival {s.seq}")
+            mine = None  # this order's journalled results: event -> detail
+            while row is not None and row[0] <= oid:
+                if row[0] < oid:
+                    v.extra(None, row[0], row[1], row[2])  # an id with no order
+                else:
+                    mine = mine or {}
+                    mine[row[1]] = row[2]
+                row = next(results, None)
 
-        complete = isinstance(report, dict)
-        counts_differ = []
-        for symbol in sorted(set(journal_counts) | set(checks), key=str):
+            del out[:]
+            book = s.book
+            if book is None:
+                out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
+            elif otype == "CANCEL":
+                if type(target) is int:
+                    book.cancel_into(out, oid, target)
+                else:
+                    out = _flat(book.cancel(oid, target))
+            elif type(price) is int and type(qty) is int and type(side) is int and type(account) is int:
+                book.submit_into(out, oid, account, side, types.get(otype, -1), tifs.get(tif, -1), price, qty)
+            else:  # what no int64 wire record carries: the book's own checks say MALFORMED
+                code, tcode = types.get(otype, -1), tifs.get(tif, -1)
+                out = _flat(book.submit(oid, account, side, code, tcode, price, qty))
+
+            it = iter(out)
+            for kind, a, b, c, d, e, f in zip(it, it, it, it, it, it, it):
+                if kind == _TRADE:
+                    fill = (b, c, d, e, f)
+                    s.replayed += 1
+                    if s.digest_sym >= 0:
+                        add_fill(s.digest_sym, fill)
+                    expected = next(s.journal, None)
+                    if expected != fill or s.cut is not None:
+                        v.fill(s, expected, fill)
+                    continue
+                results_got += 1
+                name = names[kind]
+                detail = None if kind == _ACK else b
+                if a == oid:
+                    got = mine.pop(name, _MISSING) if mine else _MISSING
+                else:  # the CANCELLED of this cancel's target
+                    got = later.pop(a, _MISSING)
+                if got != detail or s.cut is not None:
+                    v.result(s, a, name, got, detail, mine if a == oid else None)
+            if mine:
+                for name, detail in mine.items():
+                    if name == "CANCELLED":  # a cancel further on may make it
+                        later[oid] = detail
+                    else:
+                        v.extra(s.name, oid, name, detail)
+        if row is not None:
+            v.extra(None, row[0], row[1], row[2])
+        if later:
+            oid = min(later)
+            v.extra(con.execute(_SYMBOL_SQL, (oid,)).fetchone()[0], oid, "CANCELLED", later[oid])
+
+        complete = v.complete
+        for symbol in sorted(set(journal_counts) | set(syms), key=str):
             journalled = journal_counts.get(symbol, 0)
-            check = checks.get(symbol)
+            check = syms.get(symbol)
             replayed = check.replayed if check else 0
             if journalled > replayed or (complete and journalled != replayed):
-                counts_differ.append(f"journal has {journalled:,} fills of {symbol}, replay {replayed:,}")
-        if first is None and counts_differ:
-            first = counts_differ[0]
-
-        digest = ""
-        if symbols is not None:
-            digest = fills_digest.hexdigest()
-            fills_info = report.get("fills") if complete else None
-            reported = fills_info.get("digest") if isinstance(fills_info, dict) else None
-            if first is None and isinstance(reported, str) and reported != digest:
-                first = f"the report's fills digest {reported[:16]}... vs replay {digest[:16]}..."
+                v.differ(f"journal has {journalled:,} fills of {symbol}, replay {replayed:,}")
+        digest = fills_digest.hexdigest() if symbols is not None else ""
+        if complete and isinstance(report, dict) and v.first is None:
+            v.first = _against_report(report, orders, digest if symbols is not None else None)
         return ReplayResult(
             path=path,
             orders=orders,
             fills_expected=sum(journal_counts.values()),
-            fills_got=sum(c.replayed for c in checks.values()),
-            fills_beyond=beyond,
+            fills_got=sum(c.replayed for c in syms.values()),
+            fills_beyond=v.fills_beyond,
             complete=complete,
-            identical=first is None,
-            first_difference=first,
+            identical=v.first is None,
+            first_difference=v.first,
             digest=digest,
+            results_expected=results_expected,
+            results_got=results_got,
+            results_beyond=0 if complete else v.results_beyond,
+            partial=partial,
         )
-    except JournalError:
+    except (JournalError, ReplayInterrupted):
         raise
     except Exception as exc:  # sqlite3.Error mostly: a damaged journal
+        if should_stop is not None and should_stop():  # SQLite's "interrupted", from the handler
+            raise ReplayInterrupted(orders) from None
         raise JournalError(f"{path}: cannot replay the journal: {type(exc).__name__}: {exc}") from exc
     finally:
         con.close()
+
+
+def _against_report(report: dict, orders: int, digest: str | None) -> str | None:
+    """The first way a complete journal disagrees with its own final report, or None."""
+    placed, sent = _at(report, "orders", "placed"), _at(report, "cancel_requests", "sent")
+    if isinstance(placed, int) and isinstance(sent, int) and placed + sent != orders:
+        return (
+            f"the report says {placed:,} orders and {sent:,} cancels were placed; the journal has {orders:,}"
+        )
+    reported = _at(report, "fills", "digest")
+    if digest is not None and isinstance(reported, str) and reported != digest:
+        return f"the report's fills digest {reported[:16]}... vs replay {digest[:16]}..."
+    return None
 
 
 def _looks_like_ticker(symbol: object) -> bool:
@@ -173,37 +350,99 @@ def _looks_like_ticker(symbol: object) -> bool:
 
 
 def summary(result: ReplayResult) -> str:
+    state = "run complete" if result.complete else f"partial: {result.partial}"
     lines = [
-        f"journal {result.path}: {result.orders:,} orders, {result.fills_expected:,} fills "
-        f"({'run complete' if result.complete else 'no final report: the run did not finish'})",
-        f"replay made {result.fills_got:,} fills"
-        + (f", {result.fills_beyond:,} of them past the end of the journal" if result.fills_beyond else ""),
+        f"journal {result.path}: {result.orders:,} orders, {result.fills_expected:,} fills, "
+        f"{result.results_expected:,} results ({state})",
+        f"replay made {result.fills_got:,} fills and {result.results_got:,} results"
+        + (
+            f", {result.fills_beyond:,} fills and {result.results_beyond:,} results past the journal's end"
+            if result.fills_beyond or result.results_beyond
+            else ""
+        ),
     ]
     if result.identical:
         lines.append(
-            "identical: every journalled fill is what the replay made"
-            + ("" if result.complete else " (the journal is a prefix of the run)")
+            "identical: every journalled fill and result is what the replay made, in the journalled "
+            "arrival order" + ("" if result.complete else " (the journal is a prefix of the run)")
         )
     else:
         lines.append(f"DIFFERENT: {result.first_difference}")
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``simulate.py replay PATH``: ``argv`` is what follows ``replay``."""
+class _StopSignal:
+    """The first stop signal (SIGINT, SIGTERM, SIGHUP) to arrive, as a flag the replay reads.
+    A signal ignored by whoever started us stays ignored, as in a run."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if self.signum is None:
+            self.signum = signum
+
+    def __call__(self) -> bool:
+        return self.signum is not None
+
+    def install(self, early: list[int] | None) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                if signal.getsignal(sig) is not signal.SIG_IGN:
+                    self._previous[sig] = signal.signal(sig, self._handle)
+        if early:  # noted while the program was still importing, until the line above
+            self._handle(early[0], None)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def main(argv: Sequence[str] | None = None, early_signals: list[int] | None = None) -> int:
+    """``simulate.py replay PATH``: ``argv`` is what follows ``replay``; ``early_signals``, the
+    stop signals that arrived before it could handle them (``processes.early_signals``)."""
     parser = argparse.ArgumentParser(
         prog="simulate.py replay",
-        description="Replay a journal's orders through fresh books and compare with its fills.",
+        description="Replay a journal's orders through fresh books and compare with its fills and results.",
+        allow_abbrev=False,
     )
     parser.add_argument("path", metavar="PATH", help="a journal written with --journal")
     try:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
         return int(exc.code or 0)
+    stop = _StopSignal()
+    stop.install(early_signals)
     try:
-        result = replay(args.path)
-    except JournalError as exc:
-        print(f"replay: {exc}", file=sys.stderr)
-        return 2
-    print(summary(result), flush=True)
-    return 0 if result.identical else 1
+        try:
+            if stop():
+                raise ReplayInterrupted(0)
+            result = replay(args.path, should_stop=stop)
+        except JournalError as exc:
+            print(f"replay: {exc}", file=sys.stderr)
+            return 2
+        except ReplayInterrupted as exc:
+            signum = stop.signum or signal.SIGINT
+            name = signal.Signals(signum).name
+            print(f"replay: stopped by {name} after {exc.orders:,} orders, before a verdict", file=sys.stderr)
+            return 128 + signum
+        return _print(summary(result), 0 if result.identical else 1)
+    finally:
+        stop.restore()
+
+
+def _print(text: str, code: int) -> int:
+    """Print the verdict; a reader that went away (``| head -0``) ends us as it would any
+    command, with the status of SIGPIPE, not a traceback."""
+    try:
+        print(text, flush=True)
+    except (BrokenPipeError, ValueError):  # ValueError: stdout was closed under us
+        try:  # what is still buffered for the dead pipe would fail again at interpreter exit
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 128 + signal.SIGPIPE
+    return code

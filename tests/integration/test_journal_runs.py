@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -100,6 +101,24 @@ def test_an_unwritable_journal_path_is_a_usage_error_before_any_process_starts(t
     assert err.count("\n") == 1 and "--journal" in err
 
 
+@pytest.mark.parametrize("kind", ["dangling symlink", ":memory:", "a 300-byte name"])
+def test_a_journal_path_sqlite_would_misread_is_a_usage_error_before_any_process_starts(tmp_path, kind):
+    target = tmp_path / "elsewhere.db"
+    path = {
+        "dangling symlink": tmp_path / "run.db",
+        ":memory:": ":memory:",
+        "a 300-byte name": tmp_path / ("j" * 300),
+    }
+    if kind == "dangling symlink":
+        path[kind].symlink_to(target)
+    with SimProcess("--orders", "100", "--journal", str(path[kind])) as sim:
+        assert sim.wait_exit(30) == 2, sim.output()
+        err = "".join(sim.stderr)
+    assert err.count("\n") == 1 and "--journal" in err, err
+    assert not sim.stdout  # nothing started: no banner
+    assert not target.exists() and os.listdir(tmp_path) == (["run.db"] if kind == "dangling symlink" else [])
+
+
 def test_a_journal_that_cannot_be_written_mid_run_stops_the_run_cleanly_with_the_reason(tmp_path):
     journal = tmp_path / "run.db"
     with SimProcess(*FLOW, "--rate", "5000", "--journal", str(journal), report=tmp_path / "run.json") as sim:
@@ -115,3 +134,8 @@ def test_a_journal_that_cannot_be_written_mid_run_stops_the_run_cleanly_with_the
     assert "journal write failed" in report["stop_reason"]
     assert "disk full (simulated)" in report["stop_reason"]
     assert report["orders"]["lost"] == 0  # the orders themselves were all answered
+    # the journal holds what was written before the failure, and its replay says so
+    result = replay(journal)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "(partial: the journal failed during the run: journal write failed:" in result.stdout
+    assert "identical" in result.stdout and "(the journal is a prefix of the run)" in result.stdout

@@ -1,5 +1,5 @@
-"""Tests for simulator.journal, simulator.journal_file and simulator.replay: a real bus, a real
-SQLite file, the brokers' matching in-process."""
+"""Tests for simulator.journal and simulator.journal_file: a real bus, a real SQLite file, the
+brokers' matching in-process (``journal_run``). Replays: test_replay.py."""
 
 from __future__ import annotations
 
@@ -10,142 +10,36 @@ import time
 
 import numpy as np
 import pytest
+from journal_run import (
+    ACK,
+    CANCEL,
+    REJECT,
+    SYMBOLS,
+    TRADE,
+    UNKNOWN,
+    UNKNOWN_GOES_TO,
+    Run,
+    a_bus,
+    a_journalled_run,
+    event_records,
+    records,
+    rows,
+    started,
+)
 
-from simulator import messages as msg
-from simulator import wire
-from simulator.broker import Broker
+from simulator import journal_file, wire
 from simulator.bus import new_bus, states
-from simulator.flow import UNKNOWN_SYMBOL, OrderFlow, as_tuples
+from simulator.flow import UNKNOWN_SYMBOL
 from simulator.journal import Journal
-from simulator.journal_file import JournalError, check_path, open_journal
-from simulator.ledger import Ledger
-from simulator.orders import Event, OrderType, RejectReason
-from simulator.replay import main as replay_main
+from simulator.journal_file import JournalError, check_path, create_journal
+from simulator.orders import OrderType
 from simulator.replay import replay
-from simulator.stats import LatencyHistogram
 from simulator.testing.waiting import deadline_wait
 
 pytestmark = pytest.mark.timeout(60)
 
-SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA")
-SYMBOL_IDS = {s: i for i, s in enumerate(SYMBOLS)}
-CONFIG = {"symbols": list(SYMBOLS), "seed": 11, "brokers": 2}
-CANCEL = int(OrderType.CANCEL)
-ACK, TRADE, REJECT = int(Event.ACK), int(Event.TRADE), int(Event.REJECT)
-UNKNOWN = int(RejectReason.UNKNOWN_SYMBOL)
-UNKNOWN_GOES_TO = 1  # see Brokers
-
-
-class Brokers:
-    """What the broker processes do, in-process: ``Broker`` matching, each symbol on one of two.
-
-    An order for a symbol no book trades goes to a broker like any other, and that broker
-    rejects it with UNKNOWN_SYMBOL. A run sends those to its first broker; here they go to the
-    last, so the index journalled with their rejects cannot be a default 0.
-    """
-
-    def __init__(self, symbols=SYMBOLS, count: int = 2) -> None:
-        self.brokers = [
-            Broker(
-                msg.BrokerSpec(
-                    index=i,
-                    name=f"broker-{i}",
-                    symbols=tuple(symbols[i::count]),
-                    symbol_ids=tuple(range(i, len(symbols), count)),
-                )
-            )
-            for i in range(count)
-        ]
-        # the broker of each wire sym; the extra last slot is indexed by UNKNOWN_SYM (-1)
-        self.route = np.array([i % count for i in range(len(symbols))] + [UNKNOWN_GOES_TO])
-
-    def handle(self, records: np.ndarray) -> dict[int, np.ndarray]:
-        """Each broker's events for its share of ``records``, as the (n, 7) array it sends."""
-        of = self.route[records[:, 2]]
-        out = {}
-        for i, broker in enumerate(self.brokers):
-            mine = records[of == i]
-            if len(mine):
-                flat: list[int] = []
-                broker.handle_orders(mine.reshape(-1).tolist(), flat)
-                out[i] = np.array(flat, np.int64).reshape(-1, wire.EVENT_WIDTH)
-        return out
-
-
-class Run:
-    """A bank's worth of journal traffic: flow -> journal -> brokers -> journal and ledger, all
-    as the int64 records the bank holds."""
-
-    def __init__(self, journal: Journal, seed: int = 11) -> None:
-        self.journal = journal
-        self.flow = OrderFlow(SYMBOLS, seed=seed, invalid_ratio=0.01, cancel_ratio=0.15)
-        self.brokers = Brokers()
-        self.ledger = Ledger(SYMBOLS, 100)
-        self.orders: list[tuple] = []  # readable, for the assertions
-        self.events: list[tuple[int, tuple]] = []  # (broker, readable event)
-        self.batches: list[np.ndarray] = []  # the event batches as journalled
-
-    def step(self, n: int, t_ns: int = 0) -> None:
-        records = self.flow.generate(n)
-        self.journal.record_orders(records, t_ns)
-        self.ledger.place(records, t_ns)
-        self.orders += as_tuples(records, SYMBOLS)
-        for broker, events in self.brokers.handle(records).items():
-            self.journal.record_events(broker, events)
-            self.ledger.apply(events, 0, LatencyHistogram())
-            self.batches.append(events)
-            self.events += [(broker, e) for e in wire.readable_events(events.tolist(), SYMBOLS)]
-
-    @property
-    def trades(self) -> list[tuple]:
-        return [e for _b, e in self.events if e[0] == TRADE]
-
-
-@pytest.fixture
-def bus():
-    b = new_bus("test-journal")
-    yield b
-    if b.state != states.EXITING:
-        b.exit()
-
-
-def started(bus, path, **kw) -> Journal:
-    journal = Journal(bus, str(path), config=CONFIG, **kw)
-    journal.subscribe()
-    bus.start()
-    return journal
-
-
-def rows(path, sql, *args):
-    con = sqlite3.connect(path)
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
-
-
-def records(*orders: tuple) -> np.ndarray:
-    """Readable order tuples as the (n, 9) int64 array the bank journals."""
-    return np.array([wire.order_record(o, SYMBOL_IDS) for o in orders], np.int64)
-
-
-def event_records(*events: tuple) -> np.ndarray:
-    """Readable event tuples as the (n, 7) int64 array a broker sends."""
-    return np.array([wire.event_record(e, SYMBOL_IDS) for e in events], np.int64)
-
-
-@pytest.fixture
-def journalled_run(bus, tmp_path):
-    """A finished run of 40 batches of 100 orders, journalled and stopped, with its report."""
-    path = tmp_path / "run.db"
-    journal = started(bus, path)
-    run = Run(journal)
-    for i in range(40):
-        run.step(100, t_ns=1_000 + i)
-    bus.exit()
-    journal.write_report({"fills": {"count": len(run.trades), "digest": run.ledger.fills_digest()}})
-    return str(path), run
-
+bus = pytest.fixture(a_bus, name="bus")
+journalled_run = pytest.fixture(a_journalled_run, name="journalled_run")
 
 # -- writing -------------------------------------------------------------------------------
 
@@ -269,93 +163,6 @@ def test_stop_is_idempotent_and_a_new_run_replaces_an_old_journal(bus, tmp_path)
     assert rows(str(path), "SELECT count(*) FROM orders")[0][0] < 300
 
 
-# -- replay --------------------------------------------------------------------------------
-
-
-def test_replay_of_a_finished_run_is_identical(journalled_run, capsys):
-    path, run = journalled_run
-    result = replay(path)
-    assert result.identical and result.first_difference is None
-    assert result.complete
-    assert result.orders == len(run.orders)
-    assert result.fills_expected == result.fills_got == len(run.trades)
-    assert result.fills_beyond == 0
-    assert result.digest == run.ledger.fills_digest()
-    assert replay_main([path]) == 0
-    assert "identical" in capsys.readouterr().out
-
-
-def test_replay_names_the_first_difference_of_a_corrupted_fill(journalled_run, capsys):
-    path, run = journalled_run
-    _t, symbol, seq, buy, sell, price, qty = run.trades[len(run.trades) // 2]
-    con = sqlite3.connect(path)
-    with con:
-        con.execute(
-            "UPDATE fills SET sell_id = sell_id + 1 WHERE symbol = ? AND match_seq = ?", (symbol, seq)
-        )
-    con.close()
-    result = replay(path)
-    assert not result.identical
-    assert result.first_difference == (
-        f"{symbol} match {seq}: journal {seq},{buy},{sell + 1},{price},{qty} "
-        f"vs replay {seq},{buy},{sell},{price},{qty}"
-    )
-    assert replay_main([path]) == 1
-    out = capsys.readouterr().out
-    assert f"DIFFERENT: {symbol} match {seq}" in out
-
-
-def test_replay_of_a_finished_run_missing_its_last_fills_is_a_difference(journalled_run):
-    path, _run = journalled_run
-    con = sqlite3.connect(path)
-    with con:
-        symbol, top = con.execute(
-            "SELECT symbol, max(match_seq) FROM fills GROUP BY symbol ORDER BY symbol LIMIT 1"
-        ).fetchone()
-        con.execute("DELETE FROM fills WHERE symbol = ? AND match_seq > ?", (symbol, top - 3))
-    con.close()
-    result = replay(path)
-    assert not result.identical
-    assert result.first_difference == f"journal has {top - 3:,} fills of {symbol}, replay {top:,}"
-
-
-def test_replay_of_an_unfinished_journal_compares_its_fills_as_a_prefix(journalled_run):
-    path, _run = journalled_run
-    con = sqlite3.connect(path)
-    with con:  # as after kill -9: no report, the last fills of a symbol not committed
-        con.execute("DELETE FROM run WHERE key = 'report'")
-        symbol, top = con.execute("SELECT symbol, max(match_seq) FROM fills LIMIT 1").fetchone()
-        con.execute("DELETE FROM fills WHERE symbol = ? AND match_seq > ?", (symbol, top - 3))
-    con.close()
-    result = replay(path)
-    assert result.identical, result.first_difference
-    assert not result.complete
-    assert result.fills_beyond == 3
-    assert result.fills_got == result.fills_expected + 3
-
-
-def test_replay_of_a_missing_file_or_a_non_journal_exits_2(tmp_path, capsys):
-    text = tmp_path / "notes.txt"
-    text.write_text("hello\n")
-    other = tmp_path / "other.db"
-    con = sqlite3.connect(other)
-    con.execute("CREATE TABLE t(x)")
-    con.close()
-    for path, why in (
-        (tmp_path / "none.db", "no such file"),
-        (text, "not a journal"),
-        (other, "not a journal"),
-        (tmp_path, "is a directory"),
-    ):
-        with pytest.raises(JournalError, match=why):
-            replay(str(path))
-        assert replay_main([str(path)]) == 2
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and why in err
-    with pytest.raises(JournalError, match="no such file"):
-        open_journal(str(tmp_path / "none.db"))
-
-
 # -- paths and failures ----------------------------------------------------------------------
 
 
@@ -375,6 +182,64 @@ def test_check_path_explains_paths_that_cannot_be_journals(tmp_path):
     assert "is not a SQLite database" in check_path(str(tmp_path / "notes.txt"))
     assert "not a journal" in check_path(str(tmp_path / "app.db"))
     assert check_path("") is not None
+
+
+def test_check_path_refuses_symlinks_memory_and_names_too_long_in_one_line(tmp_path, bus):
+    journal = tmp_path / "old.db"
+    started(bus, journal)
+    bus.exit()
+    (tmp_path / "dangling.db").symlink_to(tmp_path / "target.db")
+    (tmp_path / "link.db").symlink_to(journal)
+    reasons = {
+        "dangling": check_path(str(tmp_path / "dangling.db")),
+        "link": check_path(str(tmp_path / "link.db")),
+        "memory": check_path(":memory:"),
+        "name": check_path(str(tmp_path / ("x" * 300))),
+        "name+suffix": check_path(str(tmp_path / ("x" * 250))),
+        "directory": check_path(str(tmp_path / ("d" * 300) / "run.db")),
+    }
+    assert "dangling symbolic link" in reasons["dangling"] and "target.db" in reasons["dangling"]
+    assert "is a symbolic link" in reasons["link"]
+    assert "in memory, not a file" in reasons["memory"]
+    assert "300 bytes, at most 247 fit" in reasons["name"]
+    assert "250 bytes, at most 247 fit" in reasons["name+suffix"]
+    assert "a directory name in it is longer than 255 bytes" in reasons["directory"]
+    assert all(r is not None and "\n" not in r for r in reasons.values()), reasons
+    assert check_path(str(tmp_path / ("x" * 247))) is None
+    assert check_path("./:memory:") is None  # a file of that name is fine
+    assert not (tmp_path / "target.db").exists()
+    with pytest.raises(JournalError, match="dangling symbolic link"):
+        create_journal(str(tmp_path / "dangling.db"), {})
+    assert not (tmp_path / "target.db").exists()
+
+
+def test_a_journal_is_created_under_its_own_name_even_when_it_reads_as_a_uri(tmp_path, monkeypatch, bus):
+    # this SQLite reads "file:..." as a URI: that must not open, or replace, some other file
+    monkeypatch.chdir(tmp_path)
+    other = sqlite3.connect("x.db")
+    other.execute("CREATE TABLE precious(x)")
+    other.close()
+    for name in ("file:x.db?mode=rwc", "a?b#c%d.db"):
+        journal = started(new_bus("uri"), name)
+        Run(journal).step(50)
+        journal.bus.exit()
+        journal.write_report({"fills": {}})
+        assert journal.failed is None, journal.failed
+        con = journal_file.open_journal(name)
+        assert con.execute("SELECT count(*) FROM run").fetchone() == (2,)  # config and report
+        con.close()
+        assert replay(name).identical
+    assert rows("x.db", "SELECT name FROM sqlite_master") == [("precious",)]
+    assert sorted(os.listdir(tmp_path)) == ["a?b#c%d.db", "file:x.db?mode=rwc", "x.db"]
+
+
+def test_a_journal_that_cannot_be_made_leaves_no_file_behind(tmp_path, monkeypatch):
+    # a name that fits but whose -journal file would not (check_path refuses it up front)
+    path = str(tmp_path / ("y" * 250))
+    monkeypatch.setattr(journal_file, "check_path", lambda _path: None)
+    with pytest.raises(JournalError, match="cannot create"):
+        create_journal(path, {})
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.parametrize("where", ["missing/x.db", "file/x.db", "notes.txt"])
