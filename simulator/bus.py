@@ -36,11 +36,15 @@ ORDER: dict[tuple[str, str], int] = {
     ("start", "journal"): 10,
     # spawn every broker and wait for its first heartbeat
     ("start", "brokers"): 20,
+    # the HTTP API (--http) binds and serves once every broker is ready, before orders begin:
+    # the first Snapshots it serves are of a run whose processes all exist, and the first
+    # tick's orders are not held back by its start-up
+    ("start", "http"): 30,
     # place orders only once every broker is ready
     ("start", "bank"): 70,
     # the fault drills' clock starts with the orders
     ("start", "supervisor"): 71,
-    # commands from a dashboard are applied before the tick that they change
+    # commands from a dashboard (or POST /api/control) are applied before the tick they change
     ("main", "commands"): 10,
     # place and send what is due, then read what came back (waiting a little when idle)
     ("main", "bank"): 50,
@@ -58,8 +62,11 @@ ORDER: dict[tuple[str, str], int] = {
     ("stop", "brokers"): 60,
     # reconcile once every broker's final report is in, and publish the last Snapshot
     ("stop", "ledger"): 90,
-    # the journal closes last, after the reconciliation it records
+    # the journal closes after the reconciliation it records
     ("stop", "journal"): 95,
+    # the HTTP API closes last: it serves the whole stop protocol, then hands the report to
+    # its event streams (the journal's failure, if any, is in it) and stops serving
+    ("stop", "http"): 97,
 }
 
 

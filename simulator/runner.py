@@ -7,6 +7,7 @@
     Supervisor ........ dead and hung brokers, restarts, fault drills
     SnapshotBuilder ... Snapshots 10 Hz, and at the end the Outcome
     Journal ........... with --journal
+    HttpServer ........ with an ``http`` option (--http): the run's API, last to stop
 
 Result messages from the brokers go to the one that needs them: event batches to the bank,
 heartbeats' book depth to the snapshot builder, log records to this process's logging.
@@ -26,7 +27,7 @@ import dataclasses
 import logging
 import threading
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator import messages as msg
 from simulator import processes
@@ -41,6 +42,9 @@ from simulator.routing import Routing
 from simulator.snapshots import Outcome, SnapshotBuilder
 from simulator.stats import Snapshot
 from simulator.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from simulator.http_server import HttpOptions, HttpServer
 
 LOG_FORMAT = "%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s"
 
@@ -61,7 +65,7 @@ def broker_specs(config: SimConfig, routing: Routing) -> list[msg.BrokerSpec]:
 
 
 class Simulation:
-    def __init__(self, config: SimConfig) -> None:
+    def __init__(self, config: SimConfig, *, http: HttpOptions | None = None) -> None:
         self.config = config
         self.stop = StopRequest()
         self.log_lines: deque[str] = deque(maxlen=200)
@@ -81,7 +85,21 @@ class Simulation:
         self.bank = Bank(bus, config, self.stop, self.pool, routing, journal=self.journal)
         self.supervisor = Supervisor(bus, config, self.stop, self.pool, self.bank.ledger, routing)
         self.snapshots = SnapshotBuilder(bus, self.bank, self.supervisor, self.log_lines)
-        for plugin in (self.pool, self.journal, self.bank, self.supervisor, self.snapshots):
+        self.http: HttpServer | None = None
+        if http is not None:
+            from simulator.http_server import HttpServer  # cheroot and prometheus only when asked
+
+            self.http = HttpServer(
+                bus,
+                self,
+                http.host,
+                http.port,
+                control=http.control,
+                token=http.token,
+                ui_hz=config.ui_hz,
+                linger_s=http.linger_s,
+            )
+        for plugin in (self.pool, self.journal, self.bank, self.supervisor, self.snapshots, self.http):
             if plugin is not None:
                 plugin.subscribe()
         self._stopped = threading.Event()
