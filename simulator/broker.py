@@ -44,12 +44,17 @@ log = logging.getLogger("broker")
 
 
 class ResultsLogHandler(logging.Handler):
-    """Sends this process's log records to the bank, which shows and stores them."""
+    """Sends this process's log records to the bank, which shows and stores them.
+
+    A record it cannot send (the bank is gone: the pipe is broken) is counted in ``failures``,
+    never printed: logging's default would write a traceback per record to the terminal, which
+    a broker must never write to, and the bank that could report it is gone."""
 
     def __init__(self, results, index: int) -> None:
         super().__init__()
         self._results = results
         self._index = index
+        self.failures = 0
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -57,6 +62,9 @@ class ResultsLogHandler(logging.Handler):
             self._results.send_bytes(msg.encode(msg.LOG, line))
         except Exception:
             self.handleError(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self.failures += 1
 
 
 class Broker:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -165,12 +166,14 @@ class Simulation:
         config, journal = self.config, self.journal
         errors = []
         report = build_report(config, outcome)
+        # records a log handler could not write (a full disk, a closed stderr): for the summary
+        report["log"] = {"file": config.log_file, "unwritten": log_failures()}
         if journal is not None:
             report["journal"] = {"path": config.journal, **dataclasses.asdict(journal.stats())}
             try:
                 journal.write_report(report)
-            except JournalError as exc:
-                errors.append(f"simulate: journal: {exc}")
+            except JournalError as exc:  # its message names the journal
+                errors.append(f"simulate: {exc}")
                 report["exit_code"] = 1
             if journal.failed:
                 report["exit_code"] = 1
@@ -200,8 +203,27 @@ class Simulation:
         logging.getLogger(line.logger).handle(record)
 
 
-class RingHandler(logging.Handler):
+class _CountsFailures(logging.Handler):
+    """A handler that counts the records it could not write, keeping the first error, instead
+    of printing a traceback for each (``logging``'s way: eight of them for a log file on a full
+    disk, on a stderr that may be what failed). ``log_failures`` reads the counts for the
+    report, whose summary says them once."""
+
+    target = "?"  # where the records go, as the summary names it
+    failures = 0
+    first_error: str | None = None
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self.failures += 1
+        if self.first_error is None:
+            exc = sys.exc_info()[1]
+            self.first_error = f"{type(exc).__name__}: {exc}" if exc is not None else "unknown error"
+
+
+class RingHandler(_CountsFailures):
     """Keeps the last log lines of every process for the dashboard."""
+
+    target = "the dashboard's log"
 
     def __init__(self, lines: deque[str]) -> None:
         super().__init__()
@@ -217,8 +239,44 @@ class RingHandler(logging.Handler):
             self.handleError(record)
 
 
+class _Console(_CountsFailures, logging.StreamHandler):
+    target = "stderr"
+
+
+class _LogFile(_CountsFailures, logging.FileHandler):
+    def __init__(self, path: str) -> None:
+        try:
+            super().__init__(path)
+        except OSError:  # checked before the run, and gone since: each record tries again
+            super().__init__(path, delay=True)
+        self.target = path
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:  # a delayed open fails outside StreamHandler.emit's own guard
+            super().emit(record)
+        except Exception:
+            self.handleError(record)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:  # the last flush, on a full disk: its records were counted already
+            pass
+
+
+def log_failures() -> list[dict]:
+    """Where this process's log records could not be written: ``{"to", "records", "error"}``
+    for each handler of ``setup_logging`` that failed (records relayed from brokers included)."""
+    return [
+        {"to": h.target, "records": h.failures, "error": h.first_error}
+        for h in logging.getLogger().handlers
+        if isinstance(h, _CountsFailures) and h.failures
+    ]
+
+
 def setup_logging(config: SimConfig, lines: deque[str] | None, *, console: bool) -> None:
-    """Bank-side logging: stderr (headless only), the dashboard ring, and ``--log-file``."""
+    """Bank-side logging: stderr (headless only), the dashboard ring, and ``--log-file``. None
+    of them prints a traceback when it cannot write: they count (``log_failures``)."""
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
@@ -227,14 +285,14 @@ def setup_logging(config: SimConfig, lines: deque[str] | None, *, console: bool)
     # the bus narrates every state change at INFO; keep that for DEBUG runs
     logging.getLogger("bus").setLevel(max(level, logging.WARNING))
     if console:
-        h = logging.StreamHandler()
+        h = _Console()
         h.setFormatter(logging.Formatter("%(processName)s %(levelname)s %(name)s: %(message)s"))
         h.setLevel(max(level, logging.WARNING))  # progress lines tell the rest
         root.addHandler(h)
     if lines is not None:
         root.addHandler(RingHandler(lines))
     if config.log_file:
-        fh = logging.FileHandler(config.log_file)
+        fh = _LogFile(config.log_file)
         fh.setFormatter(logging.Formatter(LOG_FORMAT))
         root.addHandler(fh)
     for handler in root.handlers:
