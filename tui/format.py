@@ -142,12 +142,20 @@ def totals(snapshot: Snapshot) -> tuple[Total, ...]:
         Total("rejected", fmt_count(counts.rejected)),
         Total("resting", fmt_count(counts.resting)),
         Total("in flight", fmt_count(counts.in_flight)),
-        Total("lost", fmt_count(counts.lost), alert=counts.lost > 0),
+        Total("lost", _lost(counts), alert=counts.lost > 0 or counts.cancels_lost > 0),
         Total("orders/s", fmt_rate(snapshot.orders_per_s)),
         Total("fills/s", fmt_rate(snapshot.fills_per_s)),
         Total("ack p50", fmt_latency_us(latency.get("p50"))),
         Total("ack p99", fmt_latency_us(latency.get("p99"))),
     )
+
+
+def _lost(counts: OrderCounts) -> str:
+    """Lost orders; lost cancel requests beside them, only when there are any (they are not
+    orders: placed = filled + cancelled + rejected + resting + lost counts orders alone)."""
+    if counts.cancels_lost:
+        return f"{fmt_count(counts.lost)} +{fmt_count(counts.cancels_lost)} cancels"
+    return fmt_count(counts.lost)
 
 
 def grid_columns(items: int, width: int, cell_width: int, max_columns: int = 4) -> int:

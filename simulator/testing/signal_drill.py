@@ -279,7 +279,9 @@ def run_once(spec: RunSpec, workdir: Path | str) -> RunResult:
             res.report = True
             res.stop_reason = report.get("stop_reason")
             orders = report.get("orders", {})
-            res.placed, res.lost = orders.get("placed"), orders.get("lost")
+            # lost orders and lost cancel requests are counted apart: either is a loss
+            cancels_lost = report.get("cancel_requests", {}).get("lost", 0) or 0
+            res.placed, res.lost = orders.get("placed"), (orders.get("lost") or 0) + cancels_lost
             res.reconciled = report.get("reconciled")
             res.broker_exits = [b.get("exit_code") for b in report.get("brokers", [])]
             res.report_exit_code = report.get("exit_code")

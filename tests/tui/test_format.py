@@ -177,6 +177,13 @@ def test_lost_orders_raise_an_alert(make_snapshot):
     assert [t for t in totals(lost) if t.label == "lost"][0].alert
 
 
+def test_lost_cancel_requests_show_beside_lost_orders_and_raise_the_alert_too(make_snapshot):
+    snapshot = make_snapshot()
+    counts = type(snapshot.orders)(placed=10, lost=0, cancels_lost=2)
+    (lost,) = [t for t in totals(make_snapshot(orders=counts)) if t.label == "lost"]
+    assert lost.value == "0 +2 cancels" and lost.alert
+
+
 def test_missing_percentiles_show_a_dash(make_snapshot):
     items = {t.label: t.value for t in totals(make_snapshot(ack_latency_us={}))}
     assert items["ack p50"] == items["ack p99"] == "-"
