@@ -50,6 +50,11 @@ _TYPE_CODES = {t.name: int(t) for t in OrderType}
 _TIF_CODES = {t.name: int(t) for t in TimeInForce}
 _REJECT, _UNKNOWN_SYMBOL = int(Event.REJECT), int(RejectReason.UNKNOWN_SYMBOL)
 _REASONS = {int(r): r.name for r in RejectReason}
+_DETAILED = {
+    "REJECT": "REJECT {}",
+    "CANCELLED": "CANCELLED leaves {}",
+    "CANCEL_DONE": "CANCEL_DONE of order {}",
+}
 # Used only when a journal has no config to name its symbols: what a ticker looks like
 # (the same rule as simulator.config's --symbols check; the flow's bad symbol is "?BAD").
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,7}$")
@@ -99,8 +104,7 @@ class _Symbol:
         self.name = name
         self.book = book
         self.journal = journal
-        self.seq = 0
-        self.replayed = 0
+        self.seq = self.replayed = 0  # orders seen, fills made
         self.digest_sym = digest_sym  # the symbol's index in the FillsDigest, -1 if none is made
         self.cut: str | None = None  # the first replayed event a partial journal lacks
 
@@ -111,12 +115,8 @@ def _fmt(fill: Sequence[object]) -> str:
 
 def _result(name: str, detail: object) -> str:
     if name == "REJECT":
-        return f"REJECT {_REASONS.get(detail, detail)}"  # type: ignore[call-overload]
-    if name == "CANCELLED":
-        return f"CANCELLED leaves {detail}"
-    if name == "CANCEL_DONE":
-        return f"CANCEL_DONE of order {detail}"
-    return name
+        detail = _REASONS.get(detail, detail)  # type: ignore[call-overload]
+    return _DETAILED[name].format(detail) if name in _DETAILED else name
 
 
 def _flat(events: list[tuple]) -> list:
@@ -408,6 +408,8 @@ def main(argv: Sequence[str] | None = None, early_signals: list[int] | None = No
         allow_abbrev=False,
     )
     parser.add_argument("path", metavar="PATH", help="a journal written with --journal")
+    # a usage error in one line, as the simulator's own flags give it
+    parser.error = lambda message: parser.exit(2, f"{parser.prog}: error: {message}\n")  # type: ignore[method-assign]
     try:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed

@@ -314,3 +314,14 @@ def test_replay_of_a_missing_file_or_a_non_journal_exits_2(tmp_path, capsys):
         assert err.count("\n") == 1 and why in err
     with pytest.raises(JournalError, match="no such file"):
         open_journal(str(tmp_path / "none.db"))
+
+
+def test_a_usage_error_is_one_line_naming_what_is_wrong(capsys):
+    for argv, why in (
+        ([], "required: PATH"),
+        (["a.db", "b.db"], "unrecognized arguments: b.db"),
+        (["--pat", "x"], "--pat"),
+    ):
+        assert replay_main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("simulate.py replay: error: ") and why in err, err
