@@ -167,7 +167,7 @@ class _Verdict:
         """A journalled result the replay did not make (``symbol`` None: of no journalled order)."""
         made = _result(name, detail)
         if symbol is None:
-            self.differ(f"the journal has {made} of order {oid}, not among its orders")
+            self.differ(f"order {oid} is not among the journal's orders, but has its {made}")
         else:
             self.differ(f"{symbol} order {oid}: the journal has {made}, the replay did not make it")
 
