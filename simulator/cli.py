@@ -1,40 +1,60 @@
 """The command line: flags -> SimConfig -> a headless run or the dashboard -> exit status.
 
 Exit status: 0 when the run stopped as asked, the ledger reconciles with nothing lost and every
-broker exited cleanly; 1 when anything was lost or a process failed; 2 for a usage error.
+broker exited cleanly; 1 when anything was lost or a process failed; 2 for a usage error. A
+reader of stdout that goes away (``| head``) changes none of it: the run finishes, writes its
+report, and exits with its own status (``report.say``).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Sequence
 
-from simulator.config import SimConfig, config_from_args
-from simulator.report import banner, print_outcome, progress_line
+from simulator import processes
+from simulator.config import SimConfig, parse_flags
+from simulator.report import banner, print_outcome, progress_line, say
 from simulator.stats import Snapshot
 
 
-def run_headless(config: SimConfig, early_signals: list[int] | None = None) -> int:
+def run_headless(
+    config: SimConfig, early_signals: list[int] | None = None, *, stderr_level: str | None = None
+) -> int:
+    """``stderr_level``: show log records from this level on stderr (``--log-level`` given);
+    otherwise stderr shows warnings and errors, and the progress lines tell the rest."""
     from simulator.runner import Simulation, setup_logging
 
     sim = Simulation(config)
     setup_logging(config, sim.log_lines, console=True)
+    if stderr_level is not None:
+        _stderr_shows(stderr_level)
     sim.install_signal_handlers(early_signals)
-    print(banner(config), flush=True)
+    say(banner(config, processes.ignored_stop_signals()))
     next_line = time.monotonic() + 1.0
 
     def progress(snapshot: Snapshot) -> None:
+        # a snapshot listener runs inside the bank's loop: it must never raise (say() does not)
         nonlocal next_line
         now = time.monotonic()
         if now >= next_line:
             next_line = now + 1.0
-            print(progress_line(snapshot), flush=True)
+            say(progress_line(snapshot))
 
     sim.snapshots.listeners.append(progress)
     outcome = sim.run()
     sim.restore_signal_handlers()
     return print_outcome(*sim.finish_report(outcome))
+
+
+def _stderr_shows(level: str) -> None:
+    """Lower the bank's stderr handler (``runner.setup_logging`` keeps it at WARNING) to
+    ``level``; the log file's handler is left as it is."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            if handler.stream is sys.stderr:
+                handler.setLevel(level)
 
 
 def main(argv: Sequence[str] | None = None, early_signals: list[int] | None = None) -> int:
@@ -44,9 +64,11 @@ def main(argv: Sequence[str] | None = None, early_signals: list[int] | None = No
         from simulator.replay import main as replay_main
 
         return replay_main(args[1:])
-    config = config_from_args(args)
+    config, given = parse_flags(args)
     if config.headless:
-        return run_headless(config, early_signals)
+        return run_headless(
+            config, early_signals, stderr_level=config.log_level if "log_level" in given else None
+        )
     from tui.runner import run_dashboard  # Textual is only imported when a dashboard is wanted
 
     return run_dashboard(config, early_signals)

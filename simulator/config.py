@@ -1,8 +1,13 @@
 """Command-line flags and the frozen SimConfig they resolve to.
 
 Every flag is checked here, before any process starts: a bad value ends the program with one
-line naming the flag and exit status 2. The resolved SimConfig (seed included) is what the rest
-of the simulator reads and what the report prints, so any run can be repeated exactly.
+line naming the flag and exit status 2. That covers each value's bounds (every value the parser
+accepts must run: a number too large for the ledger's arrays, a pipe message or a timer is
+refused here, not met later as a traceback), the flags that must agree with each other (the
+error names the flag the user gave, not a default), and the files a run will write (``--report``,
+``--log-file``, ``--journal``: a missing or read-only directory, a directory, a FIFO, a device,
+a name too long, found now rather than after the run). The resolved SimConfig (seed included) is
+what the rest of the simulator reads and what the report prints, so any run can be repeated.
 """
 
 from __future__ import annotations
@@ -10,9 +15,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import random
 import re
+import stat
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
@@ -21,6 +29,21 @@ DEFAULT_SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOG", "META", "JPM"
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,7}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 EXIT_USAGE = 2
+
+# Bounds, each for a reason; --help and the README say them.
+MOST_BROKERS = 32  # a broker is a process of ~35 MiB with two 1 MiB pipes; 2 cores run them
+MOST_SYMBOLS = 10_000
+MOST_ACCOUNTS = 1_000_000
+# the ledger keeps an int64 position per symbol and account: 2**24 of them is 128 MiB
+MOST_POSITIONS = 1 << 24
+MOST_BATCH = 65_536  # orders per message: 4.5 MiB; a larger batch gains nothing
+MOST_RATE = 10_000_000.0  # ten times what the pipeline reaches; 0 means as fast as it goes
+MOST_ORDERS = 10**12  # order ids are int64 on the wire, with room for the cancels among them
+MOST_SECONDS = 10**7  # --duration, the drill period: 115 days
+MOST_WAIT_S = 3600.0  # --stop-timeout, --hang-timeout: longer waits overflow no timer, help no one
+MOST_UI_HZ = 60.0
+MOST_RESTARTS = 1000
+MOST_SEED = 2**63 - 1  # the journal stores it in an SQLite integer
 
 
 class UsageError(Exception):
@@ -61,27 +84,28 @@ class SimConfig:
         return d
 
 
-def _int_at_least(low: int) -> Callable[[str], int]:
+def _int_in(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low:,} to {high:,}, got {value:,}")
         return value
 
     return parse
 
 
-def _float_at_least(low: float, *, above: bool = False) -> Callable[[str], float]:
+def _float_in(low: float, high: float, *, above: bool = False) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not math.isfinite(value) or value < low or (above and value == low):
-            raise argparse.ArgumentTypeError(f"must be {'>' if above else '>='} {low:g}, got {text!r}")
+        if not math.isfinite(value) or not low <= value <= high or (above and value == low):
+            bound = f"more than {low:g}" if above else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"must be {bound} and at most {high:,g}, got {text.strip()!r}")
         return value
 
     return parse
@@ -116,10 +140,14 @@ def parse_symbols(text: str) -> tuple[str, ...]:
     text = text.strip()
     if text.isdigit():
         count = int(text)
-        if not 1 <= count <= 10000:
-            raise argparse.ArgumentTypeError(f"a symbol count must be from 1 to 10000, got {count}")
+        if not 1 <= count <= MOST_SYMBOLS:
+            raise argparse.ArgumentTypeError(
+                f"a symbol count must be from 1 to {MOST_SYMBOLS:,}, got {count:,}"
+            )
         return generated_symbols(count)
     names = tuple(part.strip().upper() for part in text.split(","))
+    if len(names) > MOST_SYMBOLS:
+        raise argparse.ArgumentTypeError(f"at most {MOST_SYMBOLS:,} symbols, got {len(names):,}")
     for name in names:
         if not _TICKER.match(name):
             raise argparse.ArgumentTypeError(
@@ -130,11 +158,12 @@ def parse_symbols(text: str) -> tuple[str, ...]:
     return names
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows a flag's default only when it has one worth showing."""
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a flag's default unless its help says it (or it has none worth showing); keeps the
+    epilog's lines as written."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default in (None, False) or "default" in (action.help or ""):
+        if action.default in (None, False) or "(default" in (action.help or ""):
             return action.help
         if isinstance(action.default, tuple):
             return f"{action.help} (default: {','.join(action.default)})"
@@ -145,204 +174,250 @@ class _OneLineParser(argparse.ArgumentParser):
     """argparse that reports a usage error as a single line and exits 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
+_DESCRIPTION = """\
+A bank places stock orders; broker processes match them and send acks and
+fills back over pipes. Opens a live dashboard in a terminal, or runs headless
+(progress lines, then a summary). SIGINT (Ctrl-C), SIGTERM and SIGHUP stop it
+cleanly: every order placed ends in a final state the bank knows.
+"""
+_EPILOG = f"""\
+bounds:
+  --brokers at most {MOST_BROKERS}, and no more brokers than symbols (each trades its own);
+  --symbols at most {MOST_SYMBOLS:,}; --accounts at most {MOST_ACCOUNTS:,}, and symbols x
+  accounts at most {MOST_POSITIONS:,} (the bank keeps a position for each pair);
+  --batch at most {MOST_BATCH:,}; --rate at most {MOST_RATE:,.0f} (0: as fast as it goes).
+
+other command:
+  simulate.py replay PATH
+                        re-run a journal (--journal) through fresh books and
+                        check it makes the same fills and results (see
+                        simulate.py replay --help)
+
+exit status:
+  0  the run stopped as asked, reconciled with no order lost, and every broker
+     exited cleanly
+  1  an order was lost or a process failed
+  2  a usage error: one line naming the flag, before anything starts
+  A reader that goes away early (| head) changes nothing: the run finishes,
+  writes its report and exits with its own status.
+"""
 
 
 def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     p = _OneLineParser(
         prog=prog,
-        description="A bank places stock orders; broker processes match them and send acks and "
-        "fills back over pipes. Opens a live dashboard in a terminal, or runs headless.",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
         formatter_class=_HelpFormatter,
+        allow_abbrev=False,  # `--symbol AAPL` must not quietly mean --symbols
     )
     d = SimConfig()
-    p.add_argument(
-        "--brokers",
-        metavar="N",
-        type=_int_at_least(1),
-        default=d.brokers,
-        help="broker processes; each symbol belongs to exactly one",
-    )
-    p.add_argument(
-        "--symbols",
-        type=parse_symbols,
-        default=d.symbols,
-        metavar="SPEC",
-        help="comma list of tickers, or a count N of generated 4-letter tickers",
-    )
-    p.add_argument(
-        "--rate",
-        metavar="R",
-        type=_float_at_least(0),
-        default=d.rate,
-        help="orders per second; 0 = as fast as possible",
-    )
-    p.add_argument(
-        "--orders",
-        metavar="N",
-        type=_int_at_least(1),
-        default=None,
-        help="stop after placing this many orders",
-    )
-    p.add_argument(
-        "--duration",
-        type=_float_at_least(0, above=True),
-        default=None,
-        metavar="S",
-        help="stop after this many seconds",
-    )
-    p.add_argument(
-        "--seed",
-        metavar="S",
-        type=_int_at_least(0),
-        default=None,
-        help="seed of the order flow (default: random, always printed)",
-    )
-    p.add_argument(
-        "--batch",
-        metavar="N",
-        type=_int_at_least(1),
-        default=d.batch,
-        help="most orders per message to a broker",
-    )
-    p.add_argument(
-        "--accounts",
-        metavar="N",
-        type=_int_at_least(1),
-        default=d.accounts,
-        help="client accounts of the bank",
-    )
-    p.add_argument(
-        "--market-ratio",
-        metavar="X",
-        type=_ratio,
-        default=d.market_ratio,
-        help="share of new orders that are MARKET orders",
-    )
-    p.add_argument(
-        "--ioc-ratio",
-        metavar="X",
-        type=_ratio,
-        default=d.ioc_ratio,
-        help="share of limit orders that are immediate-or-cancel",
-    )
-    p.add_argument(
-        "--cancel-ratio",
-        metavar="X",
-        type=_ratio,
-        default=d.cancel_ratio,
-        help="share of messages (expiries aside) that cancel an earlier DAY order; "
-        "at most about 0.46 with the default ratios",
-    )
-    p.add_argument(
-        "--invalid-ratio",
-        metavar="X",
-        type=_ratio,
-        default=d.invalid_ratio,
-        help="share of orders made invalid on purpose (to show rejects)",
-    )
-    p.add_argument(
-        "--headless",
-        action="store_true",
-        help="no dashboard: progress lines and a summary (automatic without a terminal)",
-    )
-    p.add_argument("--report", metavar="PATH", default=None, help="write a JSON report here")
-    p.add_argument(
-        "--log-file", metavar="PATH", default=None, help="also write every process's log records here"
-    )
-    p.add_argument(
-        "--log-level",
-        type=str.upper,
-        choices=LOG_LEVELS,
-        default=d.log_level,
-        help="least severe log record kept",
-    )
-    p.add_argument(
-        "--ui-hz",
-        metavar="HZ",
-        type=_float_at_least(0, above=True),
-        default=d.ui_hz,
-        help="dashboard refreshes per second",
-    )
-    p.add_argument(
-        "--stop-timeout",
-        type=_float_at_least(0, above=True),
-        default=d.stop_timeout,
-        metavar="S",
-        help="how long brokers get to answer every order when stopping",
-    )
-    p.add_argument(
-        "--journal",
-        metavar="PATH",
-        default=None,
-        help="write every order and result to this SQLite file (see 'replay')",
-    )
-    p.add_argument(
-        "--max-restarts",
-        type=_int_at_least(0),
-        default=d.max_restarts,
-        metavar="N",
-        help="restarts allowed per broker before the run stops",
-    )
-    p.add_argument(
-        "--hang-timeout",
-        type=_float_at_least(0.5),
-        default=d.hang_timeout,
-        metavar="S",
-        help="a broker silent this long is killed and restarted",
-    )
-    p.add_argument(
-        "--kill-broker-every",
-        type=_float_at_least(0, above=True),
-        default=None,
-        metavar="S",
-        help="fault drill: kill -9 a random broker every S seconds (seeded)",
-    )
+    add = p.add_argument
+    # fmt: off
+    add("--brokers", metavar="N", type=_int_in(1, MOST_BROKERS), default=d.brokers,
+        help=f"broker processes, at most {MOST_BROKERS} and one per symbol; each symbol belongs to one")
+    add("--symbols", metavar="SPEC", type=parse_symbols, default=d.symbols,
+        help=f"comma list of tickers, or a count N of generated 4-letter tickers (at most {MOST_SYMBOLS:,})")
+    add("--rate", metavar="R", type=_float_in(0, MOST_RATE), default=d.rate,
+        help="new orders per second; 0 = as fast as possible")
+    add("--orders", metavar="N", type=_int_in(1, MOST_ORDERS), default=None,
+        help="stop after placing this many orders")
+    add("--duration", metavar="S", type=_float_in(0, MOST_SECONDS, above=True), default=None,
+        help="stop after this many seconds")
+    add("--seed", metavar="S", type=_int_in(0, MOST_SEED), default=None,
+        help="seed of the order flow (default: random, always printed)")
+    add("--batch", metavar="N", type=_int_in(1, MOST_BATCH), default=d.batch,
+        help=f"most orders per message to a broker (at most {MOST_BATCH:,})")
+    add("--accounts", metavar="N", type=_int_in(1, MOST_ACCOUNTS), default=d.accounts,
+        help=f"client accounts of the bank (at most {MOST_ACCOUNTS:,}; see bounds)")
+    add("--market-ratio", metavar="X", type=_ratio, default=d.market_ratio,
+        help="share of new orders that are MARKET orders")
+    add("--ioc-ratio", metavar="X", type=_ratio, default=d.ioc_ratio,
+        help="share of limit orders that are immediate-or-cancel")
+    add("--cancel-ratio", metavar="X", type=_ratio, default=d.cancel_ratio,
+        help="share of messages (expiries aside) that cancel an earlier DAY order; each is "
+        "cancelled at most once, so at most about 0.46 with the other ratios at their defaults")
+    add("--invalid-ratio", metavar="X", type=_ratio, default=d.invalid_ratio,
+        help="share of orders made invalid on purpose (to show rejects)")
+    add("--headless", action="store_true",
+        help="no dashboard: progress lines and a summary (automatic without a terminal)")
+    add("--report", metavar="PATH", default=None,
+        help="write a JSON report here: a new regular file, or one replaced whole")
+    add("--log-file", metavar="PATH", default=None,
+        help="also append every process's log records to this regular file")
+    add("--log-level", type=str.upper, choices=LOG_LEVELS, default=d.log_level,
+        help="least severe log record kept, in --log-file and the dashboard's log; headless, "
+        "stderr shows records from this level when it is given, else warnings and errors "
+        "(default: INFO)")
+    add("--ui-hz", metavar="HZ", type=_float_in(0.1, MOST_UI_HZ), default=d.ui_hz,
+        help=f"dashboard refreshes per second (0.1 to {MOST_UI_HZ:g})")
+    add("--stop-timeout", metavar="S", type=_float_in(0, MOST_WAIT_S, above=True), default=d.stop_timeout,
+        help=f"how long brokers get to answer every order when stopping (at most {MOST_WAIT_S:g})")
+    add("--journal", metavar="PATH", default=None,
+        help="write every order and result to this SQLite file (see replay below)")
+    add("--max-restarts", metavar="N", type=_int_in(0, MOST_RESTARTS), default=d.max_restarts,
+        help=f"restarts allowed per broker before the run stops (at most {MOST_RESTARTS:,})")
+    add("--hang-timeout", metavar="S", type=_float_in(0.5, MOST_WAIT_S), default=d.hang_timeout,
+        help=f"a broker silent this long is killed and restarted (0.5 to {MOST_WAIT_S:g})")
+    add("--kill-broker-every", metavar="S", type=_float_in(0, MOST_SECONDS, above=True), default=None,
+        help="fault drill: kill -9 a random broker every S seconds (seeded)")
+    # fmt: on
     return p
+
+
+# -- files a run writes -------------------------------------------------------------------------
+
+
+def _shown(path: str) -> str:
+    return path if len(path) <= 80 else f"{path[:38]}...{path[-38:]}"
+
+
+def output_problem(path: str, *, whole: bool) -> str | None:
+    """Why a run cannot write the file ``path``, in one line, or None if it can.
+
+    ``whole``: the file is written through a new temporary file beside it, then renamed over
+    it (``--report``); otherwise it is appended to (``--log-file``). Only a regular file may be
+    there: a symbolic link, a directory, a FIFO (opening one with no reader hangs) or a device
+    is refused. Whether the file can be made is tried, not guessed from permission bits (root
+    passes every access() check, and /proc or a read-only mount still refuse a new file): a
+    temporary file is created beside it and removed at once.
+    """
+    if not path:
+        return "the path is empty"
+    shown = _shown(path)
+    try:
+        st: os.stat_result | None = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:  # a name too long, a file used as a directory, a loop
+        return f"cannot use {shown}: {exc.strerror}"
+    if st is not None:
+        kind = next((name for test, name in _NOT_REGULAR if test(st.st_mode)), None)
+        if kind:
+            return f"{shown} is {kind}, not a regular file: refusing to write to it"
+        if not whole:
+            try:  # no O_CREAT: it exists; O_NONBLOCK: never wait on a FIFO swapped in meanwhile
+                os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK))
+            except OSError as exc:
+                return f"cannot write {shown}: {exc.strerror}"
+            return None
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        return f"cannot create {shown}: directory {_shown(parent)} does not exist"
+    try:
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=".simulate-")
+    except OSError as exc:
+        return f"cannot create {shown}: {exc.strerror} (a new file in {_shown(parent)})"
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+_NOT_REGULAR = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+# -- from flags to a config -----------------------------------------------------------------------
+
+_UNSET = object()
+
+
+def parse_flags(
+    argv: Sequence[str] | None = None, *, isatty: bool | None = None
+) -> tuple[SimConfig, frozenset[str]]:
+    """The SimConfig of ``argv`` and the destinations of the flags given (not defaulted);
+    exits with status 2 and one line naming the flag on a bad value."""
+    parser = build_parser()
+    defaults = vars(parser.parse_args([]))
+    ns = parser.parse_args(argv, namespace=argparse.Namespace(**dict.fromkeys(defaults, _UNSET)))
+    given = frozenset(k for k, v in vars(ns).items() if v is not _UNSET)
+    for name in defaults.keys() - given:
+        setattr(ns, name, defaults[name])
+    problem = _disagreement(ns, given)
+    if problem:
+        parser.error(problem)
+    if isatty is None:
+        isatty = _is_terminal(sys.stdin) and _is_terminal(sys.stdout)
+    seed = ns.seed if ns.seed is not None else random.SystemRandom().randrange(1, 2**31)
+    names = {f.name for f in dataclasses.fields(SimConfig)}
+    values = {k: v for k, v in vars(ns).items() if k in names}
+    config = SimConfig(**{**values, "seed": seed, "headless": ns.headless or not isatty})
+    return config, given
 
 
 def config_from_args(argv: Sequence[str] | None = None, *, isatty: bool | None = None) -> SimConfig:
     """Parse flags into a SimConfig; exits with status 2 and one line on a bad value."""
-    parser = build_parser()
-    ns = parser.parse_args(argv)
-    if ns.journal:
-        from simulator.journal_file import check_path  # sqlite3 only when a journal is asked for
+    return parse_flags(argv, isatty=isatty)[0]
 
-        problem = check_path(ns.journal)
-        if problem:
-            parser.error(f"argument --journal: {problem}")
+
+def _is_terminal(stream: object) -> bool:
+    """False for a closed descriptor too (``<&-`` leaves ``sys.stdin`` None)."""
+    try:
+        return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def _disagreement(ns: argparse.Namespace, given: frozenset[str]) -> str | None:
+    """What is wrong with the flags together, or with the files they name: the message names
+    the flag the user gave, never a default they did not choose."""
+    nsym = len(ns.symbols)
+    if ns.brokers > nsym:
+        if "brokers" in given:
+            return f"argument --brokers: {ns.brokers} brokers for {nsym} symbols: each broker needs a symbol"
+        return (
+            f"argument --symbols: {nsym} symbol{'s' * (nsym > 1)} for the default {ns.brokers} brokers, "
+            f"each needing a symbol: give --brokers {nsym} or more symbols"
+        )
+    if nsym * ns.accounts > MOST_POSITIONS:
+        flag = "--accounts" if "accounts" in given else "--symbols"
+        return (
+            f"argument {flag}: {nsym:,} symbols x {ns.accounts:,} accounts is {nsym * ns.accounts:,} "
+            f"positions; the bank keeps at most {MOST_POSITIONS:,} (128 MiB)"
+        )
     from simulator.flow import OrderFlow
 
     most = OrderFlow.max_cancel_ratio(ns.market_ratio, ns.ioc_ratio, ns.invalid_ratio)
     if ns.cancel_ratio > most:
-        parser.error(
-            f"argument --cancel-ratio: {ns.cancel_ratio:g} is more than the flow can send with "
-            f"these ratios: at most {most:.2f} (each DAY order is cancelled at most once)"
+        if "cancel_ratio" in given:
+            return (
+                f"argument --cancel-ratio: {ns.cancel_ratio:g} is more than the flow can send with "
+                f"these ratios: at most {most:.2f} (each DAY order is cancelled at most once)"
+            )
+        ratios = [r for r in ("market_ratio", "ioc_ratio", "invalid_ratio") if r in given] or ["market_ratio"]
+        named = " and ".join(f"{_flag(r)} {getattr(ns, r):g}" for r in ratios)
+        return (
+            f"argument {_flag(ratios[0])}: {named} leave room for a --cancel-ratio of at most "
+            f"{most:.2f}, below its default {ns.cancel_ratio:g}: give a lower --cancel-ratio too"
         )
-    if isatty is None:
-        isatty = sys.stdin.isatty() and sys.stdout.isatty()
-    seed = ns.seed if ns.seed is not None else random.SystemRandom().randrange(1, 2**31)
-    return SimConfig(
-        brokers=ns.brokers,
-        symbols=ns.symbols,
-        rate=ns.rate,
-        orders=ns.orders,
-        duration=ns.duration,
-        seed=seed,
-        batch=ns.batch,
-        accounts=ns.accounts,
-        market_ratio=ns.market_ratio,
-        ioc_ratio=ns.ioc_ratio,
-        cancel_ratio=ns.cancel_ratio,
-        invalid_ratio=ns.invalid_ratio,
-        headless=ns.headless or not isatty,
-        report=ns.report,
-        log_file=ns.log_file,
-        log_level=ns.log_level,
-        ui_hz=ns.ui_hz,
-        stop_timeout=ns.stop_timeout,
-        max_restarts=ns.max_restarts,
-        hang_timeout=ns.hang_timeout,
-        kill_broker_every=ns.kill_broker_every,
-        journal=ns.journal,
-    )
+    files: dict[str, str] = {}
+    for dest in ("report", "log_file", "journal"):
+        path = getattr(ns, dest)
+        if path is None:
+            continue
+        if dest == "journal":
+            from simulator.journal_file import check_path  # sqlite3 only when a journal is asked for
+
+            problem = check_path(path)
+        else:
+            problem = output_problem(path, whole=dest == "report")
+        if problem:
+            return f"argument {_flag(dest)}: {problem}"
+        real = os.path.realpath(path)
+        if real in files:
+            return f"argument {_flag(dest)}: {_shown(path)} is the file {_flag(files[real])} writes too"
+        files[real] = dest
+    return None

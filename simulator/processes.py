@@ -60,6 +60,13 @@ def early_signals() -> list[int]:
     return arrived
 
 
+def ignored_stop_signals() -> list[str]:
+    """Names of the stop signals ignored now. Called after ``early_signals`` (which keeps an
+    inherited ignore): a job a script starts in the background inherits SIGINT ignored, and
+    the banner must then not promise that Ctrl-C stops the run."""
+    return [signal.Signals(sig).name for sig in STOP_SIGNALS if signal.getsignal(sig) is signal.SIG_IGN]
+
+
 def ignore_stop_signals() -> None:
     """After the run is reported: a late Ctrl-C during interpreter teardown (freeing a large
     ledger takes a while) must not turn a clean exit status into death by SIGINT."""

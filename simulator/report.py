@@ -7,10 +7,14 @@ the summary from the report. So the console, the dashboard and the report never 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import stat
 import sys
+import tempfile
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from simulator.config import SimConfig
@@ -22,18 +26,30 @@ if TYPE_CHECKING:  # the outcome is made in the bank process; the report only re
 REPORT_VERSION = 1
 
 
-def banner(config: SimConfig) -> str:
-    """The first line of a run: what it will do and how it stops."""
+def banner(config: SimConfig, ignored: Sequence[str] = ()) -> str:
+    """The first line of a run: what it will do and how it stops.
+
+    ``ignored``: the stop signals ignored since the program started (a script's background job
+    inherits SIGINT ignored, and the run keeps it so: ``processes.ignored_stop_signals``). Then
+    Ctrl-C cannot stop the run, and the banner says what does instead.
+    """
     rate = "max" if not config.rate else f"{config.rate:,.0f}/s"
     limit = []
     if config.orders:
         limit.append(f"{config.orders:,} orders")
     if config.duration:
         limit.append(f"{config.duration:g} s")
+    stops = f", stops after {' or '.join(limit)}" if limit else ""
+    if "SIGINT" in ignored:
+        names = [name for name in ("SIGINT", "SIGTERM", "SIGHUP") if name in ignored]
+        left = [name for name in ("SIGTERM", "SIGHUP") if name not in ignored]
+        stops += f"; {' and '.join(names)} ignored (inherited): "
+        stops += f"{left[0]} stops it cleanly" if left else "no signal stops it cleanly"
+    elif not limit:
+        stops = ", Ctrl-C stops cleanly"
     return (
         f"simulate: seed {config.seed}, {config.brokers} brokers, {len(config.symbols)} symbols, "
-        f"rate {rate}, batch {config.batch}"
-        + (f", stops after {' or '.join(limit)}" if limit else ", Ctrl-C stops cleanly")
+        f"rate {rate}, batch {config.batch}{stops}"
     )
 
 
@@ -109,11 +125,49 @@ def build_report(config: SimConfig, outcome: Outcome) -> dict:
 
 
 def write_report(path: str, report: dict) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    """Write ``report`` to ``path`` whole or not at all, replacing only a regular file.
+
+    The JSON goes to a new temporary file in the same directory, made by ``tempfile`` (created
+    exclusively, never through a symbolic link planted at a guessable name), synced, then
+    renamed over ``path``. A ``path`` that is anything but a regular file (a device such as
+    /dev/null, a FIFO, a directory, a symbolic link) is refused: a rename would replace it.
+    ``--report`` is checked before the run (``config.output_problem``); this is the last look,
+    just before the rename. On any failure the temporary file is removed; OSError says why.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise OSError(f"{path} is not a regular file: refusing to replace it")
+    directory, name = os.path.split(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name[:64]}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            # mkstemp makes it private (0600); a report is as readable as any file made here
+            os.fchmod(f.fileno(), st.st_mode & 0o7777 if st is not None else 0o666 & ~_umask())
+            json.dump(report, f, indent=2)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    try:  # Linux says it without changing it (os.umask can only be read by setting it)
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def summary_text(report: dict) -> str:
@@ -155,13 +209,59 @@ def summary_text(report: dict) -> str:
     return "\n".join(lines)
 
 
+# -- printing --------------------------------------------------------------------------------
+#
+# What the run prints is a view of it, never a reason to stop it. When the reader of stdout goes
+# away (`| head -3`), the next write fails with EPIPE (Python ignores SIGPIPE): that stream is
+# then pointed at /dev/null (Python's own recipe, in the signal module's "Note on SIGPIPE"), so
+# no later print, nor the interpreter's last flush, raises. The run goes on, writes its report
+# and exits with its own status, which says whether orders were lost; a reader that chose to
+# stop reading is not a failure (a process killed by SIGPIPE, 141, would claim the run died,
+# and 1 would claim orders were lost). Any other write error (a full disk under `> file`)
+# is said once on stderr, then that stream is quiet the same way.
+
+
+def say(text: str, stream: TextIO | None = None) -> bool:
+    """Print ``text`` and a newline, flushed; False if it could not be written."""
+    out = sys.stdout if stream is None else stream
+    try:
+        out.write(text + "\n")
+        out.flush()
+    except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+        _silence(out, exc)
+        return False
+    return True
+
+
+def flush_output() -> None:
+    """Flush stdout and stderr before the interpreter does, where a failure can be handled."""
+    for out in (sys.stdout, sys.stderr):
+        if out is not None:
+            try:
+                out.flush()
+            except (OSError, ValueError) as exc:
+                _silence(out, exc)
+
+
+def _silence(out: TextIO, exc: Exception) -> None:
+    try:
+        fd = out.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError):
+        return
+    os.dup2(devnull, fd)  # what is still buffered drains there too
+    os.close(devnull)
+    if not isinstance(exc, BrokenPipeError) and out is not sys.stderr:
+        say(f"simulate: cannot write to {getattr(out, 'name', fd)}: {exc}; its output is dropped", sys.stderr)
+
+
 def print_summary(report: dict, stream: TextIO | None = None) -> None:
-    print(summary_text(report), file=stream or sys.stdout, flush=True)
+    say(summary_text(report), stream)
 
 
 def print_outcome(report: dict, errors: list[str]) -> int:
     """The summary on stdout (errors on stderr); the run's exit status."""
     for line in errors:
-        print(line, file=sys.stderr)
+        say(line, sys.stderr)
     print_summary(report)
     return report["exit_code"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import pytest
 
@@ -33,16 +34,17 @@ def test_no_flags_give_the_documented_defaults_with_a_chosen_seed():
     assert config.headless is False
 
 
-def test_every_flag_value_reaches_the_config():
+def test_every_flag_value_reaches_the_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # r.json and l.log are checked where they would be written
     config = parse(
-        "--brokers", "3", "--symbols", "ibm,ge", "--rate", "0", "--orders", "1000",
+        "--brokers", "2", "--symbols", "ibm,ge", "--rate", "0", "--orders", "1000",
         "--duration", "2.5", "--seed", "99", "--batch", "8", "--accounts", "7",
         "--market-ratio", "0", "--ioc-ratio", "0.5", "--cancel-ratio", "0.25",
         "--invalid-ratio", "0.25", "--headless", "--report", "r.json", "--log-file", "l.log",
         "--log-level", "debug", "--ui-hz", "4", "--stop-timeout", "3",
     )  # fmt: skip
     assert config == SimConfig(
-        brokers=3, symbols=("IBM", "GE"), rate=0.0, orders=1000, duration=2.5, seed=99, batch=8,
+        brokers=2, symbols=("IBM", "GE"), rate=0.0, orders=1000, duration=2.5, seed=99, batch=8,
         accounts=7, market_ratio=0.0, ioc_ratio=0.5, cancel_ratio=0.25, invalid_ratio=0.25,
         headless=True, report="r.json", log_file="l.log", log_level="DEBUG", ui_hz=4.0,
         stop_timeout=3.0,
@@ -164,6 +166,32 @@ BAD = [
     ("--ui-hz", "-2"),
     ("--stop-timeout", "0"),
     ("--stop-timeout", "never"),
+    # every number has an upper bound too: what the parser accepts must run
+    ("--brokers", "33"),
+    ("--brokers", "1000000000"),
+    ("--rate", "1e308"),
+    ("--rate", "10000001"),
+    ("--orders", "1000000000001"),
+    ("--duration", "1e308"),
+    ("--seed", str(2**63)),
+    ("--batch", "65537"),
+    ("--batch", "1000000"),
+    ("--accounts", "1000001"),
+    ("--accounts", "1e12"),
+    ("--accounts", "1000000000000"),
+    ("--ui-hz", "1e308"),
+    ("--ui-hz", "1e-300"),
+    ("--stop-timeout", "1e308"),
+    ("--hang-timeout", "1e308"),
+    ("--hang-timeout", "nan"),
+    ("--max-restarts", "1001"),
+    ("--kill-broker-every", "1e308"),
+    ("--kill-broker-every", "0"),
+    # an empty path is a mistake, not "no file"
+    ("--report", ""),
+    ("--log-file", ""),
+    ("--journal", ""),
+    ("--journal", ":memory:"),
 ]
 
 
@@ -221,3 +249,89 @@ def test_the_highest_cancel_ratio_the_flow_can_send_is_accepted():
     most = OrderFlow.max_cancel_ratio(d.market_ratio, d.ioc_ratio, d.invalid_ratio)
     assert 0.4 < most < 0.5
     assert config_from_args(["--cancel-ratio", f"{most - 1e-9:.12f}"], isatty=False).cancel_ratio < most
+
+
+def test_the_largest_values_of_every_bound_are_accepted():
+    from simulator import config as c
+
+    config = parse(
+        "--brokers", str(c.MOST_BROKERS), "--symbols", str(c.MOST_SYMBOLS), "--rate", "10000000",
+        "--orders", str(c.MOST_ORDERS), "--duration", str(c.MOST_SECONDS), "--seed", str(c.MOST_SEED),
+        "--batch", str(c.MOST_BATCH), "--accounts", str(c.MOST_POSITIONS // c.MOST_SYMBOLS),
+        "--ui-hz", "60", "--stop-timeout", "3600", "--hang-timeout", "3600",
+        "--max-restarts", str(c.MOST_RESTARTS), "--kill-broker-every", str(c.MOST_SECONDS),
+    )  # fmt: skip
+    assert config.brokers == 32 and config.batch == 65536 and config.seed == 2**63 - 1
+
+
+def test_an_abbreviated_flag_is_not_taken_for_the_whole_one(capsys):
+    # `--symbol AAPL` once meant --symbols AAPL and left the second broker idle without a word
+    assert_usage_error(capsys, ["--symbol", "AAPL"], "--symbol")
+    assert_usage_error(capsys, ["--broker", "3"], "--broker")
+
+
+def test_more_brokers_than_symbols_names_the_brokers_flag_when_it_was_given(capsys):
+    assert_usage_error(capsys, ["--brokers", "3", "--symbols", "AAPL,MSFT"], "--brokers")
+
+
+def test_too_few_symbols_for_the_default_brokers_names_the_symbols_flag(capsys):
+    with pytest.raises(SystemExit):
+        config_from_args(["--symbols", "AAPL"], isatty=False)
+    err = capsys.readouterr().err
+    assert err.startswith("simulate.py: error: argument --symbols: ") and "--brokers 1" in err, err
+
+
+def test_as_many_brokers_as_symbols_is_fine():
+    assert parse("--brokers", "2", "--symbols", "AAPL,MSFT").brokers == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--accounts", "1000000", "--symbols", "17"], "--accounts"),
+        (["--symbols", "10000", "--accounts", "1678"], "--accounts"),
+        (["--accounts", "200000", "--symbols", "100"], "--accounts"),
+    ],
+)
+def test_more_positions_than_the_ledger_keeps_is_a_usage_error(capsys, argv, flag):
+    # the ledger holds a symbols x accounts int64 array: 1e12 accounts died in numpy, 5e7 took 3.2 GB
+    with pytest.raises(SystemExit) as exc:
+        config_from_args(argv, isatty=False)
+    assert exc.value.code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith(f"simulate.py: error: argument {flag}: ") and "positions" in err, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--market-ratio", "1"], "--market-ratio"),
+        (["--invalid-ratio", "1"], "--invalid-ratio"),
+        (["--ioc-ratio", "1", "--market-ratio", "0.9"], "--market-ratio"),
+    ],
+)
+def test_ratios_that_leave_no_room_for_the_default_cancels_name_the_ratio_given(capsys, argv, named):
+    with pytest.raises(SystemExit) as exc:
+        config_from_args(argv, isatty=False)
+    assert exc.value.code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith(f"simulate.py: error: argument {named}: "), err
+    for flag in argv[::2]:
+        assert flag in err, (flag, err)
+
+
+def test_a_closed_stdin_or_stdout_means_headless_not_a_crash(monkeypatch):
+    monkeypatch.setattr("sys.stdin", None)  # what Python leaves for `<&-`
+    assert config_from_args([]).headless is True
+    monkeypatch.setattr("sys.stdin", open(os.devnull))
+    monkeypatch.setattr("sys.stdout", None)
+    assert config_from_args([]).headless is True
+
+
+def test_the_flags_given_are_told_apart_from_defaults():
+    from simulator.config import parse_flags
+
+    config, given = parse_flags(["--log-level", "info", "--brokers", "2"], isatty=False)
+    assert config.log_level == "INFO"
+    assert given == {"log_level", "brokers"}
+    assert parse_flags([], isatty=False)[1] == frozenset()

@@ -179,3 +179,122 @@ def test_a_report_is_written_whole(tmp_path):
     report = build_report(SimConfig(headless=True), outcome())
     write_report(str(path), report)
     assert json.loads(path.read_text()) == report
+
+
+# -- the banner when a stop signal is ignored -----------------------------------------------------
+
+
+@pytest.mark.parametrize("flags", [{}, {"orders": 5000}])
+def test_the_banner_of_a_run_that_inherited_sigint_ignored_says_what_stops_it(flags):
+    # a script's background job (`simulate.py --headless &`) inherits SIGINT ignored: Ctrl-C
+    # cannot stop it, so the banner must not promise that it does
+    line = banner(SimConfig(seed=3, headless=True, **flags), ignored=["SIGINT"])
+    assert "Ctrl-C" not in line
+    assert line.endswith("SIGINT ignored (inherited): SIGTERM stops it cleanly")
+    if flags:
+        assert ", stops after 5,000 orders;" in line
+
+
+def test_the_banner_names_every_ignored_stop_signal():
+    line = banner(SimConfig(seed=3, headless=True), ignored=["SIGINT", "SIGTERM"])
+    assert line.endswith("SIGINT and SIGTERM ignored (inherited): SIGHUP stops it cleanly")
+
+
+def test_an_ignored_sighup_alone_changes_nothing_about_ctrl_c():
+    assert banner(SimConfig(seed=3, headless=True), ignored=["SIGHUP"]).endswith(", Ctrl-C stops cleanly")
+
+
+def test_the_ignored_signals_are_read_from_the_process(monkeypatch):
+    import signal
+
+    from simulator import processes
+
+    monkeypatch.setattr(signal, "getsignal", lambda sig: signal.SIG_IGN if sig == signal.SIGINT else None)
+    assert processes.ignored_stop_signals() == ["SIGINT"]
+
+
+# -- writing the report safely --------------------------------------------------------------------
+
+
+def a_report() -> dict:
+    return build_report(SimConfig(headless=True), outcome())
+
+
+def test_a_symlink_planted_at_the_old_temporary_name_is_never_followed(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    path = tmp_path / "r.json"
+    (tmp_path / "r.json.tmp").symlink_to(victim)
+    write_report(str(path), a_report())
+    assert victim.read_text() == "precious\n"
+    assert path.is_file() and not path.is_symlink()
+    assert json.loads(path.read_text())["version"] == a_report()["version"]
+
+
+def test_a_special_file_is_never_replaced(tmp_path):
+    import os
+    import stat
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        write_report(str(fifo), a_report())
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]  # no temporary file left
+
+
+def test_a_symbolic_link_at_the_report_path_is_refused_and_its_target_kept(tmp_path):
+    target = tmp_path / "target"
+    target.write_text("keep\n")
+    (tmp_path / "r.json").symlink_to(target)
+    with pytest.raises(OSError, match="not a regular file"):
+        write_report(str(tmp_path / "r.json"), a_report())
+    assert target.read_text() == "keep\n"
+
+
+def test_a_failed_write_leaves_no_temporary_file_and_the_old_report(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text('{"old": true}\n')
+    with pytest.raises(TypeError):
+        write_report(str(path), {"bad": object()})
+    assert path.read_text() == '{"old": true}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_a_replaced_report_keeps_its_mode_and_a_new_one_follows_the_umask(tmp_path):
+    import os
+
+    old = tmp_path / "old.json"
+    old.write_text("{}\n")
+    old.chmod(0o640)
+    write_report(str(old), a_report())
+    assert old.stat().st_mode & 0o777 == 0o640
+    mask = os.umask(0o027)
+    try:
+        write_report(str(tmp_path / "new.json"), a_report())
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "new.json").stat().st_mode & 0o777 == 0o640
+
+
+# -- printing to a reader that went away ----------------------------------------------------------
+
+
+def test_printing_to_a_closed_pipe_is_quiet_and_later_prints_too(monkeypatch):
+    import io
+    import os
+
+    from simulator.report import flush_output, print_outcome, say
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader went away, as `| head` does
+    stream = io.TextIOWrapper(io.FileIO(write_end, "w"), write_through=False)
+    monkeypatch.setattr("sys.stdout", stream)
+    try:
+        assert say("first line") is False  # EPIPE: no exception, no traceback
+        assert say("second line") is True  # the stream now goes to /dev/null
+        report = {**a_report(), "exit_code": 0}
+        assert print_outcome(report, []) == 0  # the run's status, not a failure to print
+        flush_output()
+    finally:
+        stream.close()
