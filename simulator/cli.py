@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None, early_signals: list[int] | None = No
     if args[:1] == ["replay"]:
         from simulator.replay import main as replay_main
 
-        return replay_main(args[1:])
+        return replay_main(args[1:], early_signals=early_signals)  # a signal during its imports counts
     config, given = parse_flags(args)
     if config.headless:
         return run_headless(

@@ -137,3 +137,17 @@ def test_help_into_a_reader_that_goes_away_is_quiet():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: ") and done.stderr == ""
+
+
+def test_a_stop_signal_while_replay_is_still_importing_ends_it_once_it_can(tmp_path):
+    journal = tmp_path / "run.db"
+    with SimProcess(*SMALL, "--orders", "3000", "--rate", "0", "--journal", str(journal)) as run:
+        assert run.wait_exit(60) == 0, run.output()
+    # bash drops the --headless SimProcess adds: `simulate.py replay PATH`, in the same pid
+    replay = ("bash", "-c", 'exec "$1" "$2" replay "$4"', "bash", *SIMULATE)
+    with SimProcess(str(journal), command=replay) as sim:
+        # the early handlers are in; the imports of the CLI and of replay take a while yet
+        sim.wait_for(lambda: sim.catches(signal.SIGHUP), 30, "the early stop handlers")
+        sim.signal_bank(signal.SIGTERM)
+        assert sim.wait_exit(30) == 128 + signal.SIGTERM, sim.output()
+    assert "stopped by SIGTERM" in "".join(sim.stderr), sim.output()
