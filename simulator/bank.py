@@ -235,11 +235,13 @@ class Bank(SimplePlugin):
             if not len(pending):
                 continue
             channel = self.brokers.channel(index)
+            # a message never holds more than the channel takes at once (a small pipe)
+            step = max(1, min(batch, (channel.max_bytes - msg.RECORDS_OFFSET) // wire.ORDER_SIZE))
             sent = 0
             try:
                 while sent < len(pending):
-                    channel.send(msg.encode(msg.ORDERS, pending[sent : sent + batch].tobytes()))
-                    sent += batch
+                    channel.send(msg.encode(msg.ORDERS, pending[sent : sent + step].tobytes()))
+                    sent += step
             except (ChannelFull, ChannelGone):  # full: later; gone: the supervisor restarts it
                 sent_all = False
             if sent:

@@ -1,11 +1,12 @@
 """The broker process: its own bus, an inbox pump, and one order book per symbol it owns.
 
-``broker_main`` is the target of every broker subprocess. It ignores SIGINT, SIGHUP and
-SIGTERM (a terminal's Ctrl-C and a service manager's SIGTERM reach the whole process group,
-and a broker killed mid-batch would lose orders); the bank stops it with the STOP sentinel behind the last order it sent. The pump
-blocks on the inbox for at most ``_IDLE_WAIT_S``, then drains what is there up to a budget, so
-an order waits microseconds, not a fixed tick. Orders arrive as int64 records (``wire.py``);
-the books append their events to one flat list of ints, which goes back packed in one send.
+``broker_main`` is the target of every broker subprocess. It ignores SIGINT, SIGHUP and SIGTERM
+(a terminal's Ctrl-C and a service manager's SIGTERM reach the whole process group, and a
+broker killed mid-batch would lose orders); the bank stops it with the STOP sentinel behind the
+last order it sent. The pump blocks on the inbox for at most ``_IDLE_WAIT_S``, then drains what
+is there up to a budget, so an order waits microseconds, not a fixed tick. Orders arrive as
+int64 records (``wire.py``); the books append their events to one flat list of ints, which goes
+back packed in one send.
 
 Results go back on this broker's own one-way pipe. If the bank dies (even by kill -9), the
 broker notices on the next pump tick (its parent changed, or the pipe is broken) and exits by

@@ -4,7 +4,7 @@ The bank sends a broker whole messages (``messages.encode``: a batch of order re
 RESTORE, STOP) and receives whole messages back (event batches, heartbeats, logs, the final
 report). How they travel is the channel's business; who runs the broker is the supervisor's.
 ``PipeChannel`` is the first transport; a channel to brokers on other machines (AMQP) fits
-beside it by offering the same five operations and raising the same two errors.
+beside it by offering the same operations and raising the same two errors.
 
 The rules, for every channel:
 
@@ -14,7 +14,12 @@ The rules, for every channel:
     is raised and nothing was sent: try again after ``receive`` brought credit back. When the
     broker is gone (its end closed, its process dead, the channel closed), ``ChannelGone`` is
     raised and nothing more will ever be sent. ``credit=False`` skips the credit check, for
-    the one message a restarted broker must read first (RESTORE).
+    the one message a restarted broker must read first (RESTORE); that one may wait until the
+    broker reads it.
+``max_bytes``
+    The largest message ``send`` takes with credit (a pipe: what it holds, less the length
+    header): a caller splits its batches to fit; a larger one is a ValueError, never a write
+    that blocks.
 ``receive(budget)``
     The messages waiting, at most ``budget`` of them, in the order the broker sent them;
     an empty list when none is waiting. Once the broker has gone and everything it sent was
@@ -46,6 +51,8 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+_LENGTH_HEADER = 4  # bytes multiprocess's Connection writes before each message
+
 
 class ChannelFull(Exception):
     """The broker has no credit left for this message: nothing was sent (trio's WouldBlock)."""
@@ -56,6 +63,8 @@ class ChannelGone(Exception):
 
 
 class Channel(Protocol):
+    max_bytes: int
+
     def send(self, payload: bytes, *, credit: bool = True) -> None: ...
 
     def receive(self, budget: int) -> list[bytes]: ...
@@ -107,6 +116,7 @@ class PipeChannel:
         self._results = results
         self.max_unread = max_unread
         self.capacity = capacity  # bytes the inbox pipe holds
+        self.max_bytes = capacity - _LENGTH_HEADER
         self.sent = 0  # messages written to the inbox
         self.read = 0  # messages the broker says it has read
         self._unread_sizes: deque[int] = deque()  # sizes of messages sent, not yet read
@@ -120,8 +130,9 @@ class PipeChannel:
         if self._closed:
             raise ChannelGone("channel closed")
         if credit:
-            unread = self.sent - self.read
-            if unread >= self.max_unread or (unread and self._unread_bytes + len(payload) > self.capacity):
+            if len(payload) > self.max_bytes:
+                raise ValueError(f"a message of {len(payload)} bytes does not fit a pipe of {self.capacity}")
+            if self.sent - self.read >= self.max_unread or self._unread_bytes + len(payload) > self.max_bytes:
                 raise ChannelFull
         try:
             self._inbox.send_bytes(payload)
@@ -174,6 +185,7 @@ class NoChannel:
     """The channel of a broker that never started (a stop before start-up): always gone."""
 
     unread = 0
+    max_bytes = 0
 
     def send(self, payload: bytes, *, credit: bool = True) -> None:
         raise ChannelGone("the broker never started")

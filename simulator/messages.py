@@ -47,6 +47,7 @@ DONE = b"D"
 _BODY_KINDS = frozenset((ORDERS, WATCH, RESTORE, EVENTS, HEARTBEAT, FINAL, LOG, COMMAND, SNAPSHOT, DONE))
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _PAD = bytes(7)  # kind byte + padding = 8: records after it are 8-aligned
+RECORDS_OFFSET = 1 + len(_PAD)  # where an ORDERS message's records start
 _EVENTS_HEADER = struct.Struct("=qq")  # broker index, inbox messages read so far
 
 

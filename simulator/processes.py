@@ -43,7 +43,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _BLOCKED_AT_SPAWN = {signal.SIGINT, signal.SIGHUP, signal.SIGTERM}
 _PIPE_BYTES = 1 << 20  # asked of the kernel for each pipe (Linux's default cap for a pipe)
 _F_SETPIPE_SZ, _F_GETPIPE_SZ = 1031, 1032
-_DEFAULT_PIPE_BYTES = 65536
+_SMALLEST_PIPE_BYTES = 4096  # a pipe holds at least one page
 _PR_SET_PDEATHSIG = 1
 
 
@@ -153,11 +153,17 @@ def one_way_pipe(context: Any = None) -> tuple[Any, Any, int]:
 
 
 def _grow_pipe(conn: Any) -> int:
+    """The pipe's capacity in bytes after asking for ``_PIPE_BYTES``: what the kernel says, never
+    a guess (past a user's pipe budget -- many brokers, two runs at once -- new pipes hold only
+    a page or two, and a write sized for 64 KiB would block)."""
     try:
         fcntl.fcntl(conn.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)
+    except OSError:
+        pass  # refused (over /proc/sys/fs/pipe-max-size or the user's budget): keep what it has
+    try:
         return fcntl.fcntl(conn.fileno(), _F_GETPIPE_SZ)
     except OSError:
-        return _DEFAULT_PIPE_BYTES
+        return _SMALLEST_PIPE_BYTES
 
 
 # -- a child's side -------------------------------------------------------------------------

@@ -23,7 +23,9 @@ from simulator.stats import Snapshot
 if TYPE_CHECKING:  # the outcome is made in the bank process; the report only reads it
     from simulator.snapshots import Outcome
 
-REPORT_VERSION = 1
+# 2: orders.lost counts orders only (lost cancel requests in cancel_requests.lost); throughput
+# is orders answered over the first order to the last answer
+REPORT_VERSION = 2
 
 
 def banner(config: SimConfig, ignored: Sequence[str] = ()) -> str:
@@ -205,6 +207,11 @@ def summary_text(report: dict) -> str:
     if c.get("lost"):
         verdict += " and" if o["lost"] else " --"
         verdict += f" {c['lost']} cancel requests LOST, first ids {report.get('lost_cancel_ids', [])[:10]}"
+    for failed in report.get("log", {}).get("unwritten", []):
+        lines.append(
+            f"log      {failed['records']:,} records could not be written"
+            f" to {failed['to']} ({failed['error']})"
+        )
     lines.append(f"{verdict}; exit status {report['exit_code']}")
     return "\n".join(lines)
 

@@ -124,3 +124,57 @@ def test_the_death_of_a_real_broker_process_reads_as_gone():
             process.kill()
             process.join(5)
     assert not process.is_alive()
+
+
+def test_a_message_larger_than_the_pipe_is_refused_not_a_write_that_blocks(ends):
+    channel, _, _ = ends
+    with pytest.raises(ValueError):
+        channel.send(bytes(channel.max_bytes + 1))
+    assert channel.unread == 0
+    channel.send(bytes(channel.max_bytes))  # the largest that fits an empty pipe goes
+
+
+def test_the_bank_splits_its_batches_to_fit_a_small_channel():
+    import numpy as np
+
+    from simulator import messages as msg
+    from simulator import wire
+    from simulator.bank import Bank, StopRequest
+    from simulator.bus import new_bus
+    from simulator.config import SimConfig
+    from simulator.routing import Routing
+
+    class SmallChannel:  # a pipe of one page, as past a user's pipe budget
+        max_bytes = 4096 - 4
+        unread = 0
+
+        def __init__(self) -> None:
+            self.sent: list[bytes] = []
+
+        def send(self, payload: bytes, *, credit: bool = True) -> None:
+            assert len(payload) <= self.max_bytes
+            self.sent.append(payload)
+
+    class OneBroker:
+        failed = None
+        bad_messages = 0
+        brokers: list = []
+
+        def __init__(self) -> None:
+            self.ch = SmallChannel()
+
+        def channel(self, index: int) -> SmallChannel:
+            return self.ch
+
+        def poll(self, timeout: float) -> int:
+            return 0
+
+    config = SimConfig(brokers=1, symbols=("AAPL",), batch=256, headless=True)
+    brokers = OneBroker()
+    bank = Bank(new_bus("test"), config, StopRequest(), brokers, Routing(config.symbols, 1))
+    orders = np.arange(1000 * wire.ORDER_WIDTH, dtype=np.int64).reshape(-1, wire.ORDER_WIDTH)
+    bank.pending[0] = orders
+    assert bank._flush()
+    got = np.concatenate([msg.decode(p)[1] for p in brokers.ch.sent]).reshape(-1, wire.ORDER_WIDTH)
+    assert (got == orders).all()  # every order, in order
+    assert len(brokers.ch.sent) == -(-1000 // ((4092 - msg.RECORDS_OFFSET) // wire.ORDER_SIZE))
