@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING
 
 from cherrypy.process.plugins import SimplePlugin
 
+from simulator import processes
 from simulator.bus import ORDER, never_raises
 from simulator.journal_file import (
     INSERT_FILLS,
@@ -298,6 +299,7 @@ class Journal(SimplePlugin):
             log.error("%s", reason.removeprefix("journal: "))  # the logger's name says it
 
     def _writer(self) -> None:
+        processes.set_thread_title("journal")  # top -H and ps -L name it
         get = self._queue.get
         orders: list[tuple] = []
         fills: list[tuple] = []

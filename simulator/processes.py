@@ -205,6 +205,16 @@ def set_title(role: str) -> None:
         log.debug("process title not set: %s", exc)
 
 
+def set_thread_title(name: str) -> None:
+    """The calling thread's name as the kernel shows it (``top -H``, ``ps -L``)."""
+    try:
+        import setproctitle
+
+        setproctitle.setthreadtitle(name)
+    except Exception as exc:  # a courtesy, as set_title
+        log.debug("thread title not set: %s", exc)
+
+
 def end_with_parent(sig: int = signal.SIGKILL) -> None:
     """Have the kernel send ``sig`` the moment the parent dies (Linux ``PR_SET_PDEATHSIG``),
     even while this process is busy or still importing, where ``OrphanWatch`` only notices at

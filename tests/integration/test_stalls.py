@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import psutil
 import pytest
@@ -92,8 +93,8 @@ def running(p: psutil.Process) -> bool:
         return False
 
 
-def test_every_process_has_a_title_that_names_its_role():
-    with SimProcess("--rate", "2000", "--duration", "30") as sim:
+def test_every_process_has_a_title_that_names_its_role(tmp_path):
+    with SimProcess("--rate", "2000", "--duration", "30", "--journal", str(tmp_path / "j.db")) as sim:
         sim.wait_placed_at_least(100)
 
         def titles() -> list[str]:
@@ -101,5 +102,8 @@ def test_every_process_has_a_title_that_names_its_role():
 
         deadline_wait(lambda: len(titles()) == 2, 30, "both brokers")
         assert titles() == ["simulate: broker-1", "simulate: broker-2"]
+        threads = {Path(f"/proc/{sim.proc.pid}/task/{t.id}/comm").read_text().strip()
+                   for t in psutil.Process(sim.proc.pid).threads()}  # fmt: skip
+        assert "journal" in threads  # the journal's writer thread, in top -H
         sim.signal_group(signal.SIGINT)
         assert sim.wait_exit(30) == 0, sim.output()
