@@ -1,5 +1,9 @@
 """The command line: flags -> SimConfig -> a headless run or the dashboard -> exit status.
 
+Besides a run: ``replay`` (simulator.replay), ``dashboard --attach URL`` (the dashboard on a run
+started elsewhere with --http: simulator.attach, tui.runner) and ``serve`` (that dashboard in
+a browser: simulator.http_serve).
+
 Exit status: 0 when the run stopped as asked, the ledger reconciles with nothing lost and every
 broker exited cleanly; 1 when anything was lost or a process failed; 2 for a usage error. A
 reader of stdout that goes away (``| head``) changes none of it: the run finishes, writes its
@@ -13,7 +17,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from simulator import processes
+from simulator import http_flags, processes
+from simulator.bus import ORDER
 from simulator.config import SimConfig, parse_flags
 from simulator.report import banner, print_outcome, progress_line, say
 from simulator.stats import Snapshot
@@ -26,12 +31,21 @@ def run_headless(
     otherwise stderr shows warnings and errors, and the progress lines tell the rest."""
     from simulator.runner import Simulation, setup_logging
 
-    sim = Simulation(config)
+    sim = Simulation(config, http=http_flags.options(config))
     setup_logging(config, sim.log_lines, console=True)
     if stderr_level is not None:
         _stderr_shows(stderr_level)
     sim.install_signal_handlers(early_signals)
     say(banner(config, processes.ignored_stop_signals()))
+    server = sim.http
+    if server is not None:
+
+        def say_where() -> None:
+            # once the server listens: the real port (--http HOST:0), and only if it does
+            if server.running:
+                say("\n".join(http_flags.start_lines(server.url, server.host, server.token)))
+
+        sim.bus.subscribe("start", say_where, priority=ORDER["start", "http"] + 1)
     next_line = time.monotonic() + 1.0
 
     def progress(snapshot: Snapshot) -> None:
@@ -64,6 +78,15 @@ def main(argv: Sequence[str] | None = None, early_signals: list[int] | None = No
         from simulator.replay import main as replay_main
 
         return replay_main(args[1:], early_signals=early_signals)  # a signal during its imports counts
+    if args[:1] == ["dashboard"]:
+        from simulator.attach import parse_attach_flags
+        from tui.runner import run_attached
+
+        return run_attached(parse_attach_flags(args[1:]), early_signals)
+    if args[:1] == ["serve"]:
+        from simulator.http_serve import serve_main
+
+        return serve_main(args[1:], early_signals)
     config, given = parse_flags(args)
     if config.headless:
         return run_headless(

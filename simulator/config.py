@@ -77,6 +77,8 @@ class SimConfig:
     hang_timeout: float = 2.0  # a broker silent this long is treated as dead
     kill_broker_every: float | None = None  # fault drill: kill -9 a random broker every S s
     journal: str | None = None  # SQLite journal of every order and result
+    http: str | None = None  # --http HOST:PORT: the run's API (simulator.http_flags); no token here
+    http_control: bool = False  # --http-control: POST /api/control, with the token
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -170,7 +172,7 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefa
         return super()._get_help_string(action)
 
 
-class _OneLineParser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     """argparse that reports a usage error as a single line and exits 2."""
 
     def error(self, message: str) -> NoReturn:
@@ -190,11 +192,16 @@ bounds:
   accounts at most {MOST_POSITIONS:,} (the bank keeps a position for each pair);
   --batch at most {MOST_BATCH:,}; --rate at most {MOST_RATE:,.0f} (0: as fast as it goes).
 
-other command:
+other commands:
   simulate.py replay PATH
                         re-run a journal (--journal) through fresh books and
                         check it makes the same fills and results (see
                         simulate.py replay --help)
+  simulate.py dashboard --attach URL [--token T]
+                        the dashboard on a run started with --http
+  simulate.py serve [--attach URL] [--port 8322]
+                        that dashboard in a browser (without --attach it
+                        starts a headless run with --http and serves it)
 
 exit status:
   0  the run stopped as asked, reconciled with no order lost, and every broker
@@ -207,7 +214,7 @@ exit status:
 
 
 def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
-    p = _OneLineParser(
+    p = OneLineParser(
         prog=prog,
         description=_DESCRIPTION,
         epilog=_EPILOG,
@@ -265,6 +272,9 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     add("--kill-broker-every", metavar="S", type=_float_in(0, MOST_SECONDS, above=True), default=None,
         help="fault drill: kill -9 a random broker every S seconds (seeded)")
     # fmt: on
+    from simulator import http_flags
+
+    http_flags.add_flags(p)
     return p
 
 
@@ -403,6 +413,11 @@ def _disagreement(ns: argparse.Namespace, given: frozenset[str]) -> str | None:
             f"argument {_flag(ratios[0])}: {named} leave room for a --cancel-ratio of at most "
             f"{most:.2f}, below its default {ns.cancel_ratio:g}: give a lower --cancel-ratio too"
         )
+    from simulator.http_flags import problem as http_problem
+
+    problem = http_problem(ns.http, ns.http_control)
+    if problem:
+        return problem
     files: dict[str, str] = {}
     for dest in ("report", "log_file", "journal"):
         path = getattr(ns, dest)

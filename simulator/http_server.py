@@ -19,22 +19,17 @@ with its reason, where an exception out of a start listener would ``os._exit(70)
 serving thread never calls ``bus.exit()`` (the adapter's own does, on any error). That thread
 is joined at stop; cheroot joins its workers.
 
-``check_bind`` (a busy port, an address not of this machine) and ``parse_address`` are for the
-command line, before anything starts; ``control_token`` gives the bearer token control needs.
+The command line's side (the flags, ``check_bind``, ``parse_address``, ``control_token``, the
+start lines) is ``simulator.http_flags``, which imports neither cheroot nor prometheus_client;
+its names are re-exported here.
 """
 
 from __future__ import annotations
 
-import errno
-import ipaddress
 import logging
-import os
-import secrets
-import socket
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cheroot import wsgi
@@ -43,6 +38,16 @@ from cherrypy.process.servers import ServerAdapter
 from simulator.bus import ORDER, never_raises
 from simulator.control import BadCommand
 from simulator.http_api import MAX_BODY, Api, Feed
+from simulator.http_flags import (
+    DEFAULT_PORT,
+    TOKEN_ENV,
+    HttpOptions,
+    check_bind,
+    control_token,
+    is_loopback,
+    parse_address,
+    start_lines,
+)
 from simulator.http_metrics import Published, freeze, registry
 from simulator.report import build_report
 from simulator.stats import Snapshot
@@ -50,101 +55,23 @@ from simulator.stats import Snapshot
 if TYPE_CHECKING:
     from simulator.runner import Simulation
 
-DEFAULT_PORT = 8321
-TOKEN_ENV = "SIM_HTTP_TOKEN"
-THREADS = 6  # cheroot's workers; event streams may hold all but two
+THREADS = 12  # cheroot's workers; event streams (attached dashboards) may hold all but two
 _SOCKET_TIMEOUT_S = 3  # a client silent this long is dropped (and bounds a stuck write at stop)
 _CLOSE_S = 1.0  # how long open event streams get to send the report at stop
 
 log = logging.getLogger("http")
 
-
-@dataclass(frozen=True, slots=True)
-class HttpOptions:
-    """What ``--http HOST:PORT`` and ``--http-control`` ask of a run."""
-
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT  # 0: any free port (``HttpServer.url`` says which, once started)
-    control: bool = False  # POST /api/control, with the bearer token
-    token: str | None = None  # None: $SIM_HTTP_TOKEN, else a new random one
-    linger_s: float = 0.0  # keep serving this long after the run stopped (GET /api/report)
-
-
-# -- before anything starts ----------------------------------------------------------------------
-
-
-def parse_address(text: str) -> tuple[str, int]:
-    """``HOST:PORT``, ``[IPv6]:PORT``, ``:PORT`` (loopback) or ``HOST`` (port 8321); ValueError
-    with a one-line reason otherwise."""
-    text = text.strip()
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise ValueError(f"expected [IPv6]:PORT, got {text!r}")
-        port_text = rest[1:] if rest else str(DEFAULT_PORT)
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-    elif ":" in text:
-        raise ValueError(f"write an IPv6 address in brackets, as [{text}]:{DEFAULT_PORT}")
-    else:
-        host, port_text = text, str(DEFAULT_PORT)
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ValueError(f"the port must be a number from 0 to 65535, got {port_text!r}")
-    return host or "127.0.0.1", int(port_text)
-
-
-def check_bind(host: str, port: int) -> str | None:
-    """Why a server could not listen on (host, port), in one line; None if it can (the socket
-    is bound as cheroot binds it, with SO_REUSEADDR, then closed)."""
-    try:
-        infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        return f"cannot resolve {host!r}: {exc.strerror}"
-    problem = f"cannot listen on {host}:{port}"
-    for family, kind, proto, _name, addr in infos:
-        try:
-            with socket.socket(family, kind, proto) as sock:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(addr)
-                return None
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                problem = f"port {port} on {host} is in use"
-            elif exc.errno == errno.EADDRNOTAVAIL:
-                problem = f"{host} is not an address of this machine"
-            elif exc.errno == errno.EACCES:
-                problem = f"port {port} needs privileges this user lacks"
-            else:
-                problem = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
-    return problem
-
-
-def is_loopback(host: str) -> bool:
-    """True when only this machine can reach ``host`` (127.0.0.0/8, ::1, localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def control_token(environ: dict[str, str] | None = None) -> str:
-    """$SIM_HTTP_TOKEN when set, else a new random token (``secrets.token_urlsafe``)."""
-    given = (os.environ if environ is None else environ).get(TOKEN_ENV, "").strip()
-    return given or secrets.token_urlsafe(24)
-
-
-def start_lines(url: str, host: str, token: str | None) -> list[str]:
-    """What the start of a run says about its API (the token is printed this once)."""
-    lines = [f"simulate: the run's API is at {url} ({'with control' if token else 'read only'})"]
-    if not is_loopback(host):
-        lines.append(
-            f"simulate: WARNING: {host} is not a loopback address: the API is reachable from the network"
-        )
-    if token:
-        lines.append(f"simulate: control token (Authorization: Bearer ...): {token}")
-    return lines
+__all__ = [
+    "DEFAULT_PORT",
+    "TOKEN_ENV",
+    "HttpOptions",
+    "HttpServer",
+    "check_bind",
+    "control_token",
+    "is_loopback",
+    "parse_address",
+    "start_lines",
+]
 
 
 # -- the plugin -------------------------------------------------------------------------------------

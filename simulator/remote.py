@@ -8,7 +8,9 @@
                                                                  below it
 
 Both pipes carry the framing of ``simulator.messages``; commands are forwarded by name, and only
-the bank's ``Simulation.command`` gives them meaning.
+the bank's ``Simulation.command`` gives them meaning. With --http the run's API is served from
+the bank process's bus, as headless; its options (the token included) come from the dashboard's
+process, which prints where the API is before the dashboard takes the screen.
 
 Textual and the bank would otherwise share one interpreter lock: every millisecond spent
 drawing the screen was taken from the order flow (measured: the dashboard cost a third of the
@@ -25,7 +27,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator import messages as msg
 from simulator import processes
@@ -34,16 +36,20 @@ from simulator.config import SimConfig
 from simulator.control import BadCommand
 from simulator.stats import Snapshot
 
+if TYPE_CHECKING:
+    from simulator.http_flags import HttpOptions
+
 _JOIN_S = 5.0
 
 log = logging.getLogger("remote")
 
 
-def bank_main(config: SimConfig, to_ui: Any, from_ui: Any) -> None:
-    """Entry point of the bank process (``processes.start_process`` spawns it)."""
+def bank_main(config: SimConfig, to_ui: Any, from_ui: Any, http: HttpOptions | None = None) -> None:
+    """Entry point of the bank process (``processes.start_process`` spawns it); ``http``: the
+    run's API (--http), served from this process's bus, its token resolved by the dashboard's."""
     from simulator.runner import Simulation, setup_logging
 
-    sim = Simulation(config)
+    sim = Simulation(config, http=http)
     # SIGTERM stops the run cleanly; it is still blocked (as are SIGINT and SIGHUP, which the
     # bank ignores) until enter_child unblocks it, so none can land before its handler exists
     processes.StopSignals(sim.request_stop, signals=(signal.SIGTERM,)).install()
@@ -99,12 +105,12 @@ class RemoteSimulation:
     thread acts on, so a signal handler may call it.
     """
 
-    def __init__(self, config: SimConfig) -> None:
+    def __init__(self, config: SimConfig, *, http: HttpOptions | None = None) -> None:
         ctx = processes.spawn_context()
         self._inbound, to_ui, _ = processes.one_way_pipe(ctx)
         from_ui, self._outbound, _ = processes.one_way_pipe(ctx)
         self.process = processes.start_process(
-            bank_main, (config, to_ui, from_ui), "bank", hand_over=(to_ui, from_ui), context=ctx
+            bank_main, (config, to_ui, from_ui, http), "bank", hand_over=(to_ui, from_ui), context=ctx
         )
         self._latest: Snapshot | None = None
         self._result: tuple[dict, list[str]] | None = None

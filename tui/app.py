@@ -7,12 +7,18 @@ become SimControl commands, sent by name; what they asked for that the Snapshots
 yet is the app's ``asked`` reactive (``tui.policy.Asked``), bound to the status bar and the book.
 Quitting asks the run to stop, waits for it on a thread worker (never on the event loop), then
 exits; ``App.run()`` returns True when the run stopped, False if ``stop_timeout`` ran out first.
+
+Attached to a run started elsewhere (``attached``, an ``Attachment``: ``simulate.py dashboard
+--attach``), quitting only closes the view and the run goes on; ``x`` asks the run to stop,
+with control. Without control the header says READ ONLY and the steering keys are hidden. When
+the run ends, its final report is shown (``tui.widgets.report``) until the user quits.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -37,10 +43,31 @@ from tui.widgets import (
     ThroughputPanel,
     TotalsPanel,
 )
+from tui.widgets.report import ReportScreen
 
 STOP_POLL_S = 0.2  # how often the stop worker checks whether the app is going away
 STEERING_ACTIONS = {"toggle_pause", "faster", "slower", "previous_symbol", "next_symbol", "kill_broker"}
+READ_ONLY_NOTE = "READ ONLY"
 PANEL_TITLES = {"totals": "Orders", "processes": "Processes", "tape": "Tape (newest first)", "log": "Log"}
+
+
+class Attachment(Protocol):
+    """A run the dashboard watches but did not start (``simulator.attach.AttachedRun``)."""
+
+    @property
+    def where(self) -> str:
+        """Where the run is (its API's URL), for the title."""
+
+    @property
+    def read_only(self) -> str | None:
+        """Why the keys cannot steer the run, or None when they can."""
+
+    @property
+    def detached(self) -> bool:
+        """The view was asked to close (a stop signal here): the app exits, the run goes on."""
+
+    def final(self) -> tuple[dict | None, str | None] | None:
+        """Once the run has ended: (its report, None), or (None, why there is none)."""
 
 
 class DashboardApp(App[bool]):
@@ -65,6 +92,7 @@ class DashboardApp(App[bool]):
         Binding("]", "next_symbol", "Next"),
         Binding("right", "next_symbol", "Next", show=False),
         Binding("k", "kill_broker", "Kill broker"),
+        Binding("x", "stop_run", "Stop run"),  # attached with control only (check_action)
         Binding("?", "show_help", "Help"),
     ]
 
@@ -80,19 +108,22 @@ class DashboardApp(App[bool]):
         ui_hz: float = 10.0,
         title: str = "Stock-order simulator",
         stop_timeout: float = 120.0,
+        attached: Attachment | None = None,
     ) -> None:
         if ui_hz <= 0:
             raise ValueError(f"ui_hz must be positive, got {ui_hz!r}")
         super().__init__()
         self.control = control
         self.ui_hz = ui_hz
-        self.title = title
+        self.title = title if attached is None else f"{title} @ {attached.where}"
         self.stop_timeout = stop_timeout
+        self.attached = attached
         self.run_ended = False  # set once the run stopped without the quit key
 
     def compose(self) -> ComposeResult:
         snapshot, asked = DashboardApp.snapshot, DashboardApp.asked
-        yield StatusBar(title=self.title, id="status").data_bind(snapshot, asked)
+        note = READ_ONLY_NOTE if self.read_only else ""
+        yield StatusBar(title=self.title, note=note, id="status").data_bind(snapshot, asked)
         with Horizontal(id="top"):
             yield TotalsPanel(id="totals").data_bind(snapshot)
             yield ThroughputPanel(id="throughput").data_bind(snapshot)
@@ -108,15 +139,25 @@ class DashboardApp(App[bool]):
             self.query_one(f"#{widget_id}").border_title = title
         self.poll_snapshot()
         self.set_interval(1 / self.ui_hz, self.poll_snapshot, name="snapshot-poll")
+        if self.attached is not None and self.attached.read_only:
+            self.notify(self.attached.read_only, timeout=6)
 
     @property
     def stopping(self) -> bool:
         """A quit key was pressed (the run may not say STOPPING yet)."""
         return self.asked.stopping
 
+    @property
+    def read_only(self) -> bool:
+        """Attached without control: the keys cannot steer the run."""
+        return self.attached is not None and self.attached.read_only is not None
+
     # -- refresh -------------------------------------------------------------------------------
 
     def poll_snapshot(self) -> None:
+        if self.attached is not None:
+            self.poll_attached(self.attached)
+            return
         if not self.run_ended and self.control.wait_stopped(timeout=0):
             # the run ended by itself (--duration, --orders, a signal): close the screen so the
             # summary can be printed on the normal terminal
@@ -128,6 +169,20 @@ class DashboardApp(App[bool]):
         if snapshot is None or snapshot is self.snapshot:
             return
         self.apply_snapshot(snapshot)
+
+    def poll_attached(self, attached: Attachment) -> None:
+        """The latest Snapshot of a run watched from here; its report once it ended."""
+        if attached.detached:
+            self.exit(True)
+            return
+        snapshot = self.control.snapshot()
+        if snapshot is not None and snapshot is not self.snapshot:
+            self.apply_snapshot(snapshot)
+        final = attached.final()
+        if final is not None and not self.run_ended:
+            self.run_ended = True
+            self.refresh_bindings()
+            self.push_screen(ReportScreen(*final))
 
     def apply_snapshot(self, snapshot: Snapshot) -> None:
         """Show ``snapshot`` (each panel redraws only if the part it draws changed)."""
@@ -141,14 +196,30 @@ class DashboardApp(App[bool]):
 
     def steerable_snapshot(self) -> Snapshot | None:
         """The Snapshot steering keys start from, or None when they must do nothing."""
-        return None if self.stopping else self.snapshot
+        return None if self.stopping or self.read_only or self.run_ended else self.snapshot
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in STEERING_ACTIONS and self.steerable_snapshot() is None:
+        if action == "stop_run" and (self.attached is None or self.read_only):
+            return False  # not in the footer: quitting stops a run of our own
+        if action in STEERING_ACTIONS and self.read_only:
+            return False  # not in the footer: the header says READ ONLY
+        if action in STEERING_ACTIONS | {"stop_run"} and self.steerable_snapshot() is None:
             return None  # shown greyed out in the footer
         return True
 
+    def action_stop_run(self) -> None:
+        """Attached with control: ask the run to stop; its report shows when it has."""
+        if self.attached is None or self.steerable_snapshot() is None:
+            return
+        self.asked = self.asked.ask_stop()
+        self.refresh_bindings()
+        self.control.request_stop("stop asked from an attached dashboard")
+        self.notify("Stopping the run; its report follows", timeout=3)
+
     def action_stop_and_quit(self) -> None:
+        if self.attached is not None:
+            self.exit(True)  # close this view only: the run goes on
+            return
         if self.stopping:
             return
         self.asked = self.asked.ask_stop()

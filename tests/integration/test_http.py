@@ -1,8 +1,9 @@
 """The run's HTTP API against real headless runs over loopback: every endpoint, the token, bad
 requests, the event stream, the metrics, a busy port, and the run stopping as it does without it.
 
-The runs are real process groups (``http_run.py``: a Simulation with its HttpServer, run as
-``simulate.py --headless`` runs); the clients are the standard library's, as a script's would be.
+The runs are real ``simulate.py --headless --http 127.0.0.1:0`` process groups (two tests run a
+Simulation in this process: to see its threads end, and to take the port between the check and
+the bind); the clients are the standard library's, as a script's would be.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import json
 import re
 import signal
 import socket
-import sys
 import threading
 import time
 import urllib.error
@@ -33,7 +33,6 @@ from simulator.testing.waiting import deadline_wait
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
-LAUNCHER = str(Path(__file__).with_name("http_run.py"))
 FLAGS = ("--brokers", "2", "--symbols", "AAPL,MSFT,NVDA,TSLA", "--seed", "7")
 URL_RE = re.compile(r"API is at (http://\S+) ")
 TOKEN_RE = re.compile(r"control token \(Authorization: Bearer \.\.\.\): (\S+)")
@@ -116,12 +115,10 @@ class EventStream:
 # -- a run -----------------------------------------------------------------------------------------
 
 
-def start_run(tmp_path: Path, *flags: str, control: bool = False, linger: float = 0) -> SimProcess:
+def start_run(tmp_path: Path, *flags: str, control: bool = False) -> SimProcess:
     """A run with its API on a free loopback port, once the server listens."""
-    command = [sys.executable, LAUNCHER, "--serve", "127.0.0.1:0", "--linger", str(linger)]
-    if control:
-        command.append("--control")
-    sim = SimProcess(*FLAGS, *flags, report=tmp_path / "report.json", command=command)
+    http = ("--http", "127.0.0.1:0", *(("--http-control",) if control else ()))
+    sim = SimProcess(*FLAGS, *flags, *http, report=tmp_path / "report.json")
     try:
         sim.wait_for(lambda: url_of(sim), 60, "the API's URL")
     except BaseException:
@@ -150,7 +147,7 @@ def wait_placed(url: str, more_than: int) -> Snapshot:
 
 
 def test_every_endpoint_of_a_read_only_run(tmp_path):
-    with start_run(tmp_path, "--rate", "20000", linger=3.0) as sim:
+    with start_run(tmp_path, "--rate", "20000") as sim:
         url = url_of(sim)
         assert printed_token(sim) is None and "read only" in sim.output()
         first = wait_placed(url, 1000)
@@ -202,11 +199,10 @@ def test_every_endpoint_of_a_read_only_run(tmp_path):
         running = [t for t, s in zip(stream.arrived, snaps) if s.state == RunState.RUNNING]
         assert len(running) <= (running[-1] - running[0]) * 10 + 3
 
-        status, served = get_json(url + "/api/report")  # while the server lingers after the run
-        assert status == 200 and served == streamed_report
         assert sim.wait_exit(60) == 0, sim.output()
     assert_reconciled(sim.report())
     # what --report wrote, less what Simulation.finish_report adds after the run (log, journal)
+    served = streamed_report
     written = sim.report()
     assert served == {k: v for k, v in written.items() if k in served} and served["exit_code"] == 0
     assert set(written) - set(served) <= {"log", "journal"}
@@ -314,8 +310,7 @@ def test_a_busy_port_is_refused_before_anything_starts(tmp_path):
         held.bind(("127.0.0.1", 0))
         held.listen()
         port = held.getsockname()[1]
-        command = [sys.executable, LAUNCHER, "--serve", f"127.0.0.1:{port}"]
-        with SimProcess(*FLAGS, command=command) as sim:
+        with SimProcess(*FLAGS, "--http", f"127.0.0.1:{port}") as sim:
             assert sim.wait_exit(60) == 2, sim.output()
             assert not sim.broker_pids()
         assert (
@@ -324,23 +319,28 @@ def test_a_busy_port_is_refused_before_anything_starts(tmp_path):
         )
 
 
-def test_a_port_taken_after_the_check_fails_the_run_cleanly(tmp_path):
+def test_a_port_taken_after_the_check_fails_the_run_cleanly():
+    """The port is free when the flags are checked and taken before the server binds: the run
+    stops with the reason (a fatal stop, every order answered), never os._exit(70)."""
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         held.listen()
         port = held.getsockname()[1]
-        command = [sys.executable, LAUNCHER, "--serve", f"127.0.0.1:{port}", "--no-check"]
-        with SimProcess(*FLAGS, report=tmp_path / "report.json", command=command) as sim:
-            assert sim.wait_exit(60) == 1, sim.output()  # the run's failure, not os._exit(70)
-        assert not sim.wait_group_gone(5)
-    report = sim.report()
-    assert "cannot listen" in report["stop_reason"] and report["orders"]["lost"] == 0
+        config = SimConfig(brokers=2, symbols=("AAPL", "MSFT"), rate=5000, seed=3, headless=True)
+        sim = Simulation(config, http=HttpOptions(port=port))
+        outcome = []
+        runner = threading.Thread(target=lambda: outcome.append(sim.run()))
+        runner.start()
+        runner.join(60)
+    assert outcome, "the run did not stop"
+    assert outcome[0].exit_code == 1
+    assert "cannot listen" in outcome[0].stop_reason and outcome[0].snapshot.orders.lost == 0
 
 
 def test_a_run_in_this_process_leaves_no_thread_behind():
     before = set(threading.enumerate())
     config = SimConfig(brokers=2, symbols=("AAPL", "MSFT"), rate=20_000, orders=40_000, seed=5, headless=True)
-    sim = Simulation(config, http=HttpOptions(port=0))
+    sim = Simulation(config, http=HttpOptions(port=0, linger_s=3.0))
     server = sim.http
     assert server is not None
     outcome = []
@@ -350,10 +350,12 @@ def test_a_run_in_this_process_leaves_no_thread_behind():
         deadline_wait(lambda: server.running, 30, "the server")
         stream = EventStream(server.url)
         deadline_wait(lambda: snapshot(server.url).orders.placed > 0, 30, "orders")
+        assert stream.closed.wait(60) and stream.kinds()[-1] == "report"
+        stream.close()
+        status, served = get_json(server.url + "/api/report")  # while the server lingers after the run
+        assert status == 200 and served == stream.events[-1][1] and served["exit_code"] == 0
     finally:
         runner.join(60)
-    assert stream.closed.wait(10) and stream.kinds()[-1] == "report"
-    stream.close()
     assert outcome and outcome[0].exit_code == 0 and outcome[0].reconciliation.ok
     assert outcome[0].snapshot.orders.lost == 0
 

@@ -1,4 +1,5 @@
-"""The header strip: run state badge, elapsed time, seed, target rate, stop reason."""
+"""The header strip: run state badge, elapsed time, seed, target rate, stop reason; for a run
+watched from elsewhere, whether the keys can steer it."""
 
 from __future__ import annotations
 
@@ -19,12 +20,15 @@ STATE_STYLES = {
     RunState.STOPPED: "bold white on red",
 }
 WAITING_STYLE = "bold black on cyan"
+NOTE_STYLE = "bold white on dark_magenta"
 
 
 class StatusBar(SnapshotPanel):
     """One line (two when narrow) at the top: where the run stands.
 
-    The badge shows what was just asked (a pause, a stop) before the Snapshots do.
+    The badge shows what was just asked (a pause, a stop) before the Snapshots do. ``note``
+    (e.g. READ ONLY, for a dashboard attached without control) stands between the title and
+    the badge.
     """
 
     DEFAULT_CSS = """
@@ -41,9 +45,12 @@ class StatusBar(SnapshotPanel):
     fields: reactive[tuple[tuple[str, str], ...]] = reactive(())
     """(label, value) pairs after the badge; the label may be empty."""
 
-    def __init__(self, *, title: str = "", id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self, *, title: str = "", note: str = "", id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(id=id, classes=classes)
         self.title = title
+        self.note = note
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         self.show_state()
@@ -64,6 +71,9 @@ class StatusBar(SnapshotPanel):
         text = Text(no_wrap=False, end="")
         if self.title:
             text.append(self.title, "bold")
+            text.append("  ")
+        if self.note:
+            text.append(f" {self.note} ", NOTE_STYLE)
             text.append("  ")
         state = self.state
         if state is None:
