@@ -58,6 +58,10 @@ class ReportScreen(ModalScreen[None]):
         padding: 1 2;
         background: $panel;
     }
+    ReportScreen #report-text {
+        width: auto;
+        height: auto;
+    }
     """
 
     def __init__(self, report: dict | None, error: str | None = None) -> None:
