@@ -132,8 +132,17 @@ def parse_attach_flags(argv: Sequence[str], prog: str = "simulate.py dashboard")
 class AttachedRun:
     """A ``SimControl`` (and the dashboard's ``tui.app.Attachment``) for a run's HTTP API."""
 
-    def __init__(self, target: Target, token: str | None = None, *, reconnect_s: float = RECONNECT_S) -> None:
+    def __init__(
+        self,
+        target: Target,
+        token: str | None = None,
+        *,
+        reconnect_s: float = RECONNECT_S,
+        watch_parent: bool = False,
+    ) -> None:
         self.target = target
+        # a view textual-serve started must not outlive it (nothing else would end it)
+        self._parent = os.getppid() if watch_parent else None
         self.token = token
         self.reconnect_s = reconnect_s
         self.read_only: str | None = "read only: no token (--token or $SIM_HTTP_TOKEN)"
@@ -332,7 +341,9 @@ class AttachedRun:
     # -- the sender -----------------------------------------------------------------------------
 
     def _send(self) -> None:
-        while not self.detached and not self._ended.is_set():
+        while not self.detached:  # past the run's end too: the parent may still go
+            if self._parent is not None and os.getppid() != self._parent:
+                self.detach("the process that started this view is gone")
             if self._stop_reason is not None and not self._stop_sent:
                 self._stop_sent = True
                 self._post("stop", self._stop_reason)

@@ -78,9 +78,10 @@ def serve_main(argv: Sequence[str], early_signals: list[int] | None = None) -> i
     """``simulate.py serve ...``; its exit status."""
     parser = build_parser()
     ns, run_flags = parser.parse_known_args(argv)
+    run_flags = [f for f in run_flags if f != "--headless"]  # what it is anyway
     if ns.attach is not None and run_flags:
         parser.error(f"unrecognized arguments: {' '.join(run_flags)} (a run's flags need no --attach)")
-    ours = [f for f in run_flags if f.split("=")[0] in ("--http", "--http-control", "--headless")]
+    ours = [f for f in run_flags if f.split("=")[0] in ("--http", "--http-control")]
     if ours:
         parser.error(f"argument {ours[0].split('=')[0]}: serve gives the run its --http itself")
     if not 0 <= ns.port <= 65535:

@@ -83,7 +83,7 @@ def run_attached(flags: AttachFlags, early_signals: list[int] | None = None) -> 
     attach_log = logging.getLogger("attach")  # nothing may write to the screen Textual owns
     attach_log.addHandler(logging.NullHandler())
     attach_log.propagate = False
-    run = AttachedRun(flags.target, flags.token)
+    run = AttachedRun(flags.target, flags.token, watch_parent=web)
     try:
         run.connect()
     except AttachError as exc:
