@@ -127,6 +127,7 @@ async def test_the_end_of_the_run_shows_its_report_until_the_user_quits(control)
         attached.ended = (sample_report(), None)
         await wait_until(lambda: isinstance(app.screen, ReportScreen))
         shown = app.screen.query_one("#report-text")
+        await wait_until(lambda: shown.size.width > 0)  # laid out on a later refresh
         text = str(shown.render())
         assert shown.size.width >= 60 and shown.size.height >= 10, "the report is drawn whole"
         assert "The run has ended." in text and "stopped: signal SIGINT" in text
