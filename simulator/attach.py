@@ -236,7 +236,7 @@ class AttachedRun:
             status, body = self._request("POST", "/api/control", b"{}")  # 400 with a good token
             if status == 401:
                 raise AttachError(f"the run at {url} refused the token")
-            self.read_only = None
+            self.read_only = "read only: the run's control is off" if status == 404 else None
         self._open_stream()
         for target, name in ((self._read, "attach-reader"), (self._send, "attach-sender")):
             thread = threading.Thread(target=target, name=name)

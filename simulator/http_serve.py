@@ -45,6 +45,7 @@ from simulator.config import OneLineParser, parse_flags
 from simulator.report import say
 
 DEFAULT_PORT = 8322
+EXIT_FAILED = 1
 START_S = 60.0  # for the run started here to say where its API is
 SESSION_END_S = 5.0  # for a tab's dashboard to quit once told to
 STOP_MARGIN_S = 30.0  # past --stop-timeout, before the run started here is killed
@@ -80,7 +81,9 @@ def serve_main(argv: Sequence[str], early_signals: list[int] | None = None) -> i
     ns, run_flags = parser.parse_known_args(argv)
     run_flags = [f for f in run_flags if f != "--headless"]  # what it is anyway
     if ns.attach is not None and run_flags:
-        parser.error(f"unrecognized arguments: {' '.join(run_flags)} (a run's flags need no --attach)")
+        parser.error(
+            f"unrecognized arguments: {' '.join(run_flags)} (with --attach, serve takes no run flags)"
+        )
     ours = [f for f in run_flags if f.split("=")[0] in ("--http", "--http-control")]
     if ours:
         parser.error(f"argument {ours[0].split('=')[0]}: serve gives the run its --http itself")
@@ -115,9 +118,9 @@ def _serve_attached(target: Target, token: str | None, host: str, port: int, sto
         return exc.status
     finally:
         probe.close()
-    if not stopped:
-        _serve(target.url, token, host, port, stopped)
-    return 0
+    if stopped:
+        return 0
+    return 0 if _serve(target.url, token, host, port, stopped) else EXIT_FAILED
 
 
 def _serve_new_run(run_flags: list[str], host: str, port: int, stopped: list[str]) -> int:
@@ -126,15 +129,17 @@ def _serve_new_run(run_flags: list[str], host: str, port: int, stopped: list[str
     token = http_flags.control_token()
     command = [sys.executable, "-m", "simulator", "--headless", *run_flags, "--http", "127.0.0.1:0"]
     run = RunHere([*command, "--http-control"], token, stop_s=config.stop_timeout + STOP_MARGIN_S)
+    served = True
     try:
         url = run.wait_url(START_S, stopped)
         if url is not None and not stopped:
-            _serve(url, token, host, port, stopped)
+            served = _serve(url, token, host, port, stopped)
         elif url is None and run.proc.poll() is None and not stopped:
             say(f"simulate: the run did not say where its API is within {START_S:g} s", sys.stderr)
+            served = False
     finally:
         code = run.stop()
-    return code
+    return code if served else max(code, EXIT_FAILED)
 
 
 # -- the run started here ----------------------------------------------------------------------------
@@ -149,7 +154,14 @@ class RunHere:
         env = dict(os.environ, **{http_flags.TOKEN_ENV: token})
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, env.get("PYTHONPATH")]))
         self.proc = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, env=env
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            # serve killed (kill -9): the run stops cleanly rather than go on unwatched; started
+            # from the main thread, whose end is what the kernel watches
+            preexec_fn=lambda: processes.end_with_parent(signal.SIGTERM),
         )
         self.url: str | None = None
         self.stopping = False  # set when this process stops it: its end is then no news
@@ -195,10 +207,10 @@ def dashboard_command(url: str) -> str:
     return "exec " + shlex.join([sys.executable, "-m", "simulator", "dashboard", "--attach", url])
 
 
-def _serve(url: str, token: str | None, host: str, port: int, stopped: list[str]) -> None:
-    """Serve the dashboard of the run at ``url`` until a stop signal; then stop signals only
-    note themselves in ``stopped`` again (asyncio's loop put the defaults back as it closed:
-    a second Ctrl-C must not cut the run's stop short)."""
+def _serve(url: str, token: str | None, host: str, port: int, stopped: list[str]) -> bool:
+    """Serve the dashboard of the run at ``url`` until a stop signal; False if it could not
+    listen. Then stop signals only note themselves in ``stopped`` again (asyncio's loop put the
+    defaults back as it closed: a second Ctrl-C must not cut the run's stop short)."""
     from textual_serve.server import Server  # aiohttp and textual-serve only when serving
 
     class DashboardServer(Server):
@@ -247,6 +259,9 @@ def _serve(url: str, token: str | None, host: str, port: int, stopped: list[str]
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, saved["PYTHONPATH"]]))
     try:
         DashboardServer().serve()
+    except OSError as exc:  # the port, taken since it was checked
+        say(f"simulate: cannot serve the dashboard on {host}:{port}: {exc.strerror or exc}", sys.stderr)
+        return False
     finally:
         processes.StopSignals(stopped.append).install()
         for key, value in saved.items():
@@ -254,3 +269,4 @@ def _serve(url: str, token: str | None, host: str, port: int, stopped: list[str]
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+    return True

@@ -114,7 +114,9 @@ def test_with_the_token_p_pauses_the_run_and_quitting_leaves_it_going(tmp_path, 
         stop_run(sim)
 
 
-def test_without_a_token_the_header_says_read_only_and_p_changes_nothing(tmp_path, monkeypatch):
+def test_without_a_token_the_header_says_read_only_p_changes_nothing_and_sigterm_detaches(
+    tmp_path, monkeypatch
+):
     monkeypatch.setenv("SIM_HTTP_TOKEN", TOKEN)
     sim, url = start_run(tmp_path, "--http-control")
     with sim:
@@ -129,10 +131,14 @@ def test_without_a_token_the_header_says_read_only_and_p_changes_nothing(tmp_pat
             after = snapshot(url)
             assert after.state == RunState.RUNNING and after.orders.placed > before.orders.placed
             assert "PAUSED" not in header(view)
-            code, output = quit_view(view)
+            view.proc.send_signal(signal.SIGTERM)  # a stop signal closes the view, not the run
+            code = view.wait_exit(30)
+            assert not view.leftover_processes()
+            output = view.output()
         finally:
             view.close()
-        assert code == 0 and "the run goes on" in output
+        assert code == 0 and LEAVE_ALT_SCREEN in output, "the terminal was not restored"
+        assert "the run goes on" in output[output.rindex(LEAVE_ALT_SCREEN) :]
         assert snapshot(url).state == RunState.RUNNING
         stop_run(sim)
 
@@ -160,6 +166,22 @@ def test_x_stops_the_run_and_its_report_stays_until_the_user_quits(tmp_path, mon
     report = sim.report()
     assert_reconciled(report)
     assert report["stop_reason"] == "stop asked from an attached dashboard"
+
+
+def test_a_run_that_vanishes_is_said_on_the_report_screen_and_the_view_exits_1(tmp_path):
+    sim, url = start_run(tmp_path)
+    with sim:
+        view = PtySim("dashboard", "--attach", url)
+        try:
+            wait_live_counts(view)
+            sim.signal_group(signal.SIGKILL)  # the bank and its brokers, without a word
+            view.wait_for(lambda: "without a report" in view.text(), 40, "the view to give up")
+            assert f"lost the run at {url}" in view.text()
+            code, output = quit_view(view)
+        finally:
+            view.close()
+        assert code == 1 and f"simulate: lost the run at {url}" in output
+        sim.wait_exit(30)
 
 
 def test_a_refused_connection_is_one_line_with_the_reason_and_exit_1():
