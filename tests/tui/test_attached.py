@@ -151,6 +151,23 @@ async def test_a_detached_view_exits(control):
     assert control.calls == []
 
 
+@pytest.mark.asyncio
+@pytest.mark.parametrize("width", [80, 100, 140])
+async def test_the_report_wraps_to_the_screen_and_loses_no_line(control, width):
+    report = sample_report()
+    report["latency_us"]["ack"]["max"] = 4_888_888  # the longest line: it must wrap, not vanish
+    app = DashboardApp(control, attached=FakeAttachment(ended=(report, None)))
+    async with app.run_test(size=(width, 36)) as pilot:
+        await wait_until(lambda: isinstance(app.screen, ReportScreen))
+        shown = app.screen.query_one("#report-text")
+        await wait_until(lambda: shown.size.width > 0)
+        await pilot.pause()
+        assert shown.size.width <= width
+        drawn = " ".join(strip.text.strip() for strip in shown.render_lines(shown.size.region))
+        assert "each order was due)" in " ".join(drawn.split()), drawn
+        assert "reconciled: yes; exit status 0" in drawn
+
+
 def test_the_report_view_says_why_there_is_no_report():
     text = report_text(None, "lost the run at http://127.0.0.1:8321: timed out").plain
     assert "without a report" in text and "timed out" in text and "q quits" in text

@@ -60,6 +60,7 @@ class ReportScreen(ModalScreen[None]):
     }
     ReportScreen #report-text {
         width: auto;
+        max-width: 100%;
         height: auto;
     }
     """
