@@ -161,6 +161,17 @@ def test_serve_refuses_a_busy_port_and_an_unreachable_run():
     )
 
 
+def test_serve_killed_leaves_nothing_running():
+    """kill -9 of serve: the run it started gets SIGTERM from the kernel and stops cleanly."""
+    serve, _page, api = start_serve(*FLAGS)
+    with serve:
+        run = serve.children()
+        assert run, "serve started no run"
+        serve.signal_bank(signal.SIGKILL)  # serve itself, not its group
+        assert serve.wait_exit(30) == -signal.SIGKILL
+        assert not serve.wait_group_gone(40), "the run outlived serve"
+
+
 # -- a real browser ----------------------------------------------------------------------------------
 
 
