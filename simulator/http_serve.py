@@ -9,7 +9,9 @@
 Every tab is a viewer of the one run, never a new simulation: textual-serve runs the command
 ``simulate.py dashboard --attach URL`` for each tab that connects, and the token (--token, or
 the one made for the run started here) reaches those viewers in $SIM_HTTP_TOKEN, never on a
-command line ``ps`` shows.
+command line ``ps`` shows. Served off loopback (--host), a run started here gets read-only tabs:
+anyone who reaches the page would otherwise steer it; a --token given with --attach is used,
+with a warning.
 
 Without --attach, a headless run is started here with the flags given (the run's own, checked
 by it: a bad one is its one-line error and exit status 2), its API on a free loopback port
@@ -133,13 +135,19 @@ def _serve_new_run(run_flags: list[str], host: str, port: int, stopped: list[str
     try:
         url = run.wait_url(START_S, stopped)
         if url is not None and not stopped:
-            served = _serve(url, token, host, port, stopped)
+            served = _serve(url, tabs_token(host, token), host, port, stopped)
         elif url is None and run.proc.poll() is None and not stopped:
             say(f"simulate: the run did not say where its API is within {START_S:g} s", sys.stderr)
             served = False
     finally:
         code = run.stop()
     return code if served else max(code, EXIT_FAILED)
+
+
+def tabs_token(host: str, token: str) -> str | None:
+    """The token the tabs of a run started here get: none off loopback, where anyone who
+    reaches the page would steer the run."""
+    return token if http_flags.is_loopback(host) else None
 
 
 # -- the run started here ----------------------------------------------------------------------------
@@ -229,6 +237,10 @@ def _serve(url: str, token: str | None, host: str, port: int, stopped: list[str]
             say(f"simulate: serving the dashboard at {self.public_url} (each tab watches {url})")
             if not http_flags.is_loopback(host):
                 say(f"simulate: WARNING: {host} is not loopback: the page is reachable from the network")
+                if token:
+                    say("simulate: WARNING: every tab steers the run with the token given")
+                else:
+                    say("simulate: its tabs are read only")
             say("simulate: Ctrl-C stops serving")
 
         async def _process_messages(self, websocket: Any, app_service: Any) -> None:

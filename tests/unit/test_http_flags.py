@@ -11,6 +11,7 @@ import pytest
 from simulator.attach import AttachError, parse_attach_flags, parse_url
 from simulator.config import EXIT_USAGE, SimConfig, config_from_args, parse_flags
 from simulator.http_flags import HttpOptions, format_address, options, parse_address, start_lines
+from simulator.http_serve import tabs_token
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -150,3 +151,8 @@ def test_the_attach_token_comes_from_the_flag_or_the_environment(monkeypatch):
     assert parse_attach_flags(["--attach", "http://h:1", "--token", "given"]).token == "given"
     monkeypatch.delenv("SIM_HTTP_TOKEN")
     assert parse_attach_flags(["--attach", "http://h:1"]).token is None
+
+
+def test_served_off_loopback_the_tabs_of_a_run_started_there_only_watch():
+    assert tabs_token("127.0.0.1", "tok") == "tok" and tabs_token("localhost", "tok") == "tok"
+    assert tabs_token("0.0.0.0", "tok") is None and tabs_token("192.168.1.5", "tok") is None
