@@ -18,14 +18,17 @@ Where each thing lives:
                         or clock
     the bank process    bank (places, books, stops), supervisor (restarts), snapshots
                         (Snapshots, Outcome), pool (broker processes), channel (the transport
-                        seam), runner (wires one run, applies commands), journal (+ journal_file)
+                        seam), runner (wires one run, applies commands), journal (+ journal_file),
+                        http_server + http_api + http_metrics (the run on HTTP, a bus plugin)
     process plumbing    processes: signals, child set-up, start, terminate -> kill; the only
                         module that imports multiprocess
     the broker process  broker (InboxPump and the books)
     between processes   messages (framing and records), wire (int64 order and event records),
-                        control (the commands a UI may send), stats (the Snapshot)
+                        control (the commands a UI may send), stats (the Snapshot),
+                        snapshot_json (the Snapshot over HTTP, both ways)
     a person's view     cli (flags -> a run), config (flags), report (banner, progress line,
                         summary, JSON), replay (re-runs a journal), remote (the bank under the
-                        dashboard); ``tui`` draws Snapshots
+                        dashboard), http_flags (--http), attach (a run's API as a SimControl),
+                        http_serve (the dashboard in browser tabs); ``tui`` draws Snapshots
     testing             testing/ (the harness tests and benchmarks share)
 """

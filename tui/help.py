@@ -20,6 +20,7 @@ KEYS = (
     ("]  right", "book of the next symbol"),
     ("[  left", "book of the previous symbol"),
     ("k", "kill -9 the shown symbol's broker (a drill: it restarts)"),
+    ("x", "attached (dashboard --attach) with control: stop the run; q only closes the view"),
     ("ctrl+p", "command palette"),
     ("?", "this help"),
 )
