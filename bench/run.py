@@ -99,6 +99,10 @@ def stop_time(brokers: int, warmup: float) -> tuple[float, dict]:
                 proc.wait()
 
 
+def _is_broker(command: str) -> bool:
+    return command.startswith("simulate: broker") or "spawn_main" in command
+
+
 def _running(p: psutil.Process) -> bool:
     try:
         return p.status() != psutil.STATUS_ZOMBIE
@@ -127,7 +131,8 @@ def memory(seconds: float, rate: int) -> dict:
 
         def rss():
             me = psutil.Process(proc.pid)
-            procs = [me] + [p for p in me.children() if "spawn_main" in " ".join(p.cmdline())]
+            # a broker names itself (simulate: broker-N) once it runs; before, it is a spawn
+            procs = [me] + [p for p in me.children() if _is_broker(" ".join(p.cmdline()))]
             return {
                 ("bank" if p.pid == proc.pid else f"broker-{i}"): p.memory_info().rss
                 for i, p in enumerate(procs)
