@@ -59,7 +59,7 @@ def child(argv: list[str]) -> int:
 
     from simulator.bus import ORDER
     from simulator.config import config_from_args
-    from simulator.http_server import HttpOptions, start_lines
+    from simulator.http_flags import HttpOptions, start_lines
     from simulator.report import print_outcome
     from simulator.runner import Simulation, setup_logging
 

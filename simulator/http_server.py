@@ -40,13 +40,7 @@ from simulator.control import BadCommand
 from simulator.http_api import MAX_BODY, Api, Feed
 from simulator.http_flags import (
     DEFAULT_PORT,
-    TOKEN_ENV,
-    HttpOptions,
-    check_bind,
     control_token,
-    is_loopback,
-    parse_address,
-    start_lines,
 )
 from simulator.http_metrics import Published, freeze, registry
 from simulator.report import build_report
@@ -60,18 +54,6 @@ _SOCKET_TIMEOUT_S = 3  # a client silent this long is dropped (and bounds a stuc
 _CLOSE_S = 1.0  # how long open event streams get to send the report at stop
 
 log = logging.getLogger("http")
-
-__all__ = [
-    "DEFAULT_PORT",
-    "TOKEN_ENV",
-    "HttpOptions",
-    "HttpServer",
-    "check_bind",
-    "control_token",
-    "is_loopback",
-    "parse_address",
-    "start_lines",
-]
 
 
 # -- the plugin -------------------------------------------------------------------------------------

@@ -45,7 +45,8 @@ from simulator.stats import Snapshot
 from simulator.supervisor import Supervisor
 
 if TYPE_CHECKING:
-    from simulator.http_server import HttpOptions, HttpServer
+    from simulator.http_flags import HttpOptions
+    from simulator.http_server import HttpServer
 
 LOG_FORMAT = "%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s"
 

@@ -24,7 +24,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from simulator.config import SimConfig
-from simulator.http_server import HttpOptions
+from simulator.http_flags import HttpOptions
 from simulator.runner import Simulation
 from simulator.snapshot_json import snapshot_from_json
 from simulator.stats import RunState, Snapshot

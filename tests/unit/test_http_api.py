@@ -11,8 +11,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from simulator.http_api import MAX_BODY, STALLED_S, Api, Feed, parse_command
+from simulator.http_flags import check_bind, control_token, is_loopback, parse_address
 from simulator.http_metrics import Published, cumulative, freeze, registry
-from simulator.http_server import check_bind, control_token, is_loopback, parse_address
 from simulator.snapshot_json import snapshot_from_json
 from simulator.stats import LatencyHistogram, RunState
 from simulator.testing.dashboard import build_snapshot
