@@ -21,7 +21,7 @@ PACKAGES = ("simulator", "tui")
 PURE = frozenset(
     f"simulator.{name}"
     for name in (
-        "orders", "wire", "book", "flow", "ledger", "order_window", "batch_check",
+        "orders", "wire", "book", "flow", "pending_cancels", "ledger", "order_window", "batch_check",
         "reconciliation", "fills_digest", "routing", "schedule",
     )
 )  # fmt: skip
