@@ -32,6 +32,7 @@ from simulator.batch_check import check_batch
 from simulator.fills_digest import FillsDigest
 from simulator.order_window import ACKED, FREE, SENT, OrderWindow
 from simulator.orders import Event, OrderType, RejectReason
+from simulator.positions import Positions
 from simulator.reconciliation import Reconciliation, close_books
 
 _ACK, _REJECT, _TRADE = int(Event.ACK), int(Event.REJECT), int(Event.TRADE)
@@ -58,7 +59,7 @@ class Ledger:
         self.reject_reasons: dict[int, int] = {}
         self.max_oid = 0
         nsym = len(self.symbols)
-        self._positions = np.zeros((nsym, accounts), np.int64)
+        self._positions = Positions(nsym, accounts)
         self._cash = np.zeros(accounts, np.int64)  # in ticks x shares
         self._digest = FillsDigest(self.symbols)
         self._last_seq = [0] * nsym  # match_seq of each symbol's latest trade
@@ -175,9 +176,9 @@ class Ledger:
         if len(tr):
             sym, price, qty = tr[:, 1], tr[:, 5], tr[:, 6]
             acct_b, acct_s = record[b.buy_slots, _ACCOUNT], record[b.sell_slots, _ACCOUNT]
-            pos = self._positions
-            np.add.at(pos, (sym, acct_b), qty)
-            np.subtract.at(pos, (sym, acct_s), qty)
+            self._positions.add(
+                np.concatenate((sym, sym)), np.concatenate((acct_b, acct_s)), np.concatenate((qty, -qty))
+            )
             notional = price * qty
             np.subtract.at(self._cash, acct_b, notional)
             np.add.at(self._cash, acct_s, notional)
@@ -336,8 +337,7 @@ class Ledger:
                 shares[sym, seller] = shares.get((sym, seller), 0) - qty
                 money[buyer] = money.get(buyer, 0) - price * qty
                 money[seller] = money.get(seller, 0) + price * qty
-            cells = [s * self.accounts + a for s, a in shares]
-            np.add.at(self._positions.reshape(-1), cells, list(shares.values()))
+            self._positions.add([s for s, _a in shares], [a for _s, a in shares], list(shares.values()))
             np.add.at(self._cash, list(money), list(money.values()))
         for sym, rows in trade_rows.items():
             self._digest.update_rows(sym, rows)
@@ -380,7 +380,7 @@ class Ledger:
     @property
     def positions(self) -> dict[str, list[int]]:
         """Each symbol's position per account (shares)."""
-        return {s: self._positions[i].tolist() for i, s in enumerate(self.symbols)}
+        return {s: self._positions.of_symbol(i) for i, s in enumerate(self.symbols)}
 
     @property
     def cash(self) -> list[int]:
@@ -445,6 +445,6 @@ class Ledger:
             filled=self.filled,
             cancelled=self.cancelled,
             rejected=self.rejected,
-            positions_balanced=bool(np.all(self._positions.sum(axis=1) == 0)),
+            positions_balanced=self._positions.balanced(),
             cash_balanced=int(self._cash.sum()) == 0,
         )

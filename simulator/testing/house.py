@@ -22,7 +22,7 @@ PURE = frozenset(
     f"simulator.{name}"
     for name in (
         "orders", "wire", "book", "flow", "pending_cancels", "ledger", "order_window", "batch_check",
-        "reconciliation", "fills_digest", "routing", "schedule",
+        "reconciliation", "fills_digest", "routing", "schedule", "positions",
     )
 )  # fmt: skip
 # what the pure model must not import: processes, buses, UIs, clocks, global randomness

@@ -1,0 +1,38 @@
+"""Positions: the sparse store (many accounts or symbols) holds exactly what a dense grid would."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.positions import DENSE_MOST, Positions
+
+
+def test_sparse_positions_agree_with_a_dense_grid_through_many_merges():
+    nsym, accounts = 40, DENSE_MOST // 20  # twice the cells a dense store takes
+    rng = np.random.default_rng(5)
+    positions = Positions(nsym, accounts)
+    assert not positions.dense
+    grid = np.zeros((nsym, accounts), np.int64)
+    touched = rng.integers(0, accounts, 300)  # few accounts trade: cells repeat and go back to 0
+    for _ in range(200):
+        n = int(rng.integers(1, 3000))
+        sym = rng.integers(0, nsym, n)
+        buyer, seller = touched[rng.integers(0, 300, n)], touched[rng.integers(0, 300, n)]
+        qty = 100 * rng.integers(1, 11, n)
+        positions.add(
+            np.concatenate((sym, sym)), np.concatenate((buyer, seller)), np.concatenate((qty, -qty))
+        )
+        np.add.at(grid, (sym, buyer), qty)
+        np.add.at(grid, (sym, seller), -qty)
+    for s in (0, 17, nsym - 1):
+        assert positions.of_symbol(s) == grid[s].tolist()
+    assert positions.balanced()
+    assert positions.cells_held == np.count_nonzero(grid)
+    positions.add([3], [touched[0]], [100])  # one share moved from nowhere: out of balance
+    assert not positions.balanced()
+
+
+def test_a_million_accounts_of_many_symbols_cost_what_is_held():
+    positions = Positions(100_000, 1_000_000)
+    positions.add([99_999, 99_999], [0, 999_999], [500, -500])
+    assert positions.cells_held == 2 and positions.balanced()
