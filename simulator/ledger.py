@@ -176,9 +176,7 @@ class Ledger:
         if len(tr):
             sym, price, qty = tr[:, 1], tr[:, 5], tr[:, 6]
             acct_b, acct_s = record[b.buy_slots, _ACCOUNT], record[b.sell_slots, _ACCOUNT]
-            self._positions.add(
-                np.concatenate((sym, sym)), np.concatenate((acct_b, acct_s)), np.concatenate((qty, -qty))
-            )
+            self._positions.move(sym, acct_b, acct_s, qty)
             notional = price * qty
             np.subtract.at(self._cash, acct_b, notional)
             np.add.at(self._cash, acct_s, notional)
@@ -329,16 +327,10 @@ class Ledger:
         self.filled += filled
         self.unknown_events += unknown
         if moves:
-            # summed per account in Python first: a few array calls, however many trades
-            shares: dict[tuple[int, int], int] = {}
-            money: dict[int, int] = {}
-            for sym, buyer, seller, price, qty in moves:
-                shares[sym, buyer] = shares.get((sym, buyer), 0) + qty
-                shares[sym, seller] = shares.get((sym, seller), 0) - qty
-                money[buyer] = money.get(buyer, 0) - price * qty
-                money[seller] = money.get(seller, 0) + price * qty
-            self._positions.add([s for s, _a in shares], [a for _s, a in shares], list(shares.values()))
-            np.add.at(self._cash, list(money), list(money.values()))
+            sym, buyer, seller, price, qty = np.array(moves, np.int64).T
+            self._positions.move(sym, buyer, seller, qty)
+            np.subtract.at(self._cash, buyer, price * qty)
+            np.add.at(self._cash, seller, price * qty)
         for sym, rows in trade_rows.items():
             self._digest.update_rows(sym, rows)
         for t, n in ack_times.items():
@@ -438,8 +430,12 @@ class Ledger:
 
     def reconcile(self, resting: Mapping[int, int]) -> Reconciliation:
         """Close the books: ``resting`` maps every order the brokers report resting to its leaves."""
+        w = self._window
+        ids, slots = w.open_slots()
         return close_books(
-            self._window.open_orders(),
+            ids,
+            w.leaves[slots],
+            w.record[slots, _OTYPE] == _CANCEL,
             resting,
             placed=self.placed,
             filled=self.filled,

@@ -295,13 +295,18 @@ class OrderWindow:
 
     # -- scans --------------------------------------------------------------------------------
 
-    def open_orders(self) -> list[tuple[int, tuple, int, int]]:
-        """Every open order and cancel as (oid, record, leaves, state), in id order."""
+    def open_slots(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every open order and cancel: ids rising, and their slots."""
         old = self.state[self._old_slots] != FREE
         window = np.arange(self.lo, self.hi, dtype=np.int64)
         live = np.flatnonzero(self.state[window & _MASK])
-        at = np.concatenate((self._old_slots[old], window[live] & _MASK))
-        ids = np.concatenate((self._old_ids[old], window[live])).tolist()
+        ids = np.concatenate((self._old_ids[old], window[live]))
+        return ids, np.concatenate((self._old_slots[old], window[live] & _MASK))
+
+    def open_orders(self) -> list[tuple[int, tuple, int, int]]:
+        """Every open order and cancel as (oid, record, leaves, state), in id order."""
+        oids, at = self.open_slots()
+        ids = oids.tolist()
         return [
             (oid, tuple(record), leaves, state)
             for oid, record, leaves, state in zip(

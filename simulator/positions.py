@@ -33,6 +33,10 @@ class Positions:
         self._moved_qty = np.zeros(_MERGE_LEAST, np.int64)
         self._moved = 0
 
+    def move(self, sym: np.ndarray, buyer: np.ndarray, seller: np.ndarray, qty: np.ndarray) -> None:
+        """Trades: ``qty`` shares of ``sym`` from each ``seller`` to each ``buyer``."""
+        self.add(np.concatenate((sym, sym)), np.concatenate((buyer, seller)), np.concatenate((qty, -qty)))
+
     def add(self, sym, account, qty) -> None:
         """Add ``qty`` shares (negative: take them) to each (``sym``, ``account``): arrays or
         lists of equal length; a cell may repeat."""
