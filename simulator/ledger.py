@@ -62,8 +62,9 @@ class Ledger:
         self._positions = Positions(nsym, accounts)
         self._cash = np.zeros(accounts, np.int64)  # in ticks x shares
         self._digest = FillsDigest(self.symbols)
-        self._last_seq = [0] * nsym  # match_seq of each symbol's latest trade
-        self.last_trade: dict[str, tuple] = {}  # symbol -> its latest TRADE event, readable
+        # each symbol's latest trade: (seq, buy_oid, sell_oid, price, qty); seq 0 for none yet
+        self._last_trade = np.zeros((nsym, 5), np.int64)
+        self._last_seq = self._last_trade[:, 0]  # a view: match_seq of each symbol's latest trade
         self._recent: deque[tuple] = deque(maxlen=_RECENT)
         self._window = OrderWindow()
         self._batch_token = 0
@@ -224,15 +225,9 @@ class Ledger:
     def _book_trades(self, by_symbol: np.ndarray, starts: np.ndarray) -> None:
         """The digest, last trade and tape of a fast-path batch's trades, already booked;
         ``by_symbol`` holds them grouped by symbol (match order within), groups at ``starts``."""
-        symbols = self.symbols
-        bounds = starts.tolist() + [len(by_symbol)]
-        for start, end in zip(bounds, bounds[1:]):
-            rows = by_symbol[start:end]
-            last = rows[-1].tolist()
-            s = last[1]
-            self._digest.update(s, np.ascontiguousarray(rows[:, 2:7]))
-            self._last_seq[s] = last[2]
-            self.last_trade[symbols[s]] = (_TRADE, symbols[s], *last[2:7])
+        self._digest.update_many(by_symbol[:, 1], by_symbol[:, 2:7])
+        last = by_symbol[np.append(starts[1:], len(by_symbol)) - 1]
+        self._last_trade[last[:, 1]] = last[:, 2:7]
 
     def _apply_slowly(self, events: list, now_ns: int, ack_latency, final_latency) -> None:
         """Book events one by one: the reference for ``_apply_fast``, and the path for what
@@ -246,7 +241,6 @@ class Ledger:
                 named.add(ev[1])
         entries = self._window.load(named)
         token = self._batch_token
-        last_seq = self._last_seq
         symbols, nsym = self.symbols, len(self.symbols)
         moves: list[tuple[int, int, int, int, int]] = []  # (sym, buyer, seller, price, qty)
         ack_times: dict[int, int] = {}
@@ -274,18 +268,15 @@ class Ledger:
                     or sell.state != ACKED
                     or not 0 <= sym < nsym
                     or qty <= 0
-                    or seq <= last_seq[sym]
+                    or seq <= (trade_rows[sym][-1][0] if sym in trade_rows else self._last_seq[sym])
                 ):
                     unknown += 1
                     continue
-                last_seq[sym] = seq
                 self.trades += 1
                 self.volume += qty
                 moves.append((sym, buy.record[_ACCOUNT], sell.record[_ACCOUNT], price, qty))
                 trade_rows.setdefault(sym, []).append((seq, buy_oid, sell_oid, price, qty))
-                readable = (_TRADE, symbols[sym], seq, buy_oid, sell_oid, price, qty)
-                self.last_trade[symbols[sym]] = readable
-                self._recent.append(readable)
+                self._recent.append((_TRADE, symbols[sym], seq, buy_oid, sell_oid, price, qty))
                 for e in (buy, sell):
                     e.leaves -= qty
                     if e.leaves <= 0:
@@ -333,6 +324,7 @@ class Ledger:
             np.add.at(self._cash, seller, price * qty)
         for sym, rows in trade_rows.items():
             self._digest.update_rows(sym, rows)
+            self._last_trade[sym] = rows[-1]
         for t, n in ack_times.items():
             ack_latency.record((now_ns - t) // 1000, n)
         if final_latency is not None:
@@ -368,6 +360,16 @@ class Ledger:
         return np.array(rows, np.int64).reshape(-1, wire.EVENT_WIDTH)
 
     # -- views ------------------------------------------------------------------------------
+
+    @property
+    def last_trade(self) -> dict[str, tuple]:
+        """Each traded symbol's latest TRADE event, readable."""
+        traded = np.flatnonzero(self._last_seq).tolist()
+        return {self.symbols[s]: (_TRADE, self.symbols[s], *self._last_trade[s].tolist()) for s in traded}
+
+    def _last_trade_of(self, sym: int) -> tuple | None:
+        row = self._last_trade[sym].tolist()
+        return (_TRADE, self.symbols[sym], *row) if row[0] else None
 
     @property
     def positions(self) -> dict[str, list[int]]:
@@ -409,7 +411,7 @@ class Ledger:
         for symbol, orders in resting.items():
             bids = sorted((o for o in orders if o[2] > 0), key=lambda o: (-o[3], o[0]))
             asks = sorted((o for o in orders if o[2] < 0), key=lambda o: (o[3], o[0]))
-            trade = self.last_trade.get(symbol)
+            trade = self._last_trade_of(self.symbol_ids[symbol])
             # every order before the first unanswered one was answered (a broker answers in order)
             max_oid = first_unanswered.get(symbol, self.max_oid + 1) - 1
             states[symbol] = (bids + asks, trade[2] if trade else 0, trade[5] if trade else None, max_oid)
