@@ -429,12 +429,11 @@ class OrderBook:
     def resting(self) -> list[tuple[int, int, int, int, int]]:
         """Every live resting order as (oid, account, side, price, leaves), in priority order:
         bids best first, then asks best first; oldest first within a level."""
-        out: list[tuple[int, int, int, int, int]] = []
-        for p in reversed(self._bid_keys):
-            out.extend((e[0], e[2], e[4], e[3], e[1]) for e in self._bids[p][1] if e[1])
-        for k in reversed(self._ask_keys):
-            out.extend((e[0], e[2], e[4], e[3], e[1]) for e in self._asks[-k][1] if e[1])
-        return out
+        bids, asks = self._bids, self._asks
+        levels = [bids[p][1] for p in reversed(self._bid_keys)] + [
+            asks[-k][1] for k in reversed(self._ask_keys)
+        ]
+        return [(e[0], e[2], e[4], e[3], e[1]) for level in levels for e in level if e[1]]
 
     # ------------------------------------------------------------------ restart
 

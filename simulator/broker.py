@@ -182,14 +182,22 @@ class Broker:
             book=self.watched_book(),
         )
 
-    def final_report(self) -> msg.FinalReport:
+    def final_report(self, still_here: Callable[[], None] = lambda: None) -> msg.FinalReport:
+        """The last message: counters and every resting order. ``still_here`` is called every
+        few thousand books: listing hundreds of thousands of resting orders takes seconds."""
+        resting = {}
+        for i, (symbol, book) in enumerate(self.books.items()):
+            if book.order_count:
+                resting[symbol] = book.resting()
+            if i % 4096 == 4095:
+                still_here()
         return msg.FinalReport(
             index=self.spec.index,
             pid=os.getpid(),
             orders=self.orders,
             trades=self.trades,
             bad_messages=self.bad_messages,
-            resting={s: b.resting() for s, b in self.books.items() if b.order_count},
+            resting=resting,
         )
 
 
@@ -236,9 +244,14 @@ class InboxPump(SimplePlugin):
             records = struct.pack(f"{len(events)}q", *events)
             self._send(msg.EVENTS, (self.broker.spec.index, self.consumed, records))
         if self.done:
-            self._send(msg.FINAL, self.broker.final_report())
+            # the report of a broker with hundreds of thousands resting takes seconds to build:
+            # heartbeats meanwhile, so that time is not taken for silence
+            self._send(msg.FINAL, self.broker.final_report(self._heartbeat_if_due))
             log.info("answered every order; final report sent")
             return
+        self._heartbeat_if_due()
+
+    def _heartbeat_if_due(self) -> None:
         now = time.monotonic()
         if now >= self._next_heartbeat:
             self._send(msg.HEARTBEAT, self.broker.heartbeat(self.consumed))
