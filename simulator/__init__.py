@@ -13,9 +13,9 @@
 
 Where each thing lives:
 
-    the pure model      orders, wire, book, flow, ledger (+ order_window, batch_check,
-                        reconciliation, fills_digest), routing, schedule: no process, bus, UI
-                        or clock
+    the pure model      orders, wire, book, flow (+ pending_cancels), ledger (+ order_window,
+                        batch_check, positions, reconciliation, fills_digest), routing,
+                        schedule: no process, bus, UI or clock
     the bank process    bank (places, books, stops), supervisor (restarts), snapshots
                         (Snapshots, Outcome), pool (broker processes), channel (the transport
                         seam), runner (wires one run, applies commands), journal (+ journal_file),
