@@ -151,9 +151,11 @@ def memory(seconds: float, rate: int) -> dict:
             proc.wait()
 
 
-def simulate_sampled(*flags: str, timeout: float = 900) -> tuple[dict, dict[str, int]]:
-    """One headless run, its JSON report, and the peak RSS of the bank and of its biggest broker
-    (sampled five times a second)."""
+def simulate_sampled(*flags: str, timeout: float = 900) -> tuple[dict, dict[str, float]]:
+    """One headless run, its JSON report, and what its processes used, sampled five times a
+    second: the peak RSS of the bank and of its biggest broker ("bank", "broker", bytes) and
+    the CPU seconds of the bank and of all brokers ("bank_cpu", "brokers_cpu"; the last 0.2 s
+    of each process may be missed)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "report.json"
         proc = subprocess.Popen(
@@ -164,7 +166,8 @@ def simulate_sampled(*flags: str, timeout: float = 900) -> tuple[dict, dict[str,
             text=True,
             start_new_session=True,
         )
-        peak = {"bank": 0, "broker": 0}
+        peak = {"bank": 0.0, "broker": 0.0}
+        cpu: dict[int, tuple[str, float]] = {}
         try:
             me = psutil.Process(proc.pid)
             t0 = time.monotonic()
@@ -173,9 +176,11 @@ def simulate_sampled(*flags: str, timeout: float = 900) -> tuple[dict, dict[str,
                     raise RuntimeError(f"still running after {timeout} s: {flags}")
                 try:
                     peak["bank"] = max(peak["bank"], me.memory_info().rss)
+                    cpu[me.pid] = ("bank", sum(me.cpu_times()[:2]))
                     for p in me.children():
                         if _is_broker(" ".join(p.cmdline())):
                             peak["broker"] = max(peak["broker"], p.memory_info().rss)
+                            cpu[p.pid] = ("brokers", sum(p.cpu_times()[:2]))
                 except psutil.Error:
                     pass  # a process ended between listing and reading it
                 time.sleep(0.2)
@@ -188,6 +193,8 @@ def simulate_sampled(*flags: str, timeout: float = 900) -> tuple[dict, dict[str,
             raise RuntimeError(f"no report (exit {proc.returncode}): {err[-2000:]}")
         report = json.loads(path.read_text())
         report["_exit"] = proc.returncode
+        for role in ("bank", "brokers"):
+            peak[f"{role}_cpu"] = sum(t for r, t in cpu.values() if r == role)
         return report, peak
 
 
@@ -218,9 +225,10 @@ def scale(args: argparse.Namespace) -> int:
     print()
     seconds = f"{args.scale_duration:g} s"
     print(f"--scale: --rate 0, --duration {seconds}, 2 brokers; median [min - max] of {args.reps}")
-    heads = ("orders/s", "[min - max]", "ratio", "bank MiB", "broker MiB", "resting")
+    heads = ("orders/s", "[min - max]", "ratio", "bank MiB", "broker MiB", "resting", "bank us", "brokers us")
     print(
         f"{'run':<22} {heads[0]:>12}  {heads[1]:<21} {heads[2]:>6} {heads[3]:>9} {heads[4]:>11} {heads[5]:>9}"
+        f" {heads[6]:>8} {heads[7]:>10}"
     )
     out = {}
     for kind, n, _flags in rows:
@@ -232,15 +240,21 @@ def scale(args: argparse.Namespace) -> int:
         bank = statistics.median(x[1]["bank"] for x in r) / 2**20
         broker = statistics.median(x[1]["broker"] for x in r) / 2**20
         resting = statistics.median(x[2]["orders"]["resting"] for x in r)
+        us = {
+            role: statistics.median(x[1][f"{role}_cpu"] / x[2]["orders"]["placed"] * 1e6 for x in r)
+            for role in ("bank", "brokers")
+        }
         spread = f"[{min(tp):,.0f} - {max(tp):,.0f}]"
         print(
             f"{f'--{kind} {n:,}':<22} {statistics.median(tp):>12,.0f}  {spread:<21} "
-            f"{ratio:>6.2f} {bank:>9.0f} {broker:>11.0f} {resting:>9,.0f}"
+            f"{ratio:>6.2f} {bank:>9.0f} {broker:>11.0f} {resting:>9,.0f} "
+            f"{us['bank']:>8.2f} {us['brokers']:>10.2f}"
         )
         out[f"{kind}={n}"] = {"orders_per_s": tp, "ratio": ratio, "bank_rss": [x[1]["bank"] for x in r],
-                              "broker_rss": [x[1]["broker"] for x in r]}  # fmt: skip
+                              "broker_rss": [x[1]["broker"] for x in r], "cpu_us_per_order": us}  # fmt: skip
     print("ratio: to --symbols 8 (symbol rows) or --accounts 100 (account rows) in the same repetition;")
-    print("MiB: peak RSS of the bank and of its biggest broker; resting: orders resting at the end")
+    print("MiB: peak RSS of the bank and of its biggest broker; resting: orders resting at the end;")
+    print("us: CPU microseconds per order placed, of the bank and of all brokers together")
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine(), "scale": out}, indent=2) + "\n")
     return 0
