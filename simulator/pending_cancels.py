@@ -71,21 +71,16 @@ class PendingCancels:
 
     def _link(self, rows: np.ndarray, slots: np.ndarray) -> None:
         """Put ``rows`` at the front of the chains of their ``slots`` (a slot may repeat)."""
-        if not len(rows):
-            return
-        by_slot = np.argsort(slots, kind="stable")
-        slots, rows = slots[by_slot], rows[by_slot]
-        last = np.empty(len(slots), bool)
-        last[-1] = True
-        np.not_equal(slots[1:], slots[:-1], out=last[:-1])
-        first = np.empty(len(slots), bool)
-        first[0] = True
-        first[1:] = last[:-1]
-        nxt, head = self._next, self._head
-        old = head[slots[first]]  # each chain so far goes after the rows put before it
-        nxt[rows[:-1]] = rows[1:]
-        nxt[rows[last]] = old
-        head[slots[first]] = rows[first]
+        head, nxt = self._head, self._next
+        before = head[slots]
+        while len(rows):
+            # of rows sharing a slot one write lands: it goes in front, the others try again
+            # in front of it (no sort: rows sharing a slot are few)
+            head[slots] = rows
+            landed = head[slots] == rows
+            nxt[rows[landed]] = before[landed]
+            rows, slots = rows[~landed], slots[~landed]
+            before = head[slots]
 
     def _rehash(self) -> None:
         """Double the table until it has a slot per row, and link every row again."""
@@ -122,10 +117,22 @@ class PendingCancels:
         rows, at = np.concatenate(found), np.concatenate(found_slots)
         death, row_sym = np.divmod(self._key[rows], self._nsym)
         hit = death < made[row_sym]
-        # the chains lose the rows taken: link what stays again
+        # the chains lose the rows taken: link what stays again, in its order. ``at`` is sorted
+        # within each step of the walk, so this stable sort only merges a few sorted runs
         self._head[slots] = -1
-        stay = ~hit
-        self._link(rows[stay], at[stay])
+        stay = np.flatnonzero(~hit)
+        if len(stay):
+            by_slot = np.argsort(at[stay], kind="stable")
+            kept, kept_at = rows[stay][by_slot], at[stay][by_slot]
+            last = np.empty(len(kept), bool)
+            last[-1] = True
+            np.not_equal(kept_at[1:], kept_at[:-1], out=last[:-1])
+            first = np.empty(len(kept), bool)
+            first[0] = True
+            first[1:] = last[:-1]
+            self._head[kept_at[first]] = kept[first]
+            self._next[kept[:-1]] = kept[1:]
+            self._next[kept[last]] = -1
         taken = rows[hit]
         self._key[taken] = -1
         self._give_back(taken)
