@@ -246,8 +246,11 @@ class InboxPump(SimplePlugin):
         if self.done:
             # the report of a broker with hundreds of thousands resting takes seconds to build:
             # heartbeats meanwhile, so that time is not taken for silence
-            self._send(msg.FINAL, self.broker.final_report(self._heartbeat_if_due))
-            log.info("answered every order; final report sent")
+            report = self.broker.final_report(self._heartbeat_if_due)
+            # logged before the report goes: the bank reads a broker's pipe until its report
+            # and its exit, and a broker leaves at once after it
+            log.info("answered every order; sending the final report")
+            self._send(msg.FINAL, report)
             return
         self._heartbeat_if_due()
 
