@@ -1,9 +1,12 @@
 """Replay a journal: run its orders through fresh books and check they make its fills and results.
 
 The matching is deterministic: a symbol's events depend only on the orders its one book saw, in
-the order it saw them. The bank places orders in id order and numbers each symbol's arrivals
-(``seq``), so ``replay`` reads ``orders`` by id and checks that order first: each symbol's
-``seq`` must run 1, 2, 3, ... in id order. It feeds each symbol's orders to a fresh
+the order it saw them. A journal holds the batches that crossed the wire; ``replay`` first
+decodes them into the tables of ``simulator.journal_expand`` in a private temporary database
+(numbering each symbol's arrivals, ``seq``, in journal order; the journal itself is only read).
+The bank places orders in id order, ids 1, 2, 3, ... without a gap, so ``replay`` reads
+``orders`` by id and checks that order first: no id may be missing, and each symbol's ``seq``
+must run 1, 2, 3, ... in id order. It feeds each symbol's orders to a fresh
 ``OrderBook`` (a CANCEL is ``cancel_into(id, target)``; an order for a symbol the run did not
 trade gets the REJECT UNKNOWN_SYMBOL its broker sent) and compares every event it makes with
 the journal, streaming (memory grows with the books, not with the journal):
@@ -31,6 +34,7 @@ import argparse
 import os
 import re
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -39,6 +43,7 @@ from typing import Any
 
 from simulator.book import OrderBook
 from simulator.fills_digest import FillsDigest
+from simulator.journal_expand import expand
 from simulator.journal_file import JournalError, open_journal, read_run_value
 from simulator.orders import Event, OrderType, RejectReason, TimeInForce
 from simulator.processes import STOP_SIGNALS
@@ -197,13 +202,21 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
     """Replay the journal at ``path``; raises JournalError if it is missing or not a journal,
     ReplayInterrupted as soon as ``should_stop()`` is true (it is asked every few thousand
     orders, and inside long SQLite statements)."""
-    con = open_journal(path)
+    journal = open_journal(path)
+    con = sqlite3.connect("")  # SQLite's private temporary database, deleted when closed
+    con.isolation_level = None
+    con.execute("PRAGMA journal_mode = OFF")
+    con.execute("PRAGMA synchronous = OFF")
     if should_stop is not None:
-        con.set_progress_handler(lambda: 1 if should_stop() else 0, _SQL_CHECK_STEPS)
+        for c in (journal, con):
+            c.set_progress_handler(lambda: 1 if should_stop() else 0, _SQL_CHECK_STEPS)
     orders = 0
     try:
-        config = read_run_value(con, "config")
-        report = read_run_value(con, "report")
+        config = read_run_value(journal, "config")
+        report = read_run_value(journal, "report")
+        expand(journal, con, should_stop)
+        if should_stop is not None and should_stop():
+            raise ReplayInterrupted(0)
         partial = partial_reason(report)
         v = _Verdict(complete=partial is None)
         symbols = None
@@ -225,10 +238,14 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
         types, tifs, names = _TYPE_CODES, _TIF_CODES, _EVENT_NAMES
         results_got = 0
         out: list = []
+        last_oid = 0
         for oid, symbol, seq, account, side, otype, tif, price, qty, target in con.execute(_ORDERS_SQL):
             orders += 1
             if should_stop is not None and not orders % _CHECK_EVERY and should_stop():
                 raise ReplayInterrupted(orders)
+            if oid != last_oid + 1:
+                v.differ(f"order {last_oid + 1} is missing: the journal's orders go from {last_oid} to {oid}")
+            last_oid = oid
             s = syms.get(symbol)
             if s is None:
                 trades = symbol in known if known is not None else _looks_like_ticker(symbol)
@@ -330,6 +347,7 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
         raise JournalError(f"{path}: cannot replay the journal: {type(exc).__name__}: {exc}") from exc
     finally:
         con.close()
+        journal.close()
 
 
 def _against_report(report: dict, orders: int, digest: str | None) -> str | None:
