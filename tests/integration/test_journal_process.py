@@ -15,6 +15,7 @@ import pytest
 
 from simulator.journal_file import check_path
 from simulator.replay import replay
+from simulator.testing.journals import expanded_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
@@ -100,21 +101,17 @@ def test_every_batch_announced_committed_survives_kill_9(tmp_path):
     _word, _items, last_oid, fills = last
     last_oid, fills = int(last_oid), int(fills)
 
-    con = sqlite3.connect(path)
+    con = sqlite3.connect(path)  # a writer: it rolls back a commit the kill left unfinished
     try:
         assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        # orders have consecutive ids from 1: every one announced is there
-        assert con.execute("SELECT count(*) FROM orders WHERE id <= ?", (last_oid,)).fetchone() == (last_oid,)
-        assert con.execute("SELECT count(*) FROM fills").fetchone()[0] >= fills
-        assert (
-            con.execute(
-                "SELECT count(*) FROM results WHERE order_id <= ? AND event IN ('ACK', 'REJECT')", (last_oid,)
-            ).fetchone()[0]
-            > 0
-        )
         assert con.execute("SELECT value FROM run WHERE key = 'report'").fetchone() is None
     finally:
         con.close()
+    # orders have consecutive ids from 1: every one announced is there
+    assert expanded_rows(path, "SELECT count(*) FROM orders WHERE id <= ?", last_oid) == [(last_oid,)]
+    assert expanded_rows(path, "SELECT count(*) FROM fills")[0][0] >= fills
+    answered = "SELECT count(*) FROM results WHERE order_id <= ? AND event IN ('ACK', 'REJECT')"
+    assert expanded_rows(path, answered, last_oid)[0][0] > 0
 
     result = replay(str(path))  # the prefix left by the kill replays to the same fills
     assert result.identical, result.first_difference
