@@ -7,7 +7,7 @@
     |       Ledger.apply(events) <- BrokerPool.poll <- Channel k -------+<-----  OrderBooks    |
     | Supervisor: dead / hung brokers, restart with books, drills        |     |  acks, trades, |
     | SnapshotBuilder: Snapshot 10 Hz -> console, dashboard; Outcome     |     |  heartbeats    |
-    | Journal (--journal): every batch to SQLite on a writer thread      |     +----------------+
+    | Journal (--journal): every batch's bytes to SQLite, a writer thread|     +----------------+
     +--------------------------------------------------------------------+
     under the dashboard the bank process is a child of the dashboard's (remote.py)
 
@@ -27,7 +27,8 @@ Where each thing lives:
                         control (the commands a UI may send), stats (the Snapshot),
                         snapshot_json (the Snapshot over HTTP, both ways)
     a person's view     cli (flags -> a run), config (flags), report (banner, progress line,
-                        summary, JSON), replay (re-runs a journal), remote (the bank under the
+                        summary, JSON), replay (re-runs a journal), journal_expand (its
+                        batches as tables: journal expand), remote (the bank under the
                         dashboard), http_flags (--http), attach (a run's API as a SimControl),
                         http_serve (the dashboard in browser tabs); ``tui`` draws Snapshots
     testing             testing/ (the harness tests and benchmarks share)

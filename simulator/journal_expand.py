@@ -152,6 +152,25 @@ def expand(
     )
 
 
+def expanded_copy(
+    journal: sqlite3.Connection, should_stop: Callable[[], object] | None = None, check_steps: int = 100_000
+) -> sqlite3.Connection:
+    """The tables of ``journal`` in SQLite's private temporary database (deleted when the
+    connection it returns is closed); the journal itself is only read. ``should_stop`` is
+    asked between groups of rows and every ``check_steps`` SQLite steps."""
+    con = sqlite3.connect("", isolation_level=None)
+    try:
+        con.execute("PRAGMA journal_mode = OFF")  # a scratch copy: nothing to roll back to
+        con.execute("PRAGMA synchronous = OFF")
+        if should_stop is not None:
+            con.set_progress_handler(lambda: 1 if should_stop() else 0, check_steps)
+        expand(journal, con, should_stop)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 def _insert(con: sqlite3.Connection, orders: list, fills: list, results: list) -> None:
     for statement, rows in ((INSERT_ORDERS, orders), (INSERT_FILLS, fills), (INSERT_RESULTS, results)):
         if rows:
@@ -202,7 +221,9 @@ class TableRows:
                 rest = records[done + 1 :]
         return len(out) - n0
 
-    def events(self, records: list[tuple], broker: int, fills: list[tuple], results: list[tuple]) -> int:
+    def events(
+        self, records: list[tuple], broker: int | None, fills: list[tuple], results: list[tuple]
+    ) -> int:
         """Append ``records``, sent by broker ``broker``, as rows to ``fills`` and ``results``;
         how many."""
         names = RESULT_NAMES

@@ -74,6 +74,7 @@ INSERT_BATCH = "INSERT INTO batches(kind, broker, t_ns, records, data) VALUES (?
 # how the int64 records in data are laid out: checked by every reader
 FORMAT = {"byteorder": sys.byteorder, "order_width": wire.ORDER_WIDTH, "event_width": wire.EVENT_WIDTH}
 
+_LOST = {"orders": "orders", "cancels": "cancel_requests"}  # where a report counts them lost
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _LONGEST_SUFFIX = "-journal"  # of the files SQLite names after a database (-wal, -shm, -journal)
 _PATH_MAX = 4096  # Linux's, for a whole path
@@ -273,6 +274,27 @@ def read_run_value(con: sqlite3.Connection, key: str) -> Any:
         return json.loads(row[0])
     except ValueError:
         return None
+
+
+def report_at(tree: object, *keys: str) -> Any:
+    """``tree[k1][k2]...``, or None where a level is missing or not a dict (a stored report)."""
+    for key in keys:
+        tree = tree.get(key) if isinstance(tree, dict) else None
+    return tree
+
+
+def partial_reason(report: object) -> str | None:
+    """Why the journal holding ``report`` (its run('report'), None if absent) is a prefix of
+    its run, or None if it holds the whole run."""
+    if not isinstance(report, dict):
+        return "no final report: the run did not finish"
+    if report_at(report, "journal", "failed"):
+        return f"the journal failed during the run: {report_at(report, 'journal', 'failed')}"
+    if isinstance(dropped := report_at(report, "journal", "dropped_rows"), int) and dropped > 0:
+        return f"{dropped:,} rows were not journalled"
+    counts = {what: report_at(report, where, "lost") for what, where in _LOST.items()}
+    lost = [f"{n:,} {what}" for what, n in counts.items() if isinstance(n, int) and n > 0]
+    return "the run lost " + " and ".join(lost) if lost else None
 
 
 # -- writing ---------------------------------------------------------------------------------

@@ -34,7 +34,6 @@ import argparse
 import os
 import re
 import signal
-import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -43,8 +42,8 @@ from typing import Any
 
 from simulator.book import OrderBook
 from simulator.fills_digest import FillsDigest
-from simulator.journal_expand import expand
-from simulator.journal_file import JournalError, open_journal, read_run_value
+from simulator.journal_expand import expanded_copy
+from simulator.journal_file import JournalError, open_journal, partial_reason, read_run_value, report_at
 from simulator.orders import Event, OrderType, RejectReason, TimeInForce
 from simulator.processes import STOP_SIGNALS
 
@@ -71,7 +70,6 @@ _FILLS_SQL = "SELECT match_seq, buy_id, sell_id, price, qty FROM fills WHERE sym
 _RESULTS_SQL = "SELECT order_id, event, detail FROM results ORDER BY order_id, event"
 _SYMBOL_SQL = "SELECT symbol FROM orders WHERE id = ?"
 _MISSING = object()
-_LOST = {"orders": "orders", "cancels": "cancel_requests"}  # where a report counts them lost
 
 
 class ReplayInterrupted(Exception):
@@ -177,44 +175,19 @@ class _Verdict:
             self.differ(f"{symbol} order {oid}: the journal has {made}, the replay did not make it")
 
 
-def _at(tree: object, *keys: str) -> Any:
-    """``tree[k1][k2]...``, or None where a level is missing or not a dict (a stored report)."""
-    for key in keys:
-        tree = tree.get(key) if isinstance(tree, dict) else None
-    return tree
-
-
-def partial_reason(report: object) -> str | None:
-    """Why the journal holding ``report`` (its run('report'), None if absent) is a prefix of
-    its run, or None if it holds the whole run."""
-    if not isinstance(report, dict):
-        return "no final report: the run did not finish"
-    if _at(report, "journal", "failed"):
-        return f"the journal failed during the run: {_at(report, 'journal', 'failed')}"
-    if isinstance(dropped := _at(report, "journal", "dropped_rows"), int) and dropped > 0:
-        return f"{dropped:,} rows were not journalled"
-    counts = {what: _at(report, where, "lost") for what, where in _LOST.items()}
-    lost = [f"{n:,} {what}" for what, n in counts.items() if isinstance(n, int) and n > 0]
-    return "the run lost " + " and ".join(lost) if lost else None
-
-
 def replay(path: str, should_stop: Callable[[], object] | None = None) -> ReplayResult:
     """Replay the journal at ``path``; raises JournalError if it is missing or not a journal,
     ReplayInterrupted as soon as ``should_stop()`` is true (it is asked every few thousand
     orders, and inside long SQLite statements)."""
     journal = open_journal(path)
-    con = sqlite3.connect("")  # SQLite's private temporary database, deleted when closed
-    con.isolation_level = None
-    con.execute("PRAGMA journal_mode = OFF")
-    con.execute("PRAGMA synchronous = OFF")
     if should_stop is not None:
-        for c in (journal, con):
-            c.set_progress_handler(lambda: 1 if should_stop() else 0, _SQL_CHECK_STEPS)
+        journal.set_progress_handler(lambda: 1 if should_stop() else 0, _SQL_CHECK_STEPS)
     orders = 0
+    con = None
     try:
         config = read_run_value(journal, "config")
         report = read_run_value(journal, "report")
-        expand(journal, con, should_stop)
+        con = expanded_copy(journal, should_stop, _SQL_CHECK_STEPS)
         if should_stop is not None and should_stop():
             raise ReplayInterrupted(0)
         partial = partial_reason(report)
@@ -346,18 +319,19 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
             raise ReplayInterrupted(orders) from None
         raise JournalError(f"{path}: cannot replay the journal: {type(exc).__name__}: {exc}") from exc
     finally:
-        con.close()
+        if con is not None:
+            con.close()
         journal.close()
 
 
 def _against_report(report: dict, orders: int, digest: str | None) -> str | None:
     """The first way a complete journal disagrees with its own final report, or None."""
-    placed, sent = _at(report, "orders", "placed"), _at(report, "cancel_requests", "sent")
+    placed, sent = report_at(report, "orders", "placed"), report_at(report, "cancel_requests", "sent")
     if isinstance(placed, int) and isinstance(sent, int) and placed + sent != orders:
         return (
             f"the report says {placed:,} orders and {sent:,} cancels were placed; the journal has {orders:,}"
         )
-    reported = _at(report, "fills", "digest")
+    reported = report_at(report, "fills", "digest")
     if digest is not None and isinstance(reported, str) and reported != digest:
         return f"the report's fills digest {reported[:16]}... vs replay {digest[:16]}..."
     return None

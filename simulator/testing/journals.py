@@ -1,8 +1,8 @@
 """Reading and changing a journal's batches in tests: as a disk, a bug or a person could.
 
 A journal stores each batch as a blob of int64 records (``simulator.journal_file``); tests ask
-about its tables (``expanded_rows``, decoded as ``simulate.py journal expand`` would, but in
-memory: the file is not changed) and change its records (``edit_batches``).
+about its tables (``expanded_rows``, decoded as ``simulate.py journal expand`` would, but in a
+temporary database: the file is not changed) and change its records (``edit_batches``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from array import array
 from collections.abc import Callable
 
 from simulator import wire
-from simulator.journal_expand import decode, expand
+from simulator.journal_expand import decode, expanded_copy
 from simulator.journal_file import EVENTS, ORDERS, open_journal
 
 _WIDTHS = {ORDERS: wire.ORDER_WIDTH, EVENTS: wire.EVENT_WIDTH}
@@ -22,12 +22,13 @@ def expanded_rows(path, sql: str, *args) -> list[tuple]:
     """The rows ``sql`` selects from the journal's tables (orders, fills, results) as
     ``journal expand`` builds them, built in memory."""
     journal = open_journal(str(path))
-    tables = sqlite3.connect(":memory:", isolation_level=None)
     try:
-        expand(journal, tables)
-        return tables.execute(sql, args).fetchall()
+        tables = expanded_copy(journal)
+        try:
+            return tables.execute(sql, args).fetchall()
+        finally:
+            tables.close()
     finally:
-        tables.close()
         journal.close()
 
 
