@@ -6,7 +6,8 @@
 1. The writer alone: a ``Journal`` on a bus in this process, fed batches of orders and events
    (the sizes a run at ``--rate 0`` hands it) as fast as the hooks take them, until every one
    is committed: batches/s, MB/s, and the microseconds each hook call cost the feeding thread,
-   for ``synchronous`` OFF (the default) and NORMAL.
+   for ``synchronous`` OFF (the default) and NORMAL; and what handing the same batches to a
+   writer process through a pipe would cost the bank's thread instead.
 2. Runs at ``--rate 0`` for ``--duration`` s, with ``--journal`` and without, alternated so that
    drift hits both alike: orders/s counted when their final state is known, medians of
    ``--reps`` with [min - max], and the ratio of the medians.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -78,6 +80,27 @@ def writer_alone(
     return batches / elapsed, written / elapsed / 1e6, statistics.median(rounds) * 1e6
 
 
+def pipe_handoff(orders_per_batch: int, events_per_batch: int, calls: int = 2000) -> float:
+    """Microseconds per batch that handing batches to a writer *process* would cost the bank's
+    thread: each batch's bytes written into a pipe whose other end a process drains."""
+    orders = np.zeros((orders_per_batch, wire.ORDER_WIDTH), np.int64)
+    events = np.zeros((events_per_batch, wire.EVENT_WIDTH), np.int64)
+    reader = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    try:
+        assert reader.stdin is not None
+        fd = reader.stdin.fileno()
+        t0 = time.perf_counter()
+        for i in range(calls):
+            view = memoryview(orders if i % 2 else events).cast("B")  # no copy: the kernel's only
+            while view:
+                view = view[os.write(fd, view) :]
+        return (time.perf_counter() - t0) / calls * 1e6
+    finally:
+        if reader.stdin is not None:
+            reader.stdin.close()
+        reader.wait(10)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=3)
@@ -112,6 +135,10 @@ def writers(args: argparse.Namespace) -> None:
             f"hook {hook:.2f} us per batch",
             flush=True,
         )
+    handoff = statistics.median(
+        pipe_handoff(args.orders_per_batch, args.events_per_batch) for _ in range(args.reps)
+    )
+    print(f"  a writer process instead: {handoff:.1f} us per batch on the bank's thread (pipe write)")
 
 
 def runs(args: argparse.Namespace) -> None:
