@@ -11,6 +11,8 @@
 2. Runs at ``--rate 0`` for ``--duration`` s, with ``--journal`` and without, alternated so that
    drift hits both alike: orders/s counted when their final state is known, medians of
    ``--reps`` with [min - max], and the ratio of the medians.
+3. Durability: ``kill -9`` of a journalled run's bank at ``--rate 0``; how long before the kill
+   the newest order batch in the file was placed (CLOCK_MONOTONIC is the bank's clock too).
 
 Figures on a shared machine are noisy: read the ratio, measured within one run.
 """
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -101,6 +105,41 @@ def pipe_handoff(orders_per_batch: int, events_per_batch: int, calls: int = 2000
         reader.wait(10)
 
 
+def kill_lag(seconds: float) -> tuple[int, float]:
+    """(orders journalled, ms from the newest journalled order batch to the kill) of a run at
+    ``--rate 0`` whose bank is killed with SIGKILL after ``seconds``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "killed.db")
+        command = [sys.executable, str(ROOT / "simulate.py"), "--headless", "--rate", "0", "--journal", path]
+        bank = subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        try:
+            time.sleep(seconds)  # a benchmark's pacing, not a test's synchronisation
+            killed = time.monotonic_ns()
+            os.kill(bank.pid, signal.SIGKILL)
+            bank.wait(10)
+        finally:
+            if bank.poll() is None:
+                bank.kill()
+                bank.wait(10)
+        deadline = time.monotonic() + 10  # the brokers leave when they see the bank gone
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(bank.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        con = sqlite3.connect(path)  # a writer: it rolls back a commit the kill left unfinished
+        try:
+            orders, newest = con.execute(
+                "SELECT sum(records), max(t_ns) FROM batches WHERE kind = 0"
+            ).fetchone()
+        finally:
+            con.close()
+    return orders, (killed - newest) / 1e6
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=3)
@@ -108,7 +147,7 @@ def main() -> int:
     ap.add_argument("--writer-seconds", type=float, default=3.0)
     ap.add_argument("--orders-per-batch", type=int, default=2048)
     ap.add_argument("--events-per-batch", type=int, default=4096)
-    ap.add_argument("--runs-only", action="store_true", help="skip the writer alone")
+    ap.add_argument("--runs-only", action="store_true", help="skip the writer alone and the kills")
     args = ap.parse_args()
     m = machine()
     print(f"machine: {m['cores']} cores, Python {m['python']}, load {m['load_average']}", flush=True)
@@ -116,7 +155,21 @@ def main() -> int:
     if not args.runs_only:
         writers(args)
     runs(args)
+    if not args.runs_only:
+        kills(args)
     return 0
+
+
+def kills(args: argparse.Namespace) -> None:
+    print(f"kill -9 of the bank after 3 s at --rate 0, {args.reps} times")
+    lags = []
+    for rep in range(args.reps):
+        orders, lag = kill_lag(3.0)
+        lags.append(lag)
+        print(
+            f"  kill {rep + 1}: {orders:,} orders in the file, the newest placed {lag:.0f} ms before the kill"
+        )
+    print(f"  newest batch before the kill (ms) {med(lags)}")
 
 
 def writers(args: argparse.Namespace) -> None:
