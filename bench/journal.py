@@ -53,7 +53,14 @@ def writer_alone(
     events = np.arange(events_per_batch * wire.EVENT_WIDTH, dtype=np.int64).reshape(-1, wire.EVENT_WIDTH)
     with tempfile.TemporaryDirectory() as tmp:
         bus = new_bus("bench-journal")
-        journal = Journal(bus, os.path.join(tmp, "bench.db"), config={"symbols": []}, synchronous=synchronous)
+        # fed faster than it writes, the queue is always full: wait for room as long as it takes
+        journal = Journal(
+            bus,
+            os.path.join(tmp, "bench.db"),
+            config={"symbols": []},
+            synchronous=synchronous,
+            put_timeout=60,
+        )
         journal.subscribe()
         bus.start()
         rounds = []

@@ -27,7 +27,7 @@ killed run is a prefix of its run.
 
 Back-pressure (the choice made here): the queue is bounded in records (``max_rows``), so memory
 is bounded whatever the batch size. A hook that finds it full counts a ``queue_waits`` and
-blocks at most ``put_timeout`` (1 s); if the writer made no room by then the journal FAILS with
+blocks at most ``put_timeout`` (5 s); if the writer made no room by then the journal FAILS with
 a reason and records nothing more. Nothing is dropped silently: every record not journalled is
 counted in ``dropped_rows`` and ``failed`` says why.
 
@@ -73,9 +73,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("journal")
 
 DEFAULT_MAX_ROWS = 2_000_000  # queued records (orders + events): about 130 MB at most
-DEFAULT_PUT_TIMEOUT_S = 1.0
+DEFAULT_PUT_TIMEOUT_S = 5.0  # a disk that stalls for seconds slows the run; one stuck fails it
 DEFAULT_COMMIT_INTERVAL_S = 0.05
-DEFAULT_GROUP_RECORDS = 400_000  # about 25 MB: a commit that size takes ~10 ms
+DEFAULT_GROUP_RECORDS = 200_000  # about 12 MB: a commit that size takes ~20 ms
 DEFAULT_JOIN_TIMEOUT_S = 30.0
 _IDLE_POLL_S = 0.1  # how often an idle writer checks that the main thread still lives
 
