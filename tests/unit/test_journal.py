@@ -34,6 +34,7 @@ from simulator.journal import Journal
 from simulator.journal_expand import main as journal_main
 from simulator.journal_file import EVENTS, ORDERS, RESTART, STOP, JournalError, check_path, create_journal
 from simulator.orders import OrderType
+from simulator.replay import main as replay_main
 from simulator.replay import replay
 from simulator.testing.journals import expanded_rows
 from simulator.testing.waiting import deadline_wait
@@ -148,9 +149,10 @@ def test_a_journal_of_the_row_per_event_format_is_refused_in_one_line(tmp_path, 
     con.close()
     with pytest.raises(JournalError, match="a journal of format 1 .* this version reads format 2"):
         journal_file.open_journal(str(old))
-    assert journal_main(["expand", str(old)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "format 1" in err
+    for main, argv in ((journal_main, ["expand", str(old)]), (replay_main, [str(old)])):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "a journal of format 1" in err, err
     assert check_path(str(old)) is None  # a new run may replace it
 
 
