@@ -15,8 +15,8 @@ import socket
 import stat
 import sys
 import tempfile
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Callable, Sequence
+from typing import IO, TYPE_CHECKING, TextIO
 
 from simulator.config import SimConfig
 from simulator.report_text import figure_lines
@@ -174,6 +174,16 @@ def write_report(path: str, report: dict) -> None:
     ``--report`` is checked before the run (``config.output_problem``); this is the last look,
     just before the rename. On any failure the temporary file is removed; OSError says why.
     """
+
+    def dump(f: IO[bytes]) -> None:
+        f.write(json.dumps(report, indent=2).encode() + b"\n")
+
+    write_file_whole(path, dump)
+
+
+def write_file_whole(path: str, write: Callable[[IO[bytes]], None]) -> None:
+    """``write`` into a new temporary file beside ``path``, synced, then renamed over it: the
+    way of ``write_report``, for any file a command makes (a plot, a sweep's table)."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -183,11 +193,10 @@ def write_report(path: str, report: dict) -> None:
     directory, name = os.path.split(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name[:64]}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "wb") as f:
             # mkstemp makes it private (0600); a report is as readable as any file made here
             os.fchmod(f.fileno(), st.st_mode & 0o7777 if st is not None else 0o666 & ~_umask())
-            json.dump(report, f, indent=2)
-            f.write("\n")
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
