@@ -87,6 +87,10 @@ def main(argv: Sequence[str] | None = None, early_signals: list[int] | None = No
         from simulator.http_serve import serve_main
 
         return serve_main(args[1:], early_signals)
+    if args[:1] == ["sweep"]:
+        from simulator.sweep import main as sweep_main
+
+        return sweep_main(args[1:], early_signals)
     if args[:1] == ["report"]:
         from simulator.report_cli import main as report_main
 

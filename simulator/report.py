@@ -181,7 +181,7 @@ def write_report(path: str, report: dict) -> None:
     write_file_whole(path, dump)
 
 
-def write_file_whole(path: str, write: Callable[[IO[bytes]], None]) -> None:
+def write_file_whole(path: str, write: Callable[[IO[bytes]], object]) -> None:
     """``write`` into a new temporary file beside ``path``, synced, then renamed over it: the
     way of ``write_report``, for any file a command makes (a plot, a sweep's table)."""
     try:
