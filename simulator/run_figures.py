@@ -15,7 +15,7 @@ from typing import Any
 from simulator.series import Series
 from simulator.symbol_stats import account_table, final_books
 
-ALL_ACCOUNTS_UP_TO = 1000  # the report lists every account up to this many; above, top and bottom
+ALL_ACCOUNTS_UP_TO = 100  # the report lists every account up to this many; above, top and bottom
 
 
 def series_inputs(bank: Any) -> tuple[dict[str, int], dict[str, int]]:

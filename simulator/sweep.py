@@ -138,7 +138,9 @@ class Sweep:
     # -- the loop ----------------------------------------------------------------------------------
 
     def run(self, early_signals: list[int]) -> int:
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in _STOP_SIGNALS}
+        # a signal ignored since the start (a script's background job) stays ignored, as in a run
+        handled = [sig for sig in _STOP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN]
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
         if early_signals:
             self.stop_signal = early_signals[0]
         say(f"sweep: {len(self.runs)} runs ({', '.join(self.varied) or 'no flag'} varied), "
