@@ -83,3 +83,20 @@ def test_ctrl_c_ends_the_current_run_cleanly_and_stops_the_sweep(tmp_path, send)
     assert only["status"] == "interrupted" and only["exit_code"] == "0", only
     assert only["stop_reason"] == "signal SIGINT" and only["reconciled"] == "True"
     assert "stopped by SIGINT, 1 runs not started" in "".join(sweep.stderr)
+
+
+def test_runs_side_by_side_and_a_run_past_its_timeout_stopped_cleanly(tmp_path):
+    out = tmp_path / "sweep.csv"
+    flags = ("--symbols", "4", "--rate", "1000", "--duration", "60", "--vary", "brokers=1,2")
+    with SimProcess(*flags, "--jobs", "2", "--run-timeout", "3", "--out", str(out), command=SWEEP) as sweep:
+        assert sweep.wait_exit(60) == 1, sweep.output()  # both timed out: not what was asked
+    table = rows(out)
+    assert sorted(r["brokers"] for r in table) == ["1", "2"]
+    for r in table:  # stopped with SIGINT the usual way: every order answered, the report written
+        assert (r["status"], r["exit_code"], r["stop_reason"], r["reconciled"]) == (
+            "timeout",
+            "0",
+            "signal SIGINT",
+            "True",
+        ), r
+        assert 3 <= float(r["seconds"]) < 30
