@@ -278,6 +278,9 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     from simulator import http_flags
 
     http_flags.add_flags(p)
+    from simulator import config_file
+
+    config_file.add_flags(p)  # --config, --preset, --print-config
     return p
 
 
@@ -351,6 +354,9 @@ def parse_flags(
     exits with status 2 and one line naming the flag on a bad value."""
     parser = build_parser()
     defaults = vars(parser.parse_args([]))
+    from simulator.config_file import file_arguments
+
+    argv = file_arguments(parser, sys.argv[1:] if argv is None else argv)  # --preset, --config first
     ns = parser.parse_args(argv, namespace=argparse.Namespace(**dict.fromkeys(defaults, _UNSET)))
     given = frozenset(k for k, v in vars(ns).items() if v is not _UNSET)
     for name in defaults.keys() - given:
