@@ -4,9 +4,9 @@ Pure model: events in, counts out; the caller passes the clock reading. Orders a
 wire records (see ``wire.py``): ``place`` takes an (n, 9) int64 array of orders and ``apply`` an
 (n, 7) int64 array of one broker's events, or the readable tuples of ``orders.py`` (which are
 turned into records first: tests and slow paths use them). Where an order lives until it is
-final is ``order_window.py``; the fills digest is ``fills_digest.py``; closing the books is
-``reconciliation.py``. An order for a symbol no book trades (``wire.UNKNOWN_SYM``) is placed
-like any other: a broker answers it REJECT UNKNOWN_SYMBOL.
+final is ``order_window.py``; the fills digest and per-symbol figures ``symbol_stats.py``; closing
+the books ``reconciliation.py``. An order for a symbol no book trades (``wire.UNKNOWN_SYM``) is
+placed like any other: a broker answers it REJECT UNKNOWN_SYMBOL.
 
 How a batch of events is booked. A broker answers each order in causal order (ACK before its
 trades, trades before the CANCELLED of the rest), so a batch can be booked kind by kind with
@@ -17,8 +17,7 @@ check passes. Anything else (garbage, repeats) goes to ``_apply_slowly``, which 
 event and counts what it cannot book in ``unknown_events``: the reference the fast path must
 agree with (tests check that it does).
 
-Cancel requests are not orders (as in FIX): they are counted apart, each answered once.
-"""
+Cancel requests are not orders (as in FIX): counted apart (``rejects.py``), each answered once."""
 
 from __future__ import annotations
 
@@ -29,11 +28,12 @@ import numpy as np
 
 from simulator import wire
 from simulator.batch_check import check_batch
-from simulator.fills_digest import FillsDigest
 from simulator.order_window import ACKED, FREE, SENT, OrderWindow
-from simulator.orders import Event, OrderType, RejectReason
+from simulator.orders import Event, OrderType
 from simulator.positions import Positions
 from simulator.reconciliation import Reconciliation, close_books
+from simulator.rejects import CANCEL_REASON, reasons_by_name
+from simulator.symbol_stats import TradedDigest
 
 _ACK, _REJECT, _TRADE = int(Event.ACK), int(Event.REJECT), int(Event.TRADE)
 _CANCELLED, _CANCEL_DONE = int(Event.CANCELLED), int(Event.CANCEL_DONE)
@@ -59,9 +59,9 @@ class Ledger:
         self.reject_reasons: dict[int, int] = {}
         self.max_oid = 0
         nsym = len(self.symbols)
-        self._positions = Positions(nsym, accounts)
-        self._cash = np.zeros(accounts, np.int64)  # in ticks x shares
-        self._digest = FillsDigest(self.symbols)
+        self.positions_held = self._positions = Positions(nsym, accounts)  # shares per (symbol, account)
+        self.cash_array = self._cash = np.zeros(accounts, np.int64)  # in ticks x shares
+        self.traded = self._digest = TradedDigest(self.symbols)  # the digest, and per-symbol figures
         # each symbol's latest trade: (seq, buy_oid, sell_oid, price, qty); seq 0 for none yet
         self._last_trade = np.zeros((nsym, 5), np.int64)
         self._last_seq = self._last_trade[:, 0]  # a view: match_seq of each symbol's latest trade
@@ -196,7 +196,7 @@ class Ledger:
         ans_kind, ans_cancel = b.ans_kind, b.ans_cancel
         rej = ans_kind == _REJECT
         if np.any(rej):
-            reasons = ev[b.is_rej, 2]
+            reasons = ev[b.is_rej, 2] + CANCEL_REASON * ans_cancel[rej]  # a cancel's reason apart
             for r, n in zip(*np.unique(reasons, return_counts=True)):
                 self.reject_reasons[int(r)] = self.reject_reasons.get(int(r), 0) + int(n)
             self.rejected += int(np.count_nonzero(rej & ~ans_cancel))
@@ -225,6 +225,7 @@ class Ledger:
     def _book_trades(self, by_symbol: np.ndarray, starts: np.ndarray) -> None:
         """The digest, last trade and tape of a fast-path batch's trades, already booked;
         ``by_symbol`` holds them grouped by symbol (match order within), groups at ``starts``."""
+        self.traded.count_trades(by_symbol, starts)  # each symbol's figures, whole-array
         self._digest.update_many(by_symbol[:, 1], by_symbol[:, 2:7])
         last = by_symbol[np.append(starts[1:], len(by_symbol)) - 1]
         self._last_trade[last[:, 1]] = last[:, 2:7]
@@ -306,9 +307,9 @@ class Ledger:
                     unknown += 1
                     continue
                 e.state = FREE
-                reason = ev[2]
+                reason = ev[2] + CANCEL_REASON * (e.record[_OTYPE] == _CANCEL)
                 self.reject_reasons[reason] = self.reject_reasons.get(reason, 0) + 1
-                if e.record[_OTYPE] == _CANCEL:
+                if reason > CANCEL_REASON:
                     self.cancels_rejected += 1
                 else:
                     self.rejected += 1
@@ -417,8 +418,8 @@ class Ledger:
             states[symbol] = (bids + asks, trade[2] if trade else 0, trade[5] if trade else None, max_oid)
         return states
 
-    def reject_counts(self) -> dict[str, int]:
-        return {RejectReason(r).name: n for r, n in sorted(self.reject_reasons.items())}
+    def reject_counts(self, cancels: bool | None = None) -> dict[str, int]:
+        return reasons_by_name(self.reject_reasons, cancels)  # orders', cancels' (True) or both
 
     def order_status(self, oid: int) -> str:
         w = self._window

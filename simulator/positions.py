@@ -98,6 +98,24 @@ class Positions:
         starts = np.flatnonzero(np.append(True, sym[1:] != sym[:-1]))
         return bool(np.all(np.add.reduceat(self._held, starts) == 0))
 
+    def marked(self, mark: np.ndarray) -> np.ndarray:
+        """Each account's positions valued at ``mark`` (a price per symbol), int64."""
+        if self.dense:
+            return mark @ self._grid
+        self._merge()
+        value = np.zeros(self.accounts, np.int64)
+        np.add.at(value, self._cells % self.accounts, mark[self._cells // self.accounts] * self._held)
+        return value
+
+    def of_account(self, account: int) -> dict[int, int]:
+        """What one account holds: {symbol index: shares}, symbols holding none left out."""
+        if self.dense:
+            held = self._grid[:, account]
+            return {s: int(held[s]) for s in np.flatnonzero(held).tolist()}
+        self._merge()
+        mine = np.flatnonzero(self._cells % self.accounts == account)
+        return dict(zip((self._cells[mine] // self.accounts).tolist(), self._held[mine].tolist()))
+
     @property
     def cells_held(self) -> int:
         """(symbol, account) cells holding shares (dense: all of them)."""
