@@ -28,6 +28,10 @@ def test_sparse_positions_agree_with_a_dense_grid_through_many_merges():
         assert positions.of_symbol(s) == grid[s].tolist()
     assert positions.balanced()
     assert positions.cells_held == np.count_nonzero(grid)
+    mark = rng.integers(1, 10_000, nsym)
+    assert positions.marked(mark).tolist() == (mark @ grid).tolist()  # what the report's P&L reads
+    a = int(touched[0])
+    assert positions.of_account(a) == {s: int(grid[s, a]) for s in np.flatnonzero(grid[:, a]).tolist()}
     positions.add([3], [touched[0]], [100])  # one share moved from nowhere: out of balance
     assert not positions.balanced()
 
