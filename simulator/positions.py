@@ -107,14 +107,23 @@ class Positions:
         np.add.at(value, self._cells % self.accounts, mark[self._cells // self.accounts] * self._held)
         return value
 
-    def of_account(self, account: int) -> dict[int, int]:
-        """What one account holds: {symbol index: shares}, symbols holding none left out."""
+    def of_accounts(self, accounts: list[int]) -> dict[int, dict[int, int]]:
+        """What these accounts hold: {account: {symbol index: shares}}, symbols holding none
+        left out; one pass over what is held, however many accounts are asked for."""
+        wanted = np.array(sorted(set(accounts)), np.int64)
         if self.dense:
-            held = self._grid[:, account]
-            return {s: int(held[s]) for s in np.flatnonzero(held).tolist()}
-        self._merge()
-        mine = np.flatnonzero(self._cells % self.accounts == account)
-        return dict(zip((self._cells[mine] // self.accounts).tolist(), self._held[mine].tolist()))
+            grid = self._grid[:, wanted]
+            sym, col = np.nonzero(grid)
+            acct, qty = wanted[col], grid[sym, col]
+        else:
+            self._merge()
+            owner = self._cells % self.accounts
+            mine = np.flatnonzero(np.isin(owner, wanted))
+            sym, acct, qty = self._cells[mine] // self.accounts, owner[mine], self._held[mine]
+        out: dict[int, dict[int, int]] = {a: {} for a in accounts}
+        for s, a, q in sorted(zip(sym.tolist(), acct.tolist(), qty.tolist())):
+            out[a][s] = q
+        return out
 
     @property
     def cells_held(self) -> int:

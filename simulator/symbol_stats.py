@@ -149,17 +149,19 @@ def account_table(
     pnl = cash + positions.marked(mark)
     order = np.argsort(-pnl, kind="stable")
 
+    n = len(cash)
+    best = order[: min(top, n)].tolist()
+    worst = order[::-1][: min(top, n)].tolist()
+    held = positions.of_accounts(best + worst)
+
     def row(account: int) -> dict:
         return {
             "account": account,
             "pnl": int(pnl[account]),
             "cash": int(cash[account]),
-            "positions": {symbols[s]: q for s, q in sorted(positions.of_account(account).items())},
+            "positions": {symbols[s]: q for s, q in held[account].items()},
         }
 
-    n = len(cash)
-    best = order[: min(top, n)].tolist()
-    worst = order[::-1][: min(top, n)].tolist()
     return {
         "count": n,
         "unit": "ticks x shares",

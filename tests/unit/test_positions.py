@@ -31,7 +31,9 @@ def test_sparse_positions_agree_with_a_dense_grid_through_many_merges():
     mark = rng.integers(1, 10_000, nsym)
     assert positions.marked(mark).tolist() == (mark @ grid).tolist()  # what the report's P&L reads
     a = int(touched[0])
-    assert positions.of_account(a) == {s: int(grid[s, a]) for s in np.flatnonzero(grid[:, a]).tolist()}
+    held = positions.of_accounts([a, 0])
+    assert held[a] == {s: int(grid[s, a]) for s in np.flatnonzero(grid[:, a]).tolist()}
+    assert held[0] == {s: int(grid[s, 0]) for s in np.flatnonzero(grid[:, 0]).tolist()}
     positions.add([3], [touched[0]], [100])  # one share moved from nowhere: out of balance
     assert not positions.balanced()
 
