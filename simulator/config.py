@@ -75,6 +75,9 @@ class SimConfig:
     stop_timeout: float = 10.0  # how long brokers get to answer every order after a stop
     max_restarts: int = 3  # per broker; past it the run stops and says why
     hang_timeout: float = 2.0  # a broker silent this long is treated as dead
+    # a broker process spawned ahead, with no shard, takes over a dead broker's shard at once
+    # (a spawn and its imports are most of a quarter second); --no-standby spawns when needed
+    standby: bool = True
     kill_broker_every: float | None = None  # fault drill: kill -9 a random broker every S s
     journal: str | None = None  # SQLite journal of every order and result
     http: str | None = None  # --http HOST:PORT: the run's API (simulator.http_flags); no token here
@@ -269,6 +272,9 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
         help=f"restarts allowed per broker before the run stops (at most {MOST_RESTARTS:,})")
     add("--hang-timeout", metavar="S", type=_float_in(0.5, MOST_WAIT_S), default=d.hang_timeout,
         help=f"a broker silent this long is killed and restarted (0.5 to {MOST_WAIT_S:g})")
+    add("--no-standby", dest="standby", action="store_false",
+        help="restart a dead broker in a process spawned then (slower: a quarter second with its "
+        "imports) instead of a warm standby broker kept ready, which costs one process's memory")
     add("--kill-broker-every", metavar="S", type=_float_in(0, MOST_SECONDS, above=True), default=None,
         help="fault drill: kill -9 a random broker every S seconds (seeded)")
     # fmt: on

@@ -67,6 +67,7 @@ class Supervisor(SimplePlugin):
         if self.stop_request:
             return  # the stop protocol's 'drain' supervises from here on
         self._restart_dead()
+        self.brokers.keep_standby()  # after a takeover, the next standby (once the shard answers)
         now = time.monotonic()
         if now >= self._next_liveness:
             self._next_liveness = now + _LIVENESS_EVERY_S
