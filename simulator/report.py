@@ -113,6 +113,8 @@ def build_report(config: SimConfig, outcome: Outcome) -> dict:
                 "orders": p.orders,
                 "fills": p.fills,
                 "exit_code": p.exit_code,
+                "restarts": p.restarts,
+                "restart_gaps_ms": list(p.restart_gaps_ms),
             }
             for p in s.processes
             if p.name != "bank"
@@ -197,10 +199,14 @@ def summary_text(report: dict) -> str:
         f"max {lat['max']:,} us (from when each order was due)",
     ]
     for b in report["brokers"]:
-        lines.append(
+        line = (
             f"  {b['name']:<10} pid {b['pid']!s:<8} {len(b['symbols'])} symbols "
             f"{b['orders']:>10,} orders {b['fills']:>9,} fills  exit {b['exit_code']}"
         )
+        gaps = sorted(b.get("restart_gaps_ms", ()))
+        if gaps:
+            line += f"  restarts {len(gaps)}, gap median {gaps[len(gaps) // 2]:,.1f} ms max {gaps[-1]:,.1f} ms"
+        lines.append(line)
     verdict = "reconciled: yes" if report["reconciled"] else "reconciled: NO"
     if o["lost"]:
         verdict += f" -- {o['lost']} LOST, first ids {report['lost_ids'][:10]}"

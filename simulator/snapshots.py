@@ -228,6 +228,7 @@ class SnapshotBuilder(SimplePlugin):
                     heartbeat_age_s=age,
                     restarts=b.restarts,
                     exit_code=b.exit_code,
+                    restart_gaps_ms=tuple(b.restart_gaps_ms),
                 )
             )
         return tuple(rows)
