@@ -210,11 +210,11 @@ def main() -> int:
             r = soak(tree, a.soak, a.kill_every, a.rate, a.seed)
             results.append(r)
             gaps = r["gaps_ms"]
-            gap_text = f"gap median {statistics.median(gaps):.1f} ms p99 {_pct(gaps, 0.99):.1f} ms" if gaps else ""
+            gap = f"gap median {statistics.median(gaps):.1f} ms p99 {_pct(gaps, 0.99):.1f} ms" if gaps else ""
             print(f"soak {tree}: {r['seconds']:g} s at {a.rate:g}/s, kill every {r['kill_every']:g} s: "
                   f"bank RSS {r['rss_start_mib']} -> {r['rss_end_mib']} MiB ({r['growth']:+.1%}, max "
                   f"{r['rss_max_mib']}), ack p99 {r['ack_p99_us'] / 1e3:,.1f} ms, lost {r['lost']}, "
-                  f"restarts {r['restarts']} {gap_text}, reconciled {r['reconciled']}", flush=True)  # fmt: skip
+                  f"restarts {r['restarts']} {gap}, reconciled {r['reconciled']}", flush=True)  # fmt: skip
     else:
         variants = []
         for tree in trees:

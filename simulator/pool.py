@@ -26,6 +26,7 @@ kills any still alive after a grace, saying so in the log (brokers ignore SIGTER
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import select
 import time
@@ -166,7 +167,8 @@ class BrokerPool(SimplePlugin):
             hand_over=(inbox_reader, writer),
             context=self.ctx,
         )
-        log.info("%s started, pid %d, symbols %s", spec.name, process.pid, ",".join(spec.symbols) or "none yet")
+        symbols = ",".join(spec.symbols) or "none yet"
+        log.info("%s started, pid %d, symbols %s", spec.name, process.pid, symbols)
         channel = PipeChannel(inbox, reader, max_unread=self.inbox_batches, capacity=capacity)
         return BrokerHandle(
             spec=spec,
@@ -211,7 +213,8 @@ class BrokerPool(SimplePlugin):
         old = self.brokers[index]
         self._bury(old)
         standby, self.standby = self.standby, None
-        if standby is not None and standby.state == RUNNING:
+        # a standby still starting is further on than a process spawned now: ASSIGN waits for it
+        if standby is not None and standby.process.is_alive():
             handle = standby
             handle.spec = old.spec
             handle.restarts = old.restarts + 1
@@ -219,7 +222,7 @@ class BrokerPool(SimplePlugin):
             self._send_first(handle, msg.encode(msg.ASSIGN, old.spec))
             log.info("%s: the standby (pid %s) takes over", old.name, handle.pid)
         else:
-            if standby is not None:  # still starting: a cold spawn is as quick, and sure
+            if standby is not None:
                 self._bury(standby)
             handle = self._spawn(old.spec, restarts=old.restarts + 1)
         handle.died_at = old.died_at if old.died_at is not None else time.monotonic()
@@ -231,10 +234,8 @@ class BrokerPool(SimplePlugin):
         return handle
 
     def _send_first(self, handle: BrokerHandle, payload: bytes) -> None:
-        try:
+        with contextlib.suppress(ChannelGone):  # died already: the next poll sees it
             handle.channel.send(payload, credit=False)
-        except ChannelGone:
-            pass  # died already: the next poll sees it
 
     def keep_standby(self) -> None:
         """Spawn a warm standby if there should be one and none is there (at start, and once
@@ -435,10 +436,7 @@ class BrokerPool(SimplePlugin):
             b.channel.close()
         standby, self.standby = self.standby, None
         if standby is not None:
-            try:
-                standby.channel.send(msg.STOP, credit=False)
-            except ChannelGone:
-                pass
+            self._send_first(standby, msg.STOP)
             processes.end_process(
                 standby.process, "standby", grace_s=_JOIN_GRACE_S, escalate_s=_JOIN_GRACE_S, terminate=False
             )

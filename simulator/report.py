@@ -205,7 +205,8 @@ def summary_text(report: dict) -> str:
         )
         gaps = sorted(b.get("restart_gaps_ms", ()))
         if gaps:
-            line += f"  restarts {len(gaps)}, gap median {gaps[len(gaps) // 2]:,.1f} ms max {gaps[-1]:,.1f} ms"
+            median, most = gaps[len(gaps) // 2], gaps[-1]
+            line += f"  restarts {len(gaps)}, gap median {median:,.1f} ms max {most:,.1f} ms"
         lines.append(line)
     verdict = "reconciled: yes" if report["reconciled"] else "reconciled: NO"
     if o["lost"]:
