@@ -14,10 +14,9 @@ A warm standby (``standby=1``, the default when restarts are allowed) is a broke
 spawned ahead with no shard (``broker.standby_spec``), ready to take one over: ``respawn``
 hands it the dead broker's spec (ASSIGN) and books (RESTORE) instead of spawning a process
 and waiting for its imports, and ``keep_standby`` spawns the next standby once the restored
-shard answers again. With no standby ready (none asked for, or two deaths at once) a new
-process is spawned as before. The gap of each restart -- from the death seen to the first
-answer of the new process -- is kept per broker (``restart_gaps_ms``) for the report and
-the dashboard.
+shard answers again. With none (``--no-standby``, or two deaths at once) a process is spawned
+as before. Each restart's gap -- the death seen to the new process's first answer -- is kept
+per broker (``restart_gaps_ms``) for the report and the dashboard.
 
 ``stop`` (a bus 'stop' listener that runs after the bank's drain) joins every broker and
 kills any still alive after a grace, saying so in the log (brokers ignore SIGTERM: see
@@ -437,8 +436,9 @@ class BrokerPool(SimplePlugin):
         standby, self.standby = self.standby, None
         if standby is not None:
             self._send_first(standby, msg.STOP)
+            grace = _JOIN_GRACE_S if standby.state == RUNNING else 0.1  # still importing: kill it
             processes.end_process(
-                standby.process, "standby", grace_s=_JOIN_GRACE_S, escalate_s=_JOIN_GRACE_S, terminate=False
+                standby.process, "standby", grace_s=grace, escalate_s=_JOIN_GRACE_S, terminate=False
             )
             standby.channel.close()
 

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import platform
+import statistics
 import stat
 import sys
 import tempfile
@@ -205,8 +206,7 @@ def summary_text(report: dict) -> str:
         )
         gaps = sorted(b.get("restart_gaps_ms", ()))
         if gaps:
-            median, most = gaps[len(gaps) // 2], gaps[-1]
-            line += f"  restarts {len(gaps)}, gap median {median:,.1f} ms max {most:,.1f} ms"
+            line += f"  restarts {len(gaps)}, gap median {statistics.median(gaps):,.1f} ms max {gaps[-1]:,.1f} ms"
         lines.append(line)
     verdict = "reconciled: yes" if report["reconciled"] else "reconciled: NO"
     if o["lost"]:

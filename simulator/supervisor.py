@@ -109,6 +109,7 @@ class Supervisor(SimplePlugin):
             log.error("%s: stopping; the orders it held are lost", reason)
             self.stop_request.request(f"fatal: {reason}", fatal=True)
             return
+        t0 = time.monotonic()
         states = {
             symbol: msg.BookState(tuple(resting), seq, last, max_oid)
             for symbol, (resting, seq, last, max_oid) in self.ledger.book_states(b.spec.symbols).items()
@@ -119,13 +120,14 @@ class Supervisor(SimplePlugin):
         self.bus.publish("restarted", b.index, unanswered)
         log.warning(
             "%s restarted as pid %s (restart %d of %d): %d resting orders restored, "
-            "%d unanswered orders sent again",
+            "%d unanswered orders sent again (%.1f ms)",
             b.name,
             handle.pid,
             handle.restarts,
             limit,
             sum(len(st.resting) for st in states.values()),
             len(unanswered),
+            (time.monotonic() - t0) * 1e3,
         )
 
     def _kill_hung(self, now: float) -> None:
