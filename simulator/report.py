@@ -11,8 +11,8 @@ import contextlib
 import json
 import os
 import platform
-import statistics
 import stat
+import statistics
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -206,7 +206,8 @@ def summary_text(report: dict) -> str:
         )
         gaps = sorted(b.get("restart_gaps_ms", ()))
         if gaps:
-            line += f"  restarts {len(gaps)}, gap median {statistics.median(gaps):,.1f} ms max {gaps[-1]:,.1f} ms"
+            median, most = statistics.median(gaps), gaps[-1]
+            line += f"  restarts {len(gaps)}, gap median {median:,.1f} ms max {most:,.1f} ms"
         lines.append(line)
     verdict = "reconciled: yes" if report["reconciled"] else "reconciled: NO"
     if o["lost"]:
