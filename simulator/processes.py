@@ -23,7 +23,6 @@ Every process of a run uses this module, and only this module imports ``multipro
                     ignores SIGTERM), then kills, and says each step in the log.
     pipes           ``one_way_pipe`` makes a pipe from the spawn context, as large as Linux lets
                     an unprivileged process ask for.
-    memory          ``release_free_memory`` hands the allocator's free pages back to the kernel.
 """
 
 from __future__ import annotations
@@ -271,28 +270,3 @@ def kill_process(process: Any) -> None:
     """SIGKILL at once (fault drills, a hung child); the caller notices the death as usual."""
     if process.is_alive():
         process.kill()
-
-
-# -- memory ---------------------------------------------------------------------------------
-
-_libc: Any = None
-
-
-def release_free_memory() -> bool:
-    """Give the pages glibc's allocator holds free back to the kernel (``malloc_trim(0)``).
-
-    Why: numpy's buffers of a few hundred KB (event batches, a shard's queued orders) are
-    mmapped until the first is freed, after which glibc raises its mmap threshold and takes
-    them from the heap, whose free pages between live blocks it keeps: a long run's RSS then
-    creeps up by the fragments (about 18 MB over ten minutes at 20,000 orders/s with a broker
-    killed every 5 s) though nothing lives there. False where there is no glibc."""
-    global _libc
-    try:
-        if _libc is None:
-            import ctypes
-
-            _libc = ctypes.CDLL("libc.so.6")
-        return bool(_libc.malloc_trim(0))
-    except (OSError, AttributeError):
-        _libc = False
-        return False

@@ -289,5 +289,7 @@ class ResourceSampler:
                 out[pid] = (proc.cpu_percent(None), proc.memory_info().rss)
             except (psutil.Error, OSError):
                 out[pid] = (0.0, 0)
+        for gone in self._procs.keys() - out.keys():  # a restarted broker's old process
+            del self._procs[gone]
         self._last = out
         return out

@@ -12,9 +12,7 @@ round of the stop protocol it:
 * kills a broker that sent nothing (no heartbeat, no events) for ``--hang-timeout`` seconds,
   after reading what waits in its pipe, and restarts it as dead.
 
-On 'main' only: the fault drills (``--kill-broker-every``), the dashboard's kill requests, and
-every ``_TRIM_EVERY_S`` the bank's free heap pages handed back to the kernel
-(``processes.release_free_memory``: without it a long run's RSS creeps up by fragments).
+On 'main' only: the fault drills (``--kill-broker-every``) and the dashboard's kill requests.
 The dashboard's HUNG state comes from the same ``--hang-timeout`` (``hang_timeout_s``).
 """
 
@@ -28,7 +26,6 @@ from typing import Any
 from cherrypy.process.plugins import SimplePlugin
 
 from simulator import messages as msg
-from simulator import processes
 from simulator.bank import StopRequest
 from simulator.bus import ORDER
 from simulator.config import SimConfig
@@ -38,7 +35,6 @@ from simulator.routing import Routing
 log = logging.getLogger("supervisor")
 
 _LIVENESS_EVERY_S = 0.2
-_TRIM_EVERY_S = 10.0  # a trim costs about a millisecond; the creep it undoes is minutes long
 
 
 class Supervisor(SimplePlugin):
@@ -57,7 +53,6 @@ class Supervisor(SimplePlugin):
         self._drill_rng = random.Random(config.seed ^ 0x5EED)
         self._next_drill = float("inf")
         self._next_liveness = 0.0
-        self._next_trim = time.monotonic() + _TRIM_EVERY_S
 
     def subscribe(self) -> None:
         self.bus.subscribe("start", self.start, priority=ORDER["start", "supervisor"])
@@ -78,10 +73,6 @@ class Supervisor(SimplePlugin):
             self._next_liveness = now + _LIVENESS_EVERY_S
             self._kill_hung(now)
             self._fault_drills(now)
-        if now >= self._next_trim:
-            self._next_trim = now + _TRIM_EVERY_S
-            processes.release_free_memory()
-            log.debug("free heap pages released in %.2f ms", (time.monotonic() - now) * 1e3)
 
     def drain(self, now: float) -> None:
         self._restart_dead()
