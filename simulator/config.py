@@ -75,9 +75,7 @@ class SimConfig:
     stop_timeout: float = 10.0  # how long brokers get to answer every order after a stop
     max_restarts: int = 3  # per broker; past it the run stops and says why
     hang_timeout: float = 2.0  # a broker silent this long is treated as dead
-    # a broker process spawned ahead, with no shard, takes over a dead broker's shard at once
-    # (a spawn and its imports are most of a quarter second); --no-standby spawns when needed
-    standby: bool = True
+    standby: bool = True  # a warm broker process takes a dead broker's shard over (pool.py)
     kill_broker_every: float | None = None  # fault drill: kill -9 a random broker every S s
     journal: str | None = None  # SQLite journal of every order and result
     http: str | None = None  # --http HOST:PORT: the run's API (simulator.http_flags); no token here
@@ -168,7 +166,7 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefa
     epilog's lines as written."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default in (None, False) or "(default" in (action.help or ""):
+        if action.default in (None, False) or action.nargs == 0 or "(default" in (action.help or ""):
             return action.help
         if isinstance(action.default, tuple):
             return f"{action.help} (default: {','.join(action.default)})"
@@ -200,6 +198,9 @@ other commands:
                         re-run a journal (--journal) through fresh books and
                         check it makes the same fills and results (see
                         simulate.py replay --help)
+  simulate.py journal expand PATH
+                        add the tables orders, fills and results to a
+                        journal, decoded from its batches, for SQL
   simulate.py dashboard --attach URL [--token T]
                         the dashboard on a run started with --http
   simulate.py serve [--attach URL] [--port 8322]
@@ -267,20 +268,22 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     add("--stop-timeout", metavar="S", type=_float_in(0, MOST_WAIT_S, above=True), default=d.stop_timeout,
         help=f"how long brokers get to answer every order when stopping (at most {MOST_WAIT_S:g})")
     add("--journal", metavar="PATH", default=None,
-        help="write every order and result to this SQLite file (see replay below)")
+        help="write every batch of orders and results to this SQLite file (see replay below)")
     add("--max-restarts", metavar="N", type=_int_in(0, MOST_RESTARTS), default=d.max_restarts,
         help=f"restarts allowed per broker before the run stops (at most {MOST_RESTARTS:,})")
     add("--hang-timeout", metavar="S", type=_float_in(0.5, MOST_WAIT_S), default=d.hang_timeout,
         help=f"a broker silent this long is killed and restarted (0.5 to {MOST_WAIT_S:g})")
-    add("--no-standby", dest="standby", action="store_false",
-        help="restart a dead broker in a process spawned then (slower: a quarter second with its "
-        "imports) instead of a warm standby broker kept ready, which costs one process's memory")
+    add("--no-standby", dest="standby", action="store_false", help="restart a dead broker in a process "
+        "spawned then (a quarter second) instead of a warm standby kept ready (one process's memory)")
     add("--kill-broker-every", metavar="S", type=_float_in(0, MOST_SECONDS, above=True), default=None,
         help="fault drill: kill -9 a random broker every S seconds (seeded)")
     # fmt: on
     from simulator import http_flags
 
     http_flags.add_flags(p)
+    from simulator import config_file
+
+    config_file.add_flags(p)  # --config, --preset, --print-config
     return p
 
 
@@ -354,6 +357,9 @@ def parse_flags(
     exits with status 2 and one line naming the flag on a bad value."""
     parser = build_parser()
     defaults = vars(parser.parse_args([]))
+    from simulator.config_file import file_arguments
+
+    argv = file_arguments(parser, sys.argv[1:] if argv is None else argv)  # --preset, --config first
     ns = parser.parse_args(argv, namespace=argparse.Namespace(**dict.fromkeys(defaults, _UNSET)))
     given = frozenset(k for k, v in vars(ns).items() if v is not _UNSET)
     for name in defaults.keys() - given:
