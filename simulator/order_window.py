@@ -31,6 +31,7 @@ _MASK = WINDOW - 1
 MOST_SPAN = WINDOW // 2
 FREE, SENT, ACKED = 0, 1, 2  # an order's state in its slot: final (or never placed), sent, acked
 _OVERFLOW = 1 << 12  # first slots for old open orders; grows when full
+_SYM = 2  # the order record's column of the wire symbol
 
 
 class Entry:
@@ -303,9 +304,14 @@ class OrderWindow:
         ids = np.concatenate((self._old_ids[old], window[live]))
         return ids, np.concatenate((self._old_slots[old], window[live] & _MASK))
 
-    def open_orders(self) -> list[tuple[int, tuple, int, int]]:
-        """Every open order and cancel as (oid, record, leaves, state), in id order."""
+    def open_orders(self, sym_ids: Iterable[int] | None = None) -> list[tuple[int, tuple, int, int]]:
+        """Every open order and cancel as (oid, record, leaves, state), in id order; only those
+        of ``sym_ids`` when given (chosen with array operations: a restart of one shard then
+        costs what that shard holds, not what every book holds)."""
         oids, at = self.open_slots()
+        if sym_ids is not None:
+            keep = np.isin(self.record[at, _SYM], np.fromiter(sym_ids, np.int64))
+            oids, at = oids[keep], at[keep]
         ids = oids.tolist()
         return [
             (oid, tuple(record), leaves, state)

@@ -126,6 +126,8 @@ class ProcessRow:
     heartbeat_age_s: float = 0.0
     restarts: int = 0
     exit_code: int | None = None
+    # each restart's gap: from the death seen to the new process's first answer, in ms
+    restart_gaps_ms: tuple[float, ...] = ()
 
     @property
     def warning(self) -> bool:
