@@ -30,6 +30,7 @@ from simulator import processes
 from simulator.book import OrderBook
 from simulator.bus import drive, new_bus
 from simulator.orders import Event, OrderType, RejectReason
+from simulator.tape import Cancel, Submit, TapeRecorder
 from simulator.wire import ORDER_WIDTH
 
 _IDLE_WAIT_S = 0.02
@@ -79,11 +80,29 @@ class Broker:
         self.books = {s: OrderBook(s, i) for s, i in zip(spec.symbols, ids)}
         # The hot path routes by wire sym straight to a book's bound methods: one dict
         # lookup per order, no attribute lookups.
-        self._submit_by_sym = {b.sym_id: b.submit_into for b in self.books.values()}
-        self._cancel_by_sym = {b.sym_id: b.cancel_into for b in self.books.values()}
+        self._submit_by_sym: dict[int, Submit] = {b.sym_id: b.submit_into for b in self.books.values()}
+        self._cancel_by_sym: dict[int, Cancel] = {b.sym_id: b.cancel_into for b in self.books.values()}
         self.orders = 0
         self.bad_messages = 0
         self.watched: str | None = None
+        self.tape: TapeRecorder | None = None  # records the watched book's orders
+
+    def watch(self, symbol: str | None) -> None:
+        """Carry ``symbol``'s depth in heartbeats and record its tape (None: watch nothing).
+
+        Only the watched book's entry points are wrapped; the others stay the books' own."""
+        old = self.books.get(self.watched) if self.watched else None
+        if old is not None:
+            self._submit_by_sym[old.sym_id] = old.submit_into
+            self._cancel_by_sym[old.sym_id] = old.cancel_into
+        book = self.books.get(symbol) if symbol else None
+        self.watched = symbol if book is not None else None
+        self.tape = None
+        if book is not None:
+            self.tape = TapeRecorder()
+            submit, cancel = self.tape.wrap(book.sym_id, book.submit_into, book.cancel_into)
+            self._submit_by_sym[book.sym_id] = submit
+            self._cancel_by_sym[book.sym_id] = cancel
 
     @property
     def trades(self) -> int:
@@ -195,6 +214,9 @@ class InboxPump(SimplePlugin):
             return
         events: list = []
         inbox = self.inbox
+        tape = self.broker.tape
+        if tape is not None:
+            tape.tick(time.monotonic())
         try:
             if inbox.poll(_IDLE_WAIT_S):
                 for _ in range(_DRAIN_BUDGET):
@@ -212,6 +234,10 @@ class InboxPump(SimplePlugin):
             # struct packs a list of ints into int64s about four times faster than array does
             records = struct.pack(f"{len(events)}q", *events)
             self._send(msg.EVENTS, (self.broker.spec.index, self.consumed, records))
+        tape = self.broker.tape  # (a WATCH in this batch may have changed it)
+        if tape is not None and (tape.taken or tape.skipped):
+            skipped, taken = tape.take()
+            self._send(msg.TAPE, (self.broker.watched, skipped, taken))
         if self.done:
             self._send(msg.FINAL, self.broker.final_report())
             log.info("answered every order; final report sent")
@@ -232,7 +258,7 @@ class InboxPump(SimplePlugin):
         if kind == msg.ORDERS:
             self.broker.handle_orders(body.tolist(), events)
         elif kind == msg.WATCH:
-            self.broker.watched = body
+            self.broker.watch(body or None)
             self._next_heartbeat = 0.0  # the new book's levels with the next heartbeat, now
         elif kind == msg.RESTORE:
             self.broker.restore(body)

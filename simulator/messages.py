@@ -9,7 +9,8 @@ bytes, which cost it almost nothing. Anything that arrives and is not such a mes
 dashboard's pipe to the bank process (``remote.py``).
 
     bank -> broker inbox:   ORDERS  order records (bytes); decoded: a flat int64 memoryview
-                            WATCH   symbol whose book depth heartbeats should carry
+                            WATCH   symbol whose book depth heartbeats should carry and
+                                    whose tape to record ("": none)
                             RESTORE books of a restarted broker: {symbol: BookState}
                             STOP    sentinel: answer everything before it, report, exit
     broker -> bank results: EVENTS  (broker index, messages read so far, event records);
@@ -17,6 +18,8 @@ dashboard's pipe to the bank process (``remote.py``).
                             HEARTBEAT  Heartbeat
                             FINAL   FinalReport
                             LOG     LogLine
+                            TAPE    (symbol, events skipped, orders taken): the watched
+                                    symbol's tape (``simulator.tape``)
     dashboard -> bank:      COMMAND (name, argument): one of ``control.COMMANDS``
     bank -> dashboard:      SNAPSHOT  Snapshot
                             DONE    (report dict, error lines), or None: the run is over
@@ -43,8 +46,11 @@ LOG = b"L"
 COMMAND = b"C"
 SNAPSHOT = b"N"
 DONE = b"D"
+TAPE = b"T"
 
-_BODY_KINDS = frozenset((ORDERS, WATCH, RESTORE, EVENTS, HEARTBEAT, FINAL, LOG, COMMAND, SNAPSHOT, DONE))
+_BODY_KINDS = frozenset(
+    (ORDERS, WATCH, RESTORE, EVENTS, HEARTBEAT, FINAL, LOG, COMMAND, SNAPSHOT, DONE, TAPE)
+)
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _PAD = bytes(7)  # kind byte + padding = 8: records after it are 8-aligned
 RECORDS_OFFSET = 1 + len(_PAD)  # where an ORDERS message's records start
@@ -168,6 +174,8 @@ def decode(payload: object) -> tuple[bytes, Any]:
         raise BadMessage("RESTORE body is not a dict of book states")
     if kind == WATCH and not isinstance(body, str):
         raise BadMessage("WATCH body is not a symbol")
+    if kind == TAPE and not (isinstance(body, tuple) and len(body) == 3 and isinstance(body[2], list)):
+        raise BadMessage("TAPE body is not (symbol, skipped, orders)")
     if kind == COMMAND and not (isinstance(body, tuple) and len(body) == 2):
         raise BadMessage("COMMAND body is not (name, argument)")
     if kind == SNAPSHOT and not isinstance(body, Snapshot):

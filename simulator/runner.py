@@ -193,6 +193,8 @@ class Simulation:
             self.bank.on_events(index, body[2])
         elif kind == msg.HEARTBEAT:
             self.snapshots.on_heartbeat(body)
+        elif kind == msg.TAPE:
+            self.snapshots.on_tape(body)
         elif kind == msg.LOG:
             self._relog(body)
 

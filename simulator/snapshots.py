@@ -37,12 +37,15 @@ from simulator.stats import (
     RunState,
     Snapshot,
     TapeEntry,
+    TapeEvent,
 )
+from simulator.tape import tape_events
 
 EXIT_OK, EXIT_FAILED = 0, 1
 _SNAPSHOT_EVERY_S = 0.1
 _WATCH_EVERY_S = 0.2
 _CANCEL = int(OrderType.CANCEL)
+TAPE_KEPT = 200  # the tape's latest events in each Snapshot: a view keeps its own history
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,9 @@ class SnapshotBuilder(SimplePlugin):
         self.snapshot: Snapshot | None = None
         self.selected_symbol: str | None = bank.config.symbols[0]
         self._watch_sent: str | None = None
+        self._tape_kept: deque[TapeEvent] = deque(maxlen=TAPE_KEPT)
+        self._tape_seq = 0
+        self._tape_skipped = 0
         self._books: dict[str, BookView] = {}
         self._t0 = time.monotonic()
         self._next = 0.0
@@ -124,6 +130,17 @@ class SnapshotBuilder(SimplePlugin):
             symbol, bids, asks, last = heartbeat.book
             self._books[symbol] = BookView(symbol, bids, asks, last)
 
+    def on_tape(self, body: tuple) -> None:
+        """A TAPE message of the watched symbol's broker: its orders taken, numbered here."""
+        symbol, skipped, taken = body
+        if symbol != self._watch_sent:
+            return  # late words of a broker that watched the symbol before
+        self._tape_skipped += skipped
+        for t, order, events in taken:
+            new = tape_events(symbol, max(t - self._t0, 0.0), order, events, self._tape_seq + 1)
+            self._tape_seq += len(new)
+            self._tape_kept.extend(new)
+
     def _on_restart(self, index: int, _unanswered: object) -> None:
         if self.selected_symbol in self.bank.routing.shards[index]:
             self._watch_sent = None  # the new process watches nothing yet
@@ -131,12 +148,21 @@ class SnapshotBuilder(SimplePlugin):
     def _send_watch(self) -> None:
         symbol = self.selected_symbol
         if symbol and symbol != self._watch_sent:
-            channel = self.bank.brokers.channel(self.bank.routing.broker_of[symbol])
+            broker_of = self.bank.routing.broker_of
+            before = self._watch_sent
             try:
-                channel.send(msg.encode(msg.WATCH, symbol))
-                self._watch_sent = symbol
+                self.bank.brokers.channel(broker_of[symbol]).send(msg.encode(msg.WATCH, symbol))
             except (ChannelFull, ChannelGone):
-                pass  # next time
+                return  # next time
+            if before is not None and broker_of[before] != broker_of[symbol]:
+                try:  # the broker of the symbol watched before stops recording its tape
+                    self.bank.brokers.channel(broker_of[before]).send(msg.encode(msg.WATCH, ""))
+                except (ChannelFull, ChannelGone):
+                    pass  # its late tape is ignored (on_tape); a restarted broker watches nothing
+            self._watch_sent = symbol
+            self._tape_skipped = 0
+            self._tape_seq += 1
+            self._tape_kept.append(TapeEvent(self._tape_seq, time.monotonic() - self._t0, "watch", symbol, 0))
 
     # -- making them ------------------------------------------------------------------------
 
@@ -185,6 +211,8 @@ class SnapshotBuilder(SimplePlugin):
             reject_reasons=led.reject_counts(),
             stop_reason=bank.stop_request.reason,
             final_latency_us=bank.final_latency.summary(),
+            tape_events=tuple(self._tape_kept),
+            tape_skipped=self._tape_skipped,
         )
 
     def _process_rows(self, now: float) -> tuple[ProcessRow, ...]:

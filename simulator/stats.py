@@ -147,6 +147,29 @@ class TapeEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class TapeEvent:
+    """One event of the watched symbol, as its broker handled it (``simulator.tape``).
+
+    ``seq`` rises by one per event through the run (the bank numbers them as they arrive), so a
+    view can tell the new ones from those it has; ``t_s`` is the run's elapsed time when the
+    broker handled the order. ``kind`` is one of ``simulator.tape.KINDS``."""
+
+    seq: int
+    t_s: float
+    kind: str  # new ack fill cancelled cancel_done reject watch
+    symbol: str
+    oid: int  # the order the event is about (a fill: the aggressor, the incoming order)
+    side: int = 0  # 1 buy, -1 sell (a fill: the aggressor's side)
+    otype: int = 0  # orders.OrderType of a new order
+    tif: int = 0  # orders.TimeInForce of a new order
+    price: int = 0  # ticks: a new order's limit (0 for market), a fill's price
+    qty: int = 0  # a new order's quantity, a fill's, what a cancel left unfilled
+    account: int = -1  # a new order's account (-1 when not known)
+    other: int = 0  # a fill: the resting order's id; a cancel request: the order it cancels
+    reason: int = 0  # a reject: orders.RejectReason
+
+
+@dataclass(frozen=True, slots=True)
 class BookView:
     """The top of one symbol's book, as its broker last reported it."""
 
@@ -211,3 +234,7 @@ class Snapshot:
     reject_reasons: dict[str, int] = field(default_factory=dict)
     stop_reason: str | None = None
     final_latency_us: dict[str, int] = field(default_factory=dict)
+    # the watched symbol's tape: its latest events, oldest first (every event while it trades
+    # slower than ``simulator.tape.EYE_ORDERS_PER_S`` orders a second, sampled above)
+    tape_events: tuple[TapeEvent, ...] = ()
+    tape_skipped: int = 0  # events of the watched symbol the sampling left out, since the watch

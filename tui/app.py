@@ -16,6 +16,7 @@ the run ends, its final report is shown (``tui.widgets.report``) until the user 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
@@ -46,9 +47,18 @@ from tui.widgets import (
 from tui.widgets.report import ReportScreen
 
 STOP_POLL_S = 0.2  # how often the stop worker checks whether the app is going away
-STEERING_ACTIONS = {"toggle_pause", "faster", "slower", "previous_symbol", "next_symbol", "kill_broker"}
+STEERING_ACTIONS = {
+    "toggle_pause",
+    "pause_flow",
+    "resume_flow",
+    "faster",
+    "slower",
+    "previous_symbol",
+    "next_symbol",
+    "kill_broker",
+}
 READ_ONLY_NOTE = "READ ONLY"
-PANEL_TITLES = {"totals": "Orders", "processes": "Processes", "tape": "Tape (newest first)", "log": "Log"}
+PANEL_TITLES = {"totals": "Orders", "processes": "Processes", "tape": "Tape", "log": "Log"}
 
 
 class Attachment(Protocol):
@@ -82,7 +92,9 @@ class DashboardApp(App[bool]):
         Binding("q", "stop_and_quit", "Quit"),
         Binding("ctrl+q", "stop_and_quit", "Quit", show=False, priority=True),
         Binding("ctrl+c", "stop_and_quit", "Quit", show=False, priority=True),
-        Binding("p", "toggle_pause", "Pause"),
+        # one of the two is shown (check_action): the footer says what p will do
+        Binding("p", "pause_flow", "Pause"),
+        Binding("p", "resume_flow", "Resume"),
         Binding("space", "toggle_pause", "Pause", show=False),
         Binding("+", "faster", "Faster"),
         Binding("=", "faster", "Faster", show=False),
@@ -91,6 +103,7 @@ class DashboardApp(App[bool]):
         Binding("left", "previous_symbol", "Prev", show=False),
         Binding("]", "next_symbol", "Next"),
         Binding("right", "next_symbol", "Next", show=False),
+        Binding("t", "hold_tape", "Hold tape"),
         Binding("k", "kill_broker", "Kill broker"),
         Binding("x", "stop_run", "Stop run"),  # attached with control only (check_action)
         Binding("?", "show_help", "Help"),
@@ -109,6 +122,8 @@ class DashboardApp(App[bool]):
         title: str = "Stock-order simulator",
         stop_timeout: float = 120.0,
         attached: Attachment | None = None,
+        exit_on_finish: bool = False,
+        signalled: threading.Event | None = None,
     ) -> None:
         if ui_hz <= 0:
             raise ValueError(f"ui_hz must be positive, got {ui_hz!r}")
@@ -118,7 +133,11 @@ class DashboardApp(App[bool]):
         self.title = title if attached is None else f"{title} @ {attached.where}"
         self.stop_timeout = stop_timeout
         self.attached = attached
+        self.exit_on_finish = exit_on_finish
+        # set by a stop signal (SIGTERM, SIGHUP: the terminal may be gone): the end closes
+        self.signalled = signalled or threading.Event()
         self.run_ended = False  # set once the run stopped without the quit key
+        self._shown_state: RunState | None = None
 
     def compose(self) -> ComposeResult:
         snapshot, asked = DashboardApp.snapshot, DashboardApp.asked
@@ -158,11 +177,13 @@ class DashboardApp(App[bool]):
         if self.attached is not None:
             self.poll_attached(self.attached)
             return
-        if not self.run_ended and self.control.wait_stopped(timeout=0):
-            # the run ended by itself (--duration, --orders, a signal): close the screen so the
-            # summary can be printed on the normal terminal
+        if not self.run_ended and not self.stopping and self.control.wait_stopped(timeout=0):
+            # the run ended by itself (--duration, --orders, a signal, a fatal error)
             self.run_ended = True
-            self.exit(True)
+            if self.exit_on_finish or self.signalled.is_set():
+                self.exit(True)  # the summary is printed on the normal terminal
+                return
+            self.show_finished()
         # a request the bank did not follow within its hold stops showing
         self.asked = self.asked.expired(time.monotonic())
         snapshot = self.control.snapshot()
@@ -181,16 +202,29 @@ class DashboardApp(App[bool]):
         final = attached.final()
         if final is not None and not self.run_ended:
             self.run_ended = True
-            self.refresh_bindings()
-            self.push_screen(ReportScreen(*final))
+            self.show_finished(final)
+
+    def show_finished(self, final: tuple[dict | None, str | None] | None = None) -> None:
+        """The run is over: FINISHED in the header, its final report over the panels until q."""
+        if final is None:
+            finishing = getattr(self.control, "final", None)
+            final = finishing() if finishing is not None else None
+        self.query_one(StatusBar).finished = True
+        self.refresh_bindings()
+        snapshot = self.control.snapshot()
+        if snapshot is not None and snapshot is not self.snapshot:
+            self.apply_snapshot(snapshot)  # the last one, STOPPED
+        self.push_screen(ReportScreen(*(final or (None, "the run ended; its report did not arrive"))))
 
     def apply_snapshot(self, snapshot: Snapshot) -> None:
         """Show ``snapshot`` (each panel redraws only if the part it draws changed)."""
         first = self.snapshot is None
         self.asked = self.asked.seen(snapshot)
         self.snapshot = snapshot
-        if first:
-            self.refresh_bindings()  # the steering keys were greyed out until now
+        if first or snapshot.state != self._shown_state:
+            # greyed out until the first Snapshot; Pause or Resume as the state says
+            self._shown_state = snapshot.state
+            self.refresh_bindings()
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -203,6 +237,12 @@ class DashboardApp(App[bool]):
             return False  # not in the footer: quitting stops a run of our own
         if action in STEERING_ACTIONS and self.read_only:
             return False  # not in the footer: the header says READ ONLY
+        if action in ("pause_flow", "resume_flow"):
+            snapshot = self.snapshot
+            reported = snapshot.state if snapshot is not None else RunState.STARTING
+            paused = self.asked.pause_toggled_from(reported) is RunState.PAUSED
+            if paused != (action == "resume_flow"):
+                return False  # the other one of the pair is in the footer
         if action in STEERING_ACTIONS | {"stop_run"} and self.steerable_snapshot() is None:
             return None  # shown greyed out in the footer
         return True
@@ -217,7 +257,7 @@ class DashboardApp(App[bool]):
         self.notify("Stopping the run; its report follows", timeout=3)
 
     def action_stop_and_quit(self) -> None:
-        if self.attached is not None:
+        if self.attached is not None or self.run_ended:
             self.exit(True)  # close this view only: the run goes on
             return
         if self.stopping:
@@ -259,8 +299,20 @@ class DashboardApp(App[bool]):
         self.control.command(command)
         pausing = command == "pause"
         self.asked = asked.ask_state(RunState.PAUSED if pausing else RunState.RUNNING, now)
+        self.refresh_bindings()  # the footer's p says the other one now
         self.notify("Pausing order generation" if pausing else "Resuming order generation", timeout=2)
         self.expedite()
+
+    def action_pause_flow(self) -> None:
+        self.action_toggle_pause()
+
+    def action_resume_flow(self) -> None:
+        self.action_toggle_pause()
+
+    def action_hold_tape(self) -> None:
+        """Hold the tape where it is (new events are kept), or let it follow again."""
+        held = self.query_one(TapePanel).toggle_hold()
+        self.notify("Tape held: t or end follows again" if held else "Tape follows the newest", timeout=2)
 
     def action_faster(self) -> None:
         self.step_rate(rate_up)

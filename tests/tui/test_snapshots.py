@@ -14,7 +14,7 @@ from tui.app import DashboardApp
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.mark.parametrize("size", [(120, 36), (80, 24)], ids=["120x36", "80x24"])
+@pytest.mark.parametrize("size", [(200, 50), (120, 36), (80, 24)], ids=["200x50", "120x36", "80x24"])
 def test_dashboard(snap_compare, size, make_snapshot, make_control):
     assert snap_compare(DashboardApp(make_control(make_snapshot())), terminal_size=size)
 

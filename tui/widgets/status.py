@@ -20,6 +20,7 @@ STATE_STYLES = {
     RunState.STOPPED: "bold white on red",
 }
 WAITING_STYLE = "bold black on cyan"
+FINISHED_STYLE = "bold white on blue"
 NOTE_STYLE = "bold white on dark_magenta"
 
 
@@ -42,6 +43,8 @@ class StatusBar(SnapshotPanel):
     """What the keys asked for, bound to the app's."""
     state: reactive[RunState | None] = reactive(None)
     """The state the badge shows; None (WAITING) until there is one."""
+    finished: reactive[bool] = reactive(False)
+    """The run is over and the dashboard stays to show it: the badge says FINISHED."""
     fields: reactive[tuple[tuple[str, str], ...]] = reactive(())
     """(label, value) pairs after the badge; the label may be empty."""
 
@@ -80,7 +83,10 @@ class StatusBar(SnapshotPanel):
             text.append(" WAITING ", WAITING_STYLE)
             text.append("  " + WAITING_TEXT, "dim")
             return text
-        text.append(f" {state.value} ", STATE_STYLES[state])
+        if self.finished:
+            text.append(" FINISHED ", FINISHED_STYLE)
+        else:
+            text.append(f" {state.value} ", STATE_STYLES[state])
         for label, value in self.fields:
             text.append("  ")
             if label:
