@@ -176,7 +176,17 @@ class Broker:
             consumed=consumed,
             bad_messages=self.bad_messages,
             book=self.watched_book(),
+            tops=self.tops(),
         )
+
+    def tops(self) -> tuple:
+        """(symbol, best bid, best ask) of every book with orders (0: that side is empty)."""
+        out = []
+        for book in self.books.values():
+            if book.order_count:
+                bid, ask = book.best_bid(), book.best_ask()
+                out.append((book.symbol, bid[0] if bid else 0, ask[0] if ask else 0))
+        return tuple(out)
 
     def final_report(self) -> msg.FinalReport:
         return msg.FinalReport(

@@ -94,6 +94,7 @@ class Heartbeat:
     consumed: int  # inbox messages read so far (the bank's credit count)
     bad_messages: int
     book: tuple | None = None  # (symbol, bids, asks, last_price) of the watched symbol
+    tops: tuple = ()  # (symbol, best bid, best ask) of each book with orders, 0 for none
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from simulator.ledger import Reconciliation
 from simulator.orders import OrderType
 from simulator.stats import (
     BookView,
+    MarketRow,
     OrderCounts,
     ProcessRow,
     RateMeter,
@@ -45,6 +46,7 @@ EXIT_OK, EXIT_FAILED = 0, 1
 _SNAPSHOT_EVERY_S = 0.1
 _WATCH_EVERY_S = 0.2
 _CANCEL = int(OrderType.CANCEL)
+MARKET_ROWS = 100  # symbols in a Snapshot's market table: the most traded, and the watched one
 TAPE_KEPT = 200  # the tape's latest events in each Snapshot: a view keeps its own history
 
 
@@ -75,6 +77,7 @@ class SnapshotBuilder(SimplePlugin):
         self.snapshot: Snapshot | None = None
         self.selected_symbol: str | None = bank.config.symbols[0]
         self._watch_sent: str | None = None
+        self._tops: dict[str, tuple[int, int]] = {}  # symbol -> (best bid, best ask)
         self._tape_kept: deque[TapeEvent] = deque(maxlen=TAPE_KEPT)
         self._tape_seq = 0
         self._tape_skipped = 0
@@ -126,6 +129,8 @@ class SnapshotBuilder(SimplePlugin):
             self._next_watch = 0.0  # send WATCH on the next tick
 
     def on_heartbeat(self, heartbeat: msg.Heartbeat) -> None:
+        for symbol, bid, ask in heartbeat.tops:
+            self._tops[symbol] = (bid, ask)
         if heartbeat.book is not None:
             symbol, bids, asks, last = heartbeat.book
             self._books[symbol] = BookView(symbol, bids, asks, last)
@@ -213,7 +218,36 @@ class SnapshotBuilder(SimplePlugin):
             final_latency_us=bank.final_latency.summary(),
             tape_events=tuple(self._tape_kept),
             tape_skipped=self._tape_skipped,
+            market=self._market_rows(),
         )
+
+    def _market_rows(self) -> tuple[MarketRow, ...]:
+        bank = self.bank
+        md, symbols, last_trade = bank.market, bank.config.symbols, bank.ledger.last_trade
+        chosen = md.most_traded(MARKET_ROWS)
+        watched = bank.ledger.symbol_ids.get(self.selected_symbol or "")
+        if watched is not None and watched not in chosen and md.trades[watched]:
+            chosen.append(watched)
+        rows = []
+        for s in chosen:
+            symbol = symbols[s]
+            last = last_trade.get(symbol)
+            bid, ask = self._tops.get(symbol, (0, 0))
+            rows.append(
+                MarketRow(
+                    symbol,
+                    last=int(last[5]) if last else 0,
+                    first=int(md.first[s]),
+                    vwap=md.vwap(s) or 0.0,
+                    volume=int(md.volume[s]),
+                    trades=int(md.trades[s]),
+                    high=int(md.high[s]),
+                    low=int(md.low[s]),
+                    bid=bid,
+                    ask=ask,
+                )
+            )
+        return tuple(rows)
 
     def _process_rows(self, now: float) -> tuple[ProcessRow, ...]:
         bank, pool = self.bank, self.bank.brokers

@@ -170,6 +170,31 @@ class TapeEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class MarketRow:
+    """One symbol's market data: its trades so far and the top of its book (prices in ticks,
+    0 where there is none yet)."""
+
+    symbol: str
+    last: int = 0  # the latest trade's price
+    first: int = 0  # the first trade's price: the change is measured from it
+    vwap: float = 0.0  # volume-weighted average price of every trade
+    volume: int = 0  # shares traded
+    trades: int = 0
+    high: int = 0
+    low: int = 0
+    bid: int = 0  # best bid, as its broker last reported it
+    ask: int = 0  # best ask
+
+    @property
+    def change(self) -> int:
+        return self.last - self.first if self.trades else 0
+
+    @property
+    def spread(self) -> int | None:
+        return self.ask - self.bid if self.bid and self.ask else None
+
+
+@dataclass(frozen=True, slots=True)
 class BookView:
     """The top of one symbol's book, as its broker last reported it."""
 
@@ -238,3 +263,5 @@ class Snapshot:
     # slower than ``simulator.tape.EYE_ORDERS_PER_S`` orders a second, sampled above)
     tape_events: tuple[TapeEvent, ...] = ()
     tape_skipped: int = 0  # events of the watched symbol the sampling left out, since the watch
+    # the most traded symbols' market data (at most ``snapshots.MARKET_ROWS``), most volume first
+    market: tuple[MarketRow, ...] = ()

@@ -18,26 +18,28 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Protocol
 
 from textual import work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import var
-from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Footer, TabbedContent, TabPane, Tabs
 from textual.worker import get_current_worker
 
 from simulator.control import SimControl
 from simulator.stats import RunState, Snapshot
 from tui.format import fmt_target_rate
 from tui.help import HelpScreen
+from tui.palette import PaletteActions, RunCommands
 from tui.policy import Asked, neighbour_symbol, pause_command, rate_down, rate_up
 from tui.widgets import (
     BookPanel,
     LogPanel,
+    MarketTable,
+    PriceChart,
     ProcessTable,
     StatusBar,
     TapePanel,
@@ -58,7 +60,17 @@ STEERING_ACTIONS = {
     "kill_broker",
 }
 READ_ONLY_NOTE = "READ ONLY"
-PANEL_TITLES = {"totals": "Orders", "processes": "Processes", "tape": "Tape", "log": "Log"}
+PANEL_TITLES = {
+    "totals": "Orders",
+    "processes": "Processes",
+    "tape": "Tape",
+    "log": "Log",
+    "market-tape": "Tape",
+    "symbols-table": "Symbols",
+    "all-processes": "Processes",
+    "full-log": "Log",
+}
+TABS = ("overview", "market", "symbols", "procs")
 
 
 class Attachment(Protocol):
@@ -80,11 +92,13 @@ class Attachment(Protocol):
         """Once the run has ended: (its report, None), or (None, why there is none)."""
 
 
-class DashboardApp(App[bool]):
+class DashboardApp(PaletteActions, App[bool]):
     """One screen of panels over a SimControl; the keys are listed in ``BINDINGS`` and on the
     help screen (``?``). Steering keys do nothing before the first Snapshot or once stopping."""
 
     CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {RunCommands}
+    AUTO_FOCUS = None  # nothing focused at start: the arrows step symbols until a panel is focused
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
@@ -107,6 +121,7 @@ class DashboardApp(App[bool]):
         Binding("k", "kill_broker", "Kill broker"),
         Binding("x", "stop_run", "Stop run"),  # attached with control only (check_action)
         Binding("?", "show_help", "Help"),
+        *(Binding(str(n), f"show_tab('{tab}')", tab, show=False) for n, tab in enumerate(TABS, 1)),
     ]
 
     snapshot: var[Snapshot | None] = var(None, always_update=True)
@@ -143,17 +158,30 @@ class DashboardApp(App[bool]):
         snapshot, asked = DashboardApp.snapshot, DashboardApp.asked
         note = READ_ONLY_NOTE if self.read_only else ""
         yield StatusBar(title=self.title, note=note, id="status").data_bind(snapshot, asked)
-        with Horizontal(id="top"):
-            yield TotalsPanel(id="totals").data_bind(snapshot)
-            yield ThroughputPanel(id="throughput").data_bind(snapshot)
-        yield ProcessTable(id="processes").data_bind(snapshot)
-        with Horizontal(id="bottom"):
-            yield TapePanel(id="tape").data_bind(snapshot)
-            yield BookPanel(id="book").data_bind(snapshot, asked)
-        yield LogPanel(id="log").data_bind(snapshot)
+        with TabbedContent(initial="overview", id="tabs"):
+            with TabPane("1 Overview", id="overview"):
+                with Horizontal(id="top"):
+                    yield TotalsPanel(id="totals").data_bind(snapshot)
+                    yield ThroughputPanel(id="throughput").data_bind(snapshot)
+                yield ProcessTable(id="processes").data_bind(snapshot)
+                with Horizontal(id="bottom"):
+                    yield TapePanel(id="tape").data_bind(snapshot)
+                    yield BookPanel(id="book").data_bind(snapshot, asked)
+                yield LogPanel(id="log").data_bind(snapshot)
+            with TabPane("2 Book & tape", id="market"):
+                with Horizontal(id="market-top"):
+                    yield TapePanel(id="market-tape").data_bind(snapshot)
+                    yield BookPanel(id="market-book").data_bind(snapshot, asked)
+                yield PriceChart(id="chart").data_bind(snapshot)
+            with TabPane("3 Symbols", id="symbols"):
+                yield MarketTable(id="symbols-table").data_bind(snapshot)
+            with TabPane("4 Processes", id="procs"):
+                yield ProcessTable(id="all-processes").data_bind(snapshot)
+                yield LogPanel(id="full-log").data_bind(snapshot)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one(Tabs).can_focus = False  # 1-4 switch tabs; left/right stay the symbol keys
         for widget_id, title in PANEL_TITLES.items():
             self.query_one(f"#{widget_id}").border_title = title
         self.poll_snapshot()
@@ -311,7 +339,9 @@ class DashboardApp(App[bool]):
 
     def action_hold_tape(self) -> None:
         """Hold the tape where it is (new events are kept), or let it follow again."""
-        held = self.query_one(TapePanel).toggle_hold()
+        held = False
+        for tape in self.query(TapePanel):
+            held = tape.toggle_hold()
         self.notify("Tape held: t or end follows again" if held else "Tape follows the newest", timeout=2)
 
     def action_faster(self) -> None:
@@ -376,14 +406,9 @@ class DashboardApp(App[bool]):
         for delay in (0.03, 0.07):
             self.set_timer(delay, self.poll_snapshot)
 
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
     def action_show_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("Pause / resume", "Pause or resume order generation", self.action_toggle_pause)
-        yield SystemCommand("Faster", "Double the target rate", self.action_faster)
-        yield SystemCommand("Slower", "Halve the target rate", self.action_slower)
-        yield SystemCommand("Next symbol", "Show the next symbol's book", self.action_next_symbol)
-        yield SystemCommand("Previous symbol", "Show the previous symbol's book", self.action_previous_symbol)

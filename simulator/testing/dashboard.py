@@ -15,6 +15,7 @@ from typing import Any
 from simulator.control import checked
 from simulator.stats import (
     BookView,
+    MarketRow,
     OrderCounts,
     ProcessRow,
     RunState,
@@ -42,6 +43,14 @@ TAPE_EVENTS = (
     TapeEvent(12, 3723.5, "new", "MSFT", 900_105, 0, 2, 0, 0, 0, -1, 900_101),
     TapeEvent(13, 3723.5, "cancelled", "MSFT", 900_101, qty=175, other=900_105),
     TapeEvent(14, 3723.5, "cancel_done", "MSFT", 900_105, other=900_101),
+)
+
+
+MARKET = (
+    MarketRow("MSFT", 41_257, 41_000, 41_190.5, 12_345_600, 98_765, 41_420, 40_880, 41_250, 41_262),
+    MarketRow("AAPL", 18_950, 19_100, 19_010.25, 9_876_500, 77_001, 19_230, 18_900, 18_948, 18_951),
+    MarketRow("GOOG", 14_020, 14_020, 14_020.0, 555_000, 4_321, 14_090, 13_950, 0, 14_025),
+    MarketRow("AMZN", 17_808, 17_700, 17_750.75, 3_210_000, 23_456, 17_850, 17_650, 17_800, 0),
 )
 
 
@@ -154,6 +163,7 @@ def build_snapshot(**changes: Any) -> Snapshot:
         ),
         tape_events=TAPE_EVENTS,
         tape_skipped=1_234,
+        market=MARKET,
         log_lines=(
             "12:00:01 INFO bank: started 2 brokers",
             "12:00:02 INFO broker-0: serving AAPL,MSFT",

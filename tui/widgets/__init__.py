@@ -1,7 +1,9 @@
 """The dashboard's panels, one per module; each draws one slice of a Snapshot."""
 
 from tui.widgets.book import BookPanel
+from tui.widgets.chart import PriceChart
 from tui.widgets.log_panel import LogPanel
+from tui.widgets.market import MarketTable
 from tui.widgets.processes import ProcessTable
 from tui.widgets.status import StatusBar
 from tui.widgets.tape import TapePanel
@@ -11,6 +13,8 @@ from tui.widgets.totals import TotalsPanel
 __all__ = [
     "BookPanel",
     "LogPanel",
+    "MarketTable",
+    "PriceChart",
     "ProcessTable",
     "StatusBar",
     "TapePanel",

@@ -87,9 +87,20 @@ class StatusBar(SnapshotPanel):
             text.append(" FINISHED ", FINISHED_STYLE)
         else:
             text.append(f" {state.value} ", STATE_STYLES[state])
+        # each field is kept whole on one line: a narrow strip breaks between fields, never
+        # inside one (a stop reason longer than the line is the one that may still wrap)
+        width = self.content_size.width or 80
+        used = text.cell_len
         for label, value in self.fields:
-            text.append("  ")
+            field = f"{label} {value}" if label else value
+            if used + 2 + len(field) > width and used:
+                text.append("\n")
+                used = 0
+            elif used:
+                text.append("  ")
+                used += 2
             if label:
                 text.append(f"{label} ", "dim")
             text.append(value, "bold red" if label == "stop" else "bold")
+            used += len(field)
         return text

@@ -30,6 +30,9 @@ class TapePanel(ScrollView, can_focus=True):
     """The watched symbol's tape, oldest at the top, newest at the bottom."""
 
     BINDINGS = [
+        # no sideways scrolling here: left and right stay the symbol keys
+        Binding("left", "app.previous_symbol", show=False),
+        Binding("right", "app.next_symbol", show=False),
         Binding("end", "follow", "Follow", show=False),
     ]
 
