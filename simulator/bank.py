@@ -229,6 +229,15 @@ class Bank(SimplePlugin):
         if limit is not None and self.ledger.placed >= limit:
             self._limit_reached = True
 
+    def step(self) -> np.ndarray:
+        """While paused: place the flow's next order now (with the cancels it brings), as if
+        it had come due; the rows placed, none when not paused. The stream stays the seed's."""
+        if not self.schedule.paused or self.state != RunState.RUNNING or self.stop_request:
+            return _NO_ORDERS
+        placed = self.ledger.placed
+        self._place(1, time.monotonic())
+        return self.last_orders if self.ledger.placed > placed else _NO_ORDERS
+
     def _flush(self) -> bool:
         """Send pending orders in batches, never blocking; True if everything went out."""
         batch = self.config.batch

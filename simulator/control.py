@@ -20,6 +20,7 @@ from simulator.stats import Snapshot
 COMMANDS: dict[str, type | None] = {
     "pause": None,  # stop generating orders; processes keep running and counters stay
     "resume": None,  # generate orders again after pause
+    "step": None,  # while paused: place the flow's next order now (and watch its symbol)
     "rate": float,  # new target rate in orders/s (0 = as fast as possible)
     "select": str,  # which symbol's book the Snapshots carry in ``book``
     "kill": str,  # fault drill: kill -9 the named broker; it is restarted with its books

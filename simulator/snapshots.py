@@ -77,6 +77,7 @@ class SnapshotBuilder(SimplePlugin):
         self.snapshot: Snapshot | None = None
         self.selected_symbol: str | None = bank.config.symbols[0]
         self._watch_sent: str | None = None
+        self.stepped = 0  # the id of the last order placed by a step, 0 before one
         self._tops: dict[str, tuple[int, int]] = {}  # symbol -> (best bid, best ask)
         self._tape_kept: deque[TapeEvent] = deque(maxlen=TAPE_KEPT)
         self._tape_seq = 0
@@ -105,7 +106,7 @@ class SnapshotBuilder(SimplePlugin):
         now = time.monotonic() if now is None else now
         if now >= self._next_watch:
             self._next_watch = now + _WATCH_EVERY_S
-            self._send_watch()
+            self.send_watch()
         if now >= self._next or self.bank.state != self._shown_state:
             self.publish(now)
 
@@ -150,7 +151,7 @@ class SnapshotBuilder(SimplePlugin):
         if self.selected_symbol in self.bank.routing.shards[index]:
             self._watch_sent = None  # the new process watches nothing yet
 
-    def _send_watch(self) -> None:
+    def send_watch(self) -> None:
         symbol = self.selected_symbol
         if symbol and symbol != self._watch_sent:
             broker_of = self.bank.routing.broker_of
@@ -219,6 +220,7 @@ class SnapshotBuilder(SimplePlugin):
             tape_events=tuple(self._tape_kept),
             tape_skipped=self._tape_skipped,
             market=self._market_rows(),
+            stepped=self.stepped,
         )
 
     def _market_rows(self) -> tuple[MarketRow, ...]:

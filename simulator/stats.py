@@ -265,3 +265,4 @@ class Snapshot:
     tape_skipped: int = 0  # events of the watched symbol the sampling left out, since the watch
     # the most traded symbols' market data (at most ``snapshots.MARKET_ROWS``), most volume first
     market: tuple[MarketRow, ...] = ()
+    stepped: int = 0  # the id of the last order placed by a step (the 'step' command), 0 before one

@@ -35,6 +35,7 @@ from tui.format import fmt_target_rate
 from tui.help import HelpScreen
 from tui.palette import PaletteActions, RunCommands
 from tui.policy import Asked, neighbour_symbol, pause_command, rate_down, rate_up
+from tui.tape_format import step_summary
 from tui.widgets import (
     BookPanel,
     LogPanel,
@@ -50,6 +51,7 @@ from tui.widgets.report import ReportScreen
 
 STOP_POLL_S = 0.2  # how often the stop worker checks whether the app is going away
 STEERING_ACTIONS = {
+    "step_order",
     "toggle_pause",
     "pause_flow",
     "resume_flow",
@@ -117,6 +119,7 @@ class DashboardApp(PaletteActions, App[bool]):
         Binding("left", "previous_symbol", "Prev", show=False),
         Binding("]", "next_symbol", "Next"),
         Binding("right", "next_symbol", "Next", show=False),
+        Binding("n", "step_order", "Step"),  # while paused only (check_action)
         Binding("t", "hold_tape", "Hold tape"),
         Binding("k", "kill_broker", "Kill broker"),
         Binding("x", "stop_run", "Stop run"),  # attached with control only (check_action)
@@ -153,6 +156,7 @@ class DashboardApp(PaletteActions, App[bool]):
         self.signalled = signalled or threading.Event()
         self.run_ended = False  # set once the run stopped without the quit key
         self._shown_state: RunState | None = None
+        self.awaiting_step: int | None = None  # after n: the id stepped before it, until it shows
 
     def compose(self) -> ComposeResult:
         snapshot, asked = DashboardApp.snapshot, DashboardApp.asked
@@ -249,6 +253,8 @@ class DashboardApp(PaletteActions, App[bool]):
         first = self.snapshot is None
         self.asked = self.asked.seen(snapshot)
         self.snapshot = snapshot
+        if self.awaiting_step is not None:
+            self.show_step(snapshot)
         if first or snapshot.state != self._shown_state:
             # greyed out until the first Snapshot; Pause or Resume as the state says
             self._shown_state = snapshot.state
@@ -265,12 +271,12 @@ class DashboardApp(PaletteActions, App[bool]):
             return False  # not in the footer: quitting stops a run of our own
         if action in STEERING_ACTIONS and self.read_only:
             return False  # not in the footer: the header says READ ONLY
-        if action in ("pause_flow", "resume_flow"):
+        if action in ("pause_flow", "resume_flow", "step_order"):
             snapshot = self.snapshot
             reported = snapshot.state if snapshot is not None else RunState.STARTING
             paused = self.asked.pause_toggled_from(reported) is RunState.PAUSED
-            if paused != (action == "resume_flow"):
-                return False  # the other one of the pair is in the footer
+            if paused != (action in ("resume_flow", "step_order")):
+                return False  # the other one of the pair is in the footer; n only when paused
         if action in STEERING_ACTIONS | {"stop_run"} and self.steerable_snapshot() is None:
             return None  # shown greyed out in the footer
         return True
@@ -336,6 +342,24 @@ class DashboardApp(PaletteActions, App[bool]):
 
     def action_resume_flow(self) -> None:
         self.action_toggle_pause()
+
+    def action_step_order(self) -> None:
+        """While paused: place the flow's next order; the tape and a note show what it did."""
+        snapshot = self.steerable_snapshot()
+        if snapshot is None or snapshot.state is not RunState.PAUSED:
+            return
+        self.control.command("step")
+        self.awaiting_step = snapshot.stepped
+        self.expedite()
+
+    def show_step(self, snapshot: Snapshot) -> None:
+        """Once the stepped order's events are on the tape, say what it did."""
+        if self.awaiting_step is None or snapshot.stepped == self.awaiting_step:
+            return
+        summary = step_summary(snapshot.tape_events, snapshot.stepped)
+        if summary is not None:
+            self.awaiting_step = None
+            self.notify(summary, title="Step", timeout=8)
 
     def action_hold_tape(self) -> None:
         """Hold the tape where it is (new events are kept), or let it follow again."""

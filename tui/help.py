@@ -27,6 +27,7 @@ KEYS = (
     ("-", f"halve the rate (min {fmt_rate(MIN_RATE)}; from max: {fmt_rate(RATE_BELOW_MAX)})"),
     ("]  right", "book of the next symbol"),
     ("[  left", "book of the previous symbol"),
+    ("n", "while paused: place the flow's next order and watch its symbol; a note says what it did"),
     ("t", "hold the tape where it is (events are still kept), or follow the newest again"),
     ("up down pgup pgdn", "scroll the focused panel (tab moves the focus); end: the newest"),
     ("k", "kill -9 the shown symbol's broker (a drill: it restarts)"),

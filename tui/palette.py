@@ -40,6 +40,7 @@ class PaletteCommand:
 
 KEY_COMMANDS = (
     PaletteCommand("Pause / resume", "p: pause or resume order generation", "action_toggle_pause"),
+    PaletteCommand("Step", "n: while paused, place the flow's next order", "action_step_order"),
     PaletteCommand("Faster", "+: double the target rate", "action_faster"),
     PaletteCommand("Slower", "-: halve the target rate", "action_slower"),
     PaletteCommand("Next symbol", "]: watch the next symbol", "action_next_symbol"),

@@ -160,3 +160,38 @@ def clock_fits(width: int, id_width: int) -> bool:
     """Whether a panel ``width`` cells wide has room for the time before each line: what a
     new order needs (time, id, label, 'SELL LMT DAY 1,000 @ 1,234.56') fits with it."""
     return width >= 10 + id_width + 1 + LABEL_WIDTH + 1 + 30
+
+
+def step_summary(events: Sequence[TapeEvent], oid: int) -> str | None:
+    """What the order ``oid`` did, in one sentence, from its tape events; None until its
+    final event is there (its NEW and then its REJECT, last FILL of a full fill, or CXLD)."""
+    mine = [e for e in events if e.oid == oid or (e.kind == "cancelled" and e.other == oid)]
+    new = next((e for e in mine if e.kind == "new"), None)
+    if new is None:
+        return None
+    if new.otype == OrderType.CANCEL:
+        done = next((e for e in mine if e.kind in ("cancel_done", "reject")), None)
+        if done is None:
+            return None
+        if done.kind == "reject":
+            return f"{order_id(oid)} cancel of {order_id(new.other)}: refused, {reason_text(done.reason)}"
+        return f"{order_id(oid)} cancelled {order_id(new.other)}"
+    price = "market" if new.otype == OrderType.MARKET else format_price(new.price)
+    head = f"{order_id(oid)} {side_word(new.side)} {new.qty:,} {new.symbol} @ {price}"
+    reject = next((e for e in mine if e.kind == "reject"), None)
+    if reject is not None:
+        return f"{head}: rejected, {reason_text(reject.reason)}"
+    fills = [e for e in mine if e.kind == "fill"]
+    filled = sum(e.qty for e in fills)
+    rest = next((e for e in mine if e.kind == "cancelled" and e.oid == oid), None)
+    resting = new.qty - filled if rest is None else 0
+    if rest is None and resting and not any(e.kind == "ack" for e in mine):
+        return None
+    parts = [", ".join(f"traded {e.qty:,} @ {format_price(e.price)} with {order_id(e.other)}" for e in fills)]
+    if resting:
+        parts.append(f"rests {resting:,} on the book")
+    if rest is not None:
+        parts.append(f"{rest.qty:,} unfilled, cancelled")
+    if not fills and not resting and rest is None:
+        parts.append("filled")
+    return f"{head}: " + "; ".join(p for p in parts if p)

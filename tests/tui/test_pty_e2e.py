@@ -94,3 +94,27 @@ def test_with_exit_on_finish_the_dashboard_closes_when_the_run_ends(tmp_path):
     finally:
         sim.close()
     assert_clean_summary(code, sim.output(), "order limit reached (40)")
+
+
+def test_step_mode_places_one_order_and_says_what_it_did(tmp_path):
+    sim = PtySim("--rate", "4", "--seed", "5", "--symbols", "AAPL,MSFT", "--brokers", "1")
+    try:
+        sim.wait_for(lambda: "RUNNING" in sim.text() and placed_on_screen(sim) > 0, 45, "the run to start")
+        sim.press(b"p")
+        sim.wait_for(
+            lambda: "PAUSED" in sim.text() and "Step" in sim.text(), 20, "PAUSED, and n in the footer"
+        )
+        placed = placed_on_screen(sim)
+        sim.press(b"n")
+        said = r"#\d+ (BUY|SELL) [\d,]+ (AAPL|MSFT) @ [\w.]+: (traded|rests|rejected|[\d,]+ unfilled)"
+        sim.wait_for(lambda: re.search(said, sim.text()), 20, "the step's note")
+        sim.wait_for(
+            lambda: placed_on_screen(sim) == placed + 1 or placed_on_screen(sim) > placed, 10, "one more"
+        )
+        assert "PAUSED" in sim.text()
+        sim.press(b"q")
+        code = sim.wait_exit(45)
+        assert not sim.leftover_processes()
+    finally:
+        sim.close()
+    assert_clean_summary(code, sim.output(), "user quit")

@@ -8,7 +8,7 @@ import pytest
 
 from simulator.stats import TapeEvent
 from simulator.testing.dashboard import TAPE_EVENTS
-from tests.tui.test_app import panel, rendered_lines, wait_until
+from tests.tui.test_app import panel, rendered_lines, rendered_text, wait_until
 from tui.app import DashboardApp
 from tui.tape_format import clock_fits, fit_pieces, fmt_clock, tape_pieces, tape_plain
 from tui.widgets import TapePanel
@@ -125,3 +125,37 @@ async def test_the_subtitle_counts_the_events_sampling_left_out(control, sim_sna
         await wait_until(lambda: app.snapshot is control.current)
         await pilot.pause()
         assert "skipped" not in panel(app, "tape")
+
+
+@pytest.mark.asyncio
+async def test_n_steps_only_while_paused_and_says_what_the_order_did(control, make_snapshot):
+    from textual.widgets import Footer
+
+    from simulator.stats import RunState
+
+    app = DashboardApp(control, ui_hz=50)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await pilot.pause()
+        footer = " ".join(
+            panel_text for panel_text in (str(k.render()) for k in app.query_one(Footer).children)
+        )
+        assert "Step" not in footer
+        await pilot.press("n")
+        await pilot.pause()
+        assert control.commands("step") == []
+        paused = make_snapshot(state=RunState.PAUSED)
+        control.current = paused
+        await wait_until(lambda: app.snapshot is paused)
+        await pilot.pause()
+        footer = " ".join(str(k.render()) for k in app.query_one(Footer).children)
+        assert "Step" in footer and "Resume" in footer
+        await pilot.press("n")
+        await pilot.pause()
+        assert control.commands("step") == [("step", None)]
+        # the bank placed #900102 (a market sell): its events arrive with the next Snapshot
+        control.current = make_snapshot(state=RunState.PAUSED, stepped=900_102)
+        await wait_until(lambda: app.awaiting_step is None)
+        await wait_until(lambda: any("900102" in rendered_text(t) for t in app.screen.query("Toast")))
+        toasts = " ".join(rendered_text(t).replace("\n", " ") for t in app.screen.query("Toast"))
+        toasts = " ".join(toasts.replace("\u258c", " ").split())
+        assert "#900102 SELL 125 MSFT @ market: traded 125 @ 412.50 with #900101" in toasts
