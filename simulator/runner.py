@@ -126,6 +126,8 @@ class Simulation:
             self.bank.schedule.set_rate(arg)  # type: ignore[arg-type]
         elif name == "step":
             self._steps_asked += 1  # placed on the bank's tick, whatever thread asked
+        elif name == "account":
+            self.snapshots.select_account(arg)  # type: ignore[arg-type]
         elif name == "select":
             self.snapshots.select_symbol(arg)  # type: ignore[arg-type]
         elif name == "kill":

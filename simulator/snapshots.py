@@ -23,8 +23,8 @@ from typing import Any
 import psutil
 from cherrypy.process.plugins import SimplePlugin
 
+from simulator import accounts, wire
 from simulator import messages as msg
-from simulator import wire
 from simulator.bus import ORDER
 from simulator.channel import ChannelFull, ChannelGone
 from simulator.ledger import Reconciliation
@@ -48,6 +48,9 @@ _WATCH_EVERY_S = 0.2
 _CANCEL = int(OrderType.CANCEL)
 MARKET_ROWS = 100  # symbols in a Snapshot's market table: the most traded, and the watched one
 TAPE_KEPT = 200  # the tape's latest events in each Snapshot: a view keeps its own history
+TOP_ACCOUNTS = 10  # accounts in a Snapshot: those of highest P&L
+OPEN_ORDERS_SHOWN = 20  # the selected account's open orders in a Snapshot
+_ACCOUNTS_EVERY_S = 1.0  # marking every account is a matrix product: once a second
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,9 @@ class SnapshotBuilder(SimplePlugin):
         self.snapshot: Snapshot | None = None
         self.selected_symbol: str | None = bank.config.symbols[0]
         self._watch_sent: str | None = None
+        self.selected_account: int | None = None  # None: the account of highest P&L
+        self._accounts: tuple = ((), None, ())
+        self._next_accounts = 0.0
         self.stepped = 0  # the id of the last order placed by a step, 0 before one
         self._tops: dict[str, tuple[int, int]] = {}  # symbol -> (best bid, best ask)
         self._tape_kept: deque[TapeEvent] = deque(maxlen=TAPE_KEPT)
@@ -221,7 +227,30 @@ class SnapshotBuilder(SimplePlugin):
             tape_skipped=self._tape_skipped,
             market=self._market_rows(),
             stepped=self.stepped,
+            **self._account_fields(now),
         )
+
+    def select_account(self, account: int) -> None:
+        if 0 <= account < self.bank.config.accounts:
+            self.selected_account = account
+            self._next_accounts = 0.0
+
+    def _account_fields(self, now: float) -> dict:
+        if now >= self._next_accounts or self.bank.state == RunState.STOPPED:
+            self._next_accounts = now + _ACCOUNTS_EVERY_S
+            led, symbols = self.bank.ledger, self.bank.config.symbols
+            # the ledger's own arrays, read only (its module is at its size limit: no accessor)
+            positions, cash = led._positions, led._cash
+            last = accounts.last_prices(symbols, led.last_trade)
+            top, value, pnl = accounts.top_accounts(symbols, positions, cash, last, TOP_ACCOUNTS)
+            chosen = (
+                self.selected_account if self.selected_account is not None else (top[0].account if top else 0)
+            )
+            row = accounts.account_row(chosen, symbols, positions, cash, value, pnl)
+            orders = accounts.open_orders(led._window, chosen, symbols, OPEN_ORDERS_SHOWN)
+            self._accounts = (tuple(top), row, tuple(orders))
+        top, row, orders = self._accounts
+        return {"accounts": top, "selected_account": row, "account_orders": orders}
 
     def _market_rows(self) -> tuple[MarketRow, ...]:
         bank = self.bank

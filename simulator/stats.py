@@ -195,6 +195,34 @@ class MarketRow:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountRow:
+    """One client account: cash, the market value of its positions and its P&L (cash + that
+    value, marked to each symbol's last price), all in ticks x shares; its largest positions."""
+
+    account: int
+    pnl: int = 0
+    cash: int = 0
+    value: int = 0
+    positions: tuple[tuple[str, int], ...] = ()  # (symbol, shares; negative: short), largest first
+    symbols_held: int = 0  # symbols it holds a position in (``positions`` shows the largest)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrder:
+    """An order of the selected account that is not final yet."""
+
+    oid: int
+    symbol: str
+    side: int
+    otype: int
+    tif: int
+    price: int
+    qty: int
+    leaves: int  # what is left to fill
+    state: str  # "sent" (no answer yet) or "resting" (acked, on the book)
+
+
+@dataclass(frozen=True, slots=True)
 class BookView:
     """The top of one symbol's book, as its broker last reported it."""
 
@@ -265,4 +293,9 @@ class Snapshot:
     tape_skipped: int = 0  # events of the watched symbol the sampling left out, since the watch
     # the most traded symbols' market data (at most ``snapshots.MARKET_ROWS``), most volume first
     market: tuple[MarketRow, ...] = ()
+    # the accounts of highest P&L (at most ``snapshots.TOP_ACCOUNTS``), and the selected one's
+    # open orders (at most ``snapshots.OPEN_ORDERS_SHOWN``); refreshed once a second
+    accounts: tuple[AccountRow, ...] = ()
+    selected_account: AccountRow | None = None
+    account_orders: tuple[OpenOrder, ...] = ()
     stepped: int = 0  # the id of the last order placed by a step (the 'step' command), 0 before one

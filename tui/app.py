@@ -37,6 +37,7 @@ from tui.palette import PaletteActions, RunCommands
 from tui.policy import Asked, neighbour_symbol, pause_command, rate_down, rate_up
 from tui.tape_format import step_summary
 from tui.widgets import (
+    AccountsPanel,
     BookPanel,
     LogPanel,
     MarketTable,
@@ -51,6 +52,7 @@ from tui.widgets.report import ReportScreen
 
 STOP_POLL_S = 0.2  # how often the stop worker checks whether the app is going away
 STEERING_ACTIONS = {
+    "next_account",
     "step_order",
     "toggle_pause",
     "pause_flow",
@@ -71,8 +73,9 @@ PANEL_TITLES = {
     "symbols-table": "Symbols",
     "all-processes": "Processes",
     "full-log": "Log",
+    "accounts-panel": "Accounts by P&L (marked to the last price)",
 }
-TABS = ("overview", "market", "symbols", "procs")
+TABS = ("overview", "market", "symbols", "accounts", "procs")
 
 
 class Attachment(Protocol):
@@ -119,7 +122,8 @@ class DashboardApp(PaletteActions, App[bool]):
         Binding("left", "previous_symbol", "Prev", show=False),
         Binding("]", "next_symbol", "Next"),
         Binding("right", "next_symbol", "Next", show=False),
-        Binding("n", "step_order", "Step"),  # while paused only (check_action)
+        Binding("n", "step_order", "Step"),
+        Binding("a", "next_account", "Account", show=False),  # while paused only (check_action)
         Binding("t", "hold_tape", "Hold tape"),
         Binding("k", "kill_broker", "Kill broker"),
         Binding("x", "stop_run", "Stop run"),  # attached with control only (check_action)
@@ -179,7 +183,9 @@ class DashboardApp(PaletteActions, App[bool]):
                 yield PriceChart(id="chart").data_bind(snapshot)
             with TabPane("3 Symbols", id="symbols"):
                 yield MarketTable(id="symbols-table").data_bind(snapshot)
-            with TabPane("4 Processes", id="procs"):
+            with TabPane("4 Accounts", id="accounts"):
+                yield AccountsPanel(id="accounts-panel").data_bind(snapshot)
+            with TabPane("5 Processes", id="procs"):
                 yield ProcessTable(id="all-processes").data_bind(snapshot)
                 yield LogPanel(id="full-log").data_bind(snapshot)
         yield Footer()

@@ -28,6 +28,7 @@ KEYS = (
     ("]  right", "book of the next symbol"),
     ("[  left", "book of the previous symbol"),
     ("n", "while paused: place the flow's next order and watch its symbol; a note says what it did"),
+    ("1 to 5", "tabs: overview, book & tape, symbols (s sorts), accounts (a: next), processes"),
     ("t", "hold the tape where it is (events are still kept), or follow the newest again"),
     ("up down pgup pgdn", "scroll the focused panel (tab moves the focus); end: the newest"),
     ("k", "kill -9 the shown symbol's broker (a drill: it restarts)"),
@@ -115,6 +116,27 @@ PANELS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("qty", "shares resting at that price"),
             ("ords", "orders resting at that price (time priority within a price)"),
             ("spread", "best ask minus best bid; last: the price of the latest trade"),
+        ),
+    ),
+    (
+        "Accounts",
+        (
+            (
+                "P&L $",
+                "cash plus the positions marked to each symbol's last price (every account "
+                "starts with nothing: the P&L of all of them sums to about 0)",
+            ),
+            ("cash $", "what the account received for its sales minus what it paid for its buys"),
+            ("value $", "its positions at the last prices (a short position counts negative)"),
+            ("open orders", "the selected account's orders not final yet: sent, or resting"),
+        ),
+    ),
+    (
+        "Symbols",
+        (
+            ("change", "last trade price minus the first one of the run (chg%: as a share of it)"),
+            ("vwap", "volume-weighted average price of every trade of the run"),
+            ("bid ask", "the best prices resting on the book, as its broker last reported them"),
         ),
     ),
     (

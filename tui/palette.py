@@ -53,7 +53,11 @@ KEY_COMMANDS = (
     PaletteCommand("Tab: overview", "1", "action_show_tab", ("overview",)),
     PaletteCommand("Tab: book & tape", "2", "action_show_tab", ("market",)),
     PaletteCommand("Tab: symbols", "3", "action_show_tab", ("symbols",)),
-    PaletteCommand("Tab: processes", "4", "action_show_tab", ("procs",)),
+    PaletteCommand("Tab: accounts", "4", "action_show_tab", ("accounts",)),
+    PaletteCommand("Tab: processes", "5", "action_show_tab", ("procs",)),
+    PaletteCommand(
+        "Next account", "a: the accounts tab lists the next account's orders", "action_next_account"
+    ),
 )
 
 
@@ -95,6 +99,15 @@ def palette_commands(query: str, snapshot: Snapshot | None) -> Iterator[PaletteC
     else:
         yield PaletteCommand(
             "rate R", "set the target rate: type e.g. rate 2500 (0: max)", "notify_usage", ("rate",)
+        )
+    words = typed.split()
+    if len(words) == 2 and words[0].lower() == "account" and words[1].isdigit():
+        yield PaletteCommand(
+            typed, f"list account {words[1]}'s open orders", "select_account", (int(words[1]),)
+        )
+    else:
+        yield PaletteCommand(
+            "account N", "list account N's open orders: type e.g. account 42", "notify_usage", ("account",)
         )
     if typed.lower().startswith("screenshot"):
         path = os.path.expanduser(typed[len("screenshot") :].strip())
@@ -156,6 +169,23 @@ class PaletteActions:
         self.asked = self.asked.expired(time.monotonic()).ask_rate(rate, time.monotonic())
         self.notify(f"Target rate {fmt_target_rate(rate)}", timeout=2)
 
+    def action_next_account(self) -> None:
+        """The accounts tab lists the next account's open orders."""
+        snapshot = self.steerable_snapshot()
+        if snapshot is None or not snapshot.accounts:
+            return
+        ids = [row.account for row in snapshot.accounts]
+        current = snapshot.selected_account.account if snapshot.selected_account else None
+        after = ids[(ids.index(current) + 1) % len(ids)] if current in ids else ids[0]
+        self.control.command("account", after)
+        self.expedite()
+
+    def select_account(self, account: int) -> None:
+        if self.steerable_snapshot() is None:
+            return
+        self.control.command("account", account)
+        self.expedite()
+
     def kill_named(self, name: str) -> None:
         if self.steerable_snapshot() is None:
             return
@@ -176,7 +206,11 @@ class PaletteActions:
             self.notify(problem, severity="error", timeout=4)
 
     def notify_usage(self, what: str) -> None:
-        usage = {"rate": "type: rate 2500 (orders/s; 0: max)", "screenshot": "type: screenshot /tmp/run.svg"}
+        usage = {
+            "rate": "type: rate 2500 (orders/s; 0: max)",
+            "screenshot": "type: screenshot /tmp/run.svg",
+            "account": "type: account 42",
+        }
         self.notify(
             usage.get(what, what), timeout=4, severity="warning" if what not in usage else "information"
         )

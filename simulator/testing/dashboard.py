@@ -14,8 +14,10 @@ from typing import Any
 
 from simulator.control import checked
 from simulator.stats import (
+    AccountRow,
     BookView,
     MarketRow,
+    OpenOrder,
     OrderCounts,
     ProcessRow,
     RunState,
@@ -51,6 +53,24 @@ MARKET = (
     MarketRow("AAPL", 18_950, 19_100, 19_010.25, 9_876_500, 77_001, 19_230, 18_900, 18_948, 18_951),
     MarketRow("GOOG", 14_020, 14_020, 14_020.0, 555_000, 4_321, 14_090, 13_950, 0, 14_025),
     MarketRow("AMZN", 17_808, 17_700, 17_750.75, 3_210_000, 23_456, 17_850, 17_650, 17_800, 0),
+)
+
+
+ACCOUNTS = (
+    AccountRow(1017, 2_361_000, 11_260_200, -8_899_200, (("MSFT", 12_300), ("AAPL", -3_900)), 2),
+    AccountRow(
+        2203,
+        2_019_000,
+        -464_747_900,
+        466_766_900,
+        (("GOOG", 15_100), ("MSFT", 11_600), ("AAPL", 5_700), ("AMZN", 1_000)),
+        4,
+    ),
+    AccountRow(3391, -1_814_700, 235_484_100, -237_298_800, (("AMZN", -12_400),), 1),
+)
+ACCOUNT_ORDERS = (
+    OpenOrder(900_101, "MSFT", 1, 0, 0, 41_250, 300, 175, "resting"),
+    OpenOrder(900_201, "AAPL", -1, 0, 0, 18_960, 500, 500, "sent"),
 )
 
 
@@ -164,6 +184,9 @@ def build_snapshot(**changes: Any) -> Snapshot:
         tape_events=TAPE_EVENTS,
         tape_skipped=1_234,
         market=MARKET,
+        accounts=ACCOUNTS,
+        selected_account=ACCOUNTS[0],
+        account_orders=ACCOUNT_ORDERS,
         log_lines=(
             "12:00:01 INFO bank: started 2 brokers",
             "12:00:02 INFO broker-0: serving AAPL,MSFT",

@@ -98,7 +98,9 @@ def test_palette_commands_take_their_value_from_what_was_typed(tmp_path):
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("key, tab", [("2", "market"), ("3", "symbols"), ("4", "procs"), ("1", "overview")])
+@pytest.mark.parametrize(
+    "key, tab", [("2", "market"), ("3", "symbols"), ("4", "accounts"), ("5", "procs"), ("1", "overview")]
+)
 async def test_number_keys_switch_tabs(control, key, tab):
     app = DashboardApp(control)
     async with app.run_test(size=(120, 36)) as pilot:
@@ -189,3 +191,19 @@ async def test_typing_a_symbol_in_the_palette_watches_it(control):
         await wait_until(lambda: "watch AMZN" in offered())
         await pilot.press("enter")
         await wait_until(lambda: control.calls == [("select", "AMZN")])
+
+
+@pytest.mark.asyncio
+async def test_the_accounts_tab_marks_the_selected_account_and_lists_its_open_orders(control):
+    app = DashboardApp(control)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        shown = rendered_lines(app.query_one("#accounts-panel"))
+        assert "\u25b6    1017     +23,610.00" in shown[2]  # best first, and the selected one
+        assert any("#900101" in line and "175 resting" in line for line in shown)
+        assert any("GOOG +15,100" in line for line in shown)
+        await pilot.press("a")
+        await pilot.pause()
+        app.select_account(42)
+    assert control.calls == [("account", 2203), ("account", 42)]

@@ -55,10 +55,15 @@ def test_symbols_tab(snap_compare, size, make_snapshot, make_control):
 
 @SIZES
 def test_processes_tab(snap_compare, size, make_snapshot, make_control):
-    assert snap_compare(DashboardApp(make_control(make_snapshot())), press=["4"], terminal_size=size)
+    assert snap_compare(DashboardApp(make_control(make_snapshot())), press=["5"], terminal_size=size)
 
 
 def test_finished_run_shows_its_report(snap_compare, make_snapshot, make_control):
     control = make_control(make_snapshot(state=RunState.STOPPED, stop_reason="order limit reached (1000)"))
     control.end_run()
     assert snap_compare(DashboardApp(control), terminal_size=(80, 24))
+
+
+@SIZES
+def test_accounts_tab(snap_compare, size, make_snapshot, make_control):
+    assert snap_compare(DashboardApp(make_control(make_snapshot())), press=["4"], terminal_size=size)

@@ -1,5 +1,6 @@
 """The dashboard's panels, one per module; each draws one slice of a Snapshot."""
 
+from tui.widgets.accounts import AccountsPanel
 from tui.widgets.book import BookPanel
 from tui.widgets.chart import PriceChart
 from tui.widgets.log_panel import LogPanel
@@ -11,6 +12,7 @@ from tui.widgets.throughput import ThroughputPanel
 from tui.widgets.totals import TotalsPanel
 
 __all__ = [
+    "AccountsPanel",
     "BookPanel",
     "LogPanel",
     "MarketTable",
