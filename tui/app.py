@@ -441,4 +441,7 @@ class DashboardApp(PaletteActions, App[bool]):
 
     def action_show_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            # made once and kept (installed): its long text is laid out on the first open only
+            if not self.is_screen_installed("help"):
+                self.install_screen(HelpScreen(), "help")
+            self.push_screen("help")
