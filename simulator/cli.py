@@ -1,6 +1,7 @@
 """The command line: flags -> SimConfig -> a headless run or the dashboard -> exit status.
 
-Besides a run: ``replay`` (simulator.replay), ``dashboard --attach URL`` (the dashboard on a run
+Besides a run: ``replay`` (simulator.replay), ``journal expand`` (simulator.journal_expand),
+``dashboard --attach URL`` (the dashboard on a run
 started elsewhere with --http: simulator.attach, tui.runner) and ``serve`` (that dashboard in
 a browser: simulator.http_serve).
 
@@ -78,6 +79,10 @@ def main(argv: Sequence[str] | None = None, early_signals: list[int] | None = No
         from simulator.replay import main as replay_main
 
         return replay_main(args[1:], early_signals=early_signals)  # a signal during its imports counts
+    if args[:1] == ["journal"]:
+        from simulator.journal_expand import main as journal_main
+
+        return journal_main(args[1:])
     if args[:1] == ["dashboard"]:
         from simulator.attach import parse_attach_flags
         from tui.runner import run_attached
@@ -87,7 +92,25 @@ def main(argv: Sequence[str] | None = None, early_signals: list[int] | None = No
         from simulator.http_serve import serve_main
 
         return serve_main(args[1:], early_signals)
+    if args[:1] == ["sweep"]:
+        from simulator.sweep import main as sweep_main
+
+        return sweep_main(args[1:], early_signals)
+    if args[:1] == ["report"]:
+        from simulator.report_cli import main as report_main
+
+        return report_main(args[1:])
+    if args[:1] == ["presets"]:
+        from simulator.config_print import presets_main
+
+        return presets_main(args[1:])
     config, given = parse_flags(args)
+    if "print_config" in given:
+        from simulator.config import build_parser
+        from simulator.config_print import config_toml
+
+        say(config_toml(config, build_parser(), given))
+        return 0
     if config.headless:
         return run_headless(
             config, early_signals, stderr_level=config.log_level if "log_level" in given else None

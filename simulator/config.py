@@ -198,6 +198,9 @@ other commands:
                         re-run a journal (--journal) through fresh books and
                         check it makes the same fills and results (see
                         simulate.py replay --help)
+  simulate.py journal expand PATH
+                        add the tables orders, fills and results to a
+                        journal, decoded from its batches, for SQL
   simulate.py dashboard --attach URL [--token T]
                         the dashboard on a run started with --http
   simulate.py serve [--attach URL] [--port 8322]
@@ -263,12 +266,11 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     add("--ui-hz", metavar="HZ", type=_float_in(0.1, MOST_UI_HZ), default=d.ui_hz,
         help=f"dashboard refreshes per second (0.1 to {MOST_UI_HZ:g})")
     add("--exit-on-finish", action="store_true",
-        help="close the dashboard as soon as the run ends (for scripts); without it the dashboard "
-        "stays open on the final report until q")
+        help="close the dashboard when the run ends (for scripts); else it shows the report until q")
     add("--stop-timeout", metavar="S", type=_float_in(0, MOST_WAIT_S, above=True), default=d.stop_timeout,
         help=f"how long brokers get to answer every order when stopping (at most {MOST_WAIT_S:g})")
     add("--journal", metavar="PATH", default=None,
-        help="write every order and result to this SQLite file (see replay below)")
+        help="write every batch of orders and results to this SQLite file (see replay below)")
     add("--max-restarts", metavar="N", type=_int_in(0, MOST_RESTARTS), default=d.max_restarts,
         help=f"restarts allowed per broker before the run stops (at most {MOST_RESTARTS:,})")
     add("--hang-timeout", metavar="S", type=_float_in(0.5, MOST_WAIT_S), default=d.hang_timeout,
@@ -279,6 +281,9 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     from simulator import http_flags
 
     http_flags.add_flags(p)
+    from simulator import config_file
+
+    config_file.add_flags(p)  # --config, --preset, --print-config
     return p
 
 
@@ -352,6 +357,9 @@ def parse_flags(
     exits with status 2 and one line naming the flag on a bad value."""
     parser = build_parser()
     defaults = vars(parser.parse_args([]))
+    from simulator.config_file import file_arguments
+
+    argv = file_arguments(parser, sys.argv[1:] if argv is None else argv)  # --preset, --config first
     ns = parser.parse_args(argv, namespace=argparse.Namespace(**dict.fromkeys(defaults, _UNSET)))
     given = frozenset(k for k, v in vars(ns).items() if v is not _UNSET)
     for name in defaults.keys() - given:

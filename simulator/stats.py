@@ -299,3 +299,5 @@ class Snapshot:
     selected_account: AccountRow | None = None
     account_orders: tuple[OpenOrder, ...] = ()
     stepped: int = 0  # the id of the last order placed by a step (the 'step' command), 0 before one
+    # the ack latency of the last whole second alone (count, p50, p99, max): simulator.series
+    ack_latency_last_s: dict[str, int] = field(default_factory=dict)
