@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulator.stats import OrderCounts, ProcessRow, Snapshot, TapeEntry  # noqa: E402
+from simulator.stats import OrderCounts, ProcessRow, Snapshot, TapeEntry, TapeEvent  # noqa: E402
 from simulator.testing.dashboard import FakeControl  # noqa: E402
 from simulator.testing.dashboard import build_snapshot as make_snapshot  # noqa: E402
 from tui.app import DashboardApp  # noqa: E402
@@ -78,6 +78,16 @@ def snapshot_number(i: int, ticks_per_second: int = 1) -> Snapshot:
         )
         for k in range(30)
     )
+    # the tape window moves by 5 events a Snapshot (50 a second: sampling's most, in bursts)
+    tape_events = tuple(
+        TapeEvent(n, 3700.0 + n / 50, ("new", "ack", "fill", "cancelled")[n % 4], "MSFT", 900_000 + n // 4,
+                  1 if n % 8 < 4 else -1, 0, 0, 41_250 + n % 9, 100 + n % 700, n % 100, 900_000 + n // 5)
+        for n in range(max(1, i * 5 - 199), i * 5 + 1)
+    )  # fmt: skip
+    market = tuple(
+        replace(row, last=row.last + (i + k) % 11 - 5, volume=row.volume + i * 100, trades=row.trades + i)
+        for k, row in enumerate(base.market)
+    )
     log = tuple(f"12:{(i + k) // 60 % 60:02d}:{(i + k) % 60:02d} INFO bank: line {i + k}" for k in range(50))
     book = replace(
         base.book,
@@ -94,6 +104,8 @@ def snapshot_number(i: int, ticks_per_second: int = 1) -> Snapshot:
         throughput_history=tuple(40_000.0 + ((second + k) * 7919) % 12_000 for k in range(60)),
         processes=(bank,) + brokers,
         tape=tape,
+        tape_events=tape_events,
+        market=market,
         log_lines=log,
         book=book,
         ack_latency_us={"p50": 400 + i % 30, "p99": 7000 + i % 300},
@@ -112,9 +124,12 @@ class CyclingControl(FakeControl):
         return self.snapshots[self.polls % len(self.snapshots)]
 
 
-async def per_refresh(snapshots: list[Snapshot], rounds: int = 50) -> tuple[float, float, float]:
+async def per_refresh(
+    snapshots: list[Snapshot], rounds: int = 50, tab: str = "1"
+) -> tuple[float, float, float]:
     app = DashboardApp(FakeControl(snapshots[0]), ui_hz=0.01)  # the timer stays out of the way
     async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(tab)
         await pilot.pause()
         apply_only, full, idle = [], [], []
         for i in range(1, rounds + 1):
@@ -130,10 +145,11 @@ async def per_refresh(snapshots: list[Snapshot], rounds: int = 50) -> tuple[floa
     return (statistics.median(apply_only) * 1e3, statistics.median(full) * 1e3, statistics.median(idle) * 1e3)
 
 
-async def steady_state(snapshots: list[Snapshot], seconds: float = 5.0) -> tuple[float, int]:
+async def steady_state(snapshots: list[Snapshot], seconds: float = 5.0, tab: str = "1") -> tuple[float, int]:
     control = CyclingControl(snapshots)
     app = DashboardApp(control, ui_hz=10)
     async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(tab)
         await pilot.pause(0.5)
         polls0, c0 = control.polls, time.process_time()
         await pilot.pause(seconds)
@@ -142,10 +158,16 @@ async def steady_state(snapshots: list[Snapshot], seconds: float = 5.0) -> tuple
 
 
 def main() -> None:
-    for name, per_second in (("every panel changes", 1), ("usual tick", 10)):
-        snapshots = [snapshot_number(i, per_second) for i in range(200)]
-        apply_ms, full_ms, idle_ms = asyncio.run(per_refresh(snapshots))
-        per_poll_ms, polls = asyncio.run(steady_state(snapshots))
+    cases = (
+        ("every panel changes, overview tab", 1, "1"),
+        ("usual tick, overview tab", 10, "1"),
+        ("usual tick, book & tape tab (tape, book with depth bars, price chart)", 10, "2"),
+        ("usual tick, symbols tab", 10, "3"),
+    )
+    for name, per_second, tab in cases:
+        snapshots = [snapshot_number(i, per_second) for i in range(1, 201)]
+        apply_ms, full_ms, idle_ms = asyncio.run(per_refresh(snapshots, tab=tab))
+        per_poll_ms, polls = asyncio.run(steady_state(snapshots, tab=tab))
         print(f"{name}:")
         print(f"  apply_snapshot alone (marks panels dirty): median {apply_ms:.3f} ms")
         print(

@@ -7,7 +7,7 @@ same conditions; a key press answered within 100 ms at full load.
 
 1. Throughput: each repetition runs, back to back and with the same seed, a headless run
    (``simulate.py --headless --rate 0 --duration D``) and a dashboard run on a real 120x36
-   pseudo-terminal (``simulate.py --rate 0 --duration D``; the dashboard closes itself at D).
+   pseudo-terminal (``simulate.py --rate 0 --duration D --exit-on-finish``: it closes itself at D).
    Which of the two goes first alternates between repetitions, so drift in the machine's load
    falls on both alike. orders/s comes from each run's JSON report
    (``throughput.orders_per_s`` = orders placed / seconds from the first order to the stop).
@@ -309,7 +309,8 @@ def run_dashboard(flags: list[str], seed: int, report: Path, timeout: float, emu
     load1 = os.getloadavg()[0]
     cpu0 = children_cpu_s()
     others = OthersMeter()
-    term = Terminal(*flags, "--seed", str(seed), "--report", str(report), emulate=emulate)
+    # --exit-on-finish: the dashboard closes itself at --duration instead of showing the report
+    term = Terminal(*flags, "--exit-on-finish", "--seed", str(seed), "--report", str(report), emulate=emulate)
     try:
         code = term.wait_exit(timeout)
         left = term.leftover_processes()

@@ -34,6 +34,7 @@ from simulator.channel import ChannelFull, ChannelGone
 from simulator.config import SimConfig
 from simulator.flow import OrderFlow
 from simulator.ledger import Ledger, Reconciliation
+from simulator.market import MarketData
 from simulator.routing import RoutedCounts, Routing
 from simulator.schedule import Schedule
 from simulator.stats import LatencyHistogram, RunState
@@ -84,6 +85,7 @@ class Bank(SimplePlugin):
         self.journal = journal  # a Journal plugin, when --journal is given
         self.flow = OrderFlow.from_config(config)
         self.ledger = Ledger(config.symbols, config.accounts)
+        self.market = MarketData(len(config.symbols))  # per-symbol volume, VWAP, high/low: for views
         self.ack_latency = LatencyHistogram()  # order due -> its ack known to the bank
         self.final_latency = LatencyHistogram()  # order due -> its final state known
         self.schedule = Schedule(rate=config.rate, batch=config.batch, brokers=config.brokers)
@@ -248,6 +250,15 @@ class Bank(SimplePlugin):
         if limit is not None and self.ledger.placed >= limit:
             self._limit_reached = True
 
+    def step(self) -> np.ndarray:
+        """While paused: place the flow's next order now (with the cancels it brings), as if
+        it had come due; the rows placed, none when not paused. The stream stays the seed's."""
+        if not self.schedule.paused or self.state != RunState.RUNNING or self.stop_request:
+            return _NO_ORDERS
+        placed = self.ledger.placed
+        self._place(1, time.monotonic())
+        return self.last_orders if self.ledger.placed > placed else _NO_ORDERS
+
     def _flush(self) -> bool:
         """Send pending orders in batches, never blocking; True if everything went out."""
         batch = self.config.batch
@@ -284,6 +295,7 @@ class Bank(SimplePlugin):
             events = batches[0] if len(batches) == 1 else np.concatenate(batches)
             try:
                 self.ledger.apply(events, time.monotonic_ns(), self.ack_latency, self.final_latency)
+                self.market.add_events(events)
             except Exception as exc:  # a bug, or garbage the ledger could not even count
                 self.brokers.bad_messages += 1
                 log.warning("events ignored: %s: %s", type(exc).__name__, exc)

@@ -36,6 +36,7 @@ from simulator import processes
 from simulator.book import OrderBook
 from simulator.bus import drive, new_bus
 from simulator.orders import Event, OrderType, RejectReason
+from simulator.tape import Cancel, Submit, TapeRecorder
 from simulator.wire import ORDER_WIDTH
 
 _IDLE_WAIT_S = 0.02
@@ -97,11 +98,29 @@ class Broker:
         self.books: dict[str, OrderBook] = {}
         # The hot path routes by wire sym straight to a book's bound methods: one dict
         # lookup per order, no attribute lookups.
-        self._submit_by_sym: dict[int, Callable] = {}
-        self._cancel_by_sym: dict[int, Callable] = {}
+        self._submit_by_sym: dict[int, Submit] = {}
+        self._cancel_by_sym: dict[int, Cancel] = {}
         self.orders = 0
         self.bad_messages = 0
         self.watched: str | None = None
+        self.tape: TapeRecorder | None = None  # records the watched book's orders
+
+    def watch(self, symbol: str | None) -> None:
+        """Carry ``symbol``'s depth in heartbeats and record its tape (None: watch nothing).
+
+        Only the watched book's entry points are wrapped; the others stay the books' own."""
+        old = self.books.get(self.watched) if self.watched else None
+        if old is not None:
+            self._submit_by_sym[old.sym_id] = old.submit_into
+            self._cancel_by_sym[old.sym_id] = old.cancel_into
+        book = self.book(symbol) if symbol else None  # opened now: its orders go through the tape
+        self.watched = symbol if book is not None else None
+        self.tape = None
+        if book is not None:
+            self.tape = TapeRecorder()
+            submit, cancel = self.tape.wrap(book.sym_id, book.submit_into, book.cancel_into)
+            self._submit_by_sym[book.sym_id] = submit
+            self._cancel_by_sym[book.sym_id] = cancel
 
     def book(self, symbol: str) -> OrderBook | None:
         """The book of one of this broker's symbols (opened now if it was not yet), or None."""
@@ -193,7 +212,17 @@ class Broker:
             consumed=consumed,
             bad_messages=self.bad_messages,
             book=self.watched_book(),
+            tops=self.tops(),
         )
+
+    def tops(self) -> tuple:
+        """(symbol, best bid, best ask) of every book with orders (0: that side is empty)."""
+        out = []
+        for book in self.books.values():
+            if book.order_count:
+                bid, ask = book.best_bid(), book.best_ask()
+                out.append((book.symbol, bid[0] if bid else 0, ask[0] if ask else 0))
+        return tuple(out)
 
     def final_report(self, still_here: Callable[[], None] = lambda: None) -> msg.FinalReport:
         """The last message: counters and every resting order. ``still_here`` is called every
@@ -248,6 +277,9 @@ class InboxPump(SimplePlugin):
             return
         events: list = []
         inbox = self.inbox
+        tape = self.broker.tape
+        if tape is not None:
+            tape.tick(time.monotonic())
         try:
             if inbox.poll(_IDLE_WAIT_S):
                 for _ in range(_DRAIN_BUDGET):
@@ -265,6 +297,10 @@ class InboxPump(SimplePlugin):
             # struct packs a list of ints into int64s about four times faster than array does
             records = struct.pack(f"{len(events)}q", *events)
             self._send(msg.EVENTS, (self.broker.spec.index, self.consumed, records))
+        tape = self.broker.tape  # (a WATCH in this batch may have changed it)
+        if tape is not None and (tape.taken or tape.skipped):
+            skipped, taken = tape.take()
+            self._send(msg.TAPE, (self.broker.watched, skipped, taken))
         if self.done:
             # the report of a broker with hundreds of thousands resting takes seconds to build:
             # heartbeats meanwhile, so that time is not taken for silence
@@ -293,7 +329,7 @@ class InboxPump(SimplePlugin):
         if kind == msg.ORDERS:
             self.broker.handle_orders(body.tolist(), events)
         elif kind == msg.WATCH:
-            self.broker.watched = body
+            self.broker.watch(body or None)
             self._next_heartbeat = 0.0  # the new book's levels with the next heartbeat, now
         elif kind == msg.ASSIGN:
             self._assign(body)

@@ -71,6 +71,7 @@ class SimConfig:
     log_file: str | None = None
     log_level: str = "INFO"
     ui_hz: float = 10.0
+    exit_on_finish: bool = False  # the dashboard closes when the run ends (else it shows the report)
     # bound of each broker inbox, in batches: deep enough that a broker still has work while
     # the bank books a big batch of events (16 left both cores a fifth idle at --rate 0)
     inbox_batches: int = 64
@@ -267,6 +268,8 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
         "(default: INFO)")
     add("--ui-hz", metavar="HZ", type=_float_in(0.1, MOST_UI_HZ), default=d.ui_hz,
         help=f"dashboard refreshes per second (0.1 to {MOST_UI_HZ:g})")
+    add("--exit-on-finish", action="store_true",
+        help="close the dashboard when the run ends (for scripts); else it shows the report until q")
     add("--stop-timeout", metavar="S", type=_float_in(0, MOST_WAIT_S, above=True), default=d.stop_timeout,
         help=f"how long brokers get to answer every order when stopping (at most {MOST_WAIT_S:g})")
     add("--journal", metavar="PATH", default=None,

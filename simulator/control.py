@@ -20,7 +20,9 @@ from simulator.stats import Snapshot
 COMMANDS: dict[str, type | None] = {
     "pause": None,  # stop generating orders; processes keep running and counters stay
     "resume": None,  # generate orders again after pause
+    "step": None,  # while paused: place the flow's next order now (and watch its symbol)
     "rate": float,  # new target rate in orders/s (0 = as fast as possible)
+    "account": int,  # which account's open orders the Snapshots carry
     "select": str,  # which symbol's book the Snapshots carry in ``book``
     "kill": str,  # fault drill: kill -9 the named broker; it is restarted with its books
     "stop": str,  # begin the clean stop, for the reason given
@@ -40,6 +42,8 @@ def checked(name: object, arg: object = None) -> tuple[str, object]:
         return name, None
     if kind is float and isinstance(arg, (int, float)) and not isinstance(arg, bool):
         return name, float(arg)
+    if kind is int and isinstance(arg, bool):
+        raise BadCommand(f"{name} takes a whole number, not {arg!r}")
     if isinstance(arg, kind):
         return name, arg
     raise BadCommand(f"{name} takes a {kind.__name__}, not {type(arg).__name__} {arg!r:.40}")

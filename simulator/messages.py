@@ -9,7 +9,8 @@ bytes, which cost it almost nothing. Anything that arrives and is not such a mes
 dashboard's pipe to the bank process (``remote.py``).
 
     bank -> broker inbox:   ORDERS  order records (bytes); decoded: a flat int64 memoryview
-                            WATCH   symbol whose book depth heartbeats should carry
+                            WATCH   symbol whose book depth heartbeats should carry and
+                                    whose tape to record ("": none)
                             ASSIGN  BrokerSpec: a warm standby takes over this shard (then RESTORE)
                             RESTORE books of a restarted broker: {symbol: BookState}
                             STOP    sentinel: answer everything before it, report, exit
@@ -18,6 +19,8 @@ dashboard's pipe to the bank process (``remote.py``).
                             HEARTBEAT  Heartbeat
                             FINAL   FinalReport
                             LOG     LogLine
+                            TAPE    (symbol, events skipped, orders taken): the watched
+                                    symbol's tape (``simulator.tape``)
     dashboard -> bank:      COMMAND (name, argument): one of ``control.COMMANDS``
     bank -> dashboard:      SNAPSHOT  Snapshot
                             DONE    (report dict, error lines), or None: the run is over
@@ -45,9 +48,10 @@ LOG = b"L"
 COMMAND = b"C"
 SNAPSHOT = b"N"
 DONE = b"D"
+TAPE = b"T"
 
 _BODY_KINDS = frozenset(
-    (ORDERS, WATCH, ASSIGN, RESTORE, EVENTS, HEARTBEAT, FINAL, LOG, COMMAND, SNAPSHOT, DONE)
+    (ORDERS, WATCH, ASSIGN, RESTORE, EVENTS, HEARTBEAT, FINAL, LOG, COMMAND, SNAPSHOT, DONE, TAPE)
 )
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _PAD = bytes(7)  # kind byte + padding = 8: records after it are 8-aligned
@@ -92,6 +96,7 @@ class Heartbeat:
     consumed: int  # inbox messages read so far (the bank's credit count)
     bad_messages: int
     book: tuple | None = None  # (symbol, bids, asks, last_price) of the watched symbol
+    tops: tuple = ()  # (symbol, best bid, best ask) of each book with orders, 0 for none
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +179,8 @@ def decode(payload: object) -> tuple[bytes, Any]:
         raise BadMessage("ASSIGN body is not a BrokerSpec")
     if kind == WATCH and not isinstance(body, str):
         raise BadMessage("WATCH body is not a symbol")
+    if kind == TAPE and not (isinstance(body, tuple) and len(body) == 3 and isinstance(body[2], list)):
+        raise BadMessage("TAPE body is not (symbol, skipped, orders)")
     if kind == COMMAND and not (isinstance(body, tuple) and len(body) == 2):
         raise BadMessage("COMMAND body is not (name, argument)")
     if kind == SNAPSHOT and not isinstance(body, Snapshot):

@@ -141,6 +141,14 @@ class RemoteSimulation:
     def wait_stopped(self, timeout: float) -> bool:
         return self._done.wait(timeout)
 
+    def final(self) -> tuple[dict | None, str | None] | None:
+        """Once the run is over: (its report, None), or (None, why there is none); None before."""
+        if not self._done.is_set():
+            return None
+        if self._result is None:
+            return None, "the bank process ended without a report (see --log-file)"
+        return self._result[0], None
+
     # -- plumbing -----------------------------------------------------------------------------
 
     def _read(self) -> None:

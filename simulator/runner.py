@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from simulator import messages as msg
 from simulator import processes
 from simulator.bank import Bank, StopRequest
-from simulator.bus import drive, new_bus
+from simulator.bus import ORDER, drive, new_bus
 from simulator.config import SimConfig
 from simulator.control import checked
 from simulator.journal import Journal, JournalError
@@ -106,6 +106,8 @@ class Simulation:
             if plugin is not None:
                 plugin.subscribe()
         self._stopped = threading.Event()
+        self._steps_asked = 0
+        bus.subscribe("main", self._step, priority=ORDER["main", "commands"])
         self._signals = processes.StopSignals(self.request_stop)
 
     # -- SimControl ---------------------------------------------------------------------------
@@ -123,6 +125,10 @@ class Simulation:
             self.bank.schedule.paused = False
         elif name == "rate":
             self.bank.schedule.set_rate(arg)  # type: ignore[arg-type]
+        elif name == "step":
+            self._steps_asked += 1  # placed on the bank's tick, whatever thread asked
+        elif name == "account":
+            self.snapshots.select_account(arg)  # type: ignore[arg-type]
         elif name == "select":
             self.snapshots.select_symbol(arg)  # type: ignore[arg-type]
         elif name == "kill":
@@ -135,6 +141,22 @@ class Simulation:
 
     def request_stop(self, reason: str) -> None:
         self.stop.request(reason)
+
+    def _step(self) -> None:
+        """'main', before the bank's tick: place the next order for each step asked and watch
+        its symbol, the WATCH sent ahead of the order on the same pipe, so the tape shows all
+        it did."""
+        if not self._steps_asked:
+            return
+        self._steps_asked -= 1  # one a tick: each gets its own Snapshot
+        rows = self.bank.step()
+        if not len(rows):
+            return
+        oid, sym = int(rows[0, 0]), int(rows[0, 2])
+        if 0 <= sym < len(self.config.symbols):
+            self.snapshots.select_symbol(self.config.symbols[sym])
+            self.snapshots.send_watch()
+        self.snapshots.stepped = oid
 
     def wait_stopped(self, timeout: float) -> bool:
         return self._stopped.wait(timeout)
@@ -194,6 +216,8 @@ class Simulation:
             self.bank.on_events(index, body[2])
         elif kind == msg.HEARTBEAT:
             self.snapshots.on_heartbeat(body)
+        elif kind == msg.TAPE:
+            self.snapshots.on_tape(body)
         elif kind == msg.LOG:
             self._relog(body)
 

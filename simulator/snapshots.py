@@ -25,8 +25,8 @@ from typing import Any
 import psutil
 from cherrypy.process.plugins import SimplePlugin
 
+from simulator import accounts, wire
 from simulator import messages as msg
-from simulator import wire
 from simulator.bus import ORDER
 from simulator.channel import ChannelFull, ChannelGone
 from simulator.ledger import Reconciliation
@@ -35,18 +35,26 @@ from simulator.run_figures import run_figures, series_inputs
 from simulator.series import Series
 from simulator.stats import (
     BookView,
+    MarketRow,
     OrderCounts,
     ProcessRow,
     RateMeter,
     RunState,
     Snapshot,
     TapeEntry,
+    TapeEvent,
 )
+from simulator.tape import tape_events
 
 EXIT_OK, EXIT_FAILED = 0, 1
 _SNAPSHOT_EVERY_S = 0.1
 _WATCH_EVERY_S = 0.2
 _CANCEL = int(OrderType.CANCEL)
+MARKET_ROWS = 100  # symbols in a Snapshot's market table: the most traded, and the watched one
+TAPE_KEPT = 200  # the tape's latest events in each Snapshot: a view keeps its own history
+TOP_ACCOUNTS = 10  # accounts in a Snapshot: those of highest P&L
+OPEN_ORDERS_SHOWN = 20  # the selected account's open orders in a Snapshot
+_ACCOUNTS_EVERY_S = 1.0  # marking every account is a matrix product: once a second
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,14 @@ class SnapshotBuilder(SimplePlugin):
         self.snapshot: Snapshot | None = None
         self.selected_symbol: str | None = bank.config.symbols[0]
         self._watch_sent: str | None = None
+        self.selected_account: int | None = None  # None: the account of highest P&L
+        self._accounts: tuple = ((), None, ())
+        self._next_accounts = 0.0
+        self.stepped = 0  # the id of the last order placed by a step, 0 before one
+        self._tops: dict[str, tuple[int, int]] = {}  # symbol -> (best bid, best ask)
+        self._tape_kept: deque[TapeEvent] = deque(maxlen=TAPE_KEPT)
+        self._tape_seq = 0
+        self._tape_skipped = 0
         self._books: dict[str, BookView] = {}
         self._t0 = time.monotonic()
         self._next = 0.0
@@ -108,7 +124,7 @@ class SnapshotBuilder(SimplePlugin):
         now = time.monotonic() if now is None else now
         if now >= self._next_watch:
             self._next_watch = now + _WATCH_EVERY_S
-            self._send_watch()
+            self.send_watch()
         if now >= self._next or self.bank.state != self._shown_state:
             self.publish(now)
 
@@ -132,23 +148,45 @@ class SnapshotBuilder(SimplePlugin):
             self._next_watch = 0.0  # send WATCH on the next tick
 
     def on_heartbeat(self, heartbeat: msg.Heartbeat) -> None:
+        for symbol, bid, ask in heartbeat.tops:
+            self._tops[symbol] = (bid, ask)
         if heartbeat.book is not None:
             symbol, bids, asks, last = heartbeat.book
             self._books[symbol] = BookView(symbol, bids, asks, last)
+
+    def on_tape(self, body: tuple) -> None:
+        """A TAPE message of the watched symbol's broker: its orders taken, numbered here."""
+        symbol, skipped, taken = body
+        if symbol != self._watch_sent:
+            return  # late words of a broker that watched the symbol before
+        self._tape_skipped += skipped
+        for t, order, events in taken:
+            new = tape_events(symbol, max(t - self._t0, 0.0), order, events, self._tape_seq + 1)
+            self._tape_seq += len(new)
+            self._tape_kept.extend(new)
 
     def _on_restart(self, index: int, _unanswered: object) -> None:
         if self.selected_symbol in self.bank.routing.shards[index]:
             self._watch_sent = None  # the new process watches nothing yet
 
-    def _send_watch(self) -> None:
+    def send_watch(self) -> None:
         symbol = self.selected_symbol
         if symbol and symbol != self._watch_sent:
-            channel = self.bank.brokers.channel(self.bank.routing.broker_of[symbol])
+            broker_of = self.bank.routing.broker_of
+            before = self._watch_sent
             try:
-                channel.send(msg.encode(msg.WATCH, symbol))
-                self._watch_sent = symbol
+                self.bank.brokers.channel(broker_of[symbol]).send(msg.encode(msg.WATCH, symbol))
             except (ChannelFull, ChannelGone):
-                pass  # next time
+                return  # next time
+            if before is not None and broker_of[before] != broker_of[symbol]:
+                try:  # the broker of the symbol watched before stops recording its tape
+                    self.bank.brokers.channel(broker_of[before]).send(msg.encode(msg.WATCH, ""))
+                except (ChannelFull, ChannelGone):
+                    pass  # its late tape is ignored (on_tape); a restarted broker watches nothing
+            self._watch_sent = symbol
+            self._tape_skipped = 0
+            self._tape_seq += 1
+            self._tape_kept.append(TapeEvent(self._tape_seq, time.monotonic() - self._t0, "watch", symbol, 0))
 
     # -- making them ------------------------------------------------------------------------
 
@@ -197,8 +235,63 @@ class SnapshotBuilder(SimplePlugin):
             reject_reasons=led.reject_counts(),
             stop_reason=bank.stop_request.reason,
             final_latency_us=bank.final_latency.summary(),
+            tape_events=tuple(self._tape_kept),
+            tape_skipped=self._tape_skipped,
+            market=self._market_rows(),
+            stepped=self.stepped,
+            **self._account_fields(now),
             ack_latency_last_s=self._sample_series(now, rows),
         )
+
+    def select_account(self, account: int) -> None:
+        if 0 <= account < self.bank.config.accounts:
+            self.selected_account = account
+            self._next_accounts = 0.0
+
+    def _account_fields(self, now: float) -> dict:
+        if now >= self._next_accounts or self.bank.state == RunState.STOPPED:
+            self._next_accounts = now + _ACCOUNTS_EVERY_S
+            led, symbols = self.bank.ledger, self.bank.config.symbols
+            # the ledger's own arrays, read only (its module is at its size limit: no accessor)
+            positions, cash = led._positions, led._cash
+            last = accounts.last_prices(symbols, led.last_trade)
+            top, value, pnl = accounts.top_accounts(symbols, positions, cash, last, TOP_ACCOUNTS)
+            chosen = (
+                self.selected_account if self.selected_account is not None else (top[0].account if top else 0)
+            )
+            row = accounts.account_row(chosen, symbols, positions, cash, value, pnl)
+            orders = accounts.open_orders(led._window, chosen, symbols, OPEN_ORDERS_SHOWN)
+            self._accounts = (tuple(top), row, tuple(orders))
+        top, row, orders = self._accounts
+        return {"accounts": top, "selected_account": row, "account_orders": orders}
+
+    def _market_rows(self) -> tuple[MarketRow, ...]:
+        bank = self.bank
+        md, symbols, last_trade = bank.market, bank.config.symbols, bank.ledger.last_trade
+        chosen = md.most_traded(MARKET_ROWS)
+        watched = bank.ledger.symbol_ids.get(self.selected_symbol or "")
+        if watched is not None and watched not in chosen and md.trades[watched]:
+            chosen.append(watched)
+        rows = []
+        for s in chosen:
+            symbol = symbols[s]
+            last = last_trade.get(symbol)
+            bid, ask = self._tops.get(symbol, (0, 0))
+            rows.append(
+                MarketRow(
+                    symbol,
+                    last=int(last[5]) if last else 0,
+                    first=int(md.first[s]),
+                    vwap=md.vwap(s) or 0.0,
+                    volume=int(md.volume[s]),
+                    trades=int(md.trades[s]),
+                    high=int(md.high[s]),
+                    low=int(md.low[s]),
+                    bid=bid,
+                    ask=ask,
+                )
+            )
+        return tuple(rows)
 
     def _sample_series(
         self, now: float, rows: tuple[ProcessRow, ...], *, last: bool = False

@@ -149,6 +149,82 @@ class TapeEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class TapeEvent:
+    """One event of the watched symbol, as its broker handled it (``simulator.tape``).
+
+    ``seq`` rises by one per event through the run (the bank numbers them as they arrive), so a
+    view can tell the new ones from those it has; ``t_s`` is the run's elapsed time when the
+    broker handled the order. ``kind`` is one of ``simulator.tape.KINDS``."""
+
+    seq: int
+    t_s: float
+    kind: str  # new ack fill cancelled cancel_done reject watch
+    symbol: str
+    oid: int  # the order the event is about (a fill: the aggressor, the incoming order)
+    side: int = 0  # 1 buy, -1 sell (a fill: the aggressor's side)
+    otype: int = 0  # orders.OrderType of a new order
+    tif: int = 0  # orders.TimeInForce of a new order
+    price: int = 0  # ticks: a new order's limit (0 for market), a fill's price
+    qty: int = 0  # a new order's quantity, a fill's, what a cancel left unfilled
+    account: int = -1  # a new order's account (-1 when not known)
+    other: int = 0  # a fill: the resting order's id; a cancel request: the order it cancels
+    reason: int = 0  # a reject: orders.RejectReason
+
+
+@dataclass(frozen=True, slots=True)
+class MarketRow:
+    """One symbol's market data: its trades so far and the top of its book (prices in ticks,
+    0 where there is none yet)."""
+
+    symbol: str
+    last: int = 0  # the latest trade's price
+    first: int = 0  # the first trade's price: the change is measured from it
+    vwap: float = 0.0  # volume-weighted average price of every trade
+    volume: int = 0  # shares traded
+    trades: int = 0
+    high: int = 0
+    low: int = 0
+    bid: int = 0  # best bid, as its broker last reported it
+    ask: int = 0  # best ask
+
+    @property
+    def change(self) -> int:
+        return self.last - self.first if self.trades else 0
+
+    @property
+    def spread(self) -> int | None:
+        return self.ask - self.bid if self.bid and self.ask else None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """One client account: cash, the market value of its positions and its P&L (cash + that
+    value, marked to each symbol's last price), all in ticks x shares; its largest positions."""
+
+    account: int
+    pnl: int = 0
+    cash: int = 0
+    value: int = 0
+    positions: tuple[tuple[str, int], ...] = ()  # (symbol, shares; negative: short), largest first
+    symbols_held: int = 0  # symbols it holds a position in (``positions`` shows the largest)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrder:
+    """An order of the selected account that is not final yet."""
+
+    oid: int
+    symbol: str
+    side: int
+    otype: int
+    tif: int
+    price: int
+    qty: int
+    leaves: int  # what is left to fill
+    state: str  # "sent" (no answer yet) or "resting" (acked, on the book)
+
+
+@dataclass(frozen=True, slots=True)
 class BookView:
     """The top of one symbol's book, as its broker last reported it."""
 
@@ -213,5 +289,17 @@ class Snapshot:
     reject_reasons: dict[str, int] = field(default_factory=dict)
     stop_reason: str | None = None
     final_latency_us: dict[str, int] = field(default_factory=dict)
+    # the watched symbol's tape: its latest events, oldest first (every event while it trades
+    # slower than ``simulator.tape.EYE_ORDERS_PER_S`` orders a second, sampled above)
+    tape_events: tuple[TapeEvent, ...] = ()
+    tape_skipped: int = 0  # events of the watched symbol the sampling left out, since the watch
+    # the most traded symbols' market data (at most ``snapshots.MARKET_ROWS``), most volume first
+    market: tuple[MarketRow, ...] = ()
+    # the accounts of highest P&L (at most ``snapshots.TOP_ACCOUNTS``), and the selected one's
+    # open orders (at most ``snapshots.OPEN_ORDERS_SHOWN``); refreshed once a second
+    accounts: tuple[AccountRow, ...] = ()
+    selected_account: AccountRow | None = None
+    account_orders: tuple[OpenOrder, ...] = ()
+    stepped: int = 0  # the id of the last order placed by a step (the 'step' command), 0 before one
     # the ack latency of the last whole second alone (count, p50, p99, max): simulator.series
     ack_latency_last_s: dict[str, int] = field(default_factory=dict)

@@ -16,27 +16,32 @@ the run ends, its final report is shown (``tui.widgets.report``) until the user 
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Protocol
 
 from textual import work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import var
-from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Footer, TabbedContent, TabPane, Tabs
 from textual.worker import get_current_worker
 
 from simulator.control import SimControl
 from simulator.stats import RunState, Snapshot
 from tui.format import fmt_target_rate
 from tui.help import HelpScreen
+from tui.palette import PaletteActions, RunCommands
 from tui.policy import Asked, neighbour_symbol, pause_command, rate_down, rate_up
+from tui.tape_format import step_summary
 from tui.widgets import (
+    AccountsPanel,
     BookPanel,
     LogPanel,
+    MarketTable,
+    PriceChart,
     ProcessTable,
     StatusBar,
     TapePanel,
@@ -46,9 +51,31 @@ from tui.widgets import (
 from tui.widgets.report import ReportScreen
 
 STOP_POLL_S = 0.2  # how often the stop worker checks whether the app is going away
-STEERING_ACTIONS = {"toggle_pause", "faster", "slower", "previous_symbol", "next_symbol", "kill_broker"}
+STEERING_ACTIONS = {
+    "next_account",
+    "step_order",
+    "toggle_pause",
+    "pause_flow",
+    "resume_flow",
+    "faster",
+    "slower",
+    "previous_symbol",
+    "next_symbol",
+    "kill_broker",
+}
 READ_ONLY_NOTE = "READ ONLY"
-PANEL_TITLES = {"totals": "Orders", "processes": "Processes", "tape": "Tape (newest first)", "log": "Log"}
+PANEL_TITLES = {
+    "totals": "Orders",
+    "processes": "Processes",
+    "tape": "Tape",
+    "log": "Log",
+    "market-tape": "Tape",
+    "symbols-table": "Symbols",
+    "all-processes": "Processes",
+    "full-log": "Log",
+    "accounts-panel": "Accounts by P&L (marked to the last price)",
+}
+TABS = ("overview", "market", "symbols", "accounts", "procs")
 
 
 class Attachment(Protocol):
@@ -70,11 +97,13 @@ class Attachment(Protocol):
         """Once the run has ended: (its report, None), or (None, why there is none)."""
 
 
-class DashboardApp(App[bool]):
+class DashboardApp(PaletteActions, App[bool]):
     """One screen of panels over a SimControl; the keys are listed in ``BINDINGS`` and on the
     help screen (``?``). Steering keys do nothing before the first Snapshot or once stopping."""
 
     CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {RunCommands}
+    AUTO_FOCUS = None  # nothing focused at start: the arrows step symbols until a panel is focused
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
@@ -82,7 +111,9 @@ class DashboardApp(App[bool]):
         Binding("q", "stop_and_quit", "Quit"),
         Binding("ctrl+q", "stop_and_quit", "Quit", show=False, priority=True),
         Binding("ctrl+c", "stop_and_quit", "Quit", show=False, priority=True),
-        Binding("p", "toggle_pause", "Pause"),
+        # one of the two is shown (check_action): the footer says what p will do
+        Binding("p", "pause_flow", "Pause"),
+        Binding("p", "resume_flow", "Resume"),
         Binding("space", "toggle_pause", "Pause", show=False),
         Binding("+", "faster", "Faster"),
         Binding("=", "faster", "Faster", show=False),
@@ -91,9 +122,13 @@ class DashboardApp(App[bool]):
         Binding("left", "previous_symbol", "Prev", show=False),
         Binding("]", "next_symbol", "Next"),
         Binding("right", "next_symbol", "Next", show=False),
+        Binding("n", "step_order", "Step"),
+        Binding("a", "next_account", "Account", show=False),  # while paused only (check_action)
+        Binding("t", "hold_tape", "Hold tape"),
         Binding("k", "kill_broker", "Kill broker"),
         Binding("x", "stop_run", "Stop run"),  # attached with control only (check_action)
         Binding("?", "show_help", "Help"),
+        *(Binding(str(n), f"show_tab('{tab}')", tab, show=False) for n, tab in enumerate(TABS, 1)),
     ]
 
     snapshot: var[Snapshot | None] = var(None, always_update=True)
@@ -109,6 +144,8 @@ class DashboardApp(App[bool]):
         title: str = "Stock-order simulator",
         stop_timeout: float = 120.0,
         attached: Attachment | None = None,
+        exit_on_finish: bool = False,
+        signalled: threading.Event | None = None,
     ) -> None:
         if ui_hz <= 0:
             raise ValueError(f"ui_hz must be positive, got {ui_hz!r}")
@@ -118,23 +155,43 @@ class DashboardApp(App[bool]):
         self.title = title if attached is None else f"{title} @ {attached.where}"
         self.stop_timeout = stop_timeout
         self.attached = attached
+        self.exit_on_finish = exit_on_finish
+        # set by a stop signal (SIGTERM, SIGHUP: the terminal may be gone): the end closes
+        self.signalled = signalled or threading.Event()
         self.run_ended = False  # set once the run stopped without the quit key
+        self._shown_state: RunState | None = None
+        self.awaiting_step: int | None = None  # after n: the id stepped before it, until it shows
 
     def compose(self) -> ComposeResult:
         snapshot, asked = DashboardApp.snapshot, DashboardApp.asked
         note = READ_ONLY_NOTE if self.read_only else ""
         yield StatusBar(title=self.title, note=note, id="status").data_bind(snapshot, asked)
-        with Horizontal(id="top"):
-            yield TotalsPanel(id="totals").data_bind(snapshot)
-            yield ThroughputPanel(id="throughput").data_bind(snapshot)
-        yield ProcessTable(id="processes").data_bind(snapshot)
-        with Horizontal(id="bottom"):
-            yield TapePanel(id="tape").data_bind(snapshot)
-            yield BookPanel(id="book").data_bind(snapshot, asked)
-        yield LogPanel(id="log").data_bind(snapshot)
+        with TabbedContent(initial="overview", id="tabs"):
+            with TabPane("1 Overview", id="overview"):
+                with Horizontal(id="top"):
+                    yield TotalsPanel(id="totals").data_bind(snapshot)
+                    yield ThroughputPanel(id="throughput").data_bind(snapshot)
+                yield ProcessTable(id="processes").data_bind(snapshot)
+                with Horizontal(id="bottom"):
+                    yield TapePanel(id="tape").data_bind(snapshot)
+                    yield BookPanel(id="book").data_bind(snapshot, asked)
+                yield LogPanel(id="log").data_bind(snapshot)
+            with TabPane("2 Book & tape", id="market"):
+                with Horizontal(id="market-top"):
+                    yield TapePanel(id="market-tape").data_bind(snapshot)
+                    yield BookPanel(id="market-book").data_bind(snapshot, asked)
+                yield PriceChart(id="chart").data_bind(snapshot)
+            with TabPane("3 Symbols", id="symbols"):
+                yield MarketTable(id="symbols-table").data_bind(snapshot)
+            with TabPane("4 Accounts", id="accounts"):
+                yield AccountsPanel(id="accounts-panel").data_bind(snapshot)
+            with TabPane("5 Processes", id="procs"):
+                yield ProcessTable(id="all-processes").data_bind(snapshot)
+                yield LogPanel(id="full-log").data_bind(snapshot)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one(Tabs).can_focus = False  # 1-4 switch tabs; left/right stay the symbol keys
         for widget_id, title in PANEL_TITLES.items():
             self.query_one(f"#{widget_id}").border_title = title
         self.poll_snapshot()
@@ -158,11 +215,13 @@ class DashboardApp(App[bool]):
         if self.attached is not None:
             self.poll_attached(self.attached)
             return
-        if not self.run_ended and self.control.wait_stopped(timeout=0):
-            # the run ended by itself (--duration, --orders, a signal): close the screen so the
-            # summary can be printed on the normal terminal
+        if not self.run_ended and not self.stopping and self.control.wait_stopped(timeout=0):
+            # the run ended by itself (--duration, --orders, a signal, a fatal error)
             self.run_ended = True
-            self.exit(True)
+            if self.exit_on_finish or self.signalled.is_set():
+                self.exit(True)  # the summary is printed on the normal terminal
+                return
+            self.show_finished()
         # a request the bank did not follow within its hold stops showing
         self.asked = self.asked.expired(time.monotonic())
         snapshot = self.control.snapshot()
@@ -181,16 +240,31 @@ class DashboardApp(App[bool]):
         final = attached.final()
         if final is not None and not self.run_ended:
             self.run_ended = True
-            self.refresh_bindings()
-            self.push_screen(ReportScreen(*final))
+            self.show_finished(final)
+
+    def show_finished(self, final: tuple[dict | None, str | None] | None = None) -> None:
+        """The run is over: FINISHED in the header, its final report over the panels until q."""
+        if final is None:
+            finishing = getattr(self.control, "final", None)
+            final = finishing() if finishing is not None else None
+        self.query_one(StatusBar).finished = True
+        self.refresh_bindings()
+        snapshot = self.control.snapshot()
+        if snapshot is not None and snapshot is not self.snapshot:
+            self.apply_snapshot(snapshot)  # the last one, STOPPED
+        self.push_screen(ReportScreen(*(final or (None, "the run ended; its report did not arrive"))))
 
     def apply_snapshot(self, snapshot: Snapshot) -> None:
         """Show ``snapshot`` (each panel redraws only if the part it draws changed)."""
         first = self.snapshot is None
         self.asked = self.asked.seen(snapshot)
         self.snapshot = snapshot
-        if first:
-            self.refresh_bindings()  # the steering keys were greyed out until now
+        if self.awaiting_step is not None:
+            self.show_step(snapshot)
+        if first or snapshot.state != self._shown_state:
+            # greyed out until the first Snapshot; Pause or Resume as the state says
+            self._shown_state = snapshot.state
+            self.refresh_bindings()
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -203,6 +277,12 @@ class DashboardApp(App[bool]):
             return False  # not in the footer: quitting stops a run of our own
         if action in STEERING_ACTIONS and self.read_only:
             return False  # not in the footer: the header says READ ONLY
+        if action in ("pause_flow", "resume_flow", "step_order"):
+            snapshot = self.snapshot
+            reported = snapshot.state if snapshot is not None else RunState.STARTING
+            paused = self.asked.pause_toggled_from(reported) is RunState.PAUSED
+            if paused != (action in ("resume_flow", "step_order")):
+                return False  # the other one of the pair is in the footer; n only when paused
         if action in STEERING_ACTIONS | {"stop_run"} and self.steerable_snapshot() is None:
             return None  # shown greyed out in the footer
         return True
@@ -217,7 +297,7 @@ class DashboardApp(App[bool]):
         self.notify("Stopping the run; its report follows", timeout=3)
 
     def action_stop_and_quit(self) -> None:
-        if self.attached is not None:
+        if self.attached is not None or self.run_ended:
             self.exit(True)  # close this view only: the run goes on
             return
         if self.stopping:
@@ -259,8 +339,40 @@ class DashboardApp(App[bool]):
         self.control.command(command)
         pausing = command == "pause"
         self.asked = asked.ask_state(RunState.PAUSED if pausing else RunState.RUNNING, now)
+        self.refresh_bindings()  # the footer's p says the other one now
         self.notify("Pausing order generation" if pausing else "Resuming order generation", timeout=2)
         self.expedite()
+
+    def action_pause_flow(self) -> None:
+        self.action_toggle_pause()
+
+    def action_resume_flow(self) -> None:
+        self.action_toggle_pause()
+
+    def action_step_order(self) -> None:
+        """While paused: place the flow's next order; the tape and a note show what it did."""
+        snapshot = self.steerable_snapshot()
+        if snapshot is None or snapshot.state is not RunState.PAUSED:
+            return
+        self.control.command("step")
+        self.awaiting_step = snapshot.stepped
+        self.expedite()
+
+    def show_step(self, snapshot: Snapshot) -> None:
+        """Once the stepped order's events are on the tape, say what it did."""
+        if self.awaiting_step is None or snapshot.stepped == self.awaiting_step:
+            return
+        summary = step_summary(snapshot.tape_events, snapshot.stepped)
+        if summary is not None:
+            self.awaiting_step = None
+            self.notify(summary, title="Step", timeout=8)
+
+    def action_hold_tape(self) -> None:
+        """Hold the tape where it is (new events are kept), or let it follow again."""
+        held = False
+        for tape in self.query(TapePanel):
+            held = tape.toggle_hold()
+        self.notify("Tape held: t or end follows again" if held else "Tape follows the newest", timeout=2)
 
     def action_faster(self) -> None:
         self.step_rate(rate_up)
@@ -324,14 +436,12 @@ class DashboardApp(App[bool]):
         for delay in (0.03, 0.07):
             self.set_timer(delay, self.poll_snapshot)
 
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
     def action_show_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("Pause / resume", "Pause or resume order generation", self.action_toggle_pause)
-        yield SystemCommand("Faster", "Double the target rate", self.action_faster)
-        yield SystemCommand("Slower", "Halve the target rate", self.action_slower)
-        yield SystemCommand("Next symbol", "Show the next symbol's book", self.action_next_symbol)
-        yield SystemCommand("Previous symbol", "Show the previous symbol's book", self.action_previous_symbol)
+            # made once and kept (installed): its long text is laid out on the first open only
+            if not self.is_screen_installed("help"):
+                self.install_screen(HelpScreen(), "help")
+            self.push_screen("help")

@@ -23,6 +23,7 @@ import dataclasses
 import logging
 import os
 import sys
+import threading
 
 from simulator import http_flags
 from simulator.attach import AttachedRun, AttachError, AttachFlags
@@ -48,8 +49,20 @@ def run_dashboard(config: SimConfig, early_signals: list[int] | None = None) -> 
     # The dashboard keeps the normal priority. At nice 5 it cost the order flow no less once
     # the bank and brokers fill both cores (dashboard/headless 0.902 against 0.916 at nice 0,
     # --rate 0 on 2 cores), but it waited its turn: ']' took 138 ms at p95 against 81.
-    signals = StopSignals(remote.request_stop).install(early_signals)
-    app = DashboardApp(remote, ui_hz=config.ui_hz, stop_timeout=config.stop_timeout + 30)
+    signalled = threading.Event()  # a stop signal closes the dashboard too: no report to read
+
+    def stop_by_signal(reason: str) -> None:
+        signalled.set()
+        remote.request_stop(reason)
+
+    signals = StopSignals(stop_by_signal).install(early_signals)
+    app = DashboardApp(
+        remote,
+        ui_hz=config.ui_hz,
+        stop_timeout=config.stop_timeout + 30,
+        exit_on_finish=config.exit_on_finish,
+        signalled=signalled,
+    )
     try:
         if not early_signals:
             app.run()  # returns when the user quits or the run ends by itself

@@ -14,15 +14,91 @@ from typing import Any
 
 from simulator.control import checked
 from simulator.stats import (
+    AccountRow,
     BookView,
+    MarketRow,
+    OpenOrder,
     OrderCounts,
     ProcessRow,
     RunState,
     Snapshot,
     TapeEntry,
+    TapeEvent,
 )
 
 SYMBOLS = ("AAPL", "MSFT", "GOOG", "AMZN")
+
+
+# the watched symbol's (MSFT) tape: every kind of event, a distinctive figure in each
+TAPE_EVENTS = (
+    TapeEvent(1, 3600.5, "watch", "MSFT", 0),
+    TapeEvent(2, 3601.25, "new", "MSFT", 900_101, 1, 0, 0, 41_250, 300, 1017),
+    TapeEvent(3, 3601.25, "ack", "MSFT", 900_101, 1, 0, 0, 41_250, 300, 1017),
+    TapeEvent(4, 3702.5, "new", "MSFT", 900_102, -1, 1, 1, 0, 125, 2203),
+    TapeEvent(5, 3702.5, "ack", "MSFT", 900_102, -1, 1, 1, 0, 125, 2203),
+    TapeEvent(6, 3702.5, "fill", "MSFT", 900_102, -1, price=41_250, qty=125, other=900_101),
+    TapeEvent(7, 3715.0, "new", "MSFT", 900_103, 1, 0, 1, 41_240, 80, 3391),
+    TapeEvent(8, 3715.0, "ack", "MSFT", 900_103, 1, 0, 1, 41_240, 80, 3391),
+    TapeEvent(9, 3715.0, "cancelled", "MSFT", 900_103, qty=80),
+    TapeEvent(10, 3720.75, "new", "MSFT", 900_104, -1, 0, 0, -5, 10, 4480),
+    TapeEvent(11, 3720.75, "reject", "MSFT", 900_104, -1, 0, reason=2),
+    TapeEvent(12, 3723.5, "new", "MSFT", 900_105, 0, 2, 0, 0, 0, -1, 900_101),
+    TapeEvent(13, 3723.5, "cancelled", "MSFT", 900_101, qty=175, other=900_105),
+    TapeEvent(14, 3723.5, "cancel_done", "MSFT", 900_105, other=900_101),
+)
+
+
+MARKET = (
+    MarketRow("MSFT", 41_257, 41_000, 41_190.5, 12_345_600, 98_765, 41_420, 40_880, 41_250, 41_262),
+    MarketRow("AAPL", 18_950, 19_100, 19_010.25, 9_876_500, 77_001, 19_230, 18_900, 18_948, 18_951),
+    MarketRow("GOOG", 14_020, 14_020, 14_020.0, 555_000, 4_321, 14_090, 13_950, 0, 14_025),
+    MarketRow("AMZN", 17_808, 17_700, 17_750.75, 3_210_000, 23_456, 17_850, 17_650, 17_800, 0),
+)
+
+
+ACCOUNTS = (
+    AccountRow(1017, 2_361_000, 11_260_200, -8_899_200, (("MSFT", 12_300), ("AAPL", -3_900)), 2),
+    AccountRow(
+        2203,
+        2_019_000,
+        -464_747_900,
+        466_766_900,
+        (("GOOG", 15_100), ("MSFT", 11_600), ("AAPL", 5_700), ("AMZN", 1_000)),
+        4,
+    ),
+    AccountRow(3391, -1_814_700, 235_484_100, -237_298_800, (("AMZN", -12_400),), 1),
+)
+ACCOUNT_ORDERS = (
+    OpenOrder(900_101, "MSFT", 1, 0, 0, 41_250, 300, 175, "resting"),
+    OpenOrder(900_201, "AAPL", -1, 0, 0, 18_960, 500, 500, "sent"),
+)
+
+
+def sample_report(exit_code: int = 0) -> dict:
+    """The keys ``simulator.report.summary_text`` reads, as a finished run's report has them."""
+    return {
+        "stop_reason": "order limit reached (1000)",
+        "duration_s": 12.5,
+        "config": {"seed": 7},
+        "orders": {
+            "placed": 1000,
+            "filled": 600,
+            "cancelled": 200,
+            "rejected": 10,
+            "resting": 190,
+            "lost": 0,
+        },
+        "cancel_requests": {"sent": 50, "done": 20, "rejected": 30, "lost": 0},
+        "reject_reasons": {},
+        "fills": {"count": 700, "volume": 70_000, "digest": "0123456789abcdef0123"},
+        "throughput": {"orders_per_s": 80.0, "orders": 1000, "seconds": 12.5},
+        "latency_us": {"ack": {"p50": 300, "p99": 900, "p999": 2000, "max": 4000}},
+        "brokers": [
+            {"name": "broker-1", "pid": 11, "symbols": ["AAPL"], "orders": 1000, "fills": 700, "exit_code": 0}
+        ],
+        "reconciled": True,
+        "exit_code": exit_code,
+    }
 
 
 def build_snapshot(**changes: Any) -> Snapshot:
@@ -105,6 +181,12 @@ def build_snapshot(**changes: Any) -> Snapshot:
             TapeEntry("order", "AMZN", 1, 75, 17_808, 4480, 900_004),
             TapeEntry("fill", "AAPL", 1, 125, 18_950, 5562, 900_005),
         ),
+        tape_events=TAPE_EVENTS,
+        tape_skipped=1_234,
+        market=MARKET,
+        accounts=ACCOUNTS,
+        selected_account=ACCOUNTS[0],
+        account_orders=ACCOUNT_ORDERS,
         log_lines=(
             "12:00:01 INFO bank: started 2 brokers",
             "12:00:02 INFO broker-0: serving AAPL,MSFT",
@@ -123,6 +205,8 @@ class FakeControl:
 
     def __init__(self, snapshot: Snapshot | None, *, hold_stop: bool = False) -> None:
         self.current = snapshot
+        self.report: dict | None = sample_report()
+        """What ``final`` gives once the run stopped (None: a run that ended without one)."""
         self.calls: list[tuple[str, object]] = []
         """Every command and stop request, in order: ``("rate", 2000.0)``, ``("request_stop", reason)``."""
         self.stop_requested = threading.Event()
@@ -150,6 +234,12 @@ class FakeControl:
         if not self.stop_requested.wait(timeout):
             return False
         return self.release.wait(timeout)
+
+    def final(self) -> tuple[dict | None, str | None] | None:
+        """The finished run's report (as ``simulator.remote.RemoteSimulation.final``)."""
+        if not (self.stop_requested.is_set() and self.release.is_set()):
+            return None
+        return (self.report, None) if self.report is not None else (None, "the run ended without a report")
 
     def commands(self, name: str) -> list[tuple[str, object]]:
         """The recorded calls named ``name``."""

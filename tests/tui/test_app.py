@@ -14,7 +14,8 @@ from textual.widgets import Footer
 from simulator.stats import OrderCounts, ProcessRow, RunState
 from tui.app import DashboardApp
 from tui.help import HelpScreen
-from tui.widgets import LogPanel, ThroughputPanel
+from tui.widgets import LogPanel, TapePanel, ThroughputPanel
+from tui.widgets.report import ReportScreen
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -50,6 +51,16 @@ def panel(app: DashboardApp, widget_id: str) -> str:
 
 def record_renders(widget: Widget, drawn: list[str]) -> None:
     """Append the widget's id to ``drawn`` each time it renders."""
+    if isinstance(widget, TapePanel):  # drawn line by line
+        render_line = widget.render_line
+
+        def recorded_line(y):
+            if not drawn or drawn[-1] != widget.id:
+                drawn.append(widget.id)
+            return render_line(y)
+
+        widget.render_line = recorded_line
+        return
     render = widget.render
 
     def recorded():
@@ -88,7 +99,9 @@ async def test_every_panel_shows_the_snapshot(control, sim_snapshot):
         assert "bank" in processes[2] and "31000" in processes[2]  # bank first, under the header
         assert any("31001" in line and "AAPL,MSFT" in line for line in processes)
         tape = panel(app, "tape")
-        assert "GOOG" in tape and "MKT" in tape and "acct 2203" in tape and "189.42" in tape
+        assert "Tape MSFT" in tape and "1,234 events skipped" in tape
+        assert "#900102 FILL   125 @ 412.50 SELL hits #900101" in tape
+        assert "#900104 REJECT price not positive" in tape and "#900105 CXL OK #900101 cancelled" in tape
         book = panel(app, "book")
         assert "Book MSFT" in book
         assert "412.62" in book and "412.50" in book and "spread 0.12" in book
@@ -99,12 +112,15 @@ async def test_every_panel_shows_the_snapshot(control, sim_snapshot):
 
 
 @pytest.mark.asyncio
-async def test_tape_is_newest_first_and_book_asks_sit_above_bids(control):
+async def test_tape_reads_in_the_order_events_happened_and_book_asks_sit_above_bids(control):
     app = DashboardApp(control)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        tape = rendered_lines(app.query_one("#tape"))
-        assert "acct 5562" in tape[1] and "acct 1017" in tape[5]
+        tape = panel(app, "tape")
+        # the newest at the bottom; the order's own events in the order its book made them
+        assert tape.index("#900102 NEW") < tape.index("#900102 ACK") < tape.index("#900102 FILL")
+        assert tape.index("#900105 NEW") < tape.index("#900101 CXLD") < tape.index("#900105 CXL OK")
+        assert "#900105 CXL OK" in rendered_lines(app.query_one("#tape"))[-2]
         book = panel(app, "book")
         assert book.index("412.62") < book.index("spread") < book.index("412.50")
 
@@ -202,7 +218,8 @@ async def test_a_snapshot_repaints_only_the_panels_whose_part_changed(control, s
         app.apply_snapshot(replace(sim_snapshot))  # a new object, equal in every part
         await pilot.pause()
         assert drawn == []
-        app.apply_snapshot(replace(sim_snapshot, tape=sim_snapshot.tape[1:]))
+        one_more = replace(sim_snapshot.tape_events[-1], seq=99, oid=900_199)
+        app.apply_snapshot(replace(sim_snapshot, tape_events=sim_snapshot.tape_events + (one_more,)))
         await pilot.pause()
         assert set(drawn) == {"tape"}
 
@@ -423,8 +440,8 @@ async def test_k_kills_the_broker_that_owns_the_selected_symbol(control, sim_sna
 
 
 @pytest.mark.asyncio
-async def test_the_app_closes_itself_when_the_run_ends_on_its_own(control):
-    app = DashboardApp(control, ui_hz=20)
+async def test_with_exit_on_finish_the_app_closes_itself_when_the_run_ends_on_its_own(control):
+    app = DashboardApp(control, ui_hz=20, exit_on_finish=True)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert app.is_running
@@ -432,6 +449,61 @@ async def test_the_app_closes_itself_when_the_run_ends_on_its_own(control):
         await wait_until(lambda: not app.is_running)
     assert app.return_value is True
     assert control.commands("request_stop") == []
+
+
+@pytest.mark.asyncio
+async def test_the_end_of_a_run_stays_on_screen_with_finished_and_the_report_until_q(control):
+    app = DashboardApp(control, ui_hz=20)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        control.end_run()
+        await wait_until(lambda: isinstance(app.screen, ReportScreen))
+        await pilot.pause()
+        assert "order limit reached (1000)" in rendered_text(app.screen.query_one("#report-text"))
+        await pilot.press("escape")  # back to the last Snapshot, FINISHED in the header
+        await pilot.pause()
+        assert "FINISHED" in panel(app, "status")
+        await pilot.press("p")  # steering keys do nothing once the run is over
+        await pilot.pause()
+        assert app.is_running
+        await pilot.press("q")
+        await wait_until(lambda: not app.is_running)
+    assert app.return_value is True
+    assert control.commands("pause") == [] and control.commands("request_stop") == []
+
+
+@pytest.mark.asyncio
+async def test_a_run_that_ended_without_a_report_says_so(control):
+    control.report = None
+    app = DashboardApp(control, ui_hz=20)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        control.end_run()
+        await wait_until(lambda: isinstance(app.screen, ReportScreen))
+        await pilot.pause()
+        assert "without a report" in rendered_text(app.screen.query_one("#report-text"))
+
+
+@pytest.mark.asyncio
+async def test_the_footer_says_resume_while_paused(control, make_snapshot):
+    app = DashboardApp(control)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        footer = " ".join(rendered_text(key) for key in app.query_one(Footer).children)
+        assert "Pause" in footer and "Resume" not in footer
+        await pilot.press("p")  # asked: the footer follows the key at once
+        await pilot.pause()
+        footer = " ".join(rendered_text(key) for key in app.query_one(Footer).children)
+        assert "Resume" in footer and "Pause" not in footer
+        await pilot.press("p")
+        await pilot.pause()
+        assert [c[0] for c in control.calls] == ["pause", "resume"]
+        control.current = make_snapshot(state=RunState.PAUSED)
+        app.asked = type(app.asked)()  # forget what was asked: the Snapshot alone says PAUSED
+        app.apply_snapshot(control.current)
+        await pilot.pause()
+        footer = " ".join(rendered_text(key) for key in app.query_one(Footer).children)
+        assert "Resume" in footer
 
 
 @pytest.mark.asyncio

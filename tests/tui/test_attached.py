@@ -84,7 +84,7 @@ async def test_read_only_says_so_in_the_header_and_the_steering_keys_do_nothing(
             await pilot.press(key)
         await pilot.pause()
         assert control.calls == []
-        assert "toggle_pause" not in footer_keys(app) and "stop_run" not in footer_keys(app)
+        assert "pause_flow" not in footer_keys(app) and "stop_run" not in footer_keys(app)
         await pilot.press("q")
         await pilot.pause()
     assert app.return_value is True and control.calls == [], "quitting a view must not stop the run"
@@ -96,7 +96,7 @@ async def test_with_control_the_keys_steer_and_quitting_leaves_the_run_going(con
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert READ_ONLY_NOTE not in header(app)
-        assert {"toggle_pause", "stop_run"} <= footer_keys(app)
+        assert {"pause_flow", "stop_run"} <= footer_keys(app)
         await pilot.press("p")
         await pilot.pause()
         assert control.commands("pause") == [("pause", None)]

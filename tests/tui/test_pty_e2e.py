@@ -61,3 +61,60 @@ def test_q_key_stops_cleanly(tmp_path):
 def test_a_signal_while_the_dashboard_runs_stops_cleanly_and_restores_the_terminal(tmp_path, sig):
     sim, code, output = run_and_stop(lambda s: s.proc.send_signal(sig), tmp_path)
     assert_clean_summary(code, output, f"signal {sig.name}")
+
+
+def test_a_run_that_ends_stays_on_screen_finished_with_its_report_until_q(tmp_path):
+    sim = PtySim("--orders", "40", "--rate", "20", "--seed", "5", "--symbols", "AAPL", "--brokers", "1")
+    try:
+        # the tape shows the watched symbol's orders, each with its id, as they happen
+        sim.wait_for(
+            lambda: re.search(r"#\d+ +NEW +(BUY|SELL) +(LMT|MKT)", sim.text()), 45, "a NEW on the tape"
+        )
+        sim.wait_for(lambda: re.search(r"#\d+ +ACK", sim.text()), 20, "an ACK on the tape")
+        sim.wait_for(
+            lambda: "FINISHED" in sim.text() and "Final report" in sim.text(), 45, "the end on screen"
+        )
+        assert "order limit reached (40)" in sim.text()
+        assert sim.proc.poll() is None, "the dashboard stays open until q"
+        sim.press(b"q")
+        code = sim.wait_exit(30)
+        assert not sim.leftover_processes()
+    finally:
+        sim.close()
+    assert_clean_summary(code, sim.output(), "order limit reached (40)")
+
+
+def test_with_exit_on_finish_the_dashboard_closes_when_the_run_ends(tmp_path):
+    sim = PtySim(
+        "--orders", "40", "--rate", "40", "--seed", "5", "--symbols", "AAPL,MSFT", "--exit-on-finish"
+    )
+    try:
+        code = sim.wait_exit(60)
+        assert not sim.leftover_processes()
+    finally:
+        sim.close()
+    assert_clean_summary(code, sim.output(), "order limit reached (40)")
+
+
+def test_step_mode_places_one_order_and_says_what_it_did(tmp_path):
+    sim = PtySim("--rate", "4", "--seed", "5", "--symbols", "AAPL,MSFT", "--brokers", "1")
+    try:
+        sim.wait_for(lambda: "RUNNING" in sim.text() and placed_on_screen(sim) > 0, 45, "the run to start")
+        sim.press(b"p")
+        sim.wait_for(
+            lambda: "PAUSED" in sim.text() and "Step" in sim.text(), 20, "PAUSED, and n in the footer"
+        )
+        placed = placed_on_screen(sim)
+        sim.press(b"n")
+        said = r"#\d+ (BUY|SELL) [\d,]+ (AAPL|MSFT) @ [\w.]+: (traded|rests|rejected|[\d,]+ unfilled)"
+        sim.wait_for(lambda: re.search(said, sim.text()), 20, "the step's note")
+        sim.wait_for(
+            lambda: placed_on_screen(sim) == placed + 1 or placed_on_screen(sim) > placed, 10, "one more"
+        )
+        assert "PAUSED" in sim.text()
+        sim.press(b"q")
+        code = sim.wait_exit(45)
+        assert not sim.leftover_processes()
+    finally:
+        sim.close()
+    assert_clean_summary(code, sim.output(), "user quit")

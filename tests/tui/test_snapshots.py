@@ -14,7 +14,7 @@ from tui.app import DashboardApp
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.mark.parametrize("size", [(120, 36), (80, 24)], ids=["120x36", "80x24"])
+@pytest.mark.parametrize("size", [(200, 50), (120, 36), (80, 24)], ids=["200x50", "120x36", "80x24"])
 def test_dashboard(snap_compare, size, make_snapshot, make_control):
     assert snap_compare(DashboardApp(make_control(make_snapshot())), terminal_size=size)
 
@@ -38,3 +38,32 @@ def test_stopped_run_with_lost_orders(snap_compare, make_snapshot, make_control)
 
 def test_waiting_for_first_snapshot(snap_compare, make_control):
     assert snap_compare(DashboardApp(make_control(None)), terminal_size=(80, 24))
+
+
+SIZES = pytest.mark.parametrize("size", [(200, 50), (120, 36), (80, 24)], ids=["200x50", "120x36", "80x24"])
+
+
+@SIZES
+def test_book_and_tape_tab(snap_compare, size, make_snapshot, make_control):
+    assert snap_compare(DashboardApp(make_control(make_snapshot())), press=["2"], terminal_size=size)
+
+
+@SIZES
+def test_symbols_tab(snap_compare, size, make_snapshot, make_control):
+    assert snap_compare(DashboardApp(make_control(make_snapshot())), press=["3"], terminal_size=size)
+
+
+@SIZES
+def test_processes_tab(snap_compare, size, make_snapshot, make_control):
+    assert snap_compare(DashboardApp(make_control(make_snapshot())), press=["5"], terminal_size=size)
+
+
+def test_finished_run_shows_its_report(snap_compare, make_snapshot, make_control):
+    control = make_control(make_snapshot(state=RunState.STOPPED, stop_reason="order limit reached (1000)"))
+    control.end_run()
+    assert snap_compare(DashboardApp(control), terminal_size=(80, 24))
+
+
+@SIZES
+def test_accounts_tab(snap_compare, size, make_snapshot, make_control):
+    assert snap_compare(DashboardApp(make_control(make_snapshot())), press=["4"], terminal_size=size)

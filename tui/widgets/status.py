@@ -20,6 +20,7 @@ STATE_STYLES = {
     RunState.STOPPED: "bold white on red",
 }
 WAITING_STYLE = "bold black on cyan"
+FINISHED_STYLE = "bold white on blue"
 NOTE_STYLE = "bold white on dark_magenta"
 
 
@@ -42,6 +43,8 @@ class StatusBar(SnapshotPanel):
     """What the keys asked for, bound to the app's."""
     state: reactive[RunState | None] = reactive(None)
     """The state the badge shows; None (WAITING) until there is one."""
+    finished: reactive[bool] = reactive(False)
+    """The run is over and the dashboard stays to show it: the badge says FINISHED."""
     fields: reactive[tuple[tuple[str, str], ...]] = reactive(())
     """(label, value) pairs after the badge; the label may be empty."""
 
@@ -80,10 +83,24 @@ class StatusBar(SnapshotPanel):
             text.append(" WAITING ", WAITING_STYLE)
             text.append("  " + WAITING_TEXT, "dim")
             return text
-        text.append(f" {state.value} ", STATE_STYLES[state])
+        if self.finished:
+            text.append(" FINISHED ", FINISHED_STYLE)
+        else:
+            text.append(f" {state.value} ", STATE_STYLES[state])
+        # each field is kept whole on one line: a narrow strip breaks between fields, never
+        # inside one (a stop reason longer than the line is the one that may still wrap)
+        width = self.content_size.width or 80
+        used = text.cell_len
         for label, value in self.fields:
-            text.append("  ")
+            field = f"{label} {value}" if label else value
+            if used + 2 + len(field) > width and used:
+                text.append("\n")
+                used = 0
+            elif used:
+                text.append("  ")
+                used += 2
             if label:
                 text.append(f"{label} ", "dim")
             text.append(value, "bold red" if label == "stop" else "bold")
+            used += len(field)
         return text

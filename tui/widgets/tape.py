@@ -1,55 +1,171 @@
-"""The live tape: the latest sampled orders and fills, newest on top, one Text per refresh."""
+"""The tape: every event of the watched symbol in the order its book made them, scrollable.
+
+``Snapshot.tape_events`` is a window on the run's tape (its latest events, each numbered); the
+panel appends the ones it has not seen to a history of its own (``kept`` events) and draws only
+the lines on screen (Textual's line API), so a long history costs nothing per frame. It follows
+the newest line at the bottom unless the user scrolled up or held it (``t``): then the view
+stays put and the title counts what arrived meanwhile; ``end`` or ``t`` again follows again.
+"""
 
 from __future__ import annotations
 
-from rich.text import Text
-from textual.app import RenderResult
+from collections import deque
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.geometry import Size
 from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
-from simulator.orders import Side
-from simulator.stats import Snapshot, TapeEntry
-from tui.format import tape_line
-from tui.widgets.base import WAITING_TEXT, SnapshotPanel
+from simulator.stats import Snapshot, TapeEvent
+from tui.tape_format import clock_fits, fit_pieces, id_width, tape_pieces
+from tui.widgets.base import WAITING_TEXT
+
+TAPE_TITLE = "Tape"
 
 
-class TapePanel(SnapshotPanel):
-    """``Snapshot.tape`` (oldest first) drawn newest first; buys green, sells red, fills bold.
+class TapePanel(ScrollView, can_focus=True):
+    """The watched symbol's tape, oldest at the top, newest at the bottom."""
 
-    Lines that do not fit are the oldest and are simply not drawn.
-    """
+    BINDINGS = [
+        # no sideways scrolling here: left and right stay the symbol keys
+        Binding("left", "app.previous_symbol", show=False),
+        Binding("right", "app.next_symbol", show=False),
+        Binding("end", "follow", "Follow", show=False),
+    ]
 
     DEFAULT_CSS = """
     TapePanel {
         height: 1fr;
-        text-wrap: nowrap;
-        text-overflow: clip;
+        overflow-x: hidden;
+        scrollbar-size-vertical: 1;
     }
     """
 
-    entries: reactive[tuple[TapeEntry, ...]] = reactive(())
-    """The sampled orders and fills, oldest first."""
-    symbol_width: reactive[int] = reactive(4)
-    """Width of the symbol column: the longest symbol of the run."""
+    snapshot: reactive[Snapshot | None] = reactive(None, repaint=False)
+    """The latest Snapshot, bound to the app's; None until the first one."""
+    held: reactive[bool] = reactive(False, repaint=False)
+    """The user held the tape (``t``): new events are kept, the view does not move."""
+
+    def __init__(self, *, kept: int = 5_000, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.events: deque[TapeEvent] = deque(maxlen=kept)
+        """The panel's own history, oldest first."""
+        self.last_seq = 0
+        self.skipped = 0
+        self.unseen = 0  # events that arrived while held or scrolled up
+        self._id_width = 4
+        self._styles: dict[str, Style] = {}
+
+    # -- data ----------------------------------------------------------------------------------
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         if snapshot is None:
             return
-        self.entries = snapshot.tape
-        self.symbol_width = max((len(s) for s in snapshot.symbols), default=4)
+        events = snapshot.tape_events
+        if events and events[-1].seq < self.last_seq:
+            # another run's numbering (a view attached again): start again
+            self.events.clear()
+            self.last_seq = 0
+        new = [e for e in events if e.seq > self.last_seq]
+        skipped_changed = snapshot.tape_skipped != self.skipped
+        self.skipped = snapshot.tape_skipped
+        if new:
+            self.add_events(new)
+        elif skipped_changed:
+            self.show_title()
 
-    def render(self) -> RenderResult:
+    def add_events(self, new: list[TapeEvent]) -> None:
+        following = self.following
+        before = len(self.events)
+        self.events.extend(new)
+        self.last_seq = new[-1].seq
+        dropped = before + len(new) - len(self.events)
+        width = max(self._id_width, id_width(new))
+        if width != self._id_width:
+            self._id_width = width
+        if not following:
+            self.unseen += len(new)
+            if dropped:  # the lines under the view moved up: keep showing the same ones
+                self.scroll_to(y=max(self.scroll_y - dropped, 0), animate=False, immediate=True)
+        self.virtual_size = Size(0, len(self.events))
+        if following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.show_title()
+        self.refresh()
+
+    @property
+    def following(self) -> bool:
+        """True when the view shows the newest line (and will go on showing it)."""
+        return not self.held and self.scroll_y >= self.max_scroll_y
+
+    def show_title(self) -> None:
+        symbol = self.snapshot.selected_symbol if self.snapshot else None
+        title = f"{TAPE_TITLE} {symbol}" if symbol else TAPE_TITLE
+        if self.held:
+            title += " \u2016 HELD"
+        self.border_title = title
+        notes = []
+        if self.skipped:
+            notes.append(f"{self.skipped:,} events skipped")
+        if self.unseen and not self.following:
+            notes.append(f"{self.unseen:,} new below")
+        self.border_subtitle = " \u00b7 ".join(notes)
+
+    # -- drawing -------------------------------------------------------------------------------
+
+    def style_of(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = Style.parse(name) if name else Style()
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        index = self.scroll_offset.y + y
+        base = self.rich_style
         if self.snapshot is None:
-            return WAITING_TEXT
-        entries = self.entries
-        if not entries:
-            return Text("no orders yet", "dim")
-        lines = self.content_size.height or len(entries)
-        text = Text(no_wrap=True, overflow="crop", end="")
-        for n, entry in enumerate(reversed(entries[-lines:])):
-            if n:
-                text.append("\n")
-            style = "green" if entry.side == Side.BUY else "red"
-            if entry.kind == "fill":
-                style = "bold " + style
-            text.append(tape_line(entry, self.symbol_width), style)
-        return text
+            if y == 0:
+                return Strip([Segment(WAITING_TEXT, base)]).crop_extend(0, width, base)
+            return Strip.blank(width, base)
+        if not self.events:
+            if y == 0:
+                text = "no events of the watched symbol yet"
+                return Strip([Segment(text, base + self.style_of("dim"))]).crop_extend(0, width, base)
+            return Strip.blank(width, base)
+        if index >= len(self.events):
+            return Strip.blank(width, base)
+        clock = clock_fits(width, self._id_width)
+        pieces = fit_pieces(tape_pieces(self.events[index], self._id_width, clock), width)
+        segments = [Segment(text, base + self.style_of(style)) for text, style in pieces]
+        return Strip(segments).extend_cell_length(width, base)
+
+    def on_resize(self) -> None:
+        following = not self.held and not self.unseen
+        self.virtual_size = Size(0, len(self.events))
+        if following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if self.following and self.unseen:
+            self.unseen = 0
+            self.show_title()
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def toggle_hold(self) -> bool:
+        """Hold the view, or let it follow the newest line again; True when now held."""
+        self.held = not self.held
+        if not self.held:
+            self.action_follow()
+        self.show_title()
+        return self.held
+
+    def action_follow(self) -> None:
+        self.held = False
+        self.unseen = 0
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.show_title()

@@ -1,0 +1,77 @@
+"""The accounts view: positions, cash and P&L marked to the last price, and one account's open
+orders, for the dashboard's accounts tab.
+
+Pure model (numpy only): reads the ledger's positions and cash, changes nothing. Marking every
+account is one pass over what is held (``Positions.marked``), a few milliseconds for the largest
+runs, so the
+snapshot builder does it once a second, and a Snapshot carries only the top accounts and the
+selected account's first open orders (``most`` of each): bounded whatever the run's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from simulator.order_window import ACKED, FREE, OrderWindow
+from simulator.orders import OrderType
+from simulator.positions import Positions
+from simulator.stats import AccountRow, OpenOrder
+
+_ACCOUNT, _SYM, _OTYPE = 1, 2, 4
+_CANCEL = int(OrderType.CANCEL)
+MOST_POSITIONS_SHOWN = 4  # symbols per account row, the largest positions first
+
+
+def last_prices(symbols: Sequence[str], last_trade: Mapping[str, tuple]) -> np.ndarray:
+    """Each symbol's last trade price in ticks (0 before its first trade)."""
+    return np.array([int(last_trade[s][5]) if s in last_trade else 0 for s in symbols], np.int64)
+
+
+def mark(positions: Positions, cash: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(market value of each account's positions, its P&L = cash + that value), in ticks x shares."""
+    value = positions.marked(last)
+    return value, cash + value
+
+
+def account_row(account: int, symbols: Sequence[str], positions: Positions, cash: np.ndarray,
+                value: np.ndarray, pnl: np.ndarray) -> AccountRow:  # fmt: skip
+    held = positions.of_accounts([account])[account]
+    biggest = sorted(held, key=lambda s: (-abs(held[s]), s))[:MOST_POSITIONS_SHOWN]
+    return AccountRow(
+        account=account,
+        pnl=int(pnl[account]),
+        cash=int(cash[account]),
+        value=int(value[account]),
+        positions=tuple((symbols[s], held[s]) for s in biggest),
+        symbols_held=len(held),
+    )
+
+
+def top_accounts(symbols: Sequence[str], positions: Positions, cash: np.ndarray, last: np.ndarray,
+                 most: int) -> tuple[list[AccountRow], np.ndarray, np.ndarray]:  # fmt: skip
+    """The ``most`` accounts of highest P&L, best first (ties: lower account first), and the
+    value and P&L arrays they were picked from."""
+    value, pnl = mark(positions, cash, last)
+    order = np.lexsort((np.arange(len(pnl)), -pnl))[:most]
+    return [account_row(int(a), symbols, positions, cash, value, pnl) for a in order], value, pnl
+
+
+def open_orders(window: OrderWindow, account: int, symbols: Sequence[str], most: int) -> list[OpenOrder]:
+    """The account's open orders (sent or resting; cancel requests left out), oldest first."""
+    record, state = window.record, window.state
+    mine = np.flatnonzero((state != FREE) & (record[:, _ACCOUNT] == account) & (record[:, _OTYPE] != _CANCEL))
+    if not len(mine):
+        return []
+    mine = mine[np.argsort(record[mine, 0], kind="stable")][:most]
+    n = len(symbols)
+    out = []
+    for (oid, _acct, sym, side, otype, tif, price, qty, _t), leaves, st in zip(
+        record[mine].tolist(), window.leaves[mine].tolist(), state[mine].tolist()
+    ):
+        name = symbols[sym] if 0 <= sym < n else "?"
+        out.append(
+            OpenOrder(oid, name, side, otype, tif, price, qty, leaves, "resting" if st == ACKED else "sent")
+        )
+    return out

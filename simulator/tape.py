@@ -1,0 +1,122 @@
+"""The tape of the watched symbol: what its broker records, and the events a view reads.
+
+A broker told to WATCH a symbol wraps that one book's ``submit_into`` and ``cancel_into``
+(``TapeRecorder.wrap``): each order taken keeps its own record and the event records its book
+appended for it, so the tape is every event in the order the book made them (new order, ack,
+each fill, the cancel of an IOC's rest or of a resting order, a reject with its reason). The
+other books are not touched, so watching costs the flow one Python call per order of the
+watched symbol only.
+
+The eye follows a few orders a second, not thousands: the recorder takes at most
+``EYE_ORDERS_PER_S`` orders a second (a token bucket refilled on each pump tick, bursts of up
+to ``EYE_BURST``), every event of each order taken, and counts the events of the orders it
+leaves out; below that rate the tape is complete. What it took goes to the bank in a TAPE
+message: ``(symbol, skipped events, [(t, order record, event records), ...])``, ``t`` the
+broker's ``time.monotonic()`` (the same clock in every process of the machine).
+
+``tape_events`` turns one such record into ``stats.TapeEvent``s. Stdlib only: brokers import
+this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+from simulator.orders import Event, OrderType
+from simulator.stats import TapeEvent
+from simulator.wire import EVENT_WIDTH
+
+EYE_ORDERS_PER_S = 8.0  # orders a second a person can follow on a tape, each with its events
+EYE_BURST = 8.0  # orders taken at once after a quiet spell (a step, a slow run)
+KINDS = ("new", "ack", "fill", "cancelled", "cancel_done", "reject", "watch")
+_CANCEL = int(OrderType.CANCEL)
+_ACK, _REJECT, _TRADE = int(Event.ACK), int(Event.REJECT), int(Event.TRADE)
+_CANCELLED, _CANCEL_DONE = int(Event.CANCELLED), int(Event.CANCEL_DONE)
+
+Submit = Callable[[list, int, int, int, int, int, int, int], None]
+Cancel = Callable[[list, int, int], None]
+
+
+class TapeRecorder:
+    """A broker's record of the watched book's orders, sampled at the eye's rate."""
+
+    def __init__(self, rate: float = EYE_ORDERS_PER_S, burst: float = EYE_BURST) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.now = 0.0  # the pump's clock reading of this tick
+        self.taken: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
+        self.skipped = 0  # events left out since the last ``take``
+        self._last_refill: float | None = None
+
+    def tick(self, now: float) -> None:
+        """A pump tick at ``now``: refill the bucket for the time since the last one."""
+        if self._last_refill is not None:
+            self.tokens = min(self.burst, self.tokens + (now - self._last_refill) * self.rate)
+        self._last_refill = self.now = now
+
+    def take(self) -> tuple[int, list]:
+        """(events skipped, orders taken) since the last call; both start again from none."""
+        skipped, taken = self.skipped, self.taken
+        self.skipped, self.taken = 0, []
+        return skipped, taken
+
+    def wrap(self, sym: int, submit: Submit, cancel: Cancel) -> tuple[Submit, Cancel]:
+        """The book's two entry points, recording what they do for the tape."""
+
+        def taped_submit(
+            out: list, oid: int, account: int, side: int, otype: int, tif: int, price: int, qty: int
+        ) -> None:
+            start = len(out)
+            submit(out, oid, account, side, otype, tif, price, qty)
+            if self.tokens >= 1.0:
+                self.tokens -= 1.0
+                order = (oid, account, sym, side, otype, tif, price, qty, 0)
+                self.taken.append((self.now, order, tuple(out[start:])))
+            else:
+                self.skipped += 1 + (len(out) - start) // EVENT_WIDTH
+
+        def taped_cancel(out: list, oid: int, target: int) -> None:
+            start = len(out)
+            cancel(out, oid, target)
+            if self.tokens >= 1.0:
+                self.tokens -= 1.0
+                order = (oid, -1, sym, 0, _CANCEL, 0, 0, 0, target)
+                self.taken.append((self.now, order, tuple(out[start:])))
+            else:
+                self.skipped += 1 + (len(out) - start) // EVENT_WIDTH
+
+        return taped_submit, taped_cancel
+
+
+def tape_events(
+    symbol: str, t_s: float, order: Sequence[int], events: Sequence[int], first_seq: int
+) -> list[TapeEvent]:
+    """The TapeEvents of one order taken by a ``TapeRecorder``: the order itself ("new"), then
+    one per event record its book made, numbered from ``first_seq``."""
+    oid, account, _sym, side, otype, tif, price, qty, target = order[:9]
+    out = [TapeEvent(first_seq, t_s, "new", symbol, oid, side, otype, tif, price, qty, account, target)]
+    for rec in _records(events):
+        kind = rec[0]
+        seq = first_seq + len(out)
+        if kind == _ACK:
+            out.append(TapeEvent(seq, t_s, "ack", symbol, rec[1], side, otype, tif, price, qty, account))
+        elif kind == _TRADE:
+            buy, sell, fill_price, fill_qty = rec[3], rec[4], rec[5], rec[6]
+            resting = sell if buy == oid else buy
+            out.append(
+                TapeEvent(seq, t_s, "fill", symbol, oid, side, price=fill_price, qty=fill_qty, other=resting)
+            )
+        elif kind == _CANCELLED:
+            by = oid if rec[1] != oid else 0  # the cancel request that ended it, if one did
+            out.append(TapeEvent(seq, t_s, "cancelled", symbol, rec[1], qty=rec[2], other=by))
+        elif kind == _CANCEL_DONE:
+            out.append(TapeEvent(seq, t_s, "cancel_done", symbol, rec[1], other=rec[2]))
+        elif kind == _REJECT:
+            out.append(TapeEvent(seq, t_s, "reject", symbol, rec[1], side, otype, reason=rec[2]))
+    return out
+
+
+def _records(flat: Sequence[int]) -> Iterator[Sequence[int]]:
+    for i in range(0, len(flat) - EVENT_WIDTH + 1, EVENT_WIDTH):
+        yield flat[i : i + EVENT_WIDTH]

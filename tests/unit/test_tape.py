@@ -1,0 +1,127 @@
+"""The watched symbol's tape as a broker records it: every event of every order taken, in the
+book's order, sampled at the eye's rate, with what was left out counted."""
+
+from __future__ import annotations
+
+from simulator.book import OrderBook
+from simulator.orders import OrderType, RejectReason, Side, TimeInForce
+from simulator.tape import EYE_BURST, TapeRecorder, tape_events
+
+LIMIT, MARKET, CANCEL = int(OrderType.LIMIT), int(OrderType.MARKET), int(OrderType.CANCEL)
+DAY, IOC = int(TimeInForce.DAY), int(TimeInForce.IOC)
+BUY, SELL = int(Side.BUY), int(Side.SELL)
+
+
+def recorded_book(rate: float = 1000.0, burst: float = 1000.0):
+    book = OrderBook("AAPL", 0)
+    tape = TapeRecorder(rate, burst)
+    submit, cancel = tape.wrap(0, book.submit_into, book.cancel_into)
+    return book, tape, submit, cancel
+
+
+def events_of(tape: TapeRecorder):
+    _skipped, taken = tape.take()
+    out, seq = [], 1
+    for t, order, events in taken:
+        new = tape_events("AAPL", t, order, events, seq)
+        seq += len(new)
+        out += new
+    return out
+
+
+def test_every_event_of_every_order_in_the_order_the_book_made_them():
+    _book, tape, submit, cancel = recorded_book()
+    out: list = []
+    submit(out, 1, 7, BUY, LIMIT, DAY, 10_000, 100)  # rests
+    submit(out, 2, 8, SELL, LIMIT, DAY, 10_010, 50)  # rests
+    submit(out, 3, 9, SELL, MARKET, IOC, 0, 30)  # hits the bid
+    submit(out, 4, 9, BUY, LIMIT, IOC, 9_000, 5)  # nothing to trade with: its rest cancelled
+    submit(out, 5, 9, BUY, LIMIT, DAY, -1, 5)  # refused
+    cancel(out, 6, 1)  # the rest of order 1
+    events = events_of(tape)
+    assert [(e.kind, e.oid) for e in events] == [
+        ("new", 1), ("ack", 1),
+        ("new", 2), ("ack", 2),
+        ("new", 3), ("ack", 3), ("fill", 3),
+        ("new", 4), ("ack", 4), ("cancelled", 4),
+        ("new", 5), ("reject", 5),
+        ("new", 6), ("cancelled", 1), ("cancel_done", 6),
+    ]  # fmt: skip
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    first = events[0]
+    assert (first.side, first.otype, first.tif, first.price, first.qty, first.account) == (
+        BUY, LIMIT, DAY, 10_000, 100, 7
+    )  # fmt: skip
+    fill = events[6]
+    assert (fill.side, fill.price, fill.qty, fill.other) == (SELL, 10_000, 30, 1)  # aggressor 3, resting 1
+    assert events[9].qty == 5 and events[9].other == 0  # an IOC's rest, not cancelled by a request
+    assert events[11].reason == RejectReason.PRICE_NOT_POSITIVE
+    assert events[12].otype == CANCEL and events[12].other == 1
+    assert events[13].qty == 70 and events[13].other == 6  # what order 1 had left, cancelled by 6
+
+
+def test_above_the_eyes_rate_orders_are_left_out_whole_and_their_events_counted():
+    _book, tape, submit, _cancel = recorded_book(rate=2.0, burst=2.0)
+    tape.tick(100.0)
+    out: list = []
+    for oid in range(1, 6):
+        submit(out, oid, 1, BUY, LIMIT, DAY, 10_000 + oid, 10)  # each: NEW + ACK
+    skipped, taken = tape.take()
+    assert [order[0] for _t, order, _events in taken] == [1, 2]
+    assert skipped == 3 * 2
+    tape.tick(100.5)  # half a second at 2 a second: one more
+    submit(out, 6, 1, BUY, LIMIT, DAY, 10_000, 10)
+    submit(out, 7, 1, BUY, LIMIT, DAY, 10_000, 10)
+    skipped, taken = tape.take()
+    assert [order[0] for _t, order, _events in taken] == [6] and skipped == 2
+
+
+def test_the_burst_is_bounded_after_a_quiet_spell():
+    tape = TapeRecorder()
+    tape.tick(0.0)
+    tape.tick(3600.0)
+    assert tape.tokens == EYE_BURST
+
+
+def test_a_watched_book_trades_exactly_as_an_unwatched_one():
+    watched, _tape, submit, cancel = recorded_book(rate=1.0, burst=1.0)
+    plain = OrderBook("AAPL", 0)
+    a: list = []
+    b: list = []
+    for oid in range(1, 200):
+        side = BUY if oid % 3 else SELL
+        price = 10_000 + (oid * 7) % 11
+        submit(a, oid, oid % 5, side, LIMIT, DAY, price, 10 + oid % 4)
+        plain.submit_into(b, oid, oid % 5, side, LIMIT, DAY, price, 10 + oid % 4)
+        if oid % 10 == 0:
+            cancel(a, 1000 + oid, oid - 3)
+            plain.cancel_into(b, 1000 + oid, oid - 3)
+    assert a == b and watched.depth(10) == plain.depth(10)
+
+
+def test_a_broker_records_the_watched_symbol_only_and_stops_when_told():
+    from simulator import messages as msg
+    from simulator.broker import Broker
+
+    broker = Broker(msg.BrokerSpec(0, "broker-1", ("AAPL", "MSFT"), (0, 1)))
+    broker.watch("MSFT")
+    out: list = []
+    orders = [(1, 3, 0, BUY, LIMIT, DAY, 100, 5, 0), (2, 3, 1, SELL, LIMIT, DAY, 200, 5, 0)]
+    broker.handle_orders([x for o in orders for x in o], out)
+    skipped, taken = broker.tape.take()
+    assert [order[:3] for _t, order, _e in taken] == [(2, 3, 1)] and skipped == 0
+    broker.watch(None)
+    assert broker.tape is None
+    broker.handle_orders([3, 3, 1, BUY, LIMIT, DAY, 100, 5, 0], out)  # the book's own entry again
+    assert out[-7:] == [1, 3, 0, 0, 0, 0, 0]
+
+
+def test_a_tape_message_travels_and_a_malformed_one_is_refused():
+    import pytest
+
+    from simulator import messages as msg
+
+    body = ("AAPL", 3, [(1.5, (1, 2, 0, 1, 0, 0, 100, 5, 0), (1, 1, 0, 0, 0, 0, 0))])
+    assert msg.decode(msg.encode(msg.TAPE, body)) == (msg.TAPE, body)
+    with pytest.raises(msg.BadMessage, match="TAPE"):
+        msg.decode(msg.encode(msg.TAPE, ("AAPL", 3)))
