@@ -10,7 +10,7 @@ selected account's first open orders (``most`` of each): bounded whatever the ru
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -18,15 +18,16 @@ from simulator.order_window import ACKED, FREE, OrderWindow
 from simulator.orders import OrderType
 from simulator.positions import Positions
 from simulator.stats import AccountRow, OpenOrder
+from simulator.symbol_stats import TradedDigest
 
 _ACCOUNT, _SYM, _OTYPE = 1, 2, 4
 _CANCEL = int(OrderType.CANCEL)
 MOST_POSITIONS_SHOWN = 4  # symbols per account row, the largest positions first
 
 
-def last_prices(symbols: Sequence[str], last_trade: Mapping[str, tuple]) -> np.ndarray:
+def last_prices(traded: TradedDigest) -> np.ndarray:
     """Each symbol's last trade price in ticks (0 before its first trade)."""
-    return np.array([int(last_trade[s][5]) if s in last_trade else 0 for s in symbols], np.int64)
+    return np.where(traded.traded, traded.close, 0)
 
 
 def mark(positions: Positions, cash: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

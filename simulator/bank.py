@@ -34,7 +34,6 @@ from simulator.channel import ChannelFull, ChannelGone
 from simulator.config import SimConfig
 from simulator.flow import OrderFlow
 from simulator.ledger import Ledger, Reconciliation
-from simulator.market import MarketData
 from simulator.routing import RoutedCounts, Routing
 from simulator.schedule import Schedule
 from simulator.stats import LatencyHistogram, RunState
@@ -85,7 +84,6 @@ class Bank(SimplePlugin):
         self.journal = journal  # a Journal plugin, when --journal is given
         self.flow = OrderFlow.from_config(config)
         self.ledger = Ledger(config.symbols, config.accounts)
-        self.market = MarketData(len(config.symbols))  # per-symbol volume, VWAP, high/low: for views
         self.ack_latency = LatencyHistogram()  # order due -> its ack known to the bank
         self.final_latency = LatencyHistogram()  # order due -> its final state known
         self.schedule = Schedule(rate=config.rate, batch=config.batch, brokers=config.brokers)
@@ -295,7 +293,6 @@ class Bank(SimplePlugin):
             events = batches[0] if len(batches) == 1 else np.concatenate(batches)
             try:
                 self.ledger.apply(events, time.monotonic_ns(), self.ack_latency, self.final_latency)
-                self.market.add_events(events)
             except Exception as exc:  # a bug, or garbage the ledger could not even count
                 self.brokers.bad_messages += 1
                 log.warning("events ignored: %s: %s", type(exc).__name__, exc)

@@ -44,6 +44,7 @@ _IDLE_WAIT_S = 0.02
 # back (with the events) while the other half still keeps this broker busy
 _DRAIN_BUDGET = 32
 _DEPTH_LEVELS = 10
+TOPS_PER_HEARTBEAT = 1024  # books whose best bid and ask one heartbeat carries
 _CANCEL = int(OrderType.CANCEL)
 _REJECT = int(Event.REJECT)
 _UNKNOWN_SYMBOL = int(RejectReason.UNKNOWN_SYMBOL)
@@ -104,6 +105,7 @@ class Broker:
         self.bad_messages = 0
         self.watched: str | None = None
         self.tape: TapeRecorder | None = None  # records the watched book's orders
+        self._tops_from = 0  # the book the next heartbeat's tops start at
 
     def watch(self, symbol: str | None) -> None:
         """Carry ``symbol``'s depth in heartbeats and record its tape (None: watch nothing).
@@ -216,9 +218,15 @@ class Broker:
         )
 
     def tops(self) -> tuple:
-        """(symbol, best bid, best ask) of every book with orders (0: that side is empty)."""
+        """(symbol, best bid, best ask) of books with orders (0: that side is empty), at most
+        ``TOPS_PER_HEARTBEAT`` of them, the next ones each time: a heartbeat's cost is bounded
+        however many books there are, and each book's top is refreshed every few heartbeats."""
+        books = list(self.books.values())
+        start = self._tops_from % len(books) if books else 0
+        chunk = (books[start:] + books[:start])[:TOPS_PER_HEARTBEAT]
+        self._tops_from = start + len(chunk)
         out = []
-        for book in self.books.values():
+        for book in chunk:
             if book.order_count:
                 bid, ask = book.best_bid(), book.best_ask()
                 out.append((book.symbol, bid[0] if bid else 0, ask[0] if ask else 0))

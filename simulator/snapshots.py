@@ -254,7 +254,7 @@ class SnapshotBuilder(SimplePlugin):
             led, symbols = self.bank.ledger, self.bank.config.symbols
             # the ledger's own arrays, read only (its module is at its size limit: no accessor)
             positions, cash = led._positions, led._cash
-            last = accounts.last_prices(symbols, led.last_trade)
+            last = accounts.last_prices(led.traded)
             top, value, pnl = accounts.top_accounts(symbols, positions, cash, last, TOP_ACCOUNTS)
             chosen = (
                 self.selected_account if self.selected_account is not None else (top[0].account if top else 0)
@@ -266,27 +266,27 @@ class SnapshotBuilder(SimplePlugin):
         return {"accounts": top, "selected_account": row, "account_orders": orders}
 
     def _market_rows(self) -> tuple[MarketRow, ...]:
-        bank = self.bank
-        md, symbols, last_trade = bank.market, bank.config.symbols, bank.ledger.last_trade
-        chosen = md.most_traded(MARKET_ROWS)
-        watched = bank.ledger.symbol_ids.get(self.selected_symbol or "")
-        if watched is not None and watched not in chosen and md.trades[watched]:
+        """The most traded symbols' figures (and the watched one's): what the ledger counts."""
+        ledger = self.bank.ledger
+        traded, symbols = ledger.traded, ledger.symbols
+        chosen = traded.most_traded(MARKET_ROWS)
+        watched = ledger.symbol_ids.get(self.selected_symbol or "")
+        if watched is not None and watched not in chosen and traded.traded[watched]:
             chosen.append(watched)
         rows = []
         for s in chosen:
             symbol = symbols[s]
-            last = last_trade.get(symbol)
             bid, ask = self._tops.get(symbol, (0, 0))
             rows.append(
                 MarketRow(
                     symbol,
-                    last=int(last[5]) if last else 0,
-                    first=int(md.first[s]),
-                    vwap=md.vwap(s) or 0.0,
-                    volume=int(md.volume[s]),
-                    trades=int(md.trades[s]),
-                    high=int(md.high[s]),
-                    low=int(md.low[s]),
+                    last=int(traded.close[s]),
+                    first=int(traded.open[s]),
+                    vwap=traded.vwap(s) or 0.0,
+                    volume=int(traded.volume[s]),
+                    trades=int(traded.trades[s]),
+                    high=int(traded.high[s]),
+                    low=int(traded.low[s]),
                     bid=bid,
                     ask=ask,
                 )

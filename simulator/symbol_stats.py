@@ -75,6 +75,18 @@ class TradedDigest(FillsDigest):
         self.volume[sym] += sum(r[_QTY] for r in rows)
         self.notional[sym] += sum(r[_PRICE] * r[_QTY] for r in rows)
 
+    def vwap(self, sym: int) -> float | None:
+        """The volume-weighted average price in ticks, None before the first trade."""
+        volume = int(self.volume[sym])
+        return int(self.notional[sym]) / volume if volume else None
+
+    def most_traded(self, most: int) -> list[int]:
+        """The symbols that traded, most volume first, at most ``most`` of them (the views')."""
+        traded = np.flatnonzero(self.traded)
+        if len(traded) > most:
+            traded = traded[np.argpartition(-self.volume[traded], most - 1)[:most]]
+        return sorted(traded.tolist(), key=lambda s: -int(self.volume[s]))
+
     def last_prices(self) -> list[int | None]:
         """Each symbol's last trade price (None if it never traded)."""
         return [int(c) if t else None for t, c in zip(self.traded.tolist(), self.close.tolist())]

@@ -35,7 +35,7 @@ def booked_ledger(accounts: int = 4) -> Ledger:
 @pytest.mark.parametrize("many", [4, 1_000_000], ids=["dense", "sparse-positions"])
 def test_pnl_is_cash_plus_positions_at_the_last_price(many):
     ledger = booked_ledger(many)
-    last = accounts.last_prices(ledger.symbols, ledger.last_trade)
+    last = accounts.last_prices(ledger.traded)
     assert last.tolist() == [11_000, 0]
     top, value, pnl = accounts.top_accounts(ledger.symbols, ledger._positions, ledger._cash, last, 3)
     # account 1: paid 1,000,000, got 11,000, holds 99 at 110.00 = 1,089,000: +100,000

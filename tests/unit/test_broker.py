@@ -13,7 +13,7 @@ from simulator import messages as msg
 from simulator import wire
 from simulator.broker import Broker, InboxPump
 from simulator.bus import new_bus
-from simulator.orders import Event, OrderType, RejectReason
+from simulator.orders import Event, OrderType, RejectReason, Side
 from simulator.processes import OrphanWatch
 
 pytestmark = pytest.mark.timeout(60)
@@ -265,3 +265,19 @@ def test_pump_sends_final_report_after_stop_and_reads_nothing_after_it():
     assert [kind for kind, _ in sent] == [msg.EVENTS, msg.FINAL]
     assert sent[1][1].resting == {"TSLA": [(1, 7, 1, 100, 10)]}
     assert pump.consumed == 2
+
+
+def test_heartbeats_carry_a_bounded_share_of_the_tops_and_every_book_comes_round():
+    from simulator.broker import TOPS_PER_HEARTBEAT
+
+    n = TOPS_PER_HEARTBEAT * 2 + 10
+    names = tuple(f"S{i}" for i in range(n))
+    broker = Broker(msg.BrokerSpec(index=0, name="broker-1", symbols=names, symbol_ids=tuple(range(n))))
+    out: list = []
+    broker.handle_orders(flat(*(order(i + 1, i, int(Side.BUY), 100 + i, 5) for i in range(n))), out)  # one bid each
+    seen: dict = {}
+    for _ in range(3):
+        tops = broker.heartbeat(0).tops
+        assert 0 < len(tops) <= TOPS_PER_HEARTBEAT  # a heartbeat's cost does not grow with the books
+        seen.update({symbol: (bid, ask) for symbol, bid, ask in tops})
+    assert seen == {f"S{i}": (100 + i, 0) for i in range(n)}
