@@ -22,6 +22,7 @@ import os
 import struct
 import sys
 import time
+from typing import Protocol
 
 from cherrypy.process.plugins import SimplePlugin
 
@@ -170,10 +171,20 @@ class Broker:
         )
 
 
+class ParentWatch(Protocol):
+    """What the pump asks of whoever tells it the bank is gone (``processes.OrphanWatch`` over
+    pipes, ``amqp_broker.BankWatch`` over AMQP)."""
+
+    parent_pid: int
+
+    @property
+    def orphaned(self) -> bool: ...
+
+
 class InboxPump(SimplePlugin):
     """Bus plugin: each 'main' tick waits briefly for orders, drains a batch, answers it."""
 
-    def __init__(self, bus, broker: Broker, inbox, results, parent: processes.OrphanWatch) -> None:
+    def __init__(self, bus, broker: Broker, inbox, results, parent: ParentWatch) -> None:
         super().__init__(bus)
         self.broker = broker
         self.inbox = inbox

@@ -25,6 +25,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
+from simulator.amqp_url import add_flags as add_amqp_flags
+from simulator.amqp_url import flag_problem as amqp_problem
+from simulator.amqp_url import masked
+
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOG", "META", "JPM")
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,7}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -79,10 +83,15 @@ class SimConfig:
     journal: str | None = None  # SQLite journal of every order and result
     http: str | None = None  # --http HOST:PORT: the run's API (simulator.http_flags); no token here
     http_control: bool = False  # --http-control: POST /api/control, with the token
+    transport: str = "pipe"  # pipe: brokers on this machine; amqp: over RabbitMQ (amqp_pool)
+    amqp_url: str | None = None  # --amqp-url or $SIM_AMQP_URL; shown only masked (to_dict)
+    amqp_credit: int = 64  # batches unanswered per shard in RabbitMQ (amqp_url.add_flags says why)
+    external_brokers: bool = False  # brokers are `simulate.py broker` processes, started anywhere
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["symbols"] = list(self.symbols)
+        d["amqp_url"] = masked(self.amqp_url) if self.amqp_url else None
         return d
 
 
@@ -275,6 +284,7 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     from simulator import http_flags
 
     http_flags.add_flags(p)
+    add_amqp_flags(p, d, _int_in)
     return p
 
 
@@ -435,4 +445,4 @@ def _disagreement(ns: argparse.Namespace, given: frozenset[str]) -> str | None:
         if real in files:
             return f"argument {_flag(dest)}: {_shown(path)} is the file {_flag(files[real])} writes too"
         files[real] = dest
-    return None
+    return amqp_problem(ns, given)  # last: whether the server answers, once the rest is good

@@ -17,6 +17,9 @@ dashboard's pipe to the bank process (``remote.py``).
                             HEARTBEAT  Heartbeat
                             FINAL   FinalReport
                             LOG     LogLine
+    over AMQP only (``amqp_broker``, ``amqp_pool``):
+    broker -> bank results: HELLO   Hello: a broker took a shard over and waits for its books
+    bank -> that broker:    TAKEOVER  Takeover: the shard's books and how much of it is answered
     dashboard -> bank:      COMMAND (name, argument): one of ``control.COMMANDS``
     bank -> dashboard:      SNAPSHOT  Snapshot
                             DONE    (report dict, error lines), or None: the run is over
@@ -43,8 +46,12 @@ LOG = b"L"
 COMMAND = b"C"
 SNAPSHOT = b"N"
 DONE = b"D"
+HELLO = b"A"
+TAKEOVER = b"T"
 
-_BODY_KINDS = frozenset((ORDERS, WATCH, RESTORE, EVENTS, HEARTBEAT, FINAL, LOG, COMMAND, SNAPSHOT, DONE))
+_BODY_KINDS = frozenset(
+    (ORDERS, WATCH, RESTORE, EVENTS, HEARTBEAT, FINAL, LOG, COMMAND, SNAPSHOT, DONE, HELLO, TAKEOVER)
+)
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _PAD = bytes(7)  # kind byte + padding = 8: records after it are 8-aligned
 RECORDS_OFFSET = 1 + len(_PAD)  # where an ORDERS message's records start
@@ -112,6 +119,27 @@ class LogLine:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """A broker's first word on a shard it has just taken over (AMQP): who it is, and where the
+    bank sends its books. Published behind everything the shard's previous broker published."""
+
+    index: int
+    host: str
+    pid: int
+    incarnation: str  # unique per broker process and claim: the bank ignores older ones
+    reply_to: str  # the broker's own queue, for the TAKEOVER
+
+
+@dataclass(frozen=True, slots=True)
+class Takeover:
+    """The bank's answer to a HELLO: the shard's books as its ledger has them, and how many of
+    the shard's messages are answered already (the broker skips those when they come again)."""
+
+    books: dict  # {symbol: BookState}
+    answered: int
+
+
 def encode(kind: bytes, body: Any = None) -> bytes:
     """One message: ORDERS takes record bytes, EVENTS (index, consumed, record bytes), the
     rest any picklable body."""
@@ -168,6 +196,10 @@ def decode(payload: object) -> tuple[bytes, Any]:
         raise BadMessage("RESTORE body is not a dict of book states")
     if kind == WATCH and not isinstance(body, str):
         raise BadMessage("WATCH body is not a symbol")
+    if kind == HELLO and not isinstance(body, Hello):
+        raise BadMessage("HELLO body is not a Hello")
+    if kind == TAKEOVER and not isinstance(body, Takeover):
+        raise BadMessage("TAKEOVER body is not a Takeover")
     if kind == COMMAND and not (isinstance(body, tuple) and len(body) == 2):
         raise BadMessage("COMMAND body is not (name, argument)")
     if kind == SNAPSHOT and not isinstance(body, Snapshot):
