@@ -141,8 +141,9 @@ class ShardTaker(SimplePlugin):
     """Bus plugin of an AMQP broker process: the states of the module docstring, one step per
     'main' tick."""
 
-    def __init__(self, bus: Any, link: AmqpLink, *, offer: topo.Offer | None, stay: bool,
-                 stop_flag: Any = None) -> None:  # fmt: skip
+    def __init__(
+        self, bus: Any, link: AmqpLink, *, offer: topo.Offer | None, stay: bool, stop_flag: Any = None
+    ) -> None:
         super().__init__(bus)
         self.link = link
         self.fixed_offer = offer  # spawned by the bank: this shard, no offers queue
@@ -378,8 +379,9 @@ def spawned_broker_main(offer: topo.Offer, url: str) -> None:
     sys.exit(code)
 
 
-def run_broker(url: str, *, offer: topo.Offer | None, stay: bool, log_to_bank: bool = False,
-               stop_flag: Any = None) -> int:  # fmt: skip
+def run_broker(
+    url: str, *, offer: topo.Offer | None, stay: bool, log_to_bank: bool = False, stop_flag: Any = None
+) -> int:
     """One broker process's bus, link and shard taker; its exit status."""
     name = offer.spec.name if offer else "broker"
     bus = new_bus(name)

@@ -232,7 +232,17 @@ class AmqpLink(SimplePlugin):
         put = self.deliveries.put
 
         def on_message(ch: Any, method: Any, props: Any, body: bytes) -> None:
-            put(Delivery(queue_name, method.delivery_tag, method.redelivered, props.headers or {},
-                         props.app_id, props.message_id, body, ch))  # fmt: skip
+            put(
+                Delivery(
+                    queue_name,
+                    method.delivery_tag,
+                    method.redelivered,
+                    props.headers or {},
+                    props.app_id,
+                    props.message_id,
+                    body,
+                    ch,
+                )
+            )
 
         return channel.basic_consume(queue_name, on_message, auto_ack=auto_ack, exclusive=exclusive)

@@ -309,10 +309,17 @@ class AmqpBrokers(SimplePlugin):
             }
         self.link.publish(hello.reply_to, msg.encode(msg.TAKEOVER, msg.Takeover(books, b.base)))
         how = "took over" if took_over else "took"
-        log.log(logging.WARNING if took_over else logging.INFO,
-                "%s: %s pid %s on %s %s it, %d messages answered, %d resting orders restored",
-                b.name, "broker" if self.external else "process", hello.pid, hello.host, how, b.base,
-                sum(len(s.resting) for s in books.values()))  # fmt: skip
+        log.log(
+            logging.WARNING if took_over else logging.INFO,
+            "%s: %s pid %s on %s %s it, %d messages answered, %d resting orders restored",
+            b.name,
+            "broker" if self.external else "process",
+            hello.pid,
+            hello.host,
+            how,
+            b.base,
+            sum(len(s.resting) for s in books.values()),
+        )
 
     def _look_at_processes(self) -> None:
         for b in self.brokers:

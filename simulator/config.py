@@ -208,6 +208,8 @@ other commands:
                         simulate.py replay --help)
   simulate.py dashboard --attach URL [--token T]
                         the dashboard on a run started with --http
+  simulate.py broker --amqp-url URL [--stay]
+                        a broker for runs with --transport amqp --external-brokers
   simulate.py serve [--attach URL] [--port 8322]
                         that dashboard in a browser (without --attach it
                         starts a headless run with --http and serves it)

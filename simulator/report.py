@@ -105,9 +105,11 @@ def build_report(config: SimConfig, outcome: Outcome) -> dict:
             "seconds": round(answered_s, 3),
         },
         "latency_us": {"ack": dict(s.ack_latency_us), "final": dict(s.final_latency_us)},
+        "transport": {"kind": s.transport, "url": config.to_dict()["amqp_url"]},
         "brokers": [
             {
                 "name": p.name,
+                "host": p.host,
                 "pid": p.pid,
                 "symbols": list(p.symbols),
                 "orders": p.orders,
@@ -124,6 +126,11 @@ def build_report(config: SimConfig, outcome: Outcome) -> dict:
             "cpus": os.cpu_count(),
         },
     }
+
+
+def where(report: dict, broker: dict) -> str:
+    """`` on HOST`` for a broker of an AMQP run (anywhere), nothing over pipes (this machine)."""
+    return f" on {broker.get('host')}" if report.get("transport", {}).get("kind") == "amqp" else ""
 
 
 def write_report(path: str, report: dict) -> None:
@@ -198,7 +205,7 @@ def summary_text(report: dict) -> str:
     ]
     for b in report["brokers"]:
         lines.append(
-            f"  {b['name']:<10} pid {b['pid']!s:<8} {len(b['symbols'])} symbols "
+            f"  {b['name']:<10} pid {b['pid']!s:<8}{where(report, b)} {len(b['symbols'])} symbols "
             f"{b['orders']:>10,} orders {b['fills']:>9,} fills  exit {b['exit_code']}"
         )
     verdict = "reconciled: yes" if report["reconciled"] else "reconciled: NO"

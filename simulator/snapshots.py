@@ -14,6 +14,7 @@ is built from it and the config alone (``simulator.report``), never from the ban
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections import deque
 from collections.abc import Callable
@@ -185,6 +186,7 @@ class SnapshotBuilder(SimplePlugin):
             reject_reasons=led.reject_counts(),
             stop_reason=bank.stop_request.reason,
             final_latency_us=bank.final_latency.summary(),
+            transport=bank.config.transport,
         )
 
     def _process_rows(self, now: float) -> tuple[ProcessRow, ...]:
@@ -228,6 +230,7 @@ class SnapshotBuilder(SimplePlugin):
                     heartbeat_age_s=age,
                     restarts=b.restarts,
                     exit_code=b.exit_code,
+                    host=getattr(b, "host", "") or _HOST,
                 )
             )
         return tuple(rows)
@@ -264,6 +267,9 @@ class SnapshotBuilder(SimplePlugin):
             exit_code=EXIT_OK if ok else EXIT_FAILED,
             answered_s=max(answered_s, 0.0),
         )
+
+
+_HOST = socket.gethostname()
 
 
 class ResourceSampler:

@@ -126,6 +126,7 @@ class ProcessRow:
     heartbeat_age_s: float = 0.0
     restarts: int = 0
     exit_code: int | None = None
+    host: str = ""  # where it runs (brokers over AMQP may run anywhere)
 
     @property
     def warning(self) -> bool:
@@ -211,3 +212,4 @@ class Snapshot:
     reject_reasons: dict[str, int] = field(default_factory=dict)
     stop_reason: str | None = None
     final_latency_us: dict[str, int] = field(default_factory=dict)
+    transport: str = "pipe"  # how the bank talks to its brokers: pipe or amqp (--transport)
