@@ -181,10 +181,10 @@ def find_server() -> tuple[Server | None, str]:
         node = "" if shutil.which("rabbitmqctl") else None  # the machine's own node
         return Server("127.0.0.1", 5672, node=node), "127.0.0.1:5672"
     if shutil.which("rabbitmq-server"):
-        node = PrivateNode()
+        private = PrivateNode()
         try:
-            return node.start(), "a private node"
+            return private.start(), "a private node"
         except Exception as exc:
-            node.stop()
+            private.stop()
             return None, f"a private RabbitMQ node did not start: {exc}"
     return None, HOW_TO
