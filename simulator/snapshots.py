@@ -205,6 +205,7 @@ class SnapshotBuilder(SimplePlugin):
                 fills=bank.ledger.trades,
                 cpu_percent=usage.get(me, (0.0, 0))[0],
                 rss_bytes=usage.get(me, (0.0, 0))[1],
+                host=_HOST,
             )
         ]
         hang_s = self.supervisor.hang_timeout_s
