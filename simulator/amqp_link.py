@@ -43,9 +43,10 @@ from simulator.amqp_url import LinkFailed
 from simulator.bus import ORDER, never_raises
 
 log = logging.getLogger("amqp")
-# pika logs every channel the server closes at WARNING; the link expects some (a passive
-# declare of a queue that is gone or exclusive) and says what matters itself
-logging.getLogger("pika").setLevel(logging.ERROR)
+# pika logs every channel the server closes at WARNING (the link expects some: a passive declare
+# of a queue that is gone or exclusive) and a lost connection as several tracebacks at ERROR;
+# the link says what matters itself, in one line
+logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 _PUMP_S = 0.05  # longest the thread sits in pika between looks at its stop flag
 _WATCH_EVERY_S = 1.0

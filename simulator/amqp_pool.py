@@ -387,7 +387,8 @@ class AmqpBrokers(SimplePlugin):
         self.stopped = True
         for b in self.brokers:
             if b.process is not None:
-                grace = _JOIN_GRACE_S if b.final is not None else 0.1
+                # a broker that lost the server too exits by itself (it has nothing to answer with)
+                grace = _JOIN_GRACE_S if b.final is not None or self.link.failed else 0.1
                 b.exit_code = processes.end_process(
                     b.process, b.name, grace_s=grace, escalate_s=_JOIN_GRACE_S, terminate=False
                 )
