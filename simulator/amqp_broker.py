@@ -29,6 +29,7 @@ import socket
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from cherrypy.process.plugins import SimplePlugin
@@ -142,10 +143,18 @@ class ShardTaker(SimplePlugin):
     'main' tick."""
 
     def __init__(
-        self, bus: Any, link: AmqpLink, *, offer: topo.Offer | None, stay: bool, stop_flag: Any = None
+        self,
+        bus: Any,
+        link: AmqpLink,
+        *,
+        offer: topo.Offer | None,
+        stay: bool,
+        stop_flag: Any = None,
+        make_broker: Callable[[msg.BrokerSpec], Broker] = Broker,
     ) -> None:
         super().__init__(bus)
         self.link = link
+        self.make_broker = make_broker  # the matching side (a benchmark's echo only acknowledges)
         self.fixed_offer = offer  # spawned by the bank: this shard, no offers queue
         self.stay = stay
         self.stop_flag = stop_flag  # a signal asked this broker to leave (external brokers)
@@ -265,7 +274,7 @@ class ShardTaker(SimplePlugin):
             return
         if kind != msg.TAKEOVER:
             return
-        broker = Broker(offer.spec)
+        broker = self.make_broker(offer.spec)
         if body.books:
             broker.restore(body.books)
         inbox = ShardInbox(self.link, offer, body.answered, [e for e in self.early if e is not None])
@@ -366,7 +375,9 @@ def _claim(link: AmqpLink, offer: topo.Offer) -> tuple[Any, str] | None:
 # -- entry points -------------------------------------------------------------------------------
 
 
-def spawned_broker_main(offer: topo.Offer, url: str) -> None:
+def spawned_broker_main(
+    offer: topo.Offer, url: str, make_broker: Callable[[msg.BrokerSpec], Broker] = Broker
+) -> None:
     """Entry point of a broker the bank spawns (``amqp_pool``): its shard is given."""
     from simulator import processes
 
@@ -375,19 +386,25 @@ def spawned_broker_main(offer: topo.Offer, url: str) -> None:
     root.handlers[:] = [logging.NullHandler()]  # until it has a shard, then its results queue
     root.setLevel(offer.spec.log_level)
     logging.getLogger("bus").setLevel(max(offer.spec.log_level, logging.WARNING))
-    code = run_broker(url, offer=offer, stay=False, log_to_bank=True)
+    code = run_broker(url, offer=offer, stay=False, log_to_bank=True, make_broker=make_broker)
     sys.exit(code)
 
 
 def run_broker(
-    url: str, *, offer: topo.Offer | None, stay: bool, log_to_bank: bool = False, stop_flag: Any = None
+    url: str,
+    *,
+    offer: topo.Offer | None,
+    stay: bool,
+    log_to_bank: bool = False,
+    stop_flag: Any = None,
+    make_broker: Callable[[msg.BrokerSpec], Broker] = Broker,
 ) -> int:
     """One broker process's bus, link and shard taker; its exit status."""
     name = offer.spec.name if offer else "broker"
     bus = new_bus(name)
     link = AmqpLink(bus, url, name=name)
     link.subscribe()
-    taker = ShardTaker(bus, link, offer=offer, stay=stay, stop_flag=stop_flag)
+    taker = ShardTaker(bus, link, offer=offer, stay=stay, stop_flag=stop_flag, make_broker=make_broker)
     taker.subscribe()
     if log_to_bank and offer is not None:
         from simulator.broker import ResultsLogHandler
