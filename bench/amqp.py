@@ -95,13 +95,13 @@ def med(values: list[float]) -> str:
     return f"{statistics.median(values):>12,.0f}  [{min(values):,.0f} - {max(values):,.0f}]"
 
 
-def measure(url: str, reps: int, orders: int = 400_000) -> dict[str, list[float]]:
+def measure(url: str, reps: int, duration: float = 8.0) -> dict[str, list[float]]:
     from echo import echo_orders_per_s
     from run import end_to_end, simulate
 
     rows: dict[str, list[float]] = {"amqp_echo": [], "pipe_echo": [], "amqp_sim": [], "pipe_sim": []}
-    flags = ("--rate", "0", "--brokers", "2", "--orders", str(orders), "--seed", "7")
     for rep in range(reps):
+        flags = ("--rate", "0", "--brokers", "2", "--duration", str(duration), "--seed", str(rep + 1))
         rows["amqp_echo"].append(amqp_echo_orders_per_s(url))
         rows["pipe_echo"].append(echo_orders_per_s(brokers=2, seconds=5.0))
         amqp = simulate(*flags, "--transport", "amqp", "--amqp-url", url)
@@ -130,10 +130,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--amqp-url", default=os.environ.get("SIM_AMQP_URL"), help="default: $SIM_AMQP_URL")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=8.0, help="seconds per simulator run")
     args = ap.parse_args()
     if not args.amqp_url:
         ap.error("give --amqp-url URL or $SIM_AMQP_URL")
-    print_rows(measure(args.amqp_url, args.reps))
+    print_rows(measure(args.amqp_url, args.reps, args.duration))
     return 0
 
 
