@@ -105,7 +105,8 @@ class Server:
 class PrivateNode:
     """A RabbitMQ node of this test's own, on 127.0.0.1 (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host  # the one address it listens on
         self.port = _free_port()
         self.dist_port = _free_port()
         self.name = f"simtest{secrets.token_hex(3)}@localhost"
@@ -121,7 +122,7 @@ class PrivateNode:
             "RABBITMQ_NODENAME": self.name,
             "RABBITMQ_NODE_PORT": str(self.port),
             "RABBITMQ_DIST_PORT": str(self.dist_port),
-            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_IP_ADDRESS": self.host,
             "RABBITMQ_BASE": d,
             "RABBITMQ_MNESIA_BASE": f"{d}/mnesia",
             "RABBITMQ_LOG_BASE": f"{d}/log",
@@ -144,7 +145,7 @@ class PrivateNode:
         self.started = True
         # -detached returns before the node has registered its name: await_startup would say
         # "not running"; the AMQP port answering comes after the boot, and is what tests need
-        deadline_wait(lambda: _answers("127.0.0.1", self.port, 0.2), timeout, f"RabbitMQ node {self.name}")
+        deadline_wait(lambda: _answers(self.host, self.port, 0.2), timeout, f"RabbitMQ node {self.name}")
         subprocess.run(
             ["rabbitmqctl", "-q", "-n", self.name, "await_startup", "--timeout", str(int(timeout))],
             env=env,
@@ -152,7 +153,7 @@ class PrivateNode:
             timeout=timeout + 5,
             capture_output=True,
         )
-        return Server("127.0.0.1", self.port, node=self.name, private=self)
+        return Server(self.host, self.port, node=self.name, private=self)
 
     def stop(self) -> None:
         """Stop the node (idempotent) and remove its directory."""
