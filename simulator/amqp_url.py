@@ -96,11 +96,17 @@ def describe_error(exc: BaseException) -> str:
         return "the user name or password was refused"
     if isinstance(exc, p.exceptions.ProbableAccessDeniedError):
         return "access refused (does the vhost exist, and may this user use it?)"
+    if isinstance(exc, p.exceptions.IncompatibleProtocolError):
+        return "what answered there does not speak AMQP 0-9-1 (or closed the connection at once)"
+    if "Timeout" in type(exc).__name__:  # pika's connector: the socket connected, then silence
+        return f"no AMQP answer within {CONNECT_TIMEOUT_S:g} s"
+    if isinstance(exc, p.exceptions.StreamLostError):
+        return f"the connection was closed ({exc})"
     if isinstance(exc, p.exceptions.ConnectionClosedByBroker):
         return f"the server closed the connection: {exc.reply_code} {exc.reply_text}"
     if isinstance(exc, p.exceptions.AMQPConnectionError):
         inner = exc.args[0] if exc.args else None
-        if isinstance(inner, BaseException) and not isinstance(inner, p.exceptions.AMQPConnectionError):
+        if isinstance(inner, BaseException) and inner is not exc:
             return describe_error(inner)
         text = str(exc).strip() or type(exc).__name__
         return "no RabbitMQ server answered there" if text in ("AMQPConnectionError", "()") else text

@@ -298,3 +298,23 @@ def test_pipe_runs_need_no_pika(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "False", done.stdout + done.stderr
+
+
+@pytest.mark.timeout(60)
+def test_a_port_that_never_answers_in_amqp_is_a_usage_error_within_the_connect_timeout() -> None:
+    import socket
+    import time
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        t0 = time.monotonic()
+        done = subprocess.run(
+            [*SIMULATE, "--headless", "--transport", "amqp", "--amqp-url", f"amqp://u:p@127.0.0.1:{port}/%2F"],
+            cwd=ROOT, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        took_s = time.monotonic() - t0
+    assert done.returncode == 2
+    assert "--amqp-url" in done.stderr and "no AMQP answer within" in done.stderr, done.stderr
+    assert took_s < 20, took_s
