@@ -306,6 +306,8 @@ class ShardTaker(SimplePlugin):
         def leave(link: AmqpLink) -> None:
             if channel is not None and channel.is_open:
                 channel.close()
+            if link.channel is channel:
+                link.channel = link.connection.channel()  # for the next shard's HELLO
             if offer_delivery is not None and offer_delivery.channel.is_open:
                 if orphaned:
                     offer_delivery.channel.basic_nack(offer_delivery.tag, requeue=True)

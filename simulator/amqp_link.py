@@ -68,6 +68,11 @@ class Delivery:
     channel: Any  # the pika channel it came on: acks go back there (link thread only)
 
 
+def _channel_errors() -> tuple[type[BaseException], ...]:
+    pika = amqp_url.pika()
+    return (pika.exceptions.AMQPChannelError, pika.exceptions.ChannelWrongStateError)
+
+
 class AmqpLink(SimplePlugin):
     """Bus plugin owning one process's connection to RabbitMQ (see the module docstring)."""
 
@@ -175,8 +180,12 @@ class AmqpLink(SimplePlugin):
     def _drain(self) -> None:
         self._wake_pending = False
         out = self._out
+        channel_errors = _channel_errors()
         while out:
-            out.popleft()()
+            try:
+                out.popleft()()
+            except channel_errors as exc:  # one channel closed (a shard left): not the connection
+                log.warning("%s: %s", self.name, amqp_url.describe_error(exc))
 
     def _run(self) -> None:
         from simulator import processes

@@ -318,3 +318,21 @@ def test_a_port_that_never_answers_in_amqp_is_a_usage_error_within_the_connect_t
     assert done.returncode == 2
     assert "--amqp-url" in done.stderr and "no AMQP answer within" in done.stderr, done.stderr
     assert took_s < 20, took_s
+
+
+@pytest.mark.timeout(120)
+def test_a_broker_with_stay_serves_one_run_after_another(amqp_url: str, tmp_path: Path) -> None:
+    b = broker(amqp_url, "--stay")
+    try:
+        b.wait_for(lambda: any("waiting for a shard" in line for line in b.stderr), 30, "standby")
+        for seed in ("1", "2"):
+            flags = ("--orders", "5000", "--rate", "0", "--seed", seed, "--brokers", "1")
+            r = run(*flags, "--transport", "amqp", "--amqp-url", amqp_url, "--external-brokers",
+                    tmp_path=tmp_path, name=seed)  # fmt: skip
+            assert r["_exit"] == 0, r["_out"][-2000:]
+            assert [x["pid"] for x in r["brokers"]] == [b.proc.pid]
+        assert b.proc.poll() is None  # still there, waiting for the next run
+        b.signal_group(signal.SIGTERM)
+        assert b.wait_exit(15) == 0, b.output()
+    finally:
+        b.close()
