@@ -248,7 +248,7 @@ class ShardTaker(SimplePlugin):
         )
         self.link.publish(offer.results_queue, msg.encode(msg.HELLO, hello), app_id=self.incarnation)
         self.link.watch_gone(offer.bank_queue)
-        log.info("took %s over (run %s): waiting for its books", offer.spec.name, offer.run_id)
+        log.info("took %s (run %s): waiting for its books", offer.spec.name, offer.run_id)
         self.state = RESTORE
 
     def _restore(self) -> None:
