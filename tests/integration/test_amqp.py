@@ -336,3 +336,21 @@ def test_a_broker_with_stay_serves_one_run_after_another(amqp_url: str, tmp_path
         assert b.wait_exit(15) == 0, b.output()
     finally:
         b.close()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_mid_run_answers_every_order_over_amqp(
+    sig: int, amqp_url: str, rabbit: Server, tmp_path: Path
+) -> None:
+    report = tmp_path / "r.json"
+    with SimProcess("--rate", "0", "--brokers", "3", "--seed", "4", "--transport", "amqp",
+                    "--amqp-url", amqp_url, report=report) as sim:  # fmt: skip
+        sim.wait_placed_at_least(50000, timeout=60)
+        sim.signal_group(sig)  # a terminal's Ctrl-C, a service manager's SIGTERM: the whole group
+        assert sim.wait_exit(60) == 0, sim.output()
+    r = sim.report()
+    assert_reconciled(r)
+    assert r["stop_reason"] == f"signal {signal.Signals(sig).name}"
+    if rabbit.node is not None:
+        assert rabbit.queues(vhost_of(amqp_url)) == []
