@@ -49,7 +49,7 @@ from simulator.pool import DEAD, EXITED, LIVE_STATES, RUNNING, STARTING
 log = logging.getLogger("pool")
 
 START_TIMEOUT_S = 60.0
-_JOIN_GRACE_S = 2.0
+_JOIN_GRACE_S = 5.0  # a broker closes its AMQP connection before it exits: a round trip or two
 _POLL_BUDGET = 256
 _LOCAL_HOST = socket.gethostname()
 
@@ -397,6 +397,8 @@ class AmqpBrokers(SimplePlugin):
             b.state = EXITED if b.final is not None and b.exit_code == 0 else DEAD
             if b.final is None:
                 log.error("%s sent no final report", b.name)
+            elif b.process is not None:
+                log.info("%s exited with %s", b.name, b.exit_code)
             b.channel.close()
         if self.link.alive:
             try:

@@ -88,7 +88,7 @@ def encode_offer(offer: Offer) -> bytes:
 def decode_offer(body: bytes) -> Offer:
     """The Offer in ``body``, or BadMessage."""
     try:
-        offer = pickle.loads(body)
+        offer = msg.loads(body)
     except Exception as exc:  # anything at all on the offers queue must not crash a broker
         raise msg.BadMessage(f"undecodable offer: {type(exc).__name__}: {exc}") from None
     if not isinstance(offer, Offer):

@@ -27,6 +27,7 @@ dashboard's pipe to the bank process (``remote.py``).
 
 from __future__ import annotations
 
+import io
 import pickle
 import struct
 from dataclasses import dataclass, field
@@ -60,6 +61,24 @@ _EVENTS_HEADER = struct.Struct("=qq")  # broker index, inbox messages read so fa
 
 class BadMessage(ValueError):
     """Bytes that are not a message of ours; the text says why."""
+
+
+# A pickle names the classes it rebuilds, and rebuilding one can run any code: a message from a
+# queue on another machine must only ever make our records, enums and plain containers.
+_RECORD_MODULES = frozenset(("simulator.messages", "simulator.stats", "simulator.amqp_topology"))
+_PLAIN = frozenset(("set", "frozenset", "tuple", "list", "dict", "int", "float", "str", "bytes", "bool"))
+
+
+class _RecordsOnly(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module in _RECORD_MODULES or (module == "builtins" and name in _PLAIN):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not a record of ours")
+
+
+def loads(data: bytes | bytearray) -> Any:
+    """``pickle.loads`` that rebuilds only the simulator's records (see ``_RecordsOnly``)."""
+    return _RecordsOnly(io.BytesIO(data)).load()
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +202,7 @@ def decode(payload: object) -> tuple[bytes, Any]:
     if kind not in _BODY_KINDS:
         raise BadMessage(f"unknown kind {kind!r}")
     try:
-        body = pickle.loads(payload[1:])
+        body = loads(payload[1:])
     except Exception as exc:  # any decoding failure is a bad message, never a crash
         raise BadMessage(f"undecodable {kind!r} body: {exc.__class__.__name__}: {exc}") from None
     if kind == HEARTBEAT and not isinstance(body, Heartbeat):

@@ -138,3 +138,23 @@ def test_the_header_names_the_transport_unless_it_is_the_pipes() -> None:
     )
     assert ("over", "AMQP") not in header_fields(snap)
     assert ("over", "AMQP") in header_fields(dataclasses.replace(snap, transport="amqp"))
+
+
+def test_a_message_that_would_rebuild_anything_but_our_records_is_refused() -> None:
+    """Bodies are pickles, and some come from a queue on another machine: one naming any other
+    callable (here os.system) is a bad message, never a call."""
+    import os
+    import pickle
+
+    from simulator import messages
+
+    class Sneaky:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    with pytest.raises(BadMessage, match="not a record of ours"):
+        messages.decode(messages.HEARTBEAT + pickle.dumps(Sneaky()))
+    with pytest.raises(BadMessage):
+        decode_offer(pickle.dumps(Sneaky()))
+    beat = messages.Heartbeat(0, 1, 2, 3, 4, 5, ("AAPL", ((1, 2),), (), None))
+    assert messages.decode(messages.encode(messages.HEARTBEAT, beat)) == (messages.HEARTBEAT, beat)
