@@ -30,6 +30,7 @@ for no broker (none can answer), and reports what was not answered as lost.
 from __future__ import annotations
 
 import logging
+import queue
 import socket
 import time
 from collections.abc import Callable
@@ -236,23 +237,26 @@ class AmqpBrokers(SimplePlugin):
         if not self.external and now >= self._next_sentinels:
             self._next_sentinels = now + 0.1
             self._look_at_processes()
-        if self.link.failed is not None:
-            self._lost_link()
-            return 0
         get = self.link.deliveries.get
         n = 0
         try:
-            d = get(timeout=timeout) if timeout > 0 else get(block=False)
-            while True:
-                if d is not None:
-                    n += 1
-                    if self._dispatch(d):
-                        break  # a HELLO: answered next poll, after this one's events are booked
-                if n >= _POLL_BUDGET:
-                    break
+            d = get(timeout=timeout if self.link.failed is None else 0) if timeout > 0 else get(block=False)
+        except queue.Empty:
+            # what arrived before the connection went was handed on first: only then give up
+            if self.link.failed is not None:
+                self._lost_link()
+            return 0
+        while True:
+            if d is not None:
+                n += 1
+                if self._dispatch(d):
+                    break  # a HELLO: answered next poll, after this one's events are booked
+            if n >= _POLL_BUDGET:
+                break
+            try:
                 d = get(block=False)
-        except Exception:  # queue.Empty: nothing more waiting
-            pass
+            except queue.Empty:
+                break
         return n
 
     def _dispatch(self, d: Delivery) -> bool:
