@@ -15,12 +15,13 @@
 Where each thing lives:
 
     the pure model      orders, wire, book, flow, ledger (+ order_window, batch_check,
-                        reconciliation, fills_digest), routing, schedule: no process, bus, UI
-                        or clock
+                        reconciliation, fills_digest, symbol_stats, rejects), routing, schedule,
+                        series (the report's per-second rows): no process, bus, UI or clock
     the bank process    bank (places, books, stops), supervisor (restarts), snapshots
-                        (Snapshots, Outcome), pool (broker processes), channel (the transport
-                        seam), runner (wires one run, applies commands), journal (+ journal_file),
-                        http_server + http_api + http_metrics (the run on HTTP, a bus plugin)
+                        (Snapshots, Outcome; run_figures), pool (broker processes), channel
+                        (the transport seam), runner (wires one run, applies commands),
+                        journal (+ journal_file), http_server + http_api + http_metrics (the
+                        run on HTTP, a bus plugin)
     process plumbing    processes: signals, child set-up, start, terminate -> kill; the only
                         module that imports multiprocess
     the broker process  broker (InboxPump and the books)
@@ -32,9 +33,12 @@ Where each thing lives:
     between processes   messages (framing and records), wire (int64 order and event records),
                         control (the commands a UI may send), stats (the Snapshot),
                         snapshot_json (the Snapshot over HTTP, both ways)
-    a person's view     cli (flags -> a run), config (flags), report (banner, progress line,
-                        summary, JSON), replay (re-runs a journal), remote (the bank under the
-                        dashboard), http_flags (--http), attach (a run's API as a SimControl),
-                        http_serve (the dashboard in browser tabs); ``tui`` draws Snapshots
+    a person's view     cli (flags -> a run), config (flags), config_file + config_print (TOML
+                        files, presets/), report (banner, progress line, summary, JSON) +
+                        report_text + report_schema, report_cli + report_plot (simulate.py
+                        report), sweep + sweep_plan + sweep_table (simulate.py sweep), replay
+                        (re-runs a journal), remote (the bank under the dashboard), http_flags
+                        (--http), attach (a run's API as a SimControl), http_serve (the
+                        dashboard in browser tabs); ``tui`` draws Snapshots
     testing             testing/ (the harness tests and benchmarks share)
 """

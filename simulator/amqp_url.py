@@ -40,8 +40,10 @@ def from_env_or(url: str | None) -> str | None:
     return url or os.environ.get(ENV) or None
 
 
-def masked(url: str) -> str:
+def masked(url: str | None) -> str | None:
     """``url`` with its password replaced by ``***`` (for anything shown or written)."""
+    if url is None:
+        return None
     try:
         parts = urllib.parse.urlsplit(url)
     except ValueError:
@@ -168,6 +170,6 @@ def add_flags(p: Any, d: Any, int_in: Any) -> None:
     add("--amqp-credit", metavar="N", type=int_in(1, MOST_CREDIT), default=d.amqp_credit,
         help=f"most batches unanswered per shard in RabbitMQ (at most {MOST_CREDIT:,})")
     add("--external-brokers", action="store_true",
-        help="with --transport amqp: spawn no brokers, offer the shards to `simulate.py broker` "
-        "processes started anywhere")
+        help="with --transport amqp: spawn no brokers, offer the shards to `simulate.py broker "
+        "--amqp-url URL` processes started anywhere (see simulate.py broker --help)")
     # fmt: on

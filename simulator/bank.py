@@ -34,7 +34,7 @@ from simulator.channel import ChannelFull, ChannelGone
 from simulator.config import SimConfig
 from simulator.flow import OrderFlow
 from simulator.ledger import Ledger, Reconciliation
-from simulator.routing import Routing
+from simulator.routing import RoutedCounts, Routing
 from simulator.schedule import Schedule
 from simulator.stats import LatencyHistogram, RunState
 
@@ -85,6 +85,7 @@ class Bank(SimplePlugin):
         self.schedule = Schedule(rate=config.rate, batch=config.batch, brokers=config.brokers)
         # orders waiting for room in each broker's inbox, as (n, 9) record arrays
         self.pending: list[np.ndarray] = [_NO_ORDERS] * config.brokers
+        self.routed = RoutedCounts(config.brokers)  # orders and cancels sent to each broker, for the report
         self.state = RunState.STARTING
         self.reconciliation: Reconciliation | None = None
         self.last_orders: np.ndarray = _NO_ORDERS  # the latest orders placed, for the tape
@@ -222,6 +223,7 @@ class Bank(SimplePlugin):
         pending = self.pending
         for index, mine in enumerate(self.routing.split(orders)):
             if len(mine):
+                self.routed.add(index, mine)
                 pending[index] = np.concatenate((pending[index], mine)) if len(pending[index]) else mine
         self.last_orders = orders
         if limit is not None and self.ledger.placed >= limit:

@@ -94,7 +94,25 @@ def main(argv: Sequence[str] | None = None, early_signals: list[int] | None = No
         from simulator.http_serve import serve_main
 
         return serve_main(args[1:], early_signals)
+    if args[:1] == ["sweep"]:
+        from simulator.sweep import main as sweep_main
+
+        return sweep_main(args[1:], early_signals)
+    if args[:1] == ["report"]:
+        from simulator.report_cli import main as report_main
+
+        return report_main(args[1:])
+    if args[:1] == ["presets"]:
+        from simulator.config_print import presets_main
+
+        return presets_main(args[1:])
     config, given = parse_flags(args)
+    if "print_config" in given:
+        from simulator.config import build_parser
+        from simulator.config_print import config_toml
+
+        say(config_toml(config, build_parser(), given))
+        return 0
     if config.headless:
         return run_headless(
             config, early_signals, stderr_level=config.log_level if "log_level" in given else None

@@ -25,9 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
-from simulator.amqp_url import add_flags as add_amqp_flags
-from simulator.amqp_url import flag_problem as amqp_problem
-from simulator.amqp_url import masked
+from simulator import amqp_url
 
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOG", "META", "JPM")
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,7}$")
@@ -90,9 +88,7 @@ class SimConfig:
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        d["symbols"] = list(self.symbols)
-        d["amqp_url"] = masked(self.amqp_url) if self.amqp_url else None
-        return d
+        return {**d, "symbols": list(self.symbols), "amqp_url": amqp_url.masked(self.amqp_url)}
 
 
 def _int_in(low: int, high: int) -> Callable[[str], int]:
@@ -208,8 +204,6 @@ other commands:
                         simulate.py replay --help)
   simulate.py dashboard --attach URL [--token T]
                         the dashboard on a run started with --http
-  simulate.py broker --amqp-url URL [--stay]
-                        a broker for runs with --transport amqp --external-brokers
   simulate.py serve [--attach URL] [--port 8322]
                         that dashboard in a browser (without --attach it
                         starts a headless run with --http and serves it)
@@ -286,7 +280,10 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     from simulator import http_flags
 
     http_flags.add_flags(p)
-    add_amqp_flags(p, d, _int_in)
+    amqp_url.add_flags(p, d, _int_in)
+    from simulator import config_file
+
+    config_file.add_flags(p)  # --config, --preset, --print-config
     return p
 
 
@@ -360,6 +357,9 @@ def parse_flags(
     exits with status 2 and one line naming the flag on a bad value."""
     parser = build_parser()
     defaults = vars(parser.parse_args([]))
+    from simulator.config_file import file_arguments
+
+    argv = file_arguments(parser, sys.argv[1:] if argv is None else argv)  # --preset, --config first
     ns = parser.parse_args(argv, namespace=argparse.Namespace(**dict.fromkeys(defaults, _UNSET)))
     given = frozenset(k for k, v in vars(ns).items() if v is not _UNSET)
     for name in defaults.keys() - given:
@@ -447,4 +447,4 @@ def _disagreement(ns: argparse.Namespace, given: frozenset[str]) -> str | None:
         if real in files:
             return f"argument {_flag(dest)}: {_shown(path)} is the file {_flag(files[real])} writes too"
         files[real] = dest
-    return amqp_problem(ns, given)  # last: whether the server answers, once the rest is good
+    return amqp_url.flag_problem(ns, given)  # last: whether the server answers, once the rest is good

@@ -4,9 +4,9 @@ Pure model: events in, counts out; the caller passes the clock reading. Orders a
 wire records (see ``wire.py``): ``place`` takes an (n, 9) int64 array of orders and ``apply`` an
 (n, 7) int64 array of one broker's events, or the readable tuples of ``orders.py`` (which are
 turned into records first: tests and slow paths use them). Where an order lives until it is
-final is ``order_window.py``; the fills digest is ``fills_digest.py``; closing the books is
-``reconciliation.py``. An order for a symbol no book trades (``wire.UNKNOWN_SYM``) is placed
-like any other: a broker answers it REJECT UNKNOWN_SYMBOL.
+final is ``order_window.py``; the fills digest and per-symbol figures ``symbol_stats.py``; closing
+the books ``reconciliation.py``. An order for a symbol no book trades (``wire.UNKNOWN_SYM``) is
+placed like any other: a broker answers it REJECT UNKNOWN_SYMBOL.
 
 How a batch of events is booked. A broker answers each order in causal order (ACK before its
 trades, trades before the CANCELLED of the rest), so a batch can be booked kind by kind with
@@ -17,8 +17,7 @@ check passes. Anything else (garbage, repeats) goes to ``_apply_slowly``, which 
 event and counts what it cannot book in ``unknown_events``: the reference the fast path must
 agree with (tests check that it does).
 
-Cancel requests are not orders (as in FIX): they are counted apart, each answered once.
-"""
+Cancel requests are not orders (as in FIX): counted apart (``rejects.py``), each answered once."""
 
 from __future__ import annotations
 
@@ -29,10 +28,11 @@ import numpy as np
 
 from simulator import wire
 from simulator.batch_check import check_batch
-from simulator.fills_digest import FillsDigest
 from simulator.order_window import ACKED, FREE, SENT, OrderWindow
-from simulator.orders import Event, OrderType, RejectReason
+from simulator.orders import Event, OrderType
 from simulator.reconciliation import Reconciliation, close_books
+from simulator.rejects import CANCEL_REASON, reasons_by_name
+from simulator.symbol_stats import TradedDigest
 
 _ACK, _REJECT, _TRADE = int(Event.ACK), int(Event.REJECT), int(Event.TRADE)
 _CANCELLED, _CANCEL_DONE = int(Event.CANCELLED), int(Event.CANCEL_DONE)
@@ -58,9 +58,9 @@ class Ledger:
         self.reject_reasons: dict[int, int] = {}
         self.max_oid = 0
         nsym = len(self.symbols)
-        self._positions = np.zeros((nsym, accounts), np.int64)
-        self._cash = np.zeros(accounts, np.int64)  # in ticks x shares
-        self._digest = FillsDigest(self.symbols)
+        self.position_array = self._positions = np.zeros((nsym, accounts), np.int64)
+        self.cash_array = self._cash = np.zeros(accounts, np.int64)  # in ticks x shares
+        self.traded = self._digest = TradedDigest(self.symbols)  # the digest, and per-symbol figures
         self._last_seq = [0] * nsym  # match_seq of each symbol's latest trade
         self.last_trade: dict[str, tuple] = {}  # symbol -> its latest TRADE event, readable
         self._recent: deque[tuple] = deque(maxlen=_RECENT)
@@ -196,7 +196,7 @@ class Ledger:
         ans_kind, ans_cancel = b.ans_kind, b.ans_cancel
         rej = ans_kind == _REJECT
         if np.any(rej):
-            reasons = ev[b.is_rej, 2]
+            reasons = ev[b.is_rej, 2] + CANCEL_REASON * ans_cancel[rej]  # a cancel's reason apart
             for r, n in zip(*np.unique(reasons, return_counts=True)):
                 self.reject_reasons[int(r)] = self.reject_reasons.get(int(r), 0) + int(n)
             self.rejected += int(np.count_nonzero(rej & ~ans_cancel))
@@ -225,8 +225,8 @@ class Ledger:
     def _book_trades(self, by_symbol: np.ndarray, starts: np.ndarray) -> None:
         """The digest, last trade and tape of a fast-path batch's trades, already booked;
         ``by_symbol`` holds them grouped by symbol (match order within), groups at ``starts``."""
-        symbols = self.symbols
-        bounds = starts.tolist() + [len(by_symbol)]
+        symbols, bounds = self.symbols, starts.tolist() + [len(by_symbol)]
+        self.traded.count_trades(by_symbol, starts)  # each symbol's figures, whole-array
         for start, end in zip(bounds, bounds[1:]):
             rows = by_symbol[start:end]
             last = rows[-1].tolist()
@@ -316,9 +316,9 @@ class Ledger:
                     unknown += 1
                     continue
                 e.state = FREE
-                reason = ev[2]
+                reason = ev[2] + CANCEL_REASON * (e.record[_OTYPE] == _CANCEL)
                 self.reject_reasons[reason] = self.reject_reasons.get(reason, 0) + 1
-                if e.record[_OTYPE] == _CANCEL:
+                if reason > CANCEL_REASON:
                     self.cancels_rejected += 1
                 else:
                     self.rejected += 1
@@ -423,8 +423,8 @@ class Ledger:
             states[symbol] = (bids + asks, trade[2] if trade else 0, trade[5] if trade else None, max_oid)
         return states
 
-    def reject_counts(self) -> dict[str, int]:
-        return {RejectReason(r).name: n for r, n in sorted(self.reject_reasons.items())}
+    def reject_counts(self, cancels: bool | None = None) -> dict[str, int]:
+        return reasons_by_name(self.reject_reasons, cancels)  # orders', cancels' (True) or both
 
     def order_status(self, oid: int) -> str:
         w = self._window

@@ -11,21 +11,27 @@ import contextlib
 import json
 import os
 import platform
+import socket
 import stat
 import sys
 import tempfile
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Callable, Sequence
+from typing import IO, TYPE_CHECKING, TextIO
 
 from simulator.config import SimConfig
-from simulator.stats import Snapshot
+from simulator.report_text import figure_lines
+from simulator.series import COLUMNS as SERIES_COLUMNS
+from simulator.stats import LatencyHistogram, Snapshot
 
 if TYPE_CHECKING:  # the outcome is made in the bank process; the report only reads it
     from simulator.snapshots import Outcome
 
 # 2: orders.lost counts orders only (lost cancel requests in cancel_requests.lost); throughput
 # is orders answered over the first order to the last answer
-REPORT_VERSION = 2
+# 3: started/ended (UTC), host, transport, series, symbols, accounts; brokers[].orders counts
+# orders routed (cancel requests apart, a restart resets nothing), brokers[].restarts;
+# reject_reasons are orders' only, cancel_requests.reject_reasons the cancels'
+REPORT_VERSION = 3
 
 
 def banner(config: SimConfig, ignored: Sequence[str] = ()) -> str:
@@ -56,13 +62,16 @@ def banner(config: SimConfig, ignored: Sequence[str] = ()) -> str:
 
 
 def progress_line(s: Snapshot) -> str:
+    """One line a second headless. The ack latency is that of the last second alone (the run's
+    whole-run percentiles are in the summary): one start-up stall would pin a cumulative p99."""
     o = s.orders
-    lat = s.ack_latency_us
+    lat = s.ack_latency_last_s
+    latency = f"ack p50 {lat['p50']:,} us p99 {lat['p99']:,} us" if lat.get("count") else "no acks"
     return (
         f"[{s.elapsed_s:7.1f}s] {s.state.value:<8} placed {o.placed:>10,} "
         f"filled {o.filled:>9,} cancelled {o.cancelled:>9,} rejected {o.rejected:>7,} "
         f"resting {o.resting:>7,} in flight {o.in_flight:>6,} | {s.orders_per_s:>9,.0f} orders/s "
-        f"{s.fills_per_s:>8,.0f} fills/s | ack p50 {lat['p50']:,} us p99 {lat['p99']:,} us"
+        f"{s.fills_per_s:>8,.0f} fills/s | last s: {latency}"
     )
 
 
@@ -77,9 +86,14 @@ def build_report(config: SimConfig, outcome: Outcome) -> dict:
     # ends when the stop is asked, while answers still flow in
     answered = o.filled + o.cancelled + o.rejected + o.resting
     answered_s = outcome.answered_s
+    figures = outcome.figures
     return {
         "version": REPORT_VERSION,
         "config": config.to_dict(),
+        "started": outcome.started_utc,
+        "ended": outcome.ended_utc,
+        "host": socket.gethostname(),
+        "transport": getattr(config, "transport", "pipe"),
         "stop_reason": outcome.stop_reason,
         "duration_s": round(duration_s, 3),
         "drain_s": round(drain_s, 3),
@@ -91,8 +105,13 @@ def build_report(config: SimConfig, outcome: Outcome) -> dict:
             "resting": o.resting,
             "lost": o.lost,
         },
-        "cancel_requests": {**s.cancel_requests, "lost": o.cancels_lost},
-        "reject_reasons": dict(s.reject_reasons),
+        "cancel_requests": {
+            **{"sent": 0, "done": 0, "rejected": 0},
+            **s.cancel_requests,
+            "lost": o.cancels_lost,
+            "reject_reasons": figures.get("cancel_rejects", {}),
+        },
+        "reject_reasons": figures.get("order_rejects", dict(s.reject_reasons)),
         "reconciled": bool(rec is not None and rec.ok),
         "lost_ids": rec.lost_ids[:1000] if rec else [],
         "lost_cancel_ids": rec.lost_cancel_ids[:1000] if rec else [],
@@ -104,21 +123,16 @@ def build_report(config: SimConfig, outcome: Outcome) -> dict:
             "orders": answered,
             "seconds": round(answered_s, 3),
         },
-        "latency_us": {"ack": dict(s.ack_latency_us), "final": dict(s.final_latency_us)},
-        "transport": {"kind": s.transport, "url": config.to_dict()["amqp_url"]},
-        "brokers": [
-            {
-                "name": p.name,
-                "host": p.host,
-                "pid": p.pid,
-                "symbols": list(p.symbols),
-                "orders": p.orders,
-                "fills": p.fills,
-                "exit_code": p.exit_code,
-            }
-            for p in s.processes
-            if p.name != "bank"
-        ],
+        "latency_us": {
+            "ack": dict(s.ack_latency_us) or LatencyHistogram().summary(),
+            "final": dict(s.final_latency_us) or LatencyHistogram().summary(),
+        },
+        "brokers": _brokers(s, figures.get("brokers")),
+        # an outcome without figures (a run that never started): the same shapes, empty
+        "series": figures.get("series") or {"interval_s": 1.0, **{c: [] for c in SERIES_COLUMNS}},
+        "symbols": figures.get("symbols", {}),
+        "accounts": figures.get("accounts")
+        or {"count": 0, "unit": "ticks x shares", "marked_to": {}, "pnl_sum": 0, "top": [], "bottom": []},
         "exit_code": outcome.exit_code,
         "machine": {
             "python": platform.python_version(),
@@ -128,9 +142,32 @@ def build_report(config: SimConfig, outcome: Outcome) -> dict:
     }
 
 
+def _brokers(s: Snapshot, routed: list[dict] | None) -> list[dict]:
+    """Each broker: its process, and from the bank's books the orders and cancel requests routed
+    to it, its symbols' fills and its restarts (none of them reset by a restart)."""
+    rows = [p for p in s.processes if p.name != "bank"]
+    out = []
+    for i, p in enumerate(rows):
+        counted = routed[i] if routed and i < len(routed) else {}
+        out.append(
+            {
+                "name": p.name,
+                "host": p.host,
+                "pid": p.pid,
+                "symbols": list(p.symbols),
+                "orders": counted.get("orders", p.orders),
+                "cancel_requests": counted.get("cancel_requests", 0),
+                "fills": counted.get("fills", p.fills),
+                "restarts": counted.get("restarts", p.restarts),
+                "exit_code": p.exit_code,
+            }
+        )
+    return out
+
+
 def where(report: dict, broker: dict) -> str:
     """`` on HOST`` for a broker of an AMQP run (anywhere), nothing over pipes (this machine)."""
-    return f" on {broker.get('host')}" if report.get("transport", {}).get("kind") == "amqp" else ""
+    return f" on {broker.get('host')}" if report.get("transport") == "amqp" else ""
 
 
 def write_report(path: str, report: dict) -> None:
@@ -143,6 +180,16 @@ def write_report(path: str, report: dict) -> None:
     ``--report`` is checked before the run (``config.output_problem``); this is the last look,
     just before the rename. On any failure the temporary file is removed; OSError says why.
     """
+
+    def dump(f: IO[bytes]) -> None:
+        f.write(json.dumps(report, indent=2).encode() + b"\n")
+
+    write_file_whole(path, dump)
+
+
+def write_file_whole(path: str, write: Callable[[IO[bytes]], object]) -> None:
+    """``write`` into a new temporary file beside ``path``, synced, then renamed over it: the
+    way of ``write_report``, for any file a command makes (a plot, a sweep's table)."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -152,11 +199,10 @@ def write_report(path: str, report: dict) -> None:
     directory, name = os.path.split(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name[:64]}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "wb") as f:
             # mkstemp makes it private (0600); a report is as readable as any file made here
             os.fchmod(f.fileno(), st.st_mode & 0o7777 if st is not None else 0o666 & ~_umask())
-            json.dump(report, f, indent=2)
-            f.write("\n")
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -192,9 +238,15 @@ def summary_text(report: dict) -> str:
         f"cancels  sent {c.get('sent', 0):,}: done {c.get('done', 0):,}, rejected {c.get('rejected', 0):,}"
         f", lost {c.get('lost', 0):,}",
     ]
+    if report.get("started"):
+        lines.insert(1, f"run      {report['started']} to {report['ended']} (UTC) on {report['host']}, "
+                        f"transport {report['transport']}")  # fmt: skip
     if report["reject_reasons"]:
         reasons = ", ".join(f"{k} {v:,}" for k, v in report["reject_reasons"].items())
-        lines.append(f"rejects  {reasons}")
+        lines.append(f"rejects  {reasons}" if "started" not in report else f"rejects  orders: {reasons}")
+    if c.get("reject_reasons"):
+        reasons = ", ".join(f"{k} {v:,}" for k, v in c["reject_reasons"].items())
+        lines.append(f"         cancel requests: {reasons} (the order had gone first: not an error)")
     lines += [
         f"fills    {report['fills']['count']:,} trades, {report['fills']['volume']:,} shares, "
         f"digest {report['fills']['digest'][:16]}",
@@ -204,10 +256,13 @@ def summary_text(report: dict) -> str:
         f"max {lat['max']:,} us (from when each order was due)",
     ]
     for b in report["brokers"]:
+        cancels = f" {b['cancel_requests']:>9,} cancels" if "cancel_requests" in b else ""
+        restarts = f" {b['restarts']:>3} restarts" if "restarts" in b else ""
         lines.append(
             f"  {b['name']:<10} pid {b['pid']!s:<8}{where(report, b)} {len(b['symbols'])} symbols "
-            f"{b['orders']:>10,} orders {b['fills']:>9,} fills  exit {b['exit_code']}"
+            f"{b['orders']:>10,} orders{cancels} {b['fills']:>9,} fills{restarts}  exit {b['exit_code']}"
         )
+    lines += figure_lines(report)
     verdict = "reconciled: yes" if report["reconciled"] else "reconciled: NO"
     if o["lost"]:
         verdict += f" -- {o['lost']} LOST, first ids {report['lost_ids'][:10]}"

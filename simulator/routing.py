@@ -17,9 +17,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from simulator import wire
+from simulator.orders import OrderType
 
 _UNKNOWN_GOES_TO = 0  # the broker that answers orders for symbols nobody trades
 _SYM = 2  # the symbol column of an order record (see wire.py)
+_OTYPE, _CANCEL = 4, int(OrderType.CANCEL)  # the order type column, and a cancel request's type
 
 
 def stable_hash(symbol: str) -> int:
@@ -85,3 +87,17 @@ class Routing:
         syms = np.where((syms >= 0) & (syms < len(self.symbols)), syms, -1)
         of = self._broker_of_sym[syms]
         return [orders[of == i] for i in range(self.brokers)]
+
+
+class RoutedCounts:
+    """Orders and cancel requests routed to each broker over the run: a restart resets nothing,
+    and orders sent again to a restarted broker are not counted twice (they are not routed again)."""
+
+    def __init__(self, brokers: int) -> None:
+        self.orders = [0] * brokers
+        self.cancels = [0] * brokers
+
+    def add(self, index: int, records: np.ndarray) -> None:
+        cancels = int(np.count_nonzero(records[:, _OTYPE] == _CANCEL))
+        self.cancels[index] += cancels
+        self.orders[index] += len(records) - cancels

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import psutil
@@ -30,6 +32,8 @@ from simulator.bus import ORDER
 from simulator.channel import ChannelFull, ChannelGone
 from simulator.ledger import Reconciliation
 from simulator.orders import OrderType
+from simulator.run_figures import run_figures, series_inputs
+from simulator.series import Series
 from simulator.stats import (
     BookView,
     OrderCounts,
@@ -61,6 +65,9 @@ class Outcome:
     exit_code: int
     # first order to the last event booked (the last final state known): the throughput's time
     answered_s: float = 0.0
+    started_utc: str = ""  # wall clock, ISO 8601: when the run was set up
+    ended_utc: str = ""  # and when its outcome was known
+    figures: dict = field(default_factory=dict)  # simulator.run_figures: series, symbols, accounts...
 
 
 class SnapshotBuilder(SimplePlugin):
@@ -82,6 +89,11 @@ class SnapshotBuilder(SimplePlugin):
         self._fill_rate = RateMeter()
         self._broker_rates = [RateMeter() for _ in range(bank.routing.brokers)]
         self._resources = ResourceSampler()
+        self.series = Series(bank.ack_latency)  # the report's per-second rows
+        self._started_utc = utc_now()
+        self._figures_made: dict | None = None
+        self._ended_utc = ""  # when the outcome of the stopped run was first asked for
+        self._figures_lock = threading.Lock()
 
     def subscribe(self) -> None:
         bus = self.bus
@@ -172,7 +184,7 @@ class SnapshotBuilder(SimplePlugin):
             volume=led.volume,
             ack_latency_us=bank.ack_latency.summary(),
             throughput_history=tuple(self._order_rate.history),
-            processes=self._process_rows(now),
+            processes=(rows := self._process_rows(now)),
             symbols=bank.config.symbols,
             selected_symbol=self.selected_symbol,
             book=self._books.get(self.selected_symbol) if self.selected_symbol else None,
@@ -187,7 +199,28 @@ class SnapshotBuilder(SimplePlugin):
             stop_reason=bank.stop_request.reason,
             final_latency_us=bank.final_latency.summary(),
             transport=bank.config.transport,
+            ack_latency_last_s=self._sample_series(now, rows),
         )
+
+    def _sample_series(
+        self, now: float, rows: tuple[ProcessRow, ...], *, last: bool = False
+    ) -> dict[str, int]:
+        """A row of the series when a second has passed since the last; the latency of the last
+        second (what the progress line shows)."""
+        bank = self.bank
+        if bank.t_running:
+            totals, levels = series_inputs(bank)
+            levels["rss_bank_bytes"] = rows[0].rss_bytes
+            levels["rss_brokers_bytes"] = sum(r.rss_bytes for r in rows[1:])
+            if last:
+                self.series.finish(now - bank.t_running, totals, levels)
+            else:
+                self.series.sample(now - bank.t_running, totals, levels)
+        if not self.series.rows:  # the first second: all there is so far is that second's
+            return {
+                k: v for k, v in bank.ack_latency.summary().items() if k in ("count", "p50", "p99", "max")
+            }
+        return dict(self.series.last_second)
 
     def _process_rows(self, now: float) -> tuple[ProcessRow, ...]:
         bank, pool = self.bank, self.bank.brokers
@@ -267,7 +300,21 @@ class SnapshotBuilder(SimplePlugin):
             fills_digest=bank.ledger.fills_digest(),
             exit_code=EXIT_OK if ok else EXIT_FAILED,
             answered_s=max(answered_s, 0.0),
+            started_utc=self._started_utc,
+            figures=self._figures(snap),
+            ended_utc=self._ended_utc or utc_now(),  # after _figures: it sets it once stopped
         )
+
+    def _figures(self, snap: Snapshot) -> dict:
+        """Made once, after the run stopped (the HTTP server's thread asks for the report too)."""
+        with self._figures_lock:
+            if self._figures_made is None or self.bank.state != RunState.STOPPED:
+                if self.bank.state == RunState.STOPPED:  # the last, partial second
+                    self._ended_utc = utc_now()
+                    end = (self.bank.t_end or time.monotonic()) + self.bank.drain_s
+                    self._sample_series(end, snap.processes, last=True)
+                self._figures_made = run_figures(self.bank, self.series)
+            return self._figures_made
 
 
 _HOST = socket.gethostname()
@@ -297,3 +344,8 @@ class ResourceSampler:
                 out[pid] = (0.0, 0)
         self._last = out
         return out
+
+
+def utc_now() -> str:
+    """The wall clock in UTC, ISO 8601 to the millisecond (2026-12-01T09:56:31.123Z)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -212,4 +212,6 @@ class Snapshot:
     reject_reasons: dict[str, int] = field(default_factory=dict)
     stop_reason: str | None = None
     final_latency_us: dict[str, int] = field(default_factory=dict)
+    # the ack latency of the last whole second alone (count, p50, p99, max): simulator.series
+    ack_latency_last_s: dict[str, int] = field(default_factory=dict)
     transport: str = "pipe"  # how the bank talks to its brokers: pipe or amqp (--transport)

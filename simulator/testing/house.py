@@ -22,7 +22,8 @@ PURE = frozenset(
     f"simulator.{name}"
     for name in (
         "orders", "wire", "book", "flow", "ledger", "order_window", "batch_check",
-        "reconciliation", "fills_digest", "routing", "schedule",
+        "reconciliation", "fills_digest", "routing", "schedule", "symbol_stats", "rejects", "series",
+        "stats",
     )
 )  # fmt: skip
 # what the pure model must not import: processes, buses, UIs, clocks, global randomness

@@ -217,7 +217,9 @@ class SimProcess:
     def report(self) -> dict[str, Any]:
         assert self.report_path is not None and self.report_path.exists(), self.output()
         report: dict[str, Any] = json.loads(self.report_path.read_text())
-        return report
+        from simulator.testing.report_check import assert_valid_report
+
+        return assert_valid_report(report)  # every report a test reads fits the schema
 
     def close(self) -> list[int]:
         """Kill whatever is left of the group; the pids that had to be killed."""

@@ -278,6 +278,12 @@ def run_once(spec: RunSpec, workdir: Path | str) -> RunResult:
         else:
             res.report = True
             res.stop_reason = report.get("stop_reason")
+            try:
+                from simulator.testing.report_check import assert_valid_report
+
+                assert_valid_report(report)
+            except AssertionError as exc:
+                res.problems.append(str(exc))
             orders = report.get("orders", {})
             # lost orders and lost cancel requests are counted apart: either is a loss
             cancels_lost = report.get("cancel_requests", {}).get("lost", 0) or 0

@@ -12,7 +12,7 @@ from simulator.testing.procs import SimProcess, assert_reconciled
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
-LIMIT = 4096
+LIMIT = 1 << 20  # the report of 20,000 orders (per-account figures and all) is well under it
 # ``simulate.py`` with no file allowed to grow past LIMIT bytes (RLIMIT_FSIZE; Python ignores
 # SIGXFSZ, so a write past it fails with EFBIG, as one on a full disk fails with ENOSPC). A log
 # file already LIMIT bytes long then takes no record, while the report, a new file, is written.

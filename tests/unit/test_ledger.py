@@ -201,6 +201,8 @@ def test_rejects_of_orders_and_of_cancel_requests_are_counted_apart_by_reason(bo
         "PRICE_NOT_POSITIVE": 1,
         "UNKNOWN_ORDER": 1,
     }
+    assert ledger.reject_counts(cancels=False) == {"QTY_NOT_POSITIVE": 1, "PRICE_NOT_POSITIVE": 1}
+    assert ledger.reject_counts(cancels=True) == {"UNKNOWN_ORDER": 1}
     assert ledger.in_flight == 0
     assert ledger.reconcile({}).ok
 
@@ -613,6 +615,9 @@ def _state(ledger, ack, final, resting):
     return (
         counts(ledger),
         ledger.reject_counts(),
+        ledger.reject_counts(cancels=False),
+        ledger.reject_counts(cancels=True),
+        ledger.traded.symbol_table(),
         ledger.positions,
         ledger.cash,
         ledger.fills_digest(),

@@ -45,8 +45,24 @@ def outcome(**changes) -> Outcome:
         fills_digest="ab" * 32,
         exit_code=0,
         answered_s=2.5,
+        started_utc="2026-12-01T09:00:00.000Z",
+        ended_utc="2026-12-01T09:00:02.250Z",
     )
     return replace(base, **changes)
+
+
+@pytest.fixture(autouse=True)
+def every_report_fits_the_schema(monkeypatch):
+    """Each report these tests build is checked against the schema as it is made."""
+    import simulator.report
+    from simulator.testing.report_check import assert_valid_report
+
+    real = simulator.report.build_report
+
+    def checked(config, outcome):
+        return assert_valid_report(real(config, outcome))
+
+    monkeypatch.setitem(globals(), "build_report", checked)
 
 
 def test_the_report_carries_what_the_outcome_says_and_derives_the_throughput():
@@ -113,7 +129,7 @@ def test_lost_cancel_requests_are_counted_apart_so_every_identity_a_user_reads_h
     o, c = report["orders"], report["cancel_requests"]
     assert o["placed"] == o["filled"] + o["cancelled"] + o["rejected"] + o["resting"] + o["lost"]
     assert (o["lost"], report["lost_ids"]) == (3, [17, 18, 40])
-    assert c == {"sent": 50, "done": 30, "rejected": 18, "lost": 2}
+    assert c == {"sent": 50, "done": 30, "rejected": 18, "lost": 2, "reject_reasons": {}}
     assert c["sent"] == c["done"] + c["rejected"] + c["lost"]
     assert report["lost_cancel_ids"] == [19, 41]
     lines = summary_text(report).splitlines()
@@ -169,9 +185,16 @@ def test_the_banner_says_how_the_run_will_stop(flags, ending):
     assert line.endswith(ending)
 
 
-def test_the_progress_line_shows_the_snapshot_figures():
-    line = progress_line(build_snapshot())
-    assert "placed  1,234,567" in line and "ack p50 412 us p99 7,340 us" in line
+def test_the_progress_line_shows_the_snapshot_figures_and_the_latency_of_the_last_second():
+    window = {"count": 40, "p50": 212, "p99": 940, "max": 1000}
+    line = progress_line(build_snapshot(ack_latency_last_s=window))
+    assert "placed  1,234,567" in line and line.endswith("| last s: ack p50 212 us p99 940 us")
+    assert "7,340" not in line  # the whole run's p99: one early stall would pin it for good
+
+
+def test_the_progress_line_says_when_no_ack_came_in_the_last_second():
+    line = progress_line(build_snapshot(ack_latency_last_s={"count": 0, "p50": 0, "p99": 0, "max": 0}))
+    assert line.endswith("| last s: no acks")
 
 
 def test_a_report_is_written_whole(tmp_path):

@@ -1,0 +1,72 @@
+"""The figures of a finished run that only the bank has, gathered once for its report.
+
+The snapshot builder's ``outcome()`` calls ``run_figures`` after the stop protocol: the
+per-second series (``simulator.series``), each symbol's trading (``symbol_stats``) and final
+book (what the brokers reported resting), each account's cash, positions and P&L marked to the
+last prices, each broker's orders and cancel requests as routed and its restarts, and the
+rejects of orders and of cancel requests apart. All of it plain JSON types, built at the end
+from state the run keeps anyway.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.series import Series
+from simulator.symbol_stats import account_table, final_books
+
+ALL_ACCOUNTS_UP_TO = 100  # the report lists every account up to this many; above, top and bottom
+
+
+def series_inputs(bank: Any) -> tuple[dict[str, int], dict[str, int]]:
+    """The running totals and levels ``Series.sample`` reads (without memory: the caller adds it)."""
+    led = bank.ledger
+    totals = {
+        "placed": led.placed,
+        "finished": led.filled + led.cancelled + led.rejected,
+        "fills": led.trades,
+        "rejects": led.rejected,
+        "cancel_rejects": led.cancels_rejected,
+        "restarts": sum(b.restarts for b in bank.brokers.brokers),
+        "acks": bank.ack_latency.count,
+    }
+    rec = bank.reconciliation
+    return totals, {"resting": rec.resting if rec else led.working}
+
+
+def run_figures(bank: Any, series: Series) -> dict[str, Any]:
+    led = bank.ledger
+    symbols = led.symbols
+    resting: dict[str, list] = {s: [] for s in symbols}
+    for b in bank.brokers.brokers:
+        if b.final is not None:
+            for symbol, orders in b.final.resting.items():
+                resting.setdefault(symbol, []).extend(orders)
+    books = final_books(resting)
+    per_symbol = led.traded.symbol_table()
+    for symbol, row in per_symbol.items():
+        row["final_book"] = books.get(symbol)
+    accounts = account_table(led.position_array, led.cash_array, led.traded.last_prices(), symbols)
+    if accounts["count"] <= ALL_ACCOUNTS_UP_TO:
+        everyone = account_table(
+            led.position_array, led.cash_array, led.traded.last_prices(), symbols, top=accounts["count"]
+        )
+        accounts["all"] = sorted(everyone["top"], key=lambda a: a["account"])
+    routed = bank.routed
+    brokers = [
+        {
+            "orders": routed.orders[i],
+            "cancel_requests": routed.cancels[i],
+            "fills": sum(per_symbol[s]["trades"] for s in b.spec.symbols if s in per_symbol),
+            "restarts": b.restarts,
+        }
+        for i, b in enumerate(bank.brokers.brokers)
+    ]
+    return {
+        "series": series.to_dict(),
+        "symbols": per_symbol,
+        "accounts": accounts,
+        "brokers": brokers,
+        "order_rejects": led.reject_counts(cancels=False),
+        "cancel_rejects": led.reject_counts(cancels=True),
+    }
