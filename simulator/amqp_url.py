@@ -22,6 +22,7 @@ TRANSPORTS = ("pipe", "amqp")
 # inbox's credit, so a broker has work while its answers travel back; the bound keeps a
 # broker that never comes from parking gigabytes in RabbitMQ (10,000 x 256 orders = 180 MiB)
 MOST_CREDIT = 10_000
+DEFAULT_CREDIT = 64
 CONNECT_TIMEOUT_S = 3.0  # a server that answers at all answers within this, even on a busy machine
 
 
@@ -142,8 +143,13 @@ def flag_problem(ns: Any, given: frozenset[str]) -> str | None:
     --transport, in one line naming the flag; resolves ``ns.amqp_url`` from ``$SIM_AMQP_URL``.
     Whether the server answers is ``check``'s, once every other flag is known good."""
     if ns.transport != "amqp":
-        for dest in ("amqp_url", "amqp_credit", "external_brokers"):
-            if dest in given:
+        # a value other than the default (--print-config writes the defaults out, to feed back)
+        for dest, default in (
+            ("amqp_url", None),
+            ("amqp_credit", DEFAULT_CREDIT),
+            ("external_brokers", False),
+        ):
+            if dest in given and getattr(ns, dest) != default:
                 return f"argument --{dest.replace('_', '-')}: only with --transport amqp"
         return None
     ns.amqp_url = from_env_or(ns.amqp_url)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
-from simulator import amqp_url
+from simulator import amqp_url as amqp
 
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOG", "META", "JPM")
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,7}$")
@@ -83,12 +83,12 @@ class SimConfig:
     http_control: bool = False  # --http-control: POST /api/control, with the token
     transport: str = "pipe"  # pipe: brokers on this machine; amqp: over RabbitMQ (amqp_pool)
     amqp_url: str | None = None  # --amqp-url or $SIM_AMQP_URL; shown only masked (to_dict)
-    amqp_credit: int = 64  # batches unanswered per shard in RabbitMQ (amqp_url.add_flags says why)
+    amqp_credit: int = amqp.DEFAULT_CREDIT  # batches unanswered per shard in RabbitMQ (see amqp_url)
     external_brokers: bool = False  # brokers are `simulate.py broker` processes, started anywhere
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        return {**d, "symbols": list(self.symbols), "amqp_url": amqp_url.masked(self.amqp_url)}
+        return {**d, "symbols": list(self.symbols), "amqp_url": amqp.masked(self.amqp_url)}
 
 
 def _int_in(low: int, high: int) -> Callable[[str], int]:
@@ -280,7 +280,7 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     from simulator import http_flags
 
     http_flags.add_flags(p)
-    amqp_url.add_flags(p, d, _int_in)
+    amqp.add_flags(p, d, _int_in)
     from simulator import config_file
 
     config_file.add_flags(p)  # --config, --preset, --print-config
@@ -447,4 +447,4 @@ def _disagreement(ns: argparse.Namespace, given: frozenset[str]) -> str | None:
         if real in files:
             return f"argument {_flag(dest)}: {_shown(path)} is the file {_flag(files[real])} writes too"
         files[real] = dest
-    return amqp_url.flag_problem(ns, given)  # last: whether the server answers, once the rest is good
+    return amqp.flag_problem(ns, given)  # last: whether the server answers, once the rest is good
