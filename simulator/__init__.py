@@ -7,7 +7,7 @@
     |       Ledger.apply(events) <- BrokerPool.poll <- Channel k -------+<-----  OrderBooks    |
     | Supervisor: dead / hung brokers, restart with books, drills        |     |  acks, trades, |
     | SnapshotBuilder: Snapshot 10 Hz -> console, dashboard; Outcome     |     |  heartbeats    |
-    | Journal (--journal): every batch to SQLite on a writer thread      |     +----------------+
+    | Journal (--journal): every batch's bytes to SQLite, a writer thread|     +----------------+
     +--------------------------------------------------------------------+
     under the dashboard the bank process is a child of the dashboard's (remote.py); with
     --transport amqp the channels are RabbitMQ queues and brokers may run anywhere (amqp_pool)
@@ -37,8 +37,9 @@ Where each thing lives:
                         files, presets/), report (banner, progress line, summary, JSON) +
                         report_text + report_schema, report_cli + report_plot (simulate.py
                         report), sweep + sweep_plan + sweep_table (simulate.py sweep), replay
-                        (re-runs a journal), remote (the bank under the dashboard), http_flags
-                        (--http), attach (a run's API as a SimControl), http_serve (the
-                        dashboard in browser tabs); ``tui`` draws Snapshots
+                        (re-runs a journal), journal_expand (its batches as tables: journal
+                        expand), remote (the bank under the dashboard), http_flags (--http),
+                        attach (a run's API as a SimControl), http_serve (the dashboard in
+                        browser tabs); ``tui`` draws Snapshots
     testing             testing/ (the harness tests and benchmarks share)
 """

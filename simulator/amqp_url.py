@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import urllib.parse
+from dataclasses import dataclass
 from typing import Any
 
 ENV = "SIM_AMQP_URL"
@@ -28,6 +29,16 @@ CONNECT_TIMEOUT_S = 3.0  # a server that answers at all answers within this, eve
 
 class LinkFailed(RuntimeError):
     """The AMQP connection could not be made or was lost; the text says why (no password)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AmqpSettings:
+    """The transport's part of a run's ``config.SimConfig`` (its base class)."""
+
+    transport: str = "pipe"  # pipe: brokers on this machine; amqp: over RabbitMQ (amqp_pool)
+    amqp_url: str | None = None  # --amqp-url or $SIM_AMQP_URL; shown only masked (to_dict)
+    amqp_credit: int = DEFAULT_CREDIT  # batches unanswered per shard in RabbitMQ
+    external_brokers: bool = False  # brokers are `simulate.py broker` processes, started anywhere
 
 
 def pika() -> Any:

@@ -1,7 +1,8 @@
 """The command line: flags -> SimConfig -> a headless run or the dashboard -> exit status.
 
 Besides a run: ``broker`` (a broker for AMQP runs started elsewhere: simulator.broker_cli),
-``replay`` (simulator.replay), ``dashboard --attach URL`` (the dashboard on a run
+``replay`` (simulator.replay), ``journal expand`` (simulator.journal_expand),
+``dashboard --attach URL`` (the dashboard on a run
 started elsewhere with --http: simulator.attach, tui.runner) and ``serve`` (that dashboard in
 a browser: simulator.http_serve).
 
@@ -79,6 +80,10 @@ def main(argv: Sequence[str] | None = None, early_signals: list[int] | None = No
         from simulator.replay import main as replay_main
 
         return replay_main(args[1:], early_signals=early_signals)  # a signal during its imports counts
+    if args[:1] == ["journal"]:
+        from simulator.journal_expand import main as journal_main
+
+        return journal_main(args[1:])
     if args[:1] == ["dashboard"]:
         from simulator.attach import parse_attach_flags
         from tui.runner import run_attached

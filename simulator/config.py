@@ -53,7 +53,7 @@ class UsageError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class SimConfig:
+class SimConfig(amqp.AmqpSettings):  # --transport, --amqp-*: the fields of its base
     brokers: int = 2
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     rate: float = 5000.0  # orders/s; 0 = as fast as possible
@@ -81,10 +81,6 @@ class SimConfig:
     journal: str | None = None  # SQLite journal of every order and result
     http: str | None = None  # --http HOST:PORT: the run's API (simulator.http_flags); no token here
     http_control: bool = False  # --http-control: POST /api/control, with the token
-    transport: str = "pipe"  # pipe: brokers on this machine; amqp: over RabbitMQ (amqp_pool)
-    amqp_url: str | None = None  # --amqp-url or $SIM_AMQP_URL; shown only masked (to_dict)
-    amqp_credit: int = amqp.DEFAULT_CREDIT  # batches unanswered per shard in RabbitMQ (see amqp_url)
-    external_brokers: bool = False  # brokers are `simulate.py broker` processes, started anywhere
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -202,6 +198,9 @@ other commands:
                         re-run a journal (--journal) through fresh books and
                         check it makes the same fills and results (see
                         simulate.py replay --help)
+  simulate.py journal expand PATH
+                        add the tables orders, fills and results to a
+                        journal, decoded from its batches, for SQL
   simulate.py dashboard --attach URL [--token T]
                         the dashboard on a run started with --http
   simulate.py serve [--attach URL] [--port 8322]
@@ -269,7 +268,7 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     add("--stop-timeout", metavar="S", type=_float_in(0, MOST_WAIT_S, above=True), default=d.stop_timeout,
         help=f"how long brokers get to answer every order when stopping (at most {MOST_WAIT_S:g})")
     add("--journal", metavar="PATH", default=None,
-        help="write every order and result to this SQLite file (see replay below)")
+        help="write every batch of orders and results to this SQLite file (see replay below)")
     add("--max-restarts", metavar="N", type=_int_in(0, MOST_RESTARTS), default=d.max_restarts,
         help=f"restarts allowed per broker before the run stops (at most {MOST_RESTARTS:,})")
     add("--hang-timeout", metavar="S", type=_float_in(0.5, MOST_WAIT_S), default=d.hang_timeout,

@@ -1,36 +1,39 @@
-"""The run's journal: a bus plugin of the bank that writes every order placed and every answer
-got to one SQLite file (its schema and how it is opened: ``simulator.journal_file``).
+"""The run's journal: a bus plugin of the bank that stores every batch of orders it places and
+every batch of events a broker sends back, as the exact int64 bytes that crossed the wire, one
+SQLite row per batch (the file: ``simulator.journal_file``).
 
-The bank hands ``Journal`` each batch of orders it places and each batch of events a broker
-sends back, as the int64 wire records it already holds; one writer thread turns them into rows
-(``journal_file.TableRows``) and stores them, so the bank's loop never waits for the disk::
+The bank hands ``Journal`` each batch as the numpy array it already holds; the bank's thread
+only appends it to a queue (a lock and a deque append, whatever the batch's size). One writer
+thread binds the arrays as BLOBs and commits them in groups; SQLite copies the bytes and writes
+them with the GIL released, so the bank's loop pays nothing per order or event::
 
     bank thread (hot path, O(1) per batch)               writer thread (one, joined on 'stop')
     record_orders(orders, t_ns) --+
-                                  +--> queue (bounded in rows) --> group of batches (<= 50 ms)
-    record_events(broker, events) +                               BEGIN; executemany; COMMIT
+    record_events(broker, events) +--> queue (bounded in records) --> group of batches (<= 50 ms)
+    'restarted' (broker, orders)  +                                   BEGIN; executemany; COMMIT
 
 The arrays are handed over by reference (the caller never writes to them after the call).
-``python simulate.py replay PATH`` (``simulator.replay``) runs the journalled orders through
-fresh books and checks that they make the journalled fills.
+``simulate.py journal expand PATH`` turns the batches into the tables ``orders``, ``fills``
+and ``results`` (``simulator.journal_expand``); ``simulate.py replay PATH``
+(``simulator.replay``) runs the journalled orders through fresh books and checks that they make
+the journalled events.
 
-Durability: WAL with ``synchronous=NORMAL``. A group is committed at most ``commit_interval``
-(50 ms) after its first batch arrived, or at ``group_rows`` rows. A ``kill -9`` of the bank loses
-only what was not committed yet; what was committed is intact (a power loss may lose more:
-NORMAL does not fsync each commit). Orders are queued before the events answering them, so the
-journal of a killed run is a prefix: every journalled fill's orders are journalled. An order
-recorded twice keeps its first row, but its second recording still advances ``seq``, leaving a
-gap.
+Durability: a group is committed at most ``commit_interval`` (50 ms) after its first batch
+arrived, or at ``group_records`` records. A ``kill -9`` of the bank loses only what was not
+committed yet (at most the last 50 ms, and what waited in the queue); what was committed is
+intact (``journal_file`` says what a power loss does). Orders are queued before the events
+answering them, and batches are committed in the order they were queued, so the journal of a
+killed run is a prefix of its run.
 
-Back-pressure (the choice made here): the queue is bounded in rows (``max_rows``), not in
-batches, so memory is bounded whatever the batch size. A hook that finds it full counts a
-``queue_waits`` and blocks at most ``put_timeout`` (1 s); if the writer made no room by then
-the journal FAILS with a reason and records nothing more. Nothing is dropped silently: every
-row not journalled is counted in ``dropped_rows`` and ``failed`` says why.
+Back-pressure (the choice made here): the queue is bounded in records (``max_rows``), so memory
+is bounded whatever the batch size. A hook that finds it full counts a ``queue_waits`` and
+blocks at most ``put_timeout`` (5 s); if the writer made no room by then the journal FAILS with
+a reason and records nothing more. Nothing is dropped silently: every record not journalled is
+counted in ``dropped_rows`` and ``failed`` says why.
 
 Garbage never stops the writer: a batch that is not an int64 array of whole records (orders
-(n, 9), events (n, 7)) is skipped whole, and a record whose code names no order type, time in
-force or event kind is skipped alone; both are counted in ``bad_rows`` and logged.
+(n, 9), events (n, 7)) is skipped whole and counted in ``bad_rows``; the records of a good
+batch are stored as they are (the expansion and the replay judge them).
 
 Failures: ``start`` never raises (wspbus turns a start error into ``os._exit(70)``): a path
 that cannot be a journal sets ``failed``. A write error (disk full, I/O error, locked database)
@@ -50,14 +53,15 @@ from typing import TYPE_CHECKING
 
 from cherrypy.process.plugins import SimplePlugin
 
-from simulator import processes
+from simulator import processes, wire
 from simulator.bus import ORDER, never_raises
 from simulator.journal_file import (
-    INSERT_FILLS,
-    INSERT_ORDERS,
-    INSERT_RESULTS,
+    EVENTS,
+    INSERT_BATCH,
+    ORDERS,
+    RESTART,
+    STOP,
     JournalError,
-    TableRows,
     check_path,
     create_journal,
     write_run_value,
@@ -68,35 +72,38 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("journal")
 
-DEFAULT_MAX_ROWS = 500_000  # queued rows (orders + events): about 100 MB of rows at most
-DEFAULT_PUT_TIMEOUT_S = 1.0
+DEFAULT_MAX_ROWS = 2_000_000  # queued records (orders + events): about 130 MB at most
+DEFAULT_PUT_TIMEOUT_S = 5.0  # a disk that stalls for seconds slows the run; one stuck fails it
 DEFAULT_COMMIT_INTERVAL_S = 0.05
-DEFAULT_GROUP_ROWS = 20_000  # a commit of this many rows takes ~0.1-0.2 s, well under put_timeout
+DEFAULT_GROUP_RECORDS = 200_000  # about 12 MB: a commit that size takes ~20 ms
 DEFAULT_JOIN_TIMEOUT_S = 30.0
 _IDLE_POLL_S = 0.1  # how often an idle writer checks that the main thread still lives
 
-_ORDERS, _EVENTS, _STOP = 0, 1, 2
-_SENTINEL = (_STOP, (), 0)
+_WIDTH = {ORDERS: wire.ORDER_WIDTH, EVENTS: wire.EVENT_WIDTH}
+_END = -1  # the queue's sentinel: no more batches
+_SENTINEL = (_END, (), None, 0)
 
 
 @dataclass(frozen=True, slots=True)
 class JournalStats:
     """A snapshot of the journal's counters (for a dashboard or the report)."""
 
-    queued_rows: int  # waiting for the writer
-    committed_rows: int
-    committed_batches: int
+    queued_rows: int  # records waiting for the writer
+    committed_rows: int  # records (orders + events) committed
+    committed_batches: int  # batches committed (restart and stop marks included)
+    committed_bytes: int  # of records
     queue_waits: int  # hook calls that found the queue full and had to wait
     dropped_rows: int  # not journalled because the journal had failed or stopped
-    bad_rows: int  # malformed orders or events skipped
+    bad_rows: int  # in batches skipped for not being whole int64 records
     failed: str | None
 
 
 class _RowQueue(queue.Queue):
-    """A ``queue.Queue`` bounded in rows rather than items.
+    """A ``queue.Queue`` bounded in records rather than items.
 
-    Items are ``(kind, rows, arg)``; each weighs ``len(rows) + 1``. An item is accepted while
-    the queued weight is below ``maxsize``, so one large batch may overshoot the bound once.
+    Items are ``(kind, records, broker, t_ns)``; each weighs ``len(records) + 1``. An item is
+    accepted while the queued weight is below ``maxsize``, so one large batch may overshoot the
+    bound once.
     """
 
     def _init(self, maxsize: int) -> None:
@@ -116,7 +123,7 @@ class _RowQueue(queue.Queue):
         return item
 
     def put_sentinel(self) -> None:
-        """Queue the STOP sentinel behind everything, ignoring the bound: it must never wait."""
+        """Queue the sentinel behind everything, ignoring the bound: it must never wait."""
         with self.mutex:
             self._put(_SENTINEL)
             self.unfinished_tasks += 1
@@ -127,7 +134,7 @@ class _RowQueue(queue.Queue):
 
 
 class Journal(SimplePlugin):
-    """Bus plugin of the bank process: journals orders and results to SQLite (see module doc).
+    """Bus plugin of the bank process: journals the batches of a run to SQLite (see module doc).
 
     Threads: ``record_*`` and the bus listeners run on the bank's thread; one writer thread
     owns the connection from ``start`` until it exits. ``failed`` may be set by either.
@@ -142,17 +149,19 @@ class Journal(SimplePlugin):
         max_rows: int = DEFAULT_MAX_ROWS,
         put_timeout: float = DEFAULT_PUT_TIMEOUT_S,
         commit_interval: float = DEFAULT_COMMIT_INTERVAL_S,
-        group_rows: int = DEFAULT_GROUP_ROWS,
+        group_records: int = DEFAULT_GROUP_RECORDS,
         join_timeout: float = DEFAULT_JOIN_TIMEOUT_S,
+        synchronous: str = "OFF",
     ) -> None:
         super().__init__(bus)
         self.path = str(path)
         self.config = dict(config)
         self.failed: str | None = None
+        self.synchronous = synchronous
         self._queue = _RowQueue(max_rows)
         self._put_timeout = put_timeout
         self._commit_interval = commit_interval
-        self._group_rows = group_rows
+        self._group_records = group_records
         self._join_timeout = join_timeout
         self._con: sqlite3.Connection | None = None
         self._thread: threading.Thread | None = None
@@ -165,12 +174,18 @@ class Journal(SimplePlugin):
         self._writer_dropped = 0  # writer
         self.committed_rows = 0  # writer
         self.committed_batches = 0  # writer
-        self._rows = TableRows(self.config.get("symbols", ()))  # writer
+        self.committed_bytes = 0  # writer
+        self.bad_rows = 0  # writer
+        self._bad_logged: set[int] = set()  # writer: kinds of bad batch logged already
 
     @staticmethod
     def check_path(path: str) -> str | None:
         """See the module-level ``check_path``."""
         return check_path(path)
+
+    def subscribe(self) -> None:
+        super().subscribe()
+        self.bus.subscribe("restarted", self.restarted)
 
     # -- bus channels -------------------------------------------------------------------------
 
@@ -181,7 +196,7 @@ class Journal(SimplePlugin):
             return
         self._started = True
         try:
-            self._con = create_journal(self.path, self.config)
+            self._con = create_journal(self.path, self.config, synchronous=self.synchronous)
             thread = threading.Thread(target=self._writer, name="journal-writer")  # not a daemon
             thread.start()
             self._thread = thread
@@ -199,9 +214,12 @@ class Journal(SimplePlugin):
 
     @never_raises
     def stop(self) -> None:
-        """After the bank finished: write everything queued, join the writer, close. Idempotent."""
+        """After the bank finished: mark the stop, write everything queued, join the writer,
+        close. Idempotent."""
         if self._stopped:
             return
+        if self.failed is None and self._thread is not None:
+            self._put((STOP, (), None, time.monotonic_ns()))
         self._stopped = True
         thread = self._thread
         if thread is None:
@@ -212,21 +230,28 @@ class Journal(SimplePlugin):
             self._abandon = True
             self._fail(
                 f"journal write failed: the writer did not finish within {self._join_timeout:g} s "
-                f"({self._queue.qsize():,} rows still queued); the journal is incomplete"
+                f"({self._queue.qsize():,} records still queued); the journal is incomplete"
             )
             thread.join(2.0)
             if thread.is_alive():
                 log.error("journal writer still running after stop; the process will wait for it")
             return
         log.info(
-            "journal %s: %s rows in %s batches%s",
+            "journal %s: %s records in %s batches (%.1f MB)%s",
             self.path,
             f"{self.committed_rows:,}",
             f"{self.committed_batches:,}",
+            self.committed_bytes / 1e6,
             f"; FAILED: {self.failed}" if self.failed else "",
         )
 
     stop.priority = ORDER["stop", "journal"]  # type: ignore[attr-defined]
+
+    def restarted(self, index: int, unanswered: object) -> None:
+        """'restarted': broker ``index`` was restarted and is sent its unanswered orders again
+        (their answers may repeat ones already journalled; readers keep the first)."""
+        if self.failed is None and not self._stopped and self._thread is not None:
+            self._put((RESTART, (), index, time.monotonic_ns(), len(unanswered)))  # type: ignore[arg-type]
 
     # -- hot path (bank thread) ---------------------------------------------------------------
 
@@ -236,7 +261,7 @@ class Journal(SimplePlugin):
         if self.failed is not None or self._stopped:
             self._hook_dropped += len(orders)
         elif len(orders):
-            self._put((_ORDERS, orders, t_ns))
+            self._put((ORDERS, orders, None, t_ns))
 
     def record_events(self, broker_index: int, events: np.ndarray) -> None:
         """Journal a batch of events as broker ``broker_index`` sent them: an (n, 7) int64 array
@@ -244,7 +269,7 @@ class Journal(SimplePlugin):
         if self.failed is not None or self._stopped:
             self._hook_dropped += len(events)
         elif len(events):
-            self._put((_EVENTS, events, broker_index))
+            self._put((EVENTS, events, broker_index, time.monotonic_ns()))
 
     def _put(self, item: tuple) -> None:
         q = self._queue
@@ -259,7 +284,7 @@ class Journal(SimplePlugin):
         except queue.Full:
             self._hook_dropped += len(item[1])
             self._fail(
-                f"journal write failed: the writer fell behind ({q.qsize():,} rows queued) and "
+                f"journal write failed: the writer fell behind ({q.qsize():,} records queued) and "
                 f"made no room within {self._put_timeout:g} s"
             )
 
@@ -269,16 +294,12 @@ class Journal(SimplePlugin):
     def dropped_rows(self) -> int:
         return self._hook_dropped + self._writer_dropped
 
-    @property
-    def bad_rows(self) -> int:
-        """Malformed orders and events skipped (see ``TableRows``)."""
-        return self._rows.bad_rows
-
     def stats(self) -> JournalStats:
         return JournalStats(
             queued_rows=self._queue.rows,
             committed_rows=self.committed_rows,
             committed_batches=self.committed_batches,
+            committed_bytes=self.committed_bytes,
             queue_waits=self.queue_waits,
             dropped_rows=self.dropped_rows,
             bad_rows=self.bad_rows,
@@ -298,12 +319,39 @@ class Journal(SimplePlugin):
             self.failed = reason
             log.error("%s", reason.removeprefix("journal: "))  # the logger's name says it
 
+    def _row(self, item: tuple) -> tuple | None:
+        """The batches row of a queued item, or None (a batch that is not whole records)."""
+        kind, data, broker, t_ns, *count = item
+        if kind == RESTART or kind == STOP:
+            return (kind, broker, t_ns, count[0] if count else 0, None)
+        width = _WIDTH[kind]
+        shape = getattr(data, "shape", None)
+        if not (
+            isinstance(shape, tuple)
+            and len(shape) == 2
+            and shape[1] == width
+            and getattr(data, "dtype", None) == "int64"
+        ):
+            self.bad_rows += len(data)
+            if kind not in self._bad_logged:
+                self._bad_logged.add(kind)
+                what = "orders" if kind == ORDERS else "events"
+                log.warning(
+                    "journal: skipping a batch of %s that is not int64 records of %d (%s); further ones are "
+                    "only counted in bad_rows",
+                    what,
+                    width,
+                    _describe(data),
+                )
+            return None
+        if not data.flags.c_contiguous:
+            data = data.copy()  # a view with strides: SQLite binds contiguous bytes only
+        return (kind, broker, t_ns, len(data), data)
+
     def _writer(self) -> None:
         processes.set_thread_title("journal")  # top -H and ps -L name it
         get = self._queue.get
-        orders: list[tuple] = []
-        fills: list[tuple] = []
-        results: list[tuple] = []
+        rows: list[tuple] = []
         con = self._con
         done = False
         try:
@@ -316,20 +364,17 @@ class Journal(SimplePlugin):
                         break
                     continue
                 deadline = time.monotonic() + self._commit_interval
-                batches = rows = 0
+                records = 0
                 while True:
-                    kind = item[0]
-                    if kind == _STOP:
+                    if item[0] == _END:
                         done = True
                         break
-                    batches += 1
                     if con is None or self._abandon:
                         self._writer_dropped += len(item[1])
-                    elif kind == _ORDERS:
-                        rows += self._rows.orders(item[1], item[2], orders)
-                    else:
-                        rows += self._rows.events(item[1], item[2], fills, results)
-                    if rows >= self._group_rows:
+                    elif (row := self._row(item)) is not None:
+                        rows.append(row)
+                        records += row[3] if row[4] is not None else 0
+                    if records >= self._group_records:
                         break
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
@@ -338,16 +383,13 @@ class Journal(SimplePlugin):
                         item = get(timeout=remaining)
                     except queue.Empty:
                         break
-                if con is not None and batches:
-                    if not self._commit(con, orders, fills, results, batches):
-                        try:  # stop writing; keep draining so the bank never blocks
-                            con.close()
-                        except sqlite3.Error:
-                            pass
-                        con = self._con = None
-                orders.clear()
-                fills.clear()
-                results.clear()
+                if con is not None and rows and not self._commit(con, rows):
+                    try:  # stop writing; keep draining so the bank never blocks
+                        con.close()
+                    except sqlite3.Error:
+                        pass
+                    con = self._con = None
+                rows.clear()
         except Exception as exc:  # a bug: say so, and keep draining so the bank never blocks
             log.exception("journal writer failed")
             self._fail(f"journal write failed: {type(exc).__name__}: {exc}")
@@ -357,27 +399,22 @@ class Journal(SimplePlugin):
             if con is not None:
                 try:
                     if done and not self._abandon:
-                        # a finished journal becomes one self-contained file (no -wal, -shm);
-                        # a reader holding it open keeps it in WAL mode: do not wait for it
+                        # a finished journal leaves no empty -journal file beside it
                         con.execute("PRAGMA busy_timeout = 200")
                         con.execute("PRAGMA journal_mode = DELETE")
                 except sqlite3.Error as exc:
-                    log.debug("journal %s stays in WAL mode: %s", self.path, exc)
+                    log.debug("journal %s keeps its -journal file: %s", self.path, exc)
                 try:
                     con.close()
                 except sqlite3.Error as exc:
                     self._fail(f"journal write failed: closing {self.path}: {exc}")
             self._con = None
 
-    def _commit(self, con, orders, fills, results, batches: int) -> bool:
+    def _commit(self, con: sqlite3.Connection, rows: list[tuple]) -> bool:
+        records = sum(r[3] for r in rows if r[4] is not None)
         try:
             con.execute("BEGIN IMMEDIATE")
-            if orders:
-                con.executemany(INSERT_ORDERS, orders)
-            if fills:
-                con.executemany(INSERT_FILLS, fills)
-            if results:
-                con.executemany(INSERT_RESULTS, results)
+            con.executemany(INSERT_BATCH, rows)
             con.execute("COMMIT")
         except Exception as exc:  # sqlite3.Error, or a value SQLite cannot bind (OverflowError)
             try:
@@ -385,11 +422,12 @@ class Journal(SimplePlugin):
                     con.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            self._writer_dropped += len(orders) + len(fills) + len(results)
+            self._writer_dropped += records
             self._fail(f"journal write failed: {type(exc).__name__}: {exc}")
             return False
-        self.committed_rows += len(orders) + len(fills) + len(results)
-        self.committed_batches += batches
+        self.committed_rows += records
+        self.committed_batches += len(rows)
+        self.committed_bytes += sum(r[4].nbytes for r in rows if r[4] is not None)
         return True
 
     def _discard_until_sentinel(self) -> None:
@@ -400,6 +438,13 @@ class Journal(SimplePlugin):
                 if self._stopped or not threading.main_thread().is_alive():
                     return
                 continue
-            if item[0] == _STOP:
+            if item[0] == _END:
                 return
             self._writer_dropped += len(item[1])
+
+
+def _describe(batch: object) -> str:
+    shape, dtype = getattr(batch, "shape", None), getattr(batch, "dtype", None)
+    if shape is not None and dtype is not None:
+        return f"an array of shape {shape}, dtype {dtype}"
+    return type(batch).__name__

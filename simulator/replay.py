@@ -1,9 +1,12 @@
 """Replay a journal: run its orders through fresh books and check they make its fills and results.
 
 The matching is deterministic: a symbol's events depend only on the orders its one book saw, in
-the order it saw them. The bank places orders in id order and numbers each symbol's arrivals
-(``seq``), so ``replay`` reads ``orders`` by id and checks that order first: each symbol's
-``seq`` must run 1, 2, 3, ... in id order. It feeds each symbol's orders to a fresh
+the order it saw them. A journal holds the batches that crossed the wire; ``replay`` first
+decodes them into the tables of ``simulator.journal_expand`` in a private temporary database
+(numbering each symbol's arrivals, ``seq``, in journal order; the journal itself is only read).
+The bank places orders in id order, ids 1, 2, 3, ... without a gap, so ``replay`` reads
+``orders`` by id and checks that order first: no id may be missing, and each symbol's ``seq``
+must run 1, 2, 3, ... in id order. It feeds each symbol's orders to a fresh
 ``OrderBook`` (a CANCEL is ``cancel_into(id, target)``; an order for a symbol the run did not
 trade gets the REJECT UNKNOWN_SYMBOL its broker sent) and compares every event it makes with
 the journal, streaming (memory grows with the books, not with the journal):
@@ -39,7 +42,8 @@ from typing import Any
 
 from simulator.book import OrderBook
 from simulator.fills_digest import FillsDigest
-from simulator.journal_file import JournalError, open_journal, read_run_value
+from simulator.journal_expand import expanded_copy
+from simulator.journal_file import JournalError, open_journal, partial_reason, read_run_value, report_at
 from simulator.orders import Event, OrderType, RejectReason, TimeInForce
 from simulator.processes import STOP_SIGNALS
 
@@ -66,7 +70,6 @@ _FILLS_SQL = "SELECT match_seq, buy_id, sell_id, price, qty FROM fills WHERE sym
 _RESULTS_SQL = "SELECT order_id, event, detail FROM results ORDER BY order_id, event"
 _SYMBOL_SQL = "SELECT symbol FROM orders WHERE id = ?"
 _MISSING = object()
-_LOST = {"orders": "orders", "cancels": "cancel_requests"}  # where a report counts them lost
 
 
 class ReplayInterrupted(Exception):
@@ -172,38 +175,21 @@ class _Verdict:
             self.differ(f"{symbol} order {oid}: the journal has {made}, the replay did not make it")
 
 
-def _at(tree: object, *keys: str) -> Any:
-    """``tree[k1][k2]...``, or None where a level is missing or not a dict (a stored report)."""
-    for key in keys:
-        tree = tree.get(key) if isinstance(tree, dict) else None
-    return tree
-
-
-def partial_reason(report: object) -> str | None:
-    """Why the journal holding ``report`` (its run('report'), None if absent) is a prefix of
-    its run, or None if it holds the whole run."""
-    if not isinstance(report, dict):
-        return "no final report: the run did not finish"
-    if _at(report, "journal", "failed"):
-        return f"the journal failed during the run: {_at(report, 'journal', 'failed')}"
-    if isinstance(dropped := _at(report, "journal", "dropped_rows"), int) and dropped > 0:
-        return f"{dropped:,} rows were not journalled"
-    counts = {what: _at(report, where, "lost") for what, where in _LOST.items()}
-    lost = [f"{n:,} {what}" for what, n in counts.items() if isinstance(n, int) and n > 0]
-    return "the run lost " + " and ".join(lost) if lost else None
-
-
 def replay(path: str, should_stop: Callable[[], object] | None = None) -> ReplayResult:
     """Replay the journal at ``path``; raises JournalError if it is missing or not a journal,
     ReplayInterrupted as soon as ``should_stop()`` is true (it is asked every few thousand
     orders, and inside long SQLite statements)."""
-    con = open_journal(path)
+    journal = open_journal(path)
     if should_stop is not None:
-        con.set_progress_handler(lambda: 1 if should_stop() else 0, _SQL_CHECK_STEPS)
+        journal.set_progress_handler(lambda: 1 if should_stop() else 0, _SQL_CHECK_STEPS)
     orders = 0
+    con = None
     try:
-        config = read_run_value(con, "config")
-        report = read_run_value(con, "report")
+        config = read_run_value(journal, "config")
+        report = read_run_value(journal, "report")
+        con = expanded_copy(journal, should_stop, _SQL_CHECK_STEPS)
+        if should_stop is not None and should_stop():
+            raise ReplayInterrupted(0)
         partial = partial_reason(report)
         v = _Verdict(complete=partial is None)
         symbols = None
@@ -225,10 +211,14 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
         types, tifs, names = _TYPE_CODES, _TIF_CODES, _EVENT_NAMES
         results_got = 0
         out: list = []
+        last_oid = 0
         for oid, symbol, seq, account, side, otype, tif, price, qty, target in con.execute(_ORDERS_SQL):
             orders += 1
             if should_stop is not None and not orders % _CHECK_EVERY and should_stop():
                 raise ReplayInterrupted(orders)
+            if oid != last_oid + 1:
+                v.differ(f"order {last_oid + 1} is missing: the journal's orders go from {last_oid} to {oid}")
+            last_oid = oid
             s = syms.get(symbol)
             if s is None:
                 trades = symbol in known if known is not None else _looks_like_ticker(symbol)
@@ -329,17 +319,19 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
             raise ReplayInterrupted(orders) from None
         raise JournalError(f"{path}: cannot replay the journal: {type(exc).__name__}: {exc}") from exc
     finally:
-        con.close()
+        if con is not None:
+            con.close()
+        journal.close()
 
 
 def _against_report(report: dict, orders: int, digest: str | None) -> str | None:
     """The first way a complete journal disagrees with its own final report, or None."""
-    placed, sent = _at(report, "orders", "placed"), _at(report, "cancel_requests", "sent")
+    placed, sent = report_at(report, "orders", "placed"), report_at(report, "cancel_requests", "sent")
     if isinstance(placed, int) and isinstance(sent, int) and placed + sent != orders:
         return (
             f"the report says {placed:,} orders and {sent:,} cancels were placed; the journal has {orders:,}"
         )
-    reported = _at(report, "fills", "digest")
+    reported = report_at(report, "fills", "digest")
     if digest is not None and isinstance(reported, str) and reported != digest:
         return f"the report's fills digest {reported[:16]}... vs replay {digest[:16]}..."
     return None

@@ -15,6 +15,7 @@ import pytest
 
 from simulator.journal_file import check_path
 from simulator.replay import replay
+from simulator.testing.journals import expanded_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
@@ -100,24 +101,64 @@ def test_every_batch_announced_committed_survives_kill_9(tmp_path):
     _word, _items, last_oid, fills = last
     last_oid, fills = int(last_oid), int(fills)
 
-    con = sqlite3.connect(path)
+    con = sqlite3.connect(path)  # a writer: it rolls back a commit the kill left unfinished
     try:
         assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        # orders have consecutive ids from 1: every one announced is there
-        assert con.execute("SELECT count(*) FROM orders WHERE id <= ?", (last_oid,)).fetchone() == (last_oid,)
-        assert con.execute("SELECT count(*) FROM fills").fetchone()[0] >= fills
-        assert (
-            con.execute(
-                "SELECT count(*) FROM results WHERE order_id <= ? AND event IN ('ACK', 'REJECT')", (last_oid,)
-            ).fetchone()[0]
-            > 0
-        )
         assert con.execute("SELECT value FROM run WHERE key = 'report'").fetchone() is None
     finally:
         con.close()
+    # orders have consecutive ids from 1: every one announced is there
+    assert expanded_rows(path, "SELECT count(*) FROM orders WHERE id <= ?", last_oid) == [(last_oid,)]
+    assert expanded_rows(path, "SELECT count(*) FROM fills")[0][0] >= fills
+    answered = "SELECT count(*) FROM results WHERE order_id <= ? AND event IN ('ACK', 'REJECT')"
+    assert expanded_rows(path, answered, last_oid)[0][0] > 0
 
     result = replay(str(path))  # the prefix left by the kill replays to the same fills
     assert result.identical, result.first_difference
     assert not result.complete
     assert result.fills_expected >= fills
     assert check_path(str(path)) is None  # and the next run may replace it
+
+
+# The child: one batch committed, then a commit so large that SQLite writes into the file before
+# it ends (a cache of a few pages spills), and a SIGKILL in the middle of it: the file is left
+# with a hot -journal, as a kill of the bank during a commit leaves it.
+MID_COMMIT = r"""
+import os, signal, sys
+import numpy as np
+from simulator.journal_file import EVENTS, INSERT_BATCH, ORDERS, create_journal
+
+con = create_journal(sys.argv[1], {"symbols": ["AAPL"]})
+first = np.array([[1, 0, 0, 1, 0, 0, 100, 10, 0]], np.int64)
+con.execute("BEGIN IMMEDIATE")
+con.execute(INSERT_BATCH, (ORDERS, None, 0, 1, first))
+con.execute(INSERT_BATCH, (EVENTS, 0, 0, 1, np.array([[1, 1, 0, 0, 0, 0, 0]], np.int64)))
+con.execute("COMMIT")
+con.execute("PRAGMA cache_size = 2")
+con.execute("BEGIN IMMEDIATE")
+more = np.arange(2, 20_002, dtype=np.int64).repeat(9).reshape(-1, 9)
+for i in range(200):
+    con.execute(INSERT_BATCH, (ORDERS, None, 0, len(more), more))
+print("spilled", os.path.getsize(sys.argv[1] + "-journal"), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_kill_in_the_middle_of_a_commit_leaves_a_journal_that_opens_at_its_last_commit(tmp_path):
+    path = tmp_path / "hot.db"
+    done = subprocess.run(
+        [sys.executable, "-c", MID_COMMIT, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert int(done.stdout.split()[1]) > 0  # the kill came with a hot -journal beside the file
+    assert os.path.getsize(f"{path}-journal") > 0
+    # the reader rolls the unfinished commit back, and finds the one before it
+    assert expanded_rows(path, "SELECT id FROM orders") == [(1,)]
+    result = replay(str(path))
+    assert result.identical and not result.complete and result.orders == 1, result
+    con = sqlite3.connect(path)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert con.execute("SELECT count(*) FROM batches").fetchone() == (2,)
+    finally:
+        con.close()

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
 
 from simulator.flow import UNKNOWN_SYMBOL
-from simulator.orders import RejectReason
+from simulator.journal_file import EVENTS, ORDERS
+from simulator.orders import Event, RejectReason
+from simulator.testing.journals import edit_batches
 from simulator.testing.procs import ROOT, SimProcess, assert_reconciled
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -19,9 +23,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 FLOW = ("--symbols", "AAPL,MSFT,NVDA,TSLA", "--seed", "21")
 
 
-def replay(path) -> subprocess.CompletedProcess:
+def replay(path, command: str = "replay") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(ROOT / "simulate.py"), "replay", str(path)],
+        [sys.executable, str(ROOT / "simulate.py"), *command.split(), str(path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -51,7 +55,11 @@ def test_a_journalled_run_with_broker_kills_replays_to_the_same_fills(tmp_path):
         report = sim.report()
     assert_reconciled(report)
     assert report["journal"]["failed"] is None and report["journal"]["dropped_rows"] == 0
+    expanded = replay(journal, "journal expand")
+    assert expanded.returncode == 0 and expanded.stdout.startswith(f"expanded {journal}: "), expanded
     with sqlite3.connect(journal) as db:
+        # the restarts are marked among the batches, one row per restart
+        assert db.execute("SELECT count(*) FROM batches WHERE kind = 2").fetchone()[0] >= 1
         assert db.execute("SELECT count(*) FROM fills").fetchone()[0] == report["fills"]["count"]
         assert db.execute("SELECT count(*) FROM orders").fetchone()[0] >= 30000
         # every answer is a broker's, journalled with its index: also the rejects of orders for
@@ -72,24 +80,45 @@ def test_a_tampered_journal_replays_with_its_first_difference(tmp_path):
     with SimProcess(*FLOW, "--orders", "5000", "--rate", "0", "--journal", str(journal)) as sim:
         assert sim.wait_exit(60) == 0, sim.output()
     with sqlite3.connect(journal) as db:
-        db.execute("UPDATE fills SET qty = qty + 1 WHERE symbol = 'MSFT' AND match_seq = 7")
+        msft = json.loads(db.execute("SELECT value FROM run WHERE key = 'config'").fetchone()[0])["symbols"]
+    msft = msft.index("MSFT")  # its index in the records
+
+    def tamper(batches):  # the qty of MSFT's 7th fill
+        for b in batches:
+            for r in b.records if b.kind == EVENTS else ():
+                if r[0] == int(Event.TRADE) and r[1] == msft and r[2] == 7:
+                    r[6] += 1
+                    return
+        raise AssertionError("no 7th fill of MSFT")
+
+    edit_batches(journal, tamper)
     result = replay(journal)
     assert result.returncode == 1
-    assert "MSFT" in result.stdout + result.stderr
+    assert "DIFFERENT: MSFT match 7: " in result.stdout, result.stdout + result.stderr
 
 
-def test_after_kill_9_of_the_bank_the_journal_opens_and_replays_its_prefix(tmp_path):
+@pytest.mark.parametrize("rate", ["20000", "0"])  # 0: as fast as it goes, commits are large
+def test_after_kill_9_of_the_bank_the_journal_opens_and_replays_its_prefix(tmp_path, rate):
     journal = tmp_path / "run.db"
-    with SimProcess(*FLOW, "--rate", "20000", "--journal", str(journal)) as sim:
-        sim.wait_placed_at_least(20000)
+    with SimProcess(*FLOW, "--rate", rate, "--journal", str(journal)) as sim:
+        sim.wait_placed_at_least(20000 if rate != "0" else 300_000)
+        killed_ns = time.monotonic_ns()  # CLOCK_MONOTONIC: the bank's clock too
         sim.signal_bank(signal.SIGKILL)
         sim.wait_exit(10)
         assert not sim.wait_group_gone(3.0)
-    with sqlite3.connect(journal) as db:
+    with sqlite3.connect(journal) as db:  # a writer: it rolls back a commit the kill left unfinished
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert db.execute("SELECT count(*) FROM orders").fetchone()[0] > 0
+        placed, newest = db.execute(
+            "SELECT sum(records), max(t_ns) FROM batches WHERE kind = ?", (ORDERS,)
+        ).fetchone()
+        assert db.execute("SELECT count(*) FROM batches WHERE kind = 3").fetchone() == (0,)  # no stop mark
+    assert placed >= 20000
+    # commits come every 50 ms: what was placed up to a little before the kill is there (the
+    # bound here leaves room for a loaded machine)
+    assert 0 <= (killed_ns - newest) / 1e9 < 0.5, (killed_ns - newest) / 1e9
     result = replay(journal)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "(partial: no final report: the run did not finish)" in result.stdout
 
 
 def test_an_unwritable_journal_path_is_a_usage_error_before_any_process_starts(tmp_path):
@@ -125,7 +154,7 @@ def test_a_journal_that_cannot_be_written_mid_run_stops_the_run_cleanly_with_the
         sim.wait_placed_at_least(3000)
         with sqlite3.connect(journal, timeout=10) as db:  # as a full disk would, refuse writes
             db.execute(
-                "CREATE TRIGGER refuse BEFORE INSERT ON orders "
+                "CREATE TRIGGER refuse BEFORE INSERT ON batches "
                 "BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END"
             )
         assert sim.wait_exit(30) == 1, sim.output()

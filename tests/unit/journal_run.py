@@ -75,6 +75,8 @@ class Run:
         self.orders: list[tuple] = []  # readable, for the assertions
         self.events: list[tuple[int, tuple]] = []  # (broker, readable event)
         self.batches: list[np.ndarray] = []  # the event batches as journalled
+        self.order_batches: list[np.ndarray] = []  # the order batches as journalled
+        self.batch_brokers: list[int] = []  # the broker of each of ``batches``
         self.unjournalled: list[tuple[int, tuple]] = []  # (broker, readable event) never journalled
 
     def step(self, n: int, t_ns: int = 0, *, journalled: tuple[int, ...] = (0, 1)) -> None:
@@ -83,6 +85,7 @@ class Run:
         them, are kept in ``unjournalled``)."""
         records = self.flow.generate(n)
         self.journal.record_orders(records, t_ns)
+        self.order_batches.append(records)
         self.ledger.place(records, t_ns)
         self.orders += as_tuples(records, SYMBOLS)
         for broker, events in self.brokers.handle(records).items():
@@ -93,6 +96,7 @@ class Run:
             self.journal.record_events(broker, events)
             self.ledger.apply(events, 0, LatencyHistogram())
             self.batches.append(events)
+            self.batch_brokers.append(broker)
             self.events += readable
 
     def report(self, **journal) -> dict:

@@ -1,5 +1,5 @@
-"""Tests for simulator.journal and simulator.journal_file: a real bus, a real SQLite file, the
-brokers' matching in-process (``journal_run``). Replays: test_replay.py."""
+"""Tests for simulator.journal, simulator.journal_file and simulator.journal_expand: a real bus, a
+real SQLite file, the brokers' matching in-process (``journal_run``). Replays: test_replay.py."""
 
 from __future__ import annotations
 
@@ -31,9 +31,12 @@ from simulator import journal_file, wire
 from simulator.bus import new_bus, states
 from simulator.flow import UNKNOWN_SYMBOL
 from simulator.journal import Journal
-from simulator.journal_file import JournalError, check_path, create_journal
+from simulator.journal_expand import main as journal_main
+from simulator.journal_file import EVENTS, ORDERS, RESTART, STOP, JournalError, check_path, create_journal
 from simulator.orders import OrderType
+from simulator.replay import main as replay_main
 from simulator.replay import replay
+from simulator.testing.journals import expanded_rows
 from simulator.testing.waiting import deadline_wait
 
 pytestmark = pytest.mark.timeout(60)
@@ -44,49 +47,130 @@ journalled_run = pytest.fixture(a_journalled_run, name="journalled_run")
 # -- writing -------------------------------------------------------------------------------
 
 
-def test_a_run_journals_every_order_fill_and_result_and_its_config(journalled_run):
+def test_every_batch_is_stored_as_its_exact_bytes_one_row_per_batch_in_order(journalled_run):
     path, run = journalled_run
     assert run.journal.failed is None
-    assert rows(path, "SELECT count(*) FROM orders") == [(len(run.orders),)]
-    assert rows(path, "SELECT count(*) FROM fills") == [(len(run.trades),)]
+    stored = rows(path, "SELECT kind, broker, records, data FROM batches ORDER BY id")
+    assert [(k, b) for k, b, _n, _d in stored[:-1]].count((ORDERS, None)) == len(run.order_batches) == 40
+    orders = [(n, d) for k, _b, n, d in stored if k == ORDERS]
+    assert orders == [(len(a), a.tobytes()) for a in run.order_batches]
+    events = [(b, n, d) for k, b, n, d in stored if k == EVENTS]
+    assert events == [(b, len(a), a.tobytes()) for b, a in zip(run.batch_brokers, run.batches, strict=True)]
+    assert stored[-1][0] == STOP  # the last row: the bank stopped, nothing is missing behind it
+    # each batch's events come after the orders they answer
+    kinds = [k for k, *_ in stored]
+    assert kinds[0] == ORDERS and kinds[1] == EVENTS
+    config = rows(path, "SELECT value FROM run WHERE key = 'config'")[0][0]
+    assert '"seed": 11' in config and '"AAPL"' in config
+    assert not os.path.exists(f"{path}-journal")  # stopped cleanly: one self-contained file
+    stats = run.journal.stats()
+    assert stats.committed_rows == len(run.orders) + len(run.events)
+    assert stats.committed_batches == len(stored)
+    assert stats.committed_bytes == sum(a.nbytes for a in (*run.order_batches, *run.batches))
+    assert stats.dropped_rows == stats.bad_rows == stats.queued_rows == 0
+
+
+def test_the_expanded_tables_hold_every_order_fill_and_result(journalled_run):
+    path, run = journalled_run
+    assert expanded_rows(path, "SELECT count(*) FROM orders") == [(len(run.orders),)]
+    assert expanded_rows(path, "SELECT count(*) FROM fills") == [(len(run.trades),)]
     answers = [(b, e) for b, e in run.events if e[0] != TRADE]
-    assert rows(path, "SELECT count(*) FROM results") == [(len(answers),)]
+    assert expanded_rows(path, "SELECT count(*) FROM results") == [(len(answers),)]
     assert len(run.trades) > 100 and any(o[4] == CANCEL for o in run.orders)
 
     oid, account, symbol, side, otype, tif, price, qty, _target = run.orders[0]
-    assert rows(path, "SELECT * FROM orders WHERE id = ?", oid) == [
+    assert expanded_rows(path, "SELECT * FROM orders WHERE id = ?", oid) == [
         (oid, 1, account, symbol, side, OrderType(otype).name, ["DAY", "IOC"][tif], price, qty, None, 1_000)
     ]
     cancel = next(o for o in run.orders if o[4] == CANCEL)
-    assert rows(path, "SELECT side, type, price, qty, target FROM orders WHERE id = ?", cancel[0]) == [
-        (0, "CANCEL", 0, 0, cancel[8])
-    ]
+    assert expanded_rows(
+        path, "SELECT side, type, price, qty, target FROM orders WHERE id = ?", cancel[0]
+    ) == [(0, "CANCEL", 0, 0, cancel[8])]
     trade = run.trades[-1]
-    assert rows(path, "SELECT * FROM fills WHERE symbol = ? AND match_seq = ?", trade[1], trade[2]) == [
-        trade[1:]
-    ]
+    assert expanded_rows(
+        path, "SELECT * FROM fills WHERE symbol = ? AND match_seq = ?", trade[1], trade[2]
+    ) == [trade[1:]]
     # an order for a symbol no book trades: its broker's reject, with that broker's index
     bad = next(o for o in run.orders if o[2] == UNKNOWN_SYMBOL)
     assert (UNKNOWN_GOES_TO, (REJECT, bad[0], UNKNOWN)) in run.events
-    assert rows(path, "SELECT event, detail, broker FROM results WHERE order_id = ?", bad[0]) == [
+    assert expanded_rows(path, "SELECT event, detail, broker FROM results WHERE order_id = ?", bad[0]) == [
         ("REJECT", UNKNOWN, UNKNOWN_GOES_TO)
     ]
     for answering in (0, 1):
         ack = next(e for b, e in run.events if e[0] == ACK and b == answering)
-        assert rows(
+        assert expanded_rows(
             path, "SELECT event, detail, broker FROM results WHERE order_id = ? AND event = 'ACK'", ack[1]
         ) == [("ACK", None, answering)]
-    assert rows(path, "SELECT DISTINCT broker FROM results ORDER BY 1") == [(0,), (1,)]
+    assert expanded_rows(path, "SELECT DISTINCT broker FROM results ORDER BY 1") == [(0,), (1,)]
     # arrival sequence: 1..n per symbol, in id order
     for sym in (*SYMBOLS, UNKNOWN_SYMBOL):
-        seqs = [s for (s,) in rows(path, "SELECT seq FROM orders WHERE symbol = ? ORDER BY id", sym)]
+        seqs = [s for (s,) in expanded_rows(path, "SELECT seq FROM orders WHERE symbol = ? ORDER BY id", sym)]
         assert seqs == list(range(1, len(seqs) + 1))
-    config = rows(path, "SELECT value FROM run WHERE key = 'config'")[0][0]
-    assert '"seed": 11' in config and '"AAPL"' in config
-    assert not os.path.exists(f"{path}-wal")  # stopped cleanly: one self-contained file
-    stats = run.journal.stats()
-    assert stats.committed_rows == len(run.orders) + len(run.events)
-    assert stats.dropped_rows == stats.bad_rows == stats.queued_rows == 0
+
+
+def test_journal_expand_adds_the_tables_to_the_journal_for_sql(journalled_run, capsys):
+    path, run = journalled_run
+    assert journal_main(["expand", path]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"expanded {path}: {len(run.orders):,} orders, {len(run.trades):,} fills, ")
+    assert rows(path, "SELECT count(*) FROM orders") == [(len(run.orders),)]
+    assert rows(path, "SELECT count(*) FROM fills") == [(len(run.trades),)]
+    assert rows(path, "SELECT * FROM orders ORDER BY id LIMIT 3") == expanded_rows(
+        path, "SELECT * FROM orders ORDER BY id LIMIT 3"
+    )
+    assert journal_main(["expand", path]) == 0  # again: the tables are replaced, not doubled
+    assert rows(path, "SELECT count(*) FROM fills") == [(len(run.trades),)]
+    assert '"batches": ' in rows(path, "SELECT value FROM run WHERE key = 'expanded'")[0][0]
+    assert replay(path).identical  # the replay reads the batches, and an expanded journal is one
+
+
+def test_journal_expand_refuses_what_is_not_a_journal_in_one_line(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("hello\n")
+    for argv, why in (
+        (["expand", str(tmp_path / "none.db")], "no such file"),
+        (["expand", str(tmp_path / "notes.txt")], "not a journal"),
+        (["expand"], "required: PATH"),
+        (["shrink", "x.db"], "invalid choice: 'shrink'"),
+        ([], "required: COMMAND"),
+    ):
+        assert journal_main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and why in err, err
+
+
+def test_a_journal_of_the_row_per_event_format_is_refused_in_one_line(tmp_path, capsys):
+    old = tmp_path / "old.db"
+    con = sqlite3.connect(old)
+    con.execute(f"PRAGMA application_id = {journal_file.APPLICATION_ID}")
+    con.execute("PRAGMA user_version = 1")
+    con.executescript(
+        "CREATE TABLE orders(id); CREATE TABLE fills(x); CREATE TABLE results(x); CREATE TABLE run(k);"
+    )
+    con.close()
+    with pytest.raises(JournalError, match="a journal of format 1 .* this version reads format 2"):
+        journal_file.open_journal(str(old))
+    for main, argv in ((journal_main, ["expand", str(old)]), (replay_main, [str(old)])):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "a journal of format 1" in err, err
+    assert check_path(str(old)) is None  # a new run may replace it
+
+
+def test_a_restart_and_the_stop_are_marked_among_the_batches(bus, tmp_path):
+    path = tmp_path / "marks.db"
+    journal = started(bus, path)
+    run = Run(journal)
+    run.step(50)
+    bus.publish("restarted", 1, np.zeros((7, wire.ORDER_WIDTH), np.int64))
+    run.step(50)
+    bus.exit()
+    marks = rows(
+        str(path), "SELECT kind, broker, records, data FROM batches WHERE kind IN (?, ?)", RESTART, STOP
+    )
+    assert marks == [(RESTART, 1, 7, None), (STOP, None, 0, None)]
+    kinds = [k for (k,) in rows(str(path), "SELECT kind FROM batches ORDER BY id")]
+    assert kinds.index(RESTART) > kinds.index(EVENTS) and kinds[-1] == STOP
+    assert replay(str(path)).identical
 
 
 def test_a_batch_is_committed_within_the_commit_interval_while_the_run_goes_on(bus, tmp_path):
@@ -96,7 +180,8 @@ def test_a_batch_is_committed_within_the_commit_interval_while_the_run_goes_on(b
     run.step(10)
     deadline_wait(lambda: journal.committed_batches >= 2, 2.0, "the first batches committed")
     # readable by another connection while the writer still holds the journal open
-    assert rows(str(path), "SELECT count(*) FROM orders") == [(len(run.orders),)]
+    assert rows(str(path), "SELECT sum(records) FROM batches WHERE kind = ?", ORDERS) == [(len(run.orders),)]
+    assert expanded_rows(path, "SELECT count(*) FROM orders") == [(len(run.orders),)]
     bus.exit()
 
 
@@ -108,8 +193,8 @@ def test_an_answer_delivered_twice_is_stored_once(bus, tmp_path):
     again = np.concatenate(run.batches)
     journal.record_events(0, again)  # a restarted broker answers re-sent orders again
     bus.exit()
-    assert rows(str(path), "SELECT count(*) FROM fills") == [(len(run.trades),)]
-    assert rows(str(path), "SELECT count(*) FROM results") == [(len(run.events) - len(run.trades),)]
+    assert expanded_rows(path, "SELECT count(*) FROM fills") == [(len(run.trades),)]
+    assert expanded_rows(path, "SELECT count(*) FROM results") == [(len(run.events) - len(run.trades),)]
     assert replay(str(path)).identical
 
 
@@ -127,12 +212,28 @@ def test_malformed_orders_and_events_are_skipped_counted_and_logged(bus, tmp_pat
     # the writer goes on after garbage: what follows is journalled
     journal.record_orders(records((6, 0, "AAPL", -1, 0, 0, 101, 5, 0)), 0)
     journal.record_events(1, event_records((ACK, 6)))
+    # a view with strides is stored as its records, not as the memory under it
+    journal.record_orders(records(*[(i, 0, "MSFT", 1, 0, 0, 100, 1, 0) for i in (7, 0, 8, 0)])[::2], 0)
     bus.exit()
     assert journal.failed is None
-    assert journal.stats().bad_rows == 2 + 2 + 1 + 1 + 3
+    # the writer skips what is not whole int64 records: 2 + 1 + 3
+    assert journal.stats().bad_rows == 6
+    # the rest is stored as it crossed the wire; the expansion skips records naming no code
+    assert rows(str(path), "SELECT kind, records FROM batches WHERE kind IN (0, 1) ORDER BY id") == [
+        (ORDERS, 4),
+        (EVENTS, 3),
+        (ORDERS, 1),
+        (EVENTS, 1),
+        (ORDERS, 2),
+    ]
     # a skipped order takes no arrival number
-    assert rows(str(path), "SELECT id, seq FROM orders ORDER BY id") == [(1, 1), (4, 2), (6, 3)]
-    assert rows(str(path), "SELECT order_id, event, broker FROM results ORDER BY 1") == [
+    assert expanded_rows(path, "SELECT id, seq FROM orders WHERE symbol = 'AAPL' ORDER BY id") == [
+        (1, 1),
+        (4, 2),
+        (6, 3),
+    ]
+    assert expanded_rows(path, "SELECT id FROM orders WHERE symbol = 'MSFT'") == [(7,), (8,)]
+    assert expanded_rows(path, "SELECT order_id, event, broker FROM results ORDER BY 1") == [
         (1, "ACK", 0),
         (4, "ACK", 0),
         (6, "ACK", 1),
@@ -150,7 +251,7 @@ def test_stop_is_idempotent_and_a_new_run_replaces_an_old_journal(bus, tmp_path)
     bus.exit()
     journal.stop()
     bus.exit()  # re-runs every stop listener
-    assert journal.failed is None and rows(str(path), "SELECT count(*) FROM orders")[0][0] >= 300
+    assert journal.failed is None and expanded_rows(path, "SELECT count(*) FROM orders")[0][0] >= 300
 
     assert check_path(str(path)) is None  # an old journal may be replaced
     bus2 = new_bus("test-journal-2")
@@ -160,7 +261,7 @@ def test_stop_is_idempotent_and_a_new_run_replaces_an_old_journal(bus, tmp_path)
     finally:
         bus2.exit()
     assert journal2.failed is None
-    assert rows(str(path), "SELECT count(*) FROM orders")[0][0] < 300
+    assert expanded_rows(path, "SELECT count(*) FROM orders")[0][0] < 300
 
 
 # -- paths and failures ----------------------------------------------------------------------
@@ -226,7 +327,11 @@ def test_a_journal_is_created_under_its_own_name_even_when_it_reads_as_a_uri(tmp
         journal.write_report({"fills": {}})
         assert journal.failed is None, journal.failed
         con = journal_file.open_journal(name)
-        assert con.execute("SELECT count(*) FROM run").fetchone() == (2,)  # config and report
+        assert con.execute("SELECT key FROM run ORDER BY key").fetchall() == [
+            ("config",),
+            ("format",),
+            ("report",),
+        ]
         con.close()
         assert replay(name).identical
     assert rows("x.db", "SELECT name FROM sqlite_master") == [("precious",)]
@@ -268,7 +373,7 @@ def test_a_write_failure_during_the_run_fails_the_journal_and_the_hooks_stay_pro
     deadline_wait(lambda: journal.committed_batches >= 2, 10.0, "the first batches committed")
     con = sqlite3.connect(path)
     con.execute(
-        "CREATE TRIGGER no_more BEFORE INSERT ON orders BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+        "CREATE TRIGGER no_more BEFORE INSERT ON batches BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
     )
     con.commit()
     con.close()

@@ -1,7 +1,7 @@
 """Tests for simulator.replay: journals made in-process (``journal_run``: a real bus, a real
-SQLite file, the brokers' matching), then changed as a disk, a bug or a person could change
-them. A replay must find every change and name the first; a journal that holds only a prefix
-of its run must replay as one."""
+SQLite file, the brokers' matching), then their batches changed as a disk, a bug or a person
+could change them (``simulator.testing.journals``). A replay must find every change and name
+the first; a journal that holds only a prefix of its run must replay as one."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import signal
 import sqlite3
 
 import pytest
-from journal_run import TRADE, Run, a_bus, a_journalled_run, started
+from journal_run import SYMBOL_IDS, TRADE, Run, a_bus, a_journalled_run, started
 
-from simulator.journal_file import JournalError, open_journal
-from simulator.orders import RejectReason
+from simulator.journal_file import EVENTS, ORDERS, JournalError, open_journal
+from simulator.orders import Event, RejectReason
 from simulator.replay import ReplayInterrupted, partial_reason, replay
 from simulator.replay import main as replay_main
+from simulator.testing.journals import edit_batches, expanded_rows
 from simulator.testing.waiting import deadline_wait
 
 pytestmark = pytest.mark.timeout(60)
@@ -38,7 +39,7 @@ def sql(path, statement, *args):
 def a_result(path, event, which=0.5):
     """(order id, detail, symbol) of a journalled result of kind ``event``, ``which`` of the
     way through the journal."""
-    rows = sql(
+    rows = expanded_rows(
         path,
         "SELECT r.order_id, r.detail, o.symbol FROM results r JOIN orders o ON o.id = r.order_id "
         "WHERE r.event = ? ORDER BY r.order_id",
@@ -46,6 +47,54 @@ def a_result(path, event, which=0.5):
     )
     assert rows, f"no {event} journalled"
     return rows[int(len(rows) * which)]
+
+
+CODE = {e.name: int(e) for e in Event}
+
+
+def edit_events(path, change):
+    """``change(record)`` for every journalled event record: it may change the record in place."""
+
+    def edit(batches):
+        for b in batches:
+            if b.kind == EVENTS:
+                for r in b.records:
+                    change(r)
+
+    edit_batches(path, edit)
+
+
+def drop_events(path, which):
+    """Delete every journalled event record for which ``which(record)`` is true."""
+
+    def edit(batches):
+        for b in batches:
+            if b.kind == EVENTS:
+                b.records[:] = [r for r in b.records if not which(r)]
+
+    edit_batches(path, edit)
+
+
+def is_result(record, event, oid) -> bool:
+    return record[0] == CODE[event] and record[1] == oid
+
+
+def is_fill(record, symbol, match_seq) -> bool:
+    return record[0] == TRADE and record[1] == SYMBOL_IDS[symbol] and record[2] == match_seq
+
+
+def add_result(path, beside_oid, record):
+    """Journal an event ``record`` more, in the batch that holds the first answer to order
+    ``beside_oid`` (so it is among that broker's events)."""
+
+    def edit(batches):
+        for b in batches:
+            if b.kind == EVENTS and any(r[0] != TRADE and r[1] == beside_oid for r in b.records):
+                b.records.append(list(record) + [0] * (7 - len(record)))
+                return
+        raise AssertionError(f"no answer to order {beside_oid}")
+
+    edit_batches(path, edit)
 
 
 # -- a finished run --------------------------------------------------------------------------
@@ -70,7 +119,7 @@ def test_replay_of_a_finished_run_is_identical(journalled_run, capsys):
 def test_replay_names_the_first_difference_of_a_corrupted_fill(journalled_run, capsys):
     path, run = journalled_run
     _t, symbol, seq, buy, sell, price, qty = run.trades[len(run.trades) // 2]
-    sql(path, "UPDATE fills SET sell_id = sell_id + 1 WHERE symbol = ? AND match_seq = ?", symbol, seq)
+    edit_events(path, lambda r: is_fill(r, symbol, seq) and r.__setitem__(4, r[4] + 1))
     result = replay(path)
     assert not result.identical
     assert result.first_difference == (
@@ -83,10 +132,10 @@ def test_replay_names_the_first_difference_of_a_corrupted_fill(journalled_run, c
 
 def test_replay_of_a_finished_run_missing_its_last_fills_is_a_difference(journalled_run):
     path, _run = journalled_run
-    symbol, top = sql(
+    symbol, top = expanded_rows(
         path, "SELECT symbol, max(match_seq) FROM fills GROUP BY symbol ORDER BY symbol LIMIT 1"
     )[0]
-    sql(path, "DELETE FROM fills WHERE symbol = ? AND match_seq > ?", symbol, top - 3)
+    drop_events(path, lambda r: r[0] == TRADE and r[1] == SYMBOL_IDS[symbol] and r[2] > top - 3)
     result = replay(path)
     assert not result.identical
     assert result.first_difference == f"journal has {top - 3:,} fills of {symbol}, replay {top:,}"
@@ -96,7 +145,7 @@ def test_replay_of_a_finished_run_missing_its_last_fills_is_a_difference(journal
 def test_a_deleted_result_is_a_difference_that_names_its_order(journalled_run, event):
     path, _run = journalled_run
     oid, _detail, symbol = a_result(path, event)
-    sql(path, "DELETE FROM results WHERE order_id = ? AND event = ?", oid, event)
+    drop_events(path, lambda r: is_result(r, event, oid))
     result = replay(path)
     assert not result.identical
     assert result.first_difference.startswith(f"{symbol} order {oid}: the replay made {event}")
@@ -106,22 +155,22 @@ def test_a_changed_reject_reason_leaves_or_cancel_target_is_a_difference(journal
     path, _run = journalled_run
     oid, reason, symbol = a_result(path, "REJECT")
     other = next(r for r in RejectReason if r != reason)
-    sql(path, "UPDATE results SET detail = ? WHERE order_id = ? AND event = 'REJECT'", int(other), oid)
+    edit_events(path, lambda r: is_result(r, "REJECT", oid) and r.__setitem__(2, int(other)))
     assert replay(path).first_difference == (
         f"{symbol} order {oid}: journal REJECT {other.name} vs replay REJECT {RejectReason(reason).name}"
     )
-    sql(path, "UPDATE results SET detail = ? WHERE order_id = ? AND event = 'REJECT'", reason, oid)
+    edit_events(path, lambda r: is_result(r, "REJECT", oid) and r.__setitem__(2, reason))
     assert replay(path).identical
 
     oid, leaves, symbol = a_result(path, "CANCELLED", 0.2)
-    sql(path, "UPDATE results SET detail = detail + 1 WHERE order_id = ? AND event = 'CANCELLED'", oid)
+    edit_events(path, lambda r: is_result(r, "CANCELLED", oid) and r.__setitem__(2, r[2] + 1))
     assert replay(path).first_difference == (
         f"{symbol} order {oid}: journal CANCELLED leaves {leaves + 1} vs replay CANCELLED leaves {leaves}"
     )
-    sql(path, "UPDATE results SET detail = detail - 1 WHERE order_id = ? AND event = 'CANCELLED'", oid)
+    edit_events(path, lambda r: is_result(r, "CANCELLED", oid) and r.__setitem__(2, r[2] - 1))
 
     oid, target, symbol = a_result(path, "CANCEL_DONE", 0.7)
-    sql(path, "UPDATE results SET detail = 1 WHERE order_id = ? AND event = 'CANCEL_DONE'", oid)
+    edit_events(path, lambda r: is_result(r, "CANCEL_DONE", oid) and r.__setitem__(2, 1))
     assert replay(path).first_difference == (
         f"{symbol} order {oid}: journal CANCEL_DONE of order 1 vs replay CANCEL_DONE of order {target}"
     )
@@ -130,18 +179,18 @@ def test_a_changed_reject_reason_leaves_or_cancel_target_is_a_difference(journal
 def test_a_result_the_replay_does_not_make_is_a_difference(journalled_run):
     path, _run = journalled_run
     rejected, _reason, symbol = a_result(path, "REJECT", 0.3)
-    sql(path, "INSERT INTO results VALUES (?, 'ACK', NULL, 0)", rejected)
+    add_result(path, rejected, (CODE["ACK"], rejected))
     assert replay(path).first_difference == (
         f"{symbol} order {rejected}: the journal has ACK, the replay did not make it"
     )
-    sql(path, "DELETE FROM results WHERE order_id = ? AND event = 'ACK'", rejected)
+    drop_events(path, lambda r: is_result(r, "ACK", rejected))
     # a CANCELLED waits for a cancel that never comes: named once the replay has seen them all
-    sql(path, "INSERT INTO results VALUES (?, 'CANCELLED', 5, 0)", rejected)
+    add_result(path, rejected, (CODE["CANCELLED"], rejected, 5))
     assert replay(path).first_difference == (
         f"{symbol} order {rejected}: the journal has CANCELLED leaves 5, the replay did not make it"
     )
-    sql(path, "DELETE FROM results WHERE order_id = ? AND event = 'CANCELLED'", rejected)
-    sql(path, "INSERT INTO results VALUES (?, 'ACK', NULL, 0)", 10**9)
+    drop_events(path, lambda r: is_result(r, "CANCELLED", rejected))
+    add_result(path, rejected, (CODE["ACK"], 10**9))
     assert (
         replay(path).first_difference == f"order {10**9} is not among the journal's orders, but has its ACK"
     )
@@ -149,12 +198,16 @@ def test_a_result_the_replay_does_not_make_is_a_difference(journalled_run):
 
 def test_orders_in_another_arrival_order_are_a_difference(journalled_run):
     path, _run = journalled_run
-    (a, seq_a, symbol), (b, seq_b, _s) = sql(
+    (a, seq_a, symbol), (b, seq_b, _s) = expanded_rows(
         path, "SELECT id, seq, symbol FROM orders WHERE symbol = 'NVDA' ORDER BY id LIMIT 2 OFFSET 40"
     )
-    sql(path, "UPDATE orders SET seq = ? WHERE id = ?", -1, a)
-    sql(path, "UPDATE orders SET seq = ? WHERE id = ?", seq_a, b)
-    sql(path, "UPDATE orders SET seq = ? WHERE id = ?", seq_b, a)
+
+    def swap(batches):  # b reaches its book before a
+        where = {r[0]: (x, i) for x in batches if x.kind == ORDERS for i, r in enumerate(x.records)}
+        (xa, ia), (xb, ib) = where[a], where[b]
+        xa.records[ia], xb.records[ib] = xb.records[ib], xa.records[ia]
+
+    edit_batches(path, swap)
     result = replay(path)
     assert not result.identical
     assert result.first_difference == (
@@ -164,13 +217,18 @@ def test_orders_in_another_arrival_order_are_a_difference(journalled_run):
 
 def test_a_deleted_order_is_a_difference_even_with_its_results(journalled_run):
     path, _run = journalled_run
-    rejected, _reason, symbol = a_result(path, "REJECT", 0.4)  # no fill names it
-    sql(path, "DELETE FROM results WHERE order_id = ?", rejected)
-    sql(path, "DELETE FROM orders WHERE id = ?", rejected)
+    rejected, _reason, _symbol = a_result(path, "REJECT", 0.4)  # no fill names it
+
+    def delete(batches):
+        for x in batches:
+            x.records[:] = [r for r in x.records if r[0 if x.kind == ORDERS else 1] != rejected]
+
+    edit_batches(path, delete)
     result = replay(path)
     assert not result.identical
-    assert result.first_difference.startswith(f"{symbol} order ")
-    assert "arrival seq" in result.first_difference
+    assert result.first_difference == (
+        f"order {rejected} is missing: the journal's orders go from {rejected - 1} to {rejected + 1}"
+    )
 
 
 def test_a_complete_journal_holds_as_many_orders_as_its_report_says_were_placed(journalled_run):
@@ -217,7 +275,7 @@ def test_a_gap_in_an_unfinished_journal_is_still_a_difference(bus, tmp_path):
     path = str(tmp_path / "killed.db")
     killed_run(bus, path)
     oid, _detail, symbol = a_result(path, "ACK", 0.5)
-    sql(path, "DELETE FROM results WHERE order_id = ? AND event = 'ACK'", oid)
+    drop_events(path, lambda r: is_result(r, "ACK", oid))
     result = replay(path)
     assert not result.identical
     assert result.first_difference.startswith(f"{symbol}: the journal has ")
@@ -231,7 +289,7 @@ def test_the_journal_of_a_run_stopped_by_a_journal_write_failure_replays_as_part
     for i in range(10):
         run.step(100, t_ns=i)
     deadline_wait(lambda: journal.committed_batches >= 20, 10.0, "the first batches committed")
-    sql(path, "CREATE TRIGGER full BEFORE INSERT ON orders BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    sql(path, "CREATE TRIGGER full BEFORE INSERT ON batches BEGIN SELECT RAISE(ABORT, 'disk full'); END")
     for i in range(10):
         run.step(100, t_ns=i)
     deadline_wait(lambda: journal.failed is not None, 10.0, "the journal to fail")
