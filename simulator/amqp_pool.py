@@ -34,7 +34,7 @@ import queue
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cherrypy.process.plugins import SimplePlugin
@@ -75,6 +75,7 @@ class Shard:
     restarts: int = 0
     stop_sent: bool = False
     given_up: bool = False
+    restart_gaps_ms: list[float] = field(default_factory=list)  # not measured over AMQP (yet)
 
     @property
     def name(self) -> str:

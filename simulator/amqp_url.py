@@ -12,6 +12,7 @@ needs it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import urllib.parse
 from dataclasses import dataclass
@@ -39,6 +40,12 @@ class AmqpSettings:
     amqp_url: str | None = None  # --amqp-url or $SIM_AMQP_URL; shown only masked (to_dict)
     amqp_credit: int = DEFAULT_CREDIT  # batches unanswered per shard in RabbitMQ
     external_brokers: bool = False  # brokers are `simulate.py broker` processes, started anywhere
+
+    def to_dict(self) -> dict:
+        """The whole config (a SimConfig) as plain values, tuples as lists, to show or write:
+        the URL only masked."""
+        d = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return d | {"amqp_url": masked(self.amqp_url)}
 
 
 def pika() -> Any:

@@ -41,6 +41,10 @@ from simulator.stats import LatencyHistogram, RunState
 log = logging.getLogger("bank")
 
 _NO_ORDERS = np.zeros((0, wire.ORDER_WIDTH), np.int64)
+# Orders a shard being restored may queue in the bank before they hold the whole flow back:
+# the other shards' orders flow on meanwhile (its orders wait for it, in order, none lost).
+# At 10,000 orders/s for the shard, over a second and a half; at 72 bytes, 1.2 MB.
+RESTORING_QUEUE = 16_384
 
 
 class StopRequest:
@@ -130,11 +134,12 @@ class Bank(SimplePlugin):
         self._check_limits(now)
         if self.stop_request:
             return  # drive() sees the request and exits the bus; 'stop' does the rest
-        due, first_due = self.schedule.due(now, self.backlog)
+        held_back = self.held_back
+        due, first_due = self.schedule.due(now, held_back)
         if due:
             self._place(due, first_due)
         self._flush()
-        self._poll(self.schedule.idle_wait(now, self.backlog))
+        self._poll(self.schedule.idle_wait(now, self.held_back))
 
     @never_raises
     def stop(self) -> None:
@@ -203,6 +208,20 @@ class Bank(SimplePlugin):
     def backlog(self) -> int:
         """Orders placed and waiting for room in an inbox."""
         return sum(map(len, self.pending))
+
+    @property
+    def held_back(self) -> int:
+        """The backlog that holds generation back: a shard being restored (its broker dead,
+        or restarted and not answering yet) counts only past ``RESTORING_QUEUE`` orders, so
+        the other brokers' orders never wait for a restart."""
+        held = 0
+        brokers = self.brokers.brokers
+        for index, pending in enumerate(self.pending):
+            n = len(pending)
+            if n and index < len(brokers) and brokers[index].restoring:
+                n = max(n - RESTORING_QUEUE, 0)
+            held += n
+        return held
 
     def _place(self, due: int, first_due: float) -> None:
         limit = self.config.orders

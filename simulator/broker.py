@@ -8,6 +8,11 @@ is there up to a budget, so an order waits microseconds, not a fixed tick. Order
 int64 records (``wire.py``); the books append their events to one flat list of ints, which goes
 back packed in one send.
 
+A warm standby is the same process started with no shard (``standby_spec``): it imports
+everything, says it is ready, and waits. ASSIGN hands it a dead broker's spec; it builds that
+shard's books, takes its name, and the RESTORE that follows fills them. A restart then costs
+what restoring the books costs, not a spawn and its imports (most of a quarter second).
+
 Results go back on this broker's own one-way pipe. If the bank dies (even by kill -9), the
 broker notices on the next pump tick (its parent changed, or the pipe is broken) and exits by
 itself: no orphan outlives the bank. An exception in the loop is logged to the bank and ends
@@ -45,6 +50,14 @@ _UNKNOWN_SYMBOL = int(RejectReason.UNKNOWN_SYMBOL)
 log = logging.getLogger("broker")
 
 
+STANDBY_INDEX = -1  # the index of a standby that has no shard yet
+
+
+def standby_spec(heartbeat_s: float = 0.25, log_level: int = logging.INFO) -> msg.BrokerSpec:
+    """The spec a warm standby starts with: no shard, no symbols, until ASSIGN."""
+    return msg.BrokerSpec(STANDBY_INDEX, "standby", (), heartbeat_s=heartbeat_s, log_level=log_level)
+
+
 class ResultsLogHandler(logging.Handler):
     """Sends this process's log records to the bank, which shows and stores them.
 
@@ -55,12 +68,12 @@ class ResultsLogHandler(logging.Handler):
     def __init__(self, results, index: int) -> None:
         super().__init__()
         self._results = results
-        self._index = index
+        self.index = index  # the shard's index (a standby gets one with ASSIGN)
         self.failures = 0
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = msg.LogLine(self._index, record.levelno, record.name, self.format(record))
+            line = msg.LogLine(self.index, record.levelno, record.name, self.format(record))
             self._results.send_bytes(msg.encode(msg.LOG, line))
         except Exception:
             self.handleError(record)
@@ -184,9 +197,18 @@ class ParentWatch(Protocol):
 class InboxPump(SimplePlugin):
     """Bus plugin: each 'main' tick waits briefly for orders, drains a batch, answers it."""
 
-    def __init__(self, bus, broker: Broker, inbox, results, parent: ParentWatch) -> None:
+    def __init__(
+        self,
+        bus,
+        broker: Broker,
+        inbox,
+        results,
+        parent: ParentWatch,
+        log_handler: ResultsLogHandler | None = None,
+    ) -> None:
         super().__init__(bus)
         self.broker = broker
+        self.log_handler = log_handler
         self.inbox = inbox
         self.results = results
         self.parent = parent
@@ -245,6 +267,8 @@ class InboxPump(SimplePlugin):
         elif kind == msg.WATCH:
             self.broker.watched = body
             self._next_heartbeat = 0.0  # the new book's levels with the next heartbeat, now
+        elif kind == msg.ASSIGN:
+            self._assign(body)
         elif kind == msg.RESTORE:
             self.broker.restore(body)
         elif kind == msg.STOP:
@@ -254,6 +278,19 @@ class InboxPump(SimplePlugin):
             self.broker.bad_messages += 1
             log.warning("unexpected %r message on inbox ignored", kind)
         return False
+
+    def _assign(self, spec: msg.BrokerSpec) -> None:
+        """A standby takes over a shard: its books (empty until RESTORE), its name, its index."""
+        if self.broker.spec.index != STANDBY_INDEX:
+            self.broker.bad_messages += 1
+            log.warning("ASSIGN to %s ignored: it has a shard already", self.broker.spec.name)
+            return
+        self.broker = Broker(spec)
+        if self.log_handler is not None:
+            self.log_handler.index = spec.index
+        processes.set_title(spec.name)
+        self._next_heartbeat = 0.0  # say so at once: the heartbeat carries the new index
+        log.info("standby took over %s (symbols %s)", spec.name, ",".join(spec.symbols))
 
     def _send(self, kind: bytes, body) -> None:
         try:
@@ -268,12 +305,13 @@ def broker_main(spec: msg.BrokerSpec, inbox, results) -> None:
     parent = processes.OrphanWatch()
 
     root = logging.getLogger()
-    root.handlers[:] = [ResultsLogHandler(results, spec.index)]
+    handler = ResultsLogHandler(results, spec.index)
+    root.handlers[:] = [handler]
     root.setLevel(spec.log_level)
     logging.getLogger("bus").setLevel(max(spec.log_level, logging.WARNING))
 
     bus = new_bus(spec.name)
-    pump = InboxPump(bus, Broker(spec), inbox, results, parent)
+    pump = InboxPump(bus, Broker(spec), inbox, results, parent, handler)
     pump.subscribe()
     gc.freeze()  # what exists now lives for the whole run: keep the collector off it
     gc.set_threshold(50_000, 50, 1000)  # book entries hold no cycles: collect rarely

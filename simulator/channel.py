@@ -91,6 +91,9 @@ class BrokerView(Protocol):
     @property
     def live(self) -> bool: ...
 
+    @property
+    def restoring(self) -> bool: ...  # dead, or restarted and not answering yet
+
 
 class Brokers(Protocol):
     """What the bank needs of its brokers, wherever they run."""

@@ -77,14 +77,11 @@ class SimConfig(amqp.AmqpSettings):  # --transport, --amqp-*: the fields of its 
     stop_timeout: float = 10.0  # how long brokers get to answer every order after a stop
     max_restarts: int = 3  # per broker; past it the run stops and says why
     hang_timeout: float = 2.0  # a broker silent this long is treated as dead
+    standby: bool = True  # a warm broker process takes a dead broker's shard over (pool.py)
     kill_broker_every: float | None = None  # fault drill: kill -9 a random broker every S s
     journal: str | None = None  # SQLite journal of every order and result
     http: str | None = None  # --http HOST:PORT: the run's API (simulator.http_flags); no token here
     http_control: bool = False  # --http-control: POST /api/control, with the token
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        return {**d, "symbols": list(self.symbols), "amqp_url": amqp.masked(self.amqp_url)}
 
 
 def _int_in(low: int, high: int) -> Callable[[str], int]:
@@ -166,7 +163,7 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefa
     epilog's lines as written."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default in (None, False) or "(default" in (action.help or ""):
+        if action.default in (None, False) or action.nargs == 0 or "(default" in (action.help or ""):
             return action.help
         if isinstance(action.default, tuple):
             return f"{action.help} (default: {','.join(action.default)})"
@@ -273,6 +270,8 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
         help=f"restarts allowed per broker before the run stops (at most {MOST_RESTARTS:,})")
     add("--hang-timeout", metavar="S", type=_float_in(0.5, MOST_WAIT_S), default=d.hang_timeout,
         help=f"a broker silent this long is killed and restarted (0.5 to {MOST_WAIT_S:g})")
+    add("--no-standby", dest="standby", action="store_false", help="restart a dead broker in a process "
+        "spawned then (a quarter second) instead of a warm standby kept ready (one process's memory)")
     add("--kill-broker-every", metavar="S", type=_float_in(0, MOST_SECONDS, above=True), default=None,
         help="fault drill: kill -9 a random broker every S seconds (seeded)")
     # fmt: on

@@ -39,6 +39,8 @@ def config_toml(config: SimConfig, parser: argparse.ArgumentParser, given: froze
         value = fields[action.dest]
         if action.dest == "headless":
             value = "headless" in given
+        if action.nargs == 0 and action.const is False:  # --no-standby: on when the field is off
+            value = not value
         if value is None or (action.nargs == 0 and not value):
             continue
         if action.dest == "symbols" and tuple(value) == generated_symbols(len(value)):

@@ -394,8 +394,7 @@ class Ledger:
     def unanswered(self, sym_ids: Collection[int]) -> np.ndarray:
         """Orders and cancels of these wire symbol ids (``wire.UNKNOWN_SYM`` too) sent and not
         answered yet, in placement order: an (n, 9) array of records ready to send again."""
-        wanted = set(sym_ids)
-        rows = [r for _oid, r, _lv, st in self._window.open_orders() if st == SENT and r[_SYM] in wanted]
+        rows = [r for _oid, r, _lv, st in self._window.open_orders(sym_ids) if st == SENT]
         return np.array(rows, np.int64).reshape(-1, wire.ORDER_WIDTH)
 
     def book_states(self, symbols) -> dict[str, tuple[list[tuple], int, int | None, int]]:
@@ -405,7 +404,7 @@ class Ledger:
         wanted = {self.symbol_ids[s]: s for s in symbols if s in self.symbol_ids}
         resting: dict[str, list[tuple]] = {s: [] for s in wanted.values()}
         first_unanswered: dict[str, int] = {}
-        for oid, r, leaves, state in self._window.open_orders():
+        for oid, r, leaves, state in self._window.open_orders(wanted):
             symbol = wanted.get(r[_SYM])
             if symbol is None:
                 continue

@@ -10,6 +10,7 @@ dashboard's pipe to the bank process (``remote.py``).
 
     bank -> broker inbox:   ORDERS  order records (bytes); decoded: a flat int64 memoryview
                             WATCH   symbol whose book depth heartbeats should carry
+                            ASSIGN  BrokerSpec: a warm standby takes over this shard (then RESTORE)
                             RESTORE books of a restarted broker: {symbol: BookState}
                             STOP    sentinel: answer everything before it, report, exit
     broker -> bank results: EVENTS  (broker index, messages read so far, event records);
@@ -38,6 +39,7 @@ from simulator.wire import EVENT_SIZE, ORDER_SIZE
 
 ORDERS = b"O"
 WATCH = b"W"
+ASSIGN = b"A"
 RESTORE = b"R"
 STOP = b"S"
 EVENTS = b"E"
@@ -47,11 +49,11 @@ LOG = b"L"
 COMMAND = b"C"
 SNAPSHOT = b"N"
 DONE = b"D"
-HELLO = b"A"
+HELLO = b"Y"  # "A" is ASSIGN
 TAKEOVER = b"T"
 
 _BODY_KINDS = frozenset(
-    (ORDERS, WATCH, RESTORE, EVENTS, HEARTBEAT, FINAL, LOG, COMMAND, SNAPSHOT, DONE, HELLO, TAKEOVER)
+    (ORDERS, WATCH, ASSIGN, RESTORE, EVENTS, HEARTBEAT, FINAL, LOG, COMMAND, SNAPSHOT, DONE, HELLO, TAKEOVER)
 )
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _PAD = bytes(7)  # kind byte + padding = 8: records after it are 8-aligned
@@ -213,6 +215,8 @@ def decode(payload: object) -> tuple[bytes, Any]:
         raise BadMessage("LOG body is not a LogLine")
     if kind == RESTORE and not isinstance(body, dict):
         raise BadMessage("RESTORE body is not a dict of book states")
+    if kind == ASSIGN and not isinstance(body, BrokerSpec):
+        raise BadMessage("ASSIGN body is not a BrokerSpec")
     if kind == WATCH and not isinstance(body, str):
         raise BadMessage("WATCH body is not a symbol")
     if kind == HELLO and not isinstance(body, Hello):

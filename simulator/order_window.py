@@ -26,6 +26,7 @@ _MASK = WINDOW - 1
 MOST_SPAN = WINDOW // 2
 FREE, SENT, ACKED = 0, 1, 2  # an order's state in its slot: final (or never placed), sent, acked
 _OVERFLOW = 1 << 12  # first slots for old open orders; grows when full
+_SYM = 2  # the order record's column of the wire symbol
 
 
 class Entry:
@@ -247,14 +248,20 @@ class OrderWindow:
 
     # -- scans --------------------------------------------------------------------------------
 
-    def open_orders(self) -> list[tuple[int, tuple, int, int]]:
-        """Every open order and cancel as (oid, record, leaves, state), in id order."""
+    def open_orders(self, sym_ids: Iterable[int] | None = None) -> list[tuple[int, tuple, int, int]]:
+        """Every open order and cancel as (oid, record, leaves, state), in id order; only those
+        of ``sym_ids`` when given (chosen with array operations: a restart of one shard then
+        costs what that shard holds, not what every book holds)."""
         ids = [oid for oid, slot in sorted(self._overflow.items()) if self.state[slot] != FREE]
         slots = [self._overflow[oid] for oid in ids]
         window = np.arange(self.lo, self.hi, dtype=np.int64)
         live = np.flatnonzero(self.state[window & _MASK])
         at = np.concatenate((np.array(slots, np.int64), window[live] & _MASK))
         ids += window[live].tolist()
+        if sym_ids is not None:
+            keep = np.isin(self.record[at, _SYM], np.fromiter(sym_ids, np.int64))
+            at = at[keep]
+            ids = np.array(ids, np.int64)[keep].tolist()
         return [
             (oid, tuple(record), leaves, state)
             for oid, record, leaves, state in zip(

@@ -10,6 +10,14 @@ owns the processes behind the channels and offers mechanisms only. The superviso
 decides what to send. ``poll`` waits on every results pipe and every process sentinel at once,
 so a death is seen the moment it happens, after what the broker sent before dying was read.
 
+A warm standby (``standby=1``, the default when restarts are allowed) is a broker process
+spawned ahead with no shard (``broker.standby_spec``), ready to take one over: ``respawn``
+hands it the dead broker's spec (ASSIGN) and books (RESTORE) instead of spawning a process
+and waiting for its imports, and ``keep_standby`` spawns the next standby once the restored
+shard answers again. With none (``--no-standby``, or two deaths at once) a process is spawned
+as before. Each restart's gap -- the death seen to the new process's first answer -- is kept
+per broker (``restart_gaps_ms``) for the report and the dashboard.
+
 ``stop`` (a bus 'stop' listener that runs after the bank's drain) joins every broker and
 kills any still alive after a grace, saying so in the log (brokers ignore SIGTERM: see
 ``processes.enter_child``).
@@ -17,18 +25,19 @@ kills any still alive after a grace, saying so in the log (brokers ignore SIGTER
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import select
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cherrypy.process.plugins import SimplePlugin
 
 from simulator import messages as msg
 from simulator import processes
-from simulator.broker import broker_main
+from simulator.broker import STANDBY_INDEX, broker_main, standby_spec
 from simulator.bus import ORDER, never_raises
 from simulator.channel import Channel, ChannelGone, NoChannel, PipeChannel
 
@@ -37,6 +46,7 @@ log = logging.getLogger("pool")
 START_TIMEOUT_S = 60.0
 _JOIN_GRACE_S = 2.0
 _POLL_BUDGET = 64  # most messages read from one broker per poll, so the bank keeps placing
+_STANDBY_FAILURES = 3  # standbys dying in a row before ready: spawn no more (restarts go cold)
 
 # broker states, as the dashboard shows them
 STARTING, RUNNING, STOPPING, EXITED, DEAD = "STARTING", "RUNNING", "STOPPING", "EXITED", "DEAD"
@@ -60,6 +70,14 @@ class BrokerHandle:
     restarts: int = 0
     stop_sent: bool = False
     given_up: bool = False  # died once too often: the supervisor restarts it no more
+    died_at: float | None = None  # when the bank saw its process die (or its predecessor's)
+    restore_mark: int = 0  # inbox messages up to RESTORE: read them all, and it is restored
+    restart_gaps_ms: list[float] = field(default_factory=list)  # death seen -> answering again
+
+    @property
+    def restoring(self) -> bool:
+        """Dead, or restarted and not answering yet: the bank queues its orders meanwhile."""
+        return self.state == DEAD and self.final is None or self.died_at is not None
 
     @property
     def name(self) -> str:
@@ -94,6 +112,7 @@ class BrokerPool(SimplePlugin):
         on_message: Callable[[int, bytes, Any], None],
         should_abort: Callable[[], bool] = lambda: False,
         max_restarts: int = 0,
+        standby: int = 0,
         target: Callable = broker_main,
     ) -> None:
         super().__init__(bus)
@@ -105,6 +124,9 @@ class BrokerPool(SimplePlugin):
         self.ctx = processes.spawn_context()
         self.target = target  # the broker's entry point (a benchmark injects an echo)
         self.brokers: list[BrokerHandle] = []
+        self.want_standby = standby > 0 and max_restarts > 0  # standbys only replace the dead
+        self.standby: BrokerHandle | None = None  # a warm process with no shard yet
+        self._standby_failures = 0
         self.bad_messages = 0
         self.failed: str | None = None  # why the pool cannot go on, for the bank to stop on
         self.stopped = False
@@ -123,6 +145,7 @@ class BrokerPool(SimplePlugin):
         try:
             for spec in self.specs:
                 self.brokers.append(self._spawn(spec))
+            self.keep_standby()
             self._wait_ready()
         except StartFailed as exc:
             log.error("brokers failed to start: %s", exc)
@@ -143,7 +166,8 @@ class BrokerPool(SimplePlugin):
             hand_over=(inbox_reader, writer),
             context=self.ctx,
         )
-        log.info("%s started, pid %d, symbols %s", spec.name, process.pid, ",".join(spec.symbols))
+        symbols = ",".join(spec.symbols) or "none yet"
+        log.info("%s started, pid %d, symbols %s", spec.name, process.pid, symbols)
         channel = PipeChannel(inbox, reader, max_unread=self.inbox_batches, capacity=capacity)
         return BrokerHandle(
             spec=spec,
@@ -159,7 +183,10 @@ class BrokerPool(SimplePlugin):
         failed) is started again, as a restart, up to ``max_restarts`` times: no order has been
         placed yet, so there is nothing to restore."""
         deadline = time.monotonic() + START_TIMEOUT_S
-        while any(b.state == STARTING for b in self.brokers):
+        # the standby too, so that once orders flow every process has its title and imports
+        while any(b.state == STARTING for b in self.brokers) or (
+            self.standby is not None and self.standby.state == STARTING
+        ):
             if self.should_abort():
                 log.info("stop requested while brokers were starting")
                 return
@@ -179,18 +206,48 @@ class BrokerPool(SimplePlugin):
                 raise StartFailed(f"brokers not ready after {START_TIMEOUT_S:.0f} s")
 
     def respawn(self, index: int, first: bytes | None = None) -> BrokerHandle:
-        """A new process for a dead broker's symbols, with a new channel; ``first`` is sent
-        before anything else, whatever the credit (the RESTORE message)."""
+        """A process for a dead broker's symbols, with its own channel: the warm standby if
+        one is ready, else a new one. ``first`` is sent before anything else, whatever the
+        credit (the RESTORE message)."""
         old = self.brokers[index]
         self._bury(old)
-        handle = self._spawn(old.spec, restarts=old.restarts + 1)
+        standby, self.standby = self.standby, None
+        # a standby still starting is further on than a process spawned now: ASSIGN waits for it
+        if standby is not None and standby.process.is_alive():
+            handle = standby
+            handle.spec = old.spec
+            handle.restarts = old.restarts + 1
+            handle.heartbeat = None
+            self._send_first(handle, msg.encode(msg.ASSIGN, old.spec))
+            log.info("%s: the standby (pid %s) takes over", old.name, handle.pid)
+        else:
+            if standby is not None:
+                self._bury(standby)
+            handle = self._spawn(old.spec, restarts=old.restarts + 1)
+        handle.died_at = old.died_at if old.died_at is not None else time.monotonic()
+        handle.restart_gaps_ms = old.restart_gaps_ms
         if first is not None:
-            try:
-                handle.channel.send(first, credit=False)
-            except ChannelGone:
-                pass  # died already: the next poll sees it
+            self._send_first(handle, first)
+        handle.restore_mark = handle.channel.sent
         self.brokers[index] = handle
         return handle
+
+    def _send_first(self, handle: BrokerHandle, payload: bytes) -> None:
+        with contextlib.suppress(ChannelGone):  # died already: the next poll sees it
+            handle.channel.send(payload, credit=False)
+
+    def keep_standby(self) -> None:
+        """Spawn a warm standby if there should be one and none is there (at start, and once
+        the shard it last took over answers again: a spawn costs the bank milliseconds, which
+        would otherwise lengthen that shard's gap)."""
+        if not self.want_standby or self.standby is not None or self.stopped:
+            return
+        if any(b.died_at is not None for b in self.brokers):
+            return  # a shard is being restored: after it
+        if self._standby_failures >= _STANDBY_FAILURES:
+            return
+        spec = self.specs[0]
+        self.standby = self._spawn(standby_spec(spec.heartbeat_s, spec.log_level))
 
     def _bury(self, b: BrokerHandle) -> None:
         """Make sure a broker's process is gone and its channel closed."""
@@ -218,6 +275,10 @@ class BrokerPool(SimplePlugin):
             if b.live:
                 watched[b.channel.fileno()] = b
                 watched[b.process.sentinel] = b
+        standby = self.standby
+        if standby is not None:
+            watched[standby.channel.fileno()] = standby
+            watched[standby.process.sentinel] = standby
         if not watched:
             return 0
         # select() waits to the microsecond; poll-based waits round up to whole milliseconds,
@@ -226,9 +287,37 @@ class BrokerPool(SimplePlugin):
         n = 0
         for fd in ready:
             b = watched[fd]
-            if b.live:
+            if b is standby:
+                self._read_standby(b)
+            elif b.live:
                 n += self._read(b)
         return n
+
+    def _read_standby(self, b: BrokerHandle) -> None:
+        """A standby says only that it is ready (heartbeats) and, if it fails, why (logs)."""
+        try:
+            payloads = b.channel.receive(_POLL_BUDGET)
+        except ChannelGone:
+            payloads = []
+        for payload in payloads:
+            b.last_heard = time.monotonic()
+            try:
+                kind, body = msg.decode(payload)
+            except msg.BadMessage as exc:
+                log.warning("bad message from the standby ignored: %s", exc)
+                continue
+            if kind == msg.HEARTBEAT:
+                b.channel.consumed(body.consumed)
+                if b.state == STARTING:
+                    b.state = RUNNING
+                    self._standby_failures = 0
+            elif kind == msg.LOG:
+                self.on_message(STANDBY_INDEX, kind, body)
+        if not payloads and not b.process.is_alive():
+            log.warning("the standby broker (pid %s) died, exit code %s", b.pid, b.process.exitcode)
+            self._bury(b)
+            self.standby = None
+            self._standby_failures += 1
 
     def _read(self, b: BrokerHandle) -> int:
         try:
@@ -243,6 +332,8 @@ class BrokerPool(SimplePlugin):
         return len(payloads)
 
     def _mark_dead(self, b: BrokerHandle) -> None:
+        if b.died_at is None:
+            b.died_at = time.monotonic()
         b.process.join(0.5)
         b.exit_code = b.process.exitcode
         if b.final is not None:
@@ -267,14 +358,28 @@ class BrokerPool(SimplePlugin):
                 log.warning("events from %s claim broker index %r: ignored", b.name, body[0])
                 return
             b.channel.consumed(body[1])
+            if b.died_at is not None and body[1] >= b.restore_mark:
+                self._answering_again(b)
         elif kind == msg.HEARTBEAT:
             b.heartbeat = body
             b.channel.consumed(body.consumed)
             if b.state == STARTING:
                 b.state = RUNNING
+            # it read everything sent, and answered it (events go before a heartbeat)
+            if b.died_at is not None and body.consumed >= max(b.restore_mark, b.channel.sent):
+                self._answering_again(b)
         elif kind == msg.FINAL:
             b.final = body
         self.on_message(b.index, kind, body)
+
+    def _answering_again(self, b: BrokerHandle) -> None:
+        """A restarted broker read its RESTORE and answered what followed: the gap is over."""
+        if b.died_at is None or b.state == DEAD:
+            return
+        gap_ms = (time.monotonic() - b.died_at) * 1e3
+        b.died_at = None
+        b.restart_gaps_ms.append(round(gap_ms, 2))
+        log.info("%s answers again, %.1f ms after its predecessor died", b.name, gap_ms)
 
     def read_waiting(self, index: int, most: int = 4096) -> int:
         """Read what broker ``index`` has sent and the bank not yet read (at most ``most``
@@ -328,6 +433,14 @@ class BrokerPool(SimplePlugin):
             else:
                 log.info("%s exited with %s", b.name, b.exit_code)
             b.channel.close()
+        standby, self.standby = self.standby, None
+        if standby is not None:
+            self._send_first(standby, msg.STOP)
+            grace = _JOIN_GRACE_S if standby.state == RUNNING else 0.1  # still importing: kill it
+            processes.end_process(
+                standby.process, "standby", grace_s=grace, escalate_s=_JOIN_GRACE_S, terminate=False
+            )
+            standby.channel.close()
 
     @property
     def all_clean(self) -> bool:

@@ -13,6 +13,7 @@ import os
 import platform
 import socket
 import stat
+import statistics
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -142,6 +143,13 @@ def build_report(config: SimConfig, outcome: Outcome) -> dict:
     }
 
 
+def _gaps_text(gaps_ms) -> str:
+    """What a broker's restarts cost: the median and the longest gap, or nothing."""
+    if not gaps_ms:
+        return ""
+    return f"  gap median {statistics.median(gaps_ms):,.1f} ms max {max(gaps_ms):,.1f} ms"
+
+
 def _brokers(s: Snapshot, routed: list[dict] | None) -> list[dict]:
     """Each broker: its process, and from the bank's books the orders and cancel requests routed
     to it, its symbols' fills and its restarts (none of them reset by a restart)."""
@@ -160,6 +168,7 @@ def _brokers(s: Snapshot, routed: list[dict] | None) -> list[dict]:
                 "fills": counted.get("fills", p.fills),
                 "restarts": counted.get("restarts", p.restarts),
                 "exit_code": p.exit_code,
+                "restart_gaps_ms": list(p.restart_gaps_ms),  # death seen -> the new process answering
             }
         )
     return out
@@ -261,6 +270,7 @@ def summary_text(report: dict) -> str:
         lines.append(
             f"  {b['name']:<10} pid {b['pid']!s:<8}{where(report, b)} {len(b['symbols'])} symbols "
             f"{b['orders']:>10,} orders{cancels} {b['fills']:>9,} fills{restarts}  exit {b['exit_code']}"
+            + _gaps_text(b.get("restart_gaps_ms", ()))
         )
     lines += figure_lines(report)
     verdict = "reconciled: yes" if report["reconciled"] else "reconciled: NO"

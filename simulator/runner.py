@@ -102,6 +102,7 @@ class Simulation:
                 on_message=self._on_message,
                 should_abort=lambda: bool(self.stop),
                 max_restarts=config.max_restarts,
+                standby=1 if config.standby else 0,
             )
         self.journal: Journal | None = None
         if config.journal:
@@ -228,7 +229,10 @@ class Simulation:
 
     def _relog(self, line: msg.LogLine) -> None:
         brokers = self.pool.brokers
-        name = brokers[line.index].name if 0 <= line.index < len(brokers) else "?"
+        if 0 <= line.index < len(brokers):
+            name = brokers[line.index].name
+        else:
+            name = "standby" if line.index == -1 else "?"
         record = logging.LogRecord(line.logger, line.level, "", 0, line.text, None, None)
         record.processName = name
         logging.getLogger(line.logger).handle(record)

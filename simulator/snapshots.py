@@ -265,6 +265,7 @@ class SnapshotBuilder(SimplePlugin):
                     restarts=b.restarts,
                     exit_code=b.exit_code,
                     host=getattr(b, "host", "") or _HOST,
+                    restart_gaps_ms=tuple(b.restart_gaps_ms),
                 )
             )
         return tuple(rows)
@@ -342,6 +343,8 @@ class ResourceSampler:
                 out[pid] = (proc.cpu_percent(None), proc.memory_info().rss)
             except (psutil.Error, OSError):
                 out[pid] = (0.0, 0)
+        for gone in self._procs.keys() - out.keys():  # a restarted broker's old process
+            del self._procs[gone]
         self._last = out
         return out
 

@@ -127,6 +127,8 @@ class ProcessRow:
     restarts: int = 0
     exit_code: int | None = None
     host: str = ""  # where it runs (brokers over AMQP may run anywhere)
+    # each restart's gap: from the death seen to the new process's first answer, in ms
+    restart_gaps_ms: tuple[float, ...] = ()
 
     @property
     def warning(self) -> bool:

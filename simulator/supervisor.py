@@ -67,6 +67,7 @@ class Supervisor(SimplePlugin):
         if self.stop_request:
             return  # the stop protocol's 'drain' supervises from here on
         self._restart_dead()
+        self.brokers.keep_standby()  # after a takeover, the next standby (once the shard answers)
         now = time.monotonic()
         if now >= self._next_liveness:
             self._next_liveness = now + _LIVENESS_EVERY_S
@@ -108,6 +109,7 @@ class Supervisor(SimplePlugin):
                 "%s restarted as pid %s (restart %d of %d)", b.name, handle.pid, handle.restarts, limit
             )
             return
+        t0 = time.monotonic()
         states = {
             symbol: msg.BookState(tuple(resting), seq, last, max_oid)
             for symbol, (resting, seq, last, max_oid) in self.ledger.book_states(b.spec.symbols).items()
@@ -118,13 +120,14 @@ class Supervisor(SimplePlugin):
         self.bus.publish("restarted", b.index, unanswered)
         log.warning(
             "%s restarted as pid %s (restart %d of %d): %d resting orders restored, "
-            "%d unanswered orders sent again",
+            "%d unanswered orders sent again (%.1f ms)",
             b.name,
             handle.pid,
             handle.restarts,
             limit,
             sum(len(st.resting) for st in states.values()),
             len(unanswered),
+            (time.monotonic() - t0) * 1e3,
         )
 
     def _kill_hung(self, now: float) -> None:

@@ -89,6 +89,13 @@ def fmt_latency_us(us: int | None) -> str:
     return f"{us / 1_000_000:.2f} s"
 
 
+def fmt_gap_ms(ms: float | None) -> str:
+    """A restart's gap in milliseconds: 5.43 -> '5.4ms', 230.2 -> '230ms', None -> '-'."""
+    if ms is None:
+        return "-"
+    return f"{ms:.1f}ms" if ms < 100 else f"{ms:,.0f}ms"
+
+
 def fmt_percent(value: float) -> str:
     """A percentage with one decimal: 12.345 -> '12.3%'."""
     return f"{value:.1f}%"
@@ -213,6 +220,7 @@ PROCESS_COLUMNS: tuple[Column, ...] = (
     Column("mem", 10, 3, right=True),
     Column("hb age", 6, 2, right=True),
     Column("rst", 3, 4, right=True),
+    Column("gap", 7, 6, right=True),  # the latest restart's gap (death seen -> answering again)
 )
 # over AMQP a broker may run on any machine: where, after its pid
 HOST_COLUMNS: tuple[Column, ...] = (*PROCESS_COLUMNS[:2], Column("host", 10, 4), *PROCESS_COLUMNS[2:])
@@ -264,6 +272,7 @@ def process_cells(row: ProcessRow, *, host: bool = False) -> tuple[str, ...]:
         fmt_bytes(row.rss_bytes),
         fmt_age(row.heartbeat_age_s),
         str(row.restarts),
+        fmt_gap_ms(row.restart_gaps_ms[-1] if row.restart_gaps_ms else None),
     )
 
 

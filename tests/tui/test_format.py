@@ -208,9 +208,9 @@ def test_throughput_caption_gives_the_scale():
 
 
 def test_fit_columns_keeps_all_at_full_width_and_widens_symbols():
-    fitted = fit_columns(116)
+    fitted = fit_columns(124)
     assert [i for i, _ in fitted] == list(range(len(PROCESS_COLUMNS)))
-    assert sum(w for _, w in fitted) + len(fitted) - 1 == 116
+    assert sum(w for _, w in fitted) + len(fitted) - 1 == 124
 
 
 def test_fit_columns_drops_low_priority_columns_when_narrow():
@@ -234,6 +234,7 @@ def test_process_cells_follow_the_columns():
         rss_bytes=48_234_496,
         heartbeat_age_s=0.1,
         restarts=2,
+        restart_gaps_ms=(6.25, 5.43),
     )
     cells = process_cells(row)
     assert len(cells) == len(PROCESS_COLUMNS)
@@ -249,6 +250,7 @@ def test_process_cells_follow_the_columns():
         "46.0 MiB",
         "0.1s",
         "2",
+        "5.4ms",
     )
     assert process_cells(ProcessRow("bank", None, "STARTING"))[1] == "-"
 
