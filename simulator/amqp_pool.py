@@ -89,6 +89,11 @@ class Shard:
     def live(self) -> bool:
         return self.state in LIVE_STATES
 
+    @property
+    def restoring(self) -> bool:
+        """Dead, or taken over and not answering yet: the bank queues its orders meanwhile."""
+        return self.final is None and (self.state == DEAD or (self.state == STARTING and self.restarts > 0))
+
 
 class AmqpBrokers(SimplePlugin):
     """Bus plugin: the run's queues, its brokers (spawned or external) and their results."""
@@ -341,6 +346,10 @@ class AmqpBrokers(SimplePlugin):
             for b in self.brokers:
                 if b.final is None:
                     b.given_up = True  # no broker can answer any more: wait for none
+
+    def keep_standby(self) -> None:
+        """Warm standby processes are the pipes' (--no-standby); over AMQP a standby is any
+        `simulate.py broker` waiting on the offers, or a restart from the queue."""
 
     def read_waiting(self, index: int, most: int = 4096) -> int:
         return self.poll(0)
