@@ -4,6 +4,7 @@
     python bench/run.py --reps 5 --json bench.json
     python bench/run.py --long          # memory over a 10-minute run
     python bench/run.py --amqp URL      # and the AMQP rows (bench/amqp.py) at the end
+    python bench/run.py --scale         # throughput and RSS by symbols and accounts
 
 Everything runs in this one process tree, one thing after another, and prints one table:
 medians of ``--reps`` repetitions with [min - max]. Ratios are taken against the echo ceiling
@@ -151,6 +152,115 @@ def memory(seconds: float, rate: int) -> dict:
             proc.wait()
 
 
+def simulate_sampled(*flags: str, timeout: float = 900) -> tuple[dict, dict[str, float]]:
+    """One headless run, its JSON report, and what its processes used, sampled five times a
+    second: the peak RSS of the bank and of its biggest broker ("bank", "broker", bytes) and
+    the CPU seconds of the bank and of all brokers ("bank_cpu", "brokers_cpu"; the last 0.2 s
+    of each process may be missed)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "report.json"
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "simulate.py"), "--headless", "--report", str(path), *flags],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        peak = {"bank": 0.0, "broker": 0.0}
+        cpu: dict[int, tuple[str, float]] = {}
+        try:
+            me = psutil.Process(proc.pid)
+            t0 = time.monotonic()
+            while proc.poll() is None:
+                if time.monotonic() - t0 > timeout:
+                    raise RuntimeError(f"still running after {timeout} s: {flags}")
+                try:
+                    peak["bank"] = max(peak["bank"], me.memory_info().rss)
+                    cpu[me.pid] = ("bank", sum(me.cpu_times()[:2]))
+                    for p in me.children():
+                        if _is_broker(" ".join(p.cmdline())):
+                            peak["broker"] = max(peak["broker"], p.memory_info().rss)
+                            cpu[p.pid] = ("brokers", sum(p.cpu_times()[:2]))
+                except psutil.Error:
+                    pass  # a process ended between listing and reading it
+                time.sleep(0.2)
+            _out, err = proc.communicate()
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if not path.exists():
+            raise RuntimeError(f"no report (exit {proc.returncode}): {err[-2000:]}")
+        report = json.loads(path.read_text())
+        report["_exit"] = proc.returncode
+        for role in ("bank", "brokers"):
+            peak[f"{role}_cpu"] = sum(t for r, t in cpu.values() if r == role)
+        return report, peak
+
+
+SCALE_SYMBOLS = (8, 1_000, 10_000, 100_000)
+SCALE_ACCOUNTS = (100, 1_000_000)
+
+
+def scale(args: argparse.Namespace) -> int:
+    """Throughput (--rate 0) and peak RSS per process by symbols (100 accounts) and by accounts
+    (8 symbols), interleaved per repetition so that drift hits every row alike; ratios are to
+    8 symbols and 100 accounts in the same repetition."""
+    rows = [("symbols", n, ("--symbols", str(n))) for n in SCALE_SYMBOLS]
+    rows += [("accounts", n, ("--accounts", str(n))) for n in SCALE_ACCOUNTS]
+    runs: dict[tuple[str, int], list[tuple[float, dict[str, int], dict]]] = {(k, n): [] for k, n, _ in rows}
+    for rep in range(args.reps):
+        for kind, n, flags in rows:
+            report, peak = simulate_sampled(
+                "--rate", "0", "--duration", str(args.scale_duration), "--seed", str(rep + 1), *flags
+            )
+            clean = report["reconciled"] and report["orders"]["lost"] == 0 and report["_exit"] == 0
+            runs[kind, n].append((end_to_end(report), peak, report))
+            said = "" if clean else f" NOT CLEAN (exit {report['_exit']}, lost {report['orders']['lost']})"
+            print(f"rep {rep + 1}: --{kind} {n:,}: {runs[kind, n][-1][0]:,.0f}/s{said}", flush=True)
+
+    def ratios(kind: str, n: int, base: int) -> list[float]:
+        return [a[0] / b[0] for a, b in zip(runs[kind, n], runs[kind, base])]
+
+    print()
+    seconds = f"{args.scale_duration:g} s"
+    print(f"--scale: --rate 0, --duration {seconds}, 2 brokers; median [min - max] of {args.reps}")
+    heads = ("orders/s", "[min - max]", "ratio", "bank MiB", "broker MiB", "resting", "bank us", "brokers us")
+    print(
+        f"{'run':<22} {heads[0]:>12}  {heads[1]:<21} {heads[2]:>6} {heads[3]:>9} {heads[4]:>11} {heads[5]:>9}"
+        f" {heads[6]:>8} {heads[7]:>10}"
+    )
+    out = {}
+    for kind, n, _flags in rows:
+        r = runs[kind, n]
+        tp = [x[0] for x in r]
+        ratio = statistics.median(
+            ratios(kind, n, SCALE_SYMBOLS[0] if kind == "symbols" else SCALE_ACCOUNTS[0])
+        )
+        bank = statistics.median(x[1]["bank"] for x in r) / 2**20
+        broker = statistics.median(x[1]["broker"] for x in r) / 2**20
+        resting = statistics.median(x[2]["orders"]["resting"] for x in r)
+        us = {
+            role: statistics.median(x[1][f"{role}_cpu"] / x[2]["orders"]["placed"] * 1e6 for x in r)
+            for role in ("bank", "brokers")
+        }
+        spread = f"[{min(tp):,.0f} - {max(tp):,.0f}]"
+        print(
+            f"{f'--{kind} {n:,}':<22} {statistics.median(tp):>12,.0f}  {spread:<21} "
+            f"{ratio:>6.2f} {bank:>9.0f} {broker:>11.0f} {resting:>9,.0f} "
+            f"{us['bank']:>8.2f} {us['brokers']:>10.2f}"
+        )
+        out[f"{kind}={n}"] = {"orders_per_s": tp, "ratio": ratio, "bank_rss": [x[1]["bank"] for x in r],
+                              "broker_rss": [x[1]["broker"] for x in r], "cpu_us_per_order": us}  # fmt: skip
+    print("ratio: to --symbols 8 (symbol rows) or --accounts 100 (account rows) in the same repetition;")
+    print("MiB: peak RSS of the bank and of its biggest broker; resting: orders resting at the end;")
+    print("us: CPU microseconds per order placed, of the bank and of all brokers together")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine(), "scale": out}, indent=2) + "\n")
+    return 0
+
+
 def med(values: list[float]) -> str:
     return f"{statistics.median(values):>12,.0f}  [{min(values):,.0f} - {max(values):,.0f}]"
 
@@ -180,7 +290,11 @@ def main() -> int:
     ap.add_argument("--long", action="store_true", help="memory over a 10-minute run")
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--amqp", metavar="URL", help="also the AMQP rows (bench/amqp.py) against this RabbitMQ")
+    ap.add_argument("--scale", action="store_true", help="throughput and RSS by symbols and accounts only")
+    ap.add_argument("--scale-duration", type=float, default=6.0, help="seconds per --scale run")
     args = ap.parse_args()
+    if args.scale:
+        return scale(args)
     memory_s = 600.0 if args.long else args.memory_seconds
     out: dict = {"machine": machine(), "reps": args.reps}
     print(

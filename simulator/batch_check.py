@@ -11,7 +11,6 @@ the batch event by event instead. Pure model: numpy only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +45,7 @@ class CheckedBatch:
 
 
 def check_batch(
-    ev: np.ndarray, window: OrderWindow, token: int, nsym: int, last_seq: Sequence[int]
+    ev: np.ndarray, window: OrderWindow, token: int, nsym: int, last_seq: np.ndarray
 ) -> CheckedBatch | None:
     """Check an (n, 7) batch against the window; None if any check fails. ``token`` marks
     the apply() call (for the window's scratch), ``last_seq`` each symbol's last match number."""
@@ -108,7 +107,7 @@ def check_batch(
         np.not_equal(sym_sorted[1:], sym_sorted[:-1], out=first[1:])
         previous = np.empty_like(seq_sorted)
         previous[1:] = seq_sorted[:-1]
-        previous[first] = np.array(last_seq, np.int64)[sym_sorted[first]]
+        previous[first] = np.asarray(last_seq)[sym_sorted[first]]  # never a copy of every symbol's
         if (seq_sorted <= previous).any():
             return None
         sym_starts = np.flatnonzero(first)

@@ -27,6 +27,7 @@ import os
 import struct
 import sys
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from cherrypy.process.plugins import SimplePlugin
@@ -90,14 +91,32 @@ class Broker:
         ids = spec.symbol_ids or tuple(range(len(spec.symbols)))
         if len(ids) != len(spec.symbols):
             raise ValueError(f"{len(spec.symbols)} symbols but {len(ids)} symbol ids")
-        self.books = {s: OrderBook(s, i) for s, i in zip(spec.symbols, ids)}
+        self._sym_ids = dict(zip(spec.symbols, ids))
+        self._symbol_of = dict(zip(ids, spec.symbols))
+        # A book costs nothing until its symbol's first order (with 100,000 symbols, making them
+        # all took a second and 85 MB): ``books`` holds those opened so far.
+        self.books: dict[str, OrderBook] = {}
         # The hot path routes by wire sym straight to a book's bound methods: one dict
         # lookup per order, no attribute lookups.
-        self._submit_by_sym = {b.sym_id: b.submit_into for b in self.books.values()}
-        self._cancel_by_sym = {b.sym_id: b.cancel_into for b in self.books.values()}
+        self._submit_by_sym: dict[int, Callable] = {}
+        self._cancel_by_sym: dict[int, Callable] = {}
         self.orders = 0
         self.bad_messages = 0
         self.watched: str | None = None
+
+    def book(self, symbol: str) -> OrderBook | None:
+        """The book of one of this broker's symbols (opened now if it was not yet), or None."""
+        book = self.books.get(symbol)
+        if book is None and symbol in self._sym_ids:
+            book = self._open(self._sym_ids[symbol])
+        return book
+
+    def _open(self, sym: int) -> OrderBook:
+        book = OrderBook(self._symbol_of[sym], sym)
+        self.books[book.symbol] = book
+        self._submit_by_sym[sym] = book.submit_into
+        self._cancel_by_sym[sym] = book.cancel_into
+        return book
 
     @property
     def trades(self) -> int:
@@ -125,20 +144,24 @@ class Broker:
             if otype == _CANCEL:
                 cancel = cancels.get(sym)
                 if cancel is None:
-                    out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
-                else:
-                    cancel(out, oid, target)
+                    if sym not in self._symbol_of:
+                        out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
+                        continue
+                    cancel = self._open(sym).cancel_into
+                cancel(out, oid, target)
             else:
                 submit = submits.get(sym)
                 if submit is None:
-                    out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
-                else:
-                    submit(out, oid, account, side, otype, tif, price, qty)
+                    if sym not in self._symbol_of:
+                        out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
+                        continue
+                    submit = self._open(sym).submit_into
+                submit(out, oid, account, side, otype, tif, price, qty)
 
     def restore(self, states: dict) -> None:
         """Rebuild books from the bank's record (a restarted broker's first message)."""
         for symbol, state in states.items():
-            book = self.books.get(symbol)
+            book = self.book(symbol) if isinstance(symbol, str) else None
             if book is None or not isinstance(state, msg.BookState):
                 self.bad_messages += 1
                 log.warning("RESTORE for %r ignored: not a book of this broker", symbol)
@@ -156,7 +179,7 @@ class Broker:
         )
 
     def watched_book(self) -> tuple | None:
-        book = self.books.get(self.watched) if self.watched else None
+        book = self.book(self.watched) if isinstance(self.watched, str) else None
         if book is None:
             return None
         bids, asks = book.depth(_DEPTH_LEVELS)
@@ -173,14 +196,22 @@ class Broker:
             book=self.watched_book(),
         )
 
-    def final_report(self) -> msg.FinalReport:
+    def final_report(self, still_here: Callable[[], None] = lambda: None) -> msg.FinalReport:
+        """The last message: counters and every resting order. ``still_here`` is called every
+        few thousand books: listing hundreds of thousands of resting orders takes seconds."""
+        resting = {}
+        for i, (symbol, book) in enumerate(self.books.items()):
+            if book.order_count:
+                resting[symbol] = book.resting()
+            if i % 4096 == 4095:
+                still_here()
         return msg.FinalReport(
             index=self.spec.index,
             pid=os.getpid(),
             orders=self.orders,
             trades=self.trades,
             bad_messages=self.bad_messages,
-            resting={s: b.resting() for s, b in self.books.items() if b.order_count},
+            resting=resting,
         )
 
 
@@ -246,9 +277,17 @@ class InboxPump(SimplePlugin):
             records = struct.pack(f"{len(events)}q", *events)
             self._send(msg.EVENTS, (self.broker.spec.index, self.consumed, records))
         if self.done:
-            self._send(msg.FINAL, self.broker.final_report())
-            log.info("answered every order; final report sent")
+            # the report of a broker with hundreds of thousands resting takes seconds to build:
+            # heartbeats meanwhile, so that time is not taken for silence
+            report = self.broker.final_report(self._heartbeat_if_due)
+            # logged before the report goes: the bank reads a broker's pipe until its report
+            # and its exit, and a broker leaves at once after it
+            log.info("answered every order; sending the final report")
+            self._send(msg.FINAL, report)
             return
+        self._heartbeat_if_due()
+
+    def _heartbeat_if_due(self) -> None:
         now = time.monotonic()
         if now >= self._next_heartbeat:
             self._send(msg.HEARTBEAT, self.broker.heartbeat(self.consumed))
@@ -322,3 +361,8 @@ def broker_main(spec: msg.BrokerSpec, inbox, results) -> None:
         sys.exit(1)
     finally:
         results.close()
+    # Everything is answered, sent and closed. Leave without the interpreter's teardown, which
+    # frees every book entry one by one: with hundreds of thousands of orders resting (many
+    # symbols) that took seconds, past the grace the bank gives a broker to exit.
+    logging.shutdown()
+    os._exit(0)

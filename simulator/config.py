@@ -34,10 +34,12 @@ EXIT_USAGE = 2
 
 # Bounds, each for a reason; --help and the README say them.
 MOST_BROKERS = 32  # a broker is a process of ~35 MiB with two 1 MiB pipes; 2 cores run them
-MOST_SYMBOLS = 10_000
+# Per symbol the bank keeps three int64s until it trades, a book costs its broker nothing until
+# its first order, and each resting order costs what it holds (see the README, "what scales
+# how"); the generated 4-letter tickers run out at 456,976.
+MOST_SYMBOLS = 100_000
+# cash is an int64 per account (8 MB for a million); positions are held sparsely when many
 MOST_ACCOUNTS = 1_000_000
-# the ledger keeps an int64 position per symbol and account: 2**24 of them is 128 MiB
-MOST_POSITIONS = 1 << 24
 MOST_BATCH = 65_536  # orders per message: 4.5 MiB; a larger batch gains nothing
 MOST_RATE = 10_000_000.0  # ten times what the pipeline reaches; 0 means as fast as it goes
 MOST_ORDERS = 10**12  # order ids are int64 on the wire, with room for the cancels among them
@@ -186,8 +188,8 @@ cleanly: every order placed ends in a final state the bank knows.
 _EPILOG = f"""\
 bounds:
   --brokers at most {MOST_BROKERS}, and no more brokers than symbols (each trades its own);
-  --symbols at most {MOST_SYMBOLS:,}; --accounts at most {MOST_ACCOUNTS:,}, and symbols x
-  accounts at most {MOST_POSITIONS:,} (the bank keeps a position for each pair);
+  --symbols at most {MOST_SYMBOLS:,}; --accounts at most {MOST_ACCOUNTS:,} (memory follows
+  the symbols and accounts that trade: see the README, "what scales how");
   --batch at most {MOST_BATCH:,}; --rate at most {MOST_RATE:,.0f} (0: as fast as it goes).
 
 other commands:
@@ -401,12 +403,6 @@ def _disagreement(ns: argparse.Namespace, given: frozenset[str]) -> str | None:
         return (
             f"argument --symbols: {nsym} symbol{'s' * (nsym > 1)} for the default {ns.brokers} brokers, "
             f"each needing a symbol: give --brokers {nsym} or more symbols"
-        )
-    if nsym * ns.accounts > MOST_POSITIONS:
-        flag = "--accounts" if "accounts" in given else "--symbols"
-        return (
-            f"argument {flag}: {nsym:,} symbols x {ns.accounts:,} accounts is {nsym * ns.accounts:,} "
-            f"positions; the bank keeps at most {MOST_POSITIONS:,} (128 MiB)"
         )
     from simulator.flow import OrderFlow
 

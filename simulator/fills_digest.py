@@ -7,60 +7,103 @@ symbol that never traded contributes the hash of nothing). So it depends only on
 never on which broker, batch or process booked it. The ledger computes it as a run goes, the
 replay of a journal computes it again, and the report carries it: all through this class.
 
-Pure model: stdlib only.
+Fills are logged as they come, all symbols in one array, and hashed a log at a time: the log
+is grouped by symbol (keeping each symbol's order) and each symbol's rows go to its hash in one
+call. Hashing per batch and symbol cost a Python step per trade once symbols were many (each
+batch's trades then fall in different symbols); a log of ``_LOG_ROWS`` fills costs one step per
+symbol in it. A symbol's hash exists once it traded: memory follows the symbols that trade.
+
+Pure model: stdlib and numpy only.
 """
 
 from __future__ import annotations
 
 import hashlib
-import struct
-from array import array
 from collections.abc import Iterable, Sequence
-from itertools import chain
+
+import numpy as np
 
 FILL_WIDTH = 5  # seq, buy_oid, sell_oid, price, qty
-_CHUNK = 1 << 16  # int64s ``add`` buffers per symbol before hashing them
+_LOG_ROWS = 1 << 17  # fills logged before they are hashed: 5 MiB
+_NOTHING = hashlib.sha256().hexdigest()
 
 
 class FillsDigest:
     """The running digest of a run's fills; a symbol is its index in ``symbols``."""
 
-    __slots__ = ("symbols", "_hashes", "_pending")
+    __slots__ = ("symbols", "_hashes", "_log", "_log_sym", "_logged", "_added")
 
     def __init__(self, symbols: Iterable[str]) -> None:
         self.symbols = tuple(symbols)
-        self._hashes = [hashlib.sha256() for _ in self.symbols]
-        self._pending = [array("q") for _ in self.symbols]  # fills given to add, not hashed yet
+        self._hashes: dict[int, hashlib._Hash] = {}  # of the symbols that traded
+        self._log = np.empty((_LOG_ROWS, FILL_WIDTH), np.int64)  # fills not hashed yet ...
+        self._log_sym = np.empty(_LOG_ROWS, np.int64)  # ... and their symbols
+        self._logged = 0
+        self._added: list[int] = []  # fills given to add(), flat as (sym, 5 ints), not logged yet
 
     def update(self, sym: int, fills) -> None:
-        """Hash fills of one symbol given as a C-contiguous buffer of int64s (bytes, a numpy
+        """Fills of one symbol given as a C-contiguous buffer of int64s (bytes, a numpy
         array, an ``array('q')``), five per fill, in match order."""
-        if self._pending[sym]:
-            self._flush(sym)
-        self._hashes[sym].update(fills)
+        rows = np.frombuffer(fills, np.int64).reshape(-1, FILL_WIDTH)
+        self.update_many(np.full(len(rows), sym, np.int64), rows)
 
     def update_rows(self, sym: int, rows: Sequence[Sequence[int]]) -> None:
-        """Hash fills of one symbol given as 5-tuples of ints, in match order."""
-        self.update(sym, struct.pack(f"{FILL_WIDTH * len(rows)}q", *chain.from_iterable(rows)))
+        """Fills of one symbol given as 5-tuples of ints, in match order."""
+        self.update_many(np.full(len(rows), sym, np.int64), np.array(rows, np.int64).reshape(-1, FILL_WIDTH))
+
+    def update_many(self, sym: np.ndarray, fills: np.ndarray) -> None:
+        """Fills of any symbols, ``sym`` of each and (n, 5) ``fills``, each symbol's in match order."""
+        if self._added:
+            self._log_added()
+        n = len(sym)
+        if self._logged + n > _LOG_ROWS:
+            self._hash_log()
+        if n > _LOG_ROWS:
+            self._hash(sym, fills)
+            return
+        self._log[self._logged : self._logged + n] = fills
+        self._log_sym[self._logged : self._logged + n] = sym
+        self._logged += n
 
     def add(self, sym: int, fill: Sequence[int]) -> None:
-        """One fill of one symbol (a 5-tuple), for callers that see fills one at a time: they
-        are buffered and hashed a chunk at a time, which gives the same digest."""
-        pending = self._pending[sym]
-        pending.extend(fill)
-        if len(pending) >= _CHUNK:
-            self._flush(sym)
+        """One fill of one symbol (a 5-tuple), for callers that see fills one at a time."""
+        added = self._added
+        added.append(sym)
+        added.extend(fill)
+        if len(added) >= 4096 * (FILL_WIDTH + 1):
+            self._log_added()
 
-    def _flush(self, sym: int) -> None:
-        pending = self._pending[sym]
-        self._hashes[sym].update(pending)
-        del pending[:]
+    def _log_added(self) -> None:
+        flat = np.array(self._added, np.int64).reshape(-1, FILL_WIDTH + 1)
+        self._added = []
+        self.update_many(flat[:, 0], flat[:, 1:])
+
+    def _hash_log(self) -> None:
+        self._hash(self._log_sym[: self._logged], self._log[: self._logged])
+        self._logged = 0
+
+    def _hash(self, sym: np.ndarray, fills: np.ndarray) -> None:
+        """Each symbol's fills to its hash, in the order given."""
+        if not len(sym):
+            return
+        by_sym = np.argsort(sym, kind="stable")
+        sym, fills = sym[by_sym], np.ascontiguousarray(fills[by_sym])
+        starts = np.flatnonzero(np.append(True, sym[1:] != sym[:-1]))
+        bounds = starts.tolist() + [len(sym)]
+        hashes = self._hashes
+        for s, start, end in zip(sym[starts].tolist(), bounds, bounds[1:]):
+            h = hashes.get(s)
+            if h is None:
+                h = hashes[s] = hashlib.sha256()
+            h.update(fills[start:end].data)
 
     def hexdigest(self) -> str:
         """The digest of every fill given so far."""
+        if self._added:
+            self._log_added()
+        self._hash_log()
         outer = hashlib.sha256()
         for i in sorted(range(len(self.symbols)), key=self.symbols.__getitem__):
-            if self._pending[i]:
-                self._flush(i)
-            outer.update(f"{self.symbols[i]}:{self._hashes[i].hexdigest()}\n".encode())
+            h = self._hashes.get(i)
+            outer.update(f"{self.symbols[i]}:{h.hexdigest() if h else _NOTHING}\n".encode())
         return outer.hexdigest()

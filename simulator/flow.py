@@ -35,7 +35,11 @@ How a block is made (every step is an array operation over the block):
   ``LIFETIME`` DAY orders of its symbol) but never cancels an order twice, and an order
   cancelled at random is not expired again. An expiry is only sent if the order is likely still
   resting: the walk has left its price behind (``side * (ref - price) > 3``). Candidates whose
-  cancel falls in a later block wait in ``_pending``.
+  cancel falls in a later block wait in ``_pending`` (``pending_cancels.py``), found by the
+  symbol count they die at, so a block costs the same however many wait.
+
+Nothing here is sized by the symbols but two int64s per symbol (its reference price and its
+candidate count) and one of scratch: a block's steps are over its orders and the symbols it has.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ import numpy as np
 
 from simulator import wire
 from simulator.orders import OrderType, TimeInForce
+from simulator.pending_cancels import ACCOUNT, OID, PRICE, RANDOM, SIDE, SYM, WIDTH, PendingCancels
 
 UNKNOWN_SYMBOL = wire.UNKNOWN_SYMBOL_NAME  # how ``as_tuples`` names wire.UNKNOWN_SYM
 DAY_ORDER_LIFETIME = 512  # per symbol: a DAY order is cancelled once this many newer ones exist
@@ -61,9 +66,6 @@ _FLOOR = 200  # ticks: the reference price never walks below $2
 # Keeps symbols apart in one running maximum over the symbol-sorted block: far above any
 # excursion of a walk within one block.
 _GROUP_GAP = 1 << 40
-# Columns of ``_pending``: candidates (valid DAY limit orders) whose cancel or expiry is still to
-# come, in the order they were made (which is oid order).
-_P_SYM, _P_DEATH, _P_OID, _P_ACCOUNT, _P_SIDE, _P_PRICE, _P_RANDOM = range(7)
 
 
 def _candidate_share(market_ratio: float, ioc_ratio: float, invalid_ratio: float) -> float:
@@ -116,7 +118,8 @@ class OrderFlow:
         # starting prices from $20 to $500, in ticks
         self._ref = self._rng.integers(2_000, 50_000, nsym)
         self._candidates_made = np.zeros(nsym, np.int64)  # per symbol, over the whole stream
-        self._pending = np.empty((0, 7), np.int64)
+        self._pending = PendingCancels(nsym)
+        self._group_of_sym = np.zeros(nsym, np.int64)  # scratch: each symbol's group in a block
         # Random cancels are cancel_ratio of the messages that are not expiries, i.e.
         # cancel_ratio / (1 - cancel_ratio) per new order; only candidates can be cancelled.
         candidate_share = _candidate_share(market_ratio, ioc_ratio, invalid_ratio)
@@ -208,23 +211,27 @@ class OrderFlow:
             invalid = np.zeros(b, bool)
             flaw = np.zeros(b, np.int64)
 
-        # -- the walk, per symbol in one pass over the block sorted by symbol
+        # -- the walk, per symbol in one pass over the block sorted by symbol. Everything below
+        # is sized by the block (its groups are the symbols it has), never by the symbols.
         order = np.argsort(sym.astype(np.uint16) if nsym <= 1 << 16 else sym, kind="stable")
         sym_sorted = sym[order]
-        counts = np.bincount(sym, minlength=nsym)
-        ends_sorted = np.cumsum(counts)
-        starts = ends_sorted - counts
+        first = np.empty(b, bool)
+        first[0] = True
+        np.not_equal(sym_sorted[1:], sym_sorted[:-1], out=first[1:])
+        gstart = np.flatnonzero(first)  # where each symbol's group starts, in sorted order
+        gend = np.append(gstart[1:], b)
+        gsym = sym_sorted[gstart]
+        group = np.cumsum(first) - 1  # the group of each sorted position
         move = (step == 3).astype(np.int64) - (step == 0)
         run = np.cumsum(move[order])
-        before = np.concatenate(([0], run))[starts]  # the running sum before each group
-        free = self._ref[sym_sorted] + run - before[sym_sorted]  # the walk without its floor
+        before = np.concatenate(([0], run))[gstart]  # the running sum before each group
+        free = self._ref[sym_sorted] + run - before[group]  # the walk without its floor
         # Reflected at the floor: the walk is the free walk lifted by its deepest dip below it.
-        gap = sym_sorted * _GROUP_GAP
+        gap = group * _GROUP_GAP
         lift = np.maximum(np.maximum.accumulate(_FLOOR - free + gap) - gap, 0)
         ref = np.empty(b, np.int64)
         ref[order] = free + lift
-        seen = counts > 0
-        self._ref[seen] = ref[order[ends_sorted[seen] - 1]]
+        self._ref[gsym] = ref[order[gend - 1]]
 
         # -- the new orders' rows, flaws included
         otype = np.where(market, _MARKET, _LIMIT)
@@ -241,17 +248,22 @@ class OrderFlow:
         news[:, 1], news[:, 2], news[:, 3], news[:, 4] = account, wire_sym, side, otype
         news[:, 5], news[:, 6], news[:, 7], news[:, 8] = tif, price, qty, 0
 
-        # -- candidates of this block: rank per symbol, and which new order has which rank
+        # -- candidates of this block: each one's count within its symbol, and its fate
         candidate = ~(market | ioc | invalid)
         at = np.flatnonzero(candidate)  # block index of each candidate
         csym = sym[at]
-        ccounts = np.bincount(csym, minlength=nsym)
-        cstarts = np.cumsum(ccounts) - ccounts
-        by_rank = order[candidate[order]]  # candidates grouped by symbol, in rank order
+        in_sorted = candidate[order]
+        by_rank = order[in_sorted]  # candidates grouped by symbol, in rank order
+        crun = np.concatenate(([0], np.cumsum(in_sorted)))
+        cstart = crun[gstart]  # where each group's candidates start in by_rank
+        gcount = crun[gend] - cstart  # candidates per group
+        group_of = np.empty(b, np.int64)
+        group_of[order] = group
+        cgroup = group_of[at]
         rank = np.empty(b, np.int64)
-        crun = np.cumsum(candidate[order])
-        rank[order] = crun - np.concatenate(([0], crun))[starts][sym_sorted] - 1
-        made = self._candidates_made
+        rank[order] = crun[1:] - cstart[group] - 1
+        made = self._candidates_made[csym]  # per candidate: its symbol's count before the block
+        count = made + rank[at]  # per candidate: its count within its symbol
         age = np.full(len(at), DAY_ORDER_LIFETIME, np.int64)
         is_random = np.zeros(len(at), np.int64)
         if self._fate_share:
@@ -259,27 +271,34 @@ class OrderFlow:
             lifetimes = rng.integers(1, DAY_ORDER_LIFETIME, len(at))
             age[fated] = lifetimes[fated]
             is_random[fated] = 1
-        fresh = np.empty((len(at), 7), np.int64)
-        fresh[:, _P_SYM], fresh[:, _P_DEATH] = csym, made[csym] + rank[at] + age
-        fresh[:, _P_OID] = 0  # set below, once the rows' positions are known
-        fresh[:, _P_ACCOUNT], fresh[:, _P_SIDE] = account[at], side[at]
-        fresh[:, _P_PRICE], fresh[:, _P_RANDOM] = price[at], is_random
-        cands = np.concatenate((self._pending, fresh))
-        old = len(self._pending)
+        death = count + age
+        dies_here = death - made < gcount[cgroup]
 
-        # -- the cancels that fall in this block, each after the candidate that triggers it
-        dsym, death = cands[:, _P_SYM], cands[:, _P_DEATH]
-        ended = np.flatnonzero(death < made[dsym] + ccounts[dsym])  # in cands' (oid) order
-        dsym = dsym[ended]
-        after = by_rank[cstarts[dsym] + death[ended] - made[dsym]]
-        d = cands[ended]
+        # -- the cancels that fall in this block, each after the candidate that triggers it:
+        # earlier candidates dying at one of this block's counts, and this block's own
+        made_before = self._candidates_made[gsym]
+        self._candidates_made[gsym] += gcount
+        self._group_of_sym[gsym] = np.arange(len(gsym))
+        old, old_death = self._pending.take(csym, count, self._candidates_made)
+        old_group = self._group_of_sym[old[:, SYM]]
+        old_after = by_rank[cstart[old_group] + old_death - made_before[old_group]]
+        young = np.flatnonzero(dies_here)
+        young_after = by_rank[cstart[cgroup[young]] + death[young] - made[young]]
+        base = self._block_oid
+        after = np.concatenate((old_after, young_after))
+        d_account = np.concatenate((old[:, ACCOUNT], account[at[young]]))
+        d_side = np.concatenate((old[:, SIDE], side[at[young]]))
+        d_price = np.concatenate((old[:, PRICE], price[at[young]]))
+        d_random = np.concatenate((old[:, RANDOM], is_random[young]))
+        d_sym = np.concatenate((old[:, SYM], csym[young]))
+        # oid order: every earlier candidate's oid is below this block's, whose rise with ``at``
+        seniority = np.concatenate((old[:, OID], base + at[young]))
         # an expiry is sent only if the walk left the order's price behind: otherwise it has
         # likely traded, and the cancel would only be refused
-        left_behind = d[:, _P_SIDE] * (ref[after] - d[:, _P_PRICE]) > 3
-        sent = (d[:, _P_RANDOM] == 1) | left_behind
-        after, d, dying = after[sent], d[sent], ended[sent]
-        by_after = np.argsort(after, kind="stable")  # ties keep oid order: older target first
-        after, d, dying = after[by_after], d[by_after], dying[by_after]
+        left_behind = d_side * (ref[after] - d_price) > 3
+        sent = np.flatnonzero((d_random == 1) | left_behind)
+        sent = sent[np.lexsort((seniority[sent], after[sent]))]  # by trigger, older target first
+        after = after[sent]
         c = len(after)
         # the j-th cancel (in row order) has every new order up to its trigger and j cancels
         # before it
@@ -287,21 +306,25 @@ class OrderFlow:
         is_new = np.ones(b + c, bool)
         is_new[cancel_at] = False
         new_at = np.flatnonzero(is_new)
+        oid_of_candidate = base + new_at[at]
 
-        base = self._block_oid
         rows = np.empty((b + c, wire.ORDER_WIDTH), np.int64)
         rows[new_at] = news
         cancels = np.zeros((c, wire.ORDER_WIDTH), np.int64)
-        cancels[:, 1], cancels[:, 2] = d[:, _P_ACCOUNT], d[:, _P_SYM]
+        cancels[:, 1], cancels[:, 2] = d_account[sent], d_sym[sent]
         cancels[:, 4], cancels[:, 5] = _CANCEL, _DAY
-        target = cands[:, _P_OID]  # a view: the oids set here stay in _pending too
-        target[old:] = base + new_at[at]
-        cancels[:, 8] = target[dying]
+        target = np.concatenate((old[:, OID], oid_of_candidate[young]))
+        cancels[:, 8] = target[sent]
         rows[cancel_at] = cancels
         rows[:, 0] = base + np.arange(b + c)
 
-        self._pending = np.delete(cands, ended, axis=0)
-        self._candidates_made = made + ccounts
+        # -- the candidates that wait for a later block
+        waits = np.flatnonzero(~dies_here)
+        kept = np.empty((len(waits), WIDTH), np.int64)
+        kept[:, SYM], kept[:, OID] = csym[waits], oid_of_candidate[waits]
+        kept[:, ACCOUNT], kept[:, SIDE] = account[at[waits]], side[at[waits]]
+        kept[:, PRICE], kept[:, RANDOM] = price[at[waits]], is_random[waits]
+        self._pending.add(csym[waits], death[waits], kept)
         self._block_oid = base + b + c
         ends = np.empty(b, np.int64)
         ends[:-1], ends[-1] = new_at[1:], b + c

@@ -30,6 +30,7 @@ from simulator import wire
 from simulator.batch_check import check_batch
 from simulator.order_window import ACKED, FREE, SENT, OrderWindow
 from simulator.orders import Event, OrderType
+from simulator.positions import Positions
 from simulator.reconciliation import Reconciliation, close_books
 from simulator.rejects import CANCEL_REASON, reasons_by_name
 from simulator.symbol_stats import TradedDigest
@@ -58,11 +59,12 @@ class Ledger:
         self.reject_reasons: dict[int, int] = {}
         self.max_oid = 0
         nsym = len(self.symbols)
-        self.position_array = self._positions = np.zeros((nsym, accounts), np.int64)
+        self.positions_held = self._positions = Positions(nsym, accounts)  # shares per (symbol, account)
         self.cash_array = self._cash = np.zeros(accounts, np.int64)  # in ticks x shares
         self.traded = self._digest = TradedDigest(self.symbols)  # the digest, and per-symbol figures
-        self._last_seq = [0] * nsym  # match_seq of each symbol's latest trade
-        self.last_trade: dict[str, tuple] = {}  # symbol -> its latest TRADE event, readable
+        # each symbol's latest trade: (seq, buy_oid, sell_oid, price, qty); seq 0 for none yet
+        self._last_trade = np.zeros((nsym, 5), np.int64)
+        self._last_seq = self._last_trade[:, 0]  # a view: match_seq of each symbol's latest trade
         self._recent: deque[tuple] = deque(maxlen=_RECENT)
         self._window = OrderWindow()
         self._batch_token = 0
@@ -175,9 +177,7 @@ class Ledger:
         if len(tr):
             sym, price, qty = tr[:, 1], tr[:, 5], tr[:, 6]
             acct_b, acct_s = record[b.buy_slots, _ACCOUNT], record[b.sell_slots, _ACCOUNT]
-            pos = self._positions
-            np.add.at(pos, (sym, acct_b), qty)
-            np.subtract.at(pos, (sym, acct_s), qty)
+            self._positions.move(sym, acct_b, acct_s, qty)
             notional = price * qty
             np.subtract.at(self._cash, acct_b, notional)
             np.add.at(self._cash, acct_s, notional)
@@ -225,15 +225,10 @@ class Ledger:
     def _book_trades(self, by_symbol: np.ndarray, starts: np.ndarray) -> None:
         """The digest, last trade and tape of a fast-path batch's trades, already booked;
         ``by_symbol`` holds them grouped by symbol (match order within), groups at ``starts``."""
-        symbols, bounds = self.symbols, starts.tolist() + [len(by_symbol)]
         self.traded.count_trades(by_symbol, starts)  # each symbol's figures, whole-array
-        for start, end in zip(bounds, bounds[1:]):
-            rows = by_symbol[start:end]
-            last = rows[-1].tolist()
-            s = last[1]
-            self._digest.update(s, np.ascontiguousarray(rows[:, 2:7]))
-            self._last_seq[s] = last[2]
-            self.last_trade[symbols[s]] = (_TRADE, symbols[s], *last[2:7])
+        self._digest.update_many(by_symbol[:, 1], by_symbol[:, 2:7])
+        last = by_symbol[np.append(starts[1:], len(by_symbol)) - 1]
+        self._last_trade[last[:, 1]] = last[:, 2:7]
 
     def _apply_slowly(self, events: list, now_ns: int, ack_latency, final_latency) -> None:
         """Book events one by one: the reference for ``_apply_fast``, and the path for what
@@ -247,7 +242,6 @@ class Ledger:
                 named.add(ev[1])
         entries = self._window.load(named)
         token = self._batch_token
-        last_seq = self._last_seq
         symbols, nsym = self.symbols, len(self.symbols)
         moves: list[tuple[int, int, int, int, int]] = []  # (sym, buyer, seller, price, qty)
         ack_times: dict[int, int] = {}
@@ -275,18 +269,15 @@ class Ledger:
                     or sell.state != ACKED
                     or not 0 <= sym < nsym
                     or qty <= 0
-                    or seq <= last_seq[sym]
+                    or seq <= (trade_rows[sym][-1][0] if sym in trade_rows else self._last_seq[sym])
                 ):
                     unknown += 1
                     continue
-                last_seq[sym] = seq
                 self.trades += 1
                 self.volume += qty
                 moves.append((sym, buy.record[_ACCOUNT], sell.record[_ACCOUNT], price, qty))
                 trade_rows.setdefault(sym, []).append((seq, buy_oid, sell_oid, price, qty))
-                readable = (_TRADE, symbols[sym], seq, buy_oid, sell_oid, price, qty)
-                self.last_trade[symbols[sym]] = readable
-                self._recent.append(readable)
+                self._recent.append((_TRADE, symbols[sym], seq, buy_oid, sell_oid, price, qty))
                 for e in (buy, sell):
                     e.leaves -= qty
                     if e.leaves <= 0:
@@ -328,19 +319,13 @@ class Ledger:
         self.filled += filled
         self.unknown_events += unknown
         if moves:
-            # summed per account in Python first: a few array calls, however many trades
-            shares: dict[tuple[int, int], int] = {}
-            money: dict[int, int] = {}
-            for sym, buyer, seller, price, qty in moves:
-                shares[sym, buyer] = shares.get((sym, buyer), 0) + qty
-                shares[sym, seller] = shares.get((sym, seller), 0) - qty
-                money[buyer] = money.get(buyer, 0) - price * qty
-                money[seller] = money.get(seller, 0) + price * qty
-            cells = [s * self.accounts + a for s, a in shares]
-            np.add.at(self._positions.reshape(-1), cells, list(shares.values()))
-            np.add.at(self._cash, list(money), list(money.values()))
+            sym, buyer, seller, price, qty = np.array(moves, np.int64).T
+            self._positions.move(sym, buyer, seller, qty)
+            np.subtract.at(self._cash, buyer, price * qty)
+            np.add.at(self._cash, seller, price * qty)
         for sym, rows in trade_rows.items():
             self._digest.update_rows(sym, rows)
+            self._last_trade[sym] = rows[-1]
         for t, n in ack_times.items():
             ack_latency.record((now_ns - t) // 1000, n)
         if final_latency is not None:
@@ -378,9 +363,19 @@ class Ledger:
     # -- views ------------------------------------------------------------------------------
 
     @property
+    def last_trade(self) -> dict[str, tuple]:
+        """Each traded symbol's latest TRADE event, readable."""
+        traded = np.flatnonzero(self._last_seq).tolist()
+        return {self.symbols[s]: (_TRADE, self.symbols[s], *self._last_trade[s].tolist()) for s in traded}
+
+    def _last_trade_of(self, sym: int) -> tuple | None:
+        row = self._last_trade[sym].tolist()
+        return (_TRADE, self.symbols[sym], *row) if row[0] else None
+
+    @property
     def positions(self) -> dict[str, list[int]]:
         """Each symbol's position per account (shares)."""
-        return {s: self._positions[i].tolist() for i, s in enumerate(self.symbols)}
+        return {s: self._positions.of_symbol(i) for i, s in enumerate(self.symbols)}
 
     @property
     def cash(self) -> list[int]:
@@ -416,7 +411,7 @@ class Ledger:
         for symbol, orders in resting.items():
             bids = sorted((o for o in orders if o[2] > 0), key=lambda o: (-o[3], o[0]))
             asks = sorted((o for o in orders if o[2] < 0), key=lambda o: (o[3], o[0]))
-            trade = self.last_trade.get(symbol)
+            trade = self._last_trade_of(self.symbol_ids[symbol])
             # every order before the first unanswered one was answered (a broker answers in order)
             max_oid = first_unanswered.get(symbol, self.max_oid + 1) - 1
             states[symbol] = (bids + asks, trade[2] if trade else 0, trade[5] if trade else None, max_oid)
@@ -437,13 +432,17 @@ class Ledger:
 
     def reconcile(self, resting: Mapping[int, int]) -> Reconciliation:
         """Close the books: ``resting`` maps every order the brokers report resting to its leaves."""
+        w = self._window
+        ids, slots = w.open_slots()
         return close_books(
-            self._window.open_orders(),
+            ids,
+            w.leaves[slots],
+            w.record[slots, _OTYPE] == _CANCEL,
             resting,
             placed=self.placed,
             filled=self.filled,
             cancelled=self.cancelled,
             rejected=self.rejected,
-            positions_balanced=bool(np.all(self._positions.sum(axis=1) == 0)),
+            positions_balanced=self._positions.balanced(),
             cash_balanced=int(self._cash.sum()) == 0,
         )

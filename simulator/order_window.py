@@ -3,8 +3,13 @@
 Where an order lives. Order ids grow by one per message, so the orders of the last ``WINDOW``
 ids sit in plain arrays at slot ``oid % WINDOW`` (the order record, its leaves, when it was due,
 its state). An order still open when the window moves past its id (it rested long, or a broker
-was down for a while) moves to a slot past the window, found through the dict ``_overflow``;
-memory follows the orders in flight and resting, not the length of the run.
+was down for a while) moves to a slot past the window. Those old open orders are found by
+binary search in a sorted array of their ids (they move there in id order, so it stays sorted
+by appending), with whole-array steps; the slots of the ones that became final are taken back
+only when the overflow slots run out, and the overflow then grows to twice what is still open,
+so each order that moves costs O(1) amortised however many rest (many symbols, each with
+hundreds of resting orders, put millions there). Memory follows the orders in flight and
+resting, not the length of the run.
 
 This module stores and finds; what is stored (leaves, due times) and when a state changes is
 the ledger's business (``ledger.py``), which also writes the arrays directly where it books a
@@ -63,8 +68,12 @@ class OrderWindow:
     def __init__(self) -> None:
         self.lo = self.hi = 0
         self._grow(WINDOW + _OVERFLOW)
-        self._overflow: dict[int, int] = {}  # oid -> slot past the window, for old open orders
-        self._free_overflow = list(range(WINDOW + _OVERFLOW - 1, WINDOW - 1, -1))
+        # old open orders (and final ones not yet taken back): ids rising, and their slots, in
+        # the first _old_count places of arrays that grow by doubling
+        self._old_ids_store = np.zeros(_OVERFLOW, np.int64)
+        self._old_slots_store = np.zeros(_OVERFLOW, np.int64)
+        self._old_count = 0
+        self._free_overflow = np.arange(WINDOW + _OVERFLOW - 1, WINDOW - 1, -1, dtype=np.int64)
 
     def _grow(self, size: int) -> None:
         """(Re)size the slot arrays, keeping what they hold."""
@@ -160,33 +169,71 @@ class OrderWindow:
 
     def _make_room(self, new_hi: int) -> None:
         """Move the window so that ids up to ``new_hi`` - 1 fit; what is still open in the part
-        it leaves moves to overflow slots, and overflow slots of final orders are freed."""
+        it leaves moves to overflow slots."""
         if new_hi - self.lo > WINDOW:
             new_lo = new_hi - WINDOW + WINDOW // 4  # move by a quarter at least: amortised
-            if self._overflow:
-                oids = np.fromiter(self._overflow, np.int64, len(self._overflow))
-                slots = np.fromiter(self._overflow.values(), np.int64, len(self._overflow))
-                final = self.state[slots] == FREE
-                for oid in oids[final].tolist():
-                    del self._overflow[oid]
-                self._free_overflow.extend(slots[final].tolist())
             gone = np.arange(self.lo, min(new_lo, self.hi), dtype=np.int64)
             slots = gone & _MASK
             still_open = np.flatnonzero(self.state[slots])
-            if len(still_open) > len(self._free_overflow):
-                size = len(self.state)
-                self._grow(size + max(size - WINDOW, len(still_open)))
-                self._free_overflow.extend(range(len(self.state) - 1, size - 1, -1))
-            for i in still_open.tolist():
-                src, dst = int(slots[i]), self._free_overflow.pop()
+            if len(still_open):
+                dst = self._overflow_slots(len(still_open))
+                src = slots[still_open]
                 for a in (self.record, self.leaves, self.due, self.state, self.ack_token):
                     a[dst] = a[src]
-                self._overflow[int(gone[i])] = dst
+                self._append_old(gone[still_open], dst)
             self.state[slots] = FREE
             self.lo = new_lo
         self.hi = new_hi
 
+    def _overflow_slots(self, n: int) -> np.ndarray:
+        """``n`` free overflow slots: the slots of old orders now final are taken back first
+        when too few are free, and the overflow grows to twice what stays open if still short."""
+        if n > len(self._free_overflow):
+            ids, slots = self._old_ids, self._old_slots
+            final = self.state[slots] == FREE
+            self._free_overflow = np.concatenate((self._free_overflow, slots[final]))
+            self._old_count = 0
+            self._append_old(ids[~final], slots[~final])
+            short = n + self._old_count - len(self._free_overflow)
+            if short > 0:
+                size = len(self.state)
+                self._grow(size + max(size - WINDOW, short, self._old_count + n))
+                self._free_overflow = np.concatenate(
+                    (np.arange(len(self.state) - 1, size - 1, -1, dtype=np.int64), self._free_overflow)
+                )
+        taken = self._free_overflow[len(self._free_overflow) - n :]
+        self._free_overflow = self._free_overflow[: len(self._free_overflow) - n]
+        return taken
+
+    @property
+    def _old_ids(self) -> np.ndarray:
+        return self._old_ids_store[: self._old_count]
+
+    @property
+    def _old_slots(self) -> np.ndarray:
+        return self._old_slots_store[: self._old_count]
+
+    def _append_old(self, ids: np.ndarray, slots: np.ndarray) -> None:
+        """Add old open orders, with ids above every old one so far."""
+        end = self._old_count + len(ids)
+        if end > len(self._old_ids_store):
+            size = max(end, 2 * len(self._old_ids_store))
+            for name in ("_old_ids_store", "_old_slots_store"):
+                grown = np.zeros(size, np.int64)
+                grown[: self._old_count] = getattr(self, name)[: self._old_count]
+                setattr(self, name, grown)
+        self._old_ids_store[self._old_count : end] = ids
+        self._old_slots_store[self._old_count : end] = slots
+        self._old_count = end
+
     # -- finding ------------------------------------------------------------------------------
+
+    def _old_slot_of(self, oids: np.ndarray) -> np.ndarray:
+        """The overflow slot of each id, -1 for one not there."""
+        if not len(self._old_ids):
+            return np.full(len(oids), -1, np.int64)
+        at = np.minimum(np.searchsorted(self._old_ids, oids), len(self._old_ids) - 1)
+        return np.where(self._old_ids[at] == oids, self._old_slots[at], -1)
 
     def slots(self, oids: np.ndarray) -> np.ndarray | None:
         """The slot of each order id, or None if one names no order the window holds."""
@@ -194,17 +241,18 @@ class OrderWindow:
         outside = (oids < self.lo) | (oids >= self.hi)
         if not outside.any():
             return slots
-        get = self._overflow.get
-        for i in np.flatnonzero(outside).tolist():
-            slot = get(int(oids[i]))
-            if slot is None:
-                return None
-            slots[i] = slot
+        old = self._old_slot_of(oids[outside])
+        if (old < 0).any():
+            return None
+        slots[outside] = old
         return slots
 
     def slot(self, oid: int) -> int | None:
         """The slot of one order id, or None."""
-        return (oid & _MASK) if self.lo <= oid < self.hi else self._overflow.get(oid)
+        if self.lo <= oid < self.hi:
+            return oid & _MASK
+        slot = int(self._old_slot_of(np.array([oid], np.int64))[0])
+        return None if slot < 0 else slot
 
     def repeats(self, slots: np.ndarray) -> bool:
         """Whether a slot comes twice: stamp each slot with its position, read the stamps back."""
@@ -216,14 +264,14 @@ class OrderWindow:
 
     def load(self, oids: Iterable[int]) -> dict[int, Entry]:
         """The open orders among these ids, as entries, read from their slots in bulk."""
-        found, slots = [], []
-        lo, hi, overflow = self.lo, self.hi, self._overflow
-        for oid in oids:
-            slot = (oid & _MASK) if lo <= oid < hi else overflow.get(oid)
-            if slot is not None:
-                found.append(oid)
-                slots.append(slot)
-        at = np.array(slots, np.int64)
+        ids = np.fromiter(oids, np.int64)
+        inside = (ids >= self.lo) & (ids < self.hi)
+        at = np.where(inside, ids & _MASK, -1)
+        if not inside.all():
+            at[~inside] = self._old_slot_of(ids[~inside])
+        known = at >= 0
+        found, at = ids[known].tolist(), at[known]
+        slots = at.tolist()
         return {
             oid: Entry(slot, tuple(record), leaves, due, state, token)
             for oid, slot, record, leaves, due, state, token in zip(
@@ -248,20 +296,23 @@ class OrderWindow:
 
     # -- scans --------------------------------------------------------------------------------
 
+    def open_slots(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every open order and cancel: ids rising, and their slots."""
+        old = self.state[self._old_slots] != FREE
+        window = np.arange(self.lo, self.hi, dtype=np.int64)
+        live = np.flatnonzero(self.state[window & _MASK])
+        ids = np.concatenate((self._old_ids[old], window[live]))
+        return ids, np.concatenate((self._old_slots[old], window[live] & _MASK))
+
     def open_orders(self, sym_ids: Iterable[int] | None = None) -> list[tuple[int, tuple, int, int]]:
         """Every open order and cancel as (oid, record, leaves, state), in id order; only those
         of ``sym_ids`` when given (chosen with array operations: a restart of one shard then
         costs what that shard holds, not what every book holds)."""
-        ids = [oid for oid, slot in sorted(self._overflow.items()) if self.state[slot] != FREE]
-        slots = [self._overflow[oid] for oid in ids]
-        window = np.arange(self.lo, self.hi, dtype=np.int64)
-        live = np.flatnonzero(self.state[window & _MASK])
-        at = np.concatenate((np.array(slots, np.int64), window[live] & _MASK))
-        ids += window[live].tolist()
+        oids, at = self.open_slots()
         if sym_ids is not None:
             keep = np.isin(self.record[at, _SYM], np.fromiter(sym_ids, np.int64))
-            at = at[keep]
-            ids = np.array(ids, np.int64)[keep].tolist()
+            oids, at = oids[keep], at[keep]
+        ids = oids.tolist()
         return [
             (oid, tuple(record), leaves, state)
             for oid, record, leaves, state in zip(

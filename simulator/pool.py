@@ -73,6 +73,7 @@ class BrokerHandle:
     died_at: float | None = None  # when the bank saw its process die (or its predecessor's)
     restore_mark: int = 0  # inbox messages up to RESTORE: read them all, and it is restored
     restart_gaps_ms: list[float] = field(default_factory=list)  # death seen -> answering again
+    kill_sent: bool = False  # SIGKILL sent: it is dying, not hung (a big process takes a while)
 
     @property
     def restoring(self) -> bool:
@@ -403,13 +404,17 @@ class BrokerPool(SimplePlugin):
             for b in self.brokers
             if b.state in (RUNNING, STOPPING)
             and b.final is None
+            and not b.kill_sent
             and now - max(b.last_heard, b.started_at) > after_s
         ]
 
     def kill(self, index: int) -> None:
         """SIGKILL a broker (fault drills, a hung broker); the next poll sees it dead."""
         b = self.brokers[index]
-        if b.live and b.process.is_alive():
+        # once is enough: a broker holding many books takes a while to die, and the supervisor
+        # asks again on every tick until the next poll sees it dead
+        if b.live and not b.kill_sent and b.process.is_alive():
+            b.kill_sent = True
             log.warning("killing %s (pid %s)", b.name, b.pid)
             processes.kill_process(b.process)
 

@@ -11,18 +11,16 @@ Cancel requests are not orders: one never answered is counted in ``cancels_lost`
 from the orders ``lost``, so the identity holds whatever was lost.
 
 ``close_books`` compares; the ledger (``Ledger.reconcile``) passes it its open orders and counts.
-Pure model.
+Pure model: numpy only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from simulator.orders import OrderType
+import numpy as np
 
-_CANCEL = int(OrderType.CANCEL)
-_OTYPE = 4  # order record column
 _MISMATCHES_KEPT = 20
 
 
@@ -54,7 +52,9 @@ class Reconciliation:
 
 
 def close_books(
-    open_orders: Iterable[tuple[int, tuple, int, int]],
+    open_ids: np.ndarray,
+    open_leaves: np.ndarray,
+    open_is_cancel: np.ndarray,
     resting: Mapping[int, int],
     *,
     placed: int,
@@ -64,36 +64,54 @@ def close_books(
     positions_balanced: bool,
     cash_balanced: bool,
 ) -> Reconciliation:
-    """``open_orders`` as (oid, record, leaves, state), the ledger's; ``resting`` maps every
-    order the brokers report resting to its leaves."""
-    mismatches = []
-    resting_count = 0
-    lost_ids, lost_cancel_ids = [], []
-    open_ids = set()
-    for oid, record, leaves, _state in open_orders:
-        open_ids.add(oid)
-        if record[_OTYPE] == _CANCEL:
-            lost_cancel_ids.append(oid)
-        elif oid in resting:
-            resting_count += 1
-            if resting[oid] != leaves:
-                mismatches.append(f"order {oid}: broker says {resting[oid]} resting, ledger {leaves}")
-        else:
-            lost_ids.append(oid)
-    for oid in resting:
-        if oid not in open_ids:
-            mismatches.append(f"order {oid} resting on a book but final in the ledger")
+    """The ledger's open orders and cancels as arrays in id order (ids, leaves, whether each
+    is a cancel request); ``resting`` maps every order the brokers report resting to its
+    leaves. Whole-array steps: a run with many symbols ends with millions resting."""
+    r_ids = np.fromiter(resting.keys(), np.int64, len(resting))
+    r_leaves = np.fromiter(resting.values(), np.int64, len(resting))
+    by_id = np.argsort(r_ids, kind="stable")
+    sorted_ids, sorted_leaves = r_ids[by_id], r_leaves[by_id]
+    at = np.minimum(np.searchsorted(sorted_ids, open_ids), max(len(sorted_ids) - 1, 0))
+    reported = (sorted_ids[at] == open_ids) if len(sorted_ids) else np.zeros(len(open_ids), bool)
+    is_order = ~open_is_cancel
+    on_book = is_order & reported
+    mismatches = [
+        f"order {oid}: broker says {said} resting, ledger {leaves}"
+        for oid, said, leaves in zip(
+            *(
+                a[:_MISMATCHES_KEPT].tolist()
+                for a in _differ(open_ids, sorted_leaves[at], open_leaves, on_book)
+            )
+        )
+    ]
+    if len(open_ids):
+        back = np.minimum(np.searchsorted(open_ids, r_ids), len(open_ids) - 1)
+        final = open_ids[back] != r_ids
+    else:
+        final = np.ones(len(r_ids), bool)
+    mismatches += [
+        f"order {oid} resting on a book but final in the ledger"
+        for oid in r_ids[final][:_MISMATCHES_KEPT].tolist()
+    ]
+    lost_ids = open_ids[is_order & ~reported].tolist()
+    lost_cancel_ids = open_ids[open_is_cancel].tolist()
     return Reconciliation(
         placed=placed,
         filled=filled,
         cancelled=cancelled,
         rejected=rejected,
-        resting=resting_count,
+        resting=int(np.count_nonzero(on_book)),
         lost=len(lost_ids),
-        lost_ids=sorted(lost_ids),
+        lost_ids=lost_ids,
         cancels_lost=len(lost_cancel_ids),
         positions_balanced=positions_balanced,
         cash_balanced=cash_balanced,
         mismatches=mismatches[:_MISMATCHES_KEPT],
-        lost_cancel_ids=sorted(lost_cancel_ids),
+        lost_cancel_ids=lost_cancel_ids,
     )
+
+
+def _differ(ids: np.ndarray, said: np.ndarray, leaves: np.ndarray, on_book: np.ndarray):
+    """Ids, reported and booked leaves of the orders on a book whose leaves differ."""
+    differ = on_book & (said != leaves)
+    return ids[differ], said[differ], leaves[differ]

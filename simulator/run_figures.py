@@ -46,10 +46,10 @@ def run_figures(bank: Any, series: Series) -> dict[str, Any]:
     per_symbol = led.traded.symbol_table()
     for symbol, row in per_symbol.items():
         row["final_book"] = books.get(symbol)
-    accounts = account_table(led.position_array, led.cash_array, led.traded.last_prices(), symbols)
+    accounts = account_table(led.positions_held, led.cash_array, led.traded.last_prices(), symbols)
     if accounts["count"] <= ALL_ACCOUNTS_UP_TO:
         everyone = account_table(
-            led.position_array, led.cash_array, led.traded.last_prices(), symbols, top=accounts["count"]
+            led.positions_held, led.cash_array, led.traded.last_prices(), symbols, top=accounts["count"]
         )
         accounts["all"] = sorted(everyone["top"], key=lambda a: a["account"])
     routed = bank.routed

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 from simulator.fills_digest import FillsDigest
+from simulator.positions import Positions
 
 _PRICE, _QTY = 3, 4  # columns of a fill: seq, buy_oid, sell_oid, price, qty
 
@@ -127,7 +128,7 @@ def final_books(resting: Mapping[str, Sequence[tuple[int, int, int, int, int]]])
 
 
 def account_table(
-    positions: np.ndarray,
+    positions: np.ndarray | Positions,
     cash: np.ndarray,
     marks: Sequence[int | None],
     symbols: Sequence[str],
@@ -136,24 +137,31 @@ def account_table(
     """Per account: P&L marked to ``marks`` (each symbol's last price; a symbol that never traded
     holds no position), cash and positions, for the ``top`` best and worst accounts.
 
-    ``positions`` is (symbols, accounts) in shares, ``cash`` per account in ticks x shares, so
-    P&L = cash + positions marked, in ticks x shares; over all accounts it sums to 0."""
+    ``positions`` is the ledger's ``Positions`` (or a (symbols, accounts) array) in shares,
+    ``cash`` per account in ticks x shares, so P&L = cash + positions marked, in ticks x shares;
+    over all accounts it sums to 0."""
+    if isinstance(positions, np.ndarray):
+        grid = positions
+        positions = Positions(*grid.shape)
+        cells = np.nonzero(grid)
+        positions.add(cells[0], cells[1], grid[cells])
     mark = np.array([m or 0 for m in marks], np.int64)
-    pnl = cash + mark @ positions
+    pnl = cash + positions.marked(mark)
     order = np.argsort(-pnl, kind="stable")
-
-    def row(account: int) -> dict:
-        held = positions[:, account]
-        return {
-            "account": account,
-            "pnl": int(pnl[account]),
-            "cash": int(cash[account]),
-            "positions": {symbols[s]: int(held[s]) for s in np.flatnonzero(held).tolist()},
-        }
 
     n = len(cash)
     best = order[: min(top, n)].tolist()
     worst = order[::-1][: min(top, n)].tolist()
+    held = positions.of_accounts(best + worst)
+
+    def row(account: int) -> dict:
+        return {
+            "account": account,
+            "pnl": int(pnl[account]),
+            "cash": int(cash[account]),
+            "positions": {symbols[s]: q for s, q in held[account].items()},
+        }
+
     return {
         "count": n,
         "unit": "ticks x shares",

@@ -21,9 +21,9 @@ PACKAGES = ("simulator", "tui")
 PURE = frozenset(
     f"simulator.{name}"
     for name in (
-        "orders", "wire", "book", "flow", "ledger", "order_window", "batch_check",
-        "reconciliation", "fills_digest", "routing", "schedule", "symbol_stats", "rejects", "series",
-        "stats",
+        "orders", "wire", "book", "flow", "pending_cancels", "ledger", "order_window", "batch_check",
+        "reconciliation", "fills_digest", "routing", "schedule", "positions", "symbol_stats", "rejects",
+        "series", "stats",
     )
 )  # fmt: skip
 # what the pure model must not import: processes, buses, UIs, clocks, global randomness

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.config import MOST_ACCOUNTS, MOST_BATCH, MOST_BROKERS, MOST_POSITIONS, build_parser
+from simulator.config import MOST_ACCOUNTS, MOST_BATCH, MOST_BROKERS, MOST_SYMBOLS, build_parser
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -43,8 +43,8 @@ def test_every_flag_with_a_default_shows_it(flag, default):
 
 
 def test_the_bounds_are_said(help_text):
-    for bound in (f"at most {MOST_BROKERS}", f"{MOST_ACCOUNTS:,}", f"{MOST_POSITIONS:,}", f"{MOST_BATCH:,}",
-                  "10,000", "no more brokers than symbols"):  # fmt: skip
+    for bound in (f"at most {MOST_BROKERS}", f"{MOST_ACCOUNTS:,}", f"{MOST_SYMBOLS:,}", f"{MOST_BATCH:,}",
+                  "no more brokers than symbols"):  # fmt: skip
         assert bound in help_text, bound
 
 
