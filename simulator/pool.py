@@ -4,23 +4,20 @@
     pool.channel(k).send(bytes) --- inbox k (one-way pipe) -->  InboxPump -> OrderBooks
     pool.poll()  <----------------- results k (one-way pipe) --  events, heartbeats, logs, report
 
-What travels is the channel's business (``simulator.channel``: credit, full and gone); the pool
-owns the processes behind the channels and offers mechanisms only. The supervisor
-(``simulator.supervisor``) decides when a broker is dead or hung and restarts it; the bank
-decides what to send. ``poll`` waits on every results pipe and every process sentinel at once,
+What travels is the channel's business (``simulator.channel``); the pool owns the processes
+behind the channels and offers mechanisms only. The supervisor decides when a broker is dead
+or hung and restarts it; the bank decides what to send. ``poll`` waits on every results pipe and every process sentinel at once,
 so a death is seen the moment it happens, after what the broker sent before dying was read.
 
 A warm standby (``standby=1``, the default when restarts are allowed) is a broker process
 spawned ahead with no shard (``broker.standby_spec``), ready to take one over: ``respawn``
 hands it the dead broker's spec (ASSIGN) and books (RESTORE) instead of spawning a process
 and waiting for its imports, and ``keep_standby`` spawns the next standby once the restored
-shard answers again. With none (``--no-standby``, or two deaths at once) a process is spawned
-as before. Each restart's gap -- the death seen to the new process's first answer -- is kept
-per broker (``restart_gaps_ms``) for the report and the dashboard.
+shard answers again. With none (``--no-standby``, two deaths at once) a process is spawned as
+before. Each restart's gap (death seen -> first answer) is kept in ``restart_gaps_ms``.
 
-``stop`` (a bus 'stop' listener that runs after the bank's drain) joins every broker and
-kills any still alive after a grace, saying so in the log (brokers ignore SIGTERM: see
-``processes.enter_child``).
+``stop`` (a bus 'stop' listener, after the bank's drain) joins every broker and kills any still
+alive after a grace, saying so (brokers ignore SIGTERM: ``processes.enter_child``).
 """
 
 from __future__ import annotations
@@ -409,10 +406,8 @@ class BrokerPool(SimplePlugin):
         ]
 
     def kill(self, index: int) -> None:
-        """SIGKILL a broker (fault drills, a hung broker); the next poll sees it dead."""
+        """SIGKILL a broker (fault drills, a hung one) once: a big one takes a while to die."""
         b = self.brokers[index]
-        # once is enough: a broker holding many books takes a while to die, and the supervisor
-        # asks again on every tick until the next poll sees it dead
         if b.live and not b.kill_sent and b.process.is_alive():
             b.kill_sent = True
             log.warning("killing %s (pid %s)", b.name, b.pid)

@@ -158,3 +158,17 @@ def test_a_message_that_would_rebuild_anything_but_our_records_is_refused() -> N
         decode_offer(pickle.dumps(Sneaky()))
     beat = messages.Heartbeat(0, 1, 2, 3, 4, 5, ("AAPL", ((1, 2),), (), None))
     assert messages.decode(messages.encode(messages.HEARTBEAT, beat)) == (messages.HEARTBEAT, beat)
+
+
+def test_orders_open_when_no_broker_reported_are_all_lost_not_a_crash() -> None:
+    """A run whose brokers all went without a final report (the server stopped): the ledger
+    reconciles every open order as lost, by id."""
+    from simulator.flow import OrderFlow
+    from simulator.ledger import Ledger
+
+    symbols = ("AAPL", "MSFT")
+    ledger = Ledger(symbols, 10)
+    orders = OrderFlow(symbols, seed=1, accounts=10).generate(50)
+    ledger.place(orders, 0, 1000)
+    rec = ledger.reconcile({})
+    assert rec.lost + rec.cancels_lost == 50 and len(rec.lost_ids) == rec.lost
