@@ -6,8 +6,8 @@
 
 What travels is the channel's business (``simulator.channel``); the pool owns the processes
 behind the channels and offers mechanisms only. The supervisor decides when a broker is dead
-or hung and restarts it; the bank decides what to send. ``poll`` waits on every results pipe and every process sentinel at once,
-so a death is seen the moment it happens, after what the broker sent before dying was read.
+or hung and restarts it; the bank what to send. ``poll`` waits on every results pipe and every
+process sentinel at once: a death is seen at once, after what the broker sent before it.
 
 A warm standby (``standby=1``, the default when restarts are allowed) is a broker process
 spawned ahead with no shard (``broker.standby_spec``), ready to take one over: ``respawn``
