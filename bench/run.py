@@ -3,6 +3,7 @@
     python bench/run.py                 # about 7 minutes on 2 cores
     python bench/run.py --reps 5 --json bench.json
     python bench/run.py --long          # memory over a 10-minute run
+    python bench/run.py --amqp URL      # and the AMQP rows (bench/amqp.py) at the end
     python bench/run.py --scale         # throughput and RSS by symbols and accounts
 
 Everything runs in this one process tree, one thing after another, and prints one table:
@@ -288,6 +289,7 @@ def main() -> int:
     ap.add_argument("--memory-seconds", type=float, default=60.0)
     ap.add_argument("--long", action="store_true", help="memory over a 10-minute run")
     ap.add_argument("--json", metavar="PATH")
+    ap.add_argument("--amqp", metavar="URL", help="also the AMQP rows (bench/amqp.py) against this RabbitMQ")
     ap.add_argument("--scale", action="store_true", help="throughput and RSS by symbols and accounts only")
     ap.add_argument("--scale-duration", type=float, default=6.0, help="seconds per --scale run")
     args = ap.parse_args()
@@ -391,6 +393,11 @@ def main() -> int:
             f"{f'RSS {name} over {memory_s:.0f} s at 20,000/s (MiB)':<52} "
             f"{a / 2**20:>8.1f} -> {b / 2**20:.1f} ({growth:+.1f}%)"
         )
+    if args.amqp:  # last, measured on their own (each row beside its pipe row, in the same rep)
+        from amqp import measure, print_rows
+
+        out["amqp"] = rows = measure(args.amqp, args.reps, duration=args.duration)
+        print_rows(rows)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
     return 0

@@ -9,7 +9,8 @@
     | SnapshotBuilder: Snapshot 10 Hz -> console, dashboard; Outcome     |     |  heartbeats    |
     | Journal (--journal): every batch's bytes to SQLite, a writer thread|     +----------------+
     +--------------------------------------------------------------------+
-    under the dashboard the bank process is a child of the dashboard's (remote.py)
+    under the dashboard the bank process is a child of the dashboard's (remote.py); with
+    --transport amqp the channels are RabbitMQ queues and brokers may run anywhere (amqp_pool)
 
 Where each thing lives:
 
@@ -25,6 +26,11 @@ Where each thing lives:
     process plumbing    processes: signals, child set-up, start, terminate -> kill; the only
                         module that imports multiprocess
     the broker process  broker (InboxPump and the books)
+    over AMQP           (--transport amqp) amqp_url (the URL: env, mask, first connection),
+                        amqp_link (a process's RabbitMQ connection: a bus plugin and its one
+                        thread), amqp_topology (queue names, offers), amqp_channel (a shard
+                        queue as a Channel), amqp_pool (the bank's brokers over AMQP),
+                        amqp_broker (a broker taking a shard over), broker_cli (simulate.py broker)
     between processes   messages (framing and records), wire (int64 order and event records),
                         control (the commands a UI may send), stats (the Snapshot),
                         snapshot_json (the Snapshot over HTTP, both ways)

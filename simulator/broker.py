@@ -28,6 +28,7 @@ import struct
 import sys
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from cherrypy.process.plugins import SimplePlugin
 
@@ -251,6 +252,16 @@ class Broker:
         )
 
 
+class ParentWatch(Protocol):
+    """What the pump asks of whoever tells it the bank is gone (``processes.OrphanWatch`` over
+    pipes, ``amqp_broker.BankWatch`` over AMQP)."""
+
+    parent_pid: int
+
+    @property
+    def orphaned(self) -> bool: ...
+
+
 class InboxPump(SimplePlugin):
     """Bus plugin: each 'main' tick waits briefly for orders, drains a batch, answers it."""
 
@@ -260,7 +271,7 @@ class InboxPump(SimplePlugin):
         broker: Broker,
         inbox,
         results,
-        parent: processes.OrphanWatch,
+        parent: ParentWatch,
         log_handler: ResultsLogHandler | None = None,
     ) -> None:
         super().__init__(bus)

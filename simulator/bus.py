@@ -34,8 +34,12 @@ ORDER: dict[tuple[str, str], int] = {
     ("start", "snapshots"): 5,
     # the journal file exists (or the run fails) before any broker is spawned or order made
     ("start", "journal"): 10,
+    # the AMQP connection (--transport amqp), before anything declares or publishes on it
+    ("start", "amqp"): 15,
     # spawn every broker and wait for its first heartbeat
     ("start", "brokers"): 20,
+    # an AMQP broker process: looks for its shard once its connection is up
+    ("start", "taker"): 20,
     # the HTTP API (--http) binds and serves once every broker is ready, before orders begin:
     # the first Snapshots it serves are of a run whose processes all exist, and the first
     # tick's orders are not held back by its start-up
@@ -60,6 +64,11 @@ ORDER: dict[tuple[str, str], int] = {
     ("drain", "snapshots"): 70,
     # join the brokers; kill only those that did not answer
     ("stop", "brokers"): 60,
+    # an AMQP broker process: leaves its shard before its connection closes
+    ("stop", "taker"): 40,
+    # the AMQP connection closes after the brokers' queues were deleted (or, in a broker,
+    # after its shard was left): the server requeues what is unacknowledged
+    ("stop", "amqp"): 65,
     # reconcile once every broker's final report is in, and publish the last Snapshot
     ("stop", "ledger"): 90,
     # the journal closes after the reconciliation it records

@@ -1,6 +1,7 @@
 """The command line: flags -> SimConfig -> a headless run or the dashboard -> exit status.
 
-Besides a run: ``replay`` (simulator.replay), ``journal expand`` (simulator.journal_expand),
+Besides a run: ``broker`` (a broker for AMQP runs started elsewhere: simulator.broker_cli),
+``replay`` (simulator.replay), ``journal expand`` (simulator.journal_expand),
 ``dashboard --attach URL`` (the dashboard on a run
 started elsewhere with --http: simulator.attach, tui.runner) and ``serve`` (that dashboard in
 a browser: simulator.http_serve).
@@ -88,6 +89,12 @@ def main(argv: Sequence[str] | None = None, early_signals: list[int] | None = No
         from tui.runner import run_attached
 
         return run_attached(parse_attach_flags(args[1:]), early_signals)
+    if args[:1] == ["broker"]:
+        from simulator.broker_cli import broker_main
+
+        return broker_main(args[1:], early_signals)
+    if any(a == "--amqp-url" or a.startswith("--amqp-url=") for a in args):
+        processes.set_title("bank (amqp)")  # the URL's password must not show in ps
     if args[:1] == ["serve"]:
         from simulator.http_serve import serve_main
 

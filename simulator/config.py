@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
+from simulator import amqp_url as amqp
+
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOG", "META", "JPM")
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,7}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -53,7 +55,7 @@ class UsageError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class SimConfig:
+class SimConfig(amqp.AmqpSettings):  # --transport, --amqp-*: the fields of its base
     brokers: int = 2
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     rate: float = 5000.0  # orders/s; 0 = as fast as possible
@@ -83,11 +85,6 @@ class SimConfig:
     journal: str | None = None  # SQLite journal of every order and result
     http: str | None = None  # --http HOST:PORT: the run's API (simulator.http_flags); no token here
     http_control: bool = False  # --http-control: POST /api/control, with the token
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["symbols"] = list(self.symbols)
-        return d
 
 
 def _int_in(low: int, high: int) -> Callable[[str], int]:
@@ -286,6 +283,7 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     from simulator import http_flags
 
     http_flags.add_flags(p)
+    amqp.add_flags(p, d, _int_in)
     from simulator import config_file
 
     config_file.add_flags(p)  # --config, --preset, --print-config
@@ -446,4 +444,4 @@ def _disagreement(ns: argparse.Namespace, given: frozenset[str]) -> str | None:
         if real in files:
             return f"argument {_flag(dest)}: {_shown(path)} is the file {_flag(files[real])} writes too"
         files[real] = dest
-    return None
+    return amqp.flag_problem(ns, given)  # last: whether the server answers, once the rest is good

@@ -21,6 +21,9 @@ dashboard's pipe to the bank process (``remote.py``).
                             LOG     LogLine
                             TAPE    (symbol, events skipped, orders taken): the watched
                                     symbol's tape (``simulator.tape``)
+    over AMQP only (``amqp_broker``, ``amqp_pool``):
+    broker -> bank results: HELLO   Hello: a broker took a shard over and waits for its books
+    bank -> that broker:    TAKEOVER  Takeover: the shard's books and how much of it is answered
     dashboard -> bank:      COMMAND (name, argument): one of ``control.COMMANDS``
     bank -> dashboard:      SNAPSHOT  Snapshot
                             DONE    (report dict, error lines), or None: the run is over
@@ -28,6 +31,7 @@ dashboard's pipe to the bank process (``remote.py``).
 
 from __future__ import annotations
 
+import io
 import pickle
 import struct
 from dataclasses import dataclass, field
@@ -49,10 +53,11 @@ COMMAND = b"C"
 SNAPSHOT = b"N"
 DONE = b"D"
 TAPE = b"T"
+HELLO = b"Y"  # "A" is ASSIGN
+TAKEOVER = b"K"  # "T" is TAPE
 
-_BODY_KINDS = frozenset(
-    (ORDERS, WATCH, ASSIGN, RESTORE, EVENTS, HEARTBEAT, FINAL, LOG, COMMAND, SNAPSHOT, DONE, TAPE)
-)
+_BODY_KINDS = frozenset({ORDERS, WATCH, ASSIGN, RESTORE, EVENTS, HEARTBEAT, FINAL, LOG, COMMAND, SNAPSHOT})
+_BODY_KINDS |= {DONE, TAPE, HELLO, TAKEOVER}
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _PAD = bytes(7)  # kind byte + padding = 8: records after it are 8-aligned
 RECORDS_OFFSET = 1 + len(_PAD)  # where an ORDERS message's records start
@@ -61,6 +66,24 @@ _EVENTS_HEADER = struct.Struct("=qq")  # broker index, inbox messages read so fa
 
 class BadMessage(ValueError):
     """Bytes that are not a message of ours; the text says why."""
+
+
+# A pickle names the classes it rebuilds, and rebuilding one can run any code: a message from a
+# queue on another machine must only ever make our records, enums and plain containers.
+_RECORD_MODULES = frozenset(("simulator.messages", "simulator.stats", "simulator.amqp_topology"))
+_PLAIN = frozenset(("set", "frozenset", "tuple", "list", "dict", "int", "float", "str", "bytes", "bool"))
+
+
+class _RecordsOnly(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module in _RECORD_MODULES or (module == "builtins" and name in _PLAIN):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not a record of ours")
+
+
+def loads(data: bytes | bytearray) -> Any:
+    """``pickle.loads`` that rebuilds only the simulator's records (see ``_RecordsOnly``)."""
+    return _RecordsOnly(io.BytesIO(data)).load()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +144,27 @@ class LogLine:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """A broker's first word on a shard it has just taken over (AMQP): who it is, and where the
+    bank sends its books. Published behind everything the shard's previous broker published."""
+
+    index: int
+    host: str
+    pid: int
+    incarnation: str  # unique per broker process and claim: the bank ignores older ones
+    reply_to: str  # the broker's own queue, for the TAKEOVER
+
+
+@dataclass(frozen=True, slots=True)
+class Takeover:
+    """The bank's answer to a HELLO: the shard's books as its ledger has them, and how many of
+    the shard's messages are answered already (the broker skips those when they come again)."""
+
+    books: dict  # {symbol: BookState}
+    answered: int
+
+
 def encode(kind: bytes, body: Any = None) -> bytes:
     """One message: ORDERS takes record bytes, EVENTS (index, consumed, record bytes), the
     rest any picklable body."""
@@ -164,7 +208,7 @@ def decode(payload: object) -> tuple[bytes, Any]:
     if kind not in _BODY_KINDS:
         raise BadMessage(f"unknown kind {kind!r}")
     try:
-        body = pickle.loads(payload[1:])
+        body = loads(payload[1:])
     except Exception as exc:  # any decoding failure is a bad message, never a crash
         raise BadMessage(f"undecodable {kind!r} body: {exc.__class__.__name__}: {exc}") from None
     if kind == HEARTBEAT and not isinstance(body, Heartbeat):
@@ -181,6 +225,10 @@ def decode(payload: object) -> tuple[bytes, Any]:
         raise BadMessage("WATCH body is not a symbol")
     if kind == TAPE and not (isinstance(body, tuple) and len(body) == 3 and isinstance(body[2], list)):
         raise BadMessage("TAPE body is not (symbol, skipped, orders)")
+    if kind == HELLO and not isinstance(body, Hello):
+        raise BadMessage("HELLO body is not a Hello")
+    if kind == TAKEOVER and not isinstance(body, Takeover):
+        raise BadMessage("TAKEOVER body is not a Takeover")
     if kind == COMMAND and not (isinstance(body, tuple) and len(body) == 2):
         raise BadMessage("COMMAND body is not (name, argument)")
     if kind == SNAPSHOT and not isinstance(body, Snapshot):

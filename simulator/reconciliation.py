@@ -75,13 +75,12 @@ def close_books(
     reported = (sorted_ids[at] == open_ids) if len(sorted_ids) else np.zeros(len(open_ids), bool)
     is_order = ~open_is_cancel
     on_book = is_order & reported
+    # no broker reported (none sent its final report): nothing to index, every order is lost
+    said_leaves = sorted_leaves[at] if len(sorted_leaves) else np.zeros(len(open_ids), np.int64)
     mismatches = [
         f"order {oid}: broker says {said} resting, ledger {leaves}"
         for oid, said, leaves in zip(
-            *(
-                a[:_MISMATCHES_KEPT].tolist()
-                for a in _differ(open_ids, sorted_leaves[at], open_leaves, on_book)
-            )
+            *(a[:_MISMATCHES_KEPT].tolist() for a in _differ(open_ids, said_leaves, open_leaves, on_book))
         )
     ]
     if len(open_ids):

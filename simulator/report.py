@@ -160,6 +160,7 @@ def _brokers(s: Snapshot, routed: list[dict] | None) -> list[dict]:
         out.append(
             {
                 "name": p.name,
+                "host": p.host,
                 "pid": p.pid,
                 "symbols": list(p.symbols),
                 "orders": counted.get("orders", p.orders),
@@ -171,6 +172,11 @@ def _brokers(s: Snapshot, routed: list[dict] | None) -> list[dict]:
             }
         )
     return out
+
+
+def where(report: dict, broker: dict) -> str:
+    """`` on HOST`` for a broker of an AMQP run (anywhere), nothing over pipes (this machine)."""
+    return f" on {broker.get('host')}" if report.get("transport") == "amqp" else ""
 
 
 def write_report(path: str, report: dict) -> None:
@@ -262,7 +268,7 @@ def summary_text(report: dict) -> str:
         cancels = f" {b['cancel_requests']:>9,} cancels" if "cancel_requests" in b else ""
         restarts = f" {b['restarts']:>3} restarts" if "restarts" in b else ""
         lines.append(
-            f"  {b['name']:<10} pid {b['pid']!s:<8} {len(b['symbols'])} symbols "
+            f"  {b['name']:<10} pid {b['pid']!s:<8}{where(report, b)} {len(b['symbols'])} symbols "
             f"{b['orders']:>10,} orders{cancels} {b['fills']:>9,} fills{restarts}  exit {b['exit_code']}"
             + _gaps_text(b.get("restart_gaps_ms", ()))
         )

@@ -2,7 +2,9 @@
 
 ``Simulation`` wires the bank process, in the start and stop order of ``bus.ORDER``:
 
-    BrokerPool ........ the broker processes and their channels
+    BrokerPool ........ the broker processes and their channels (pipes), or
+    AmqpLink + AmqpBrokers  with --transport amqp: the RabbitMQ connection, the run's queues and
+                        its brokers, spawned here or (--external-brokers) started anywhere
     Bank .............. schedules, places and books orders; the stop protocol
     Supervisor ........ dead and hung brokers, restarts, fault drills
     SnapshotBuilder ... Snapshots 10 Hz, and at the end the Outcome
@@ -73,15 +75,35 @@ class Simulation:
         self.log_lines: deque[str] = deque(maxlen=200)
         self.bus = bus = new_bus("bank")
         self.routing = routing = Routing(config.symbols, config.brokers)
-        self.pool = BrokerPool(
-            bus,
-            broker_specs(config, routing),
-            inbox_batches=config.inbox_batches,
-            on_message=self._on_message,
-            should_abort=lambda: bool(self.stop),
-            max_restarts=config.max_restarts,
-            standby=1 if config.standby else 0,
-        )
+        self.link: Any = None
+        self.pool: Any
+        if config.transport == "amqp":
+            from simulator.amqp_link import AmqpLink  # pika only when asked for
+            from simulator.amqp_pool import AmqpBrokers
+
+            self.link = AmqpLink(bus, config.amqp_url or "", name="bank")
+            self.pool = AmqpBrokers(
+                bus,
+                self.link,
+                broker_specs(config, routing),
+                url=config.amqp_url or "",
+                credit=config.amqp_credit,
+                external=config.external_brokers,
+                on_message=self._on_message,
+                book_states=lambda index: self.bank.ledger.book_states(routing.shards[index]),
+                should_abort=lambda: bool(self.stop),
+                max_restarts=config.max_restarts,
+            )
+        else:
+            self.pool = BrokerPool(
+                bus,
+                broker_specs(config, routing),
+                inbox_batches=config.inbox_batches,
+                on_message=self._on_message,
+                should_abort=lambda: bool(self.stop),
+                max_restarts=config.max_restarts,
+                standby=1 if config.standby else 0,
+            )
         self.journal: Journal | None = None
         if config.journal:
             self.journal = Journal(bus, config.journal, config=config.to_dict())
@@ -102,7 +124,15 @@ class Simulation:
                 ui_hz=config.ui_hz,
                 linger_s=http.linger_s,
             )
-        for plugin in (self.pool, self.journal, self.bank, self.supervisor, self.snapshots, self.http):
+        for plugin in (
+            self.link,
+            self.pool,
+            self.journal,
+            self.bank,
+            self.supervisor,
+            self.snapshots,
+            self.http,
+        ):
             if plugin is not None:
                 plugin.subscribe()
         self._stopped = threading.Event()

@@ -14,6 +14,7 @@ is built from it and the config alone (``simulator.report``), never from the ban
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from collections import deque
@@ -240,6 +241,7 @@ class SnapshotBuilder(SimplePlugin):
             market=self._market_rows(),
             stepped=self.stepped,
             **self._account_fields(now),
+            transport=bank.config.transport,
             ack_latency_last_s=self._sample_series(now, rows),
         )
 
@@ -329,6 +331,7 @@ class SnapshotBuilder(SimplePlugin):
                 fills=bank.ledger.trades,
                 cpu_percent=usage.get(me, (0.0, 0))[0],
                 rss_bytes=usage.get(me, (0.0, 0))[1],
+                host=_HOST,
             )
         ]
         hang_s = self.supervisor.hang_timeout_s
@@ -354,6 +357,7 @@ class SnapshotBuilder(SimplePlugin):
                     heartbeat_age_s=age,
                     restarts=b.restarts,
                     exit_code=b.exit_code,
+                    host=getattr(b, "host", "") or _HOST,
                     restart_gaps_ms=tuple(b.restart_gaps_ms),
                 )
             )
@@ -405,6 +409,9 @@ class SnapshotBuilder(SimplePlugin):
                     self._sample_series(end, snap.processes, last=True)
                 self._figures_made = run_figures(self.bank, self.series)
             return self._figures_made
+
+
+_HOST = socket.gethostname()
 
 
 class ResourceSampler:

@@ -126,6 +126,7 @@ class ProcessRow:
     heartbeat_age_s: float = 0.0
     restarts: int = 0
     exit_code: int | None = None
+    host: str = ""  # where it runs (brokers over AMQP may run anywhere)
     # each restart's gap: from the death seen to the new process's first answer, in ms
     restart_gaps_ms: tuple[float, ...] = ()
 
@@ -303,3 +304,4 @@ class Snapshot:
     stepped: int = 0  # the id of the last order placed by a step (the 'step' command), 0 before one
     # the ack latency of the last whole second alone (count, p50, p99, max): simulator.series
     ack_latency_last_s: dict[str, int] = field(default_factory=dict)
+    transport: str = "pipe"  # how the bank talks to its brokers: pipe or amqp (--transport)

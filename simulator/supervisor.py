@@ -100,6 +100,15 @@ class Supervisor(SimplePlugin):
             log.error("%s: stopping; the orders it held are lost", reason)
             self.stop_request.request(f"fatal: {reason}", fatal=True)
             return
+        if getattr(self.brokers, "redelivers", False):
+            # AMQP: the new broker asks for its books itself, and its shard's queue still holds
+            # every unanswered order, in order: nothing to send again
+            handle = self.brokers.respawn(b.index)
+            self.restarts += 1
+            log.warning(
+                "%s restarted as pid %s (restart %d of %d)", b.name, handle.pid, handle.restarts, limit
+            )
+            return
         t0 = time.monotonic()
         states = {
             symbol: msg.BookState(tuple(resting), seq, last, max_oid)

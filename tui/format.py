@@ -120,6 +120,8 @@ def header_fields(snapshot: Snapshot) -> list[tuple[str, str]]:
         ("seed", str(snapshot.seed)),
         ("target", fmt_target_rate(snapshot.rate)),
     ]
+    if snapshot.transport != "pipe":  # the default says nothing; brokers over AMQP may be anywhere
+        fields.append(("over", snapshot.transport.upper()))
     if snapshot.stop_reason:
         fields.append(("stop", snapshot.stop_reason))
     return fields
@@ -220,6 +222,8 @@ PROCESS_COLUMNS: tuple[Column, ...] = (
     Column("rst", 3, 4, right=True),
     Column("gap", 7, 6, right=True),  # the latest restart's gap (death seen -> answering again)
 )
+# over AMQP a broker may run on any machine: where, after its pid
+HOST_COLUMNS: tuple[Column, ...] = (*PROCESS_COLUMNS[:2], Column("host", 10, 4), *PROCESS_COLUMNS[2:])
 
 
 def fit_columns(width: int, columns: Sequence[Column] = PROCESS_COLUMNS) -> list[tuple[int, int]]:
@@ -253,11 +257,12 @@ def process_state_text(row: ProcessRow) -> str:
     return f"!{text}" if row.warning else text
 
 
-def process_cells(row: ProcessRow) -> tuple[str, ...]:
-    """One ProcessRow as the strings of ``PROCESS_COLUMNS``, in that order."""
+def process_cells(row: ProcessRow, *, host: bool = False) -> tuple[str, ...]:
+    """One ProcessRow as the strings of ``PROCESS_COLUMNS`` (``host``: ``HOST_COLUMNS``), in order."""
     return (
         row.name,
         "-" if row.pid is None else str(row.pid),
+        *((row.host or "-",) if host else ()),
         process_state_text(row),
         ",".join(row.symbols) if row.symbols else "-",
         fmt_count(row.inbox_depth),

@@ -87,8 +87,14 @@ def assert_reconciled(report: dict[str, Any]) -> None:
 class SimProcess:
     """``simulate.py --headless FLAGS`` (or ``command``) in a process group of its own."""
 
-    def __init__(self, *flags: str, report: Path | None = None, command: Sequence[str] = SIMULATE) -> None:
-        args = [*command, "--headless", *flags]
+    def __init__(
+        self,
+        *flags: str,
+        report: Path | None = None,
+        command: Sequence[str] = SIMULATE,
+        headless: bool = True,
+    ) -> None:
+        args = [*command, *(["--headless"] if headless else []), *flags]
         if report is not None:
             args += ["--report", str(report)]
         self.report_path = report

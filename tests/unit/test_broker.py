@@ -274,7 +274,8 @@ def test_heartbeats_carry_a_bounded_share_of_the_tops_and_every_book_comes_round
     names = tuple(f"S{i}" for i in range(n))
     broker = Broker(msg.BrokerSpec(index=0, name="broker-1", symbols=names, symbol_ids=tuple(range(n))))
     out: list = []
-    broker.handle_orders(flat(*(order(i + 1, i, int(Side.BUY), 100 + i, 5) for i in range(n))), out)  # one bid each
+    bids = (order(i + 1, i, int(Side.BUY), 100 + i, 5) for i in range(n))  # one bid each
+    broker.handle_orders(flat(*bids), out)
     seen: dict = {}
     for _ in range(3):
         tops = broker.heartbeat(0).tops

@@ -13,6 +13,7 @@ from textual.reactive import reactive
 
 from simulator.stats import ProcessRow, Snapshot
 from tui.format import (
+    HOST_COLUMNS,
     PROCESS_COLUMNS,
     bank_first,
     fit_columns,
@@ -66,17 +67,19 @@ class ProcessTable(SnapshotPanel):
         if self.snapshot is None:
             return WAITING_TEXT
         rows = self.rows
-        fitted = fit_columns(self.content_size.width)
-        titles = [c.title for c in PROCESS_COLUMNS]
+        hosts = self.snapshot.transport != "pipe"  # brokers anywhere: say where each one runs
+        columns = HOST_COLUMNS if hosts else PROCESS_COLUMNS
+        fitted = fit_columns(self.content_size.width, columns)
+        titles = [c.title for c in columns]
         text = Text(no_wrap=True, end="", overflow="crop")
-        text.append(table_line(titles, fitted), "bold")
+        text.append(table_line(titles, fitted, columns), "bold")
         height = self.content_size.height or len(rows) + 1
         room = height - 1 if len(rows) <= height - 1 else height - 2  # header, "more" line
         shown, hidden = rows_to_show(rows, room)
-        state_span = _column_span(fitted, STATE_COLUMN)
+        state_span = _column_span(fitted, STATE_COLUMN + hosts)
         for row in shown:
             text.append("\n")
-            line = table_line(process_cells(row), fitted)
+            line = table_line(process_cells(row, host=hosts), fitted, columns)
             if row.warning:
                 text.append(line, WARNING_STYLE)
                 continue
