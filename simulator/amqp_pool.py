@@ -278,8 +278,11 @@ class AmqpBrokers(SimplePlugin):
                 return True
             self.bad_messages += 1
             return False
-        index = body[0] if kind == msg.EVENTS else getattr(body, "index", -1)
-        if not 0 <= index < len(self.brokers):
+        if kind == msg.TAPE:  # (symbol, skipped, orders): whose it is, its sender says
+            index = next((b.index for b in self.brokers if b.incarnation and b.incarnation == d.app_id), -1)
+        else:
+            index = body[0] if kind == msg.EVENTS else getattr(body, "index", -1)
+        if not isinstance(index, int) or not 0 <= index < len(self.brokers):
             self.bad_messages += 1
             log.warning("a %r message for shard %r ignored", kind, index)
             return False
