@@ -74,10 +74,10 @@ ACCOUNT_ORDERS = (
 )
 
 
-def sample_report(exit_code: int = 0) -> dict:
+def sample_report(exit_code: int = 0, stop_reason: str = "order limit reached (1000)") -> dict:
     """The keys ``simulator.report.summary_text`` reads, as a finished run's report has them."""
     return {
-        "stop_reason": "order limit reached (1000)",
+        "stop_reason": stop_reason,
         "duration_s": 12.5,
         "config": {"seed": 7},
         "orders": {

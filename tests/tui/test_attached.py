@@ -10,6 +10,7 @@ import pytest
 from textual.widgets import Footer
 
 from simulator.stats import RunState
+from simulator.testing import dashboard
 from tui.app import READ_ONLY_NOTE, DashboardApp
 from tui.widgets.report import ReportScreen, report_text
 
@@ -30,30 +31,7 @@ class FakeAttachment:
 
 
 def sample_report(exit_code: int = 0) -> dict:
-    """The keys ``simulator.report.summary_text`` reads, as a finished run's report has them."""
-    return {
-        "stop_reason": "signal SIGINT",
-        "duration_s": 12.5,
-        "config": {"seed": 7},
-        "orders": {
-            "placed": 1000,
-            "filled": 600,
-            "cancelled": 200,
-            "rejected": 10,
-            "resting": 190,
-            "lost": 0,
-        },
-        "cancel_requests": {"sent": 50, "done": 20, "rejected": 30, "lost": 0},
-        "reject_reasons": {},
-        "fills": {"count": 700, "volume": 70_000, "digest": "0123456789abcdef0123"},
-        "throughput": {"orders_per_s": 80.0, "orders": 1000, "seconds": 12.5},
-        "latency_us": {"ack": {"p50": 300, "p99": 900, "p999": 2000, "max": 4000}},
-        "brokers": [
-            {"name": "broker-1", "pid": 11, "symbols": ["AAPL"], "orders": 1000, "fills": 700, "exit_code": 0}
-        ],
-        "reconciled": True,
-        "exit_code": exit_code,
-    }
+    return dashboard.sample_report(exit_code, stop_reason="signal SIGINT")
 
 
 async def wait_until(condition, timeout: float = 10.0) -> None:
