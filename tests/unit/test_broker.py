@@ -15,6 +15,7 @@ from simulator.broker import Broker, InboxPump
 from simulator.bus import new_bus
 from simulator.orders import Event, OrderType, RejectReason, Side
 from simulator.processes import OrphanWatch
+from simulator.testing.pipe_ends import FakeInbox, FakeResults
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -200,25 +201,6 @@ def test_spec_with_mismatched_symbol_ids_is_refused():
 
 
 # ------------------------------------------------------------------ the pump, one tick
-
-
-class FakeInbox:
-    def __init__(self, payloads):
-        self.payloads = list(payloads)
-
-    def poll(self, timeout=0.0):
-        return bool(self.payloads)
-
-    def recv_bytes(self):
-        return self.payloads.pop(0)
-
-
-class FakeResults:
-    def __init__(self):
-        self.sent = []
-
-    def send_bytes(self, data):
-        self.sent.append(msg.decode(data))
 
 
 def tick(payloads):

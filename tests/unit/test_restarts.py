@@ -23,29 +23,11 @@ from simulator.snapshot_json import snapshot_from_dict, snapshot_to_dict
 from simulator.snapshots import Outcome
 from simulator.stats import ProcessRow, RunState
 from simulator.testing.dashboard import build_snapshot
+from simulator.testing.pipe_ends import FakeInbox, FakeResults
 
 ACK, TRADE = int(Event.ACK), int(Event.TRADE)
 SPEC = msg.BrokerSpec(index=1, name="broker-2", symbols=("MSFT", "TSLA"), symbol_ids=(3, 5))
 MSFT = 3
-
-
-class FakeInbox:
-    def __init__(self, payloads):
-        self.payloads = list(payloads)
-
-    def poll(self, timeout=0.0):
-        return bool(self.payloads)
-
-    def recv_bytes(self):
-        return self.payloads.pop(0)
-
-
-class FakeResults:
-    def __init__(self):
-        self.sent = []
-
-    def send_bytes(self, data):
-        self.sent.append(msg.decode(data))
 
 
 def standby_pump(payloads):
