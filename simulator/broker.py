@@ -111,7 +111,12 @@ class Broker:
     def watch(self, symbol: str | None) -> None:
         """Carry ``symbol``'s depth in heartbeats and record its tape (None: watch nothing).
 
-        Only the watched book's entry points are wrapped; the others stay the books' own."""
+        Only the watched book's entry points are wrapped; the others stay the books' own.
+        Watching the symbol watched already fills its tape's bucket: a step asks so, and the
+        order it places is then on the tape however fast the flow ran before the pause."""
+        if symbol and symbol == self.watched and self.tape is not None:
+            self.tape.tokens = self.tape.burst
+            return
         old = self.books.get(self.watched) if self.watched else None
         if old is not None:
             self._submit_by_sym[old.sym_id] = old.submit_into

@@ -185,7 +185,7 @@ class Simulation:
         oid, sym = int(rows[0, 0]), int(rows[0, 2])
         if 0 <= sym < len(self.config.symbols):
             self.snapshots.select_symbol(self.config.symbols[sym])
-            self.snapshots.send_watch()
+            self.snapshots.send_watch(again=True)
         self.snapshots.stepped = oid
 
     def wait_stopped(self, timeout: float) -> bool:

@@ -170,15 +170,19 @@ class SnapshotBuilder(SimplePlugin):
         if self.selected_symbol in self.bank.routing.shards[index]:
             self._watch_sent = None  # the new process watches nothing yet
 
-    def send_watch(self) -> None:
+    def send_watch(self, again: bool = False) -> None:
+        """Ask the selected symbol's broker to WATCH it, if it does not yet (``again``: even
+        if it does, which refills that tape's bucket: a step's order is never sampled out)."""
         symbol = self.selected_symbol
-        if symbol and symbol != self._watch_sent:
+        if symbol and (symbol != self._watch_sent or again):
             broker_of = self.bank.routing.broker_of
             before = self._watch_sent
             try:
                 self.bank.brokers.channel(broker_of[symbol]).send(msg.encode(msg.WATCH, symbol))
             except (ChannelFull, ChannelGone):
                 return  # next time
+            if symbol == before:
+                return  # the same tape goes on
             if before is not None and broker_of[before] != broker_of[symbol]:
                 try:  # the broker of the symbol watched before stops recording its tape
                     self.bank.brokers.channel(broker_of[before]).send(msg.encode(msg.WATCH, ""))

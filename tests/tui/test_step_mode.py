@@ -25,6 +25,9 @@ def run(sim: Simulation, steer=None):
     try:
         if steer is not None:
             steer(sim)
+    except BaseException:
+        sim.request_stop("test failed")  # a paused run would otherwise never end
+        raise
     finally:
         runner.join(90)
         if runner.is_alive():

@@ -116,6 +116,25 @@ def test_a_broker_records_the_watched_symbol_only_and_stops_when_told():
     assert out[-7:] == [1, 3, 0, 0, 0, 0, 0]
 
 
+def test_watching_the_watched_symbol_again_fills_its_bucket_so_a_step_is_never_left_out():
+    from simulator import messages as msg
+    from simulator.broker import Broker
+
+    broker = Broker(msg.BrokerSpec(0, "broker-1", ("AAPL",), (0,)))
+    broker.watch("AAPL")
+    tape = broker.tape
+    out: list = []
+    for oid in range(1, 40):  # a fast flow drains the bucket
+        broker.handle_orders([oid, 3, 0, BUY, LIMIT, DAY, 100 + oid, 5, 0], out)
+    assert tape.tokens < 1.0 and tape.skipped
+    tape.take()
+    broker.watch("AAPL")  # what a step sends ahead of its order
+    assert broker.tape is tape and tape.tokens == tape.burst
+    broker.handle_orders([99, 3, 0, BUY, LIMIT, DAY, 100, 5, 0], out)
+    _skipped, taken = tape.take()
+    assert [order[0] for _t, order, _e in taken] == [99]
+
+
 def test_a_tape_message_travels_and_a_malformed_one_is_refused():
     import pytest
 
