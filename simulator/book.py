@@ -22,7 +22,11 @@ data rather than objects:
   list shifts what is behind it, a few pointers for the levels the flow makes. Its total quantity is
   summed only when a view asks for it, so placing an order touches no counter;
 * an entry is the list ``[oid, leaves, account, price, side]``; arrival order in the level is
-  the time priority;
+  the time priority. An iceberg's entry is longer, ``[oid, visible, account, price, side,
+  hidden, display]``: its ``leaves`` place is what shows, and when that is filled up the next
+  slice goes to the back of the level. The other types (stops, FOK, post-only, amends, self-trade
+  prevention) live in ``order_types.py``: they leave the hot path through its failed range
+  check, so a plain LIMIT or MARKET order pays nothing for them;
 * cancels use lazy deletion: the entry's leaves are set to 0 and it stays in its level until
   matching reaches it (or the level empties, or the level is compacted once dead entries make
   up more than about half of its entries), so a cancel costs amortised O(1), plus a bisect and a
@@ -34,7 +38,11 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
 
+from simulator import order_types
+from simulator.order_types import check_order
 from simulator.orders import Event, OrderType, RejectReason, Side, TimeInForce
+
+__all__ = ["OrderBook", "check_order"]
 
 # Plain-int copies of the enum values used on the hot path (no enum lookups per order).
 _ACK = int(Event.ACK)
@@ -71,30 +79,6 @@ def _is_int(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def check_order(side: int, otype: int, tif: int, price: int, qty: int) -> RejectReason | None:
-    """Why a LIMIT or MARKET order must be refused, or None if it is acceptable.
-
-    Fields of the wrong type (bool is not an int here) or out of range (side not BUY/SELL,
-    type not LIMIT/MARKET, time in force not DAY/IOC) are MALFORMED; that is checked first,
-    since an order whose fields cannot be read cannot be judged further. Then a quantity
-    <= 0 is QTY_NOT_POSITIVE, then a LIMIT price <= 0 is PRICE_NOT_POSITIVE. A MARKET
-    order's price must be an int but is otherwise ignored.
-    """
-    if not (_is_int(side) and _is_int(otype) and _is_int(tif) and _is_int(price) and _is_int(qty)):
-        return RejectReason.MALFORMED
-    if (
-        (side != _BUY and side != _SELL)
-        or (otype != _LIMIT and otype != _MARKET)
-        or (tif != _DAY and tif != _IOC)
-    ):
-        return RejectReason.MALFORMED
-    if qty <= 0:
-        return RejectReason.QTY_NOT_POSITIVE
-    if otype == _LIMIT and price <= 0:
-        return RejectReason.PRICE_NOT_POSITIVE
-    return None
-
-
 class OrderBook:
     """The limit order book of one symbol, matching with price-time priority.
 
@@ -115,9 +99,17 @@ class OrderBook:
         "_last_price",
         "_volume",
         "_max_oid",
+        "stp",
+        "held",
+        "buy_stops",
+        "sell_stops",
+        "stops_seq",
+        "stamp_at",
+        "stamp_k",
+        "triggering",
     )
 
-    def __init__(self, symbol: str, sym_id: int = 0) -> None:
+    def __init__(self, symbol: str, sym_id: int = 0, stp: int = 0) -> None:
         self._symbol = symbol
         self._sym_id = sym_id  # the symbol on the wire (see wire.py): what trades carry
         self._bids: dict[int, list] = {}  # price -> [dead, entries oldest first]
@@ -129,11 +121,18 @@ class OrderBook:
         self._last_price: int | None = None
         self._volume = 0
         self._max_oid = 0
+        self.stp = stp  # order_types.STP_MODES: 0 none (this class), else StpOrderBook
+        self.held: dict[int, tuple] = {}  # stops not triggered yet: oid -> order record
+        self.buy_stops: list[tuple[int, int]] = []  # (trigger, oid) of held buy stops, ascending
+        self.sell_stops: list[tuple[int, int]] = []  # (-trigger, oid) of held sell stops, ascending
+        self.stops_seq = 0  # the match_seq up to which the stops were checked
+        self.stamp_at = self.stamp_k = 0  # the message the latest stamp was given for, and its k
+        self.triggering = False  # stops are being entered: triggers found meanwhile queue up
 
     # ------------------------------------------------------------------ orders
 
     def submit(
-        self, oid: int, account: int, side: int, otype: int, tif: int, price: int, qty: int
+        self, oid: int, account: int, side: int, otype: int, tif: int, price: int, qty: int, target: int = 0
     ) -> list[tuple]:
         """Take a LIMIT or MARKET order; return its events in causal order.
 
@@ -155,22 +154,23 @@ class OrderBook:
             and type(tif) is int
             and type(oid) is int
             and type(account) is int
+            and type(target) is int
         ):
             if _is_int(oid) and oid > self._max_oid:
                 self._max_oid = int(oid)
             if not (_is_int(oid) and _is_int(account)):
                 return [(_REJECT, oid, _R_MALFORMED)]
-            reason = check_order(side, otype, tif, price, qty)
+            reason = check_order(side, otype, tif, price, qty, target)
             if reason is not None:
                 return [(_REJECT, oid, int(reason))]
             # Acceptable but not plain ints (int enums, int subclasses): normalise.
             oid, account, side, otype, tif = int(oid), int(account), int(side), int(otype), int(tif)
-            price, qty = int(price), int(qty)
+            price, qty, target = int(price), int(qty), int(target)
         out: list[int] = []
-        self.submit_into(out, oid, account, side, otype, tif, price, qty)
+        self.submit_into(out, oid, account, side, otype, tif, price, qty, target)
         return self._readable(out)
 
-    def cancel(self, cancel_oid: int, target_oid: int) -> list[tuple]:
+    def cancel(self, cancel_oid: int, target_oid: int, price: int = 0, qty: int = 0) -> list[tuple]:
         """Cancel the resting order ``target_oid`` on behalf of the cancel order ``cancel_oid``.
 
         Success: ``[(CANCELLED, target_oid, leaves), (CANCEL_DONE, cancel_oid, target_oid)]``.
@@ -178,15 +178,16 @@ class OrderBook:
         int; UNKNOWN_ORDER if it is higher than every id ever passed to ``submit`` here
         (accepted or rejected; cancel ids do not count) or to ``restore``; else
         ORDER_NOT_RESTING (filled, cancelled, rejected, IOC/MARKET, or placed elsewhere).
+        ``qty > 0`` makes it an amend (``order_types.amend``).
 
         The readable form of ``cancel_into``.
         """
-        if type(target_oid) is not int:
-            if not _is_int(target_oid):
+        if type(target_oid) is not int or type(price) is not int or type(qty) is not int:
+            if not (_is_int(target_oid) and _is_int(price) and _is_int(qty)):
                 return [(_REJECT, cancel_oid, _R_MALFORMED)]
-            target_oid = int(target_oid)
+            target_oid, price, qty = int(target_oid), int(price), int(qty)
         out: list = []
-        self.cancel_into(out, cancel_oid, target_oid)
+        self.cancel_into(out, cancel_oid, target_oid, price, qty)
         return self._readable(out)
 
     def _readable(self, flat: list) -> list[tuple]:
@@ -198,10 +199,10 @@ class OrderBook:
             kind = rec[0]
             if kind == _TRADE:
                 events.append((_TRADE, self._symbol) + rec[2:])
-            elif kind == _ACK:
-                events.append(rec[:2])
             else:
-                events.append(rec[:3])
+                events.append(rec[: order_types.EVENT_LENGTH.get(kind, 3)])
+                if kind == _CANCELLED and rec[3]:
+                    events[-1] += rec[3:4]  # the reason self-trade prevention gave
         return events
 
     def submit_into(
@@ -214,12 +215,14 @@ class OrderBook:
         tif: int,
         price: int,
         qty: int,
+        target: int = 0,
     ) -> None:
         """``submit`` for the broker's hot path: append the order's events to ``out`` as flat
         ``wire.EVENT_WIDTH``-int records (see ``wire.py``), trades carrying ``sym_id``.
 
         Every field must be an exact int (as decoded wire records are): only their ranges are
-        checked here, with the same REJECT reasons as ``check_order``.
+        checked here, with the same REJECT reasons as ``check_order``. Any type or time in
+        force but LIMIT/MARKET and DAY/IOC fails the range check and goes to ``order_types``.
         """
         if oid > self._max_oid:
             self._max_oid = oid
@@ -229,6 +232,9 @@ class OrderBook:
             and (tif == 0 or tif == 1)
             and ((otype == 0 and price > 0) or otype == 1)
         ):
+            if order_types.is_special(side, otype, tif):
+                order_types.submit(self, out, oid, account, side, otype, tif, price, qty, target)
+                return
             # an order failing the range checks above always has a reason
             reason = check_order(side, otype, tif, price, qty)
             out += (2, oid, int(reason), 0, 0, 0, 0)  # type: ignore[arg-type]
@@ -264,7 +270,10 @@ class OrderBook:
                             out += (3, sym, seq, oid, e[0], p, lv)
                             remaining -= lv
                             del dq[0]  # filled: no longer in any deque or the index
-                            del index[e[0]]
+                            if len(e) > 5 and e[5]:  # an iceberg shows its next slice
+                                order_types.refill(self, out, e, dq, oid)
+                            else:
+                                del index[e[0]]
                             if len(dq) == level[0]:  # only dead entries left
                                 keys.pop()
                                 del book[p]
@@ -324,7 +333,10 @@ class OrderBook:
                             out += (3, sym, seq, e[0], oid, p, lv)
                             remaining -= lv
                             del dq[0]
-                            del index[e[0]]
+                            if len(e) > 5 and e[5]:
+                                order_types.refill(self, out, e, dq, oid)
+                            else:
+                                del index[e[0]]
                             if len(dq) == level[0]:  # only dead entries left
                                 keys.pop()
                                 del book[p]
@@ -358,18 +370,31 @@ class OrderBook:
                         at_price[1].append(e)
                 else:
                     out += (4, oid, remaining, 0, 0, 0, 0)
+        if self.held:  # stops wait: this order's trades may have touched their triggers
+            order_types.after_trades(self, out, oid)
 
-    def cancel_into(self, out: list, cancel_oid: int, target_oid: int) -> None:
+    def cancel_into(self, out: list, cancel_oid: int, target_oid: int, price: int = 0, qty: int = 0) -> None:
         """``cancel`` for the broker's hot path: append its event records to ``out``.
-        ``target_oid`` must be an exact int."""
+        ``target_oid`` must be an exact int; ``qty > 0`` makes it an amend."""
+        if qty:
+            order_types.amend(self, out, cancel_oid, target_oid, price, qty)
+            return
         e = self._index.pop(target_oid, None)
         if e is None:
-            if target_oid > self._max_oid:
+            if target_oid in self.held:
+                order_types.cancel_held(self, out, cancel_oid, target_oid)
+            elif target_oid > self._max_oid:
                 out += (2, cancel_oid, _R_UNKNOWN_ORDER, 0, 0, 0, 0)
             else:
                 out += (2, cancel_oid, _R_NOT_RESTING, 0, 0, 0, 0)
             return
-        leaves = e[1]
+        leaves = self.unlink(e)
+        out += (4, target_oid, leaves, 0, 0, 0, 0, 5, cancel_oid, target_oid, 0, 0, 0, 0)
+
+    def unlink(self, e: list) -> int:
+        """Take the live entry ``e`` (no longer in the index) off its level: its leaves, hidden
+        ones included. It stays there dead until matching, or a compaction, drops it."""
+        leaves = e[1] + e[5] if len(e) > 5 else e[1]
         e[1] = 0
         price = e[3]
         if e[4] == 1:
@@ -394,7 +419,7 @@ class OrderBook:
             level[0] = 0
         else:
             level[0] = dead
-        out += (4, target_oid, leaves, 0, 0, 0, 0, 5, cancel_oid, target_oid, 0, 0, 0, 0)
+        return leaves
 
     # ------------------------------------------------------------------ views
 
@@ -433,7 +458,20 @@ class OrderBook:
         levels = [bids[p][1] for p in reversed(self._bid_keys)] + [
             asks[-k][1] for k in reversed(self._ask_keys)
         ]
-        return [(e[0], e[2], e[4], e[3], e[1]) for level in levels for e in level if e[1]]
+        return [(e[0], e[2], e[4], e[3], e[1] + e[5] if len(e) > 5 else e[1]) for lv in levels for e in lv if e[1]]
+
+    def state(self) -> tuple[list[tuple[int, ...]], list[tuple]]:
+        """What ``restore`` takes to rebuild this book: the resting orders as ``resting()``
+        lists them, an iceberg's with (display, visible) after, and the held stops."""
+        bids, asks = self._bids, self._asks
+        levels = [bids[p][1] for p in reversed(self._bid_keys)] + [asks[-k][1] for k in reversed(self._ask_keys)]
+        entries = [
+            (e[0], e[2], e[4], e[3], e[1] + e[5], e[6], e[1]) if len(e) > 5 else (e[0], e[2], e[4], e[3], e[1])
+            for lv in levels
+            for e in lv
+            if e[1]
+        ]
+        return entries, order_types.held_stops(self)
 
     # ------------------------------------------------------------------ restart
 
@@ -445,8 +483,10 @@ class OrderBook:
         last_price: int | None = None,
         volume: int | None = None,
         max_oid: int = 0,
+        held: Iterable[Sequence[int]] = (),
     ) -> None:
-        """Replace the resting orders with ``orders``, as returned by ``resting()``.
+        """Replace the resting orders with ``orders``, as returned by ``resting()`` (an iceberg
+        with its display and visible shares after: ``state()``), and the held stops with ``held``.
 
         Within a price level the given order is the time priority. No events are emitted.
         The highest id seen becomes at least the highest restored id (and ``max_oid`` if
@@ -460,9 +500,11 @@ class OrderBook:
         orders = [tuple(o) for o in orders]
         seen = set()
         for o in orders:
-            if len(o) != 5 or not all(_is_int(x) for x in o):
+            if len(o) not in (5, 7) or not all(_is_int(x) for x in o):
                 raise ValueError(f"malformed resting order {o!r}")
-            oid, _account, side, price, leaves = o
+            oid, _account, side, price, leaves = o[:5]
+            if len(o) == 7 and not (0 < o[6] <= o[5] and o[6] <= leaves):
+                raise ValueError(f"bad display in resting iceberg {o!r}")
             if side != _BUY and side != _SELL:
                 raise ValueError(f"bad side in resting order {o!r}")
             if price <= 0 or leaves <= 0:
@@ -480,9 +522,11 @@ class OrderBook:
         self._index = {}
         index = self._index
         top = int(max_oid) if max_oid else 0
-        for oid, account, side, price, leaves in orders:
-            oid, account, side, price, leaves = (int(oid), int(account), int(side), int(price), int(leaves))
+        for o in orders:
+            oid, account, side, price, leaves = (int(x) for x in o[:5])
             e = [oid, leaves, account, price, side]
+            if len(o) == 7:  # an iceberg: (display, visible)
+                e = [oid, int(o[6]), account, price, side, leaves - int(o[6]), int(o[5])]
             index[oid] = e
             book = self._bids if side == _BUY else self._asks
             level = book.get(price)
@@ -502,6 +546,8 @@ class OrderBook:
             self._last_price = int(last_price)
         if volume is not None:
             self._volume = int(volume)
+        order_types.restore_held(self, held)
+        self.stamp_at = self.stamp_k = 0
 
     # ------------------------------------------------------------------ properties
 
@@ -542,17 +588,6 @@ class OrderBook:
 
 
 # The hot path writes these enum values as literals; fail loudly if orders.py ever renumbers.
-if (_ACK, _REJECT, _TRADE, _CANCELLED, _CANCEL_DONE, _BUY, _SELL, _LIMIT, _MARKET, _DAY, _IOC) != (
-    1,
-    2,
-    3,
-    4,
-    5,
-    1,
-    -1,
-    0,
-    1,
-    0,
-    1,
-):  # pragma: no cover
+_LITERALS = (_ACK, _REJECT, _TRADE, _CANCELLED, _CANCEL_DONE, _BUY, _SELL, _LIMIT, _MARKET, _DAY, _IOC)
+if _LITERALS != (1, 2, 3, 4, 5, 1, -1, 0, 1, 0, 1):  # pragma: no cover
     raise ImportError("simulator.book hard-codes enum values that simulator.orders changed")

@@ -332,7 +332,7 @@ MALFORMED_FIELDS = [
     pytest.param(1, 2, 0, 100, 5, id="otype-cancel"),
     pytest.param(1, 7, 0, 100, 5, id="otype-unknown"),
     pytest.param(1, False, 0, 100, 5, id="otype-bool"),
-    pytest.param(1, 0, 2, 100, 5, id="tif-unknown"),
+    pytest.param(1, 0, 5, 100, 5, id="tif-unknown"),
     pytest.param(1, 0, -1, 100, 5, id="tif-negative"),
     pytest.param(1, 0, None, 100, 5, id="tif-none"),
     pytest.param(1, 0, 0, 100.5, 5, id="price-float"),
@@ -769,7 +769,7 @@ def test_cancel_into_appends_cancelled_and_done_or_a_reject():
     [
         (0, 0, 0, 1, 1),
         (1, 2, 0, 1, 1),
-        (1, 0, 2, 1, 1),
+        (1, 0, 7, 1, 1),
         (-2, 1, 1, 0, 0),
         (1, 0, 0, 1, 0),
         (-1, 1, 1, -7, -3),
