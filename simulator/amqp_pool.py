@@ -317,8 +317,7 @@ class AmqpBrokers(SimplePlugin):
         books = {}
         if b.channel.sent:
             books = {
-                symbol: msg.BookState(tuple(resting), seq, last, max_oid)
-                for symbol, (resting, seq, last, max_oid) in self.book_states(hello.index).items()
+                symbol: msg.BookState(*state) for symbol, state in self.book_states(hello.index).items()
             }
         self.link.publish(hello.reply_to, msg.encode(msg.TAKEOVER, msg.Takeover(books, b.base)))
         how = "took over" if took_over else "took"

@@ -18,6 +18,8 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
+from simulator.order_flags import OrderTypeSettings
+
 ENV = "SIM_AMQP_URL"
 TRANSPORTS = ("pipe", "amqp")
 # --amqp-credit: batches unanswered per shard in the server. The default is as deep as a pipe
@@ -33,8 +35,9 @@ class LinkFailed(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
-class AmqpSettings:
-    """The transport's part of a run's ``config.SimConfig`` (its base class)."""
+class AmqpSettings(OrderTypeSettings):
+    """The transport's part of a run's ``config.SimConfig`` (its base class; the order types'
+    part, ``order_flags.OrderTypeSettings``, is its own base)."""
 
     transport: str = "pipe"  # pipe: brokers on this machine; amqp: over RabbitMQ (amqp_pool)
     amqp_url: str | None = None  # --amqp-url or $SIM_AMQP_URL; shown only masked (to_dict)

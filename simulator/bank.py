@@ -183,6 +183,8 @@ class Bank(SimplePlugin):
                 for orders in b.final.resting.values():
                     for oid, _account, _side, _price, leaves in orders:
                         resting[oid] = leaves
+                for stops in b.final.held.values():  # held stops rest too, off the book
+                    resting.update((stop[0], stop[6]) for stop in stops)
         self.reconciliation = rec = self.ledger.reconcile(resting)
         if rec.lost or rec.cancels_lost:
             log.error(

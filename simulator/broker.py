@@ -33,8 +33,9 @@ from typing import Protocol
 from cherrypy.process.plugins import SimplePlugin
 
 from simulator import messages as msg
-from simulator import processes
+from simulator import order_types, processes
 from simulator.book import OrderBook
+from simulator.stp_book import new_book
 from simulator.bus import drive, new_bus
 from simulator.orders import Event, OrderType, RejectReason
 from simulator.tape import Cancel, Submit, TapeRecorder
@@ -138,7 +139,7 @@ class Broker:
         return book
 
     def _open(self, sym: int) -> OrderBook:
-        book = OrderBook(self._symbol_of[sym], sym)
+        book = new_book(self._symbol_of[sym], sym, self.spec.stp)
         self.books[book.symbol] = book
         self._submit_by_sym[sym] = book.submit_into
         self._cancel_by_sym[sym] = book.cancel_into
@@ -174,7 +175,7 @@ class Broker:
                         out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
                         continue
                     cancel = self._open(sym).cancel_into
-                cancel(out, oid, target)
+                cancel(out, oid, target, price, qty)  # qty > 0: an amend
             else:
                 submit = submits.get(sym)
                 if submit is None:
@@ -182,7 +183,7 @@ class Broker:
                         out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
                         continue
                     submit = self._open(sym).submit_into
-                submit(out, oid, account, side, otype, tif, price, qty)
+                submit(out, oid, account, side, otype, tif, price, qty, target)
 
     def restore(self, states: dict) -> None:
         """Rebuild books from the bank's record (a restarted broker's first message)."""
@@ -197,6 +198,7 @@ class Broker:
                 match_seq=state.match_seq,
                 last_price=state.last_price,
                 max_oid=state.max_oid,
+                held=state.held,
             )
         log.info(
             "restored %d books, %d resting orders",
@@ -241,10 +243,12 @@ class Broker:
     def final_report(self, still_here: Callable[[], None] = lambda: None) -> msg.FinalReport:
         """The last message: counters and every resting order. ``still_here`` is called every
         few thousand books: listing hundreds of thousands of resting orders takes seconds."""
-        resting = {}
+        resting, held = {}, {}
         for i, (symbol, book) in enumerate(self.books.items()):
             if book.order_count:
                 resting[symbol] = book.resting()
+            if book.held:
+                held[symbol] = order_types.held_stops(book)
             if i % 4096 == 4095:
                 still_here()
         return msg.FinalReport(
@@ -254,6 +258,7 @@ class Broker:
             trades=self.trades,
             bad_messages=self.bad_messages,
             resting=resting,
+            held=held,
         )
 
 

@@ -280,8 +280,9 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     add("--kill-broker-every", metavar="S", type=_float_in(0, MOST_SECONDS, above=True), default=None,
         help="fault drill: kill -9 a random broker every S seconds (seeded)")
     # fmt: on
-    from simulator import http_flags
+    from simulator import http_flags, order_flags
 
+    order_flags.add_flags(p, d, _ratio)
     http_flags.add_flags(p)
     amqp.add_flags(p, d, _int_in)
     from simulator import config_file
@@ -423,8 +424,9 @@ def _disagreement(ns: argparse.Namespace, given: frozenset[str]) -> str | None:
             f"{most:.2f}, below its default {ns.cancel_ratio:g}: give a lower --cancel-ratio too"
         )
     from simulator.http_flags import problem as http_problem
+    from simulator.order_flags import problem as order_problem
 
-    problem = http_problem(ns.http, ns.http_control)
+    problem = order_problem(ns) or http_problem(ns.http, ns.http_control)
     if problem:
         return problem
     files: dict[str, str] = {}

@@ -49,7 +49,8 @@ from typing import Protocol
 
 import numpy as np
 
-from simulator import wire
+from simulator import flow_types, wire
+from simulator.flow_types import TypeShares
 from simulator.orders import OrderType, TimeInForce
 from simulator.pending_cancels import ACCOUNT, OID, PRICE, RANDOM, SIDE, SYM, WIDTH, PendingCancels
 
@@ -91,6 +92,16 @@ class FlowSettings(Protocol):
     def cancel_ratio(self) -> float: ...
     @property
     def invalid_ratio(self) -> float: ...
+    @property
+    def fok_ratio(self) -> float: ...
+    @property
+    def post_only_ratio(self) -> float: ...
+    @property
+    def stop_ratio(self) -> float: ...
+    @property
+    def iceberg_ratio(self) -> float: ...
+    @property
+    def amend_ratio(self) -> float: ...
 
 
 class OrderFlow:
@@ -104,6 +115,7 @@ class OrderFlow:
         ioc_ratio: float = 0.10,
         cancel_ratio: float = 0.10,
         invalid_ratio: float = 0.0,
+        types: TypeShares = TypeShares(),
     ) -> None:
         if not symbols:
             raise ValueError("an order flow needs at least one symbol")
@@ -113,6 +125,7 @@ class OrderFlow:
         self.ioc_ratio = ioc_ratio
         self.cancel_ratio = cancel_ratio
         self.invalid_ratio = invalid_ratio
+        self.types = types  # the order types' shares (flow_types.py)
         self._rng = np.random.Generator(np.random.PCG64(seed))
         nsym = len(self.symbols)
         # starting prices from $20 to $500, in ticks
@@ -151,6 +164,9 @@ class OrderFlow:
             ioc_ratio=config.ioc_ratio,
             cancel_ratio=config.cancel_ratio,
             invalid_ratio=config.invalid_ratio,
+            types=TypeShares(
+                config.fok_ratio, config.post_only_ratio, config.stop_ratio, config.iceberg_ratio, config.amend_ratio
+            ),
         )
 
     def generate(self, n: int) -> np.ndarray:
@@ -237,6 +253,7 @@ class OrderFlow:
         otype = np.where(market, _MARKET, _LIMIT)
         tif = np.where(market | ioc, _IOC, _DAY)
         price = np.where(market, 0, ref - side * offset)
+        target = flow_types.convert(rng, self.types, ref, side, otype, tif, price, qty)
         wire_sym = sym
         if self.invalid_ratio:
             qty[invalid & (flaw == 0)] = 0
@@ -246,7 +263,7 @@ class OrderFlow:
             wire_sym = np.where(invalid & (flaw == 2), wire.UNKNOWN_SYM, sym)
         news = np.empty((b, wire.ORDER_WIDTH), np.int64)
         news[:, 1], news[:, 2], news[:, 3], news[:, 4] = account, wire_sym, side, otype
-        news[:, 5], news[:, 6], news[:, 7], news[:, 8] = tif, price, qty, 0
+        news[:, 5], news[:, 6], news[:, 7], news[:, 8] = tif, price, qty, target
 
         # -- candidates of this block: each one's count within its symbol, and its fate
         candidate = ~(market | ioc | invalid)
@@ -315,6 +332,7 @@ class OrderFlow:
         cancels[:, 4], cancels[:, 5] = _CANCEL, _DAY
         target = np.concatenate((old[:, OID], oid_of_candidate[young]))
         cancels[:, 8] = target[sent]
+        flow_types.amend(rng, self.types.amend, cancels, d_random[sent], d_side[sent], d_price[sent], ref[after])
         rows[cancel_at] = cancels
         rows[:, 0] = base + np.arange(b + c)
 

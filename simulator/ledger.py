@@ -28,6 +28,7 @@ import numpy as np
 
 from simulator import wire
 from simulator.batch_check import check_batch
+from simulator.ledger_types import TypeLedger
 from simulator.order_window import ACKED, FREE, SENT, OrderWindow
 from simulator.orders import Event, OrderType
 from simulator.positions import Positions
@@ -67,6 +68,7 @@ class Ledger:
         self._last_seq = self._last_trade[:, 0]  # a view: match_seq of each symbol's latest trade
         self._recent: deque[tuple] = deque(maxlen=_RECENT)
         self._window = OrderWindow()
+        self.types = TypeLedger()  # amends, triggers, icebergs' slices, STP's cancels (ledger_types.py)
         self._batch_token = 0
         self.last_booked_ns = 0  # the clock reading of the latest apply() that booked an event
 
@@ -146,7 +148,7 @@ class Ledger:
         reached their final state without resting (IOC, market, filled on arrival, rejected).
         An event that is malformed, unknown or seen before is counted in ``unknown_events``
         and changes nothing."""
-        ev = self._as_events(events)
+        ev = self.types.take(self._as_events(events), self._window, self)
         if not len(ev):
             return
         self._batch_token += 1
@@ -392,30 +394,9 @@ class Ledger:
         rows = [r for _oid, r, _lv, st in self._window.open_orders(sym_ids) if st == SENT]
         return np.array(rows, np.int64).reshape(-1, wire.ORDER_WIDTH)
 
-    def book_states(self, symbols) -> dict[str, tuple[list[tuple], int, int | None, int]]:
-        """What each book holds as far as the bank knows: {symbol: (resting, match_seq,
-        last_price, max_oid)}, resting as (oid, account, side, price, leaves) in priority order
-        (bids best first, then asks best first, oldest first within a price: ids are time)."""
-        wanted = {self.symbol_ids[s]: s for s in symbols if s in self.symbol_ids}
-        resting: dict[str, list[tuple]] = {s: [] for s in wanted.values()}
-        first_unanswered: dict[str, int] = {}
-        for oid, r, leaves, state in self._window.open_orders(wanted):
-            symbol = wanted.get(r[_SYM])
-            if symbol is None:
-                continue
-            if state == ACKED:
-                resting[symbol].append((oid, r[_ACCOUNT], r[_SIDE], r[_PRICE], leaves))
-            else:
-                first_unanswered.setdefault(symbol, oid)
-        states = {}
-        for symbol, orders in resting.items():
-            bids = sorted((o for o in orders if o[2] > 0), key=lambda o: (-o[3], o[0]))
-            asks = sorted((o for o in orders if o[2] < 0), key=lambda o: (o[3], o[0]))
-            trade = self._last_trade_of(self.symbol_ids[symbol])
-            # every order before the first unanswered one was answered (a broker answers in order)
-            max_oid = first_unanswered.get(symbol, self.max_oid + 1) - 1
-            states[symbol] = (bids + asks, trade[2] if trade else 0, trade[5] if trade else None, max_oid)
-        return states
+    def book_states(self, symbols) -> dict[str, tuple]:
+        """What each book holds as far as the bank knows (see ``ledger_types.book_states``)."""
+        return self.types.book_states(self, symbols)
 
     def reject_counts(self, cancels: bool | None = None) -> dict[str, int]:
         return reasons_by_name(self.reject_reasons, cancels)  # orders', cancels' (True) or both

@@ -96,6 +96,7 @@ class BrokerSpec:
     symbol_ids: tuple[int, ...] = ()  # each symbol's index in the run's list: its wire ``sym``
     heartbeat_s: float = 0.25
     log_level: int = 20
+    stp: int = 0  # self-trade prevention: an index of order_types.STP_MODES (0: none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,7 @@ class BookState:
     match_seq: int  # trades so far on this book
     last_price: int | None
     max_oid: int  # highest order id this book has answered
+    held: tuple[tuple[int, ...], ...] = ()  # stops not triggered: (oid, account, side, otype, tif, price, qty, trigger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,7 @@ class FinalReport:
     trades: int
     bad_messages: int
     resting: dict[str, list[tuple[int, int, int, int, int]]] = field(default_factory=dict)
+    held: dict[str, list[tuple[int, ...]]] = field(default_factory=dict)  # stops never triggered, as BookState's
 
 
 @dataclass(frozen=True, slots=True)

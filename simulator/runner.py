@@ -39,6 +39,7 @@ from simulator.bus import ORDER, drive, new_bus
 from simulator.config import SimConfig
 from simulator.control import checked
 from simulator.journal import Journal, JournalError
+from simulator.order_types import STP_MODES
 from simulator.pool import BrokerPool
 from simulator.report import build_report, write_report
 from simulator.routing import Routing
@@ -63,6 +64,7 @@ def broker_specs(config: SimConfig, routing: Routing) -> list[msg.BrokerSpec]:
             symbols=shard,
             symbol_ids=routing.symbol_ids(i),
             log_level=logging.getLevelName(config.log_level),
+            stp=STP_MODES.index(config.stp),
         )
         for i, shard in enumerate(routing.shards)
     ]

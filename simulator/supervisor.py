@@ -111,8 +111,7 @@ class Supervisor(SimplePlugin):
             return
         t0 = time.monotonic()
         states = {
-            symbol: msg.BookState(tuple(resting), seq, last, max_oid)
-            for symbol, (resting, seq, last, max_oid) in self.ledger.book_states(b.spec.symbols).items()
+            symbol: msg.BookState(*state) for symbol, state in self.ledger.book_states(b.spec.symbols).items()
         }
         unanswered = self.ledger.unanswered(self.routing.wire_syms(b.index))
         handle = self.brokers.respawn(b.index, msg.encode(msg.RESTORE, states))

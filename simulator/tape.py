@@ -28,13 +28,14 @@ from simulator.wire import EVENT_WIDTH
 
 EYE_ORDERS_PER_S = 8.0  # orders a second a person can follow on a tape, each with its events
 EYE_BURST = 8.0  # orders taken at once after a quiet spell (a step, a slow run)
-KINDS = ("new", "ack", "fill", "cancelled", "cancel_done", "reject", "watch")
+KINDS = ("new", "ack", "fill", "cancelled", "cancel_done", "reject", "watch", "amended", "triggered", "shown")
 _CANCEL = int(OrderType.CANCEL)
 _ACK, _REJECT, _TRADE = int(Event.ACK), int(Event.REJECT), int(Event.TRADE)
 _CANCELLED, _CANCEL_DONE = int(Event.CANCELLED), int(Event.CANCEL_DONE)
+_AMENDED, _TRIGGERED, _SHOWN = int(Event.AMENDED), int(Event.TRIGGERED), int(Event.SHOWN)
 
-Submit = Callable[[list, int, int, int, int, int, int, int], None]
-Cancel = Callable[[list, int, int], None]
+Submit = Callable[[list, int, int, int, int, int, int, int, int], None]
+Cancel = Callable[[list, int, int, int, int], None]
 
 
 class TapeRecorder:
@@ -65,23 +66,23 @@ class TapeRecorder:
         """The book's two entry points, recording what they do for the tape."""
 
         def taped_submit(
-            out: list, oid: int, account: int, side: int, otype: int, tif: int, price: int, qty: int
+            out: list, oid: int, account: int, side: int, otype: int, tif: int, price: int, qty: int, target: int = 0
         ) -> None:
             start = len(out)
-            submit(out, oid, account, side, otype, tif, price, qty)
+            submit(out, oid, account, side, otype, tif, price, qty, target)
             if self.tokens >= 1.0:
                 self.tokens -= 1.0
-                order = (oid, account, sym, side, otype, tif, price, qty, 0)
+                order = (oid, account, sym, side, otype, tif, price, qty, target)
                 self.taken.append((self.now, order, tuple(out[start:])))
             else:
                 self.skipped += 1 + (len(out) - start) // EVENT_WIDTH
 
-        def taped_cancel(out: list, oid: int, target: int) -> None:
+        def taped_cancel(out: list, oid: int, target: int, price: int = 0, qty: int = 0) -> None:
             start = len(out)
-            cancel(out, oid, target)
+            cancel(out, oid, target, price, qty)
             if self.tokens >= 1.0:
                 self.tokens -= 1.0
-                order = (oid, -1, sym, 0, _CANCEL, 0, 0, 0, target)
+                order = (oid, -1, sym, 0, _CANCEL, 0, price, qty, target)
                 self.taken.append((self.now, order, tuple(out[start:])))
             else:
                 self.skipped += 1 + (len(out) - start) // EVENT_WIDTH
@@ -108,8 +109,14 @@ def tape_events(
                 TapeEvent(seq, t_s, "fill", symbol, oid, side, price=fill_price, qty=fill_qty, other=resting)
             )
         elif kind == _CANCELLED:
-            by = oid if rec[1] != oid else 0  # the cancel request that ended it, if one did
-            out.append(TapeEvent(seq, t_s, "cancelled", symbol, rec[1], qty=rec[2], other=by))
+            by = oid if rec[1] != oid and otype == _CANCEL else 0  # the cancel request that ended it
+            out.append(TapeEvent(seq, t_s, "cancelled", symbol, rec[1], qty=rec[2], other=by, reason=rec[3]))
+        elif kind == _AMENDED:  # the target now rests with these leaves at this price
+            out.append(TapeEvent(seq, t_s, "amended", symbol, rec[2], price=rec[4], qty=rec[3], reason=rec[6] != 0))
+        elif kind == _TRIGGERED:
+            out.append(TapeEvent(seq, t_s, "triggered", symbol, rec[1]))
+        elif kind == _SHOWN:
+            out.append(TapeEvent(seq, t_s, "shown", symbol, rec[1], price=rec[5], qty=rec[3], other=rec[2]))
         elif kind == _CANCEL_DONE:
             out.append(TapeEvent(seq, t_s, "cancel_done", symbol, rec[1], other=rec[2]))
         elif kind == _REJECT:

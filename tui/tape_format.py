@@ -26,7 +26,8 @@ OPTIONAL = "dim italic"  # the style of a piece left out first when a line does 
 
 ELLIPSIS = "\u2026"
 TYPE_NAMES = {int(OrderType.LIMIT): "LMT", int(OrderType.MARKET): "MKT", int(OrderType.CANCEL): "CXL"}
-TIF_NAMES = {int(TimeInForce.DAY): "DAY", int(TimeInForce.IOC): "IOC"}
+TYPE_NAMES |= {int(OrderType.STOP): "STP", int(OrderType.STOP_LIMIT): "STPLMT", int(OrderType.ICEBERG): "ICE"}
+TIF_NAMES = {int(t): t.name for t in TimeInForce}
 KIND_LABELS = {
     "new": "NEW",
     "ack": "ACK",
@@ -34,6 +35,9 @@ KIND_LABELS = {
     "cancelled": "CXLD",
     "cancel_done": "CXL OK",
     "reject": "REJECT",
+    "amended": "AMEND",
+    "triggered": "STOP",
+    "shown": "SHOWN",
 }
 LABEL_WIDTH = max(map(len, KIND_LABELS.values()))
 
@@ -72,13 +76,20 @@ def detail(event: TapeEvent) -> list[Piece]:
     """What happened, after the id and the label."""
     style = side_style(event.side)
     if event.kind == "new":
+        if event.otype == OrderType.CANCEL and event.qty > 0:
+            return [(f"amend {order_id(event.other)} to {event.qty:,} @ {format_price(event.price)}", "")]
         if event.otype == OrderType.CANCEL:
             return [(f"cancel {order_id(event.other)}", "")]
-        price = "market" if event.otype == OrderType.MARKET else format_price(event.price)
+        market = event.otype in (OrderType.MARKET, OrderType.STOP)
+        price = "market" if market else format_price(event.price)
         what = (
             f"{side_word(event.side):<4} {TYPE_NAMES.get(event.otype, '?')} {TIF_NAMES.get(event.tif, '?')}"
         )
         pieces = [(what, style), (f" {event.qty:,} @ {price}", style)]
+        if event.otype in (OrderType.STOP, OrderType.STOP_LIMIT):
+            pieces.append((f" stop {format_price(event.other)}", style))
+        elif event.otype == OrderType.ICEBERG:
+            pieces.append((f" shows {event.other:,}", style))
         if event.account >= 0:
             pieces.append((f"  acct {event.account}", OPTIONAL))
         return pieces
@@ -92,7 +103,15 @@ def detail(event: TapeEvent) -> list[Piece]:
         ]
     if event.kind == "cancelled":
         by = f" (by {order_id(event.other)})" if event.other else ""
-        return [(f"{event.qty:,} left unfilled{by}", "dim")]
+        why = f" ({reason_text(event.reason)})" if event.reason else ""
+        return [(f"{event.qty:,} left unfilled{by}{why}", "dim")]
+    if event.kind == "amended":
+        place = "to the back" if event.reason else "keeps its place"
+        return [(f"now {event.qty:,} @ {format_price(event.price)}, {place}", "")]
+    if event.kind == "triggered":
+        return [("stop touched: enters the book", "bold")]
+    if event.kind == "shown":
+        return [(f"shows {event.qty:,} of {event.other:,} @ {format_price(event.price)}", "dim")]
     if event.kind == "cancel_done":
         return [(f"{order_id(event.other)} cancelled", "dim")]
     if event.kind == "reject":
