@@ -16,7 +16,9 @@ module decodes the batches, in journal order, into the tables of a row per order
           qty INTEGER, PRIMARY KEY(symbol, match_seq)) WITHOUT ROWID
     results(order_id INTEGER, event TEXT,   -- ACK REJECT CANCELLED CANCEL_DONE
             detail INTEGER,         -- REJECT: RejectReason code; CANCELLED: leaves;
-                                    -- CANCEL_DONE: the cancelled order's id; ACK: NULL
+                                    -- CANCEL_DONE: the cancelled order's id; ACK: NULL;
+                                    -- AMENDED (of the amend's id): the amended order's id;
+                                    -- TRIGGERED (of the stop): its priority stamp
             broker INTEGER,         -- the index of the broker that answered
             PRIMARY KEY(order_id, event)) WITHOUT ROWID
 
@@ -73,6 +75,8 @@ INSERT_RESULTS = "INSERT OR IGNORE INTO results VALUES (?,?,?,?)"
 TYPE_NAMES = {int(t): t.name for t in OrderType}
 TIF_NAMES = {int(t): t.name for t in TimeInForce}
 RESULT_NAMES = {int(e): e.name for e in Event if e != Event.TRADE}
+# an iceberg shows slices several times: not a result (one per order and event), the fills say it
+_SHOWN = int(Event.SHOWN)
 
 _TRADE = int(Event.TRADE)
 _ACK = int(Event.ACK)
@@ -237,6 +241,8 @@ class TableRows:
                 for kind, a, b, c, d, e, f in rest:
                     if kind == _TRADE:  # sym, match_seq, buy_oid, sell_oid, price, qty
                         add_fill((name_of(a, _UNKNOWN), b, c, d, e, f))
+                    elif kind == _SHOWN:
+                        continue
                     else:  # oid, detail (an ACK has none)
                         add_result((a, names[kind], None if kind == _ACK else b, broker))
                 break

@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.book import OrderBook
+from simulator.order_types import STP_MODES
+from simulator.stp_book import new_book
 from simulator.fills_digest import FillsDigest
 from simulator.journal_expand import expanded_copy
 from simulator.journal_file import JournalError, open_journal, partial_reason, read_run_value, report_at
@@ -48,7 +50,7 @@ from simulator.orders import Event, OrderType, RejectReason, TimeInForce
 from simulator.processes import STOP_SIGNALS
 
 _TRADE = int(Event.TRADE)
-_ACK = int(Event.ACK)
+_ACK, _SHOWN = int(Event.ACK), int(Event.SHOWN)
 _EVENT_NAMES = {int(e): e.name for e in Event}
 _TYPE_CODES = {t.name: int(t) for t in OrderType}
 _TIF_CODES = {t.name: int(t) for t in TimeInForce}
@@ -206,8 +208,10 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
         syms: dict[object, _Symbol] = {}
         results = iter(con.execute(_RESULTS_SQL))
         row = next(results, None)
-        # journalled CANCELLEDs of replayed orders, until a later cancel makes them: id -> leaves
-        later: dict[int, object] = {}
+        # journalled results of replayed orders that a later order makes (a CANCELLED by a
+        # cancel or by self-trade prevention, a stop's TRIGGERED and what follows): (id, event) -> detail
+        later: dict[tuple[int, str], object] = {}
+        stp = STP_MODES.index(config["stp"]) if isinstance(config, dict) and config.get("stp") in STP_MODES else 0
         types, tifs, names = _TYPE_CODES, _TIF_CODES, _EVENT_NAMES
         results_got = 0
         out: list = []
@@ -224,7 +228,7 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
                 trades = symbol in known if known is not None else _looks_like_ticker(symbol)
                 s = syms[symbol] = _Symbol(
                     str(symbol),
-                    OrderBook(str(symbol)) if trades else None,
+                    new_book(str(symbol), 0, stp) if trades else None,
                     iter(con.execute(_FILLS_SQL, (symbol,))),
                     digest_syms.get(symbol, -1),
                 )
@@ -244,16 +248,17 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
             book = s.book
             if book is None:
                 out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
-            elif otype == "CANCEL":
-                if type(target) is int:
-                    book.cancel_into(out, oid, target)
+            elif otype == "CANCEL":  # qty > 0: an amend
+                if type(target) is int and type(price) is int and type(qty) is int:
+                    book.cancel_into(out, oid, target, price, qty)
                 else:
-                    out = _flat(book.cancel(oid, target))
+                    out = _flat(book.cancel(oid, target, price, qty))
             elif type(price) is int and type(qty) is int and type(side) is int and type(account) is int:
-                book.submit_into(out, oid, account, side, types.get(otype, -1), tifs.get(tif, -1), price, qty)
+                code, tcode = types.get(otype, -1), tifs.get(tif, -1)
+                book.submit_into(out, oid, account, side, code, tcode, price, qty, target or 0)
             else:  # what no int64 wire record carries: the book's own checks say MALFORMED
                 code, tcode = types.get(otype, -1), tifs.get(tif, -1)
-                out = _flat(book.submit(oid, account, side, code, tcode, price, qty))
+                out = _flat(book.submit(oid, account, side, code, tcode, price, qty, target or 0))
 
             it = iter(out)
             for kind, a, b, c, d, e, f in zip(it, it, it, it, it, it, it):
@@ -266,26 +271,25 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
                     if expected != fill or s.cut is not None:
                         v.fill(s, expected, fill)
                     continue
+                if kind == _SHOWN:  # not journalled as a result (journal_expand)
+                    continue
                 results_got += 1
                 name = names[kind]
                 detail = None if kind == _ACK else b
                 if a == oid:
                     got = mine.pop(name, _MISSING) if mine else _MISSING
-                else:  # the CANCELLED of this cancel's target
-                    got = later.pop(a, _MISSING)
+                else:  # a result of an earlier order, made by this one
+                    got = later.pop((a, name), _MISSING)
                 if got != detail or s.cut is not None:
                     v.result(s, a, name, got, detail, mine if a == oid else None)
             if mine:
-                for name, detail in mine.items():
-                    if name == "CANCELLED":  # a cancel further on may make it
-                        later[oid] = detail
-                    else:
-                        v.extra(s.name, oid, name, detail)
+                for name, detail in mine.items():  # an order further on may make it
+                    later[(oid, name)] = detail
         if row is not None:
             v.extra(None, row[0], row[1], row[2])
         if later:
-            oid = min(later)
-            v.extra(con.execute(_SYMBOL_SQL, (oid,)).fetchone()[0], oid, "CANCELLED", later[oid])
+            oid, name = min(later)
+            v.extra(con.execute(_SYMBOL_SQL, (oid,)).fetchone()[0], oid, name, later[oid, name])
 
         complete = v.complete
         for symbol in sorted(set(journal_counts) | set(syms), key=str):

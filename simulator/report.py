@@ -113,6 +113,7 @@ def build_report(config: SimConfig, outcome: Outcome) -> dict:
             "reject_reasons": figures.get("cancel_rejects", {}),
         },
         "reject_reasons": figures.get("order_rejects", dict(s.reject_reasons)),
+        "order_types": figures.get("order_types", {}),
         "reconciled": bool(rec is not None and rec.ok),
         "lost_ids": rec.lost_ids[:1000] if rec else [],
         "lost_cancel_ids": rec.lost_cancel_ids[:1000] if rec else [],
@@ -234,6 +235,16 @@ def _umask() -> int:
     return mask
 
 
+def types_line(t: dict) -> str:
+    """The summary's line of what the order types did."""
+    stp = t.get("cancel_reasons", {}).get("SELF_TRADE", 0)
+    return (
+        f"types    {t['amends_done']:,} amends, {t['stops_triggered']:,} stops triggered "
+        f"({t['stops_held_at_end']:,} still held), {t['iceberg_refills']:,} iceberg refills, "
+        f"{stp:,} self-trade cancels"
+    )
+
+
 def summary_text(report: dict) -> str:
     o = report["orders"]
     lat = report["latency_us"]["ack"]
@@ -256,6 +267,8 @@ def summary_text(report: dict) -> str:
     if c.get("reject_reasons"):
         reasons = ", ".join(f"{k} {v:,}" for k, v in c["reject_reasons"].items())
         lines.append(f"         cancel requests: {reasons} (the order had gone first: not an error)")
+    if report.get("order_types"):
+        lines.append(types_line(report["order_types"]))
     lines += [
         f"fills    {report['fills']['count']:,} trades, {report['fills']['volume']:,} shares, "
         f"digest {report['fills']['digest'][:16]}",

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator.rejects import reasons_by_name
+
 from simulator.series import Series
 from simulator.symbol_stats import account_table, final_books
 
@@ -69,4 +71,18 @@ def run_figures(bank: Any, series: Series) -> dict[str, Any]:
         "brokers": brokers,
         "order_rejects": led.reject_counts(cancels=False),
         "cancel_rejects": led.reject_counts(cancels=True),
+        "order_types": order_type_figures(bank),
+    }
+
+
+def order_type_figures(bank: Any) -> dict[str, Any]:
+    """What the order types beyond LIMIT/MARKET did (ledger_types.py): the report's order_types."""
+    types = bank.ledger.types
+    held = sum(len(stops) for b in bank.brokers.brokers if b.final is not None for stops in b.final.held.values())
+    return {
+        "amends_done": types.amends_done,
+        "stops_triggered": types.triggers,
+        "stops_held_at_end": held,  # counted in orders.resting too: they rest, off the book
+        "iceberg_refills": types.refills,
+        "cancel_reasons": reasons_by_name(types.cancel_reasons),
     }
