@@ -316,9 +316,7 @@ class AmqpBrokers(SimplePlugin):
             b.state = STARTING
         books = {}
         if b.channel.sent:
-            books = {
-                symbol: msg.BookState(*state) for symbol, state in self.book_states(hello.index).items()
-            }
+            books = {symbol: msg.BookState(*state) for symbol, state in self.book_states(hello.index).items()}
         self.link.publish(hello.reply_to, msg.encode(msg.TAKEOVER, msg.Takeover(books, b.base)))
         how = "took over" if took_over else "took"
         log.log(

@@ -458,15 +458,21 @@ class OrderBook:
         levels = [bids[p][1] for p in reversed(self._bid_keys)] + [
             asks[-k][1] for k in reversed(self._ask_keys)
         ]
-        return [(e[0], e[2], e[4], e[3], e[1] + e[5] if len(e) > 5 else e[1]) for lv in levels for e in lv if e[1]]
+        return [
+            (e[0], e[2], e[4], e[3], e[1] + e[5] if len(e) > 5 else e[1]) for lv in levels for e in lv if e[1]
+        ]
 
-    def state(self) -> tuple[list[tuple[int, ...]], list[tuple]]:
+    def state(self) -> tuple[list[tuple], list[tuple]]:
         """What ``restore`` takes to rebuild this book: the resting orders as ``resting()``
         lists them, an iceberg's with (display, visible) after, and the held stops."""
         bids, asks = self._bids, self._asks
-        levels = [bids[p][1] for p in reversed(self._bid_keys)] + [asks[-k][1] for k in reversed(self._ask_keys)]
+        levels = [bids[p][1] for p in reversed(self._bid_keys)] + [
+            asks[-k][1] for k in reversed(self._ask_keys)
+        ]
         entries = [
-            (e[0], e[2], e[4], e[3], e[1] + e[5], e[6], e[1]) if len(e) > 5 else (e[0], e[2], e[4], e[3], e[1])
+            (e[0], e[2], e[4], e[3], e[1] + e[5], e[6], e[1])
+            if len(e) > 5
+            else (e[0], e[2], e[4], e[3], e[1])
             for lv in levels
             for e in lv
             if e[1]

@@ -35,9 +35,9 @@ from cherrypy.process.plugins import SimplePlugin
 from simulator import messages as msg
 from simulator import order_types, processes
 from simulator.book import OrderBook
-from simulator.stp_book import new_book
 from simulator.bus import drive, new_bus
 from simulator.orders import Event, OrderType, RejectReason
+from simulator.stp_book import new_book
 from simulator.tape import Cancel, Submit, TapeRecorder
 from simulator.wire import ORDER_WIDTH
 

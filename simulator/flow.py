@@ -50,7 +50,7 @@ from typing import Protocol
 import numpy as np
 
 from simulator import flow_types, wire
-from simulator.flow_types import TypeShares
+from simulator.flow_types import NO_TYPES, TypeShares
 from simulator.orders import OrderType, TimeInForce
 from simulator.pending_cancels import ACCOUNT, OID, PRICE, RANDOM, SIDE, SYM, WIDTH, PendingCancels
 
@@ -115,7 +115,7 @@ class OrderFlow:
         ioc_ratio: float = 0.10,
         cancel_ratio: float = 0.10,
         invalid_ratio: float = 0.0,
-        types: TypeShares = TypeShares(),
+        types: TypeShares = NO_TYPES,
     ) -> None:
         if not symbols:
             raise ValueError("an order flow needs at least one symbol")
@@ -165,7 +165,11 @@ class OrderFlow:
             cancel_ratio=config.cancel_ratio,
             invalid_ratio=config.invalid_ratio,
             types=TypeShares(
-                config.fok_ratio, config.post_only_ratio, config.stop_ratio, config.iceberg_ratio, config.amend_ratio
+                config.fok_ratio,
+                config.post_only_ratio,
+                config.stop_ratio,
+                config.iceberg_ratio,
+                config.amend_ratio,
             ),
         )
 
@@ -332,7 +336,9 @@ class OrderFlow:
         cancels[:, 4], cancels[:, 5] = _CANCEL, _DAY
         target = np.concatenate((old[:, OID], oid_of_candidate[young]))
         cancels[:, 8] = target[sent]
-        flow_types.amend(rng, self.types.amend, cancels, d_random[sent], d_side[sent], d_price[sent], ref[after])
+        flow_types.amend(
+            rng, self.types.amend, cancels, d_random[sent], d_side[sent], d_price[sent], ref[after]
+        )
         rows[cancel_at] = cancels
         rows[:, 0] = base + np.arange(b + c)
 

@@ -44,6 +44,9 @@ class TypeShares:
         return bool(self.fok or self.post_only or self.stop or self.iceberg)
 
 
+NO_TYPES = TypeShares()  # the flow of LIMIT and MARKET orders only
+
+
 def convert(
     rng: np.random.Generator,
     shares: TypeShares,

@@ -66,7 +66,12 @@ class TypeLedger:
             elif k == _AMENDED:
                 target = window.slot(b)
                 # the target may have been acked in this batch: its ACK is booked after this
-                if state[slot] != SENT or record[slot, _OTYPE] != _CANCEL or target is None or state[target] == FREE:
+                if (
+                    state[slot] != SENT
+                    or record[slot, _OTYPE] != _CANCEL
+                    or target is None
+                    or state[target] == FREE
+                ):
                     ledger.unknown_events += 1
                     continue
                 state[slot] = FREE
@@ -115,7 +120,9 @@ class TypeLedger:
             if state != ACKED:
                 first_unanswered.setdefault(symbol, oid)
             elif r[_OTYPE] in (_STOP, _STOP_LIMIT) and oid not in self.triggered:
-                held[symbol].append((oid, r[_ACCOUNT], r[_SIDE], r[_OTYPE], r[_TIF], r[_PRICE], leaves, r[_TARGET]))
+                held[symbol].append(
+                    (oid, r[_ACCOUNT], r[_SIDE], r[_OTYPE], r[_TIF], r[_PRICE], leaves, r[_TARGET])
+                )
             else:
                 order: tuple = (oid, r[_ACCOUNT], r[_SIDE], r[_PRICE], leaves)
                 if r[_OTYPE] == _ICEBERG:

@@ -107,7 +107,9 @@ class BookState:
     match_seq: int  # trades so far on this book
     last_price: int | None
     max_oid: int  # highest order id this book has answered
-    held: tuple[tuple[int, ...], ...] = ()  # stops not triggered: (oid, account, side, otype, tif, price, qty, trigger)
+    held: tuple[
+        tuple[int, ...], ...
+    ] = ()  # stops not triggered: (oid, account, side, otype, tif, price, qty, trigger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +136,9 @@ class FinalReport:
     trades: int
     bad_messages: int
     resting: dict[str, list[tuple[int, int, int, int, int]]] = field(default_factory=dict)
-    held: dict[str, list[tuple[int, ...]]] = field(default_factory=dict)  # stops never triggered, as BookState's
+    held: dict[str, list[tuple[int, ...]]] = field(
+        default_factory=dict
+    )  # stops never triggered, as BookState's
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from simulator.orders import STAMP_SHIFT, Event, OrderType, RejectReason, TimeInForce
+from simulator.orders import STAMP_SHIFT, RejectReason
 
 STP_MODES = ("none", "cancel-newest", "cancel-oldest", "cancel-both")
 _NEWEST, _OLDEST = 1, 2
@@ -82,7 +82,9 @@ def check_order(
         return RejectReason.MALFORMED
     if side not in (1, -1) or otype not in (0, 1, 3, 4, 5) or not 0 <= tif <= 4:
         return RejectReason.MALFORMED
-    if (otype in (_STOP, _STOP_LIMIT) and tif not in (_DAY, _GTC, _IOC)) or (otype == _MARKET and tif == _GTX):
+    if (otype in (_STOP, _STOP_LIMIT) and tif not in (_DAY, _GTC, _IOC)) or (
+        otype == _MARKET and tif == _GTX
+    ):
         return RejectReason.MALFORMED
     if qty <= 0:
         return RejectReason.QTY_NOT_POSITIVE
@@ -112,7 +114,16 @@ def next_stamp(book: Book, m: int) -> int:
 
 
 def submit(
-    book: Book, out: list, oid: int, account: int, side: int, otype: int, tif: int, price: int, qty: int, target: int
+    book: Book,
+    out: list,
+    oid: int,
+    account: int,
+    side: int,
+    otype: int,
+    tif: int,
+    price: int,
+    qty: int,
+    target: int,
 ) -> None:
     """Take any order (exact ints): append its events to ``out`` as flat records."""
     if oid > book._max_oid:
@@ -135,26 +146,15 @@ def submit(
             hold(book, stop)
     else:
         display = target if otype == _ICEBERG else 0
-        _enter(book, out, oid, account, side, otype, tif, price, qty, display, oid << STAMP_SHIFT, oid)
+        _enter(book, out, (oid, account, side, otype, tif, price, qty), display, oid << STAMP_SHIFT, oid)
     if book.held:
         after_trades(book, out, oid)
 
 
-def _enter(
-    book: Book,
-    out: list,
-    oid: int,
-    account: int,
-    side: int,
-    otype: int,
-    tif: int,
-    price: int,
-    qty: int,
-    display: int,
-    stamp: int,
-    m: int,
-) -> None:
-    """An acked order meets the book (``m``: the message being handled), then rests or ends."""
+def _enter(book: Book, out: list, order: tuple, display: int, stamp: int, m: int) -> None:
+    """An acked order, (oid, account, side, otype, tif, price, qty), meets the book (``m``: the
+    message being handled), then rests or ends."""
+    oid, account, side, otype, tif, price, qty = order
     remaining, stopped = _match(book, out, oid, account, side, _limit(otype, side, price), qty, m)
     if stopped:
         out += (_CANCELLED, oid, remaining, _SELF_TRADE, 0, 0, 0)
@@ -170,7 +170,15 @@ def _limit(otype: int, side: int, price: int) -> int:
 
 
 def rest(
-    book: Book, out: list, oid: int, account: int, side: int, price: int, leaves: int, display: int, stamp: int
+    book: Book,
+    out: list,
+    oid: int,
+    account: int,
+    side: int,
+    price: int,
+    leaves: int,
+    display: int,
+    stamp: int,
 ) -> None:
     """Put an order at the back of its level; an iceberg shows its first slice (SHOWN)."""
     if display:
@@ -180,7 +188,9 @@ def rest(
     else:
         e = [oid, leaves, account, price, side]
     book._index[oid] = e
-    levels, keys, key = (book._bids, book._bid_keys, price) if side == 1 else (book._asks, book._ask_keys, -price)
+    levels, keys, key = (
+        (book._bids, book._bid_keys, price) if side == 1 else (book._asks, book._ask_keys, -price)
+    )
     level = levels.get(price)
     if level is None:
         levels[price] = [0, [e]]
@@ -226,7 +236,11 @@ def _match(
                 continue
             fill = lv if lv <= remaining else remaining
             seq += 1
-            out += (_TRADE, sym, seq, oid, e[0], p, fill) if side == 1 else (_TRADE, sym, seq, e[0], oid, p, fill)
+            out += (
+                (_TRADE, sym, seq, oid, e[0], p, fill)
+                if side == 1
+                else (_TRADE, sym, seq, e[0], oid, p, fill)
+            )
             remaining -= fill
             traded += fill
             last = p
@@ -305,7 +319,9 @@ def hold(book: Book, stop: tuple) -> None:
 def cancel_held(book: Book, out: list, cancel_oid: int, target: int) -> None:
     """Cancel a held stop: CANCELLED with its whole quantity, then CANCEL_DONE."""
     stop = book.held.pop(target)
-    stops, key = (book.buy_stops, (stop[7], target)) if stop[2] == 1 else (book.sell_stops, (-stop[7], target))
+    stops, key = (
+        (book.buy_stops, (stop[7], target)) if stop[2] == 1 else (book.sell_stops, (-stop[7], target))
+    )
     del stops[bisect_left(stops, key)]
     out += (_CANCELLED, target, stop[6], 0, 0, 0, 0, _CANCEL_DONE, cancel_oid, target, 0, 0, 0, 0)
 
@@ -330,9 +346,9 @@ def _enter_stop(book: Book, out: list, stop: tuple, m: int) -> None:
     stamp = next_stamp(book, m)
     out += (_TRIGGERED, oid, stamp, 0, 0, 0, 0)
     if otype == _STOP:
-        _enter(book, out, oid, account, side, _MARKET, _IOC, 0, qty, 0, stamp, m)
+        _enter(book, out, (oid, account, side, _MARKET, _IOC, 0, qty), 0, stamp, m)
     else:
-        _enter(book, out, oid, account, side, _LIMIT, tif, price, qty, 0, stamp, m)
+        _enter(book, out, (oid, account, side, _LIMIT, tif, price, qty), 0, stamp, m)
 
 
 def _touched(book: Book, out: list) -> list[tuple]:
@@ -427,8 +443,3 @@ def held_stops(book: Book) -> list[tuple]:
     """The held stops as order records without the symbol, by id:
     (oid, account, side, otype, tif, price, qty, trigger)."""
     return [book.held[oid] for oid in sorted(book.held)]
-
-
-TIF_NAMES = {int(t): t.name for t in TimeInForce}
-TYPE_NAMES = {int(t): t.name for t in OrderType}
-EVENT_NAMES = {int(e): e.name for e in Event}

@@ -41,13 +41,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.book import OrderBook
-from simulator.order_types import STP_MODES
-from simulator.stp_book import new_book
 from simulator.fills_digest import FillsDigest
 from simulator.journal_expand import expanded_copy
 from simulator.journal_file import JournalError, open_journal, partial_reason, read_run_value, report_at
+from simulator.order_types import STP_MODES
 from simulator.orders import Event, OrderType, RejectReason, TimeInForce
 from simulator.processes import STOP_SIGNALS
+from simulator.stp_book import new_book
 
 _TRADE = int(Event.TRADE)
 _ACK, _SHOWN = int(Event.ACK), int(Event.SHOWN)
@@ -211,7 +211,11 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
         # journalled results of replayed orders that a later order makes (a CANCELLED by a
         # cancel or by self-trade prevention, a stop's TRIGGERED and what follows): (id, event) -> detail
         later: dict[tuple[int, str], object] = {}
-        stp = STP_MODES.index(config["stp"]) if isinstance(config, dict) and config.get("stp") in STP_MODES else 0
+        stp = (
+            STP_MODES.index(config["stp"])
+            if isinstance(config, dict) and config.get("stp") in STP_MODES
+            else 0
+        )
         types, tifs, names = _TYPE_CODES, _TIF_CODES, _EVENT_NAMES
         results_got = 0
         out: list = []

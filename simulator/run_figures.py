@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.rejects import reasons_by_name
-
 from simulator.series import Series
 from simulator.symbol_stats import account_table, final_books
 
@@ -78,7 +77,9 @@ def run_figures(bank: Any, series: Series) -> dict[str, Any]:
 def order_type_figures(bank: Any) -> dict[str, Any]:
     """What the order types beyond LIMIT/MARKET did (ledger_types.py): the report's order_types."""
     types = bank.ledger.types
-    held = sum(len(stops) for b in bank.brokers.brokers if b.final is not None for stops in b.final.held.values())
+    held = sum(
+        len(stops) for b in bank.brokers.brokers if b.final is not None for stops in b.final.held.values()
+    )
     return {
         "amends_done": types.amends_done,
         "stops_triggered": types.triggers,

@@ -35,5 +35,3 @@ class StpOrderBook(OrderBook):
 def new_book(symbol: str, sym_id: int = 0, stp: int = 0) -> OrderBook:
     """A book for ``symbol``; with a self-trade prevention mode (1..3), an ``StpOrderBook``."""
     return StpOrderBook(symbol, sym_id, stp) if stp else OrderBook(symbol, sym_id)
-
-

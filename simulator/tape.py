@@ -66,7 +66,15 @@ class TapeRecorder:
         """The book's two entry points, recording what they do for the tape."""
 
         def taped_submit(
-            out: list, oid: int, account: int, side: int, otype: int, tif: int, price: int, qty: int, target: int = 0
+            out: list,
+            oid: int,
+            account: int,
+            side: int,
+            otype: int,
+            tif: int,
+            price: int,
+            qty: int,
+            target: int = 0,
         ) -> None:
             start = len(out)
             submit(out, oid, account, side, otype, tif, price, qty, target)
@@ -112,7 +120,9 @@ def tape_events(
             by = oid if rec[1] != oid and otype == _CANCEL else 0  # the cancel request that ended it
             out.append(TapeEvent(seq, t_s, "cancelled", symbol, rec[1], qty=rec[2], other=by, reason=rec[3]))
         elif kind == _AMENDED:  # the target now rests with these leaves at this price
-            out.append(TapeEvent(seq, t_s, "amended", symbol, rec[2], price=rec[4], qty=rec[3], reason=rec[6] != 0))
+            out.append(
+                TapeEvent(seq, t_s, "amended", symbol, rec[2], price=rec[4], qty=rec[3], reason=rec[6] != 0)
+            )
         elif kind == _TRIGGERED:
             out.append(TapeEvent(seq, t_s, "triggered", symbol, rec[1]))
         elif kind == _SHOWN:

@@ -28,7 +28,11 @@ def _run(tmp_path, name: str, *flags: str, journal: bool = False) -> dict:
 
 def _simulate(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(ROOT / "simulate.py"), *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, str(ROOT / "simulate.py"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -51,8 +55,8 @@ def test_with_self_trade_prevention_no_fill_has_one_account_on_both_sides(tmp_pa
         assert _simulate("journal", "expand", str(tmp_path / f"{name}.db")).returncode == 0
         with sqlite3.connect(tmp_path / f"{name}.db") as db:
             return db.execute(
-                "SELECT count(*) FROM fills f JOIN orders b ON b.id = f.buy_id JOIN orders s ON s.id = f.sell_id "
-                "WHERE b.account = s.account"
+                "SELECT count(*) FROM fills f JOIN orders b ON b.id = f.buy_id "
+                "JOIN orders s ON s.id = f.sell_id WHERE b.account = s.account"
             ).fetchone()[0]
 
     few = ("--orders", "8000", "--accounts", "3", "--brokers", "2")
@@ -77,7 +81,11 @@ def test_a_run_of_every_type_with_broker_kills_keeps_its_digest_and_replays(tmp_
 
 
 def test_a_bad_share_or_stp_mode_is_one_line_and_status_2():
-    for flags in (["--fok-ratio", "1.5"], ["--stp", "cancel-all"], ["--stop-ratio", "0.6", "--iceberg-ratio", "0.5"]):
+    for flags in (
+        ["--fok-ratio", "1.5"],
+        ["--stp", "cancel-all"],
+        ["--stop-ratio", "0.6", "--iceberg-ratio", "0.5"],
+    ):
         done = _simulate("--headless", *flags)
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
         assert "Traceback" not in done.stderr

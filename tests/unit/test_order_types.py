@@ -65,7 +65,9 @@ class Reference:
             else:
                 self.held.append(order)
         else:
-            self.enter(ev, trades, oid, account, side, otype, tif, price, qty, target, oid << STAMP_SHIFT, oid)
+            self.enter(
+                ev, trades, oid, account, side, otype, tif, price, qty, target, oid << STAMP_SHIFT, oid
+            )
         self.triggers(ev, trades, oid)
         return ev
 
@@ -84,8 +86,15 @@ class Reference:
             return R.BAD_DISPLAY
         return None
 
+    @staticmethod
+    def meets(r, side, price):
+        return r["price"] <= price if side == BUY else r["price"] >= price
+
     def crosses(self, side, price):
-        return any(r["side"] == -side and (r["price"] <= price if side == BUY else r["price"] >= price) for r in self.resting)
+        return any(
+            r["side"] == -side and (r["price"] <= price if side == BUY else r["price"] >= price)
+            for r in self.resting
+        )
 
     def enter(self, ev, trades, oid, account, side, otype, tif, price, qty, display, stamp, m):
         left, stopped = self.match(ev, oid, account, side, otype, price, qty, m, trades)
@@ -106,9 +115,10 @@ class Reference:
         left = qty
         while left:
             book = [
-                r for r in self.resting
-                if r["side"] == -side and (otype == MARKET or (r["price"] <= price if side == BUY else r["price"] >= price))
-            ]  # fmt: skip
+                r
+                for r in self.resting
+                if r["side"] == -side and (otype == MARKET or self.meets(r, side, price))
+            ]
             if not book:
                 break
             best = min(book, key=lambda r: (r["price"] * side, r["prio"]))
@@ -134,7 +144,9 @@ class Reference:
                     best["hidden"] -= best["visible"]
                     best["prio"] = self._back()
                     total = best["visible"] + best["hidden"]
-                    ev.append((Event.SHOWN, best["oid"], total, best["visible"], self.stamp(m), best["price"]))
+                    ev.append(
+                        (Event.SHOWN, best["oid"], total, best["visible"], self.stamp(m), best["price"])
+                    )
                 else:
                     self.resting.remove(best)
         return left, False
@@ -173,7 +185,10 @@ class Reference:
         for r in self.resting:
             if r["oid"] == target:
                 self.resting.remove(r)
-                return [(Event.CANCELLED, target, r["visible"] + r["hidden"]), (Event.CANCEL_DONE, cancel_oid, target)]
+                return [
+                    (Event.CANCELLED, target, r["visible"] + r["hidden"]),
+                    (Event.CANCEL_DONE, cancel_oid, target),
+                ]
         for s in self.held:
             if s[0] == target:
                 self.held.remove(s)
@@ -186,7 +201,9 @@ class Reference:
         if r is None:
             if any(s[0] == target for s in self.held):
                 return [(Event.REJECT, amend_oid, R.NOT_AMENDABLE)]
-            return [(Event.REJECT, amend_oid, R.UNKNOWN_ORDER if target > self.max_oid else R.ORDER_NOT_RESTING)]
+            return [
+                (Event.REJECT, amend_oid, R.UNKNOWN_ORDER if target > self.max_oid else R.ORDER_NOT_RESTING)
+            ]
         if r["display"]:
             return [(Event.REJECT, amend_oid, R.NOT_AMENDABLE)]
         if qty <= 0:
@@ -207,7 +224,9 @@ class Reference:
     def priority_list(self):
         bids = sorted((r for r in self.resting if r["side"] == BUY), key=lambda r: (-r["price"], r["prio"]))
         asks = sorted((r for r in self.resting if r["side"] == SELL), key=lambda r: (r["price"], r["prio"]))
-        return [(r["oid"], r["account"], r["side"], r["price"], r["visible"] + r["hidden"]) for r in bids + asks]
+        return [
+            (r["oid"], r["account"], r["side"], r["price"], r["visible"] + r["hidden"]) for r in bids + asks
+        ]
 
     def held_list(self):
         return sorted(self.held)
@@ -304,7 +323,10 @@ def test_amend_down_keeps_priority_up_or_new_price_loses_it(book):
 @pytest.mark.parametrize(
     "mode, events",
     [
-        (NEWEST, [(Event.ACK, 3), (Event.TRADE, SYM, 1, 3, 1, 100, 5), (Event.CANCELLED, 3, 10, R.SELF_TRADE)]),
+        (
+            NEWEST,
+            [(Event.ACK, 3), (Event.TRADE, SYM, 1, 3, 1, 100, 5), (Event.CANCELLED, 3, 10, R.SELF_TRADE)],
+        ),
         (
             OLDEST,
             [(Event.ACK, 3), (Event.TRADE, SYM, 1, 3, 1, 100, 5), (Event.CANCELLED, 2, 5, R.SELF_TRADE)],
@@ -408,8 +430,10 @@ def test_a_book_restored_from_its_state_matches_like_the_original(stp, before, a
         apply(original, oid, op)
     restored = new_book(SYM, 0, stp)
     resting, held = original.state()
-    restored.restore(resting, held=held, match_seq=original.match_seq, last_price=original.last_price,
-                     max_oid=max((i for i, op in enumerate(before, 1) if op[0] == "order"), default=0))  # fmt: skip
+    top = max((i for i, op in enumerate(before, 1) if op[0] == "order"), default=0)
+    restored.restore(
+        resting, held=held, match_seq=original.match_seq, last_price=original.last_price, max_oid=top
+    )
     for oid, op in enumerate(after, start=len(before) + 1):
         assert apply(original, oid, op) == apply(restored, oid, op)
         assert original.state() == restored.state()
