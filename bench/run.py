@@ -5,6 +5,7 @@
     python bench/run.py --long          # memory over a 10-minute run
     python bench/run.py --amqp URL      # and the AMQP rows (bench/amqp.py) at the end
     python bench/run.py --scale         # throughput and RSS by symbols and accounts
+    python bench/run.py --types         # only the order types' row: every type on against none
 
 Everything runs in this one process tree, one thing after another, and prints one table:
 medians of ``--reps`` repetitions with [min - max]. Ratios are taken against the echo ceiling
@@ -261,6 +262,34 @@ def scale(args: argparse.Namespace) -> int:
     return 0
 
 
+# today's flow: LIMIT and MARKET orders, DAY and IOC, cancels; no stop, FOK, post-only, iceberg, amend
+NO_TYPES = ("--fok-ratio", "0", "--post-only-ratio", "0", "--stop-ratio", "0", "--iceberg-ratio", "0",
+            "--amend-ratio", "0")  # fmt: skip
+
+
+def types_throughput(reps: int, duration: float) -> dict:
+    """--rate 0 with 2 brokers, every order type at its default share against none, alternated in
+    each repetition; the ratio of the two per repetition."""
+    plain, typed = [], []
+    for rep in range(reps):
+        for flags, sink in (((*NO_TYPES,), plain), ((), typed)):
+            r = simulate(
+                "--rate", "0", "--duration", str(duration), "--brokers", "2", "--seed", str(rep + 1), *flags
+            )
+            assert r["reconciled"] and r["orders"]["lost"] == 0, r
+            sink.append(end_to_end(r))
+        print(f"rep {rep + 1}: no new types {plain[-1]:,.0f}/s, every type {typed[-1]:,.0f}/s", flush=True)
+    return {"no_new_types": plain, "every_type": typed, "ratio": [t / p for t, p in zip(typed, plain)]}
+
+
+def print_types(t: dict) -> None:
+    print(f"{'simulator --rate 0, 2 brokers, no new order types':<52} {med(t['no_new_types'])}")
+    print(f"{'simulator --rate 0, 2 brokers, every type at default':<52} {med(t['every_type'])}")
+    r = t["ratio"]
+    name = "ratio every type / no new types (same rep)"
+    print(f"{name:<52} {statistics.median(r):>12.3f}  [{min(r):.3f} - {max(r):.3f}]")
+
+
 def med(values: list[float]) -> str:
     return f"{statistics.median(values):>12,.0f}  [{min(values):,.0f} - {max(values):,.0f}]"
 
@@ -292,9 +321,14 @@ def main() -> int:
     ap.add_argument("--amqp", metavar="URL", help="also the AMQP rows (bench/amqp.py) against this RabbitMQ")
     ap.add_argument("--scale", action="store_true", help="throughput and RSS by symbols and accounts only")
     ap.add_argument("--scale-duration", type=float, default=6.0, help="seconds per --scale run")
+    ap.add_argument("--types", action="store_true", help="only the order types' row")
     args = ap.parse_args()
     if args.scale:
         return scale(args)
+    if args.types:
+        print(f"machine: load {os.getloadavg()}", flush=True)
+        print_types(types_throughput(args.reps, args.duration))
+        return 0
     memory_s = 600.0 if args.long else args.memory_seconds
     out: dict = {"machine": machine(), "reps": args.reps}
     print(
@@ -339,6 +373,9 @@ def main() -> int:
         "ratio_2_brokers_to_raw_echo": raw_ratios,
     }
 
+    # 2b: the order types' cost: every type at its default share against today's flow
+    out["order_types"] = types = types_throughput(args.reps, args.duration)
+
     # 3: latency at fixed offered rates (open loop: timed from when each order was due)
     latency = {}
     for rate in (1000, 10000, 50000):
@@ -379,6 +416,7 @@ def main() -> int:
             f"{f'ratio simulator (2 brokers) / {name}':<52} {statistics.median(r):>12.3f}  "
             f"[{min(r):.3f} - {max(r):.3f}]"
         )
+    print_types(types)
     for rate, d in latency.items():
         for kind in ("ack", "final"):
             cells = "  ".join(f"{k} {statistics.median(v) / 1000:,.2f}" for k, v in d[kind].items())

@@ -370,7 +370,7 @@ class OrderBook:
                         at_price[1].append(e)
                 else:
                     out += (4, oid, remaining, 0, 0, 0, 0)
-        if self.held:  # stops wait: this order's trades may have touched their triggers
+        if self.held and self.stops_seq != self._match_seq:  # trades while stops wait
             order_types.after_trades(self, out, oid)
 
     def cancel_into(self, out: list, cancel_oid: int, target_oid: int, price: int = 0, qty: int = 0) -> None:

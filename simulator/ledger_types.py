@@ -57,8 +57,31 @@ class TypeLedger:
         special = kind >= _AMENDED
         if not special.any():
             return ev
+        rows = ev[special]
+        kinds = rows[:, 0]
+        for k in (_SHOWN, _TRIGGERED):  # many (an iceberg's slices): booked whole-array when sound
+            some = rows[kinds == k]
+            slots = window.slots(some[:, 1]) if len(some) else None
+            if slots is None or (window.state[slots] == FREE).any():
+                self._rows(some.tolist(), window, ledger)
+                continue
+            oids, stamps = some[:, 1].tolist(), (some[:, 4] if k == _SHOWN else some[:, 2]).tolist()
+            self.stamps.update(zip(oids, stamps))
+            if k == _SHOWN:
+                self.shown.update(zip(oids, some[:, 2].tolist()))
+                self.refills += int(np.count_nonzero(some[:, 4] != some[:, 1] << STAMP_SHIFT))
+            else:
+                self.triggered.update(oids)
+                self.triggers += len(oids)
+        self._rows(rows[(kinds != _SHOWN) & (kinds != _TRIGGERED)].tolist(), window, ledger)
+        if len(self.stamps) + len(self.shown) > self._prune_at:
+            self._prune(window)
+        return ev[~special]
+
+    def _rows(self, rows: list, window: OrderWindow, ledger: Any) -> None:
+        """Book events one by one: AMENDED, and what the whole-array step refused."""
         state, record = window.state, window.record
-        for row in ev[special].tolist():
+        for row in rows:
             k, a, b = row[0], row[1], row[2]
             slot = window.slot(a)
             if slot is None or state[slot] == FREE:
@@ -91,9 +114,6 @@ class TypeLedger:
                 self.refills += row[4] != a << STAMP_SHIFT
             else:
                 ledger.unknown_events += 1
-        if len(self.stamps) + len(self.shown) > self._prune_at:
-            self._prune(window)
-        return ev[~special]
 
     def _prune(self, window: OrderWindow) -> None:
         """Forget the orders that are final: what is kept follows the orders open."""

@@ -329,8 +329,23 @@ def cancel_held(book: Book, out: list, cancel_oid: int, target: int) -> None:
 def after_trades(book: Book, out: list, m: int) -> None:
     """Enter every held stop the trades since the last check touched, in trigger order, and
     those their own trades touch after them (message ``m`` made the first trades)."""
-    if book.triggering:
-        return  # the loop below is running: it checks again after each stop it enters
+    if book.triggering or book.stops_seq == book._match_seq:
+        return  # the loop below is running (it checks after each stop it enters), or no trade
+    # most trades touch no trigger: the range of their prices says so at once
+    n, lo, hi, i = book._match_seq - book.stops_seq, _TOP, 0, len(out) - 7
+    while n and i >= 0:
+        if out[i] == 3:  # a trade
+            p = out[i + 5]
+            if p < lo:
+                lo = p
+            if p > hi:
+                hi = p
+            n -= 1
+        i -= 7
+    buys, sells = book.buy_stops, book.sell_stops
+    if (not buys or buys[0][0] > hi) and (not sells or -sells[0][0] < lo):
+        book.stops_seq = book._match_seq
+        return
     book.triggering = True
     try:
         queue = deque(_touched(book, out))
