@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import signal
 import statistics
 import subprocess
@@ -269,25 +270,41 @@ NO_TYPES = ("--fok-ratio", "0", "--post-only-ratio", "0", "--stop-ratio", "0", "
 
 def types_throughput(reps: int, duration: float) -> dict:
     """--rate 0 with 2 brokers, every order type at its default share against none, alternated in
-    each repetition; the ratio of the two per repetition."""
-    plain, typed = [], []
+    each repetition; the ratio of the two per repetition. Beside the orders a second, the CPU
+    time of the whole process tree per order (getrusage of the children: less moved by the other
+    loads of a shared machine than the wall clock is)."""
+    plain, typed, cpu_plain, cpu_typed = [], [], [], []
     for rep in range(reps):
-        for flags, sink in (((*NO_TYPES,), plain), ((), typed)):
+        for flags, sink, cpu in (((*NO_TYPES,), plain, cpu_plain), ((), typed, cpu_typed)):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             r = simulate(
                 "--rate", "0", "--duration", str(duration), "--brokers", "2", "--seed", str(rep + 1), *flags
             )
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             assert r["reconciled"] and r["orders"]["lost"] == 0, r
             sink.append(end_to_end(r))
-        print(f"rep {rep + 1}: no new types {plain[-1]:,.0f}/s, every type {typed[-1]:,.0f}/s", flush=True)
-    return {"no_new_types": plain, "every_type": typed, "ratio": [t / p for t, p in zip(typed, plain)]}
+            used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            cpu.append(used / r["orders"]["placed"] * 1e6)
+        print(
+            f"rep {rep + 1}: no new types {plain[-1]:,.0f}/s ({cpu_plain[-1]:.1f} us CPU/order), "
+            f"every type {typed[-1]:,.0f}/s ({cpu_typed[-1]:.1f} us CPU/order)",
+            flush=True,
+        )
+    return {
+        "no_new_types": plain,
+        "every_type": typed,
+        "ratio": [t / p for t, p in zip(typed, plain)],
+        "cpu_us_per_order": {"no_new_types": cpu_plain, "every_type": cpu_typed},
+        "cpu_ratio": [p / t for t, p in zip(cpu_typed, cpu_plain)],
+    }
 
 
 def print_types(t: dict) -> None:
     print(f"{'simulator --rate 0, 2 brokers, no new order types':<52} {med(t['no_new_types'])}")
     print(f"{'simulator --rate 0, 2 brokers, every type at default':<52} {med(t['every_type'])}")
-    r = t["ratio"]
-    name = "ratio every type / no new types (same rep)"
-    print(f"{name:<52} {statistics.median(r):>12.3f}  [{min(r):.3f} - {max(r):.3f}]")
+    for name, r in (("ratio every type / no new types (same rep)", t["ratio"]),
+                    ("CPU per order: no new types / every type", t["cpu_ratio"])):  # fmt: skip
+        print(f"{name:<52} {statistics.median(r):>12.3f}  [{min(r):.3f} - {max(r):.3f}]")
 
 
 def med(values: list[float]) -> str:

@@ -18,15 +18,13 @@ data rather than objects:
 * a level is the list ``[dead_entries, entries]``: live orders at the level =
   ``len(entries) - dead_entries``, and it is removed when that reaches 0. ``entries`` is a plain
   list, oldest first: with many symbols nearly every level holds one or two orders, and a
-  deque (760 bytes empty) made a resting order cost about 1.3 KB; taking the oldest from a
-  list shifts what is behind it, a few pointers for the levels the flow makes. Its total quantity is
-  summed only when a view asks for it, so placing an order touches no counter;
+  deque (760 bytes empty) made a resting order cost about 1.3 KB; taking the oldest from a list
+  shifts a few pointers. Its total is summed only when a view asks, so resting touches no counter;
 * an entry is the list ``[oid, leaves, account, price, side]``; arrival order in the level is
   the time priority. An iceberg's entry is longer, ``[oid, visible, account, price, side,
   hidden, display]``: its ``leaves`` place is what shows, and when that is filled up the next
-  slice goes to the back of the level. The other types (stops, FOK, post-only, amends, self-trade
-  prevention) live in ``order_types.py``: they leave the hot path through its failed range
-  check, so a plain LIMIT or MARKET order pays nothing for them;
+  slice goes to the back of the level. The other types (stops, FOK, post-only, amends, STP) live in
+  ``order_types.py``: they leave the hot path through its failed range check;
 * cancels use lazy deletion: the entry's leaves are set to 0 and it stays in its level until
   matching reaches it (or the level empties, or the level is compacted once dead entries make
   up more than about half of its entries), so a cancel costs amortised O(1), plus a bisect and a
@@ -39,7 +37,7 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
 
 from simulator import order_types
-from simulator.order_types import check_order
+from simulator.order_checks import _is_int, check_order, is_special
 from simulator.orders import Event, OrderType, RejectReason, Side, TimeInForce
 
 __all__ = ["OrderBook", "check_order"]
@@ -74,11 +72,6 @@ def _leaves(entries: Iterable[list[int]]) -> int:
     return sum(e[1] for e in entries)
 
 
-def _is_int(x: object) -> bool:
-    """True for ints and int enums, False for bool (and everything else)."""
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
 class OrderBook:
     """The limit order book of one symbol, matching with price-time priority.
 
@@ -104,6 +97,8 @@ class OrderBook:
         "buy_stops",
         "sell_stops",
         "stops_seq",
+        "stop_lo",
+        "stop_hi",
         "stamp_at",
         "stamp_k",
         "triggering",
@@ -126,6 +121,7 @@ class OrderBook:
         self.buy_stops: list[tuple[int, int]] = []  # (trigger, oid) of held buy stops, ascending
         self.sell_stops: list[tuple[int, int]] = []  # (-trigger, oid) of held sell stops, ascending
         self.stops_seq = 0  # the match_seq up to which the stops were checked
+        self.stop_lo, self.stop_hi = order_types.NO_BUY_STOP, order_types.NO_SELL_STOP  # the nearest triggers
         self.stamp_at = self.stamp_k = 0  # the message the latest stamp was given for, and its k
         self.triggering = False  # stops are being entered: triggers found meanwhile queue up
 
@@ -232,7 +228,7 @@ class OrderBook:
             and (tif == 0 or tif == 1)
             and ((otype == 0 and price > 0) or otype == 1)
         ):
-            if order_types.is_special(side, otype, tif):
+            if is_special(side, otype, tif):
                 order_types.submit(self, out, oid, account, side, otype, tif, price, qty, target)
                 return
             # an order failing the range checks above always has a reason
@@ -242,12 +238,12 @@ class OrderBook:
         # Literal ints below: 1 = Event.ACK / Side.BUY, 3 = Event.TRADE, 4 = Event.CANCELLED,
         # 0 = OrderType.LIMIT / TimeInForce.DAY (asserted at import, see the end of the module).
         out += (1, oid, 0, 0, 0, 0, 0)
-        remaining = qty
+        remaining, touch = qty, False  # touch: a trade reached a held stop's trigger
 
         if side == 1:
             keys = self._ask_keys
             if keys and (otype or -keys[-1] <= price):
-                lim = price if otype == 0 else _NO_LIMIT
+                lim, first = (price if otype == 0 else _NO_LIMIT), -keys[-1]
                 index = self._index
                 book = self._asks
                 sym = self._sym_id
@@ -290,6 +286,7 @@ class OrderBook:
                 self._match_seq = seq
                 self._volume += qty - remaining
                 self._last_price = out[-2]  # the price of the trade just appended
+                touch = out[-2] >= self.stop_lo or first <= self.stop_hi  # prices rose from first
             if remaining:
                 if otype == 0 and tif == 0:
                     e = [oid, remaining, account, price, 1]
@@ -310,7 +307,7 @@ class OrderBook:
         else:
             keys = self._bid_keys
             if keys and (otype or keys[-1] >= price):
-                lim = price if otype == 0 else 0
+                lim, first = (price if otype == 0 else 0), keys[-1]
                 index = self._index
                 book = self._bids
                 sym = self._sym_id
@@ -353,6 +350,7 @@ class OrderBook:
                 self._match_seq = seq
                 self._volume += qty - remaining
                 self._last_price = out[-2]
+                touch = first >= self.stop_lo or out[-2] <= self.stop_hi  # prices fell from first
             if remaining:
                 if otype == 0 and tif == 0:
                     e = [oid, remaining, account, price, -1]
@@ -370,7 +368,7 @@ class OrderBook:
                         at_price[1].append(e)
                 else:
                     out += (4, oid, remaining, 0, 0, 0, 0)
-        if self.held and self.stops_seq != self._match_seq:  # trades while stops wait
+        if touch:
             order_types.after_trades(self, out, oid)
 
     def cancel_into(self, out: list, cancel_oid: int, target_oid: int, price: int = 0, qty: int = 0) -> None:

@@ -43,6 +43,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from simulator.order_checks import check_order
 from simulator.orders import STAMP_SHIFT, RejectReason
 
 STP_MODES = ("none", "cancel-newest", "cancel-oldest", "cancel-both")
@@ -54,52 +55,12 @@ _AMENDED, _TRIGGERED, _SHOWN = 6, 7, 8
 _SELF_TRADE = int(RejectReason.SELF_TRADE)
 _NO_LIMIT = 1 << 62
 _TOP = 1 << 62
+NO_BUY_STOP, NO_SELL_STOP = _TOP, -1  # a book's stop_lo and stop_hi with no stop held on a side
 # how many ints each event kind has in its readable tuple (the rest of its record is padding)
 EVENT_LENGTH = {_ACK: 2, _REJECT: 3, _TRADE: 7, _CANCELLED: 3, _CANCEL_DONE: 3, _AMENDED: 7}
 EVENT_LENGTH |= {_TRIGGERED: 3, _SHOWN: 6}
 
 Book = Any  # an OrderBook: this module reads and writes its slots (book.py owns the layout)
-
-
-def _is_int(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def check_order(
-    side: int, otype: int, tif: int, price: int, qty: int, target: int = 0
-) -> RejectReason | None:
-    """Why an order must be refused, or None if it is acceptable.
-
-    Fields that are not ints (bool is not one here) or out of range are MALFORMED: a side not
-    BUY/SELL, a type that is not an order's (CANCEL is a request), a TIF not in TimeInForce, a
-    stop not DAY/GTC/IOC, a MARKET order GTX. That is checked first, since an order whose fields
-    cannot be read cannot be judged further. Then QTY_NOT_POSITIVE, then PRICE_NOT_POSITIVE for
-    a type with a limit price (LIMIT, STOP_LIMIT, ICEBERG), then BAD_TRIGGER for a stop whose
-    trigger is not positive, then BAD_DISPLAY for an iceberg (display not 1..qty, or IOC/FOK).
-    """
-    fields = (side, otype, tif, price, qty, target)
-    if not all(_is_int(x) for x in fields):
-        return RejectReason.MALFORMED
-    if side not in (1, -1) or otype not in (0, 1, 3, 4, 5) or not 0 <= tif <= 4:
-        return RejectReason.MALFORMED
-    if (otype in (_STOP, _STOP_LIMIT) and tif not in (_DAY, _GTC, _IOC)) or (
-        otype == _MARKET and tif == _GTX
-    ):
-        return RejectReason.MALFORMED
-    if qty <= 0:
-        return RejectReason.QTY_NOT_POSITIVE
-    if otype in (_LIMIT, _STOP_LIMIT, _ICEBERG) and price <= 0:
-        return RejectReason.PRICE_NOT_POSITIVE
-    if otype in (_STOP, _STOP_LIMIT) and target <= 0:
-        return RejectReason.BAD_TRIGGER
-    if otype == _ICEBERG and (not 1 <= target <= qty or tif in (_IOC, _FOK)):
-        return RejectReason.BAD_DISPLAY
-    return None
-
-
-def is_special(side: int, otype: int, tif: int) -> bool:
-    """True for an order this module takes (exact ints): a new type or a new time in force."""
-    return 3 <= otype <= 5 or 2 <= tif <= 4
 
 
 def next_stamp(book: Book, m: int) -> int:
@@ -309,11 +270,21 @@ def _fillable(book: Book, side: int, limit: int, qty: int, account: int) -> bool
 
 def hold(book: Book, stop: tuple) -> None:
     """Keep a stop off the book until a trade touches its trigger."""
-    if not book.held:
-        book.stops_seq = book._match_seq  # trades before now touch nothing held
+    book.stops_seq = book._match_seq  # the trades before it touched no stop held: none touch it
     oid, side, trigger = stop[0], stop[2], stop[7]
     book.held[oid] = stop
-    insort(book.buy_stops, (trigger, oid)) if side == 1 else insort(book.sell_stops, (-trigger, oid))
+    if side == 1:
+        insort(book.buy_stops, (trigger, oid))
+    else:
+        insort(book.sell_stops, (-trigger, oid))
+    _bounds(book)
+
+
+def _bounds(book: Book) -> None:
+    """The lowest buy trigger and the highest sell trigger: what a trade must reach to touch one
+    (the hot path compares its trades' prices with them)."""
+    book.stop_lo = book.buy_stops[0][0] if book.buy_stops else NO_BUY_STOP
+    book.stop_hi = -book.sell_stops[0][0] if book.sell_stops else NO_SELL_STOP
 
 
 def cancel_held(book: Book, out: list, cancel_oid: int, target: int) -> None:
@@ -323,35 +294,21 @@ def cancel_held(book: Book, out: list, cancel_oid: int, target: int) -> None:
         (book.buy_stops, (stop[7], target)) if stop[2] == 1 else (book.sell_stops, (-stop[7], target))
     )
     del stops[bisect_left(stops, key)]
+    _bounds(book)
     out += (_CANCELLED, target, stop[6], 0, 0, 0, 0, _CANCEL_DONE, cancel_oid, target, 0, 0, 0, 0)
 
 
 def after_trades(book: Book, out: list, m: int) -> None:
-    """Enter every held stop the trades since the last check touched, in trigger order, and
-    those their own trades touch after them (message ``m`` made the first trades)."""
-    if book.triggering or book.stops_seq == book._match_seq:
-        return  # the loop below is running (it checks after each stop it enters), or no trade
-    # most trades touch no trigger: the range of their prices says so at once
-    n, lo, hi, i = book._match_seq - book.stops_seq, _TOP, 0, len(out) - 7
-    while n and i >= 0:
-        if out[i] == 3:  # a trade
-            p = out[i + 5]
-            if p < lo:
-                lo = p
-            if p > hi:
-                hi = p
-            n -= 1
-        i -= 7
-    buys, sells = book.buy_stops, book.sell_stops
-    if (not buys or buys[0][0] > hi) and (not sells or -sells[0][0] < lo):
-        book.stops_seq = book._match_seq
-        return
+    """Enter every held stop that the trades of message ``m`` touched, in trigger order, and
+    those their own trades touch after them."""
+    if book.triggering:
+        return  # the loop below is running: it checks again after each stop it enters
     book.triggering = True
     try:
-        queue = deque(_touched(book, out))
+        queue = deque(_touched(book, out, m))
         while queue:
             _enter_stop(book, out, queue.popleft(), m)
-            queue.extend(_touched(book, out))
+            queue.extend(_touched(book, out, m))
     finally:
         book.triggering = False
 
@@ -366,14 +323,18 @@ def _enter_stop(book: Book, out: list, stop: tuple, m: int) -> None:
         _enter(book, out, (oid, account, side, _LIMIT, tif, price, qty), 0, stamp, m)
 
 
-def _touched(book: Book, out: list) -> list[tuple]:
-    """The held stops the trades since ``stops_seq`` touched, taken off hold, in trigger order:
-    the trade that first touched each, then its id."""
+def _touched(book: Book, out: list, m: int) -> list[tuple]:
+    """The held stops the trades since ``stops_seq`` made while handling message ``m`` touched,
+    taken off hold, in trigger order: the trade that first touched each, then its id. (Earlier
+    trades touched none: a trade that reaches a trigger is checked at once, and a stop held
+    later does not look back.)"""
     lo, hi = book.stops_seq, book._match_seq
     book.stops_seq = hi
     if lo == hi or not book.held:
         return []
-    trades = _trades_since(out, hi - lo)  # (seq, price), oldest first
+    trades = _trades_since(out, hi - lo, m)  # (seq, price), oldest first
+    if not trades:
+        return []
     prices = [p for _s, p in trades]
     buys, sells = book.buy_stops, book.sell_stops
     nb = bisect_right(buys, (max(prices), _TOP))
@@ -386,15 +347,17 @@ def _touched(book: Book, out: list) -> list[tuple]:
     for neg, oid in sells[:ns]:
         fired.append((next(s for s, p in trades if p <= -neg), oid))
     del buys[:nb], sells[:ns]
+    _bounds(book)
     fired.sort()
     return [book.held.pop(oid) for _seq, oid in fired]
 
 
-def _trades_since(out: list, n: int) -> list[tuple[int, int]]:
-    """(match_seq, price) of the last ``n`` trade records in ``out``, oldest first."""
+def _trades_since(out: list, n: int, m: int) -> list[tuple[int, int]]:
+    """(match_seq, price) of the last ``n`` trade records in ``out`` after the ACK of message
+    ``m``, oldest first."""
     found: list[tuple[int, int]] = []
     i = len(out) - 7
-    while len(found) < n and i >= 0:
+    while len(found) < n and i >= 0 and not (out[i] == _ACK and out[i + 1] == m):
         if out[i] == _TRADE:
             found.append((out[i + 2], out[i + 5]))
         i -= 7
@@ -451,6 +414,7 @@ def restore_held(book: Book, held: Iterable[Sequence[int]]) -> None:
     for s in stops:
         hold(book, s)
         book._max_oid = max(book._max_oid, s[0])
+    _bounds(book)
     book.stops_seq = book._match_seq
 
 
