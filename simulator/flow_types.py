@@ -8,7 +8,7 @@ So each type's share is of the orders it can come from, and the conversions keep
 limit order a DAY order that rests (a cancel candidate of ``flow.py``): a STOP_LIMIT DAY, a
 GTX, an ICEBERG DAY. A stop's trigger is 1 to 8 ticks beyond the reference on the side it waits
 for (above for a buy, below for a sell), a STOP_LIMIT's limit 0 to 3 ticks past its trigger;
-an iceberg has five times the quantity and shows 100 to 300 shares.
+an iceberg has three times the quantity and shows 100 to 300 shares.
 
 An amend replaces a random cancel (never an expiry): half keep the price and ask for 100
 shares (less than the order had, unless it traded down: its place is kept), half move the
@@ -80,7 +80,7 @@ def convert(
     tif[fok] = _FOK
     tif[post_only] = _GTX
     otype[iceberg] = _ICEBERG
-    qty[iceberg] *= 5
+    qty[iceberg] *= 3
     target[iceberg] = shown[iceberg]
     return target
 

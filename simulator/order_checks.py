@@ -29,8 +29,10 @@ def check_order(
     a type with a limit price (LIMIT, STOP_LIMIT, ICEBERG), then BAD_TRIGGER for a stop whose
     trigger is not positive, then BAD_DISPLAY for an iceberg (display not 1..qty, or IOC/FOK).
     """
-    fields = (side, otype, tif, price, qty, target)
-    if not all(type(x) is int for x in fields) and not all(_is_int(x) for x in fields):
+    exact = type(side) is int and type(otype) is int and type(tif) is int and type(price) is int
+    if not (exact and type(qty) is int and type(target) is int) and not all(
+        _is_int(x) for x in (side, otype, tif, price, qty, target)
+    ):
         return RejectReason.MALFORMED
     if side not in (1, -1) or otype not in (0, 1, 3, 4, 5) or not 0 <= tif <= 4:
         return RejectReason.MALFORMED

@@ -40,7 +40,7 @@ def add_flags(parser: argparse.ArgumentParser, d: OrderTypeSettings, ratio: Call
     add("--stop-ratio", metavar="X", type=ratio, default=d.stop_ratio,
         help="share of new orders sent as stops: a MARKET order as STOP, a limit order as STOP_LIMIT")
     add("--iceberg-ratio", metavar="X", type=ratio, default=d.iceberg_ratio,
-        help="share of DAY limit orders sent as icebergs (five times the quantity, 100 to 300 shown)")
+        help="share of DAY limit orders sent as icebergs (three times the quantity, 100 to 300 shown)")
     add("--amend-ratio", metavar="X", type=ratio, default=d.amend_ratio,
         help="share of the flow's random cancels sent as amends (cancel-replace) instead")
     add("--stp", choices=STP_MODES, default=d.stp,

@@ -108,7 +108,7 @@ def submit(
     else:
         display = target if otype == _ICEBERG else 0
         _enter(book, out, (oid, account, side, otype, tif, price, qty), display, oid << STAMP_SHIFT, oid)
-    if book.held:
+    if book.held and book.stops_seq != book._match_seq:  # it traded while stops wait
         after_trades(book, out, oid)
 
 
