@@ -50,9 +50,11 @@ def test_the_figures_of_a_run_with_restarts_add_up_to_its_totals(tmp_path):
     for row in symbols.values():
         assert row["low"] <= row["vwap"] <= row["high"] and row["low"] <= row["close"] <= row["high"]
         assert row["final_book"]["bid_orders"] + row["final_book"]["ask_orders"] > 0
+    # what rests: on the books, and the stops still held off them
     assert (
         sum(book["final_book"]["bid_orders"] + book["final_book"]["ask_orders"] for book in symbols.values())
-        == (o["resting"])
+        + report["order_types"]["stops_held_at_end"]
+        == o["resting"]
     )
     accounts = report["accounts"]
     assert accounts["pnl_sum"] == 0 and len(accounts["top"]) == 10 and len(accounts["all"]) == 100
