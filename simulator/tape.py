@@ -120,9 +120,8 @@ def tape_events(
             by = oid if rec[1] != oid and otype == _CANCEL else 0  # the cancel request that ended it
             out.append(TapeEvent(seq, t_s, "cancelled", symbol, rec[1], qty=rec[2], other=by, reason=rec[3]))
         elif kind == _AMENDED:  # the target now rests with these leaves at this price
-            out.append(
-                TapeEvent(seq, t_s, "amended", symbol, rec[2], price=rec[4], qty=rec[3], reason=rec[6] != 0)
-            )
+            moved = int(rec[6] != 0)  # 1: it lost its place (the reason field says so)
+            out.append(TapeEvent(seq, t_s, "amended", symbol, rec[2], price=rec[4], qty=rec[3], reason=moved))
         elif kind == _TRIGGERED:
             out.append(TapeEvent(seq, t_s, "triggered", symbol, rec[1]))
         elif kind == _SHOWN:

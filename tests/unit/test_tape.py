@@ -144,3 +144,21 @@ def test_a_tape_message_travels_and_a_malformed_one_is_refused():
     assert msg.decode(msg.encode(msg.TAPE, body)) == (msg.TAPE, body)
     with pytest.raises(msg.BadMessage, match="TAPE"):
         msg.decode(msg.encode(msg.TAPE, ("AAPL", 3)))
+
+
+def test_the_new_events_of_the_order_types_are_on_the_tape_with_plain_int_fields():
+    book = OrderBook("AAPL", 0)
+    recorder = TapeRecorder(burst=10.0)
+    submit, cancel = recorder.wrap(0, book.submit_into, book.cancel_into)
+    out: list = []
+    submit(out, 1, 1, -1, 5, 0, 100, 30, 10)  # an iceberg: SHOWN
+    submit(out, 2, 2, 1, 3, 0, 0, 5, 100)  # a buy stop at 100: held
+    submit(out, 3, 3, 1, 0, 1, 100, 10)  # trades 10 at 100: the iceberg refills, the stop triggers
+    submit(out, 4, 4, -1, 0, 0, 103, 10)
+    cancel(out, 5, 4, 104, 5)  # an amend of order 4 to the back of 104
+    kinds = []
+    for t, order, events in recorder.take()[1]:
+        for e in tape_events("AAPL", t, order, events, 0):
+            kinds.append(e.kind)
+            assert all(type(getattr(e, f)) is int for f in ("oid", "qty", "price", "reason", "other"))
+    assert {"shown", "triggered", "amended"} <= set(kinds)
