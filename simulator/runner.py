@@ -43,6 +43,7 @@ from simulator.pool import BrokerPool
 from simulator.report import build_report, write_report
 from simulator.routing import Routing
 from simulator.snapshots import Outcome, SnapshotBuilder
+from simulator.standbys import STANDBYS
 from simulator.stats import Snapshot
 from simulator.supervisor import Supervisor
 
@@ -102,7 +103,7 @@ class Simulation:
                 on_message=self._on_message,
                 should_abort=lambda: bool(self.stop),
                 max_restarts=config.max_restarts,
-                standby=1 if config.standby else 0,
+                standby=STANDBYS if config.standby else 0,
             )
         self.journal: Journal | None = None
         if config.journal:
