@@ -389,8 +389,8 @@ class Ledger:
     def unanswered(self, sym_ids: Collection[int]) -> np.ndarray:
         """Orders and cancels of these wire symbol ids (``wire.UNKNOWN_SYM`` too) sent and not
         answered yet, in placement order: an (n, 9) array of records ready to send again."""
-        rows = [r for _oid, r, _lv, st in self._window.open_orders(sym_ids) if st == SENT]
-        return np.array(rows, np.int64).reshape(-1, wire.ORDER_WIDTH)
+        _ids, at = self._window.open_of(sym_ids)  # whole-array: no tuple per order to free
+        return self._window.record[at[self._window.state[at] == SENT]]
 
     def book_states(self, symbols) -> dict[str, tuple[list[tuple], int, int | None, int]]:
         """What each book holds as far as the bank knows: {symbol: (resting, match_seq,
