@@ -276,7 +276,7 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     add("--hang-timeout", metavar="S", type=_float_in(0.5, MOST_WAIT_S), default=d.hang_timeout,
         help=f"a broker silent this long is killed and restarted (0.5 to {MOST_WAIT_S:g})")
     add("--no-standby", dest="standby", action="store_false", help="restart a dead broker in a process "
-        "spawned then (a quarter second) instead of a warm standby kept ready (one process's memory)")
+        "spawned then (a quarter second) instead of two warm standbys kept ready (two processes' memory)")
     add("--kill-broker-every", metavar="S", type=_float_in(0, MOST_SECONDS, above=True), default=None,
         help="fault drill: kill -9 a random broker every S seconds (seeded)")
     # fmt: on
