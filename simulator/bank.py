@@ -232,7 +232,8 @@ class Bank(SimplePlugin):
         self.pending[index] = unanswered
         sent, self._kills_sent[index] = self._kills_sent[index], []
         if sent:
-            self._kills[index] = deque(sorted({(upto, account) for upto, account, _ in sent} | set(self._kills[index])))
+            again = {(upto, account) for upto, account, _ in sent}
+            self._kills[index] = deque(sorted(again | set(self._kills[index])))
 
     # -- placing ------------------------------------------------------------------------------
 
@@ -373,7 +374,8 @@ class Bank(SimplePlugin):
         sent[:] = [k for k in sent if k[2] > read]  # read by the broker: done
         while kills:
             upto, account = kills[0]
-            if not self._send_orders(index, channel, int(np.searchsorted(self.pending[index][:, 0], upto, "right"))):
+            behind = int(np.searchsorted(self.pending[index][:, 0], upto, "right"))
+            if not self._send_orders(index, channel, behind):
                 return False
             try:
                 channel.send(msg.encode(msg.CANCEL_ALL, (account, upto)))

@@ -94,7 +94,9 @@ class Positions:
         self._merge()
         cells = sym * self.accounts + account
         i = np.minimum(np.searchsorted(self._cells, cells), max(len(self._cells) - 1, 0))
-        return np.where(self._cells[i] == cells, self._held[i], 0) if len(self._cells) else np.zeros(len(cells), np.int64)
+        if not len(self._cells):
+            return np.zeros(len(cells), np.int64)
+        return np.where(self._cells[i] == cells, self._held[i], 0)
 
     def balanced(self) -> bool:
         """Whether every symbol's positions sum to 0 (each trade moves shares between two)."""

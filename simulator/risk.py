@@ -79,7 +79,7 @@ class RiskGate:
         # dollars -> ticks x shares, the unit of a price times a quantity
         self.max_notional = None if limits.max_notional is None else int(round(limits.max_notional * 100))
         self.band_pct = limits.price_band_pct
-        self.max_rate = limits.max_orders_per_s
+        self.max_rate = limits.max_orders_per_s or 0  # 0: off
         self.exposure = exposure if (limits.max_open_orders or limits.max_position) else None
         self.accounts = accounts
         self.killed: set[int] = set()  # accounts blocked, or {ALL_ACCOUNTS}
@@ -88,7 +88,7 @@ class RiskGate:
         self._second = -1  # the flow second whose orders ``_used`` counts
         self._used: dict[int, int] = {}  # account -> orders passed in that second
         self._checks = any(x is not None for x in (self.max_qty, self.max_notional, self.band_pct))
-        self._checks = self._checks or self.max_rate is not None or self.exposure is not None
+        self._checks = self._checks or bool(self.max_rate) or self.exposure is not None
 
     @property
     def active(self) -> bool:
@@ -126,8 +126,10 @@ class RiskGate:
         new = otype != _CANCEL
         reasons = np.zeros(len(orders), np.int64)
         if self.killed:
-            hit = new if ALL_ACCOUNTS in self.killed else new & np.isin(orders[:, _ACCOUNT], list(self.killed))
-            reasons[hit] = RejectReason.KILL_SWITCH
+            if ALL_ACCOUNTS in self.killed:
+                reasons[new] = RejectReason.KILL_SWITCH
+            else:
+                reasons[new & np.isin(orders[:, _ACCOUNT], list(self.killed))] = RejectReason.KILL_SWITCH
         market = otype == _MARKET
         # what its broker would refuse anyway is left to it; the rest is checked here
         valid = new & (orders[:, _SYM] >= 0) & (qty > 0) & (market | (price > 0))
@@ -142,7 +144,7 @@ class RiskGate:
             band = np.floor(refs * (self.band_pct / 100.0)).astype(np.int64)
             outside = ~market & (np.abs(price - refs) > band)
             reasons[valid & (reasons == 0) & outside] = RejectReason.PRICE_BAND
-        if self.max_rate is not None:
+        if self.max_rate:
             self._rate_limit(orders, new, valid & (reasons == 0), reasons, step_ns, now_ns)
         if self.exposure is not None:
             at = np.flatnonzero(valid & (reasons == 0))
@@ -156,7 +158,13 @@ class RiskGate:
         return reasons
 
     def _rate_limit(
-        self, orders: np.ndarray, new: np.ndarray, open_: np.ndarray, reasons: np.ndarray, step_ns: int, now_ns: int
+        self,
+        orders: np.ndarray,
+        new: np.ndarray,
+        open_: np.ndarray,
+        reasons: np.ndarray,
+        step_ns: int,
+        now_ns: int,
     ) -> None:
         """ORDER_RATE_LIMIT: per account, at most ``max_rate`` orders passed per flow second;
         ``open_`` marks the rows still to pass."""

@@ -88,7 +88,8 @@ class LiveExposure:
         open_now = _lookup(self._accounts, self._open, account).tolist()
         if self.max_position is not None:
             held = self.positions.at(sym, account).tolist()
-            buy, sell = _lookup(self._keys, self._buy, key).tolist(), _lookup(self._keys, self._sell, key).tolist()
+            buy = _lookup(self._keys, self._buy, key).tolist()
+            sell = _lookup(self._keys, self._sell, key).tolist()
         max_open, limit = self.max_open, self.max_position
         added_open, added_buy, added_sell = self._added_open, self._added_buy, self._added_sell
         out = [0] * len(orders)

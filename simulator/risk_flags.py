@@ -57,7 +57,7 @@ def _positive_float(most: float) -> Callable[[str], float]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
         if not math.isfinite(value) or not 0 < value <= most:
-            raise argparse.ArgumentTypeError(f"must be more than 0 and at most {most:,g}, got {text.strip()!r}")
+            raise argparse.ArgumentTypeError(f"must be more than 0 and at most {most:,g}, got {text!r}")
         return value
 
     return parse
