@@ -126,3 +126,33 @@ def test_the_kill_switch_cancels_blocks_and_releases_mid_run_and_the_books_recon
     assert rec.ok and rec.lost == 0
     log = sim.bank.kill_log
     assert [(a, n) for _t, a, n in log] == [("engaged", 3), ("engaged", -1), ("released", -1)]
+
+
+def test_the_kill_switch_works_over_amqp_too(amqp_url):
+    config = SimConfig(
+        brokers=2,
+        symbols=("AAPL", "MSFT", "NVDA", "TSLA"),
+        rate=10_000,
+        seed=5,
+        headless=True,
+        accounts=10,
+        transport="amqp",
+        amqp_url=amqp_url,
+    )
+    sim = Simulation(config)
+    outcome = []
+    runner = threading.Thread(target=lambda: outcome.append(sim.run()))
+    runner.start()
+    led = sim.bank.ledger
+    try:
+        deadline_wait(lambda: led.working > 50, timeout=60)
+        sim.command("kill_switch", -1)
+        deadline_wait(lambda: led.working == 0 and led.orders_in_flight == 0, timeout=30)
+        assert led.reject_counts().get("KILL_SWITCH", 0) > 0
+        sim.command("release", -1)
+        deadline_wait(lambda: led.working > 0, timeout=30)
+    finally:
+        sim.request_stop("test over")
+        runner.join(60)
+    assert outcome and outcome[0].exit_code == 0
+    assert outcome[0].reconciliation.ok and outcome[0].reconciliation.lost == 0
