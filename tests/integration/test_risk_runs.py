@@ -156,3 +156,30 @@ def test_the_kill_switch_works_over_amqp_too(amqp_url):
         runner.join(60)
     assert outcome and outcome[0].exit_code == 0
     assert outcome[0].reconciliation.ok and outcome[0].reconciliation.lost == 0
+
+
+def test_a_broker_killed_as_the_kill_switch_engages_leaves_no_order_of_the_account_resting():
+    sim = Simulation(
+        SimConfig(
+            brokers=2,
+            symbols=("AAPL", "MSFT", "NVDA", "TSLA"),
+            rate=20_000,
+            seed=5,
+            headless=True,
+            accounts=10,
+        )
+    )
+    outcome = []
+    runner = threading.Thread(target=lambda: outcome.append(sim.run()))
+    runner.start()
+    try:
+        deadline_wait(lambda: len(account_open(sim, 4)) > 5, timeout=60)
+        sim.command("kill_switch", 4)
+        sim.command("kill", "broker-1")  # restarted with its CANCEL_ALL read or not: sent again if not
+        deadline_wait(lambda: sim.supervisor.restarts >= 1, timeout=30)
+        deadline_wait(lambda: not account_open(sim, 4), timeout=30)
+    finally:
+        sim.request_stop("test over")
+        runner.join(60)
+    assert outcome and outcome[0].exit_code == 0
+    assert outcome[0].reconciliation.ok and outcome[0].reconciliation.lost == 0
