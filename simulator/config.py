@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from simulator import amqp_url as amqp
+from simulator.risk_flags import RiskSettings
 
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOG", "META", "JPM")
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,7}$")
@@ -55,7 +56,7 @@ class UsageError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class SimConfig(amqp.AmqpSettings):  # --transport, --amqp-*: the fields of its base
+class SimConfig(RiskSettings):  # the fields of --max-order-qty..., and its base's: --transport, --amqp-*
     brokers: int = 2
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     rate: float = 5000.0  # orders/s; 0 = as fast as possible
@@ -280,9 +281,10 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     add("--kill-broker-every", metavar="S", type=_float_in(0, MOST_SECONDS, above=True), default=None,
         help="fault drill: kill -9 a random broker every S seconds (seeded)")
     # fmt: on
-    from simulator import http_flags
+    from simulator import http_flags, risk_flags
 
     http_flags.add_flags(p)
+    risk_flags.add_flags(p)
     amqp.add_flags(p, d, _int_in)
     from simulator import config_file
 

@@ -66,7 +66,7 @@ class Ledger:
         self._last_trade = np.zeros((nsym, 5), np.int64)
         self._last_seq = self._last_trade[:, 0]  # a view: match_seq of each symbol's latest trade
         self._recent: deque[tuple] = deque(maxlen=_RECENT)
-        self._window = OrderWindow()
+        self.window = self._window = OrderWindow()  # read by risk_exposure too
         self._batch_token = 0
         self.last_booked_ns = 0  # the clock reading of the latest apply() that booked an event
 

@@ -53,6 +53,14 @@ class RejectReason(enum.IntEnum):
     UNKNOWN_ORDER = 4  # a cancel names an order that was never placed
     ORDER_NOT_RESTING = 5  # a cancel names an order not resting on this book (filled or cancelled)
     MALFORMED = 6  # order fields of the wrong type or out of range
+    # pre-trade risk, refused in the bank before the order leaves it (simulator.risk)
+    ORDER_QTY_LIMIT = 20  # quantity over --max-order-qty
+    NOTIONAL_LIMIT = 21  # quantity x price over --max-notional
+    PRICE_BAND = 22  # limit price outside --price-band-pct of the symbol's reference
+    POSITION_LIMIT = 23  # could take the account's position in the symbol past --max-position
+    OPEN_ORDERS_LIMIT = 24  # the account has --max-open-orders open already
+    ORDER_RATE_LIMIT = 25  # the account placed --max-orders-per-s in this second already
+    KILL_SWITCH = 26  # the account's orders are blocked by the kill switch
 
 
 class Event(enum.IntEnum):

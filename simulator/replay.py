@@ -9,7 +9,9 @@ The bank places orders in id order, ids 1, 2, 3, ... without a gap, so ``replay`
 must run 1, 2, 3, ... in id order. It feeds each symbol's orders to a fresh
 ``OrderBook`` (a CANCEL is ``cancel_into(id, target)``; an order for a symbol the run did not
 trade gets the REJECT UNKNOWN_SYMBOL its broker sent) and compares every event it makes with
-the journal, streaming (memory grows with the books, not with the journal):
+the journal, streaming (memory grows with the books, not with the journal). An order the
+bank's pre-trade checks refused (a REJECT whose reason is one of ``risk.BANK_REASONS``,
+journalled as an event of broker -1) never reached a book, so none is fed it either:
 
 * every trade with the ``fills`` table, symbol by symbol in match order;
 * every ACK, REJECT (its reason), CANCELLED (its leaves) and CANCEL_DONE (its target) with the
@@ -46,6 +48,7 @@ from simulator.journal_expand import expanded_copy
 from simulator.journal_file import JournalError, open_journal, partial_reason, read_run_value, report_at
 from simulator.orders import Event, OrderType, RejectReason, TimeInForce
 from simulator.processes import STOP_SIGNALS
+from simulator.risk import BANK_REASONS
 
 _TRADE = int(Event.TRADE)
 _ACK = int(Event.ACK)
@@ -244,6 +247,8 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
             book = s.book
             if book is None:
                 out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
+            elif mine and mine.get("REJECT") in BANK_REASONS:  # refused in the bank: no book saw it
+                out += (_REJECT, oid, mine["REJECT"], 0, 0, 0, 0)
             elif otype == "CANCEL":
                 if type(target) is int:
                     book.cancel_into(out, oid, target)
