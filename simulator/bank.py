@@ -12,6 +12,11 @@ until every broker's final report is in, publishing 'drain' on the bus meanwhile
 supervisor still restarts a broker that dies and the Snapshots go on. Last on 'stop' it closes
 the ledger and reconciles.
 
+Pre-trade risk runs here too (``simulator.risk``): an order the gate refuses is placed in the
+ledger and booked at once as its broker's REJECT would be, and sent to no broker. The kill
+switch blocks an account's new orders in the gate and sends every broker a CANCEL_ALL behind
+the orders placed before it, so each broker cancels that account's resting orders itself.
+
 Dead brokers, restarts and drills are the supervisor's (``simulator.supervisor``); Snapshots
 are the snapshot builder's (``simulator.snapshots``). The supervisor hands a restarted broker's
 unanswered orders back through the bus channel 'restarted'.
@@ -22,6 +27,8 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -34,6 +41,9 @@ from simulator.channel import ChannelFull, ChannelGone
 from simulator.config import SimConfig
 from simulator.flow import OrderFlow
 from simulator.ledger import Ledger, Reconciliation
+from simulator.orders import Event
+from simulator.risk import ALL_ACCOUNTS, RiskGate
+from simulator.risk_exposure import LiveExposure
 from simulator.routing import RoutedCounts, Routing
 from simulator.schedule import Schedule
 from simulator.stats import LatencyHistogram, RunState
@@ -98,6 +108,24 @@ class Bank(SimplePlugin):
         self.drain_s = 0.0  # from the stop request to every broker's final report
         self._limit_reached = False
         self._events_in: list[np.ndarray] = []  # event batches read, to book after the poll
+        exposure = None
+        if config.max_open_orders or config.max_position:
+            led = self.ledger
+            exposure = LiveExposure(
+                led.window,
+                led.positions_held,
+                len(config.symbols),
+                max_open=config.max_open_orders,
+                max_position=config.max_position,
+            )
+        self.risk = RiskGate(config, config.accounts, exposure)
+        self.on_refused: Callable[[np.ndarray, np.ndarray], None] | None = None  # for the tape
+        # the kill switch's CANCEL_ALLs per broker: (upto, account) to send behind the orders
+        # up to ``upto``, and those sent with the channel's count then (sent again if the
+        # broker is restarted before it read them: asking twice changes nothing)
+        self._kills: list[deque[tuple[int, int]]] = [deque() for _ in range(config.brokers)]
+        self._kills_sent: list[list[tuple[int, int, int]]] = [[] for _ in range(config.brokers)]
+        self.kill_log: list[tuple[float, str, int]] = []  # (run seconds, 'engaged' | 'released', account)
 
     def subscribe(self) -> None:
         bus = self.bus
@@ -157,7 +185,7 @@ class Bank(SimplePlugin):
             now = time.monotonic()
             self._flush()
             for b in self.brokers.brokers:
-                if b.live and not b.stop_sent and not len(self.pending[b.index]):
+                if b.live and not b.stop_sent and not len(self.pending[b.index]) and not self._kills[b.index]:
                     try:
                         b.channel.send(msg.STOP)
                         b.stop_sent = True
@@ -201,8 +229,13 @@ class Bank(SimplePlugin):
 
     def requeue(self, index: int, unanswered: np.ndarray) -> None:
         """'restarted': a new broker for shard ``index`` gets every order of its shard not
-        answered yet, in placement order (those pending included: they are among them)."""
+        answered yet, in placement order (those pending included: they are among them), and
+        the kill switch's CANCEL_ALLs it may not have read, each behind its orders."""
         self.pending[index] = unanswered
+        sent, self._kills_sent[index] = self._kills_sent[index], []
+        if sent:
+            again = {(upto, account) for upto, account, _ in sent}
+            self._kills[index] = deque(sorted(again | set(self._kills[index])))
 
     # -- placing ------------------------------------------------------------------------------
 
@@ -236,19 +269,62 @@ class Bank(SimplePlugin):
         # of work and a few tens of thousands of ids, well inside the ledger's order window
         orders = self.flow.generate(due)
         t_ns = int(first_due * 1e9)
+        refused = None
+        if self.risk.active:  # before placing: what the gate counts as open excludes these rows
+            reasons = self.risk.check(orders, self.flow.last_refs, self.schedule.step_ns, time.monotonic_ns())
+            if reasons is not None:
+                refused = reasons != 0
         # the ledger first: the journal records only orders placed (were the ledger to refuse
         # them, the journal would hold orders never sent)
         self.ledger.place(orders, t_ns, self.schedule.step_ns)
         if self.journal is not None:
             self.journal.record_orders(orders, t_ns)
+        self.last_orders = orders
+        if refused is not None:
+            self._refuse(orders[refused], reasons[refused])  # type: ignore[index]
+            orders = orders[~refused]
         pending = self.pending
         for index, mine in enumerate(self.routing.split(orders)):
             if len(mine):
                 self.routed.add(index, mine)
                 pending[index] = np.concatenate((pending[index], mine)) if len(pending[index]) else mine
-        self.last_orders = orders
         if limit is not None and self.ledger.placed >= limit:
             self._limit_reached = True
+
+    def _refuse(self, rows: np.ndarray, reasons: np.ndarray) -> None:
+        """Book the gate's refusals as the REJECTs a broker would send (journalled as events of
+        broker -1, the bank), and show them on the tape."""
+        events = np.zeros((len(rows), wire.EVENT_WIDTH), np.int64)
+        events[:, 0], events[:, 1], events[:, 2] = int(Event.REJECT), rows[:, 0], reasons
+        if self.journal is not None:
+            self.journal.record_events(-1, events)
+        self.ledger.apply(events, time.monotonic_ns(), self.ack_latency, self.final_latency)
+        if self.on_refused is not None:
+            self.on_refused(rows, reasons)
+
+    # -- the kill switch ------------------------------------------------------------------------
+
+    def kill_switch(self, account: int) -> None:
+        """Block ``account``'s new orders (ALL_ACCOUNTS: everyone's) and have every broker
+        cancel its resting ones: a CANCEL_ALL behind every order placed so far."""
+        self.risk.kill(account)
+        upto = self.flow.next_oid - 1
+        for kills in self._kills:
+            kills.append((upto, account))
+        self.kill_log.append((self.run_seconds(), "engaged", account))
+        who = "every account" if account == ALL_ACCOUNTS else f"account {account}"
+        log.warning("kill switch engaged for %s: its resting orders are cancelled, new ones refused", who)
+
+    def release(self, account: int) -> None:
+        """Let ``account``'s orders through again (ALL_ACCOUNTS: every account's)."""
+        who = "every account" if account == ALL_ACCOUNTS else f"account {account}"
+        if self.risk.release(account):
+            self.kill_log.append((self.run_seconds(), "released", account))
+            log.warning("kill switch released for %s", who)
+        elif ALL_ACCOUNTS in self.risk.killed:
+            log.warning("kill switch holds every account: release all of them, not %s", who)
+        else:
+            log.info("kill switch: %s was not blocked", who)
 
     def step(self) -> np.ndarray:
         """While paused: place the flow's next order now (with the cancels it brings), as if
@@ -260,25 +336,56 @@ class Bank(SimplePlugin):
         return self.last_orders if self.ledger.placed > placed else _NO_ORDERS
 
     def _flush(self) -> bool:
-        """Send pending orders in batches, never blocking; True if everything went out."""
-        batch = self.config.batch
+        """Send pending orders in batches (and the kill switch's CANCEL_ALLs among them, each
+        in its place), never blocking; True if everything went out."""
         sent_all = True
         for index, pending in enumerate(self.pending):
-            if not len(pending):
+            kills = self._kills[index]
+            if not len(pending) and not kills:
                 continue
             channel = self.brokers.channel(index)
-            # a message never holds more than the channel takes at once (a small pipe)
-            step = max(1, min(batch, (channel.max_bytes - msg.RECORDS_OFFSET) // wire.ORDER_SIZE))
-            sent = 0
-            try:
-                while sent < len(pending):
-                    channel.send(msg.encode(msg.ORDERS, pending[sent : sent + step].tobytes()))
-                    sent += step
-            except (ChannelFull, ChannelGone):  # full: later; gone: the supervisor restarts it
+            if kills and not self._send_kills(index, channel):
                 sent_all = False
+            elif not self._send_orders(index, channel, len(pending)):
+                sent_all = False
+        return sent_all
+
+    def _send_orders(self, index: int, channel: Any, count: int) -> bool:
+        """Send the first ``count`` pending orders of broker ``index`` in batches; False when
+        the channel was full or gone first (what was sent has left ``pending``)."""
+        pending = self.pending[index]
+        # a message never holds more than the channel takes at once (a small pipe)
+        step = max(1, min(self.config.batch, (channel.max_bytes - msg.RECORDS_OFFSET) // wire.ORDER_SIZE))
+        sent = 0
+        try:
+            while sent < count:
+                channel.send(msg.encode(msg.ORDERS, pending[sent : min(sent + step, count)].tobytes()))
+                sent = min(sent + step, count)
+        except (ChannelFull, ChannelGone):  # full: later; gone: the supervisor restarts it
+            return False
+        finally:
             if sent:
                 self.pending[index] = pending[sent:]
-        return sent_all
+        return True
+
+    def _send_kills(self, index: int, channel: Any) -> bool:
+        """Send broker ``index`` its CANCEL_ALLs, each behind the pending orders up to its
+        ``upto``, then the rest of its orders; False when the channel filled first."""
+        kills, sent = self._kills[index], self._kills_sent[index]
+        read = getattr(channel, "read", 0)
+        sent[:] = [k for k in sent if k[2] > read]  # read by the broker: done
+        while kills:
+            upto, account = kills[0]
+            behind = int(np.searchsorted(self.pending[index][:, 0], upto, "right"))
+            if not self._send_orders(index, channel, behind):
+                return False
+            try:
+                channel.send(msg.encode(msg.CANCEL_ALL, (account, upto)))
+            except (ChannelFull, ChannelGone):
+                return False
+            kills.popleft()
+            sent.append((upto, account, getattr(channel, "sent", 0)))
+        return self._send_orders(index, channel, len(self.pending[index]))
 
     # -- results ----------------------------------------------------------------------------
 

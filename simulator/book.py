@@ -419,6 +419,29 @@ class OrderBook:
             level[0] = dead
         return leaves
 
+    def cancel_account_into(self, out: list, account: int, upto: int) -> int:
+        """The kill switch: cancel every resting order of ``account`` (-1: of every account)
+        with an id up to ``upto``, appending a CANCELLED record for each, oldest id first;
+        returns how many. Orders placed after ``upto`` stay, so asking twice changes nothing."""
+        gone = sorted(
+            (e for oid, e in self._index.items() if oid <= upto and (account < 0 or e[2] == account)),
+            key=lambda e: e[0],
+        )
+        for e in gone:
+            del self._index[e[0]]
+            out += (4, e[0], e[1], 0, 0, 0, 0)
+            e[1] = 0
+        for side, book, keys in ((_BUY, self._bids, self._bid_keys), (_SELL, self._asks, self._ask_keys)):
+            for price in {e[3] for e in gone if e[4] == side}:
+                level = book[price]
+                live = [x for x in level[1] if x[1]]
+                if live:
+                    level[0], level[1] = 0, live
+                else:
+                    del book[price]
+                    del keys[bisect_left(keys, price if side == _BUY else -price)]
+        return len(gone)
+
     # ------------------------------------------------------------------ views
 
     def best_bid(self) -> tuple[int, int] | None:

@@ -185,6 +185,16 @@ class Broker:
                     submit = self._open(sym).submit_into
                 submit(out, oid, account, side, otype, tif, price, qty, target)
 
+    def cancel_all(self, account: int, upto: int, out: list) -> int:
+        """The kill switch (CANCEL_ALL): cancel every order of ``account`` (-1: of every
+        account) with an id up to ``upto`` that this broker holds, appending each one's
+        CANCELLED record to ``out``; how many. Anything else a broker comes to hold for an
+        account (orders waiting for a trigger) is to be cancelled here too."""
+        n = sum(book.cancel_account_into(out, account, upto) for book in self.books.values())
+        who = "every account" if account < 0 else f"account {account}"
+        log.info("kill switch: %d resting orders of %s cancelled (ids up to %d)", n, who, upto)
+        return n
+
     def restore(self, states: dict) -> None:
         """Rebuild books from the bank's record (a restarted broker's first message)."""
         for symbol, state in states.items():
@@ -364,6 +374,8 @@ class InboxPump(SimplePlugin):
             self._assign(body)
         elif kind == msg.RESTORE:
             self.broker.restore(body)
+        elif kind == msg.CANCEL_ALL:
+            self.broker.cancel_all(body[0], body[1], events)
         elif kind == msg.STOP:
             self.done = True
             return True

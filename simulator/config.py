@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from simulator import amqp_url as amqp
+from simulator.risk_flags import RiskSettings
 
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOG", "META", "JPM")
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,7}$")
@@ -55,7 +56,7 @@ class UsageError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class SimConfig(amqp.AmqpSettings):  # --transport, --amqp-*: the fields of its base
+class SimConfig(RiskSettings):  # the fields of --max-order-qty..., and its base's: --transport, --amqp-*
     brokers: int = 2
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     rate: float = 5000.0  # orders/s; 0 = as fast as possible
@@ -276,14 +277,15 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     add("--hang-timeout", metavar="S", type=_float_in(0.5, MOST_WAIT_S), default=d.hang_timeout,
         help=f"a broker silent this long is killed and restarted (0.5 to {MOST_WAIT_S:g})")
     add("--no-standby", dest="standby", action="store_false", help="restart a dead broker in a process "
-        "spawned then (a quarter second) instead of a warm standby kept ready (one process's memory)")
+        "spawned then (a quarter second) instead of two warm standbys kept ready (two processes' memory)")
     add("--kill-broker-every", metavar="S", type=_float_in(0, MOST_SECONDS, above=True), default=None,
         help="fault drill: kill -9 a random broker every S seconds (seeded)")
     # fmt: on
-    from simulator import http_flags, order_flags
+    from simulator import http_flags, order_flags, risk_flags
 
     order_flags.add_flags(p, d, _ratio)
     http_flags.add_flags(p)
+    risk_flags.add_flags(p)
     amqp.add_flags(p, d, _int_in)
     from simulator import config_file
 
@@ -423,10 +425,9 @@ def _disagreement(ns: argparse.Namespace, given: frozenset[str]) -> str | None:
             f"argument {_flag(ratios[0])}: {named} leave room for a --cancel-ratio of at most "
             f"{most:.2f}, below its default {ns.cancel_ratio:g}: give a lower --cancel-ratio too"
         )
-    from simulator.http_flags import problem as http_problem
-    from simulator.order_flags import problem as order_problem
+    from simulator import http_flags, order_flags
 
-    problem = order_problem(ns) or http_problem(ns.http, ns.http_control)
+    problem = order_flags.problem(ns) or http_flags.problem(ns.http, ns.http_control)
     if problem:
         return problem
     files: dict[str, str] = {}

@@ -26,6 +26,8 @@ COMMANDS: dict[str, type | None] = {
     "select": str,  # which symbol's book the Snapshots carry in ``book``
     "kill": str,  # fault drill: kill -9 the named broker; it is restarted with its books
     "stop": str,  # begin the clean stop, for the reason given
+    "kill_switch": int,  # cancel every resting order of this account (-1: of all) and refuse new ones
+    "release": int,  # let this account's orders through again (-1: every account's)
 }
 
 

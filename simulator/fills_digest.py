@@ -10,8 +10,12 @@ replay of a journal computes it again, and the report carries it: all through th
 Fills are logged as they come, all symbols in one array, and hashed a log at a time: the log
 is grouped by symbol (keeping each symbol's order) and each symbol's rows go to its hash in one
 call. Hashing per batch and symbol cost a Python step per trade once symbols were many (each
-batch's trades then fall in different symbols); a log of ``_LOG_ROWS`` fills costs one step per
-symbol in it. A symbol's hash exists once it traded: memory follows the symbols that trade.
+batch's trades then fall in different symbols); a log costs one step per symbol in it, so it
+holds 8 fills per symbol of the run (``log_rows``: a step per 8 fills at most), between 4,096
+and 131,072. It is sized by the symbols, not fixed at its largest: a 5 MiB log that 8 symbols
+fill in seconds was resident for nothing, and its hashing copied it whole every time, a 6 MiB
+block that the allocator then kept as a hole in the heap (the bank's memory grew in 6 MiB
+steps). A symbol's hash exists once it traded: memory follows the symbols that trade.
 
 Pure model: stdlib and numpy only.
 """
@@ -24,8 +28,14 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 FILL_WIDTH = 5  # seq, buy_oid, sell_oid, price, qty
-_LOG_ROWS = 1 << 17  # fills logged before they are hashed: 5 MiB
+_FEWEST_ROWS, _MOST_ROWS = 1 << 12, 1 << 17  # fills logged before they are hashed: 160 KiB to 5 MiB
+_ROWS_PER_SYMBOL = 8
 _NOTHING = hashlib.sha256().hexdigest()
+
+
+def log_rows(symbols: int) -> int:
+    """How many fills the log of a run with this many symbols holds before it hashes them."""
+    return min(_MOST_ROWS, max(_FEWEST_ROWS, 1 << (_ROWS_PER_SYMBOL * symbols - 1).bit_length()))
 
 
 class FillsDigest:
@@ -36,8 +46,9 @@ class FillsDigest:
     def __init__(self, symbols: Iterable[str]) -> None:
         self.symbols = tuple(symbols)
         self._hashes: dict[int, hashlib._Hash] = {}  # of the symbols that traded
-        self._log = np.empty((_LOG_ROWS, FILL_WIDTH), np.int64)  # fills not hashed yet ...
-        self._log_sym = np.empty(_LOG_ROWS, np.int64)  # ... and their symbols
+        rows = log_rows(len(self.symbols))
+        self._log = np.empty((rows, FILL_WIDTH), np.int64)  # fills not hashed yet ...
+        self._log_sym = np.empty(rows, np.int64)  # ... and their symbols
         self._logged = 0
         self._added: list[int] = []  # fills given to add(), flat as (sym, 5 ints), not logged yet
 
@@ -56,9 +67,9 @@ class FillsDigest:
         if self._added:
             self._log_added()
         n = len(sym)
-        if self._logged + n > _LOG_ROWS:
+        if self._logged + n > len(self._log):
             self._hash_log()
-        if n > _LOG_ROWS:
+        if n > len(self._log):
             self._hash(sym, fills)
             return
         self._log[self._logged : self._logged + n] = fills
@@ -96,6 +107,11 @@ class FillsDigest:
             if h is None:
                 h = hashes[s] = hashlib.sha256()
             h.update(fills[start:end].data)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the log's arrays (the hashes, about 200 bytes per symbol traded, aside)."""
+        return self._log.nbytes + self._log_sym.nbytes
 
     def hexdigest(self) -> str:
         """The digest of every fill given so far."""

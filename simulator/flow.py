@@ -18,7 +18,10 @@ time, as int64 rows in the wire's order layout (``simulator.wire``)::
     oid, account, sym, side, otype, tif, price, qty, target
 
 ``generate(n)`` hands out the next ``n`` new orders from those blocks, each followed by the
-cancels its arrival triggers, so any chunking of the calls gives the same stream.
+cancels its arrival triggers, so any chunking of the calls gives the same stream. Beside them,
+``last_refs`` holds each row's *reference*: its symbol's reference price just after that order
+moved it (what the bank's price band and a market order's notional are measured against,
+``simulator.risk``), as much a function of the seed as the rows.
 
 How a block is made (every step is an array operation over the block):
 
@@ -141,6 +144,8 @@ class OrderFlow:
         # Made but not yet handed out: rows, and for each of their new orders the row just
         # past it and the cancels that follow it. _taken rows and _taken_news are gone already.
         self._rows = np.empty((0, wire.ORDER_WIDTH), np.int64)
+        self._refs = np.empty(0, np.int64)  # each row's reference price (see the docstring)
+        self.last_refs = self._refs  # the references of the rows generate() handed out last
         self._ends = np.empty(0, np.int64)
         self._taken = 0
         self._taken_news = 0
@@ -190,6 +195,7 @@ class OrderFlow:
         stop = int(self._ends[self._taken_news + n - 1]) if n else start
         self._taken, self._taken_news = stop, self._taken_news + n
         out = self._rows[start:stop]
+        self.last_refs = self._refs[start:stop]
         if len(out):
             self.next_oid = int(out[-1, 0]) + 1
         return out
@@ -199,20 +205,23 @@ class OrderFlow:
         one concatenation: joining block by block would copy what waits once per block,
         quadratic in ``n`` (``generate(1_000_000)`` took seconds and grew memory)."""
         taken, taken_news = self._taken, self._taken_news
-        rows, ends = [self._rows[taken:]], [self._ends[taken_news:] - taken]
+        rows, ends, refs = [self._rows[taken:]], [self._ends[taken_news:] - taken], [self._refs[taken:]]
         length, made = len(rows[0]), 0
         while made < news:
-            block_rows, block_ends = self._make_block()
+            block_rows, block_ends, block_refs = self._make_block()
             rows.append(block_rows)
             ends.append(block_ends + length)
+            refs.append(block_refs)
             length += len(block_rows)
             made += len(block_ends)
         self._rows = np.concatenate(rows)
         self._ends = np.concatenate(ends)
+        self._refs = np.concatenate(refs)
         self._taken = self._taken_news = 0
 
-    def _make_block(self) -> tuple[np.ndarray, np.ndarray]:
-        """The next block: its rows, and for each new order the row just past its cancels."""
+    def _make_block(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The next block: its rows, for each new order the row just past its cancels, and
+        each row's reference price (a cancel's: that of the order that triggers it)."""
         b, rng, nsym = _BLOCK, self._rng, len(self.symbols)
 
         # -- the new orders' own draws
@@ -341,6 +350,8 @@ class OrderFlow:
         )
         rows[cancel_at] = cancels
         rows[:, 0] = base + np.arange(b + c)
+        refs = np.empty(b + c, np.int64)
+        refs[new_at], refs[cancel_at] = ref, ref[after]
 
         # -- the candidates that wait for a later block
         waits = np.flatnonzero(~dies_here)
@@ -352,7 +363,7 @@ class OrderFlow:
         self._block_oid = base + b + c
         ends = np.empty(b, np.int64)
         ends[:-1], ends[-1] = new_at[1:], b + c
-        return rows, ends
+        return rows, ends, refs
 
 
 def as_tuples(rows: np.ndarray, symbols: Sequence[str]) -> list[tuple]:

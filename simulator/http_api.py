@@ -140,8 +140,13 @@ def _check_value(name: str, arg: object, field: str, snapshot: Snapshot | None) 
         raise BadRequest(field, f"rate must be a finite number >= 0 (0 = as fast as possible), not {arg!r}")
     if name == "stop" and not (isinstance(arg, str) and 0 < len(arg) <= MAX_REASON):
         raise BadRequest(field, f"a stop reason is 1 to {MAX_REASON} characters")
+    if name in ("kill_switch", "release") and not (isinstance(arg, int) and arg >= -1):
+        raise BadRequest(field, f"{name} takes an account number, or -1 for every account, not {arg!r}")
     if snapshot is None:
         return
+    if name in ("kill_switch", "release") and 0 < snapshot.accounts_count <= arg:  # type: ignore[operator]
+        most = snapshot.accounts_count - 1
+        raise BadRequest(field, f"account {arg} is not one of this run's (0 to {most:,}, or -1 for all)")
     if name == "select" and arg not in snapshot.symbols:
         raise BadRequest(field, f"{arg!r:.40} is not a symbol of this run")
     if name == "kill":

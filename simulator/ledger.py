@@ -67,7 +67,7 @@ class Ledger:
         self._last_trade = np.zeros((nsym, 5), np.int64)
         self._last_seq = self._last_trade[:, 0]  # a view: match_seq of each symbol's latest trade
         self._recent: deque[tuple] = deque(maxlen=_RECENT)
-        self._window = OrderWindow()
+        self.window = self._window = OrderWindow()  # read by risk_exposure too
         self.types = TypeLedger()  # amends, triggers, icebergs' slices, STP's cancels (ledger_types.py)
         self._batch_token = 0
         self.last_booked_ns = 0  # the clock reading of the latest apply() that booked an event
@@ -391,8 +391,8 @@ class Ledger:
     def unanswered(self, sym_ids: Collection[int]) -> np.ndarray:
         """Orders and cancels of these wire symbol ids (``wire.UNKNOWN_SYM`` too) sent and not
         answered yet, in placement order: an (n, 9) array of records ready to send again."""
-        rows = [r for _oid, r, _lv, st in self._window.open_orders(sym_ids) if st == SENT]
-        return np.array(rows, np.int64).reshape(-1, wire.ORDER_WIDTH)
+        _ids, at = self._window.open_of(sym_ids)  # whole-array: no tuple per order to free
+        return self._window.record[at[self._window.state[at] == SENT]]
 
     def book_states(self, symbols) -> dict[str, tuple]:
         """What each book holds as far as the bank knows (see ``ledger_types.book_states``)."""

@@ -13,6 +13,9 @@ dashboard's pipe to the bank process (``remote.py``).
                                     whose tape to record ("": none)
                             ASSIGN  BrokerSpec: a warm standby takes over this shard (then RESTORE)
                             RESTORE books of a restarted broker: {symbol: BookState}
+                            CANCEL_ALL  (account, upto): the kill switch: cancel every order
+                                    of ``account`` (-1: of every account) with an id up to
+                                    ``upto`` resting on this broker; each ends CANCELLED
                             STOP    sentinel: answer everything before it, report, exit
     broker -> bank results: EVENTS  (broker index, messages read so far, event records);
                                     decoded, the records are a flat int64 memoryview
@@ -55,9 +58,10 @@ DONE = b"D"
 TAPE = b"T"
 HELLO = b"Y"  # "A" is ASSIGN
 TAKEOVER = b"K"  # "T" is TAPE
+CANCEL_ALL = b"X"  # "C" is COMMAND, "K" TAKEOVER
 
 _BODY_KINDS = frozenset({ORDERS, WATCH, ASSIGN, RESTORE, EVENTS, HEARTBEAT, FINAL, LOG, COMMAND, SNAPSHOT})
-_BODY_KINDS |= {DONE, TAPE, HELLO, TAKEOVER}
+_BODY_KINDS |= {DONE, TAPE, HELLO, TAKEOVER, CANCEL_ALL}
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _PAD = bytes(7)  # kind byte + padding = 8: records after it are 8-aligned
 RECORDS_OFFSET = 1 + len(_PAD)  # where an ORDERS message's records start
@@ -236,6 +240,10 @@ def decode(payload: object) -> tuple[bytes, Any]:
         raise BadMessage("HELLO body is not a Hello")
     if kind == TAKEOVER and not isinstance(body, Takeover):
         raise BadMessage("TAKEOVER body is not a Takeover")
+    if kind == CANCEL_ALL and not (
+        isinstance(body, tuple) and len(body) == 2 and all(type(x) is int for x in body) and body[0] >= -1
+    ):
+        raise BadMessage("CANCEL_ALL body is not (account, upto)")
     if kind == COMMAND and not (isinstance(body, tuple) and len(body) == 2):
         raise BadMessage("COMMAND body is not (name, argument)")
     if kind == SNAPSHOT and not isinstance(body, Snapshot):

@@ -47,6 +47,13 @@ from simulator.order_checks import check_order
 from simulator.orders import STAMP_SHIFT, RejectReason
 
 STP_MODES = ("none", "cancel-newest", "cancel-oldest", "cancel-both")
+
+
+def stp_index(mode: object) -> int:
+    """A self-trade prevention mode's number (what books take); 0 (none) for what is not one."""
+    return STP_MODES.index(mode) if isinstance(mode, str) and mode in STP_MODES else 0
+
+
 _NEWEST, _OLDEST = 1, 2
 _LIMIT, _MARKET, _STOP, _STOP_LIMIT, _ICEBERG = 0, 1, 3, 4, 5
 _DAY, _IOC, _GTC, _FOK, _GTX = 0, 1, 2, 3, 4

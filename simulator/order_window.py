@@ -304,14 +304,18 @@ class OrderWindow:
         ids = np.concatenate((self._old_ids[old], window[live]))
         return ids, np.concatenate((self._old_slots[old], window[live] & _MASK))
 
+    def open_of(self, sym_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """``open_slots`` of the orders and cancels of these wire symbols only (chosen with
+        array operations: a restart of one shard then costs what that shard holds, not what
+        every book holds, and makes no Python object per order)."""
+        oids, at = self.open_slots()
+        keep = np.isin(self.record[at, _SYM], np.fromiter(sym_ids, np.int64))
+        return oids[keep], at[keep]
+
     def open_orders(self, sym_ids: Iterable[int] | None = None) -> list[tuple[int, tuple, int, int]]:
         """Every open order and cancel as (oid, record, leaves, state), in id order; only those
-        of ``sym_ids`` when given (chosen with array operations: a restart of one shard then
-        costs what that shard holds, not what every book holds)."""
-        oids, at = self.open_slots()
-        if sym_ids is not None:
-            keep = np.isin(self.record[at, _SYM], np.fromiter(sym_ids, np.int64))
-            oids, at = oids[keep], at[keep]
+        of ``sym_ids`` when given."""
+        oids, at = self.open_slots() if sym_ids is None else self.open_of(sym_ids)
         ids = oids.tolist()
         return [
             (oid, tuple(record), leaves, state)

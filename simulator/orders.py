@@ -82,6 +82,14 @@ class RejectReason(enum.IntEnum):
     BAD_TRIGGER = 10  # a stop's trigger price is not positive
     BAD_DISPLAY = 11  # an iceberg's display is not within 1..qty, or its TIF does not rest
     NOT_AMENDABLE = 12  # an amend names an iceberg or a stop not yet triggered
+    # pre-trade risk, refused in the bank before the order leaves it (simulator.risk)
+    ORDER_QTY_LIMIT = 20  # quantity over --max-order-qty
+    NOTIONAL_LIMIT = 21  # quantity x price over --max-notional
+    PRICE_BAND = 22  # limit price outside --price-band-pct of the symbol's reference
+    POSITION_LIMIT = 23  # could take the account's position in the symbol past --max-position
+    OPEN_ORDERS_LIMIT = 24  # the account has --max-open-orders open already
+    ORDER_RATE_LIMIT = 25  # the account placed --max-orders-per-s in this second already
+    KILL_SWITCH = 26  # the account's orders are blocked by the kill switch
 
 
 class Event(enum.IntEnum):

@@ -9,12 +9,13 @@ and offers mechanisms: the supervisor decides when a broker is dead or hung and 
 the bank what to send. ``poll`` waits on every results pipe and every process sentinel at
 once, so a death is seen at once, after what the broker sent before dying was read.
 
-A warm standby (``standby=1``, the default when restarts are allowed) is a broker process
-spawned ahead with no shard (``broker.standby_spec``), ready to take one over: ``respawn``
-hands it the dead broker's spec (ASSIGN) and books (RESTORE) instead of spawning a process
-and waiting for its imports, and ``keep_standby`` spawns the next standby once the restored
-shard answers again. With none (``--no-standby``, two deaths at once) a process is spawned as
-before. Each restart's gap (death seen -> first answer) is kept in ``restart_gaps_ms``.
+Warm standbys (``standby=N``; ``standbys.STANDBYS`` by default when restarts are allowed)
+are broker processes spawned ahead with no shard (``broker.standby_spec``, ``standbys.py``),
+ready to take one over: ``respawn`` hands one the dead broker's spec (ASSIGN) and books
+(RESTORE) instead of spawning a process and waiting for its imports, and ``keep_standby``
+spawns the next once the restored shard answers again. With none (``--no-standby``, or every
+one used) a process is spawned as before. Each restart's gap (death seen -> first answer) is
+kept in ``restart_gaps_ms``.
 
 ``stop`` (a bus 'stop' listener, after the bank's drain) joins every broker and kills any still
 alive after a grace, saying so (brokers ignore SIGTERM: ``processes.enter_child``).
@@ -37,13 +38,13 @@ from simulator import processes
 from simulator.broker import STANDBY_INDEX, broker_main, standby_spec
 from simulator.bus import ORDER, never_raises
 from simulator.channel import Channel, ChannelGone, NoChannel, PipeChannel
+from simulator.standbys import Standbys
 
 log = logging.getLogger("pool")
 
 START_TIMEOUT_S = 60.0
 _JOIN_GRACE_S = 2.0
 _POLL_BUDGET = 64  # most messages read from one broker per poll, so the bank keeps placing
-_STANDBY_FAILURES = 3  # standbys dying in a row before ready: spawn no more (restarts go cold)
 
 # broker states, as the dashboard shows them
 STARTING, RUNNING, STOPPING, EXITED, DEAD = "STARTING", "RUNNING", "STOPPING", "EXITED", "DEAD"
@@ -122,9 +123,8 @@ class BrokerPool(SimplePlugin):
         self.ctx = processes.spawn_context()
         self.target = target  # the broker's entry point (a benchmark injects an echo)
         self.brokers: list[BrokerHandle] = []
-        self.want_standby = standby > 0 and max_restarts > 0  # standbys only replace the dead
-        self.standby: BrokerHandle | None = None  # a warm process with no shard yet
-        self._standby_failures = 0
+        # warm processes with no shard yet; only to replace the dead
+        self.standbys = Standbys(standby if max_restarts > 0 else 0)
         self.bad_messages = 0
         self.failed: str | None = None  # why the pool cannot go on, for the bank to stop on
         self.stopped = False
@@ -143,7 +143,8 @@ class BrokerPool(SimplePlugin):
         try:
             for spec in self.specs:
                 self.brokers.append(self._spawn(spec))
-            self.keep_standby()
+            for _ in range(self.standbys.count):
+                self.keep_standby()
             self._wait_ready()
         except StartFailed as exc:
             log.error("brokers failed to start: %s", exc)
@@ -182,9 +183,7 @@ class BrokerPool(SimplePlugin):
         placed yet, so there is nothing to restore."""
         deadline = time.monotonic() + START_TIMEOUT_S
         # the standby too, so that once orders flow every process has its title and imports
-        while any(b.state == STARTING for b in self.brokers) or (
-            self.standby is not None and self.standby.state == STARTING
-        ):
+        while any(b.state == STARTING for b in self.brokers) or self.standbys.starting:
             if self.should_abort():
                 log.info("stop requested while brokers were starting")
                 return
@@ -209,9 +208,11 @@ class BrokerPool(SimplePlugin):
         credit (the RESTORE message)."""
         old = self.brokers[index]
         self._bury(old)
-        standby, self.standby = self.standby, None
         # a standby still starting is further on than a process spawned now: ASSIGN waits for it
-        if standby is not None and standby.process.is_alive():
+        standby, dead = self.standbys.take(lambda h: h.process.is_alive())
+        for h in dead:
+            self._bury(h)
+        if standby is not None:
             handle = standby
             handle.spec = old.spec
             handle.restarts = old.restarts + 1
@@ -219,8 +220,6 @@ class BrokerPool(SimplePlugin):
             self._send_first(handle, msg.encode(msg.ASSIGN, old.spec))
             log.info("%s: the standby (pid %s) takes over", old.name, handle.pid)
         else:
-            if standby is not None:
-                self._bury(standby)
             handle = self._spawn(old.spec, restarts=old.restarts + 1)
         handle.died_at = old.died_at if old.died_at is not None else time.monotonic()
         handle.restart_gaps_ms = old.restart_gaps_ms
@@ -235,17 +234,15 @@ class BrokerPool(SimplePlugin):
             handle.channel.send(payload, credit=False)
 
     def keep_standby(self) -> None:
-        """Spawn a warm standby if there should be one and none is there (at start, and once
-        the shard it last took over answers again: a spawn costs the bank milliseconds, which
-        would otherwise lengthen that shard's gap)."""
-        if not self.want_standby or self.standby is not None or self.stopped:
+        """Spawn a warm standby if fewer are there than wanted (at start, and once the shard
+        one last took over answers again: a spawn costs the bank milliseconds, which would
+        otherwise lengthen that shard's gap). One per call: the bank places between spawns."""
+        if self.stopped or not self.standbys.short():
             return
         if any(b.died_at is not None for b in self.brokers):
             return  # a shard is being restored: after it
-        if self._standby_failures >= _STANDBY_FAILURES:
-            return
         spec = self.specs[0]
-        self.standby = self._spawn(standby_spec(spec.heartbeat_s, spec.log_level))
+        self.standbys.add(self._spawn(standby_spec(spec.heartbeat_s, spec.log_level)))
 
     def _bury(self, b: BrokerHandle) -> None:
         """Make sure a broker's process is gone and its channel closed."""
@@ -273,8 +270,8 @@ class BrokerPool(SimplePlugin):
             if b.live:
                 watched[b.channel.fileno()] = b
                 watched[b.process.sentinel] = b
-        standby = self.standby
-        if standby is not None:
+        standbys = {id(h) for h in self.standbys}
+        for standby in self.standbys:
             watched[standby.channel.fileno()] = standby
             watched[standby.process.sentinel] = standby
         if not watched:
@@ -285,37 +282,24 @@ class BrokerPool(SimplePlugin):
         n = 0
         for fd in ready:
             b = watched[fd]
-            if b is standby:
-                self._read_standby(b)
+            if id(b) in standbys:
+                if any(h is b for h in self.standbys):  # both its fds may be ready: once
+                    self._read_standby(b)
             elif b.live:
                 n += self._read(b)
         return n
 
     def _read_standby(self, b: BrokerHandle) -> None:
-        """A standby says only that it is ready (heartbeats) and, if it fails, why (logs)."""
         try:
             payloads = b.channel.receive(_POLL_BUDGET)
         except ChannelGone:
             payloads = []
-        for payload in payloads:
+        if payloads:
             b.last_heard = time.monotonic()
-            try:
-                kind, body = msg.decode(payload)
-            except msg.BadMessage as exc:
-                log.warning("bad message from the standby ignored: %s", exc)
-                continue
-            if kind == msg.HEARTBEAT:
-                b.channel.consumed(body.consumed)
-                if b.state == STARTING:
-                    b.state = RUNNING
-                    self._standby_failures = 0
-            elif kind == msg.LOG:
-                self.on_message(STANDBY_INDEX, kind, body)
+        self.standbys.heard(b, payloads, lambda kind, body: self.on_message(STANDBY_INDEX, kind, body))
         if not payloads and not b.process.is_alive():
-            log.warning("the standby broker (pid %s) died, exit code %s", b.pid, b.process.exitcode)
+            self.standbys.died(b)
             self._bury(b)
-            self.standby = None
-            self._standby_failures += 1
 
     def _read(self, b: BrokerHandle) -> int:
         try:
@@ -433,9 +417,10 @@ class BrokerPool(SimplePlugin):
             else:
                 log.info("%s exited with %s", b.name, b.exit_code)
             b.channel.close()
-        standby, self.standby = self.standby, None
-        if standby is not None:
-            self._send_first(standby, msg.STOP)
+        standbys = self.standbys.drop_all()
+        for standby in standbys:
+            self._send_first(standby, msg.STOP)  # all at once: they leave together
+        for standby in standbys:
             grace = _JOIN_GRACE_S if standby.state == RUNNING else 0.1  # still importing: kill it
             processes.end_process(
                 standby.process, "standby", grace_s=grace, escalate_s=_JOIN_GRACE_S, terminate=False

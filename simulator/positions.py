@@ -87,6 +87,17 @@ class Positions:
         row[self._cells[lo:hi] - sym * self.accounts] = self._held[lo:hi]
         return row.tolist()
 
+    def at(self, sym: np.ndarray, account: np.ndarray) -> np.ndarray:
+        """The shares each (``sym``, ``account``) pair holds, as an int64 array."""
+        if self.dense:
+            return self._grid[sym, account]
+        self._merge()
+        cells = sym * self.accounts + account
+        i = np.minimum(np.searchsorted(self._cells, cells), max(len(self._cells) - 1, 0))
+        if not len(self._cells):
+            return np.zeros(len(cells), np.int64)
+        return np.where(self._cells[i] == cells, self._held[i], 0)
+
     def balanced(self) -> bool:
         """Whether every symbol's positions sum to 0 (each trade moves shares between two)."""
         if self.dense:

@@ -9,7 +9,9 @@ The bank places orders in id order, ids 1, 2, 3, ... without a gap, so ``replay`
 must run 1, 2, 3, ... in id order. It feeds each symbol's orders to a fresh
 ``OrderBook`` (a CANCEL is ``cancel_into(id, target)``; an order for a symbol the run did not
 trade gets the REJECT UNKNOWN_SYMBOL its broker sent) and compares every event it makes with
-the journal, streaming (memory grows with the books, not with the journal):
+the journal, streaming (memory grows with the books, not with the journal). An order the
+bank's pre-trade checks refused (a REJECT whose reason is one of ``risk.BANK_REASONS``,
+journalled as an event of broker -1) never reached a book, so none is fed it either:
 
 * every trade with the ``fills`` table, symbol by symbol in match order;
 * every ACK, REJECT (its reason), CANCELLED (its leaves) and CANCEL_DONE (its target) with the
@@ -44,9 +46,10 @@ from simulator.book import OrderBook
 from simulator.fills_digest import FillsDigest
 from simulator.journal_expand import expanded_copy
 from simulator.journal_file import JournalError, open_journal, partial_reason, read_run_value, report_at
-from simulator.order_types import STP_MODES
+from simulator.order_types import stp_index
 from simulator.orders import Event, OrderType, RejectReason, TimeInForce
 from simulator.processes import STOP_SIGNALS
+from simulator.risk import BANK_REASONS
 from simulator.stp_book import new_book
 
 _TRADE = int(Event.TRADE)
@@ -208,14 +211,9 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
         syms: dict[object, _Symbol] = {}
         results = iter(con.execute(_RESULTS_SQL))
         row = next(results, None)
-        # journalled results of replayed orders that a later order makes (a CANCELLED by a
-        # cancel or by self-trade prevention, a stop's TRIGGERED and what follows): (id, event) -> detail
+        # results a later order makes (of a cancel, STP, a trigger): (id, event) -> detail
         later: dict[tuple[int, str], object] = {}
-        stp = (
-            STP_MODES.index(config["stp"])
-            if isinstance(config, dict) and config.get("stp") in STP_MODES
-            else 0
-        )
+        stp = stp_index(config.get("stp") if isinstance(config, dict) else None)  # the run's --stp
         types, tifs, names = _TYPE_CODES, _TIF_CODES, _EVENT_NAMES
         results_got = 0
         out: list = []
@@ -252,6 +250,8 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
             book = s.book
             if book is None:
                 out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
+            elif mine and mine.get("REJECT") in BANK_REASONS:  # refused in the bank: no book saw it
+                out += (_REJECT, oid, mine["REJECT"], 0, 0, 0, 0)
             elif otype == "CANCEL":  # qty > 0: an amend
                 if type(target) is int and type(price) is int and type(qty) is int:
                     book.cancel_into(out, oid, target, price, qty)

@@ -135,6 +135,7 @@ def build_report(config: SimConfig, outcome: Outcome) -> dict:
         "symbols": figures.get("symbols", {}),
         "accounts": figures.get("accounts")
         or {"count": 0, "unit": "ticks x shares", "marked_to": {}, "pnl_sum": 0, "top": [], "bottom": []},
+        "risk": figures.get("risk") or {"limits": {}, "refused": {}, "kill_switch": []},
         "exit_code": outcome.exit_code,
         "machine": {
             "python": platform.python_version(),
@@ -269,6 +270,12 @@ def summary_text(report: dict) -> str:
         lines.append(f"         cancel requests: {reasons} (the order had gone first: not an error)")
     if report.get("order_types"):
         lines.append(types_line(report["order_types"]))
+    risk = report.get("risk") or {}
+    if risk.get("refused") or risk.get("kill_switch"):
+        uses = len(risk.get("kill_switch", []))
+        refused = ", ".join(f"{k} {v:,}" for k, v in risk.get("refused", {}).items()) or "none"
+        used = f"kill switch used {uses} time{'s' * (uses != 1)}"
+        lines.append(f"risk     refused in the bank: {refused}; {used}")
     lines += [
         f"fills    {report['fills']['count']:,} trades, {report['fills']['volume']:,} shares, "
         f"digest {report['fills']['digest'][:16]}",

@@ -3,9 +3,10 @@
 The snapshot builder's ``outcome()`` calls ``run_figures`` after the stop protocol: the
 per-second series (``simulator.series``), each symbol's trading (``symbol_stats``) and final
 book (what the brokers reported resting), each account's cash, positions and P&L marked to the
-last prices, each broker's orders and cancel requests as routed and its restarts, and the
-rejects of orders and of cancel requests apart. All of it plain JSON types, built at the end
-from state the run keeps anyway.
+last prices, each broker's orders and cancel requests as routed and its restarts, the
+rejects of orders and of cancel requests apart, and the pre-trade risk: the limits on, the
+orders the bank refused per reason, and each use of the kill switch. All of it plain JSON
+types, built at the end from state the run keeps anyway.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.rejects import reasons_by_name
+from simulator.risk import refusal_counts
+from simulator.risk_flags import limits_given
 from simulator.series import Series
 from simulator.symbol_stats import account_table, final_books
 
@@ -70,6 +73,11 @@ def run_figures(bank: Any, series: Series) -> dict[str, Any]:
         "brokers": brokers,
         "order_rejects": led.reject_counts(cancels=False),
         "cancel_rejects": led.reject_counts(cancels=True),
+        "risk": {
+            "limits": limits_given(bank.config),
+            "refused": refusal_counts(bank.risk.refusals),
+            "kill_switch": [{"t_s": round(t, 3), "action": a, "account": n} for t, a, n in bank.kill_log],
+        },
         "order_types": order_type_figures(bank),
     }
 

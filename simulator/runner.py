@@ -42,8 +42,10 @@ from simulator.journal import Journal, JournalError
 from simulator.order_types import STP_MODES
 from simulator.pool import BrokerPool
 from simulator.report import build_report, write_report
+from simulator.risk_tape import RefusalTape
 from simulator.routing import Routing
 from simulator.snapshots import Outcome, SnapshotBuilder
+from simulator.standbys import STANDBYS
 from simulator.stats import Snapshot
 from simulator.supervisor import Supervisor
 
@@ -104,7 +106,7 @@ class Simulation:
                 on_message=self._on_message,
                 should_abort=lambda: bool(self.stop),
                 max_restarts=config.max_restarts,
-                standby=1 if config.standby else 0,
+                standby=STANDBYS if config.standby else 0,
             )
         self.journal: Journal | None = None
         if config.journal:
@@ -112,6 +114,7 @@ class Simulation:
         self.bank = Bank(bus, config, self.stop, self.pool, routing, journal=self.journal)
         self.supervisor = Supervisor(bus, config, self.stop, self.pool, self.bank.ledger, routing)
         self.snapshots = SnapshotBuilder(bus, self.bank, self.supervisor, self.log_lines)
+        self.refusal_tape = self.bank.on_refused = RefusalTape(self.snapshots, config.symbols)
         self.http: HttpServer | None = None
         if http is not None:
             from simulator.http_server import HttpServer  # cheroot and prometheus only when asked
@@ -169,6 +172,10 @@ class Simulation:
         elif name == "stop":
             self.request_stop(arg)  # type: ignore[arg-type]
             return
+        elif name == "kill_switch":
+            self.bank.kill_switch(arg)  # type: ignore[arg-type]
+        elif name == "release":
+            self.bank.release(arg)  # type: ignore[arg-type]
         self.snapshots.expedite()
 
     def request_stop(self, reason: str) -> None:
@@ -188,6 +195,7 @@ class Simulation:
         if 0 <= sym < len(self.config.symbols):
             self.snapshots.select_symbol(self.config.symbols[sym])
             self.snapshots.send_watch(again=True)
+            self.refusal_tape.again(oid)  # refused in the bank: no broker's tape has it
         self.snapshots.stepped = oid
 
     def wait_stopped(self, timeout: float) -> bool:

@@ -231,11 +231,7 @@ class SnapshotBuilder(SimplePlugin):
             book=self._books.get(self.selected_symbol) if self.selected_symbol else None,
             tape=self._tape(),
             log_lines=tuple(self.log_lines),
-            cancel_requests={
-                "sent": led.cancels_sent,
-                "done": led.cancels_done,
-                "rejected": led.cancels_rejected,
-            },
+            cancel_requests=dict(sent=led.cancels_sent, done=led.cancels_done, rejected=led.cancels_rejected),
             reject_reasons=led.reject_counts(),
             stop_reason=bank.stop_request.reason,
             final_latency_us=bank.final_latency.summary(),
@@ -245,6 +241,8 @@ class SnapshotBuilder(SimplePlugin):
             stepped=self.stepped,
             **self._account_fields(now),
             transport=bank.config.transport,
+            blocked=bank.risk.blocked(),
+            accounts_count=bank.config.accounts,
             ack_latency_last_s=self._sample_series(now, rows),
         )
 

@@ -305,3 +305,5 @@ class Snapshot:
     # the ack latency of the last whole second alone (count, p50, p99, max): simulator.series
     ack_latency_last_s: dict[str, int] = field(default_factory=dict)
     transport: str = "pipe"  # how the bank talks to its brokers: pipe or amqp (--transport)
+    blocked: tuple[int, ...] = ()  # accounts the kill switch blocks (-1: every account)
+    accounts_count: int = 0  # the run's accounts (--accounts), 0 when not known

@@ -62,6 +62,7 @@ STEERING_ACTIONS = {
     "previous_symbol",
     "next_symbol",
     "kill_broker",
+    "kill_switch",
 }
 READ_ONLY_NOTE = "READ ONLY"
 PANEL_TITLES = {
@@ -126,6 +127,7 @@ class DashboardApp(PaletteActions, App[bool]):
         Binding("a", "next_account", "Account", show=False),  # while paused only (check_action)
         Binding("t", "hold_tape", "Hold tape"),
         Binding("k", "kill_broker", "Kill broker"),
+        Binding("K", "kill_switch", "Kill switch", show=False),  # asks first; in ? and the palette
         Binding("x", "stop_run", "Stop run"),  # attached with control only (check_action)
         Binding("?", "show_help", "Help"),
         *(Binding(str(n), f"show_tab('{tab}')", tab, show=False) for n, tab in enumerate(TABS, 1)),

@@ -113,6 +113,16 @@ def side_name(side: int) -> str:
 # -- header ----------------------------------------------------------------------------------
 
 
+def blocked_text(blocked: tuple[int, ...]) -> str:
+    """What the kill switch holds, in words: 'every account', 'accounts 3, 7', ''."""
+    if -1 in blocked:
+        return "every account"
+    if not blocked:
+        return ""
+    shown = ", ".join(map(str, blocked[:5])) + (", ..." if len(blocked) > 5 else "")
+    return f"account{'s' * (len(blocked) > 1)} {shown}"
+
+
 def header_fields(snapshot: Snapshot) -> list[tuple[str, str]]:
     """The header strip after the state badge, as (label, value) pairs; label may be empty."""
     fields = [
@@ -122,6 +132,8 @@ def header_fields(snapshot: Snapshot) -> list[tuple[str, str]]:
     ]
     if snapshot.transport != "pipe":  # the default says nothing; brokers over AMQP may be anywhere
         fields.append(("over", snapshot.transport.upper()))
+    if snapshot.blocked:  # the kill switch holds these accounts: their orders are refused
+        fields.append(("KILL SWITCH", blocked_text(snapshot.blocked)))
     if snapshot.stop_reason:
         fields.append(("stop", snapshot.stop_reason))
     return fields

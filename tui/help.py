@@ -32,6 +32,7 @@ KEYS = (
     ("t", "hold the tape where it is (events are still kept), or follow the newest again"),
     ("up down pgup pgdn", "scroll the focused panel (tab moves the focus); end: the newest"),
     ("k", "kill -9 the shown symbol's broker (a drill: it restarts)"),
+    ("K", "kill switch (asks first): cancel an account's or every resting order, refuse new ones"),
     ("x", "attached (dashboard --attach) with control: stop the run; q only closes the view"),
     ("ctrl+p", "command palette"),
     ("?", "this help"),

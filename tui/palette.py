@@ -21,6 +21,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from simulator.config import MOST_RATE
 from simulator.stats import Snapshot
 from tui.format import fmt_target_rate
+from tui.widgets.kill_switch import KillSwitchScreen
 
 if TYPE_CHECKING:
     from tui.app import DashboardApp
@@ -49,6 +50,9 @@ KEY_COMMANDS = (
         "Hold / follow the tape", "t: hold the tape where it is, or follow it", "action_hold_tape"
     ),
     PaletteCommand("Kill the watched symbol's broker", "k: kill -9 it (a drill)", "action_kill_broker"),
+    PaletteCommand(
+        "Kill switch", "K: cancel an account's (or all) resting orders, refuse new ones", "action_kill_switch"
+    ),
     PaletteCommand("Help", "?: every key, panel and column explained", "action_show_help"),
     PaletteCommand("Tab: overview", "1", "action_show_tab", ("overview",)),
     PaletteCommand("Tab: book & tape", "2", "action_show_tab", ("market",)),
@@ -109,6 +113,7 @@ def palette_commands(query: str, snapshot: Snapshot | None) -> Iterator[PaletteC
         yield PaletteCommand(
             "account N", "list account N's open orders: type e.g. account 42", "notify_usage", ("account",)
         )
+    yield from kill_switch_commands(words)
     if typed.lower().startswith("screenshot"):
         path = os.path.expanduser(typed[len("screenshot") :].strip())
         problem = screenshot_problem(path)
@@ -141,6 +146,26 @@ def palette_commands(query: str, snapshot: Snapshot | None) -> Iterator[PaletteC
             shown += 1
             if shown >= MOST_SYMBOL_HITS:
                 return
+
+
+def kill_switch_commands(words: list[str]) -> Iterator[PaletteCommand]:
+    """'kill switch all', 'kill switch 42', 'release all', 'release 42' (typed, or as hints)."""
+    head = [w.lower() for w in words]
+    typed = " ".join(words)
+    last = head[-1] if head else ""
+    account = -1 if last == "all" else int(last) if last.isdigit() else None
+    who = "every account" if account == -1 else f"account {account}"
+    if account is not None and head[:2] == ["kill", "switch"] and len(words) == 3:
+        yield PaletteCommand(
+            typed, f"cancel {who}'s resting orders, refuse new ones", "engage_kill_switch", (account,)
+        )
+    elif account is not None and head[:1] == ["release"] and len(words) == 2:
+        yield PaletteCommand(typed, f"let {who}'s orders through again", "release_kill_switch", (account,))
+    else:
+        hint = "type kill switch 42 (or all): cancel and block an account"
+        yield PaletteCommand("kill switch N", hint, "notify_usage", ("kill",))
+        hint = "type release 42 (or all): lift the kill switch"
+        yield PaletteCommand("release N", hint, "notify_usage", ("release",))
 
 
 class PaletteActions:
@@ -192,6 +217,38 @@ class PaletteActions:
         self.control.command("kill", name)
         self.notify(f"kill -9 {name}; it will be restarted", severity="warning", timeout=3)
 
+    def action_kill_switch(self) -> None:
+        """K: ask, then engage or release the kill switch (``tui.widgets.kill_switch``)."""
+        snapshot = self.steerable_snapshot()
+        if snapshot is None:
+            return
+        account = snapshot.selected_account.account if snapshot.selected_account else None
+        screen = KillSwitchScreen(account=account, blocked=snapshot.blocked)
+
+        def chosen(choice: tuple[str, int] | None) -> None:
+            if choice is not None and choice[0] == "kill_switch":
+                self.engage_kill_switch(choice[1])
+            elif choice is not None:
+                self.release_kill_switch(choice[1])
+
+        cast(App, self).push_screen(screen, chosen)
+
+    def engage_kill_switch(self, account: int) -> None:
+        if self.steerable_snapshot() is None:
+            return
+        self.control.command("kill_switch", account)
+        who = "every account" if account < 0 else f"account {account}"
+        self.notify(f"Kill switch: cancelling {who}'s resting orders; new ones refused", severity="warning")
+        self.expedite()
+
+    def release_kill_switch(self, account: int) -> None:
+        if self.steerable_snapshot() is None:
+            return
+        self.control.command("release", account)
+        who = "every account" if account < 0 else f"account {account}"
+        self.notify(f"Kill switch released for {who}", timeout=3)
+        self.expedite()
+
     def save_screen(self, path: str) -> None:
         problem = screenshot_problem(path)
         if problem is None:
@@ -210,6 +267,8 @@ class PaletteActions:
             "rate": "type: rate 2500 (orders/s; 0: max)",
             "screenshot": "type: screenshot /tmp/run.svg",
             "account": "type: account 42",
+            "kill": "type: kill switch 42, or kill switch all",
+            "release": "type: release 42, or release all",
         }
         self.notify(
             usage.get(what, what), timeout=4, severity="warning" if what not in usage else "information"

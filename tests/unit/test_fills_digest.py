@@ -26,7 +26,7 @@ def test_batches_of_many_symbols_past_several_logs_give_the_digest_of_its_defini
     digest, one_by_one = FillsDigest(symbols), FillsDigest(symbols)
     fills: dict[int, list[tuple]] = {}
     seq = 0
-    for _ in range(30):  # 30 batches of up to 20,000: past the log's 131,072 fills
+    for _ in range(30):  # 30 batches of up to 20,000: past the log's 32,768 fills at 3,000 symbols
         n = int(rng.integers(1, 20_000))
         sym = rng.integers(0, 2000, n)  # a third of the symbols never trade
         rows = np.empty((n, 5), np.int64)
@@ -42,3 +42,22 @@ def test_batches_of_many_symbols_past_several_logs_give_the_digest_of_its_defini
     digest.update(5, np.array([[seq, 1, 2, 3, 4]], np.int64))  # and it goes on after a digest
     fills.setdefault(5, []).append((seq, 1, 2, 3, 4))
     assert digest.hexdigest() == _by_definition(symbols, fills)
+
+
+def test_the_log_is_sized_by_the_symbols_and_stays_so_however_many_fills_pass():
+    few, many = FillsDigest([f"S{i}" for i in range(8)]), FillsDigest([f"S{i}" for i in range(100_000)])
+    held = few.nbytes
+    assert held <= 256 * 1024  # 8 symbols: a few thousand fills, not 5 MiB resident for nothing
+    assert many.nbytes >= 16 * held  # many symbols: a long log, so a hash call covers many fills
+    rng = np.random.default_rng(3)
+    fills: dict[int, list[tuple]] = {}
+    for start in range(0, 200_000, 5_000):  # fifty times the log
+        sym = rng.integers(0, 8, 5_000)
+        rows = np.empty((5_000, 5), np.int64)
+        rows[:, 0] = start + np.arange(5_000)
+        rows[:, 1:] = rng.integers(1, 10**9, (5_000, 4))
+        few.update_many(sym, rows)
+        for s, row in zip(sym.tolist(), rows.tolist()):
+            fills.setdefault(s, []).append(tuple(row))
+        assert few.nbytes == held
+    assert few.hexdigest() == _by_definition(few.symbols, fills)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -27,8 +27,11 @@ def report_text(report: dict | None, error: str | None) -> Text:
             body = summary_text(report)
         except (KeyError, TypeError, ValueError) as exc:  # a report of another version
             body = f"the report cannot be read here ({type(exc).__name__}: {exc})"
-        text.append("The run has ended.\n\n", "bold")
-        text.append(body)
+        *lines, verdict = body.splitlines() or [""]
+        # the verdict (reconciled, exit status) first: a long report may not fit the screen
+        text.append("The run has ended. ", "bold")
+        text.append(verdict + "\n\n", "bold")
+        text.append("\n".join(lines))
     else:
         text.append("The run has ended without a report.\n\n", "bold")
         text.append(error or "no reason given")
@@ -48,7 +51,7 @@ class ReportScreen(ModalScreen[None]):
     ReportScreen {
         align: center middle;
     }
-    ReportScreen > Vertical {
+    ReportScreen > VerticalScroll {
         width: auto;
         max-width: 100%;
         height: auto;
@@ -71,6 +74,6 @@ class ReportScreen(ModalScreen[None]):
         self.error = error
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
+        with VerticalScroll() as box:  # a report taller than the screen scrolls
             box.border_title = "Final report"
             yield Static(report_text(self.report, self.error), id="report-text")
