@@ -40,8 +40,6 @@ from simulator import order_types
 from simulator.order_checks import _is_int, check_order, is_special
 from simulator.orders import Event, OrderType, RejectReason, Side, TimeInForce
 
-__all__ = ["OrderBook", "check_order"]
-
 # Plain-int copies of the enum values used on the hot path (no enum lookups per order).
 _ACK = int(Event.ACK)
 _REJECT = int(Event.REJECT)
@@ -420,27 +418,8 @@ class OrderBook:
         return leaves
 
     def cancel_account_into(self, out: list, account: int, upto: int) -> int:
-        """The kill switch: cancel every resting order of ``account`` (-1: of every account)
-        with an id up to ``upto``, appending a CANCELLED record for each, oldest id first;
-        returns how many. Orders placed after ``upto`` stay, so asking twice changes nothing."""
-        gone = sorted(
-            (e for oid, e in self._index.items() if oid <= upto and (account < 0 or e[2] == account)),
-            key=lambda e: e[0],
-        )
-        for e in gone:
-            del self._index[e[0]]
-            out += (4, e[0], e[1], 0, 0, 0, 0)
-            e[1] = 0
-        for side, book, keys in ((_BUY, self._bids, self._bid_keys), (_SELL, self._asks, self._ask_keys)):
-            for price in {e[3] for e in gone if e[4] == side}:
-                level = book[price]
-                live = [x for x in level[1] if x[1]]
-                if live:
-                    level[0], level[1] = 0, live
-                else:
-                    del book[price]
-                    del keys[bisect_left(keys, price if side == _BUY else -price)]
-        return len(gone)
+        """The kill switch: cancel ``account``'s orders up to id ``upto`` (order_types.cancel_account)."""
+        return order_types.cancel_account(self, out, account, upto)
 
     # ------------------------------------------------------------------ views
 

@@ -408,6 +408,23 @@ def amend(book: Book, out: list, amend_oid: int, target: int, price: int, qty: i
     out += (_REJECT, amend_oid, int(reason), 0, 0, 0, 0)
 
 
+def cancel_account(book: Book, out: list, account: int, upto: int) -> int:
+    """The kill switch: cancel every order of ``account`` (-1: of every account) with an id up
+    to ``upto``, resting on the book (icebergs' hidden shares too) or held (stops), appending a
+    CANCELLED record for each, oldest id first; how many. Orders placed after ``upto`` stay, so
+    asking twice changes nothing."""
+    mine = [o for o, e in book._index.items() if o <= upto and (account < 0 or e[2] == account)]
+    mine += [o for o, s in book.held.items() if o <= upto and (account < 0 or s[1] == account)]
+    for oid in sorted(mine):
+        e = book._index.pop(oid, None)
+        if e is None:  # a held stop
+            cancel_held(book, out, 0, oid)
+            del out[-7:]  # its CANCEL_DONE: no cancel request asked
+        else:
+            out += (_CANCELLED, oid, book.unlink(e), 0, 0, 0, 0)
+    return len(mine)
+
+
 # ------------------------------------------------------------------ state
 
 

@@ -442,4 +442,14 @@ def test_a_book_restored_from_its_state_matches_like_the_original(stp, before, a
 def test_enum_values_the_wire_and_the_book_share():
     assert [int(t) for t in (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.ICEBERG)] == [3, 4, 5]
     assert [int(t) for t in (TimeInForce.GTC, TimeInForce.FOK, TimeInForce.GTX)] == [2, 3, 4]
-    assert all(7 <= int(r) <= 19 for r in R if r > R.MALFORMED)
+    assert all(7 <= int(r) <= 19 for r in R if R.MALFORMED < r < R.ORDER_QTY_LIMIT)  # 20..29: risk's
+
+
+def test_the_kill_switch_cancels_held_stops_and_icebergs_whole(book):
+    book.submit(1, 7, SELL, ICEBERG, DAY, 101, 30, 10)
+    book.submit(2, 7, BUY, STOP, DAY, 0, 5, 105)
+    book.submit(3, 8, BUY, LIMIT, DAY, 99, 5)
+    out: list = []
+    assert book.cancel_account_into(out, 7, 3) == 2
+    assert list(zip(*[iter(out)] * 7)) == [(4, 1, 30, 0, 0, 0, 0), (4, 2, 5, 0, 0, 0, 0)]
+    assert book.state() == ([(3, 8, BUY, 99, 5)], [])
