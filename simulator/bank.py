@@ -34,6 +34,8 @@ from simulator.channel import ChannelFull, ChannelGone
 from simulator.config import SimConfig
 from simulator.flow import OrderFlow
 from simulator.ledger import Ledger, Reconciliation
+from simulator.outside_ids import YOU
+from simulator.own_order import OwnOrder
 from simulator.routing import RoutedCounts, Routing
 from simulator.schedule import Schedule
 from simulator.stats import LatencyHistogram, RunState
@@ -83,7 +85,9 @@ class Bank(SimplePlugin):
         self.routing = routing
         self.journal = journal  # a Journal plugin, when --journal is given
         self.flow = OrderFlow.from_config(config)
-        self.ledger = Ledger(config.symbols, config.accounts)
+        # the flow's accounts, and one beyond them: yours (orders placed from the dashboard)
+        self.you_account = config.accounts
+        self.ledger = Ledger(config.symbols, config.accounts + 1)
         self.ack_latency = LatencyHistogram()  # order due -> its ack known to the bank
         self.final_latency = LatencyHistogram()  # order due -> its final state known
         self.schedule = Schedule(rate=config.rate, batch=config.batch, brokers=config.brokers)
@@ -226,7 +230,7 @@ class Bank(SimplePlugin):
     def _place(self, due: int, first_due: float) -> None:
         limit = self.config.orders
         if limit is not None:
-            due = min(due, limit - self.ledger.placed)
+            due = min(due, limit - self.ledger.flow_placed)
             if due <= 0:
                 self._limit_reached = True
                 return
@@ -237,6 +241,13 @@ class Bank(SimplePlugin):
         # the ledger first: the journal records only orders placed (were the ledger to refuse
         # them, the journal would hold orders never sent)
         self.ledger.place(orders, t_ns, self.schedule.step_ns)
+        self._queue(orders, t_ns)
+        self.last_orders = orders
+        if limit is not None and self.ledger.flow_placed >= limit:
+            self._limit_reached = True
+
+    def _queue(self, orders: np.ndarray, t_ns: int) -> None:
+        """Journal orders just placed and queue each behind its broker's pending ones."""
         if self.journal is not None:
             self.journal.record_orders(orders, t_ns)
         pending = self.pending
@@ -244,9 +255,21 @@ class Bank(SimplePlugin):
             if len(mine):
                 self.routed.add(index, mine)
                 pending[index] = np.concatenate((pending[index], mine)) if len(pending[index]) else mine
-        self.last_orders = orders
-        if limit is not None and self.ledger.placed >= limit:
-            self._limit_reached = True
+
+    def place_own(self, order: OwnOrder) -> int | None:
+        """Your order (checked: ``own_order.py``), from your account: placed now behind the
+        pending orders of its broker, without holding the flow back or changing its stream
+        (``outside_orders.py``: its id is 2**40 + n). Its id; None once the run is stopping."""
+        if self.state != RunState.RUNNING or self.stop_request:
+            return None
+        led = self.ledger
+        oid = led.outside.new_id(YOU)
+        sym = led.symbol_ids[order.symbol]
+        record = [oid, self.you_account, sym, order.side, order.otype, order.tif, order.price, order.qty, 0]
+        t_ns = time.monotonic_ns()
+        led.place_outside(record, t_ns)
+        self._queue(np.array([record], np.int64), t_ns)
+        return oid
 
     def step(self) -> np.ndarray:
         """While paused: place the flow's next order now (with the cancels it brings), as if
