@@ -37,6 +37,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
 from simulator.control import COMMANDS, BadCommand, checked
+from simulator.own_order import BadOrder, check_order
 from simulator.http_metrics import Published
 from simulator.snapshot_json import snapshot_to_json
 from simulator.stats import RunState, Snapshot
@@ -142,6 +143,11 @@ def _check_value(name: str, arg: object, field: str, snapshot: Snapshot | None) 
         raise BadRequest(field, f"a stop reason is 1 to {MAX_REASON} characters")
     if snapshot is None:
         return
+    if name == "order":
+        try:
+            check_order(arg, snapshot.symbols)
+        except BadOrder as exc:  # refused here, with the reason: nothing is sent
+            raise BadRequest(f"{field}.{exc.field}", exc.reason) from None
     if name == "select" and arg not in snapshot.symbols:
         raise BadRequest(field, f"{arg!r:.40} is not a symbol of this run")
     if name == "kill":
