@@ -228,7 +228,8 @@ class DashboardApp(PaletteActions, App[bool]):
         # a request the bank did not follow within its hold stops showing
         self.asked = self.asked.expired(time.monotonic())
         snapshot = self.control.snapshot()
-        if snapshot is None or snapshot is self.snapshot:
+        if snapshot is None or snapshot is self.snapshot or len(self.screen_stack) > 1:
+            # under a box (help) the panels keep their last frame: redrawn from cache when it closes
             return
         self.apply_snapshot(snapshot)
 
