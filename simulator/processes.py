@@ -270,3 +270,17 @@ def kill_process(process: Any) -> None:
     """SIGKILL at once (fault drills, a hung child); the caller notices the death as usual."""
     if process.is_alive():
         process.kill()
+
+
+# A spawned child imports for a while (its parent's main module, then numpy and the rest)
+# before ``enter_child`` runs: ending with its parent from here on, not only from there, keeps
+# a kill -9 of the bank from leaving brokers that are still importing (they hold no order yet,
+# so SIGKILL loses nothing; ``enter_child`` then sets the process's own signal). A parent that
+# died before the signal was asked for sends none: the spawner's pid, inherited through the
+# environment, tells that case apart, and the child ends as the signal would have ended it.
+_SPAWNER_PID = "SIMULATOR_SPAWNER_PID"
+if in_spawned_child():
+    end_with_parent()
+    if os.environ.get(_SPAWNER_PID, str(os.getppid())) != str(os.getppid()):
+        os.kill(os.getpid(), signal.SIGKILL)
+os.environ[_SPAWNER_PID] = str(os.getpid())

@@ -171,8 +171,7 @@ class SnapshotBuilder(SimplePlugin):
             self._watch_sent = None  # the new process watches nothing yet
 
     def send_watch(self, again: bool = False) -> None:
-        """Ask the selected symbol's broker to WATCH it, if it does not yet (``again``: even
-        if it does, which refills that tape's bucket: a step's order is never sampled out)."""
+        """WATCH the selected symbol, unless watched (``again``: still, to refill its tape)."""
         symbol = self.selected_symbol
         if symbol and (symbol != self._watch_sent or again):
             broker_of = self.bank.routing.broker_of

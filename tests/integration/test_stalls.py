@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import psutil
@@ -107,3 +110,22 @@ def test_every_process_has_a_title_that_names_its_role(tmp_path):
         assert "journal" in threads  # the journal's writer thread, in top -H
         sim.signal_group(signal.SIGINT)
         assert sim.wait_exit(30) == 0, sim.output()
+
+
+def test_a_child_whose_spawner_died_before_it_could_ask_to_end_with_it_ends_at_once():
+    # the race the parent-death signal cannot close alone: the bank killed while its child is
+    # still starting the interpreter, before the child's first import asks for the signal
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that is no longer our parent
+    env = {**os.environ, "SIMULATOR_SPAWNER_PID": str(gone.pid)}
+    child = subprocess.run(
+        [sys.executable, "-c", "import simulator.processes; print('still here')", "--multiprocessing-fork"],
+        env=env, capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert child.returncode == -signal.SIGKILL and "still here" not in child.stdout
+    child = subprocess.run(
+        [sys.executable, "-c", "import simulator.processes; print('still here')", "--multiprocessing-fork"],
+        env={**env, "SIMULATOR_SPAWNER_PID": str(os.getpid())}, capture_output=True, text=True,
+        timeout=60, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert child.returncode == 0 and "still here" in child.stdout  # its spawner lives: it goes on

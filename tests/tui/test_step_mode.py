@@ -47,10 +47,14 @@ def test_a_stepped_run_trades_exactly_as_an_unstepped_one():
         deadline_wait(lambda: sim.snapshot() is not None and sim.snapshot().state is RunState.PAUSED)
         deadline_wait(lambda: sim.bank.ledger.in_flight == 0)
         for _ in range(5):
-            placed = sim.bank.ledger.placed
+            placed, before = sim.bank.ledger.placed, sim.snapshots.stepped
             sim.command("step")
-            deadline_wait(lambda p=placed: sim.bank.ledger.placed > p, what="the step to place an order")
-            oid = sim.snapshots.stepped
+            # the bus thread books the order before it names it: wait for the name
+            oid = deadline_wait(
+                lambda b=before: sim.snapshots.stepped if sim.snapshots.stepped != b else 0,
+                what="the step to place an order",
+            )
+            assert sim.bank.ledger.placed > placed
 
             def told(oid: int = oid) -> bool:
                 snapshot = sim.snapshot()
