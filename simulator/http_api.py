@@ -37,8 +37,8 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
 from simulator.control import COMMANDS, BadCommand, checked
-from simulator.own_order import BadOrder, check_order
 from simulator.http_metrics import Published
+from simulator.own_order import BadOrder, check_order
 from simulator.snapshot_json import snapshot_to_json
 from simulator.stats import RunState, Snapshot
 
