@@ -59,7 +59,7 @@ class TapePanel(ScrollView, can_focus=True):
         self.skipped = 0
         self.unseen = 0  # events that arrived while held or scrolled up
         self.top = 0  # blank lines above the oldest event (see ``virtual_height``)
-        self._to_end = False  # following, and the height changed: scroll down once laid out
+        self.sticky = True  # follows the newest line: until the user scrolls up (see watch_scroll_y)
         self._id_width = 4
         self._styles: dict[str, Style] = {}
 
@@ -106,13 +106,11 @@ class TapePanel(ScrollView, can_focus=True):
         """Show the newest line; after a change of height, again once it is laid out (a
         ScrollView only scrolls as far as its scrollbars allow, which the layout decides)."""
         self.scroll_end(animate=False, immediate=True, x_axis=False)
-        if self.scroll_y < self.max_scroll_y and not self._to_end:
-            self._to_end = True
+        if self.scroll_y < self.max_scroll_y:
             self.call_after_refresh(self._end_laid_out)
 
     def _end_laid_out(self) -> None:
-        self._to_end = False
-        if not self.held:
+        if self.following:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def virtual_height(self, events: int, fresh: bool = False) -> int:
@@ -138,8 +136,9 @@ class TapePanel(ScrollView, can_focus=True):
 
     @property
     def following(self) -> bool:
-        """True when the view shows the newest line (and will go on showing it)."""
-        return not self.held and (self._to_end or self.scroll_y >= self.max_scroll_y)
+        """True when the view shows the newest line and goes on showing it: not held, and
+        not scrolled up by the user (a scroll that only waits for its layout still follows)."""
+        return not self.held and self.sticky
 
     def show_title(self) -> None:
         symbol = self.snapshot.selected_symbol if self.snapshot else None
@@ -183,13 +182,17 @@ class TapePanel(ScrollView, can_focus=True):
         return Strip(segments).extend_cell_length(width, base)
 
     def on_resize(self) -> None:
-        following = not self.held and not self.unseen
+        following = self.following
         self.place_lines(fresh=True)
         if following:
             self.stay_at_end()
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
+        if new < old and new < self.max_scroll_y:
+            self.sticky = False  # scrolled up, by the user (or to keep their lines in view)
+        elif new >= self.max_scroll_y:
+            self.sticky = True  # down to the newest: follow again
         if self.following and self.unseen:
             self.unseen = 0
             self.show_title()
@@ -210,6 +213,7 @@ class TapePanel(ScrollView, can_focus=True):
 
     def action_follow(self) -> None:
         self.held = False
+        self.sticky = True
         self.unseen = 0
         self.scroll_end(animate=False, immediate=True, x_axis=False)
         self.show_title()
