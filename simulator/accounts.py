@@ -59,18 +59,18 @@ def top_accounts(symbols: Sequence[str], positions: Positions, cash: np.ndarray,
     return [account_row(int(a), symbols, positions, cash, value, pnl) for a in order], value, pnl
 
 
-def open_orders(window: OrderWindow, account: int, symbols: Sequence[str], most: int) -> list[OpenOrder]:
-    """The account's open orders (sent or resting; cancel requests left out), oldest first."""
+def open_orders(window: OrderWindow, account: int, symbols: Sequence[str], most: int,
+                outside: Sequence[tuple[int, tuple, int, int]] = ()) -> list[OpenOrder]:  # fmt: skip
+    """The account's open orders (sent or resting; cancel requests left out), oldest first;
+    ``outside``: its open orders from outside the flow (``OutsideOrders.of_account``), after."""
     record, state = window.record, window.state
     mine = np.flatnonzero((state != FREE) & (record[:, _ACCOUNT] == account) & (record[:, _OTYPE] != _CANCEL))
-    if not len(mine):
-        return []
     mine = mine[np.argsort(record[mine, 0], kind="stable")][:most]
+    rows = list(zip(record[mine].tolist(), window.leaves[mine].tolist(), state[mine].tolist()))
+    rows += [(record, leaves, st) for _oid, record, leaves, st in outside[: most - len(rows)]]
     n = len(symbols)
     out = []
-    for (oid, _acct, sym, side, otype, tif, price, qty, _t), leaves, st in zip(
-        record[mine].tolist(), window.leaves[mine].tolist(), state[mine].tolist()
-    ):
+    for (oid, _acct, sym, side, otype, tif, price, qty, _t), leaves, st in rows:
         name = symbols[sym] if 0 <= sym < n else "?"
         out.append(
             OpenOrder(oid, name, side, otype, tif, price, qty, leaves, "resting" if st == ACKED else "sent")

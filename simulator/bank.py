@@ -34,14 +34,16 @@ from typing import Any
 import numpy as np
 from cherrypy.process.plugins import SimplePlugin
 
+from simulator import kill_switch, wire
 from simulator import messages as msg
-from simulator import wire
 from simulator.bus import ORDER, never_raises
 from simulator.channel import ChannelFull, ChannelGone
 from simulator.config import SimConfig
 from simulator.flow import OrderFlow
 from simulator.ledger import Ledger, Reconciliation
-from simulator.orders import Event
+from simulator.orders import Event, RejectReason
+from simulator.outside_ids import YOU
+from simulator.own_order import OwnOrder
 from simulator.risk import ALL_ACCOUNTS, RiskGate
 from simulator.risk_exposure import LiveExposure
 from simulator.routing import RoutedCounts, Routing
@@ -93,7 +95,9 @@ class Bank(SimplePlugin):
         self.routing = routing
         self.journal = journal  # a Journal plugin, when --journal is given
         self.flow = OrderFlow.from_config(config)
-        self.ledger = Ledger(config.symbols, config.accounts)
+        # the flow's accounts, and one beyond them: yours (orders placed from the dashboard)
+        self.you_account = config.accounts
+        self.ledger = Ledger(config.symbols, config.accounts + 1)
         self.ack_latency = LatencyHistogram()  # order due -> its ack known to the bank
         self.final_latency = LatencyHistogram()  # order due -> its final state known
         self.schedule = Schedule(rate=config.rate, batch=config.batch, brokers=config.brokers)
@@ -261,7 +265,7 @@ class Bank(SimplePlugin):
     def _place(self, due: int, first_due: float) -> None:
         limit = self.config.orders
         if limit is not None:
-            due = min(due, limit - self.ledger.placed)
+            due = min(due, limit - self.ledger.flow_placed)
             if due <= 0:
                 self._limit_reached = True
                 return
@@ -269,27 +273,50 @@ class Bank(SimplePlugin):
         # of work and a few tens of thousands of ids, well inside the ledger's order window
         orders = self.flow.generate(due)
         t_ns = int(first_due * 1e9)
-        refused = None
+        reasons = None
         if self.risk.active:  # before placing: what the gate counts as open excludes these rows
             reasons = self.risk.check(orders, self.flow.last_refs, self.schedule.step_ns, time.monotonic_ns())
-            if reasons is not None:
-                refused = reasons != 0
         # the ledger first: the journal records only orders placed (were the ledger to refuse
         # them, the journal would hold orders never sent)
         self.ledger.place(orders, t_ns, self.schedule.step_ns)
+        self._queue(orders, t_ns, reasons)
+        self.last_orders = orders
+        if limit is not None and self.ledger.flow_placed >= limit:
+            self._limit_reached = True
+
+    def _queue(self, orders: np.ndarray, t_ns: int, reasons: np.ndarray | None = None) -> None:
+        """Journal orders just placed, book those the gate refused (``reasons`` not 0) and
+        queue the others behind their broker's pending ones."""
         if self.journal is not None:
             self.journal.record_orders(orders, t_ns)
-        self.last_orders = orders
-        if refused is not None:
-            self._refuse(orders[refused], reasons[refused])  # type: ignore[index]
+        if reasons is not None:
+            refused = reasons != 0
+            self._refuse(orders[refused], reasons[refused])
             orders = orders[~refused]
         pending = self.pending
         for index, mine in enumerate(self.routing.split(orders)):
             if len(mine):
                 self.routed.add(index, mine)
                 pending[index] = np.concatenate((pending[index], mine)) if len(pending[index]) else mine
-        if limit is not None and self.ledger.placed >= limit:
-            self._limit_reached = True
+
+    def place_own(self, order: OwnOrder) -> int | None:
+        """Your order (checked: ``own_order.py``), from your account: placed now behind the
+        pending orders of its broker, without holding the flow back or changing its stream
+        (``outside_orders.py``: its id is 2**40 + n). Its id; None once the run is stopping.
+        The kill switch refuses it as it refuses the flow's; the flow's limits do not apply."""
+        if self.state != RunState.RUNNING or self.stop_request:
+            return None
+        led = self.ledger
+        oid = led.outside.new_id(YOU)
+        sym = led.symbol_ids[order.symbol]
+        record = [oid, self.you_account, sym, order.side, order.otype, order.tif, order.price, order.qty, 0]
+        t_ns = time.monotonic_ns()
+        led.place_outside(record, t_ns)
+        killed = self.risk.killed
+        blocked = ALL_ACCOUNTS in killed or self.you_account in killed
+        reasons = np.array([int(RejectReason.KILL_SWITCH)], np.int64) if blocked else None
+        self._queue(np.array([record], np.int64), t_ns, reasons)
+        return oid
 
     def _refuse(self, rows: np.ndarray, reasons: np.ndarray) -> None:
         """Book the gate's refusals as the REJECTs a broker would send (journalled as events of
@@ -302,29 +329,13 @@ class Bank(SimplePlugin):
         if self.on_refused is not None:
             self.on_refused(rows, reasons)
 
-    # -- the kill switch ------------------------------------------------------------------------
+    # -- the kill switch (kill_switch.py) -----------------------------------------------------
 
     def kill_switch(self, account: int) -> None:
-        """Block ``account``'s new orders (ALL_ACCOUNTS: everyone's) and have every broker
-        cancel its resting ones: a CANCEL_ALL behind every order placed so far."""
-        self.risk.kill(account)
-        upto = self.flow.next_oid - 1
-        for kills in self._kills:
-            kills.append((upto, account))
-        self.kill_log.append((self.run_seconds(), "engaged", account))
-        who = "every account" if account == ALL_ACCOUNTS else f"account {account}"
-        log.warning("kill switch engaged for %s: its resting orders are cancelled, new ones refused", who)
+        kill_switch.engage(self, account)
 
     def release(self, account: int) -> None:
-        """Let ``account``'s orders through again (ALL_ACCOUNTS: every account's)."""
-        who = "every account" if account == ALL_ACCOUNTS else f"account {account}"
-        if self.risk.release(account):
-            self.kill_log.append((self.run_seconds(), "released", account))
-            log.warning("kill switch released for %s", who)
-        elif ALL_ACCOUNTS in self.risk.killed:
-            log.warning("kill switch holds every account: release all of them, not %s", who)
-        else:
-            log.info("kill switch: %s was not blocked", who)
+        kill_switch.release(self, account)
 
     def step(self) -> np.ndarray:
         """While paused: place the flow's next order now (with the cancels it brings), as if

@@ -23,6 +23,7 @@ COMMANDS: dict[str, type | None] = {
     "step": None,  # while paused: place the flow's next order now (and watch its symbol)
     "rate": float,  # new target rate in orders/s (0 = as fast as possible)
     "account": int,  # which account's open orders the Snapshots carry
+    "order": dict,  # your own order: simulator.own_order's fields; placed from your account
     "select": str,  # which symbol's book the Snapshots carry in ``book``
     "kill": str,  # fault drill: kill -9 the named broker; it is restarted with its books
     "stop": str,  # begin the clean stop, for the reason given

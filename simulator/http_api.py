@@ -38,6 +38,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from simulator.control import COMMANDS, BadCommand, checked
 from simulator.http_metrics import Published
+from simulator.own_order import BadOrder, check_order
 from simulator.snapshot_json import snapshot_to_json
 from simulator.stats import RunState, Snapshot
 
@@ -144,9 +145,15 @@ def _check_value(name: str, arg: object, field: str, snapshot: Snapshot | None) 
         raise BadRequest(field, f"{name} takes an account number, or -1 for every account, not {arg!r}")
     if snapshot is None:
         return
-    if name in ("kill_switch", "release") and 0 < snapshot.accounts_count <= arg:  # type: ignore[operator]
+    yours = snapshot.you.account if snapshot.you is not None else None  # one beyond the flow's
+    if name in ("kill_switch", "release") and 0 < snapshot.accounts_count <= arg != yours:  # type: ignore[operator]
         most = snapshot.accounts_count - 1
         raise BadRequest(field, f"account {arg} is not one of this run's (0 to {most:,}, or -1 for all)")
+    if name == "order":
+        try:
+            check_order(arg, snapshot.symbols)
+        except BadOrder as exc:  # refused here, with the reason: nothing is sent
+            raise BadRequest(f"{field}.{exc.field}", exc.reason) from None
     if name == "select" and arg not in snapshot.symbols:
         raise BadRequest(field, f"{arg!r:.40} is not a symbol of this run")
     if name == "kill":

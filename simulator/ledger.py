@@ -26,11 +26,12 @@ from collections.abc import Collection, Iterable, Mapping
 
 import numpy as np
 
-from simulator import wire
+from simulator import restart_state, wire
 from simulator.batch_check import check_batch
 from simulator.ledger_types import TypeLedger
 from simulator.order_window import ACKED, FREE, SENT, OrderWindow
 from simulator.orders import Event, OrderType
+from simulator.outside_orders import OutsideOrders
 from simulator.positions import Positions
 from simulator.reconciliation import Reconciliation, close_books
 from simulator.rejects import CANCEL_REASON, reasons_by_name
@@ -68,6 +69,7 @@ class Ledger:
         self._last_seq = self._last_trade[:, 0]  # a view: match_seq of each symbol's latest trade
         self._recent: deque[tuple] = deque(maxlen=_RECENT)
         self.window = self._window = OrderWindow()  # read by risk_exposure too
+        self.outside = OutsideOrders()  # orders from outside the flow ("you"): not in the window
         self.types = TypeLedger()  # amends, triggers, icebergs' slices, STP's cancels (ledger_types.py)
         self._batch_token = 0
         self.last_booked_ns = 0  # the clock reading of the latest apply() that booked an event
@@ -139,6 +141,20 @@ class Ledger:
         self.placed += n - cancels
         self.max_oid = max(self.max_oid, rows[-1][_OID])
         return True
+
+    def place_outside(self, record, t_ns: int) -> None:
+        """Record an order from outside the flow as sent (``outside_orders.py``: its id from
+        ``outside.new_id``), behind every flow order placed so far."""
+        self.outside.put(record, t_ns, anchor=self.max_oid)
+        if int(record[_OTYPE]) == _CANCEL:
+            self.cancels_sent += 1
+        else:
+            self.placed += 1
+
+    @property
+    def flow_placed(self) -> int:
+        """Orders of the flow placed so far (``placed`` less those from outside it)."""
+        return self.placed - sum(c.placed for c in self.outside.counts.values())
 
     # -- results ----------------------------------------------------------------------------
 
@@ -243,13 +259,14 @@ class Ledger:
             else:
                 named.add(ev[1])
         entries = self._window.load(named)
+        outside = self.outside.load(named) if len(self.outside) else {}
         token = self._batch_token
         symbols, nsym = self.symbols, len(self.symbols)
         moves: list[tuple[int, int, int, int, int]] = []  # (sym, buyer, seller, price, qty)
         ack_times: dict[int, int] = {}
         final_times: dict[int, int] = {}
         trade_rows: dict[int, list] = {}
-        get = entries.get
+        get = {**entries, **outside}.get if outside else entries.get
         unknown = filled = 0
         for ev in events:
             kind, x = ev[0], ev[1]
@@ -334,6 +351,7 @@ class Ledger:
             for t, n in final_times.items():
                 final_latency.record((now_ns - t) // 1000, n)
         self._window.store(entries)
+        self.outside.settle(outside)
 
     def recent_trades(self, n: int) -> list[tuple]:
         """The last ``n`` trades booked (at most 12), oldest first, for the live tape."""
@@ -370,7 +388,7 @@ class Ledger:
         traded = np.flatnonzero(self._last_seq).tolist()
         return {self.symbols[s]: (_TRADE, self.symbols[s], *self._last_trade[s].tolist()) for s in traded}
 
-    def _last_trade_of(self, sym: int) -> tuple | None:
+    def last_trade_of(self, sym: int) -> tuple | None:
         row = self._last_trade[sym].tolist()
         return (_TRADE, self.symbols[sym], *row) if row[0] else None
 
@@ -389,14 +407,12 @@ class Ledger:
         return self._digest.hexdigest()
 
     def unanswered(self, sym_ids: Collection[int]) -> np.ndarray:
-        """Orders and cancels of these wire symbol ids (``wire.UNKNOWN_SYM`` too) sent and not
-        answered yet, in placement order: an (n, 9) array of records ready to send again."""
-        _ids, at = self._window.open_of(sym_ids)  # whole-array: no tuple per order to free
-        return self._window.record[at[self._window.state[at] == SENT]]
+        """Every order of these wire symbols not answered yet, as records (``restart_state``)."""
+        return restart_state.unanswered(self, sym_ids)
 
     def book_states(self, symbols) -> dict[str, tuple]:
-        """What each book holds as far as the bank knows (see ``ledger_types.book_states``)."""
-        return self.types.book_states(self, symbols)
+        """What each book holds as far as the bank knows (``restart_state``)."""
+        return restart_state.book_states(self, symbols)
 
     def reject_counts(self, cancels: bool | None = None) -> dict[str, int]:
         return reasons_by_name(self.reject_reasons, cancels)  # orders', cancels' (True) or both
@@ -415,10 +431,11 @@ class Ledger:
         """Close the books: ``resting`` maps every order the brokers report resting to its leaves."""
         w = self._window
         ids, slots = w.open_slots()
+        out_ids, out_leaves, out_cancel = self.outside.open_arrays()  # ids above every flow id
         return close_books(
-            ids,
-            w.leaves[slots],
-            w.record[slots, _OTYPE] == _CANCEL,
+            np.concatenate((ids, out_ids)),
+            np.concatenate((w.leaves[slots], out_leaves)),
+            np.concatenate((w.record[slots, _OTYPE] == _CANCEL, out_cancel)),
             resting,
             placed=self.placed,
             filled=self.filled,

@@ -14,9 +14,9 @@ event), so those paths see only the kinds they know:
   follow (``visible = min(display, shown) - (shown - leaves)``).
 * A CANCELLED with a reason (SELF_TRADE) is counted by reason in ``cancel_reasons``.
 
-``book_states`` is what the bank knows each book holds, for a restarted broker: resting orders
-in priority order (price, then stamp: ``oid << STAMP_SHIFT`` unless an event gave another),
-icebergs with their display and visible shares, and the held stops. Pure model: numpy only.
+``priority`` and ``visible`` are what a restarted broker's books need of them
+(``restart_state.py``): an order's place within its price (arrival, unless an event put it at
+the back since) and an iceberg's shown shares. Pure model: numpy only.
 """
 
 from __future__ import annotations
@@ -25,13 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from simulator.order_window import ACKED, FREE, SENT, OrderWindow
+from simulator.order_window import FREE, SENT, OrderWindow
 from simulator.orders import STAMP_SHIFT, Event, OrderType
+from simulator.outside_ids import OUTSIDE_BASE, priority
 
 _CANCELLED, _AMENDED, _TRIGGERED, _SHOWN = int(Event.CANCELLED), int(Event.AMENDED), int(Event.TRIGGERED), 8
 _CANCEL, _STOP, _STOP_LIMIT, _ICEBERG = int(OrderType.CANCEL), 3, 4, int(OrderType.ICEBERG)
 _ACCOUNT, _SYM, _SIDE, _OTYPE, _TIF, _PRICE, _QTY, _TARGET = 1, 2, 3, 4, 5, 6, 7, 8
-_PRUNE_AT = 1 << 16  # ids kept before the first look for final ones among them
+_PRUNE_AT = 1 << 16
+_STAMP_K = (1 << STAMP_SHIFT) - 1  # ids kept before the first look for final ones among them
 
 
 class TypeLedger:
@@ -43,6 +45,7 @@ class TypeLedger:
         self.triggered: set[int] = set()  # stops entered on their book
         self.amends_done = self.triggers = self.refills = 0
         self.cancel_reasons: dict[int, int] = {}  # reason -> CANCELLED events with it
+        self.anchors: dict[int, int] = {}  # outside message id -> its anchor, for priority
         self._prune_at = _PRUNE_AT
 
     def take(self, ev: np.ndarray, window: OrderWindow, ledger: Any) -> np.ndarray:
@@ -74,6 +77,14 @@ class TypeLedger:
                 self.triggered.update(oids)
                 self.triggers += len(oids)
         self._rows(rows[(kinds != _SHOWN) & (kinds != _TRIGGERED)].tolist(), window, ledger)
+        stamped = np.concatenate(
+            (rows[kinds == _SHOWN, 4], rows[kinds == _TRIGGERED, 2], rows[kinds == _AMENDED, 6])
+        )
+        for m in np.unique(stamped >> STAMP_SHIFT).tolist():  # outside messages: keep their anchor
+            if m > OUTSIDE_BASE:
+                anchor = ledger.outside.anchor(m)
+                if anchor is not None:
+                    self.anchors[m] = anchor
         if len(self.stamps) + len(self.shown) > self._prune_at:
             self._prune(window)
         return ev[~special]
@@ -123,40 +134,17 @@ class TypeLedger:
         self.triggered = {o for o in self.triggered if o in open_ids}
         self._prune_at = max(_PRUNE_AT, 2 * (len(self.stamps) + len(self.shown)))
 
-    def book_states(self, ledger: Any, symbols) -> dict[str, tuple]:
-        """What each book holds as far as the bank knows: {symbol: (resting, match_seq,
-        last_price, max_oid, held)}, resting in priority order (bids best first, then asks
-        best first; within a price by stamp), an iceberg's with (display, visible) after;
-        held the stops not triggered, by id (as ``msg.BookState`` takes them)."""
-        wanted = {ledger.symbol_ids[s]: s for s in symbols if s in ledger.symbol_ids}
-        resting: dict[str, list[tuple]] = {s: [] for s in wanted.values()}
-        held: dict[str, list[tuple]] = {s: [] for s in wanted.values()}
-        first_unanswered: dict[str, int] = {}
-        stamps, shown = self.stamps, self.shown
-        for oid, r, leaves, state in ledger._window.open_orders(wanted):
-            symbol = wanted.get(r[_SYM])
-            if symbol is None:
-                continue
-            if state != ACKED:
-                first_unanswered.setdefault(symbol, oid)
-            elif r[_OTYPE] in (_STOP, _STOP_LIMIT) and oid not in self.triggered:
-                held[symbol].append(
-                    (oid, r[_ACCOUNT], r[_SIDE], r[_OTYPE], r[_TIF], r[_PRICE], leaves, r[_TARGET])
-                )
-            else:
-                order: tuple = (oid, r[_ACCOUNT], r[_SIDE], r[_PRICE], leaves)
-                if r[_OTYPE] == _ICEBERG:
-                    at_show = shown.get(oid, leaves)
-                    order += (r[_TARGET], min(r[_TARGET], at_show) - (at_show - leaves))
-                resting[symbol].append((stamps.get(oid, oid << STAMP_SHIFT), order))
-        states = {}
-        for symbol, orders in resting.items():
-            bids = sorted((o for o in orders if o[1][2] > 0), key=lambda o: (-o[1][3], o[0]))
-            asks = sorted((o for o in orders if o[1][2] < 0), key=lambda o: (o[1][3], o[0]))
-            trade = ledger._last_trade_of(ledger.symbol_ids[symbol])
-            # every order before the first unanswered one was answered (a broker answers in order)
-            max_oid = first_unanswered.get(symbol, ledger.max_oid + 1) - 1
-            book = tuple(o for _stamp, o in bids + asks)
-            last = trade[5] if trade else None
-            states[symbol] = (book, trade[2] if trade else 0, last, max_oid, tuple(held[symbol]))
-        return states
+    def priority(self, oid: int, anchor: int | None) -> tuple[int, ...]:
+        """An order's place within its price: ``outside_ids.priority`` of the message that last
+        put it at the back of its level (itself on arrival; an amend, the order that triggered a
+        stop or refilled an iceberg), then which of that message's stamps it was."""
+        stamp = self.stamps.get(oid)
+        if stamp is None:
+            return (*priority(oid, anchor), 0)
+        m = stamp >> STAMP_SHIFT
+        return (*priority(m, self.anchors.get(m)), stamp & _STAMP_K)
+
+    def visible(self, oid: int, display: int, leaves: int) -> int:
+        """What an iceberg shows now: its latest slice less what has traded since."""
+        at_show = self.shown.get(oid, leaves)
+        return min(display, at_show) - (at_show - leaves)

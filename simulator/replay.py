@@ -4,9 +4,11 @@ The matching is deterministic: a symbol's events depend only on the orders its o
 the order it saw them. A journal holds the batches that crossed the wire; ``replay`` first
 decodes them into the tables of ``simulator.journal_expand`` in a private temporary database
 (numbering each symbol's arrivals, ``seq``, in journal order; the journal itself is only read).
-The bank places orders in id order, ids 1, 2, 3, ... without a gap, so ``replay`` reads
-``orders`` by id and checks that order first: no id may be missing, and each symbol's ``seq``
-must run 1, 2, 3, ... in id order. It feeds each symbol's orders to a fresh
+The bank places the flow's orders in id order, ids 1, 2, 3, ... without a gap, so ``replay``
+reads ``orders`` by id and checks that order first: no id may be missing, and each symbol's
+``seq`` must run 1, 2, 3, ... in id order. Your own orders (ids 2**40 + n, ``outside_ids``)
+arrived between them: each is fed to its book where its ``seq`` says, so a journal of a run
+with your orders replays as exactly as one without. It feeds each symbol's orders to a fresh
 ``OrderBook`` (a CANCEL is ``cancel_into(id, target)``; an order for a symbol the run did not
 trade gets the REJECT UNKNOWN_SYMBOL its broker sent) and compares every event it makes with
 the journal, streaming (memory grows with the books, not with the journal). An order the
@@ -38,17 +40,19 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.book import OrderBook
 from simulator.fills_digest import FillsDigest
 from simulator.journal_expand import expanded_copy
 from simulator.journal_file import JournalError, open_journal, partial_reason, read_run_value, report_at
 from simulator.order_types import stp_index
 from simulator.orders import Event, OrderType, RejectReason, TimeInForce
+from simulator.outside_ids import OUTSIDE_BASE
 from simulator.processes import STOP_SIGNALS
+from simulator.replay_check import MISSING, Symbol, Verdict, flat
 from simulator.risk import BANK_REASONS
 from simulator.stp_book import new_book
 
@@ -58,23 +62,21 @@ _EVENT_NAMES = {int(e): e.name for e in Event}
 _TYPE_CODES = {t.name: int(t) for t in OrderType}
 _TIF_CODES = {t.name: int(t) for t in TimeInForce}
 _REJECT, _UNKNOWN_SYMBOL = int(Event.REJECT), int(RejectReason.UNKNOWN_SYMBOL)
-_REASONS = {int(r): r.name for r in RejectReason}
-_DETAILED = {
-    "REJECT": "REJECT {}",
-    "CANCELLED": "CANCELLED leaves {}",
-    "CANCEL_DONE": "CANCEL_DONE of order {}",
-}
 # Used only when a journal has no config to name its symbols: what a ticker looks like
 # (the same rule as simulator.config's --symbols check; the flow's bad symbol is "?BAD").
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,7}$")
 _CHECK_EVERY = 4096  # orders between two looks at the stop flag (a look costs ~0.1 us)
 _SQL_CHECK_STEPS = 100_000  # SQLite steps between two looks, inside one long statement
 
-_ORDERS_SQL = "SELECT id, symbol, seq, account, side, type, tif, price, qty, target FROM orders ORDER BY id"
+_COLUMNS = "id, symbol, seq, account, side, type, tif, price, qty, target"
+_ORDERS_SQL = f"SELECT {_COLUMNS} FROM orders WHERE id <= {OUTSIDE_BASE} ORDER BY id"
+_OUTSIDE_SQL = f"SELECT {_COLUMNS} FROM orders WHERE id > {OUTSIDE_BASE} ORDER BY symbol, seq"
+_OUTSIDE_RESULTS_SQL = f"SELECT order_id, event, detail FROM results WHERE order_id > {OUTSIDE_BASE}"
 _FILLS_SQL = "SELECT match_seq, buy_id, sell_id, price, qty FROM fills WHERE symbol = ? ORDER BY match_seq"
-_RESULTS_SQL = "SELECT order_id, event, detail FROM results ORDER BY order_id, event"
+_RESULTS_SQL = (
+    f"SELECT order_id, event, detail FROM results WHERE order_id <= {OUTSIDE_BASE} ORDER BY order_id, event"
+)
 _SYMBOL_SQL = "SELECT symbol FROM orders WHERE id = ?"
-_MISSING = object()
 
 
 class ReplayInterrupted(Exception):
@@ -102,84 +104,6 @@ class ReplayResult:
     partial: str | None = None  # why the journal is a prefix of the run (None: complete)
 
 
-class _Symbol:
-    """One symbol: its fresh book (None: no book trades it), the journal's fills as a stream,
-    its arrival count, its place in the digest, and where a partial journal's events end."""
-
-    __slots__ = ("name", "book", "journal", "seq", "replayed", "digest_sym", "cut")
-
-    def __init__(self, name: str, book: OrderBook | None, journal: Iterator[tuple], digest_sym: int) -> None:
-        self.name = name
-        self.book = book
-        self.journal = journal
-        self.seq = self.replayed = 0  # orders seen, fills made
-        self.digest_sym = digest_sym  # the symbol's index in the FillsDigest, -1 if none is made
-        self.cut: str | None = None  # the first replayed event a partial journal lacks
-
-
-def _fmt(fill: Sequence[object]) -> str:
-    return ",".join(str(x) for x in fill)
-
-
-def _result(name: str, detail: object) -> str:
-    if name == "REJECT":
-        detail = _REASONS.get(detail, detail)  # type: ignore[call-overload]
-    return _DETAILED[name].format(detail) if name in _DETAILED else name
-
-
-def _flat(events: list[tuple]) -> list:
-    """``OrderBook.submit``/``cancel``'s readable events as flat 7-int records."""
-    out: list = []
-    for e in events:
-        out += (e[0], 0, *e[2:]) if e[0] == _TRADE else (*e, *(0,) * (7 - len(e)))
-    return out
-
-
-class _Verdict:
-    """The first difference, and what a partial journal lacks: the replay's rare paths."""
-
-    def __init__(self, complete: bool) -> None:
-        self.complete = complete
-        self.first: str | None = None
-        self.fills_beyond = self.results_beyond = 0
-
-    def differ(self, text: str) -> None:
-        if self.first is None:
-            self.first = text
-
-    def fill(self, s: _Symbol, expected: tuple | None, got: tuple) -> None:
-        """A replayed fill that is not the journal's next one, or comes after a gap."""
-        if expected is None:
-            self.fills_beyond += 1
-            s.cut = s.cut or f"fill {got[0]}"
-        elif expected != got:
-            self.differ(f"{s.name} match {got[0]}: journal {_fmt(expected)} vs replay {_fmt(got)}")
-        elif not self.complete:
-            self.differ(f"{s.name}: the journal has fill {got[0]} but not the earlier {s.cut}")
-
-    def result(self, s: _Symbol, oid: int, name: str, got: object, detail: object, mine: dict | None) -> None:
-        """A replayed result the journal lacks, holds otherwise, or holds after a gap."""
-        made = _result(name, detail)
-        if got is _MISSING:
-            self.results_beyond += 1
-            if self.complete:
-                has = ", ".join(_result(n, d) for n, d in mine.items()) if mine else "no such result"
-                self.differ(f"{s.name} order {oid}: the replay made {made}, the journal has {has}")
-            s.cut = s.cut or f"{made} of order {oid}"
-        elif got != detail:
-            self.differ(f"{s.name} order {oid}: journal {_result(name, got)} vs replay {made}")
-        elif not self.complete:
-            self.differ(f"{s.name}: the journal has {made} of order {oid} but not the earlier {s.cut}")
-
-    def extra(self, symbol: object, oid: object, name: str, detail: object) -> None:
-        """A journalled result the replay did not make (``symbol`` None: of no journalled order)."""
-        made = _result(name, detail)
-        if symbol is None:
-            self.differ(f"order {oid} is not among the journal's orders, but has its {made}")
-        else:
-            self.differ(f"{symbol} order {oid}: the journal has {made}, the replay did not make it")
-
-
 def replay(path: str, should_stop: Callable[[], object] | None = None) -> ReplayResult:
     """Replay the journal at ``path``; raises JournalError if it is missing or not a journal,
     ReplayInterrupted as soon as ``should_stop()`` is true (it is asked every few thousand
@@ -196,7 +120,7 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
         if should_stop is not None and should_stop():
             raise ReplayInterrupted(0)
         partial = partial_reason(report)
-        v = _Verdict(complete=partial is None)
+        v = Verdict(complete=partial is None)
         symbols = None
         if isinstance(config, dict) and isinstance(config.get("symbols"), list):
             symbols = [str(s) for s in config["symbols"]]
@@ -208,7 +132,7 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
         fills_digest = FillsDigest(symbols or ())
         digest_syms = {s: i for i, s in enumerate(fills_digest.symbols)}
         add_fill = fills_digest.add
-        syms: dict[object, _Symbol] = {}
+        syms: dict[object, Symbol] = {}
         results = iter(con.execute(_RESULTS_SQL))
         row = next(results, None)
         # results a later order makes (of a cancel, STP, a trigger): (id, event) -> detail
@@ -218,17 +142,24 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
         results_got = 0
         out: list = []
         last_oid = 0
-        for oid, symbol, seq, account, side, otype, tif, price, qty, target in con.execute(_ORDERS_SQL):
-            orders += 1
-            if should_stop is not None and not orders % _CHECK_EVERY and should_stop():
-                raise ReplayInterrupted(orders)
-            if oid != last_oid + 1:
-                v.differ(f"order {last_oid + 1} is missing: the journal's orders go from {last_oid} to {oid}")
-            last_oid = oid
+        # your orders (``outside_ids``: not the flow's ids) by symbol in arrival order, and their
+        # results: they arrived between the flow's orders, each where its ``seq`` says
+        outside: dict[object, deque[tuple]] = {}
+        for order in con.execute(_OUTSIDE_SQL):
+            outside.setdefault(order[1], deque()).append(order)
+        outside_results: dict[int, dict] = {}
+        for oid, name, detail in con.execute(_OUTSIDE_RESULTS_SQL):
+            outside_results.setdefault(oid, {})[name] = detail
+
+        def feed(order: tuple, mine: dict | None) -> None:
+            """Run one journalled order through its symbol's book and compare what it makes
+            with ``mine``, its journalled results (event -> detail)."""
+            nonlocal out, results_got
+            oid, symbol, seq, account, side, otype, tif, price, qty, target = order
             s = syms.get(symbol)
             if s is None:
                 trades = symbol in known if known is not None else _looks_like_ticker(symbol)
-                s = syms[symbol] = _Symbol(
+                s = syms[symbol] = Symbol(
                     str(symbol),
                     new_book(str(symbol), 0, stp) if trades else None,
                     iter(con.execute(_FILLS_SQL, (symbol,))),
@@ -237,15 +168,6 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
             s.seq += 1
             if seq != s.seq:
                 v.differ(f"{s.name} order {oid}: arrival seq {seq}, but by its id arrival {s.seq}")
-            mine = None  # this order's journalled results: event -> detail
-            while row is not None and row[0] <= oid:
-                if row[0] < oid:
-                    v.extra(None, row[0], row[1], row[2])  # an id with no order
-                else:
-                    mine = mine or {}
-                    mine[row[1]] = row[2]
-                row = next(results, None)
-
             del out[:]
             book = s.book
             if book is None:
@@ -256,13 +178,13 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
                 if type(target) is int and type(price) is int and type(qty) is int:
                     book.cancel_into(out, oid, target, price, qty)
                 else:
-                    out = _flat(book.cancel(oid, target, price, qty))
+                    out = flat(book.cancel(oid, target, price, qty))
             elif type(price) is int and type(qty) is int and type(side) is int and type(account) is int:
                 code, tcode = types.get(otype, -1), tifs.get(tif, -1)
                 book.submit_into(out, oid, account, side, code, tcode, price, qty, target or 0)
             else:  # what no int64 wire record carries: the book's own checks say MALFORMED
                 code, tcode = types.get(otype, -1), tifs.get(tif, -1)
-                out = _flat(book.submit(oid, account, side, code, tcode, price, qty, target or 0))
+                out = flat(book.submit(oid, account, side, code, tcode, price, qty, target or 0))
 
             it = iter(out)
             for kind, a, b, c, d, e, f in zip(it, it, it, it, it, it, it):
@@ -281,14 +203,45 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
                 name = names[kind]
                 detail = None if kind == _ACK else b
                 if a == oid:
-                    got = mine.pop(name, _MISSING) if mine else _MISSING
+                    got = mine.pop(name, MISSING) if mine else MISSING
                 else:  # a result of an earlier order, made by this one
-                    got = later.pop((a, name), _MISSING)
+                    got = later.pop((a, name), MISSING)
                 if got != detail or s.cut is not None:
                     v.result(s, a, name, got, detail, mine if a == oid else None)
             if mine:
                 for name, detail in mine.items():  # an order further on may make it
                     later[(oid, name)] = detail
+
+        for flow_row in con.execute(_ORDERS_SQL):
+            oid, symbol, seq = flow_row[:3]
+            orders += 1
+            if should_stop is not None and not orders % _CHECK_EVERY and should_stop():
+                raise ReplayInterrupted(orders)
+            if oid != last_oid + 1:
+                v.differ(f"order {last_oid + 1} is missing: the journal's orders go from {last_oid} to {oid}")
+            last_oid = oid
+            waiting = outside.get(symbol)
+            while waiting and waiting[0][2] < seq:  # yours that arrived before this one
+                order = waiting.popleft()
+                orders += 1
+                feed(order, outside_results.pop(order[0], None))
+            mine = None  # this order's journalled results: event -> detail
+            while row is not None and row[0] <= oid:
+                if row[0] < oid:
+                    v.extra(None, row[0], row[1], row[2])  # an id with no order
+                else:
+                    mine = mine or {}
+                    mine[row[1]] = row[2]
+                row = next(results, None)
+
+            feed(flow_row, mine)
+        for waiting in outside.values():  # yours after the last flow order of their symbol
+            for order in waiting:
+                orders += 1
+                feed(order, outside_results.pop(order[0], None))
+        for oid, mine in outside_results.items():  # results of no journalled order of yours
+            for name, detail in mine.items():
+                v.extra(None, oid, name, detail)
         if row is not None:
             v.extra(None, row[0], row[1], row[2])
         if later:

@@ -23,6 +23,7 @@ from simulator.config import SimConfig
 from simulator.report_text import figure_lines
 from simulator.series import COLUMNS as SERIES_COLUMNS
 from simulator.stats import LatencyHistogram, Snapshot
+from simulator.you_view import report_section
 
 if TYPE_CHECKING:  # the outcome is made in the bank process; the report only reads it
     from simulator.snapshots import Outcome
@@ -136,6 +137,9 @@ def build_report(config: SimConfig, outcome: Outcome) -> dict:
         "accounts": figures.get("accounts")
         or {"count": 0, "unit": "ticks x shares", "marked_to": {}, "pnl_sum": 0, "top": [], "bottom": []},
         "risk": figures.get("risk") or {"limits": {}, "refused": {}, "kill_switch": []},
+        # your own orders (the dashboard's form, ``order`` over HTTP), counted apart; ``orders``
+        # above counts them with the flow's
+        "you": report_section(s.you, rec.lost_ids if rec else []),
         "exit_code": outcome.exit_code,
         "machine": {
             "python": platform.python_version(),
@@ -259,6 +263,14 @@ def summary_text(report: dict) -> str:
         f"cancels  sent {c.get('sent', 0):,}: done {c.get('done', 0):,}, rejected {c.get('rejected', 0):,}"
         f", lost {c.get('lost', 0):,}",
     ]
+    you = report.get("you") or {}
+    if you.get("placed"):
+        lines.append(
+            f"yours    placed {you['placed']:,} = filled {you['filled']:,} + cancelled {you['cancelled']:,}"
+            f" + rejected {you['rejected']:,} + resting {you['resting']:,} + lost {you['lost']:,}; "
+            f"{you['filled_qty']:,} shares traded, P&L ${you['pnl'] / 100:,.2f} (account {you['account']}); "
+            f"the flow placed {o['placed'] - you['placed']:,}"
+        )
     if report.get("started"):
         lines.insert(1, f"run      {report['started']} to {report['ended']} (UTC) on {report['host']}, "
                         f"transport {report['transport']}")  # fmt: skip

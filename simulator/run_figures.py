@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator.outside_ids import YOU
 from simulator.rejects import reasons_by_name
 from simulator.risk import refusal_counts
 from simulator.risk_flags import limits_given
@@ -50,10 +51,14 @@ def run_figures(bank: Any, series: Series) -> dict[str, Any]:
     per_symbol = led.traded.symbol_table()
     for symbol, row in per_symbol.items():
         row["final_book"] = books.get(symbol)
-    accounts = account_table(led.positions_held, led.cash_array, led.traded.last_prices(), symbols)
-    if accounts["count"] <= ALL_ACCOUNTS_UP_TO:
+    # the flow's accounts, and yours (one beyond them) once you placed an order
+    count = bank.you_account + (1 if led.outside.counts[YOU].placed else 0)
+    accounts = account_table(
+        led.positions_held, led.cash_array, led.traded.last_prices(), symbols, count=count
+    )
+    if bank.you_account <= ALL_ACCOUNTS_UP_TO:
         everyone = account_table(
-            led.positions_held, led.cash_array, led.traded.last_prices(), symbols, top=accounts["count"]
+            led.positions_held, led.cash_array, led.traded.last_prices(), symbols, top=count, count=count
         )
         accounts["all"] = sorted(everyone["top"], key=lambda a: a["account"])
     routed = bank.routed

@@ -40,6 +40,7 @@ from simulator.config import SimConfig
 from simulator.control import checked
 from simulator.journal import Journal, JournalError
 from simulator.order_types import STP_MODES
+from simulator.own_order import BadOrder, check_order, describe
 from simulator.pool import BrokerPool
 from simulator.report import build_report, write_report
 from simulator.risk_tape import RefusalTape
@@ -142,7 +143,9 @@ class Simulation:
                 plugin.subscribe()
         self._stopped = threading.Event()
         self._steps_asked = 0
+        self._orders_asked: deque[dict] = deque()  # your orders, placed on the bank's tick
         bus.subscribe("main", self._step, priority=ORDER["main", "commands"])
+        bus.subscribe("main", self._place_own, priority=ORDER["main", "commands"])
         self._signals = processes.StopSignals(self.request_stop)
 
     # -- SimControl ---------------------------------------------------------------------------
@@ -162,6 +165,8 @@ class Simulation:
             self.bank.schedule.set_rate(arg)  # type: ignore[arg-type]
         elif name == "step":
             self._steps_asked += 1  # placed on the bank's tick, whatever thread asked
+        elif name == "order":
+            self._orders_asked.append(arg)  # type: ignore[arg-type]
         elif name == "account":
             self.snapshots.select_account(arg)  # type: ignore[arg-type]
         elif name == "select":
@@ -197,6 +202,24 @@ class Simulation:
             self.snapshots.send_watch(again=True)
             self.refusal_tape.again(oid)  # refused in the bank: no broker's tape has it
         self.snapshots.stepped = oid
+
+    def _place_own(self) -> None:
+        """'main': place your orders asked since the last tick (checked again here: a command
+        may come from anywhere), watching each one's symbol so the tape shows it."""
+        while self._orders_asked:
+            fields = self._orders_asked.popleft()
+            try:
+                order = check_order(fields, self.config.symbols)
+            except BadOrder as exc:
+                log.warning("your order was refused: %s", exc)
+                continue
+            oid = self.bank.place_own(order)
+            if oid is None:
+                log.warning("your order was not placed: the run is stopping")
+                continue
+            log.info("your order %d: %s", oid, describe(order))
+            self.snapshots.select_symbol(order.symbol)
+            self.snapshots.send_watch()
 
     def wait_stopped(self, timeout: float) -> bool:
         return self._stopped.wait(timeout)

@@ -20,10 +20,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-import psutil
 from cherrypy.process.plugins import SimplePlugin
 
 from simulator import accounts, wire
@@ -32,6 +30,7 @@ from simulator.bus import ORDER
 from simulator.channel import ChannelFull, ChannelGone
 from simulator.ledger import Reconciliation
 from simulator.orders import OrderType
+from simulator.resources import ResourceSampler, utc_now
 from simulator.run_figures import run_figures, series_inputs
 from simulator.series import Series
 from simulator.stats import (
@@ -46,6 +45,7 @@ from simulator.stats import (
     TapeEvent,
 )
 from simulator.tape import tape_events
+from simulator.you_view import your_account
 
 EXIT_OK, EXIT_FAILED = 0, 1
 _SNAPSHOT_EVERY_S = 0.1
@@ -244,10 +244,11 @@ class SnapshotBuilder(SimplePlugin):
             blocked=bank.risk.blocked(),
             accounts_count=bank.config.accounts,
             ack_latency_last_s=self._sample_series(now, rows),
+            you=your_account(led, bank.you_account),
         )
 
     def select_account(self, account: int) -> None:
-        if 0 <= account < self.bank.config.accounts:
+        if 0 <= account <= self.bank.config.accounts:  # the one beyond the flow's is yours
             self.selected_account = account
             self._next_accounts = 0.0
 
@@ -263,7 +264,8 @@ class SnapshotBuilder(SimplePlugin):
                 self.selected_account if self.selected_account is not None else (top[0].account if top else 0)
             )
             row = accounts.account_row(chosen, symbols, positions, cash, value, pnl)
-            orders = accounts.open_orders(led._window, chosen, symbols, OPEN_ORDERS_SHOWN)
+            outside = led.outside.of_account(chosen)
+            orders = accounts.open_orders(led._window, chosen, symbols, OPEN_ORDERS_SHOWN, outside)
             self._accounts = (tuple(top), row, tuple(orders))
         top, row, orders = self._accounts
         return {"accounts": top, "selected_account": row, "account_orders": orders}
@@ -413,36 +415,3 @@ class SnapshotBuilder(SimplePlugin):
 
 
 _HOST = socket.gethostname()
-
-
-class ResourceSampler:
-    """CPU% and RSS of the run's processes, sampled at most once a second (psutil)."""
-
-    def __init__(self) -> None:
-        self._procs: dict[int, psutil.Process] = {}
-        self._last: dict[int, tuple[float, int]] = {}
-        self._next = 0.0
-
-    def sample(self, now: float, pids: list[int]) -> dict[int, tuple[float, int]]:
-        if now < self._next:
-            return self._last
-        self._next = now + 1.0
-        out = {}
-        for pid in pids:
-            proc = self._procs.get(pid)
-            try:
-                if proc is None:
-                    proc = self._procs[pid] = psutil.Process(pid)
-                    proc.cpu_percent(None)
-                out[pid] = (proc.cpu_percent(None), proc.memory_info().rss)
-            except (psutil.Error, OSError):
-                out[pid] = (0.0, 0)
-        for gone in self._procs.keys() - out.keys():  # a restarted broker's old process
-            del self._procs[gone]
-        self._last = out
-        return out
-
-
-def utc_now() -> str:
-    """The wall clock in UTC, ISO 8601 to the millisecond (2026-12-01T09:56:31.123Z)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

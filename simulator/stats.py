@@ -226,6 +226,39 @@ class OpenOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class YourOrder:
+    """One of your own orders (the dashboard's form, or ``order`` over HTTP) and its state."""
+
+    oid: int  # 2**40 + n: outside the flow's ids (simulator.outside_orders)
+    symbol: str
+    side: int
+    otype: int
+    tif: int
+    price: int  # ticks; 0 for a market order
+    qty: int
+    filled: int  # shares filled so far
+    state: str  # sent, resting, filled, cancelled, rejected
+
+
+@dataclass(frozen=True, slots=True)
+class YourAccount:
+    """Your account (one beyond the flow's ``--accounts``): what your orders did, counted
+    apart from the flow's, and its cash, positions and P&L marked to the last prices."""
+
+    account: int
+    placed: int = 0
+    filled: int = 0
+    cancelled: int = 0
+    rejected: int = 0
+    open: int = 0  # sent or resting
+    filled_qty: int = 0  # shares bought and sold
+    cash: int = 0  # ticks x shares
+    pnl: int = 0  # cash + positions at the last prices, ticks x shares
+    positions: tuple[tuple[str, int], ...] = ()  # (symbol, shares), largest first
+    orders: tuple[YourOrder, ...] = ()  # the latest, oldest first
+
+
+@dataclass(frozen=True, slots=True)
 class BookView:
     """The top of one symbol's book, as its broker last reported it."""
 
@@ -307,3 +340,4 @@ class Snapshot:
     transport: str = "pipe"  # how the bank talks to its brokers: pipe or amqp (--transport)
     blocked: tuple[int, ...] = ()  # accounts the kill switch blocks (-1: every account)
     accounts_count: int = 0  # the run's accounts (--accounts), 0 when not known
+    you: YourAccount | None = None  # your own orders and account (None: the run has no account of yours)

@@ -145,23 +145,25 @@ def account_table(
     marks: Sequence[int | None],
     symbols: Sequence[str],
     top: int = 10,
+    count: int | None = None,
 ) -> dict:
     """Per account: P&L marked to ``marks`` (each symbol's last price; a symbol that never traded
     holds no position), cash and positions, for the ``top`` best and worst accounts.
 
     ``positions`` is the ledger's ``Positions`` (or a (symbols, accounts) array) in shares,
     ``cash`` per account in ticks x shares, so P&L = cash + positions marked, in ticks x shares;
-    over all accounts it sums to 0."""
+    over all accounts it sums to 0. ``count``: only the first accounts (those past it hold
+    nothing)."""
     if isinstance(positions, np.ndarray):
         grid = positions
         positions = Positions(*grid.shape)
         cells = np.nonzero(grid)
         positions.add(cells[0], cells[1], grid[cells])
     mark = np.array([m or 0 for m in marks], np.int64)
-    pnl = cash + positions.marked(mark)
+    n = len(cash) if count is None else count
+    pnl = (cash + positions.marked(mark))[:n]
     order = np.argsort(-pnl, kind="stable")
 
-    n = len(cash)
     best = order[: min(top, n)].tolist()
     worst = order[::-1][: min(top, n)].tolist()
     held = positions.of_accounts(best + worst)

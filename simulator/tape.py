@@ -10,9 +10,11 @@ watched symbol only.
 The eye follows a few orders a second, not thousands: the recorder takes at most
 ``EYE_ORDERS_PER_S`` orders a second (a token bucket refilled on each pump tick, bursts of up
 to ``EYE_BURST``), every event of each order taken, and counts the events of the orders it
-leaves out; below that rate the tape is complete. What it took goes to the bank in a TAPE
-message: ``(symbol, skipped events, [(t, order record, event records), ...])``, ``t`` the
-broker's ``time.monotonic()`` (the same clock in every process of the machine).
+leaves out; below that rate the tape is complete. Your own orders (``outside_orders.py``), and
+every order that trades with one of them, are always taken, whatever the rate. What it took
+goes to the bank in a TAPE message:
+``(symbol, skipped events, [(t, order record, event records), ...])``, ``t`` the broker's
+``time.monotonic()`` (the same clock in every process of the machine).
 
 ``tape_events`` turns one such record into ``stats.TapeEvent``s. Stdlib only: brokers import
 this module.
@@ -23,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 
 from simulator.orders import Event, OrderType
+from simulator.outside_ids import OUTSIDE_BASE
 from simulator.stats import TapeEvent
 from simulator.wire import EVENT_WIDTH
 
@@ -78,8 +81,8 @@ class TapeRecorder:
         ) -> None:
             start = len(out)
             submit(out, oid, account, side, otype, tif, price, qty, target)
-            if self.tokens >= 1.0:
-                self.tokens -= 1.0
+            if self.tokens >= 1.0 or _names_outside(out, start):
+                self.tokens = max(self.tokens - 1.0, 0.0)
                 order = (oid, account, sym, side, otype, tif, price, qty, target)
                 self.taken.append((self.now, order, tuple(out[start:])))
             else:
@@ -88,8 +91,8 @@ class TapeRecorder:
         def taped_cancel(out: list, oid: int, target: int, price: int = 0, qty: int = 0) -> None:
             start = len(out)
             cancel(out, oid, target, price, qty)
-            if self.tokens >= 1.0:
-                self.tokens -= 1.0
+            if self.tokens >= 1.0 or _names_outside(out, start):
+                self.tokens = max(self.tokens - 1.0, 0.0)
                 order = (oid, -1, sym, 0, _CANCEL, 0, price, qty, target)
                 self.taken.append((self.now, order, tuple(out[start:])))
             else:
@@ -131,6 +134,12 @@ def tape_events(
         elif kind == _REJECT:
             out.append(TapeEvent(seq, t_s, "reject", symbol, rec[1], side, otype, reason=rec[2]))
     return out
+
+
+def _names_outside(out: list, start: int) -> bool:
+    """Whether the events an order just made name an order from outside the flow (yours):
+    ids that high are no price, quantity or flow id, so the largest number tells."""
+    return len(out) > start and max(out[start:]) > OUTSIDE_BASE
 
 
 def _records(flat: Sequence[int]) -> Iterator[Sequence[int]]:

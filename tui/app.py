@@ -32,7 +32,6 @@ from textual.worker import get_current_worker
 from simulator.control import SimControl
 from simulator.stats import RunState, Snapshot
 from tui.format import fmt_target_rate
-from tui.help import HelpScreen
 from tui.palette import PaletteActions, RunCommands
 from tui.policy import Asked, neighbour_symbol, pause_command, rate_down, rate_up
 from tui.tape_format import step_summary
@@ -48,6 +47,7 @@ from tui.widgets import (
     ThroughputPanel,
     TotalsPanel,
 )
+from tui.widgets.order_form import OrderForm
 from tui.widgets.report import ReportScreen
 
 STOP_POLL_S = 0.2  # how often the stop worker checks whether the app is going away
@@ -63,6 +63,7 @@ STEERING_ACTIONS = {
     "next_symbol",
     "kill_broker",
     "kill_switch",
+    "order_form",
 }
 READ_ONLY_NOTE = "READ ONLY"
 PANEL_TITLES = {
@@ -128,6 +129,7 @@ class DashboardApp(PaletteActions, App[bool]):
         Binding("t", "hold_tape", "Hold tape"),
         Binding("k", "kill_broker", "Kill broker"),
         Binding("K", "kill_switch", "Kill switch", show=False),  # asks first; in ? and the palette
+        Binding("o", "order_form", "Order"),
         Binding("x", "stop_run", "Stop run"),  # attached with control only (check_action)
         Binding("?", "show_help", "Help"),
         *(Binding(str(n), f"show_tab('{tab}')", tab, show=False) for n, tab in enumerate(TABS, 1)),
@@ -190,6 +192,7 @@ class DashboardApp(PaletteActions, App[bool]):
             with TabPane("5 Processes", id="procs"):
                 yield ProcessTable(id="all-processes").data_bind(snapshot)
                 yield LogPanel(id="full-log").data_bind(snapshot)
+        yield OrderForm(id="order-form")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -227,7 +230,8 @@ class DashboardApp(PaletteActions, App[bool]):
         # a request the bank did not follow within its hold stops showing
         self.asked = self.asked.expired(time.monotonic())
         snapshot = self.control.snapshot()
-        if snapshot is None or snapshot is self.snapshot:
+        if snapshot is None or snapshot is self.snapshot or len(self.screen_stack) > 1:
+            # under a box (help) the panels keep their last frame: redrawn from cache when it closes
             return
         self.apply_snapshot(snapshot)
 
@@ -440,10 +444,3 @@ class DashboardApp(PaletteActions, App[bool]):
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-
-    def action_show_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            # made once and kept (installed): its long text is laid out on the first open only
-            if not self.is_screen_installed("help"):
-                self.install_screen(HelpScreen(), "help")
-            self.push_screen("help")

@@ -19,9 +19,12 @@ from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from simulator.config import MOST_RATE
+from simulator.own_order import describe
 from simulator.stats import Snapshot
 from tui.format import fmt_target_rate
+from tui.help import HelpScreen
 from tui.widgets.kill_switch import KillSwitchScreen
+from tui.widgets.order_form import OrderForm
 
 if TYPE_CHECKING:
     from tui.app import DashboardApp
@@ -53,6 +56,8 @@ KEY_COMMANDS = (
     PaletteCommand(
         "Kill switch", "K: cancel an account's (or all) resting orders, refuse new ones", "action_kill_switch"
     ),
+    PaletteCommand("Your order", "o: place an order of your own on the watched symbol", "action_order_form"),
+    PaletteCommand("Your account", "the accounts tab lists your account's orders", "select_your_account"),
     PaletteCommand("Help", "?: every key, panel and column explained", "action_show_help"),
     PaletteCommand("Tab: overview", "1", "action_show_tab", ("overview",)),
     PaletteCommand("Tab: book & tape", "2", "action_show_tab", ("market",)),
@@ -200,10 +205,34 @@ class PaletteActions:
         if snapshot is None or not snapshot.accounts:
             return
         ids = [row.account for row in snapshot.accounts]
+        if snapshot.you is not None and snapshot.you.placed and snapshot.you.account not in ids:
+            ids.append(snapshot.you.account)  # yours, once you placed an order
         current = snapshot.selected_account.account if snapshot.selected_account else None
         after = ids[(ids.index(current) + 1) % len(ids)] if current in ids else ids[0]
         self.control.command("account", after)
         self.expedite()
+
+    def action_order_form(self) -> None:
+        """Open the form for an order of yours on the watched symbol (``o``)."""
+        snapshot = self.steerable_snapshot()
+        if snapshot is None or snapshot.selected_symbol is None:
+            return
+        symbol = self.asked.expired(time.monotonic()).selected_symbol(snapshot.selected_symbol)
+        cast(App, self).query_one(OrderForm).open_for(symbol, snapshot.symbols)
+
+    def on_order_form_placed(self, message: OrderForm.Placed) -> None:
+        """A valid order from the form: send it; the tape and the accounts tab show it."""
+        if self.steerable_snapshot() is None:
+            self.notify("not sent: the run no longer takes orders", severity="warning", timeout=3)
+            return
+        self.control.command("order", message.order.as_fields())
+        self.notify(f"Your order: {describe(message.order)}", title="Sent", timeout=4)
+        self.expedite()
+
+    def select_your_account(self) -> None:
+        snapshot = self.steerable_snapshot()
+        if snapshot is not None and snapshot.you is not None:
+            self.select_account(snapshot.you.account)
 
     def select_account(self, account: int) -> None:
         if self.steerable_snapshot() is None:
@@ -261,6 +290,14 @@ class PaletteActions:
             self.notify(f"Screenshot saved to {path}", timeout=3)
         else:
             self.notify(problem, severity="error", timeout=4)
+
+    def action_show_help(self) -> None:
+        app = cast(App, self)
+        if not isinstance(app.screen, HelpScreen):
+            # made once and kept (installed): its long text is laid out on the first open only
+            if not app.is_screen_installed("help"):
+                app.install_screen(HelpScreen(), "help")
+            app.push_screen("help")
 
     def notify_usage(self, what: str) -> None:
         usage = {

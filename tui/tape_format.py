@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from simulator.orders import OrderType, RejectReason, TimeInForce, format_price
+from simulator.outside_ids import SOURCES, is_outside, source_of
 from simulator.stats import TapeEvent
 
 Piece = tuple[str, str]  # (text, style)
@@ -69,7 +70,12 @@ def reason_text(reason: int) -> str:
 
 
 def order_id(oid: int) -> str:
-    return f"#{oid}"
+    """``#123`` for the flow's orders; yours (ids 2**40 + n) read ``#you1``, ``#you2``..."""
+    source = source_of(oid)
+    return f"#{oid}" if source is None else f"#{source}{oid - SOURCES[source]}"
+
+
+YOURS = "bold reverse"  # the id of an order of yours, or of an order that traded with one
 
 
 def detail(event: TapeEvent) -> list[Piece]:
@@ -137,7 +143,10 @@ def tape_pieces(event: TapeEvent, id_width: int, clock: bool = True) -> list[Pie
     label_style = LABEL_STYLES.get(event.kind, "bold " + side_style(event.side))
     return [
         *time,
-        (f"{order_id(event.oid):<{id_width}} ", ""),
+        (
+            f"{order_id(event.oid):<{id_width}} ",
+            YOURS if is_outside(event.oid) or is_outside(event.other) else "",
+        ),
         (f"{KIND_LABELS.get(event.kind, event.kind):<{LABEL_WIDTH}} ", label_style),
         *detail(event),
     ]

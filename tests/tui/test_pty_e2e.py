@@ -118,3 +118,26 @@ def test_step_mode_places_one_order_and_says_what_it_did(tmp_path):
     finally:
         sim.close()
     assert_clean_summary(code, sim.output(), "user quit")
+
+
+def test_your_order_from_the_form_is_refused_until_valid_then_placed_and_shown(tmp_path):
+    sim = PtySim("--rate", "20", "--seed", "5", "--symbols", "AAPL", "--brokers", "1")
+    try:
+        sim.wait_for(lambda: "RUNNING" in sim.text() and placed_on_screen(sim) > 20, 45, "the run to start")
+        sim.press(b"o")
+        sim.wait_for(lambda: "Your order on AAPL" in sim.text(), 20, "the order form")
+        sim.press(b"\r")  # a LIMIT order with no price: refused in the form, nothing sent
+        sim.wait_for(lambda: "not sent: price" in sim.text(), 20, "the form's refusal")
+        sim.press(b"999999\r")  # the cursor is in the price field: far above the offers
+        sim.wait_for(lambda: "Sent" in sim.text() or "#you1" in sim.text(), 20, "the order sent")
+        sim.wait_for(
+            lambda: re.search(r"#you1\s+(FILL|ACK)", sim.text()), 30, "your order's ack or fill on the tape"
+        )
+        sim.press(b"q")
+        code = sim.wait_exit(45)
+        assert not sim.leftover_processes()
+    finally:
+        sim.close()
+    assert_clean_summary(code, sim.output(), "user quit")
+    after = sim.output()[sim.output().rindex(LEAVE_ALT_SCREEN) :]
+    assert re.search(r"yours    placed 1 = filled [01] ", after), after

@@ -159,3 +159,30 @@ async def test_n_steps_only_while_paused_and_says_what_the_order_did(control, ma
         toasts = " ".join(rendered_text(t).replace("\n", " ") for t in app.screen.query("Toast"))
         toasts = " ".join(toasts.replace("\u258c", " ").split())
         assert "#900102 SELL 125 MSFT @ market: traded 125 @ 412.50 with #900101" in toasts
+
+
+@pytest.mark.asyncio
+async def test_the_tape_follows_the_newest_as_it_grows_past_its_height_without_relayouts(
+    control, sim_snapshot
+):
+    """A live tape grows a few events a Snapshot: it keeps showing the newest line when it first
+    overflows (its scrollbar only appears with the layout), and its virtual height, whose
+    every change re-lays out the whole screen, changes only every GROWTH lines."""
+    base = replace(sim_snapshot, tape_events=())
+    control.current = base
+    app = DashboardApp(control, ui_hz=50)
+    async with app.run_test(size=(120, 36)) as pilot:
+        tape = app.query_one("#tape", TapePanel)
+        events: list[TapeEvent] = []
+        heights = set()
+        for n in range(1, 200, 3):
+            events += [TapeEvent(k, k / 10, "ack", "MSFT", 900_000 + k) for k in range(n, n + 3)]
+            control.current = replace(base, tape_events=tuple(events[-200:]))
+            await wait_until(lambda: app.snapshot is control.current)
+            await pilot.pause()
+            assert tape.following and tape.unseen == 0, f"stopped following at {len(events)} events"
+            lines = rendered_lines(tape)
+            newest = f"#{900_000 + n + 2}"
+            assert newest in (lines[-2] if len(events) >= tape.size.height else "".join(lines))
+            heights.add(tape.virtual_size.height)
+        assert len(heights) <= 1 + tape.size.height  # until the view is full, then one height

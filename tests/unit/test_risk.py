@@ -21,7 +21,7 @@ from simulator.orders import Event, OrderType, RejectReason
 from simulator.processes import OrphanWatch
 from simulator.risk import ALL_ACCOUNTS, RiskGate
 from simulator.risk_exposure import LiveExposure
-from simulator.stats import LatencyHistogram
+from simulator.stats import LatencyHistogram, YourAccount
 from simulator.testing.dashboard import build_snapshot
 from simulator.testing.pipe_ends import FakeInbox, FakeResults
 from tui.palette import palette_commands
@@ -268,6 +268,10 @@ def test_the_kill_switch_command_takes_an_account_of_the_run_or_minus_one():
     ):
         with pytest.raises(BadRequest):
             parse_command(bad, snapshot)
+    yours = dataclasses.replace(snapshot, you=YourAccount(account=10))  # one beyond the flow's
+    assert parse_command(b'{"kill_switch": 10}', yours) == ("kill_switch", 10)
+    with pytest.raises(BadRequest):
+        parse_command(b'{"kill_switch": 11}', yours)
 
 
 def test_the_palette_offers_the_kill_switch_for_what_was_typed():

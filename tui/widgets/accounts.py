@@ -12,9 +12,9 @@ from textual.app import RenderResult
 from textual.reactive import reactive
 
 from simulator.orders import format_price
-from simulator.stats import AccountRow, OpenOrder, Snapshot
+from simulator.stats import AccountRow, OpenOrder, Snapshot, YourAccount
 from tui.format import Column, fit_columns, table_line
-from tui.tape_format import TIF_NAMES, TYPE_NAMES, side_word
+from tui.tape_format import TIF_NAMES, TYPE_NAMES, order_id, side_word
 from tui.widgets.base import WAITING_TEXT, SnapshotPanel
 
 ACCOUNT_COLUMNS = (
@@ -52,8 +52,21 @@ def account_cells(row: AccountRow) -> tuple[str, ...]:
 def order_cells(order: OpenOrder) -> tuple[str, ...]:
     price = "market" if order.otype == 1 else format_price(order.price)
     kind = f"{TYPE_NAMES.get(order.otype, '?')} {TIF_NAMES.get(order.tif, '?')}"
-    return (f"#{order.oid}", order.symbol, side_word(order.side), kind, f"{order.qty:,} @ {price}",
+    return (order_id(order.oid), order.symbol, side_word(order.side), kind, f"{order.qty:,} @ {price}",
             f"{order.leaves:,}", order.state)  # fmt: skip
+
+
+def your_lines(text: Text, you: YourAccount) -> None:
+    """Your account's line (marked * in the list above) and your latest orders."""
+    text.append(f"\nYour account ({you.account}): ", "bold")
+    text.append(
+        f"P&L {dollars(you.pnl)}, {you.placed:,} orders: {you.filled:,} filled, {you.cancelled:,} "
+        f"cancelled, {you.rejected:,} rejected, {you.open:,} open; {you.filled_qty:,} shares traded\n"
+    )
+    for o in you.orders[-5:]:
+        price = "market" if o.otype == 1 else format_price(o.price)
+        text.append(f"  {order_id(o.oid)} {side_word(o.side)} {o.qty:,} {o.symbol} @ {price}: ", "dim")
+        text.append(f"{o.state}, {o.filled:,} filled\n", "green" if o.filled else "")
 
 
 class AccountsPanel(SnapshotPanel):
@@ -73,12 +86,15 @@ class AccountsPanel(SnapshotPanel):
     """The account whose open orders are listed."""
     orders: reactive[tuple[OpenOrder, ...]] = reactive(())
     """Its open orders, oldest first."""
+    you: reactive[YourAccount | None] = reactive(None)
+    """Your account and your latest orders (``o`` places one)."""
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         if snapshot is not None:
             self.accounts = snapshot.accounts
             self.selected = snapshot.selected_account
             self.orders = snapshot.account_orders
+            self.you = snapshot.you
 
     def render(self) -> RenderResult:
         if self.snapshot is None:
@@ -93,17 +109,22 @@ class AccountsPanel(SnapshotPanel):
         rows = list(self.accounts)
         if self.selected is not None and all(r.account != chosen for r in rows):
             rows.append(self.selected)
+        yours = self.you.account if self.you is not None else None
         for row in rows:
             mark = "\u25b6 " if row.account == chosen else "  "
+            mark = mark[0] + "*" if row.account == yours else mark
             style = "green" if row.pnl > 0 else "red" if row.pnl < 0 else ""
             if row.account == chosen:
                 style += " bold"
             text.append(mark + table_line(account_cells(row), fitted, ACCOUNT_COLUMNS) + "\n", style)
         if not rows:
             text.append("no account has traded yet\n", "dim")
+        if self.you is not None and self.you.placed:
+            your_lines(text, self.you)
         if self.selected is None:
             return text
-        text.append(f"\nOpen orders of account {chosen}", "bold")
+        whose = "your account" if chosen == yours else f"account {chosen}"
+        text.append(f"\nOpen orders of {whose}", "bold")
         text.append("  (a: next account; palette: account N)\n", "dim")
         if not self.orders:
             text.append("none\n", "dim")

@@ -24,6 +24,7 @@ from tui.tape_format import clock_fits, fit_pieces, id_width, tape_pieces
 from tui.widgets.base import WAITING_TEXT
 
 TAPE_TITLE = "Tape"
+GROWTH = 512  # lines the tape's virtual height grows by (see ``TapePanel.virtual_height``)
 
 
 class TapePanel(ScrollView, can_focus=True):
@@ -34,6 +35,7 @@ class TapePanel(ScrollView, can_focus=True):
         Binding("left", "app.previous_symbol", show=False),
         Binding("right", "app.next_symbol", show=False),
         Binding("end", "follow", "Follow", show=False),
+        Binding("home", "oldest", "Oldest", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -56,6 +58,8 @@ class TapePanel(ScrollView, can_focus=True):
         self.last_seq = 0
         self.skipped = 0
         self.unseen = 0  # events that arrived while held or scrolled up
+        self.top = 0  # blank lines above the oldest event (see ``virtual_height``)
+        self.sticky = True  # follows the newest line: until the user scrolls up (see watch_scroll_y)
         self._id_width = 4
         self._styles: dict[str, Style] = {}
 
@@ -79,27 +83,62 @@ class TapePanel(ScrollView, can_focus=True):
 
     def add_events(self, new: list[TapeEvent]) -> None:
         following = self.following
-        before = len(self.events)
+        before, top = len(self.events), self.top
         self.events.extend(new)
         self.last_seq = new[-1].seq
         dropped = before + len(new) - len(self.events)
         width = max(self._id_width, id_width(new))
         if width != self._id_width:
             self._id_width = width
+        self.place_lines()
         if not following:
             self.unseen += len(new)
-            if dropped:  # the lines under the view moved up: keep showing the same ones
-                self.scroll_to(y=max(self.scroll_y - dropped, 0), animate=False, immediate=True)
-        self.virtual_size = Size(0, len(self.events))
-        if following:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            # keep showing the same lines: they moved up by what came in below them
+            moved = (top - self.top) + dropped
+            if moved:
+                self.scroll_to(y=max(self.scroll_y - moved, 0), animate=False, immediate=True)
+        else:
+            self.stay_at_end()
         self.show_title()
         self.refresh()
 
+    def stay_at_end(self) -> None:
+        """Show the newest line; after a change of height, again once it is laid out (a
+        ScrollView only scrolls as far as its scrollbars allow, which the layout decides)."""
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
+        if self.scroll_y < self.max_scroll_y:
+            self.call_after_refresh(self._end_laid_out)
+
+    def _end_laid_out(self) -> None:
+        if self.following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def virtual_height(self, events: int, fresh: bool = False) -> int:
+        """The tape's height in lines. Changing it re-lays out the whole screen (a Textual
+        ScrollView's virtual size is a layout reactive), which cost more than the tape's own
+        drawing at every Snapshot: so it grows by ``GROWTH`` lines at a time once the events
+        overflow the view, the newest line at the bottom and blank lines above the oldest."""
+        view = self.scrollable_content_region.height or self.size.height
+        if events <= view:
+            return events
+        grown = view if fresh else max(self.virtual_size.height, view)
+        while grown < events:
+            grown += GROWTH
+        return min(grown, max(self.events.maxlen or events, events))
+
+    def place_lines(self, fresh: bool = False) -> None:
+        """Size the virtual area for the events (rarely changing it) and where they start;
+        ``fresh``: for a new view size."""
+        height = self.virtual_height(len(self.events), fresh)
+        self.top = height - len(self.events)
+        if height != self.virtual_size.height:
+            self.virtual_size = Size(0, height)
+
     @property
     def following(self) -> bool:
-        """True when the view shows the newest line (and will go on showing it)."""
-        return not self.held and self.scroll_y >= self.max_scroll_y
+        """True when the view shows the newest line and goes on showing it: not held, and
+        not scrolled up by the user (a scroll that only waits for its layout still follows)."""
+        return not self.held and self.sticky
 
     def show_title(self) -> None:
         symbol = self.snapshot.selected_symbol if self.snapshot else None
@@ -124,7 +163,7 @@ class TapePanel(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        index = self.scroll_offset.y + y
+        index = self.scroll_offset.y + y - self.top
         base = self.rich_style
         if self.snapshot is None:
             if y == 0:
@@ -135,7 +174,7 @@ class TapePanel(ScrollView, can_focus=True):
                 text = "no events of the watched symbol yet"
                 return Strip([Segment(text, base + self.style_of("dim"))]).crop_extend(0, width, base)
             return Strip.blank(width, base)
-        if index >= len(self.events):
+        if not 0 <= index < len(self.events):
             return Strip.blank(width, base)
         clock = clock_fits(width, self._id_width)
         pieces = fit_pieces(tape_pieces(self.events[index], self._id_width, clock), width)
@@ -143,13 +182,17 @@ class TapePanel(ScrollView, can_focus=True):
         return Strip(segments).extend_cell_length(width, base)
 
     def on_resize(self) -> None:
-        following = not self.held and not self.unseen
-        self.virtual_size = Size(0, len(self.events))
+        following = self.following
+        self.place_lines(fresh=True)
         if following:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self.stay_at_end()
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
+        if new < old and new < self.max_scroll_y:
+            self.sticky = False  # scrolled up, by the user (or to keep their lines in view)
+        elif new >= self.max_scroll_y:
+            self.sticky = True  # down to the newest: follow again
         if self.following and self.unseen:
             self.unseen = 0
             self.show_title()
@@ -164,8 +207,13 @@ class TapePanel(ScrollView, can_focus=True):
         self.show_title()
         return self.held
 
+    def action_oldest(self) -> None:
+        """The oldest event kept (the blank lines above it are only room to grow)."""
+        self.scroll_to(y=self.top, animate=False, immediate=True)
+
     def action_follow(self) -> None:
         self.held = False
+        self.sticky = True
         self.unseen = 0
         self.scroll_end(animate=False, immediate=True, x_axis=False)
         self.show_title()

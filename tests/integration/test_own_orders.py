@@ -1,0 +1,76 @@
+"""Your own orders in real runs: placed over HTTP into a headless run with a journal, traded
+and rested among the flow's, kept through a kill -9 of their broker, reconciled and counted
+apart in the report, and replayed from the journal to the same fills."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import jsonschema
+import pytest
+
+from simulator.report_schema import schema
+from simulator.testing.procs import assert_reconciled
+from simulator.testing.waiting import deadline_wait
+from tests.integration.test_http import call, snapshot, start_run, url_of
+from tests.integration.test_journal_runs import replay
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
+TOKEN = "own-orders-test-token"
+
+
+def test_your_orders_trade_rest_survive_a_restart_reconcile_and_replay(tmp_path, monkeypatch):
+    monkeypatch.setenv("SIM_HTTP_TOKEN", TOKEN)
+    journal = tmp_path / "run.db"
+    with start_run(tmp_path, "--rate", "300", "--journal", str(journal), control=True) as sim:
+        url = url_of(sim)
+
+        def order(**fields):
+            body = json.dumps({"command": "order", "arg": fields}).encode()
+            status, _h, answer = call(url + "/api/control", "POST", body, Authorization=f"Bearer {TOKEN}")
+            return status, json.loads(answer)
+
+        deadline_wait(
+            lambda: (b := snapshot(url).book) is not None and b.asks and b.bids, 30, "a book with both sides"
+        )
+        # refused at the door, with the field and the reason: nothing is placed
+        status, answer = order(symbol="AAPL", side="BUY", type="LIMIT", tif="DAY", price="1.001", qty=10)
+        assert (status, answer["field"]) == (400, "arg.price") and "whole cents" in answer["error"]
+        status, answer = order(symbol="AAPL", side="BUY", type="MARKET", tif="IOC", qty=0)
+        assert (status, answer["field"]) == (400, "arg.qty")
+        assert order(symbol="AAPL", side="BUY", type="MARKET", tif="IOC", qty=40)[0] == 202
+        assert order(symbol="AAPL", side="SELL", type="LIMIT", tif="DAY", price="999999", qty=7)[0] == 202
+
+        def settled():
+            you = snapshot(url).you
+            states = [o.state for o in you.orders] if you is not None else []
+            return you is not None and you.filled_qty == 40 and states == ["filled", "resting"] and you
+
+        you = deadline_wait(settled, 30, "your market order filled and your limit resting")
+        assert (you.placed, you.open) == (2, 1)
+        assert all(o.oid > 2**40 for o in you.orders)
+        broker = next(p.name for p in snapshot(url).processes if "AAPL" in p.symbols)
+        assert call(url + "/api/control", "POST", json.dumps({"kill": broker}).encode(),
+                    Authorization=f"Bearer {TOKEN}")[0] == 202  # fmt: skip
+
+        def restarted():
+            rows = {p.name: p for p in snapshot(url).processes}
+            return rows[broker].restarts == 1 and rows[broker].state == "RUNNING"
+
+        deadline_wait(restarted, 30, f"{broker} killed and restarted")
+        placed = snapshot(url).orders.placed
+        deadline_wait(lambda: snapshot(url).orders.placed > placed + 300, 30, "the flow going on")
+        sim.signal_group(signal.SIGINT)
+        assert sim.wait_exit(60) == 0, sim.output()
+    report = sim.report()
+    assert_reconciled(report)
+    jsonschema.validate(report, schema())
+    yours = report["you"]
+    assert (yours["placed"], yours["filled"], yours["resting"], yours["lost"]) == (2, 1, 1, 0)
+    assert yours["filled_qty"] == 40 and yours["account"] == report["config"]["accounts"]
+    assert any(line.startswith("yours    placed 2 ") for line in sim.stdout), sim.output()
+    replayed = replay(journal)
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert "identical" in replayed.stdout

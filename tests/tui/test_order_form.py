@@ -1,0 +1,92 @@
+"""The order form (o): invalid input refused in the form with its reason and nothing sent; a
+valid order sent as the 'order' command for the watched symbol; your orders shown as yours."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from simulator.own_order import check_order
+from simulator.stats import TapeEvent, YourAccount, YourOrder
+from tests.tui.test_app import rendered_text, wait_until
+from tui.app import DashboardApp
+from tui.tape_format import order_id, tape_plain
+from tui.widgets.order_form import OrderForm
+
+pytestmark = pytest.mark.timeout(60)
+YOURS = 2**40 + 1
+
+
+def orders_sent(control) -> list:
+    return [arg for name, arg in control.calls if name == "order"]
+
+
+async def fill_in(pilot, app, **values) -> None:
+    for name, value in values.items():
+        app.query_one(f"#order-{name}").value = value
+    await pilot.pause()
+
+
+@pytest.mark.asyncio
+async def test_the_form_refuses_invalid_input_with_its_reason_and_sends_a_valid_order(control):
+    app = DashboardApp(control, ui_hz=50)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(lambda: app.snapshot is not None)
+        await pilot.press("o")
+        form = app.query_one(OrderForm)
+        await wait_until(lambda: form.is_open)
+        assert "Your order on MSFT" in str(form.border_title)
+        await pilot.press("enter")  # a LIMIT order without a price
+        await pilot.pause()
+        assert "not sent: price" in form.problem and form.is_open
+        await fill_in(pilot, app, price="412.505")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "whole cents" in form.problem
+        await fill_in(pilot, app, side="sell", qty="0", price="412.50")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "qty" in form.problem and orders_sent(control) == []
+        await fill_in(pilot, app, qty="250", tif="ioc")
+        await pilot.press("enter")
+        await wait_until(lambda: orders_sent(control))
+        (sent,) = orders_sent(control)
+        order = check_order(sent, ["MSFT"])
+        assert (order.symbol, order.side, order.tif, order.price, order.qty) == ("MSFT", -1, 1, 41_250, 250)
+        assert not form.is_open
+        # typing in the form never steered the run: q, p, digits went into the fields
+        assert [name for name, _arg in control.calls] == ["order"]
+
+
+@pytest.mark.asyncio
+async def test_escape_closes_the_form_and_nothing_is_sent(control):
+    app = DashboardApp(control, ui_hz=50)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(lambda: app.snapshot is not None)
+        await pilot.press("o")
+        await pilot.press("q", "p", "1", "escape")
+        await pilot.pause()
+        assert not app.query_one(OrderForm).is_open
+        assert control.calls == []
+        assert app.return_value is None  # q in the form did not quit
+
+
+@pytest.mark.asyncio
+async def test_your_orders_read_as_yours_on_the_tape_and_the_accounts_tab(control, sim_snapshot):
+    fill = TapeEvent(99, 3730.0, "fill", "MSFT", 900_300, 1, price=41_262, qty=50, other=YOURS)
+    you = YourAccount(
+        account=5000, placed=1, open=1, filled_qty=50, pnl=-1200, cash=-2_063_100,
+        orders=(YourOrder(YOURS, "MSFT", -1, 0, 0, 41_262, 80, 50, "resting"),),
+    )  # fmt: skip
+    control.current = replace(sim_snapshot, tape_events=(*sim_snapshot.tape_events, fill), you=you)
+    assert order_id(YOURS) == "#you1" and "lifts #you1" in tape_plain(fill)
+    app = DashboardApp(control, ui_hz=50)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(lambda: app.snapshot is not None)
+        await pilot.pause()
+        assert "lifts #you1" in rendered_text(app.query_one("#tape"))
+        await pilot.press("4")
+        await pilot.pause()
+        text = rendered_text(app.query_one("#accounts-panel"))
+        assert "Your account (5000)" in text and "#you1 SELL 80 MSFT @ 412.62: resting, 50 filled" in text
