@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -90,22 +91,34 @@ def account_open(sim: Simulation, account: int) -> list[int]:
     ]
 
 
-def test_the_kill_switch_cancels_blocks_and_releases_mid_run_and_the_books_reconcile():
-    sim = Simulation(
-        SimConfig(
-            brokers=2,
-            symbols=("AAPL", "MSFT", "NVDA", "TSLA"),
-            rate=20_000,
-            seed=5,
-            headless=True,
-            accounts=10,
-        )
-    )
-    outcome = []
+KILL_RUN = dict(
+    brokers=2, symbols=("AAPL", "MSFT", "NVDA", "TSLA"), rate=20_000, seed=5, headless=True, accounts=10
+)
+
+
+@contextlib.contextmanager
+def run_in_thread(**flags):
+    """A run of KILL_RUN (``flags`` changed) on its own thread: yields it and the list its
+    Outcome lands in, then stops and joins it, also when the test failed."""
+    sim = Simulation(SimConfig(**{**KILL_RUN, **flags}))
+    outcome: list = []
     runner = threading.Thread(target=lambda: outcome.append(sim.run()))
     runner.start()
-    led = sim.bank.ledger
     try:
+        yield sim, outcome
+    finally:
+        sim.request_stop("test over")
+        runner.join(60)
+
+
+def assert_ended_clean(outcome: list) -> None:
+    assert outcome and outcome[0].exit_code == 0
+    assert outcome[0].reconciliation.ok and outcome[0].reconciliation.lost == 0
+
+
+def test_the_kill_switch_cancels_blocks_and_releases_mid_run_and_the_books_reconcile():
+    with run_in_thread() as (sim, outcome):
+        led = sim.bank.ledger
         deadline_wait(lambda: len(account_open(sim, 3)) > 5, timeout=60)
         sim.command("kill_switch", 3)
         deadline_wait(lambda: not account_open(sim, 3), timeout=30)  # its brokers cancelled them
@@ -118,68 +131,28 @@ def test_the_kill_switch_cancels_blocks_and_releases_mid_run_and_the_books_recon
         deadline_wait(lambda: led.working == 0 and led.orders_in_flight == 0, timeout=30)
         sim.command("release", -1)
         deadline_wait(lambda: len(account_open(sim, 3)) > 0, timeout=30)  # it trades again
-    finally:
-        sim.request_stop("test over")
-        runner.join(60)
-    assert outcome and outcome[0].exit_code == 0
-    rec = outcome[0].reconciliation
-    assert rec.ok and rec.lost == 0
+    assert_ended_clean(outcome)
     log = sim.bank.kill_log
     assert [(a, n) for _t, a, n in log] == [("engaged", 3), ("engaged", -1), ("released", -1)]
 
 
 def test_the_kill_switch_works_over_amqp_too(amqp_url):
-    config = SimConfig(
-        brokers=2,
-        symbols=("AAPL", "MSFT", "NVDA", "TSLA"),
-        rate=10_000,
-        seed=5,
-        headless=True,
-        accounts=10,
-        transport="amqp",
-        amqp_url=amqp_url,
-    )
-    sim = Simulation(config)
-    outcome = []
-    runner = threading.Thread(target=lambda: outcome.append(sim.run()))
-    runner.start()
-    led = sim.bank.ledger
-    try:
+    with run_in_thread(rate=10_000, transport="amqp", amqp_url=amqp_url) as (sim, outcome):
+        led = sim.bank.ledger
         deadline_wait(lambda: led.working > 50, timeout=60)
         sim.command("kill_switch", -1)
         deadline_wait(lambda: led.working == 0 and led.orders_in_flight == 0, timeout=30)
         assert led.reject_counts().get("KILL_SWITCH", 0) > 0
         sim.command("release", -1)
         deadline_wait(lambda: led.working > 0, timeout=30)
-    finally:
-        sim.request_stop("test over")
-        runner.join(60)
-    assert outcome and outcome[0].exit_code == 0
-    assert outcome[0].reconciliation.ok and outcome[0].reconciliation.lost == 0
+    assert_ended_clean(outcome)
 
 
 def test_a_broker_killed_as_the_kill_switch_engages_leaves_no_order_of_the_account_resting():
-    sim = Simulation(
-        SimConfig(
-            brokers=2,
-            symbols=("AAPL", "MSFT", "NVDA", "TSLA"),
-            rate=20_000,
-            seed=5,
-            headless=True,
-            accounts=10,
-        )
-    )
-    outcome = []
-    runner = threading.Thread(target=lambda: outcome.append(sim.run()))
-    runner.start()
-    try:
+    with run_in_thread() as (sim, outcome):
         deadline_wait(lambda: len(account_open(sim, 4)) > 5, timeout=60)
         sim.command("kill_switch", 4)
         sim.command("kill", "broker-1")  # restarted with its CANCEL_ALL read or not: sent again if not
         deadline_wait(lambda: sim.supervisor.restarts >= 1, timeout=30)
         deadline_wait(lambda: not account_open(sim, 4), timeout=30)
-    finally:
-        sim.request_stop("test over")
-        runner.join(60)
-    assert outcome and outcome[0].exit_code == 0
-    assert outcome[0].reconciliation.ok and outcome[0].reconciliation.lost == 0
+    assert_ended_clean(outcome)

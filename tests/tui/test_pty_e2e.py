@@ -108,9 +108,7 @@ def test_step_mode_places_one_order_and_says_what_it_did(tmp_path):
         sim.press(b"n")
         said = r"#\d+ (BUY|SELL) [\d,]+ (AAPL|MSFT) @ [\w.]+: (traded|rests|rejected|[\d,]+ unfilled)"
         sim.wait_for(lambda: re.search(said, sim.text()), 20, "the step's note")
-        sim.wait_for(
-            lambda: placed_on_screen(sim) == placed + 1 or placed_on_screen(sim) > placed, 10, "one more"
-        )
+        sim.wait_for(lambda: placed_on_screen(sim) > placed, 10, "one more")
         assert "PAUSED" in sim.text()
         sim.press(b"q")
         code = sim.wait_exit(45)
