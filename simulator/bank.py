@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from cherrypy.process.plugins import SimplePlugin
 
-from simulator import kill_switch, wire
+from simulator import agent_flags, kill_switch, wire
 from simulator import messages as msg
 from simulator.bus import ORDER, never_raises
 from simulator.channel import ChannelFull, ChannelGone
@@ -97,7 +97,9 @@ class Bank(SimplePlugin):
         self.flow = OrderFlow.from_config(config)
         # the flow's accounts, and one beyond them: yours (orders placed from the dashboard)
         self.you_account = config.accounts
-        self.ledger = Ledger(config.symbols, config.accounts + 1)
+        # and the agents' after yours (agents.py): makers, momentum, mean reversion
+        self.agents = agent_flags.params(config, config.accounts + 1)
+        self.ledger = Ledger(config.symbols, config.accounts + 1 + self.agents.count, self.agents)
         self.ack_latency = LatencyHistogram()  # order due -> its ack known to the bank
         self.final_latency = LatencyHistogram()  # order due -> its final state known
         self.schedule = Schedule(rate=config.rate, batch=config.batch, brokers=config.brokers)

@@ -34,6 +34,7 @@ from cherrypy.process.plugins import SimplePlugin
 
 from simulator import messages as msg
 from simulator import order_types, processes
+from simulator.agents import Desk
 from simulator.book import OrderBook
 from simulator.bus import drive, new_bus
 from simulator.orders import Event, OrderType, RejectReason
@@ -108,6 +109,7 @@ class Broker:
         self.watched: str | None = None
         self.tape: TapeRecorder | None = None  # records the watched book's orders
         self._tops_from = 0  # the book the next heartbeat's tops start at
+        self.desks: dict[int, Desk] = {}  # the agents of each open book (agents.py), if any
 
     def watch(self, symbol: str | None) -> None:
         """Carry ``symbol``'s depth in heartbeats and record its tape (None: watch nothing).
@@ -143,6 +145,8 @@ class Broker:
         self.books[book.symbol] = book
         self._submit_by_sym[sym] = book.submit_into
         self._cancel_by_sym[sym] = book.cancel_into
+        if self.spec.agents is not None:
+            self.desks[sym] = Desk(self.spec.agents, book)
         return book
 
     @property
@@ -164,10 +168,12 @@ class Broker:
         self.orders += n // ORDER_WIDTH
         submits = self._submit_by_sym
         cancels = self._cancel_by_sym
+        desks = self.desks  # empty without agents: then one test per order
         it = iter(flat)
         for oid, account, sym, side, otype, tif, price, qty, target in zip(
             it, it, it, it, it, it, it, it, it
         ):
+            start = len(out) if desks else 0
             if otype == _CANCEL:
                 cancel = cancels.get(sym)
                 if cancel is None:
@@ -184,13 +190,21 @@ class Broker:
                         continue
                     submit = self._open(sym).submit_into
                 submit(out, oid, account, side, otype, tif, price, qty, target)
+            if desks:  # the agents react to this order before the next one (agents.py)
+                desks[sym].react(oid, out, start, submits[sym], cancels[sym])
 
     def cancel_all(self, account: int, upto: int, out: list) -> int:
         """The kill switch (CANCEL_ALL): cancel every order of ``account`` (-1: of every
         account) with an id up to ``upto`` that this broker holds, appending each one's
-        CANCELLED record to ``out``; how many. Anything else a broker comes to hold for an
-        account (orders waiting for a trigger) is to be cancelled here too."""
+        CANCELLED record to ``out``; how many. An agent's account (or -1) also stops its agents
+        here, their quotes cancelled whatever their ids, until a CANCEL_ALL with ``upto`` < 0,
+        which cancels nothing and releases them."""
+        if upto < 0:
+            for desk in self.desks.values():
+                desk.release(account)
+            return 0
         n = sum(book.cancel_account_into(out, account, upto) for book in self.books.values())
+        n += sum(desk.halt(account, out) for desk in self.desks.values())
         who = "every account" if account < 0 else f"account {account}"
         log.info("kill switch: %d resting orders of %s cancelled (ids up to %d)", n, who, upto)
         return n
@@ -210,6 +224,8 @@ class Broker:
                 max_oid=state.max_oid,
                 held=state.held,
             )
+            if book.sym_id in self.desks:
+                self.desks[book.sym_id].restore(book.resting(), state.agents)
         log.info(
             "restored %d books, %d resting orders",
             len(states),

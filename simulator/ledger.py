@@ -27,11 +27,12 @@ from collections.abc import Collection, Iterable, Mapping
 import numpy as np
 
 from simulator import restart_state, wire
+from simulator.agents import AgentParams
 from simulator.batch_check import check_batch
 from simulator.ledger_types import TypeLedger
 from simulator.order_window import ACKED, FREE, SENT, OrderWindow
 from simulator.orders import Event, OrderType
-from simulator.outside_orders import OutsideOrders
+from simulator.outside_orders import NO_DUE, OutsideOrders
 from simulator.positions import Positions
 from simulator.reconciliation import Reconciliation, close_books
 from simulator.rejects import CANCEL_REASON, reasons_by_name
@@ -51,7 +52,8 @@ _FEW = 8  # at most this many orders are placed item by item (see _place_few)
 class Ledger:
     """The bank's books over a run: counters, positions, cash, the fills digest and tape."""
 
-    def __init__(self, symbols: Iterable[str], accounts: int) -> None:
+    def __init__(self, symbols: Iterable[str], accounts: int, agents: AgentParams | None = None) -> None:
+        self.agents = agents or AgentParams()  # the run's agents: their orders come from the brokers
         self.symbols = tuple(symbols)
         self.symbol_ids = {s: i for i, s in enumerate(self.symbols)}
         self.accounts = accounts
@@ -345,6 +347,8 @@ class Ledger:
         for sym, rows in trade_rows.items():
             self._digest.update_rows(sym, rows)
             self._last_trade[sym] = rows[-1]
+        for times in (ack_times, final_times):  # agents' orders: born at their book, no latency
+            times.pop(NO_DUE, None)
         for t, n in ack_times.items():
             ack_latency.record((now_ns - t) // 1000, n)
         if final_latency is not None:

@@ -27,6 +27,7 @@ import numpy as np
 
 from simulator.order_window import FREE, SENT, OrderWindow
 from simulator.orders import STAMP_SHIFT, Event, OrderType
+from simulator.agents import AGENT_ORDER, trigger_of, unpack_kind
 from simulator.outside_ids import OUTSIDE_BASE, priority
 
 _CANCELLED, _AMENDED, _TRIGGERED, _SHOWN = int(Event.CANCELLED), int(Event.AMENDED), int(Event.TRIGGERED), 8
@@ -62,6 +63,8 @@ class TypeLedger:
             return ev
         rows = ev[special]
         kinds = rows[:, 0]
+        if (kinds == AGENT_ORDER).any():  # first: the batch's other events name them
+            self._agent_orders(rows[kinds == AGENT_ORDER].tolist(), ledger)
         for k in (_SHOWN, _TRIGGERED):  # many (an iceberg's slices): booked whole-array when sound
             some = rows[kinds == k]
             slots = window.slots(some[:, 1]) if len(some) else None
@@ -76,7 +79,7 @@ class TypeLedger:
             else:
                 self.triggered.update(oids)
                 self.triggers += len(oids)
-        self._rows(rows[(kinds != _SHOWN) & (kinds != _TRIGGERED)].tolist(), window, ledger)
+        self._rows(rows[(kinds < _TRIGGERED) | (kinds > AGENT_ORDER)].tolist(), window, ledger)
         stamped = np.concatenate(
             (rows[kinds == _SHOWN, 4], rows[kinds == _TRIGGERED, 2], rows[kinds == _AMENDED, 6])
         )
@@ -86,8 +89,32 @@ class TypeLedger:
                 if anchor is not None:
                     self.anchors[m] = anchor
         if len(self.stamps) + len(self.shown) > self._prune_at:
-            self._prune(window)
+            self._prune(window, ledger.outside)
         return ev[~special]
+
+    def _agent_orders(self, rows: list, ledger: Any) -> None:
+        """Book AGENT_ORDER events (``agents.py``): each an order placed as the bank's own, behind
+        the order whose handling made it; a resting one's priority stamp is its trigger's."""
+        outside = ledger.outside
+        for _k, oid, account, packed, price, qty, last in rows:
+            sym, side, otype, tif = unpack_kind(packed)
+            trigger = trigger_of(oid)
+            anchor = trigger if trigger <= OUTSIDE_BASE else outside.anchor(trigger)
+            if anchor is None:  # a trigger from outside already final: cannot be (it made this)
+                ledger.unknown_events += 1
+                continue
+            if trigger > OUTSIDE_BASE:
+                self.anchors[trigger] = anchor
+            cancel = otype == _CANCEL
+            record = (oid, account, sym, side, otype, tif, price, qty, last if cancel else 0)
+            if not outside.put_agent(record, anchor, ledger.agents.kind_of(account)):
+                ledger.unknown_events += 1
+            elif cancel:
+                ledger.cancels_sent += 1
+            else:
+                ledger.placed += 1
+                if last:  # a maker's quote (a taker's order never rests)
+                    self.stamps[oid] = last
 
     def _rows(self, rows: list, window: OrderWindow, ledger: Any) -> None:
         """Book events one by one: AMENDED, and what the whole-array step refused."""
@@ -126,10 +153,12 @@ class TypeLedger:
             else:
                 ledger.unknown_events += 1
 
-    def _prune(self, window: OrderWindow) -> None:
+    def _prune(self, window: OrderWindow, outside: Any) -> None:
         """Forget the orders that are final: what is kept follows the orders open."""
         open_ids = window.load(set(self.stamps) | set(self.shown) | self.triggered)
-        self.stamps = {o: s for o, s in self.stamps.items() if o in open_ids}
+        self.stamps = {
+            o: s for o, s in self.stamps.items() if o in open_ids or outside.anchor(o) is not None
+        }
         self.shown = {o: s for o, s in self.shown.items() if o in open_ids}
         self.triggered = {o for o in self.triggered if o in open_ids}
         self._prune_at = max(_PRUNE_AT, 2 * (len(self.stamps) + len(self.shown)))

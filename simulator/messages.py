@@ -101,6 +101,7 @@ class BrokerSpec:
     heartbeat_s: float = 0.25
     log_level: int = 20
     stp: int = 0  # self-trade prevention: an index of order_types.STP_MODES (0: none)
+    agents: Any = None  # agents.AgentParams of the run's agents, None for none
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,7 @@ class BookState:
     held: tuple[
         tuple[int, ...], ...
     ] = ()  # stops not triggered: (oid, account, side, otype, tif, price, qty, trigger)
+    agents: tuple[tuple[int, int], ...] = ()  # (account, position in this symbol) of each agent
 
 
 @dataclass(frozen=True, slots=True)

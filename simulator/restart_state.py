@@ -80,4 +80,9 @@ def book_states(ledger: Ledger, symbols: Iterable[str]) -> dict[str, tuple]:
         book = tuple(o for _key, o in bids + asks)
         last = trade[5] if trade else None
         states[symbol] = (book, trade[2] if trade else 0, last, max_oid, tuple(held[symbol]))
+    if ledger.agents.count:  # each agent's position in each symbol: its inventory (agents.py)
+        accounts = np.arange(ledger.agents.count, dtype=np.int64) + ledger.agents.first_account
+        for symbol in states:
+            held_now = ledger.positions_held.at(np.full(len(accounts), ids[symbol], np.int64), accounts)
+            states[symbol] += (tuple(zip(accounts.tolist(), held_now.tolist())),)
     return states
