@@ -75,12 +75,13 @@ class BadMessage(ValueError):
 # A pickle names the classes it rebuilds, and rebuilding one can run any code: a message from a
 # queue on another machine must only ever make our records, enums and plain containers.
 _RECORD_MODULES = frozenset(("simulator.messages", "simulator.stats", "simulator.amqp_topology"))
+_ELSEWHERE = frozenset({("simulator.agents", "AgentParams")})  # records of the pure model
 _PLAIN = frozenset(("set", "frozenset", "tuple", "list", "dict", "int", "float", "str", "bytes", "bool"))
 
 
 class _RecordsOnly(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        if module in _RECORD_MODULES or (module == "builtins" and name in _PLAIN):
+        if module in _RECORD_MODULES or (module == "builtins" and name in _PLAIN) or (module, name) in _ELSEWHERE:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"{module}.{name} is not a record of ours")
 
