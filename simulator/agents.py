@@ -99,7 +99,9 @@ def unpack_kind(packed: int) -> tuple[int, int, int, int]:
 
 def draw(seed: int, sym: int, agent: int, trigger: int) -> int:
     """A number in 0..99 that depends only on its arguments (splitmix64 of their mix)."""
-    z = (seed * 0x9E3779B97F4A7C15 + sym * 0xBF58476D1CE4E5B9 + agent * 0x94D049BB133111EB + trigger) & _MASK64
+    z = (
+        seed * 0x9E3779B97F4A7C15 + sym * 0xBF58476D1CE4E5B9 + agent * 0x94D049BB133111EB + trigger
+    ) & _MASK64
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
     return (z ^ (z >> 31)) % 100
@@ -171,7 +173,15 @@ class Desk:
                 if abs(self.inventory[agent] + side * p.taker_size) <= p.max_inventory:
                     oid = agent_oid(trigger, slot)
                     account = p.first_account + agent
-                    out += (AGENT_ORDER, oid, account, pack_kind(self.sym, side, _MARKET, _IOC), 0, p.taker_size, 0)
+                    out += (
+                        AGENT_ORDER,
+                        oid,
+                        account,
+                        pack_kind(self.sym, side, _MARKET, _IOC),
+                        0,
+                        p.taker_size,
+                        0,
+                    )
                     submit(out, oid, account, side, _MARKET, _IOC, 0, p.taker_size, 0)
                     self.orders += 1
         book._max_oid = top
@@ -180,7 +190,9 @@ class Desk:
         self.seen_seq = book.match_seq
         self.seen_price = book.last_price
 
-    def _quote(self, i: int, ref: int | None, trigger: int, out: list, submit: Submit, cancel: Cancel) -> None:
+    def _quote(
+        self, i: int, ref: int | None, trigger: int, out: list, submit: Submit, cancel: Cancel
+    ) -> None:
         if ref is None:
             return
         p, book = self.p, self.book
@@ -207,7 +219,15 @@ class Desk:
                 continue
             oid = agent_oid(trigger, MAKER_SLOTS * i + 2 + s)
             stamp = order_types.next_stamp(book, trigger)
-            out += (AGENT_ORDER, oid, account, pack_kind(self.sym, side, _LIMIT, _DAY), want, p.quote_size, stamp)
+            out += (
+                AGENT_ORDER,
+                oid,
+                account,
+                pack_kind(self.sym, side, _LIMIT, _DAY),
+                want,
+                p.quote_size,
+                stamp,
+            )
             submit(out, oid, account, side, _LIMIT, _DAY, want, p.quote_size, 0)
             quotes[s] = [oid, want, p.quote_size]
             self.orders += 1

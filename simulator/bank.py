@@ -239,9 +239,7 @@ class Bank(SimplePlugin):
         the kill switch's CANCEL_ALLs it may not have read, each behind its orders."""
         self.pending[index] = unanswered
         sent, self._kills_sent[index] = self._kills_sent[index], []
-        if sent:
-            again = {(upto, account) for upto, account, _ in sent}
-            self._kills[index] = deque(sorted(again | set(self._kills[index])))
+        kill_switch.resend(self, index, sent)
 
     # -- placing ------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ refusing; the brokers cancel on a CANCEL_ALL (``Broker.cancel_all``)."""
 from __future__ import annotations
 
 import logging
+from collections import deque
 from typing import TYPE_CHECKING
 
 from simulator.outside_ids import YOU
@@ -34,10 +35,25 @@ def engage(bank: Bank, account: int) -> None:
     )
 
 
+def resend(bank: Bank, index: int, sent: list[tuple[int, int, int]]) -> None:
+    """A restarted broker ``index`` gets the CANCEL_ALLs it may not have read (``sent``), in
+    the order they were sent, before those not sent yet; first, a halt (nothing to cancel: id
+    0) of each agent account blocked now, since its agents start afresh (agents.py)."""
+    killed = bank.risk.killed
+    first = bank.agents.first_account
+    halts = [(0, a) for a in sorted(killed) if a == ALL_ACCOUNTS or first <= a < first + bank.agents.count]
+    again = [(upto, account) for upto, account, _ in sent]
+    bank._kills[index] = deque(halts + again + list(bank._kills[index]))
+
+
 def release(bank: Bank, account: int) -> None:
-    """Let ``account``'s orders through again (ALL_ACCOUNTS: every account's)."""
+    """Let ``account``'s orders through again (ALL_ACCOUNTS: every account's); agents, which
+    the brokers run, hear it as a CANCEL_ALL with ``upto`` -1 (it cancels nothing)."""
     if bank.risk.release(account):
         bank.kill_log.append((bank.run_seconds(), "released", account))
+        if bank.agents.count:
+            for kills in bank._kills:
+                kills.append((-1, account))
         log.warning("kill switch released for %s", _who(account))
     elif ALL_ACCOUNTS in bank.risk.killed:
         log.warning("kill switch holds every account: release all of them, not %s", _who(account))

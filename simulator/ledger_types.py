@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from simulator.agents import AGENT_ORDER, trigger_of, unpack_kind
 from simulator.order_window import FREE, SENT, OrderWindow
 from simulator.orders import STAMP_SHIFT, Event, OrderType
-from simulator.agents import AGENT_ORDER, trigger_of, unpack_kind
 from simulator.outside_ids import OUTSIDE_BASE, priority
 
 _CANCELLED, _AMENDED, _TRIGGERED, _SHOWN = int(Event.CANCELLED), int(Event.AMENDED), int(Event.TRIGGERED), 8
@@ -156,9 +156,7 @@ class TypeLedger:
     def _prune(self, window: OrderWindow, outside: Any) -> None:
         """Forget the orders that are final: what is kept follows the orders open."""
         open_ids = window.load(set(self.stamps) | set(self.shown) | self.triggered)
-        self.stamps = {
-            o: s for o, s in self.stamps.items() if o in open_ids or outside.anchor(o) is not None
-        }
+        self.stamps = {o: s for o, s in self.stamps.items() if o in open_ids or outside.anchor(o) is not None}
         self.shown = {o: s for o, s in self.shown.items() if o in open_ids}
         self.triggered = {o for o in self.triggered if o in open_ids}
         self._prune_at = max(_PRUNE_AT, 2 * (len(self.stamps) + len(self.shown)))

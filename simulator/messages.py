@@ -81,7 +81,11 @@ _PLAIN = frozenset(("set", "frozenset", "tuple", "list", "dict", "int", "float",
 
 class _RecordsOnly(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        if module in _RECORD_MODULES or (module == "builtins" and name in _PLAIN) or (module, name) in _ELSEWHERE:
+        if (
+            module in _RECORD_MODULES
+            or (module == "builtins" and name in _PLAIN)
+            or (module, name) in _ELSEWHERE
+        ):
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"{module}.{name} is not a record of ours")
 

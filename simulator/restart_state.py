@@ -69,7 +69,7 @@ def book_states(ledger: Ledger, symbols: Iterable[str]) -> dict[str, tuple]:
     for oid, anchor, r, leaves, state in ledger.outside.open_orders(wanted):
         if state == ACKED:
             place(oid, anchor, r, leaves)
-    states = {}
+    states: dict[str, tuple] = {}
     for symbol, orders in resting.items():
         # (time key, order): bids by price falling, asks by price rising, then by arrival
         bids = sorted((o for o in orders if o[1][2] > 0), key=lambda o: (-o[1][3], o[0]))
