@@ -275,10 +275,14 @@ class Desk:
         """Let the agents of ``account`` (-1: all) act again, from the next trade on."""
         self.halted = {a for a in self.halted if account not in (-1, self.p.first_account + a)}
 
-    def restore(self, resting: Iterable[Sequence[int]], positions: Iterable[Sequence[int]]) -> None:
+    def restore(self, positions: Iterable[Sequence[int]], max_oid: int) -> None:
         """The state a restarted broker's desk had: quotes from the restored book's resting
-        orders (oid, account, side, price, leaves), inventory from the bank's (account, position)."""
-        p = self.p
+        orders, inventory from the bank's (account, position); the book's highest id seen is
+        ``max_oid`` or an order's it holds, agents' orders left out, as in the original."""
+        p, book = self.p, self.book
+        resting = book.resting()
+        held = [s[0] for s in order_types.held_stops(book)]
+        book._max_oid = max([max_oid, *held, *(o[0] for o in resting if o[0] < AGENT_BASE)])
         self.quotes = [[None, None] for _ in range(p.makers)]
         for oid, account, side, price, leaves, *_ in resting:
             i = account - p.first_account

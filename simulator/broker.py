@@ -225,7 +225,7 @@ class Broker:
                 held=state.held,
             )
             if book.sym_id in self.desks:
-                self.desks[book.sym_id].restore(book.resting(), state.agents)
+                self.desks[book.sym_id].restore(state.agents, state.max_oid)
         log.info(
             "restored %d books, %d resting orders",
             len(states),
