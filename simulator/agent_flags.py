@@ -32,7 +32,7 @@ class AgentSettings(OrderTypeSettings):
     mm_size: int = 100  # shares per quote
     mm_max_inventory: int = 1000  # shares either way a maker may hold per symbol
     mm_skew: int = 1  # ticks the quotes move against each mm_size of inventory
-    mm_refresh: int = 2  # ticks a quote may drift from where it should be before it is replaced
+    mm_refresh: int = 3  # ticks a quote may drift from where it should be before it is replaced
     taker_size: int = 100  # shares per momentum or mean-reversion order
     taker_move: int = 2  # ticks the last price must move between two looks for a taker to act
     taker_chance: int = 50  # percent: how often a taker acts when the move allows it

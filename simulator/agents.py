@@ -58,7 +58,7 @@ class AgentParams:
     quote_size: int = 100  # shares per quote
     max_inventory: int = 1000  # a maker quotes no side that would take it past this
     skew: int = 1  # ticks both quotes move against each quote_size of inventory
-    refresh: int = 2  # a quote this many ticks off where it should be is replaced
+    refresh: int = 3  # a quote this many ticks off where it should be is replaced
     taker_size: int = 100  # shares per taker order (a MARKET IOC)
     move: int = 2  # ticks the last price must move between two looks to make a taker act
     take_pct: int = 50  # chance in percent that a taker acts when it may
@@ -120,12 +120,26 @@ def maker_quotes(p: AgentParams, i: int, ref: int, inventory: int) -> tuple[int 
     return (bid if bid_ok else None), (ask if ask_ok else None)
 
 
+def reference(book) -> int | None:
+    """What makers quote around: the book's mid (rounded down) when both sides have orders,
+    else its last trade price (None before the first trade)."""
+    bid, ask = tops(book)
+    return (bid + ask) // 2 if bid and ask else book.last_price
+
+
+def tops(book) -> tuple[int, int]:
+    """The best bid and ask prices (0: that side is empty). Read off the book's sorted level
+    keys (a level goes when its last live order does): ``best_bid`` sums the level too."""
+    bids, asks = book._bid_keys, book._ask_keys
+    return (bids[-1] if bids else 0), (-asks[-1] if asks else 0)
+
+
 def needs_new(quote: list | None, want: int | None, p: AgentParams) -> bool:
     """Whether a quote ([oid, price, leaves] or None) is to be replaced by one at ``want``:
-    it is missing, partly filled, or ``refresh`` ticks or more off; or none is wanted."""
+    it is missing (filled up), or ``refresh`` ticks or more off; or none is wanted."""
     if want is None:
         return quote is not None
-    return quote is None or quote[2] < p.quote_size or abs(quote[1] - want) >= p.refresh
+    return quote is None or abs(quote[1] - want) >= p.refresh
 
 
 Submit = Callable[..., None]
@@ -155,14 +169,15 @@ class Desk:
         if book.match_seq == self.seen_seq:
             return  # no trade since the last look: nothing an agent looks at has moved
         self._fills(out, start)
-        ref = book.last_price
+        ref = reference(book)
         top = book._max_oid  # agents' ids are no flow ids: the book's UNKNOWN_ORDER test ignores them
         mark = len(out)
         p = self.p
         for i in range(p.makers):
             if i not in self.halted:
                 self._quote(i, ref, trigger, out, submit, cancel)
-        move = ref - self.seen_price if ref is not None and self.seen_price is not None else 0
+        last = book.last_price
+        move = last - self.seen_price if last is not None and self.seen_price is not None else 0
         if abs(move) >= p.move:
             for j in range(p.momentum + p.mean_reversion):
                 agent = p.makers + j
@@ -212,9 +227,11 @@ class Desk:
             if want is None:
                 continue
             # never take liquidity: a quote stays a tick behind the other side's best
-            other = book.best_ask() if side == _BUY else book.best_bid()
-            if other is not None:
-                want = min(want, other[0] - 1) if side == _BUY else max(want, other[0] + 1)
+            bid, ask = tops(book)
+            if side == _BUY and ask:
+                want = min(want, ask - 1)
+            elif side == _SELL and bid:
+                want = max(want, bid + 1)
             if want <= 0:
                 continue
             oid = agent_oid(trigger, MAKER_SLOTS * i + 2 + s)

@@ -33,6 +33,7 @@ from simulator.order_window import ACKED, FREE, SENT, Entry
 from simulator.outside_ids import AGENT, SOURCES, YOU, priority, source_of
 
 RECENT_KEPT = 20  # each source's latest orders kept with their state, for views
+_AGENT_BASE = SOURCES[AGENT]
 NO_DUE = -1  # the due time of an agent's order: born at its book, it has no latency to count
 _CANCEL = 2  # orders.OrderType.CANCEL (the pure model's table; orders.py is its name)
 _OID, _ACCOUNT, _SYM, _SIDE, _OTYPE, _TIF, _PRICE, _QTY = range(8)
@@ -112,9 +113,9 @@ class OutsideOrders:
     def put_agent(self, record: Iterable[int], anchor: int, kind: str | None) -> bool:
         """An agent's order, learnt from its broker (AGENT_ORDER) before its own events, its
         id fixed by its trigger (``agents.py``); False, with nothing done, for an id seen before."""
-        row = tuple(int(x) for x in record)
+        row = tuple(record)  # ints already (the event's fields)
         oid = row[_OID]
-        if oid in self._anchor or source_of(oid) != AGENT:
+        if oid in self._anchor or not oid > _AGENT_BASE:
             return False
         cancel = row[_OTYPE] == _CANCEL
         self._open[oid] = Entry(-1, row, 0 if cancel else row[_QTY], NO_DUE, SENT, 0)
@@ -127,7 +128,6 @@ class OutsideOrders:
             counts.cancels_sent += 1
         else:
             counts.placed += 1
-            self._note(counts, oid)
         return True
 
     def load(self, oids: Iterable[int]) -> dict[int, Entry]:
@@ -143,7 +143,8 @@ class OutsideOrders:
         """After the ledger booked ``entries`` (from ``load``): count what they did, and let
         those now final go."""
         for oid, e in entries.items():
-            counts = self.counts[source_of(oid) or YOU]
+            agent = oid > _AGENT_BASE
+            counts = self.counts[AGENT if agent else YOU]
             if e.record[_OTYPE] == _CANCEL:
                 if e.state == FREE:
                     self._drop(oid)
@@ -158,7 +159,8 @@ class OutsideOrders:
                     counts.filled += 1
                 else:
                     counts.cancelled += 1
-            self._note(counts, oid)
+            if not agent:  # your latest orders, for views (agents' would be a cost per order)
+                self._note(counts, oid)
             if e.state == FREE:
                 self._drop(oid)
 

@@ -50,7 +50,7 @@ def test_a_quote_is_replaced_when_missing_filled_into_or_refresh_ticks_off():
     assert ag.needs_new(None, 1000, p)
     assert not ag.needs_new([1, 1000, 100], 1001, p)
     assert ag.needs_new([1, 1000, 100], 1002, p)
-    assert ag.needs_new([1, 1000, 60], 1000, p)  # partly filled
+    assert not ag.needs_new([1, 1000, 60], 1000, p)  # partly filled: it stays until filled up
     assert ag.needs_new([1, 1000, 100], None, p)  # no quote wanted there any more
     assert not ag.needs_new(None, None, p)
 
