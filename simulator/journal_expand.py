@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from simulator import wire
+from simulator.agents import AGENT_ORDER, unpack_kind
 from simulator.journal_file import (
     EVENTS,
     ORDERS,
@@ -79,6 +80,7 @@ RESULT_NAMES = {int(e): e.name for e in Event if e != Event.TRADE}
 _SHOWN = int(Event.SHOWN)
 
 _TRADE = int(Event.TRADE)
+_CANCEL = int(OrderType.CANCEL)
 _ACK = int(Event.ACK)
 _UNKNOWN = wire.UNKNOWN_SYMBOL_NAME  # the name stored for a sym that is not the run's
 _GROUP_ROWS = 200_000  # rows inserted per executemany
@@ -137,7 +139,7 @@ def expand(
             elif kind == ORDERS:
                 table.orders(records, t_ns, orders)
             else:
-                table.events(records, broker, fills, results)
+                table.events(records, broker, fills, results, orders, t_ns)
             if len(orders) + len(fills) + len(results) >= _GROUP_ROWS:
                 _insert(target, orders, fills, results)
                 if should_stop is not None and should_stop():
@@ -226,10 +228,18 @@ class TableRows:
         return len(out) - n0
 
     def events(
-        self, records: list[tuple], broker: int | None, fills: list[tuple], results: list[tuple]
+        self,
+        records: list[tuple],
+        broker: int | None,
+        fills: list[tuple],
+        results: list[tuple],
+        orders: list[tuple] | None = None,
+        t_ns: int = 0,
     ) -> int:
-        """Append ``records``, sent by broker ``broker``, as rows to ``fills`` and ``results``;
-        how many."""
+        """Append ``records``, sent by broker ``broker``, as rows to ``fills`` and ``results``,
+        and an agent's order (AGENT_ORDER, ``agents.py``) as a row of ``orders`` (seq NULL: it
+        came from no inbox), booked at ``t_ns``; how many."""
+        orders = [] if orders is None else orders
         names = RESULT_NAMES
         name_of = self._names.get
         add_fill, add_result = fills.append, results.append
@@ -243,6 +253,10 @@ class TableRows:
                         add_fill((name_of(a, _UNKNOWN), b, c, d, e, f))
                     elif kind == _SHOWN:
                         continue
+                    elif kind == AGENT_ORDER:  # oid, account, packed fields, price, qty, target/stamp
+                        sym, side, otype, tif = unpack_kind(c)
+                        row = (a, None, b, name_of(sym, _UNKNOWN), side, TYPE_NAMES[otype], TIF_NAMES[tif])
+                        orders.append((*row, d, e, f if otype == _CANCEL else None, t_ns))
                     else:  # oid, detail (an ACK has none)
                         add_result((a, names[kind], None if kind == _ACK else b, broker))
                 break

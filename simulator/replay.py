@@ -45,6 +45,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from simulator.agents import AGENT_BASE, AGENT_ORDER
 from simulator.fills_digest import FillsDigest
 from simulator.journal_expand import expanded_copy
 from simulator.journal_file import JournalError, open_journal, partial_reason, read_run_value, report_at
@@ -52,6 +53,7 @@ from simulator.order_types import stp_index
 from simulator.orders import Event, OrderType, RejectReason, TimeInForce
 from simulator.outside_ids import OUTSIDE_BASE
 from simulator.processes import STOP_SIGNALS
+from simulator.replay_agents import AgentReplay
 from simulator.replay_check import MISSING, Symbol, Verdict, flat
 from simulator.risk import BANK_REASONS
 from simulator.stp_book import new_book
@@ -70,8 +72,11 @@ _SQL_CHECK_STEPS = 100_000  # SQLite steps between two looks, inside one long st
 
 _COLUMNS = "id, symbol, seq, account, side, type, tif, price, qty, target"
 _ORDERS_SQL = f"SELECT {_COLUMNS} FROM orders WHERE id <= {OUTSIDE_BASE} ORDER BY id"
-_OUTSIDE_SQL = f"SELECT {_COLUMNS} FROM orders WHERE id > {OUTSIDE_BASE} ORDER BY symbol, seq"
-_OUTSIDE_RESULTS_SQL = f"SELECT order_id, event, detail FROM results WHERE order_id > {OUTSIDE_BASE}"
+_YOURS = f"> {OUTSIDE_BASE} AND id <= {AGENT_BASE}"  # agents' orders are made again (replay_agents)
+_OUTSIDE_SQL = f"SELECT {_COLUMNS} FROM orders WHERE id {_YOURS} ORDER BY symbol, seq"
+_OUTSIDE_RESULTS_SQL = (
+    f"SELECT order_id, event, detail FROM results WHERE order_id {_YOURS.replace('id', 'order_id')}"
+)
 _FILLS_SQL = "SELECT match_seq, buy_id, sell_id, price, qty FROM fills WHERE symbol = ? ORDER BY match_seq"
 _RESULTS_SQL = (
     f"SELECT order_id, event, detail FROM results WHERE order_id <= {OUTSIDE_BASE} ORDER BY order_id, event"
@@ -137,6 +142,9 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
         row = next(results, None)
         # results a later order makes (of a cancel, STP, a trigger): (id, event) -> detail
         later: dict[tuple[int, str], object] = {}
+        agents = AgentReplay(con, config)
+        later.update(agents.expected)  # the agents' results: made by the orders they react to
+        desks: dict[object, Any] = {}
         stp = stp_index(config.get("stp") if isinstance(config, dict) else None)  # the run's --stp
         types, tifs, names = _TYPE_CODES, _TIF_CODES, _EVENT_NAMES
         results_got = 0
@@ -161,7 +169,7 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
                 trades = symbol in known if known is not None else _looks_like_ticker(symbol)
                 s = syms[symbol] = Symbol(
                     str(symbol),
-                    new_book(str(symbol), 0, stp) if trades else None,
+                    new_book(str(symbol), max(digest_syms.get(symbol, 0), 0), stp) if trades else None,
                     iter(con.execute(_FILLS_SQL, (symbol,))),
                     digest_syms.get(symbol, -1),
                 )
@@ -185,6 +193,10 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
             else:  # what no int64 wire record carries: the book's own checks say MALFORMED
                 code, tcode = types.get(otype, -1), tifs.get(tif, -1)
                 out = flat(book.submit(oid, account, side, code, tcode, price, qty, target or 0))
+            if book is not None and not (mine and mine.get("REJECT") in BANK_REASONS):
+                desk = desks[symbol] if symbol in desks else desks.setdefault(symbol, agents.desk(book))
+                if desk is not None:  # the agents react to it, as they did beside its broker's book
+                    desk.react(oid, out, 0, book.submit_into, book.cancel_into)
 
             it = iter(out)
             for kind, a, b, c, d, e, f in zip(it, it, it, it, it, it, it):
@@ -198,6 +210,9 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
                         v.fill(s, expected, fill)
                     continue
                 if kind == _SHOWN:  # not journalled as a result (journal_expand)
+                    continue
+                if kind == AGENT_ORDER:
+                    agents.check(s.name, a, b, c, d, e, f, v)
                     continue
                 results_got += 1
                 name = names[kind]
@@ -244,6 +259,8 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
                 v.extra(None, oid, name, detail)
         if row is not None:
             v.extra(None, row[0], row[1], row[2])
+        orders += agents.made
+        agents.leftover(v)
         if later:
             oid, name = min(later)
             v.extra(con.execute(_SYMBOL_SQL, (oid,)).fetchone()[0], oid, name, later[oid, name])
