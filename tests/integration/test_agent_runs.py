@@ -1,0 +1,73 @@
+"""Agents in whole runs: real bank, brokers, pipes and journal; the fills stay the seed's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from simulator.testing.procs import ROOT, SimProcess, assert_reconciled
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+AGENTS = ("--market-makers", "4", "--momentum", "2", "--mean-reversion", "2", "--seed", "15", "--rate", "0")
+
+
+def _run(tmp_path, name: str, *flags: str) -> dict:
+    with SimProcess(*AGENTS, *flags, report=tmp_path / f"{name}.json") as sim:
+        assert sim.wait_exit(120) == 0, sim.output()
+        report = sim.report()
+    assert_reconciled(report)
+    return report
+
+
+def _simulate(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "simulate.py"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_with_agents_one_digest_whatever_the_brokers_and_batch(tmp_path):
+    seen = {}
+    for brokers, batch in [(1, 1), (2, 256), (4, 1), (8, 256)]:
+        report = _run(tmp_path, f"b{brokers}-{batch}", "--orders", "5000", "--brokers", str(brokers),
+                      "--batch", str(batch))  # fmt: skip
+        seen[(brokers, batch)] = (report["fills"]["digest"], report["agents"], report["orders"])
+    assert len({repr(v) for v in seen.values()}) == 1, seen
+    _digest, agents, orders = seen[(1, 1)]
+    kinds = agents["kinds"]
+    assert agents["placed"] > 0 and agents["filled"] > 0, agents
+    assert all(kinds[k]["agents"] and kinds[k]["orders"] for k in kinds), kinds
+    assert kinds["market_maker"]["cancel_requests"] > 0  # quotes are refreshed
+    assert orders["placed"] > 5000 + agents["placed"] - 1  # the ledger counts them as the bank's own
+
+
+def test_a_run_with_agents_and_broker_kills_keeps_its_digest_and_replays(tmp_path):
+    few = ("--orders", "8000", "--brokers", "2", "--rate", "8000")
+    quiet = _run(tmp_path, "quiet", *few)
+    db = tmp_path / "killed.db"
+    killed = _run(
+        tmp_path, "killed", *few, "--kill-broker-every", "0.3", "--max-restarts", "50", "--journal", str(db)
+    )
+    assert sum(b["restarts"] for b in killed["brokers"]) >= 1
+    assert killed["fills"]["digest"] == quiet["fills"]["digest"]
+    assert killed["agents"] == quiet["agents"]
+    replayed = _simulate("replay", str(db))
+    assert replayed.returncode == 0 and "identical" in replayed.stdout, replayed.stdout + replayed.stderr
+
+
+def test_a_bad_agent_flag_is_one_line_and_status_2():
+    for flags in (
+        ["--market-makers", "33"],
+        ["--momentum", "-1"],
+        ["--mm-spread", "0"],
+        ["--taker-chance", "x"],
+    ):
+        done = _simulate("--headless", *flags)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert "Traceback" not in done.stderr
