@@ -19,8 +19,8 @@ from simulator.order_flags import OrderTypeSettings
 
 MOST_TICKS = 10_000  # $100 of spread, skew or move: far past any use
 MOST_SHARES = 10**9
-FIELDS = ("market_makers", "momentum", "mean_reversion", "mm_spread", "mm_size", "mm_max_inventory")
-FIELDS += ("mm_skew", "mm_refresh", "taker_size", "taker_move", "taker_chance")  # AgentSettings' own
+FIELDS: tuple[str, ...] = ("market_makers", "momentum", "mean_reversion", "mm_spread", "mm_size")
+FIELDS += ("mm_max_inventory", "mm_skew", "mm_refresh", "taker_size", "taker_move", "taker_chance")  # its own
 
 
 @dataclass(frozen=True, slots=True)
