@@ -13,37 +13,37 @@ import numpy as np
 
 from simulator.accounts import last_prices, mark
 from simulator.agents import KINDS
-from simulator.outside_ids import AGENT
 
 
 def agent_figures(ledger: Any) -> dict[str, Any]:
-    """The section for ``ledger`` (its ``agents`` say who they are)."""
+    """The section for ``ledger`` (its ``agents`` say who they are; ``types.agent_counts`` what
+    each kind placed and traded)."""
     p = ledger.agents
-    counts = ledger.outside.counts[AGENT]
+    counts = ledger.types.agent_counts.tolist()
     _value, pnl = mark(ledger.positions_held, ledger.cash_array, last_prices(ledger.traded))
     kinds = {}
     first = p.first_account
-    for kind, n in zip(KINDS, (p.makers, p.momentum, p.mean_reversion)):
+    for k, (kind, n) in enumerate(zip(KINDS, (p.makers, p.momentum, p.mean_reversion))):
         accounts = list(range(first, first + n))
         first += n
         held = ledger.positions_held.of_accounts(accounts) if n else {}
-        orders, cancels = ledger.outside.agent_kinds.get(kind, [0, 0])
+        orders, cancels, trades, shares = counts[k]
         kinds[kind] = {
             "agents": n,
             "accounts": accounts,
             "orders": orders,
             "cancel_requests": cancels,
+            "trades": trades,
+            "filled_qty": shares,
             "position": sum(sum(held.get(a, {}).values()) for a in accounts),
             "pnl": int(np.sum(pnl[accounts])) if n else 0,
         }
     return {
         "count": p.count,
-        "placed": counts.placed,
-        "filled": counts.filled,
-        "cancelled": counts.cancelled,
-        "rejected": counts.rejected,
-        "cancel_requests": counts.cancels_sent,
-        "filled_qty": counts.filled_qty,
+        "placed": sum(c[0] for c in counts),
+        "cancel_requests": sum(c[1] for c in counts),
+        "trades": sum(c[2] for c in counts),
+        "filled_qty": sum(c[3] for c in counts),
         "kinds": kinds,
     }
 
@@ -56,7 +56,6 @@ def agents_line(section: dict) -> str:
         if k["agents"]
     )
     return (
-        f"agents   placed {section['placed']:,} ({section['cancel_requests']:,} cancel requests): filled "
-        f"{section['filled']:,}, cancelled {section['cancelled']:,}, rejected {section['rejected']:,}; "
-        f"{section['filled_qty']:,} shares traded; {kinds}"
+        f"agents   placed {section['placed']:,} ({section['cancel_requests']:,} cancel requests), in "
+        f"{section['trades']:,} fills, {section['filled_qty']:,} shares traded; {kinds}"
     )

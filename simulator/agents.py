@@ -38,7 +38,7 @@ SLOTS = 256  # agent orders one trigger can make: the slots below
 MAKER_SLOTS = 4  # a maker's: cancel bid, cancel ask, new bid, new ask
 MOST_MAKERS = 32  # slots 0..127
 MOST_TAKERS = 32  # of each kind: momentum 128..159, mean reversion 160..191
-_MOMENTUM_SLOT, _REVERSION_SLOT = 128, 160
+MOMENTUM_SLOT, REVERSION_SLOT = 128, 160
 AGENT_ORDER = 9  # orders.Event.AGENT_ORDER, as a plain int for the hot path
 KINDS = ("market_maker", "momentum", "mean_reversion")
 _MASK64 = (1 << 64) - 1
@@ -66,6 +66,12 @@ class AgentParams:
     @property
     def count(self) -> int:
         return self.makers + self.momentum + self.mean_reversion
+
+    def kind_index(self, accounts):  # a numpy array of agents' accounts
+        """The index in KINDS of each agent account's kind (3: no agent's)."""
+        i = accounts - self.first_account
+        out = (i >= self.makers) * 1 + (i >= self.makers + self.momentum)
+        return out + 3 * ((i < 0) | (i >= self.count))
 
     def kind_of(self, account: int) -> str | None:
         """The kind of agent whose account this is, or None for a client's."""
@@ -184,7 +190,7 @@ class Desk:
                 if agent in self.halted or draw(p.seed, self.sym, agent, trigger) >= p.take_pct:
                     continue
                 side = (1 if move > 0 else -1) * (1 if j < p.momentum else -1)
-                slot = _MOMENTUM_SLOT + j if j < p.momentum else _REVERSION_SLOT + j - p.momentum
+                slot = MOMENTUM_SLOT + j if j < p.momentum else REVERSION_SLOT + j - p.momentum
                 if abs(self.inventory[agent] + side * p.taker_size) <= p.max_inventory:
                     oid = agent_oid(trigger, slot)
                     account = p.first_account + agent
@@ -261,17 +267,17 @@ class Desk:
 
     def _filled(self, oid: int, delta: int) -> None:
         slot = slot_of(oid)
-        if slot < _MOMENTUM_SLOT:
+        if slot < MOMENTUM_SLOT:
             agent = slot // MAKER_SLOTS
             quote = self.quotes[agent][0 if delta > 0 else 1]
             if quote is not None and quote[0] == oid:
                 quote[2] -= abs(delta)
                 if quote[2] <= 0:
                     self.quotes[agent][0 if delta > 0 else 1] = None
-        elif slot < _REVERSION_SLOT:
-            agent = self.p.makers + slot - _MOMENTUM_SLOT
+        elif slot < REVERSION_SLOT:
+            agent = self.p.makers + slot - MOMENTUM_SLOT
         else:
-            agent = self.p.makers + self.p.momentum + slot - _REVERSION_SLOT
+            agent = self.p.makers + self.p.momentum + slot - REVERSION_SLOT
         self.inventory[agent] += delta
 
     # -- kill switch and restart -----------------------------------------------------------------

@@ -30,9 +30,9 @@ from simulator import restart_state, wire
 from simulator.agents import AgentParams
 from simulator.batch_check import check_batch
 from simulator.ledger_types import TypeLedger
-from simulator.order_window import ACKED, FREE, SENT, OrderWindow
+from simulator.order_window import ACKED, FREE, NO_DUE, SENT, OrderWindow
 from simulator.orders import Event, OrderType
-from simulator.outside_orders import NO_DUE, OutsideOrders
+from simulator.outside_orders import OutsideOrders
 from simulator.positions import Positions
 from simulator.reconciliation import Reconciliation, close_books
 from simulator.rejects import CANCEL_REASON, reasons_by_name
@@ -145,8 +145,7 @@ class Ledger:
         return True
 
     def place_outside(self, record, t_ns: int) -> None:
-        """Record an order from outside the flow as sent (``outside_orders.py``: its id from
-        ``outside.new_id``), behind every flow order placed so far."""
+        """Record your order as sent (its id from ``outside.new_id``), behind every flow order so far."""
         self.outside.put(record, t_ns, anchor=self.max_oid)
         if int(record[_OTYPE]) == _CANCEL:
             self.cancels_sent += 1
@@ -155,8 +154,8 @@ class Ledger:
 
     @property
     def flow_placed(self) -> int:
-        """Orders of the flow placed so far (``placed`` less those from outside it)."""
-        return self.placed - sum(c.placed for c in self.outside.counts.values())
+        """Orders of the flow placed so far (``placed`` less yours and the agents')."""
+        return self.placed - sum(c.placed for c in self.outside.counts.values()) - self.types.agents_placed
 
     # -- results ----------------------------------------------------------------------------
 
@@ -235,6 +234,7 @@ class Ledger:
 
     @staticmethod
     def _record_latency(histogram, due: np.ndarray, now_ns: int) -> None:
+        due = due[due != NO_DUE]  # agents' orders: born at their book, no latency to count
         if len(due) and due[0] == due.min() == due.max():  # all due together: the usual case
             histogram.record((now_ns - int(due[0])) // 1000, len(due))
         elif len(due):

@@ -25,12 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from simulator.agents import AGENT_ORDER, trigger_of, unpack_kind
+from simulator.agents import AGENT_BASE, AGENT_ORDER, MOMENTUM_SLOT, REVERSION_SLOT, SLOTS
 from simulator.order_window import FREE, SENT, OrderWindow
 from simulator.orders import STAMP_SHIFT, Event, OrderType
 from simulator.outside_ids import OUTSIDE_BASE, priority
 
 _CANCELLED, _AMENDED, _TRIGGERED, _SHOWN = int(Event.CANCELLED), int(Event.AMENDED), int(Event.TRIGGERED), 8
+_TRADE = int(Event.TRADE)
 _CANCEL, _STOP, _STOP_LIMIT, _ICEBERG = int(OrderType.CANCEL), 3, 4, int(OrderType.ICEBERG)
 _ACCOUNT, _SYM, _SIDE, _OTYPE, _TIF, _PRICE, _QTY, _TARGET = 1, 2, 3, 4, 5, 6, 7, 8
 _PRUNE_AT = 1 << 16
@@ -48,12 +49,16 @@ class TypeLedger:
         self.cancel_reasons: dict[int, int] = {}  # reason -> CANCELLED events with it
         self.anchors: dict[int, int] = {}  # outside message id -> its anchor, for priority
         self._prune_at = _PRUNE_AT
+        # per agent kind (agents.KINDS): orders placed, cancel requests, trades, shares traded
+        self.agent_counts = np.zeros((3, 4), np.int64)
 
     def take(self, ev: np.ndarray, window: OrderWindow, ledger: Any) -> np.ndarray:
         """Book the batch's AMENDED, TRIGGERED and SHOWN events and count the reasons of its
         CANCELLED ones; the batch without the three. What cannot be booked is counted in
         ``ledger.unknown_events``."""
         kind = ev[:, 0]
+        if ledger.agents.count:
+            self._agent_trades(ev[kind == _TRADE])
         reasons = ev[kind == _CANCELLED, 3]
         if reasons.any():
             for r, n in zip(*np.unique(reasons[reasons != 0], return_counts=True)):
@@ -64,7 +69,7 @@ class TypeLedger:
         rows = ev[special]
         kinds = rows[:, 0]
         if (kinds == AGENT_ORDER).any():  # first: the batch's other events name them
-            self._agent_orders(rows[kinds == AGENT_ORDER].tolist(), ledger)
+            self._agent_orders(rows[kinds == AGENT_ORDER], window, ledger)
         for k in (_SHOWN, _TRIGGERED):  # many (an iceberg's slices): booked whole-array when sound
             some = rows[kinds == k]
             slots = window.slots(some[:, 1]) if len(some) else None
@@ -89,32 +94,51 @@ class TypeLedger:
                 if anchor is not None:
                     self.anchors[m] = anchor
         if len(self.stamps) + len(self.shown) > self._prune_at:
-            self._prune(window, ledger.outside)
+            self._prune(window)
         return ev[~special]
 
-    def _agent_orders(self, rows: list, ledger: Any) -> None:
-        """Book AGENT_ORDER events (``agents.py``): each an order placed as the bank's own, behind
-        the order whose handling made it; a resting one's priority stamp is its trigger's."""
-        outside = ledger.outside
-        for _k, oid, account, packed, price, qty, last in rows:
-            sym, side, otype, tif = unpack_kind(packed)
-            trigger = trigger_of(oid)
-            anchor = trigger if trigger <= OUTSIDE_BASE else outside.anchor(trigger)
-            if anchor is None:  # a trigger from outside already final: cannot be (it made this)
-                ledger.unknown_events += 1
-                continue
-            if trigger > OUTSIDE_BASE:
-                self.anchors[trigger] = anchor
-            cancel = otype == _CANCEL
-            record = (oid, account, sym, side, otype, tif, price, qty, last if cancel else 0)
-            if not outside.put_agent(record, anchor, ledger.agents.kind_of(account)):
-                ledger.unknown_events += 1
-            elif cancel:
-                ledger.cancels_sent += 1
-            else:
-                ledger.placed += 1
-                if last:  # a maker's quote (a taker's order never rests)
-                    self.stamps[oid] = last
+    def _agent_orders(self, rows: np.ndarray, window: OrderWindow, ledger: Any) -> None:
+        """Book AGENT_ORDER events (``agents.py``): orders (or cancels) placed as the bank's own,
+        in the window's agents' slots; a resting one's priority stamp is its trigger's, and a
+        trigger of yours keeps its anchor. What each kind of agent placed is counted."""
+        oid, account, packed, last = rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 6]
+        otype = (packed >> 6) & 15
+        cancel = otype == _CANCEL
+        sym, side, tif = packed >> 10, (packed & 7) - 1, (packed >> 3) & 7
+        target = np.where(cancel, last, 0)
+        record = np.stack((oid, account, sym, side, otype, tif, rows[:, 4], rows[:, 5], target), 1)
+        if not window.put_agents(record, np.where(cancel, 0, rows[:, 5])):
+            ledger.unknown_events += len(rows)
+            return
+        n_cancels = int(np.count_nonzero(cancel))
+        ledger.cancels_sent += n_cancels
+        ledger.placed += len(rows) - n_cancels
+        rests = ~cancel & (last != 0)  # a maker's quote (a taker's order never rests)
+        self.stamps.update(zip(oid[rests].tolist(), last[rests].tolist()))
+        triggers = (oid - AGENT_BASE) // SLOTS
+        for t in np.unique(triggers[triggers > OUTSIDE_BASE]).tolist():  # yours: rare
+            anchor = ledger.outside.anchor(t)
+            if anchor is not None:
+                self.anchors[t] = anchor
+        kind = ledger.agents.kind_index(account)
+        self.agent_counts[:, 0] += np.bincount(kind[~cancel], minlength=4)[:3]
+        self.agent_counts[:, 1] += np.bincount(kind[cancel], minlength=4)[:3]
+
+    @property
+    def agents_placed(self) -> int:
+        return int(self.agent_counts[:, 0].sum())
+
+    def _agent_trades(self, trades: np.ndarray) -> None:
+        """Count the trades of agents' orders by kind (read off their ids: ``agents.slot_of``)."""
+        for col in (3, 4):
+            ids = trades[:, col]
+            mine = ids > AGENT_BASE
+            if mine.any():
+                slot = (ids[mine] - AGENT_BASE) % SLOTS
+                kind = (slot >= MOMENTUM_SLOT).astype(np.int64) + (slot >= REVERSION_SLOT)
+                self.agent_counts[:, 2] += np.bincount(kind, minlength=3)[:3]
+                shares = np.bincount(kind, weights=trades[mine, 6], minlength=3)[:3]
+                self.agent_counts[:, 3] += shares.astype(np.int64)
 
     def _rows(self, rows: list, window: OrderWindow, ledger: Any) -> None:
         """Book events one by one: AMENDED, and what the whole-array step refused."""
@@ -153,10 +177,10 @@ class TypeLedger:
             else:
                 ledger.unknown_events += 1
 
-    def _prune(self, window: OrderWindow, outside: Any) -> None:
+    def _prune(self, window: OrderWindow) -> None:
         """Forget the orders that are final: what is kept follows the orders open."""
         open_ids = window.load(set(self.stamps) | set(self.shown) | self.triggered)
-        self.stamps = {o: s for o, s in self.stamps.items() if o in open_ids or outside.anchor(o) is not None}
+        self.stamps = {o: s for o, s in self.stamps.items() if o in open_ids}
         self.shown = {o: s for o, s in self.shown.items() if o in open_ids}
         self.triggered = {o for o in self.triggered if o in open_ids}
         self._prune_at = max(_PRUNE_AT, 2 * (len(self.stamps) + len(self.shown)))

@@ -30,11 +30,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulator.order_window import ACKED, FREE, SENT, Entry
-from simulator.outside_ids import AGENT, SOURCES, YOU, priority, source_of
+from simulator.outside_ids import SOURCES, YOU, priority, source_of
 
 RECENT_KEPT = 20  # each source's latest orders kept with their state, for views
-_AGENT_BASE = SOURCES[AGENT]
-NO_DUE = -1  # the due time of an agent's order: born at its book, it has no latency to count
 _CANCEL = 2  # orders.OrderType.CANCEL (the pure model's table; orders.py is its name)
 _OID, _ACCOUNT, _SYM, _SIDE, _OTYPE, _TIF, _PRICE, _QTY = range(8)
 
@@ -76,7 +74,6 @@ class OutsideOrders:
         self._filled: dict[int, int] = {}  # oid -> shares filled so far (booked by ``settle``)
         self._next = dict.fromkeys(SOURCES, 0)
         self.counts = {name: OutsideCounts() for name in SOURCES}
-        self.agent_kinds: dict[str, list[int]] = {}  # agent kind -> [orders, cancel requests]
 
     def new_id(self, source: str) -> int:
         """The next id of ``source``'s range (KeyError for a source not in ``SOURCES``)."""
@@ -110,26 +107,6 @@ class OutsideOrders:
             counts.placed += 1
             self._note(counts, oid)
 
-    def put_agent(self, record: Iterable[int], anchor: int, kind: str | None) -> bool:
-        """An agent's order, learnt from its broker (AGENT_ORDER) before its own events, its
-        id fixed by its trigger (``agents.py``); False, with nothing done, for an id seen before."""
-        row = tuple(record)  # ints already (the event's fields)
-        oid = row[_OID]
-        if oid in self._anchor or not oid > _AGENT_BASE:
-            return False
-        cancel = row[_OTYPE] == _CANCEL
-        self._open[oid] = Entry(-1, row, 0 if cancel else row[_QTY], NO_DUE, SENT, 0)
-        self._anchor[oid] = anchor
-        self._filled[oid] = 0
-        counts = self.counts[AGENT]
-        by_kind = self.agent_kinds.setdefault(kind or "unknown", [0, 0])
-        by_kind[cancel] += 1
-        if cancel:
-            counts.cancels_sent += 1
-        else:
-            counts.placed += 1
-        return True
-
     def load(self, oids: Iterable[int]) -> dict[int, Entry]:
         """The open outside orders among ``oids``: the live entries, booked in place."""
         found = {}
@@ -143,8 +120,7 @@ class OutsideOrders:
         """After the ledger booked ``entries`` (from ``load``): count what they did, and let
         those now final go."""
         for oid, e in entries.items():
-            agent = oid > _AGENT_BASE
-            counts = self.counts[AGENT if agent else YOU]
+            counts = self.counts[source_of(oid) or YOU]
             if e.record[_OTYPE] == _CANCEL:
                 if e.state == FREE:
                     self._drop(oid)
@@ -159,8 +135,7 @@ class OutsideOrders:
                     counts.filled += 1
                 else:
                     counts.cancelled += 1
-            if not agent:  # your latest orders, for views (agents' would be a cost per order)
-                self._note(counts, oid)
+            self._note(counts, oid)
             if e.state == FREE:
                 self._drop(oid)
 

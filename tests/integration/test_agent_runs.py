@@ -41,7 +41,7 @@ def test_with_agents_one_digest_whatever_the_brokers_and_batch(tmp_path):
     assert len({repr(v) for v in seen.values()}) == 1, seen
     _digest, agents, orders = seen[(1, 1)]
     kinds = agents["kinds"]
-    assert agents["placed"] > 0 and agents["filled"] > 0, agents
+    assert agents["placed"] > 0 and agents["trades"] > 0 and agents["filled_qty"] > 0, agents
     assert all(kinds[k]["agents"] and kinds[k]["orders"] for k in kinds), kinds
     assert kinds["market_maker"]["cancel_requests"] > 0  # quotes are refreshed
     assert orders["placed"] > 5000 + agents["placed"] - 1  # the ledger counts them as the bank's own
