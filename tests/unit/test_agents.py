@@ -173,3 +173,23 @@ def test_a_desk_restored_from_the_book_and_the_positions_goes_on_as_the_original
         run(after, original, desk, first, copy.deepcopy(seen))[0]
         == run(after, restored, again, first, seen)[0]
     )
+
+
+def test_a_broker_cancel_all_halts_agents_whatever_their_ids_and_upto_minus_1_releases_them():
+    from simulator import messages as msg
+    from simulator.broker import Broker
+
+    params = AgentParams(makers=1, first_account=10)
+    broker = Broker(msg.BrokerSpec(0, "b", ("ACME",), (0,), agents=params))
+    out: list = []
+    broker.handle_orders([1, 1, 0, SELL, 0, 0, 1000, 100, 0, 2, 2, 0, BUY, 1, 1, 0, 50, 0], out)
+    book = broker.books["ACME"]
+    assert {r[1] for r in book.resting()} == {1, 10}  # the maker quotes after the trade
+    out = []
+    broker.cancel_all(10, 2, out)  # its ids are far above 2: cancelled all the same
+    assert {r[1] for r in book.resting()} == {1} and [r[0] for r in records(out)] == [4, 4]
+    broker.handle_orders([3, 3, 0, BUY, 1, 1, 0, 10, 0], out := [])
+    assert {r[1] for r in book.resting()} == {1}  # halted: no new quotes
+    assert broker.cancel_all(10, -1, []) == 0  # the release cancels nothing
+    broker.handle_orders([4, 3, 0, BUY, 1, 1, 0, 10, 0], out := [])
+    assert 10 in {r[1] for r in book.resting()}
