@@ -148,6 +148,33 @@ def needs_new(quote: list | None, want: int | None, p: AgentParams) -> bool:
     return quote is None or abs(quote[1] - want) >= p.refresh
 
 
+_FAR = 1 << 62
+NOT_STEADY = (0, 0)  # a range of references no reference is in
+
+
+def steady(p: AgentParams, i: int, quotes: list, inventory: int) -> tuple[int, int]:
+    """The open range (lo, hi) of reference prices at which maker ``i``, holding ``inventory``
+    with ``quotes`` ([bid, ask], each [oid, price, leaves] or None), would replace neither quote
+    (``needs_new`` false on both sides of ``maker_quotes``): a desk skips the maker while the
+    reference stays inside. NOT_STEADY when no reference is sure to leave both alone."""
+    spread = p.spread + 2 * (i % 3)
+    shift = -(inventory * p.skew) // p.quote_size
+    lo, hi = -_FAR, _FAR
+    for side, allowed in enumerate(
+        (inventory + p.quote_size <= p.max_inventory, inventory - p.quote_size >= -p.max_inventory)
+    ):
+        quote = quotes[side]
+        if not allowed or quote is None:
+            if allowed or quote is not None:
+                return NOT_STEADY  # a quote to place, or one to cancel
+            continue
+        at = quote[1] + spread // 2 - shift - side * spread  # the reference that wants this price
+        lo, hi = max(lo, at - p.refresh), min(hi, at + p.refresh)
+        if side == 0:
+            lo = max(lo, spread // 2 - shift)  # a bid must stay above 0
+    return (lo, hi) if lo < hi else NOT_STEADY
+
+
 Submit = Callable[..., None]
 Cancel = Callable[..., None]
 
@@ -162,6 +189,7 @@ class Desk:
         self.quotes: list[list] = [[None, None] for _ in range(params.makers)]  # [bid, ask] each
         self.inventory = [0] * params.count  # shares held in this symbol, per agent
         self.halted: set[int] = set()  # agents the kill switch stopped
+        self.steady = [NOT_STEADY] * params.makers  # each maker's references needing nothing
         self.seen_seq = book.match_seq
         self.seen_price = book.last_price
         self.orders = 0
@@ -179,9 +207,14 @@ class Desk:
         top = book._max_oid  # agents' ids are no flow ids: the book's UNKNOWN_ORDER test ignores them
         mark = len(out)
         p = self.p
-        for i in range(p.makers):
-            if i not in self.halted:
+        if ref is not None:
+            ranges = self.steady
+            for i in range(p.makers):
+                lo, hi = ranges[i]
+                if lo < ref < hi or i in self.halted:
+                    continue  # (what _quote would decide: it would change nothing)
                 self._quote(i, ref, trigger, out, submit, cancel)
+                ranges[i] = steady(p, i, self.quotes[i], self.inventory[i])
         last = book.last_price
         move = last - self.seen_price if last is not None and self.seen_price is not None else 0
         if abs(move) >= p.move:
@@ -269,6 +302,7 @@ class Desk:
         slot = slot_of(oid)
         if slot < MOMENTUM_SLOT:
             agent = slot // MAKER_SLOTS
+            self.steady[agent] = NOT_STEADY  # its inventory moved: look again
             quote = self.quotes[agent][0 if delta > 0 else 1]
             if quote is not None and quote[0] == oid:
                 quote[2] -= abs(delta)
@@ -297,6 +331,7 @@ class Desk:
     def release(self, account: int) -> None:
         """Let the agents of ``account`` (-1: all) act again, from the next trade on."""
         self.halted = {a for a in self.halted if account not in (-1, self.p.first_account + a)}
+        self.steady = [NOT_STEADY] * self.p.makers
 
     def restore(self, positions: Iterable[Sequence[int]], max_oid: int) -> None:
         """The state a restarted broker's desk had: quotes from the restored book's resting
@@ -315,5 +350,6 @@ class Desk:
         for account, position in positions:
             if 0 <= account - p.first_account < p.count:
                 self.inventory[account - p.first_account] = position
+        self.steady = [steady(p, i, self.quotes[i], self.inventory[i]) for i in range(p.makers)]
         self.seen_seq = self.book.match_seq
         self.seen_price = self.book.last_price

@@ -193,3 +193,29 @@ def test_a_broker_cancel_all_halts_agents_whatever_their_ids_and_upto_minus_1_re
     assert broker.cancel_all(10, -1, []) == 0  # the release cancels nothing
     broker.handle_orders([4, 3, 0, BUY, 1, 1, 0, 10, 0], out := [])
     assert 10 in {r[1] for r in book.resting()}
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.integers(0, 5),
+    st.integers(-1500, 1500),
+    st.one_of(st.none(), st.integers(1, 40)),
+    st.one_of(st.none(), st.integers(-3, 3)),
+    st.integers(-3, 3),
+    st.integers(1, 4),
+)
+def test_a_maker_is_skipped_only_where_it_would_replace_no_quote(i, inventory, bid, off, ref_off, refresh):
+    p = AgentParams(makers=6, spread=4, quote_size=100, skew=1, max_inventory=1000, refresh=refresh)
+    ask = None if off is None else (bid or 20) + p.spread + 2 * (i % 3) + off
+    quotes = [None if bid is None else [1, bid, 100], None if ask is None else [2, ask, 100]]
+    lo, hi = ag.steady(p, i, quotes, inventory)
+    for ref in range(lo + 1, hi) if hi - lo < 100 else ():
+        wants = ag.maker_quotes(p, i, ref, inventory)
+        assert not ag.needs_new(quotes[0], wants[0], p) and not ag.needs_new(quotes[1], wants[1], p)
+
+
+def test_a_maker_whose_quotes_are_where_they_should_be_is_steady_around_that_reference():
+    p = AgentParams(makers=1, spread=4, quote_size=100, refresh=3)
+    assert ag.steady(p, 0, [[1, 998, 100], [2, 1002, 100]], 0) == (997, 1003)
+    assert ag.steady(p, 0, [[1, 998, 100], None], 0) == ag.NOT_STEADY  # an ask to place
+    assert ag.steady(p, 0, [[1, 988, 100], [2, 992, 100]], 950) == ag.NOT_STEADY  # a bid to cancel
