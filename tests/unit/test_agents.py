@@ -134,6 +134,8 @@ def run(ops_list, book, desk, first=1, seen=None):
                     seen[o][2] += r[6]
             elif r[0] == 4:
                 seen[r[1]][3] += r[2]
+            elif r[0] == 6:  # a maker's amend moved its quote and topped it up
+                seen[r[2]][1] += r[5]
         bid, ask = book.best_bid(), book.best_ask()
         assert bid is None or ask is None or bid[0] < ask[0]  # never crossed
     return outs, seen
