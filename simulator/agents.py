@@ -43,7 +43,6 @@ AGENT_ORDER = 9  # orders.Event.AGENT_ORDER, as a plain int for the hot path
 KINDS = ("market_maker", "momentum", "mean_reversion")
 _MASK64 = (1 << 64) - 1
 _BUY, _SELL, _LIMIT, _MARKET, _CANCEL, _DAY, _IOC = 1, -1, 0, 1, 2, 0, 1
-_AMENDED = 6  # orders.Event.AMENDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +101,6 @@ def pack_kind(sym: int, side: int, otype: int, tif: int) -> int:
 def unpack_kind(packed: int) -> tuple[int, int, int, int]:
     """(sym, side, otype, tif) of an AGENT_ORDER event's packed field."""
     return packed >> 10, (packed & 7) - 1, (packed >> 6) & 15, (packed >> 3) & 7
-
-
-_CANCEL_KIND = pack_kind(0, 0, _CANCEL, _DAY)  # a cancel's or an amend's, less its sym
 
 
 def draw(seed: int, sym: int, agent: int, trigger: int) -> int:
@@ -261,36 +257,21 @@ class Desk:
             quote, want = quotes[s], wants[s]
             if not needs_new(quote, want, p):
                 continue
-            if want is not None:  # never take liquidity: a quote stays a tick behind the other side's best
-                bid, ask = tops(book)
-                if side == _BUY and ask:
-                    want = min(want, ask - 1)
-                elif side == _SELL and bid:
-                    want = max(want, bid + 1)
-                want = want if want > 0 else None
             if quote is not None:
                 oid = agent_oid(trigger, MAKER_SLOTS * i + s)
-                if want is not None:  # move it (and top it up): one amend, not a cancel and an order
-                    if quote[1] != want or quote[2] != p.quote_size:
-                        out += (
-                            AGENT_ORDER,
-                            oid,
-                            account,
-                            _CANCEL_KIND + (self.sym << 10),
-                            want,
-                            p.quote_size,
-                            quote[0],
-                        )
-                        cancel(out, oid, quote[0], want, p.quote_size)
-                        self.orders += 1
-                        if out[-7] == _AMENDED:  # (an amend that would cross is refused: it stays)
-                            quote[1], quote[2] = want, p.quote_size
-                    continue
-                out += (AGENT_ORDER, oid, account, _CANCEL_KIND + (self.sym << 10), 0, 0, quote[0])
+                out += (AGENT_ORDER, oid, account, pack_kind(self.sym, 0, _CANCEL, _DAY), 0, 0, quote[0])
                 cancel(out, oid, quote[0], 0, 0)
                 quotes[s] = None
                 self.orders += 1
             if want is None:
+                continue
+            # never take liquidity: a quote stays a tick behind the other side's best
+            bid, ask = tops(book)
+            if side == _BUY and ask:
+                want = min(want, ask - 1)
+            elif side == _SELL and bid:
+                want = max(want, bid + 1)
+            if want <= 0:
                 continue
             oid = agent_oid(trigger, MAKER_SLOTS * i + 2 + s)
             stamp = order_types.next_stamp(book, trigger)
