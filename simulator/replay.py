@@ -214,6 +214,8 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
             if s.book is not None:
                 del out[:]
                 s.book.cancel_account_into(out, account, max(flow_upto, you_upto))
+                if desks.get(s.name) is not None:  # and its agents stop (a release is not journalled)
+                    desks[s.name].halt(account, out)
                 compare(s, None, None)
 
         def compare(s: Symbol, oid: int | None, mine: dict | None) -> None:
