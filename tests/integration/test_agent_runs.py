@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from simulator.testing.procs import ROOT, SimProcess, assert_reconciled
+from simulator.testing.waiting import deadline_wait
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -71,3 +72,21 @@ def test_a_bad_agent_flag_is_one_line_and_status_2():
         done = _simulate("--headless", *flags)
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_the_kill_switch_on_a_makers_account_cancels_its_quotes_and_stops_it_until_released():
+    from tests.integration.test_risk_runs import account_open, assert_ended_clean, run_in_thread
+
+    maker = 11  # after the 10 clients' accounts and yours
+    with run_in_thread(market_makers=2) as (sim, outcome):
+        led = sim.bank.ledger
+        deadline_wait(lambda: len(account_open(sim, maker)) > 0, timeout=60)
+        sim.command("kill_switch", maker)
+        deadline_wait(lambda: not account_open(sim, maker), timeout=30)
+        placed = led.flow_placed
+        deadline_wait(lambda: led.flow_placed > placed + 20_000, timeout=30)
+        assert not account_open(sim, maker), "a halted maker quotes"
+        assert account_open(sim, maker + 1), "the other maker stopped too"
+        sim.command("release", maker)
+        deadline_wait(lambda: len(account_open(sim, maker)) > 0, timeout=30)  # it quotes again
+    assert_ended_clean(outcome)
