@@ -9,7 +9,6 @@ Every count is 0 by default: no agent, and the run is what it was without them.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,21 +39,8 @@ class AgentSettings(OrderTypeSettings):
     taker_chance: int = 50  # percent: how often a taker acts when the move allows it
 
 
-def _int_in(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be from {low:,} to {high:,}, got {value:,}")
-        return value
-
-    return parse
-
-
-def add_flags(p: Any, d: AgentSettings) -> None:
-    """The agents' flags, with the defaults of ``d``."""
+def add_flags(p: Any, d: AgentSettings, _int_in: Callable[[int, int], Callable[[str], int]]) -> None:
+    """The agents' flags, with the defaults of ``d``; ``_int_in(low, high)`` parses a bounded count."""
     g = p.add_argument_group(
         "agents (beside the flow, in the brokers, each reacting to its symbol's book)",
         "Each agent has an account of its own after the clients' and yours, quotes or takes in\n"

@@ -284,7 +284,7 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     from simulator import agent_flags, config_file, http_flags, order_flags, risk_flags
 
     order_flags.add_flags(p, d, _ratio)
-    agent_flags.add_flags(p, d)
+    agent_flags.add_flags(p, d, _int_in)
     http_flags.add_flags(p)
     risk_flags.add_flags(p)
     amqp.add_flags(p, d, _int_in)

@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from simulator.testing.procs import ROOT, SimProcess, assert_reconciled
 from simulator.testing.waiting import deadline_wait
+from tests.integration.test_order_types_runs import _run as types_run
+from tests.integration.test_order_types_runs import _simulate
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
-AGENTS = ("--market-makers", "4", "--momentum", "2", "--mean-reversion", "2", "--seed", "15", "--rate", "0")
+# the order types' runs (every type at its default share, seed 15, --rate 0), with agents
+AGENTS = ("--market-makers", "4", "--momentum", "2", "--mean-reversion", "2")
 
 
-def _run(tmp_path, name: str, *flags: str) -> dict:
-    with SimProcess(*AGENTS, *flags, report=tmp_path / f"{name}.json") as sim:
-        assert sim.wait_exit(120) == 0, sim.output()
-        report = sim.report()
-    assert_reconciled(report)
-    return report
-
-
-def _simulate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "simulate.py"), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def _run(tmp_path, name: str, *flags: str, journal: bool = False) -> dict:
+    return types_run(tmp_path, name, *AGENTS, *flags, journal=journal)
 
 
 def test_with_agents_one_digest_whatever_the_brokers_and_batch(tmp_path):
@@ -58,7 +43,7 @@ def test_a_run_with_agents_and_broker_kills_keeps_its_digest_and_replays(tmp_pat
     assert sum(b["restarts"] for b in killed["brokers"]) >= 1
     assert killed["fills"]["digest"] == quiet["fills"]["digest"]
     assert killed["agents"] == quiet["agents"]
-    replayed = _simulate("replay", str(db))
+    replayed = _simulate("replay", str(tmp_path / "killed.db"))
     assert replayed.returncode == 0 and "identical" in replayed.stdout, replayed.stdout + replayed.stderr
 
 
