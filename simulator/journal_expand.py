@@ -24,6 +24,7 @@ module decodes the batches, in journal order, into the tables of a row per order
     kills(seq INTEGER PRIMARY KEY,  -- the kill switch engaged, in order (simulator.kill_switch)
           account INTEGER,          -- -1: every account
           flow_upto INTEGER, you_upto INTEGER,  -- the last flow order and yours placed before it
+          released INTEGER,         -- 0 engaged, 1 released
           t_ns INTEGER)
 
 For a CANCEL, ``results`` holds ``(cancel id, 'CANCEL_DONE', target id)`` and
@@ -56,6 +57,7 @@ from simulator.journal_file import (
     KILL_WIDTH,
     KIND_NAMES,
     ORDERS,
+    RELEASE,
     JournalError,
     open_journal,
     read_batches,
@@ -75,12 +77,12 @@ CREATE TABLE fills(symbol TEXT, match_seq INTEGER, buy_id INTEGER, sell_id INTEG
 CREATE TABLE results(order_id INTEGER, event TEXT, detail INTEGER, broker INTEGER,
     PRIMARY KEY(order_id, event)) WITHOUT ROWID;
 CREATE TABLE kills(seq INTEGER PRIMARY KEY, account INTEGER, flow_upto INTEGER, you_upto INTEGER,
-    t_ns INTEGER);
+    released INTEGER, t_ns INTEGER);
 """
 INSERT_ORDERS = "INSERT OR IGNORE INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 INSERT_FILLS = "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?)"
 INSERT_RESULTS = "INSERT OR IGNORE INTO results VALUES (?,?,?,?)"
-INSERT_KILL = "INSERT INTO kills(account, flow_upto, you_upto, t_ns) VALUES (?,?,?,?)"
+INSERT_KILL = "INSERT INTO kills(account, flow_upto, you_upto, released, t_ns) VALUES (?,?,?,?,?)"
 
 # Names stored for the enum codes, looked up per row (dicts: a bad code is a KeyError, never a
 # silent wrap-around as a negative tuple index would be).
@@ -95,7 +97,7 @@ _CANCEL = int(OrderType.CANCEL)
 _ACK = int(Event.ACK)
 _UNKNOWN = wire.UNKNOWN_SYMBOL_NAME  # the name stored for a sym that is not the run's
 _GROUP_ROWS = 200_000  # rows inserted per executemany
-_WIDTHS = {ORDERS: wire.ORDER_WIDTH, EVENTS: wire.EVENT_WIDTH, KILL: KILL_WIDTH}
+_WIDTHS = {ORDERS: wire.ORDER_WIDTH, EVENTS: wire.EVENT_WIDTH, KILL: KILL_WIDTH, RELEASE: KILL_WIDTH}
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +151,8 @@ def expand(
                 table.bad_blob(kind, data)
             elif kind == ORDERS:
                 table.orders(records, t_ns, orders)
-            elif kind == KILL:
-                target.executemany(INSERT_KILL, [(*r, t_ns) for r in records])
+            elif kind == KILL or kind == RELEASE:
+                target.executemany(INSERT_KILL, [(*r, int(kind == RELEASE), t_ns) for r in records])
             else:
                 table.events(records, broker, fills, results, orders, t_ns)
             if len(orders) + len(fills) + len(results) >= _GROUP_ROWS:

@@ -51,7 +51,7 @@ from simulator.agents import AGENT_BASE, AGENT_ORDER
 from simulator.fills_digest import FillsDigest
 from simulator.journal_expand import expanded_copy
 from simulator.journal_file import JournalError, open_journal, partial_reason, read_run_value, report_at
-from simulator.kill_switch import placed_after
+from simulator.kill_switch import Kill, placed_after
 from simulator.order_types import stp_index
 from simulator.orders import Event, OrderType, RejectReason, TimeInForce
 from simulator.outside_ids import OUTSIDE_BASE
@@ -85,6 +85,7 @@ _RESULTS_SQL = (
     f"SELECT order_id, event, detail FROM results WHERE order_id <= {OUTSIDE_BASE} ORDER BY order_id, event"
 )
 _SYMBOL_SQL = "SELECT symbol FROM orders WHERE id = ?"
+_KILLS_SQL = "SELECT account, flow_upto, you_upto, released FROM kills ORDER BY seq"
 
 
 class ReplayInterrupted(Exception):
@@ -159,7 +160,7 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
         for order in con.execute(_OUTSIDE_SQL):
             outside.setdefault(order[1], deque()).append(order)
         # the kill switch: each use applies to a book just before its first order placed after
-        kills = list(con.execute("SELECT account, flow_upto, you_upto FROM kills ORDER BY seq"))
+        kills = [Kill(f, y, a, bool(r)) for a, f, y, r in con.execute(_KILLS_SQL)]
         outside_results: dict[int, dict] = {}
         for oid, name, detail in con.execute(_OUTSIDE_RESULTS_SQL):
             outside_results.setdefault(oid, {})[name] = detail
@@ -179,7 +180,7 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
                     digest_syms.get(symbol, -1),
                 )
             while s.kills < len(kills) and placed_after(oid, kills[s.kills]):
-                kill(s, *kills[s.kills])
+                kill(s, kills[s.kills])
             s.seq += 1
             if seq != s.seq:
                 v.differ(f"{s.name} order {oid}: arrival seq {seq}, but by its id arrival {s.seq}")
@@ -207,15 +208,20 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
 
             compare(s, oid, mine)
 
-        def kill(s: Symbol, account: int, flow_upto: int, you_upto: int) -> None:
-            """The kill switch engaged: cancel what ``s``'s book holds of ``account``, as its
-            broker did on the CANCEL_ALL, and compare the CANCELLEDs with the journal's."""
+        def kill(s: Symbol, k: Kill) -> None:
+            """The kill switch engaged: cancel what ``s``'s book holds of its account and stop
+            its agents, as its broker did on the CANCEL_ALL, and compare the CANCELLEDs with
+            the journal's; or released: let its agents quote again."""
             s.kills += 1
-            if s.book is not None:
+            desk = desks.get(s.name)
+            if k.released:
+                if desk is not None:
+                    desk.release(k.account)
+            elif s.book is not None:
                 del out[:]
-                s.book.cancel_account_into(out, account, max(flow_upto, you_upto))
-                if desks.get(s.name) is not None:  # and its agents stop (a release is not journalled)
-                    desks[s.name].halt(account, out)
+                s.book.cancel_account_into(out, k.account, max(k.flow_upto, k.you_upto))
+                if desk is not None:
+                    desk.halt(k.account, out)
                 compare(s, None, None)
 
         def compare(s: Symbol, oid: int | None, mine: dict | None) -> None:
@@ -280,7 +286,7 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
                 feed(order, outside_results.pop(order[0], None))
         for s in syms.values():  # kill switches after a symbol's last order
             while s.kills < len(kills):
-                kill(s, *kills[s.kills])
+                kill(s, kills[s.kills])
         for oid, mine in outside_results.items():  # results of no journalled order of yours
             for name, detail in mine.items():
                 v.extra(None, oid, name, detail)

@@ -59,11 +59,17 @@ def test_a_bad_agent_flag_is_one_line_and_status_2():
         assert "Traceback" not in done.stderr
 
 
-def test_the_kill_switch_on_a_makers_account_cancels_its_quotes_and_stops_it_until_released():
-    from tests.integration.test_risk_runs import account_open, assert_ended_clean, run_in_thread
+def test_the_kill_switch_on_a_makers_account_cancels_its_quotes_and_stops_it_until_released(tmp_path):
+    from tests.integration.test_risk_runs import (
+        account_open,
+        assert_ended_clean,
+        assert_replays_identical,
+        run_in_thread,
+    )
 
     maker = 11  # after the 10 clients' accounts and yours
-    with run_in_thread(market_makers=2) as (sim, outcome):
+    journal = str(tmp_path / "kill.db")
+    with run_in_thread(market_makers=2, journal=journal) as (sim, outcome):
         led = sim.bank.ledger
         deadline_wait(lambda: len(account_open(sim, maker)) > 0, timeout=60)
         sim.command("kill_switch", maker)
@@ -75,3 +81,4 @@ def test_the_kill_switch_on_a_makers_account_cancels_its_quotes_and_stops_it_unt
         sim.command("release", maker)
         deadline_wait(lambda: len(account_open(sim, maker)) > 0, timeout=30)  # it quotes again
     assert_ended_clean(outcome)
+    assert_replays_identical(sim, outcome, journal)  # the halt and the release in their places
