@@ -193,6 +193,13 @@ class Desk:
         self.seen_seq = book.match_seq
         self.seen_price = book.last_price
         self.orders = 0
+        sym = self.sym  # the packed kinds of its AGENT_ORDER events: bid, ask, cancel, takers'
+        self._kinds = (
+            pack_kind(sym, _BUY, _LIMIT, _DAY),
+            pack_kind(sym, _SELL, _LIMIT, _DAY),
+            pack_kind(sym, 0, _CANCEL, _DAY),
+            {side: pack_kind(sym, side, _MARKET, _IOC) for side in (_BUY, _SELL)},
+        )
 
     # -- the reaction --------------------------------------------------------------------------
 
@@ -231,7 +238,7 @@ class Desk:
                         AGENT_ORDER,
                         oid,
                         account,
-                        pack_kind(self.sym, side, _MARKET, _IOC),
+                        self._kinds[3][side],
                         0,
                         p.taker_size,
                         0,
@@ -253,50 +260,54 @@ class Desk:
         quotes = self.quotes[i]
         wants = maker_quotes(p, i, ref, self.inventory[i])
         account = p.first_account + i
-        for s, side in ((0, _BUY), (1, _SELL)):
+        base = AGENT_BASE + trigger * SLOTS + MAKER_SLOTS * i  # agent_oid(trigger, slot 0 of i)
+        for s in (0, 1):
             quote, want = quotes[s], wants[s]
-            if not needs_new(quote, want, p):
-                continue
+            if want is None:
+                if quote is None:
+                    continue
+            elif quote is not None and abs(quote[1] - want) < p.refresh:
+                continue  # (needs_new, inlined: this runs for every maker's every look)
             if quote is not None:
-                oid = agent_oid(trigger, MAKER_SLOTS * i + s)
-                out += (AGENT_ORDER, oid, account, pack_kind(self.sym, 0, _CANCEL, _DAY), 0, 0, quote[0])
+                oid = base + s
+                out += (AGENT_ORDER, oid, account, self._kinds[2], 0, 0, quote[0])
                 cancel(out, oid, quote[0], 0, 0)
                 quotes[s] = None
                 self.orders += 1
             if want is None:
                 continue
-            # never take liquidity: a quote stays a tick behind the other side's best
-            bid, ask = tops(book)
-            if side == _BUY and ask:
-                want = min(want, ask - 1)
-            elif side == _SELL and bid:
-                want = max(want, bid + 1)
+            # never take liquidity: a quote stays a tick behind the other side's best (tops())
+            if s == 0:
+                asks = book._ask_keys
+                if asks and want >= -asks[-1]:
+                    want = -asks[-1] - 1
+            else:
+                bids = book._bid_keys
+                if bids and want <= bids[-1]:
+                    want = bids[-1] + 1
             if want <= 0:
                 continue
-            oid = agent_oid(trigger, MAKER_SLOTS * i + 2 + s)
+            oid = base + 2 + s
             stamp = order_types.next_stamp(book, trigger)
-            out += (
-                AGENT_ORDER,
-                oid,
-                account,
-                pack_kind(self.sym, side, _LIMIT, _DAY),
-                want,
-                p.quote_size,
-                stamp,
-            )
-            submit(out, oid, account, side, _LIMIT, _DAY, want, p.quote_size, 0)
+            out += (AGENT_ORDER, oid, account, self._kinds[s], want, p.quote_size, stamp)
+            submit(out, oid, account, 1 - 2 * s, _LIMIT, _DAY, want, p.quote_size, 0)
             quotes[s] = [oid, want, p.quote_size]
             self.orders += 1
 
     def _fills(self, out: list, start: int) -> None:
         """Book the trades in ``out[start:]`` that name an agent's order: inventory, quotes."""
-        for k in range(start, len(out), 7):
-            if out[k] != 3:
-                continue
+        if len(out) == start or max(out[start:]) < AGENT_BASE:
+            return  # no event names an agent's order
+        kinds = out[start::7]  # trades are few among the events: find them at C speed
+        j = -1
+        for _ in range(kinds.count(3)):
+            j = kinds.index(3, j + 1)
+            k = start + 7 * j
             qty = out[k + 6]
-            for oid, sign in ((out[k + 3], 1), (out[k + 4], -1)):
-                if oid > AGENT_BASE:
-                    self._filled(oid, sign * qty)
+            if out[k + 3] > AGENT_BASE:
+                self._filled(out[k + 3], qty)
+            if out[k + 4] > AGENT_BASE:
+                self._filled(out[k + 4], -qty)
 
     def _filled(self, oid: int, delta: int) -> None:
         slot = slot_of(oid)

@@ -190,8 +190,8 @@ class Broker:
                         continue
                     submit = self._open(sym).submit_into
                 submit(out, oid, account, side, otype, tif, price, qty, target)
-            if desks:  # the agents react to this order before the next one (agents.py)
-                desks[sym].react(oid, out, start, submits[sym], cancels[sym])
+            if desks and (desk := desks[sym]).book.match_seq != desk.seen_seq:  # it traded: the
+                desk.react(oid, out, start, submits[sym], cancels[sym])  # agents look (agents.py)
 
     def cancel_all(self, account: int, upto: int, out: list) -> int:
         """The kill switch (CANCEL_ALL): cancel every order of ``account`` (-1: of every

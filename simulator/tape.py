@@ -141,9 +141,11 @@ def tape_events(
 def _names_outside(out: list, start: int) -> bool:
     """Whether the events an order just made name an order from outside the flow (yours):
     ids that high are no price, quantity or flow id, so the largest number tells."""
-    if len(out) <= start or max(out[start:]) <= OUTSIDE_BASE:
+    tail = out[start:]
+    if not tail or max(tail) <= OUTSIDE_BASE:
         return False
-    return any(OUTSIDE_BASE < x <= _AGENTS for x in out[start:])  # agents' are too many: rate-limited
+    # agents' are too many: rate-limited; the filters run at C speed (agents' orders come here)
+    return next(filter(_AGENTS.__ge__, filter(OUTSIDE_BASE.__lt__, tail)), None) is not None
 
 
 def _records(flat: Sequence[int]) -> Iterator[Sequence[int]]:
