@@ -158,20 +158,18 @@ def steady(p: AgentParams, i: int, quotes: list, inventory: int) -> tuple[int, i
     (``needs_new`` false on both sides of ``maker_quotes``): a desk skips the maker while the
     reference stays inside. NOT_STEADY when no reference is sure to leave both alone."""
     spread = p.spread + 2 * (i % 3)
-    shift = -(inventory * p.skew) // p.quote_size
-    lo, hi = -_FAR, _FAR
-    for side, allowed in enumerate(
-        (inventory + p.quote_size <= p.max_inventory, inventory - p.quote_size >= -p.max_inventory)
+    half = spread // 2 - (-(inventory * p.skew) // p.quote_size)  # ref - half: the bid wanted
+    bid, ask = quotes
+    if (bid is None) == (inventory + p.quote_size <= p.max_inventory) or (ask is None) == (
+        inventory - p.quote_size >= -p.max_inventory
     ):
-        quote = quotes[side]
-        if not allowed or quote is None:
-            if allowed or quote is not None:
-                return NOT_STEADY  # a quote to place, or one to cancel
-            continue
-        at = quote[1] + spread // 2 - shift - side * spread  # the reference that wants this price
-        lo, hi = max(lo, at - p.refresh), min(hi, at + p.refresh)
-        if side == 0:
-            lo = max(lo, spread // 2 - shift)  # a bid must stay above 0
+        return NOT_STEADY  # a quote to place (allowed, missing), or one to cancel (not allowed)
+    lo, hi, r = -_FAR, _FAR, p.refresh
+    if bid is not None:  # the reference that wants this bid, refresh ticks either way
+        lo, hi = max(bid[1] + half - r, half), bid[1] + half + r  # (and a bid stays above 0)
+    if ask is not None:
+        at = ask[1] + half - spread
+        lo, hi = max(lo, at - r), min(hi, at + r)
     return (lo, hi) if lo < hi else NOT_STEADY
 
 

@@ -162,6 +162,8 @@ def test_a_desk_restored_from_the_book_and_the_positions_goes_on_as_the_original
         if r[0] == 3:
             for o, sign in ((r[3], 1), (r[4], -1)):
                 positions[seen[o][0]] = positions.get(seen[o][0], 0) + sign * r[6]
+    # the desk booked every agent's fill from the events, as the bank does
+    assert desk.inventory == [positions.get(P.first_account + a, 0) for a in range(P.count)]
     restored = new_book("ACME", 0)
     top = max((i for i, op in enumerate(before, 1) if op[0] == "order"), default=0)
     resting, held = original.state()
