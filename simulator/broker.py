@@ -108,6 +108,8 @@ class Broker:
         self.watched: str | None = None
         self.tape: TapeRecorder | None = None  # records the watched book's orders
         self._tops_from = 0  # the book the next heartbeat's tops start at
+        self._tops_of: tuple[int, int] = (0, -1)  # the books _book_list lists (id, how many)
+        self._book_list: list = []
 
     def watch(self, symbol: str | None) -> None:
         """Carry ``symbol``'s depth in heartbeats and record its tape (None: watch nothing).
@@ -239,9 +241,12 @@ class Broker:
         """(symbol, best bid, best ask) of books with orders (0: that side is empty), at most
         ``TOPS_PER_HEARTBEAT`` of them, the next ones each time: a heartbeat's cost is bounded
         however many books there are, and each book's top is refreshed every few heartbeats."""
-        books = list(self.books.values())
-        start = self._tops_from % len(books) if books else 0
-        chunk = (books[start:] + books[:start])[:TOPS_PER_HEARTBEAT]
+        if self._tops_of != (id(self.books), len(self.books)):  # a book was made (or restored)
+            self._tops_of, self._book_list = (id(self.books), len(self.books)), list(self.books.values())
+        books = self._book_list  # books are only added: a list of every one per heartbeat cost
+        start = self._tops_from % len(books) if books else 0  # O(symbols) 4 times a second
+        chunk = books[start : start + TOPS_PER_HEARTBEAT]
+        chunk += books[: TOPS_PER_HEARTBEAT - len(chunk)] if len(books) > len(chunk) else []
         self._tops_from = start + len(chunk)
         out = []
         for book in chunk:
