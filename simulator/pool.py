@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import pickle
 import select
 import time
 from collections.abc import Callable
@@ -93,6 +94,13 @@ class BrokerHandle:
     @property
     def live(self) -> bool:
         return self.state in LIVE_STATES
+
+
+def _run_broker(target: Callable, spec: bytes, inbox: Any, results: Any) -> None:
+    """A broker process's entry point: its spec comes stdlib-pickled, as bytes (multiprocess's
+    pure-Python pickler took 0.24 s for the 50,000 names of a broker of 100,000 symbols, at
+    every start and every restart without a standby)."""
+    target(pickle.loads(spec), inbox, results)
 
 
 class StartFailed(RuntimeError):
@@ -163,8 +171,8 @@ class BrokerPool(SimplePlugin):
         # lets the broker go on matching instead of waiting for the bank to read
         reader, writer, _ = processes.one_way_pipe(self.ctx)
         process = processes.start_process(
-            self.target,
-            (spec, inbox_reader, writer),
+            _run_broker,
+            (self.target, pickle.dumps(spec, pickle.HIGHEST_PROTOCOL), inbox_reader, writer),
             spec.name,
             hand_over=(inbox_reader, writer),
             context=self.ctx,
