@@ -34,6 +34,7 @@ from cherrypy.process.plugins import SimplePlugin
 
 from simulator import messages as msg
 from simulator import order_types, processes
+from simulator.agents import Desk
 from simulator.book import OrderBook
 from simulator.bus import drive, new_bus
 from simulator.orders import Event, OrderType, RejectReason
@@ -108,8 +109,8 @@ class Broker:
         self.watched: str | None = None
         self.tape: TapeRecorder | None = None  # records the watched book's orders
         self._tops_from = 0  # the book the next heartbeat's tops start at
-        self._tops_of: tuple[int, int] = (0, -1)  # the books _book_list lists (id, how many)
-        self._book_list: list = []
+        self._opened: list[OrderBook] = []  # ``books`` in the order opened, for tops()
+        self.desks: dict[int, Desk] = {}  # the agents of each open book (agents.py), if any
 
     def watch(self, symbol: str | None) -> None:
         """Carry ``symbol``'s depth in heartbeats and record its tape (None: watch nothing).
@@ -143,8 +144,11 @@ class Broker:
     def _open(self, sym: int) -> OrderBook:
         book = new_book(self._symbol_of[sym], sym, self.spec.stp)
         self.books[book.symbol] = book
+        self._opened.append(book)
         self._submit_by_sym[sym] = book.submit_into
         self._cancel_by_sym[sym] = book.cancel_into
+        if self.spec.agents is not None:
+            self.desks[sym] = Desk(self.spec.agents, book)
         return book
 
     @property
@@ -166,10 +170,12 @@ class Broker:
         self.orders += n // ORDER_WIDTH
         submits = self._submit_by_sym
         cancels = self._cancel_by_sym
+        desks = self.desks  # empty without agents: then one test per order
         it = iter(flat)
         for oid, account, sym, side, otype, tif, price, qty, target in zip(
             it, it, it, it, it, it, it, it, it
         ):
+            start = len(out) if desks else 0
             if otype == _CANCEL:
                 cancel = cancels.get(sym)
                 if cancel is None:
@@ -186,13 +192,21 @@ class Broker:
                         continue
                     submit = self._open(sym).submit_into
                 submit(out, oid, account, side, otype, tif, price, qty, target)
+            if desks:  # the agents react to this order before the next one (agents.py)
+                desks[sym].react(oid, out, start, submits[sym], cancels[sym])
 
     def cancel_all(self, account: int, upto: int, out: list) -> int:
         """The kill switch (CANCEL_ALL): cancel every order of ``account`` (-1: of every
         account) with an id up to ``upto`` that this broker holds, appending each one's
-        CANCELLED record to ``out``; how many. Anything else a broker comes to hold for an
-        account (orders waiting for a trigger) is to be cancelled here too."""
+        CANCELLED record to ``out``; how many. An agent's account (or -1) also stops its agents
+        here, their quotes cancelled whatever their ids, until a CANCEL_ALL with ``upto`` < 0,
+        which cancels nothing and releases them."""
+        if upto < 0:
+            for desk in self.desks.values():
+                desk.release(account)
+            return 0
         n = sum(book.cancel_account_into(out, account, upto) for book in self.books.values())
+        n += sum(desk.halt(account, out) for desk in self.desks.values())
         who = "every account" if account < 0 else f"account {account}"
         log.info("kill switch: %d resting orders of %s cancelled (ids up to %d)", n, who, upto)
         return n
@@ -212,6 +226,8 @@ class Broker:
                 max_oid=state.max_oid,
                 held=state.held,
             )
+            if book.sym_id in self.desks:
+                self.desks[book.sym_id].restore(state.agents, state.max_oid)
         log.info(
             "restored %d books, %d resting orders",
             len(states),
@@ -241,19 +257,13 @@ class Broker:
         """(symbol, best bid, best ask) of books with orders (0: that side is empty), at most
         ``TOPS_PER_HEARTBEAT`` of them, the next ones each time: a heartbeat's cost is bounded
         however many books there are, and each book's top is refreshed every few heartbeats."""
-        if self._tops_of != (id(self.books), len(self.books)):  # a book was made (or restored)
-            self._tops_of, self._book_list = (id(self.books), len(self.books)), list(self.books.values())
-        books = self._book_list  # books are only added: a list of every one per heartbeat cost
-        start = self._tops_from % len(books) if books else 0  # O(symbols) 4 times a second
+        books = self._opened  # not a list of every book per heartbeat: O(symbols) 4 times a second
+        start = self._tops_from % len(books) if books else 0
         chunk = books[start : start + TOPS_PER_HEARTBEAT]
         chunk += books[: TOPS_PER_HEARTBEAT - len(chunk)] if len(books) > len(chunk) else []
         self._tops_from = start + len(chunk)
-        out = []
-        for book in chunk:
-            if book.order_count:
-                bid, ask = book.best_bid(), book.best_ask()
-                out.append((book.symbol, bid[0] if bid else 0, ask[0] if ask else 0))
-        return tuple(out)
+        tops = ((b.symbol, b.best_bid(), b.best_ask()) for b in chunk if b.order_count)
+        return tuple((symbol, bid[0] if bid else 0, ask[0] if ask else 0) for symbol, bid, ask in tops)
 
     def final_report(self, still_here: Callable[[], None] = lambda: None) -> msg.FinalReport:
         """The last message: counters and every resting order. ``still_here`` is called every
@@ -410,7 +420,7 @@ class InboxPump(SimplePlugin):
 
 
 def broker_main(spec: msg.BrokerSpec, inbox, results) -> None:
-    """Entry point of a broker subprocess (``processes.start_process`` spawns it)."""
+    """Entry point of a broker subprocess (``processes.start_process`` starts it: a fork)."""
     processes.enter_child(title=spec.name)
     parent = processes.OrphanWatch()
 

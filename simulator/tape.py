@@ -25,9 +25,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 
 from simulator.orders import Event, OrderType
-from simulator.outside_ids import OUTSIDE_BASE
+from simulator.outside_ids import AGENT, OUTSIDE_BASE, SOURCES
 from simulator.stats import TapeEvent
 from simulator.wire import EVENT_WIDTH
+
+_AGENTS = SOURCES[AGENT]  # ids above it are agents' (agents.py)
 
 EYE_ORDERS_PER_S = 8.0  # orders a second a person can follow on a tape, each with its events
 EYE_BURST = 8.0  # orders taken at once after a quiet spell (a step, a slow run)
@@ -139,7 +141,9 @@ def tape_events(
 def _names_outside(out: list, start: int) -> bool:
     """Whether the events an order just made name an order from outside the flow (yours):
     ids that high are no price, quantity or flow id, so the largest number tells."""
-    return len(out) > start and max(out[start:]) > OUTSIDE_BASE
+    if len(out) <= start or max(out[start:]) <= OUTSIDE_BASE:
+        return False
+    return any(OUTSIDE_BASE < x <= _AGENTS for x in out[start:])  # agents' are too many: rate-limited
 
 
 def _records(flat: Sequence[int]) -> Iterator[Sequence[int]]:
