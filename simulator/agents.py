@@ -188,6 +188,7 @@ class Desk:
         self.inventory = [0] * params.count  # shares held in this symbol, per agent
         self.halted: set[int] = set()  # agents the kill switch stopped
         self.steady = [NOT_STEADY] * params.makers  # each maker's references needing nothing
+        self.band = NOT_STEADY  # references inside every maker's steady range (or the maker halted)
         self.seen_seq = book.match_seq
         self.seen_price = book.last_price
         self.orders = 0
@@ -212,7 +213,8 @@ class Desk:
         top = book._max_oid  # agents' ids are no flow ids: the book's UNKNOWN_ORDER test ignores them
         mark = len(out)
         p = self.p
-        if ref is not None:
+        seq = book.match_seq
+        if ref is not None and not self.band[0] < ref < self.band[1]:  # (most looks: nothing to do)
             ranges = self.steady
             for i in range(p.makers):
                 lo, hi = ranges[i]
@@ -220,6 +222,8 @@ class Desk:
                     continue  # (what _quote would decide: it would change nothing)
                 self._quote(i, ref, trigger, out, submit, cancel)
                 ranges[i] = steady(p, i, self.quotes[i], self.inventory[i])
+            active = [r for i, r in enumerate(ranges) if i not in self.halted]
+            self.band = (max(r[0] for r in active), min(r[1] for r in active)) if active else (-_FAR, _FAR)
         last = book.last_price
         move = last - self.seen_price if last is not None and self.seen_price is not None else 0
         if abs(move) >= p.move:
@@ -244,7 +248,7 @@ class Desk:
                     submit(out, oid, account, side, _MARKET, _IOC, 0, p.taker_size, 0)
                     self.orders += 1
         book._max_oid = top
-        if len(out) > mark:
+        if book.match_seq != seq:  # an agent's order traded (a maker's quote never does)
             self._fills(out, mark)
         self.seen_seq = book.match_seq
         self.seen_price = book.last_price
@@ -311,7 +315,7 @@ class Desk:
         slot = slot_of(oid)
         if slot < MOMENTUM_SLOT:
             agent = slot // MAKER_SLOTS
-            self.steady[agent] = NOT_STEADY  # its inventory moved: look again
+            self.steady[agent] = self.band = NOT_STEADY  # its inventory moved: look again
             quote = self.quotes[agent][0 if delta > 0 else 1]
             if quote is not None and quote[0] == oid:
                 quote[2] -= abs(delta)
@@ -341,6 +345,7 @@ class Desk:
         """Let the agents of ``account`` (-1: all) act again, from the next trade on."""
         self.halted = {a for a in self.halted if account not in (-1, self.p.first_account + a)}
         self.steady = [NOT_STEADY] * self.p.makers
+        self.band = NOT_STEADY
 
     def restore(self, positions: Iterable[Sequence[int]], max_oid: int) -> None:
         """The state a restarted broker's desk had: quotes from the restored book's resting
@@ -360,5 +365,6 @@ class Desk:
             if 0 <= account - p.first_account < p.count:
                 self.inventory[account - p.first_account] = position
         self.steady = [steady(p, i, self.quotes[i], self.inventory[i]) for i in range(p.makers)]
+        self.band = NOT_STEADY  # made at the first look
         self.seen_seq = self.book.match_seq
         self.seen_price = self.book.last_price

@@ -1,0 +1,119 @@
+"""What the market makers cost a broker, split: the desks' logic against matching their orders.
+
+    python bench/agents_floor.py                    # 10 makers, about 1M flow orders, 3 reps
+    python bench/agents_floor.py --orders 400000 --reps 5 --market-makers 10 --mm-refresh 5
+
+One broker in this process holds every symbol's book (the watched symbol's through the tape, as
+in a run) and matches the same flow three ways, timed in CPU seconds: the flow alone; the flow
+with its agents' desks; and the flow with the orders those desks made put in the inbox right
+behind the order that made them, to a broker with no desks. The last matches the same orders
+as the second but runs no desk logic: its ratio to the flow alone is what the agents' orders
+themselves (matching them, and the trades the makers' quotes bring) leave of the throughput
+even with a desk that cost nothing. Ratios are taken within a repetition; medians printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from simulator import agent_flags, agents  # noqa: E402
+from simulator import messages as msg  # noqa: E402
+from simulator.broker import Broker  # noqa: E402
+from simulator.config import config_from_args  # noqa: E402
+from simulator.flow import OrderFlow  # noqa: E402
+from simulator.wire import ORDER_WIDTH  # noqa: E402
+
+_BATCH = 256
+
+
+def timed(broker: Broker, batches: list[list[int]], keep: list | None = None) -> float:
+    """CPU seconds to match ``batches``; the collector off, as good as a broker's (which freezes
+    what it starts with and collects rarely): the batches and events kept are no garbage."""
+    gc.collect()
+    gc.disable()
+    t = time.process_time()
+    for flat in batches:
+        out: list = []
+        broker.handle_orders(flat, out)
+        if keep is not None:
+            keep.append(out)
+    t = time.process_time() - t
+    gc.enable()
+    return t
+
+
+def with_agents_orders(flat: list[int], out: list[int]) -> list[int]:
+    """The batch with each agent order its events name (AGENT_ORDER) behind its trigger."""
+    made: dict[int, list[int]] = {}
+    for k in range(0, len(out), 7):
+        if out[k] == agents.AGENT_ORDER:
+            oid, account, packed, price, qty, last = out[k + 1 : k + 7]
+            sym, side, otype, tif = agents.unpack_kind(packed)
+            target = last if otype == 2 else 0  # a cancel's target; else the stamp, not sent
+            made.setdefault(agents.trigger_of(oid), []).extend(
+                (oid, account, sym, side, otype, tif, price, qty, target)
+            )
+    rows: list[int] = []
+    for i in range(0, len(flat), ORDER_WIDTH):
+        rows += flat[i : i + ORDER_WIDTH]
+        rows += made.get(flat[i], ())
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--orders", type=int, default=1_000_000, help="flow orders per repetition")
+    ap.add_argument("--reps", type=int, default=3)
+    args, flags = ap.parse_known_args(argv)
+    config = config_from_args(["--headless", "--market-makers", "10", *flags])
+    symbols = tuple(config.symbols)
+    params = agent_flags.params(config, config.accounts + 1)
+    rows: dict[str, list[float]] = {"flow": [], "desks": [], "no_desk": [], "messages": []}
+    for rep in range(args.reps):
+        flow = OrderFlow.from_config(config)
+        batches = [flow.generate(_BATCH).ravel().tolist() for _ in range(args.orders // _BATCH)]
+        n = sum(len(b) for b in batches) // ORDER_WIDTH
+
+        def broker(with_desks: bool) -> Broker:
+            ids = tuple(range(len(symbols)))
+            b = Broker(msg.BrokerSpec(0, "b", symbols, ids, agents=params if with_desks else None))
+            b.watch(symbols[0])
+            return b
+
+        outs: list = []
+        desks = broker(True)
+        t_desks = timed(desks, batches, outs)
+        made = sum(d.orders for d in desks.desks.values())
+        combined = [with_agents_orders(b, o) for b, o in zip(batches, outs)]
+        del outs
+        t_flow = timed(broker(False), batches)
+        t_plain = timed(broker(False), combined)
+        rows["flow"].append(t_flow / n * 1e6)
+        rows["desks"].append(t_desks / n * 1e6)
+        rows["no_desk"].append(t_plain / n * 1e6)
+        rows["messages"].append(made / n)
+        print(
+            f"rep {rep + 1}: {n:,} flow orders; us CPU per flow order: flow {rows['flow'][-1]:.2f}, "
+            f"with desks {rows['desks'][-1]:.2f}, their orders with no desk {rows['no_desk'][-1]:.2f}; "
+            f"{made / n:.2f} agent messages per flow order",
+            flush=True,
+        )
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    ratio = [f / d for f, d in zip(rows["flow"], rows["desks"])]
+    floor = [f / p for f, p in zip(rows["flow"], rows["no_desk"])]
+    print(f"one broker, {' '.join(flags) or 'defaults'} (medians of {args.reps}):")
+    print(f"{'  agent messages per flow order':<58} {med['messages']:.2f}")
+    print(f"{'  throughput with the desks / the flow alone':<58} {statistics.median(ratio):.3f}")
+    print(f"{'  the same orders with no desk logic / the flow alone':<58} {statistics.median(floor):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
