@@ -24,6 +24,7 @@ COMMANDS: dict[str, type | None] = {
     "rate": float,  # new target rate in orders/s (0 = as fast as possible)
     "account": int,  # which account's open orders the Snapshots carry
     "order": dict,  # your own order: simulator.own_order's fields; placed from your account
+    "cancel": int,  # cancel your order with this id (2**40 + n: #you<n>) behind its broker's orders
     "select": str,  # which symbol's book the Snapshots carry in ``book``
     "kill": str,  # fault drill: kill -9 the named broker; it is restarted with its books
     "stop": str,  # begin the clean stop, for the reason given

@@ -326,6 +326,8 @@ class Ledger:
                     unknown += 1
                     continue
                 e.state = FREE
+                if x in outside:  # kept for the views of your orders
+                    self.outside.note_reject(x, ev[2])
                 reason = ev[2] + CANCEL_REASON * (e.record[_OTYPE] == _CANCEL)
                 self.reject_reasons[reason] = self.reject_reasons.get(reason, 0) + 1
                 if reason > CANCEL_REASON:

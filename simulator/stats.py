@@ -238,6 +238,8 @@ class YourOrder:
     qty: int
     filled: int  # shares filled so far
     state: str  # sent, resting, filled, cancelled, rejected
+    reason: int = 0  # orders.RejectReason: why it was rejected, or why your cancel of it was
+    cancel: str = ""  # your cancel of it: sent, done, refused ("": you asked none)
 
 
 @dataclass(frozen=True, slots=True)

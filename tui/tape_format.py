@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from simulator.orders import OrderType, RejectReason, TimeInForce, format_price
-from simulator.outside_ids import SOURCES, is_outside, source_of
+from simulator.outside_ids import is_outside
+from simulator.outside_ids import order_label as order_id
 from simulator.stats import TapeEvent
 
 Piece = tuple[str, str]  # (text, style)
@@ -67,12 +68,6 @@ def reason_text(reason: int) -> str:
         return RejectReason(reason).name.lower().replace("_", " ")
     except ValueError:
         return f"reason {reason}"
-
-
-def order_id(oid: int) -> str:
-    """``#123`` for the flow's orders; yours (ids 2**40 + n) read ``#you1``, ``#you2``..."""
-    source = source_of(oid)
-    return f"#{oid}" if source is None else f"#{source}{oid - SOURCES[source]}"
 
 
 YOURS = "bold reverse"  # the id of an order of yours, or of an order that traded with one
