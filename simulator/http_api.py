@@ -39,7 +39,7 @@ from prometheus_client.registry import CollectorRegistry
 from simulator.control import COMMANDS, BadCommand, checked
 from simulator.http_metrics import Published
 from simulator.outside_ids import YOU, source_of
-from simulator.own_order import BadOrder, check_order, your_id
+from simulator.own_order import BadOrder, check_order, not_yours, your_id
 from simulator.snapshot_json import snapshot_to_json
 from simulator.stats import RunState, Snapshot
 
@@ -150,7 +150,7 @@ def _check_value(name: str, arg: object, field: str, snapshot: Snapshot | None) 
     if name in ("kill_switch", "release") and not (isinstance(arg, int) and arg >= -1):
         raise BadRequest(field, f"{name} takes an account number, or -1 for every account, not {arg!r}")
     if name == "cancel" and source_of(arg) != YOU:  # type: ignore[arg-type]
-        raise BadRequest(field, f"order {arg} is not yours: only your own orders (#you1, #you2...) can be cancelled")
+        raise BadRequest(field, not_yours(arg))
     if snapshot is None:
         return
     yours = snapshot.you.account if snapshot.you is not None else None  # one beyond the flow's

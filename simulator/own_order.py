@@ -189,12 +189,17 @@ def your_id(value: object) -> int:
     raise BadOrder("cancel", f"an order of yours, as #you3 or its id, not {value!r:.20}")
 
 
+def not_yours(oid: object) -> str:
+    """Why a cancel of flow order ``oid`` is refused."""
+    return f"order {oid} is not yours: only your own orders (#you1, #you2...) can be cancelled"
+
+
 def check_cancel(value: object, outside: OutsideOrders, symbols: Sequence[str]) -> OwnCancel:
     """A cancel of your order ``value`` (``your_id``); BadOrder saying why it is refused: not
     yours, never placed, or a cancel itself."""
     oid = your_id(value)
     if source_of(oid) != YOU:
-        raise BadOrder("cancel", f"order {oid} is not yours: only your own orders (#you1, #you2...) can be cancelled")
+        raise BadOrder("cancel", not_yours(oid))
     if oid > outside.last_id(YOU):
         last = outside.last_id(YOU)
         placed = f"your last is {order_label(last)}" if last > SOURCES[YOU] else "you placed none yet"

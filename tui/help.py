@@ -33,6 +33,8 @@ KEYS = (
     ("up down pgup pgdn", "scroll the focused panel (tab moves the focus); end: the newest"),
     ("k", "kill -9 the shown symbol's broker (a drill: it restarts)"),
     ("K", "kill switch (asks first): cancel an account's or every resting order, refuse new ones"),
+    ("o", "your own order on the watched symbol (a form; escape closes it)"),
+    ("y  c", "y: pick your next open order (accounts tab, marked \u25b6); c: cancel it (or your newest)"),
     ("x", "attached (dashboard --attach) with control: stop the run; q only closes the view"),
     ("ctrl+p", "command palette"),
     ("?", "this help"),

@@ -10,9 +10,9 @@ import pytest
 from simulator import wire
 from simulator.flow import OrderFlow
 from simulator.ledger import Ledger
+from simulator.orders import RejectReason
 from simulator.outside_ids import SOURCES, YOU, is_outside, priority, source_of
 from simulator.outside_orders import OutsideOrders
-from simulator.orders import RejectReason
 from simulator.own_order import MOST_QTY, BadOrder, OwnOrder, check_cancel, check_order, describe, your_id
 from simulator.stats import LatencyHistogram
 from tests.unit.test_ledger import broker_events, broker_for
