@@ -38,7 +38,7 @@ from simulator.book import OrderBook
 from simulator.bus import drive, new_bus
 from simulator.orders import Event, OrderType, RejectReason
 from simulator.stp_book import new_book
-from simulator.tape import Cancel, Submit, TapeRecorder
+from simulator.tape import ALL_SYMBOLS, EYE_BURST, Cancel, Submit, TapeRecorder
 from simulator.wire import ORDER_WIDTH
 
 _IDLE_WAIT_S = 0.02
@@ -107,29 +107,40 @@ class Broker:
         self.bad_messages = 0
         self.watched: str | None = None
         self.tape: TapeRecorder | None = None  # records the watched book's orders
+        self.tape_budget: float | None = None  # orders/s of the all-symbols tape (None: off)
+        self._taped: list[OrderBook] = []  # the books whose entry points the tape wraps
         self._tops_from = 0  # the book the next heartbeat's tops start at
 
-    def watch(self, symbol: str | None) -> None:
-        """Carry ``symbol``'s depth in heartbeats and record its tape (None: watch nothing).
-
-        Only the watched book's entry points are wrapped; the others stay the books' own.
-        Watching the symbol watched already fills its tape's bucket: a step asks so, and the
-        order it places is then on the tape however fast the flow ran before the pause."""
-        if symbol and symbol == self.watched and self.tape is not None:
+    def watch(self, symbol: str | None, budget: float | None = None) -> None:
+        """Carry ``symbol``'s depth in heartbeats and record its tape (None: watch nothing);
+        with a ``budget`` (orders/s), record the tape of every book instead (``tape.py``).
+        Only the taped books' entry points are wrapped; the others stay the books' own.
+        Watching as watched already fills the tape's bucket: a step asks so, and the order
+        it places is then on the tape however fast the flow ran before the pause."""
+        if symbol == self.watched and budget == self.tape_budget and self.tape is not None:
             self.tape.tokens = self.tape.burst
             return
-        old = self.books.get(self.watched) if self.watched else None
-        if old is not None:
-            self._submit_by_sym[old.sym_id] = old.submit_into
-            self._cancel_by_sym[old.sym_id] = old.cancel_into
+        self.tape_budget, self.tape = None, None
+        for each in self._taped:  # unwrapped: the books' own entry points again
+            self._submit_by_sym[each.sym_id] = each.submit_into
+            self._cancel_by_sym[each.sym_id] = each.cancel_into
+        self._taped = []
         book = self.book(symbol) if symbol else None  # opened now: its orders go through the tape
         self.watched = symbol if book is not None else None
-        self.tape = None
-        if book is not None:
+        self.tape_budget = budget
+        if budget is not None:
+            self.tape = TapeRecorder(budget, max(1.0, min(budget, EYE_BURST)))
+            for each in self.books.values():
+                self._tape_book(self.tape, each)
+        elif book is not None:
             self.tape = TapeRecorder()
-            submit, cancel = self.tape.wrap(book.sym_id, book.submit_into, book.cancel_into)
-            self._submit_by_sym[book.sym_id] = submit
-            self._cancel_by_sym[book.sym_id] = cancel
+            self._tape_book(self.tape, book)
+
+    def _tape_book(self, tape: TapeRecorder, book: OrderBook) -> None:
+        submit, cancel = tape.wrap(book.sym_id, book.submit_into, book.cancel_into)
+        self._submit_by_sym[book.sym_id] = submit
+        self._cancel_by_sym[book.sym_id] = cancel
+        self._taped.append(book)
 
     def book(self, symbol: str) -> OrderBook | None:
         """The book of one of this broker's symbols (opened now if it was not yet), or None."""
@@ -143,6 +154,8 @@ class Broker:
         self.books[book.symbol] = book
         self._submit_by_sym[sym] = book.submit_into
         self._cancel_by_sym[sym] = book.cancel_into
+        if self.tape is not None and self.tape_budget is not None:  # the all-symbols tape: new books too
+            self._tape_book(self.tape, book)
         return book
 
     @property
@@ -174,7 +187,7 @@ class Broker:
                     if sym not in self._symbol_of:
                         out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
                         continue
-                    cancel = self._open(sym).cancel_into
+                    cancel = cancels[self._open(sym).sym_id]  # (wrapped, all symbols taped)
                 cancel(out, oid, target, price, qty)  # qty > 0: an amend
             else:
                 submit = submits.get(sym)
@@ -182,7 +195,7 @@ class Broker:
                     if sym not in self._symbol_of:
                         out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
                         continue
-                    submit = self._open(sym).submit_into
+                    submit = submits[self._open(sym).sym_id]
                 submit(out, oid, account, side, otype, tif, price, qty, target)
 
     def cancel_all(self, account: int, upto: int, out: list) -> int:
@@ -339,7 +352,8 @@ class InboxPump(SimplePlugin):
         tape = self.broker.tape  # (a WATCH in this batch may have changed it)
         if tape is not None and (tape.taken or tape.skipped):
             skipped, taken = tape.take()
-            self._send(msg.TAPE, (self.broker.watched, skipped, taken))
+            taped = ALL_SYMBOLS if self.broker.tape_budget is not None else self.broker.watched
+            self._send(msg.TAPE, (taped, skipped, taken))
         if self.done:
             # the report of a broker with hundreds of thousands resting takes seconds to build:
             # heartbeats meanwhile, so that time is not taken for silence
@@ -368,7 +382,8 @@ class InboxPump(SimplePlugin):
         if kind == msg.ORDERS:
             self.broker.handle_orders(body.tolist(), events)
         elif kind == msg.WATCH:
-            self.broker.watch(body or None)
+            symbol, budget = body if isinstance(body, tuple) else (body, None)
+            self.broker.watch(symbol or None, budget)
             self._next_heartbeat = 0.0  # the new book's levels with the next heartbeat, now
         elif kind == msg.ASSIGN:
             self._assign(body)

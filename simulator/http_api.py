@@ -149,6 +149,8 @@ def _check_value(name: str, arg: object, field: str, snapshot: Snapshot | None) 
         raise BadRequest(field, f"a stop reason is 1 to {MAX_REASON} characters")
     if name in ("kill_switch", "release") and not (isinstance(arg, int) and arg >= -1):
         raise BadRequest(field, f"{name} takes an account number, or -1 for every account, not {arg!r}")
+    if name == "tape" and arg not in ("all", "watched"):
+        raise BadRequest(field, f'the tape is "all" (every symbol, sampled) or "watched", not {arg!r:.40}')
     if name == "cancel" and source_of(arg) != YOU:  # type: ignore[arg-type]
         raise BadRequest(field, not_yours(arg))
     if snapshot is None:

@@ -172,6 +172,8 @@ class Simulation:
             self.snapshots.select_account(arg)  # type: ignore[arg-type]
         elif name == "select":
             self.snapshots.select_symbol(arg)  # type: ignore[arg-type]
+        elif name == "tape":
+            self.snapshots.tape_all(arg == "all")
         elif name == "kill":
             self.supervisor.kill_broker(arg)  # type: ignore[arg-type]
             return

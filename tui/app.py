@@ -119,6 +119,7 @@ class DashboardApp(PaletteActions, YourOrderActions, App[bool]):
         Binding("n", "step_order", "Step"),
         Binding("a", "next_account", "Account", show=False),  # while paused only (check_action)
         Binding("t", "hold_tape", "Hold tape"),
+        Binding("T", "tape_all", "All symbols", show=False),  # in ? and the palette
         Binding("k", "kill_broker", "Kill broker"),
         Binding("K", "kill_switch", "Kill switch", show=False),  # asks first; in ? and the palette
         Binding("o", "order_form", "Order"),

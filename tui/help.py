@@ -30,6 +30,7 @@ KEYS = (
     ("n", "while paused: place the flow's next order and watch its symbol; a note says what it did"),
     ("1 to 5", "tabs: overview, book & tape, symbols (s sorts), accounts (a: next), processes"),
     ("t", "hold the tape where it is (events are still kept), or follow the newest again"),
+    ("T", "the tape of every symbol (a sample, in the order the orders were placed), or the watched one's"),
     ("up down pgup pgdn", "scroll the focused panel (tab moves the focus); end: the newest"),
     ("k", "kill -9 the shown symbol's broker (a drill: it restarts)"),
     ("K", "kill switch (asks first): cancel an account's or every resting order, refuse new ones"),

@@ -54,6 +54,11 @@ KEY_COMMANDS = (
     PaletteCommand(
         "Hold / follow the tape", "t: hold the tape where it is, or follow it", "action_hold_tape"
     ),
+    PaletteCommand(
+        "Tape: all symbols / watched",
+        "T: every symbol's tape, sampled; or the watched one's",
+        "action_tape_all",
+    ),  # fmt: skip
     PaletteCommand("Kill the watched symbol's broker", "k: kill -9 it (a drill)", "action_kill_broker"),
     PaletteCommand(
         "Kill switch", "K: cancel an account's (or all) resting orders, refuse new ones", "action_kill_switch"
@@ -203,6 +208,16 @@ class PaletteActions:
         self.control.command("rate", rate)
         self.asked = self.asked.expired(time.monotonic()).ask_rate(rate, time.monotonic())
         self.notify(f"Target rate {fmt_target_rate(rate)}", timeout=2)
+
+    def action_tape_all(self) -> None:
+        """T: the tape of every symbol (sampled, in placement order), or the watched one's again."""
+        snapshot = self.steerable_snapshot()
+        if snapshot is None:
+            return
+        self.control.command("tape", "watched" if snapshot.tape_all else "all")
+        what = "the watched symbol's" if snapshot.tape_all else "every symbol's, sampled"
+        self.notify(f"The tape shows {what}", timeout=2)
+        self.expedite()
 
     def action_next_account(self) -> None:
         """The accounts tab lists the next account's open orders."""

@@ -213,6 +213,7 @@ def test_the_token_is_checked_before_the_body_is_read():
         ({"stop": True}, ("stop", "stop asked over HTTP")),
         ({"command": "pause"}, ("pause", None)),
         ({"cancel": 2**40 + 3}, ("cancel", 2**40 + 3)),
+        ({"tape": "all"}, ("tape", "all")),
         ({"command": "cancel", "arg": "#you3"}, ("cancel", 2**40 + 3)),
     ],
 )
@@ -244,6 +245,7 @@ def test_a_good_command_is_accepted_and_queued(body, command):
         ({"kill": "bank"}, "kill", "not a broker"),
         ({"stop": ""}, "stop", "1 to 200 characters"),
         ({"cancel": 42}, "cancel", "not yours"),
+        ({"tape": "every"}, "tape", '"all"'),
         ({"command": "cancel", "arg": "my order"}, "arg", "an order of yours"),
     ],
 )
