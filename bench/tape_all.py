@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from simulator.testing.procs import SimProcess  # noqa: E402
+from simulator.testing.waiting import deadline_wait  # noqa: E402
 
 TOKEN = "tape-bench-token"
 
@@ -40,7 +41,7 @@ def one_run(tape: str, duration: float, brokers: int, seed: int) -> float:
         with SimProcess(
             *flags, "--http", "127.0.0.1:0", "--http-control", report=Path(tmp) / "r.json"
         ) as sim:
-            url = sim.wait_for(lambda: _url(sim.stdout), 60, "the API's URL")
+            url: str = deadline_wait(lambda: _url(sim.stdout) or "", 60, "the API's URL")
             request = urllib.request.Request(
                 url + "/api/control",
                 data=json.dumps({"tape": tape}).encode(),
@@ -69,7 +70,8 @@ def main() -> int:
     ap.add_argument("--brokers", type=int, default=2)
     args = ap.parse_args()
     print("uptime before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
-    ratios, rates = [], {"watched": [], "all": []}
+    ratios: list[float] = []
+    rates: dict[str, list[float]] = {"watched": [], "all": []}
     for rep in range(args.reps):
         order = ("watched", "all") if rep % 2 == 0 else ("all", "watched")
         got = {tape: one_run(tape, args.duration, args.brokers, rep + 1) for tape in order}
