@@ -127,8 +127,10 @@ class Bank(SimplePlugin):
         # the kill switch's CANCEL_ALLs per broker: (upto, account) to send behind the orders
         # up to ``upto``, and those sent with the channel's count then (sent again if the
         # broker is restarted before it read them: asking twice changes nothing)
-        self._kills: list[deque[tuple[int, int]]] = [deque() for _ in range(config.brokers)]
-        self._kills_sent: list[list[tuple[int, int, int]]] = [[] for _ in range(config.brokers)]
+        # the kill switch's CANCEL_ALLs to send, (flow_upto, you_upto, account), and those sent
+        # that the broker may not have read yet, with the channel's count when sent
+        self._kills: list[deque[tuple[int, int, int]]] = [deque() for _ in range(config.brokers)]
+        self._kills_sent: list[list[tuple[int, int, int, int]]] = [[] for _ in range(config.brokers)]
         self.kill_log: list[tuple[float, str, int]] = []  # (run seconds, 'engaged' | 'released', account)
 
     def subscribe(self) -> None:
@@ -238,7 +240,7 @@ class Bank(SimplePlugin):
         self.pending[index] = unanswered
         sent, self._kills_sent[index] = self._kills_sent[index], []
         if sent:
-            again = {(upto, account) for upto, account, _ in sent}
+            again = {kill[:3] for kill in sent}
             self._kills[index] = deque(sorted(again | set(self._kills[index])))
 
     # -- placing ------------------------------------------------------------------------------
@@ -380,22 +382,23 @@ class Bank(SimplePlugin):
         return True
 
     def _send_kills(self, index: int, channel: Any) -> bool:
-        """Send broker ``index`` its CANCEL_ALLs, each behind the pending orders up to its
-        ``upto``, then the rest of its orders; False when the channel filled first."""
+        """Send broker ``index`` its CANCEL_ALLs, each behind the pending orders placed before
+        it (``kill_switch.behind``), then the rest of its orders; False when the channel filled
+        first."""
         kills, sent = self._kills[index], self._kills_sent[index]
         read = getattr(channel, "read", 0)
-        sent[:] = [k for k in sent if k[2] > read]  # read by the broker: done
+        sent[:] = [k for k in sent if k[3] > read]  # read by the broker: done
         while kills:
-            upto, account = kills[0]
-            behind = int(np.searchsorted(self.pending[index][:, 0], upto, "right"))
+            flow_upto, you_upto, account = kills[0]
+            behind = kill_switch.behind(self.pending[index][:, 0], flow_upto, you_upto)
             if not self._send_orders(index, channel, behind):
                 return False
-            try:
-                channel.send(msg.encode(msg.CANCEL_ALL, (account, upto)))
+            try:  # the broker cancels ids up to the higher: it holds none placed after anyway
+                channel.send(msg.encode(msg.CANCEL_ALL, (account, max(flow_upto, you_upto))))
             except (ChannelFull, ChannelGone):
                 return False
             kills.popleft()
-            sent.append((upto, account, getattr(channel, "sent", 0)))
+            sent.append((flow_upto, you_upto, account, getattr(channel, "sent", 0)))
         return self._send_orders(index, channel, len(self.pending[index]))
 
     # -- results ----------------------------------------------------------------------------

@@ -49,8 +49,8 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+import numpy as np
 from cherrypy.process.plugins import SimplePlugin
 
 from simulator import processes, wire
@@ -58,17 +58,18 @@ from simulator.bus import ORDER, never_raises
 from simulator.journal_file import (
     EVENTS,
     INSERT_BATCH,
+    KILL,
+    KILL_WIDTH,
+    KIND_NAMES,
     ORDERS,
     RESTART,
     STOP,
     JournalError,
     check_path,
     create_journal,
+    describe_batch,
     write_run_value,
 )
-
-if TYPE_CHECKING:
-    import numpy as np
 
 log = logging.getLogger("journal")
 
@@ -79,7 +80,7 @@ DEFAULT_GROUP_RECORDS = 200_000  # about 12 MB: a commit that size takes ~20 ms
 DEFAULT_JOIN_TIMEOUT_S = 30.0
 _IDLE_POLL_S = 0.1  # how often an idle writer checks that the main thread still lives
 
-_WIDTH = {ORDERS: wire.ORDER_WIDTH, EVENTS: wire.EVENT_WIDTH}
+_WIDTH = {ORDERS: wire.ORDER_WIDTH, EVENTS: wire.EVENT_WIDTH, KILL: KILL_WIDTH}
 _END = -1  # the queue's sentinel: no more batches
 _SENTINEL = (_END, (), None, 0)
 
@@ -271,6 +272,12 @@ class Journal(SimplePlugin):
         elif len(events):
             self._put((EVENTS, events, broker_index, time.monotonic_ns()))
 
+    def record_kill(self, account: int, flow_upto: int, you_upto: int) -> None:
+        """Journal the kill switch engaged for ``account`` (-1: all), between the orders placed
+        before it (the flow's up to ``flow_upto``, yours up to ``you_upto``) and after it."""
+        if self.failed is None and not self._stopped:
+            self._put((KILL, np.array([[account, flow_upto, you_upto]], np.int64), None, time.monotonic_ns()))
+
     def _put(self, item: tuple) -> None:
         q = self._queue
         try:
@@ -335,13 +342,13 @@ class Journal(SimplePlugin):
             self.bad_rows += len(data)
             if kind not in self._bad_logged:
                 self._bad_logged.add(kind)
-                what = "orders" if kind == ORDERS else "events"
+                what = KIND_NAMES[kind]
                 log.warning(
                     "journal: skipping a batch of %s that is not int64 records of %d (%s); further ones are "
                     "only counted in bad_rows",
                     what,
                     width,
-                    _describe(data),
+                    describe_batch(data),
                 )
             return None
         if not data.flags.c_contiguous:
@@ -441,10 +448,3 @@ class Journal(SimplePlugin):
             if item[0] == _END:
                 return
             self._writer_dropped += len(item[1])
-
-
-def _describe(batch: object) -> str:
-    shape, dtype = getattr(batch, "shape", None), getattr(batch, "dtype", None)
-    if shape is not None and dtype is not None:
-        return f"an array of shape {shape}, dtype {dtype}"
-    return type(batch).__name__

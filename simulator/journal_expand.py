@@ -21,6 +21,10 @@ module decodes the batches, in journal order, into the tables of a row per order
                                     -- TRIGGERED (of the stop): its priority stamp
             broker INTEGER,         -- the index of the broker that answered
             PRIMARY KEY(order_id, event)) WITHOUT ROWID
+    kills(seq INTEGER PRIMARY KEY,  -- the kill switch engaged, in order (simulator.kill_switch)
+          account INTEGER,          -- -1: every account
+          flow_upto INTEGER, you_upto INTEGER,  -- the last flow order and yours placed before it
+          t_ns INTEGER)
 
 For a CANCEL, ``results`` holds ``(cancel id, 'CANCEL_DONE', target id)`` and
 ``(target id, 'CANCELLED', leaves)``, or ``(cancel id, 'REJECT', reason)``. An answer stored
@@ -47,6 +51,9 @@ from dataclasses import dataclass
 from simulator import wire
 from simulator.journal_file import (
     EVENTS,
+    KILL,
+    KILL_WIDTH,
+    KIND_NAMES,
     ORDERS,
     JournalError,
     open_journal,
@@ -59,16 +66,20 @@ log = logging.getLogger("journal")
 
 TABLE_SCHEMA = """
 DROP TABLE IF EXISTS orders; DROP TABLE IF EXISTS fills; DROP TABLE IF EXISTS results;
+DROP TABLE IF EXISTS kills;
 CREATE TABLE orders(id INTEGER PRIMARY KEY, seq INTEGER, account INTEGER, symbol TEXT,
     side INTEGER, type TEXT, tif TEXT, price INTEGER, qty INTEGER, target INTEGER, created_ns INTEGER);
 CREATE TABLE fills(symbol TEXT, match_seq INTEGER, buy_id INTEGER, sell_id INTEGER,
     price INTEGER, qty INTEGER, PRIMARY KEY(symbol, match_seq)) WITHOUT ROWID;
 CREATE TABLE results(order_id INTEGER, event TEXT, detail INTEGER, broker INTEGER,
     PRIMARY KEY(order_id, event)) WITHOUT ROWID;
+CREATE TABLE kills(seq INTEGER PRIMARY KEY, account INTEGER, flow_upto INTEGER, you_upto INTEGER,
+    t_ns INTEGER);
 """
 INSERT_ORDERS = "INSERT OR IGNORE INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 INSERT_FILLS = "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?)"
 INSERT_RESULTS = "INSERT OR IGNORE INTO results VALUES (?,?,?,?)"
+INSERT_KILL = "INSERT INTO kills(account, flow_upto, you_upto, t_ns) VALUES (?,?,?,?)"
 
 # Names stored for the enum codes, looked up per row (dicts: a bad code is a KeyError, never a
 # silent wrap-around as a negative tuple index would be).
@@ -82,7 +93,7 @@ _TRADE = int(Event.TRADE)
 _ACK = int(Event.ACK)
 _UNKNOWN = wire.UNKNOWN_SYMBOL_NAME  # the name stored for a sym that is not the run's
 _GROUP_ROWS = 200_000  # rows inserted per executemany
-_WIDTHS = {ORDERS: wire.ORDER_WIDTH, EVENTS: wire.EVENT_WIDTH}
+_WIDTHS = {ORDERS: wire.ORDER_WIDTH, EVENTS: wire.EVENT_WIDTH, KILL: KILL_WIDTH}
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +147,8 @@ def expand(
                 table.bad_blob(kind, data)
             elif kind == ORDERS:
                 table.orders(records, t_ns, orders)
+            elif kind == KILL:
+                target.executemany(INSERT_KILL, [(*r, t_ns) for r in records])
             else:
                 table.events(records, broker, fills, results)
             if len(orders) + len(fills) + len(results) >= _GROUP_ROWS:
@@ -196,7 +209,7 @@ class TableRows:
     def __init__(self, symbols: Iterable[str]) -> None:
         self.bad_rows = 0
         self._bad_records = 0
-        self._bad_batches: dict[str, int] = {"orders": 0, "events": 0}
+        self._bad_batches: dict[str, int] = dict.fromkeys(KIND_NAMES.values(), 0)
         self._names = dict(enumerate(str(s) for s in symbols))
         self._seq: dict[str, int] = {}
 
@@ -264,8 +277,7 @@ class TableRows:
 
     def bad_blob(self, kind: int, data: object) -> None:
         """A batch whose data is not whole int64 records: no row of it can be trusted."""
-        what = "orders" if kind == ORDERS else "events"
-        width = _WIDTHS[kind]
+        what, width = KIND_NAMES[kind], _WIDTHS[kind]
         size = len(data) if isinstance(data, bytes) else 0
         if not self._bad_batches[what]:
             log.warning(

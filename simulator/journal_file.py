@@ -12,12 +12,15 @@ wire, one row per batch, exactly as it crossed::
 
     batches(id INTEGER PRIMARY KEY,  -- the order the bank handed batches to the journal
             kind INTEGER,            -- 0 orders placed, 1 events of a broker, 2 a broker restarted,
-                                     -- 3 the bank stopped (its last batch is before it)
+                                     -- 3 the bank stopped (its last batch is before it),
+                                     -- 4 the kill switch engaged (between the orders placed
+                                     -- before it and after it: simulator.kill_switch)
             broker INTEGER,          -- events, restart: the broker's index; orders, stop: NULL
             t_ns INTEGER,            -- orders: when placed; others: when the bank got them
                                      -- (the bank's monotonic clock, ns)
             records INTEGER,         -- records in data (restart: orders sent again)
-            data BLOB)               -- orders: n x 9 int64, events: n x 7 int64, in the byte
+            data BLOB)               -- orders: n x 9 int64, events: n x 7 int64, kill switch:
+                                     -- 1 x 3 (account, flow_upto, you_upto), in the byte
                                      -- order run('format') names (simulator.wire); else NULL
     run(key TEXT PRIMARY KEY, value TEXT)   -- JSON: 'config', 'format' (at start), 'report' (at
                                             -- end), 'expanded' (by journal expand)
@@ -60,8 +63,9 @@ SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 5.0  # how long a write waits for a lock held by another connection
 PAGE_SIZE = 65_536  # the largest: a batch of a few hundred orders fits one page, no overflow chain
 
-ORDERS, EVENTS, RESTART, STOP = 0, 1, 2, 3  # batches.kind
-KIND_NAMES = {ORDERS: "orders", EVENTS: "events", RESTART: "restart", STOP: "stop"}
+ORDERS, EVENTS, RESTART, STOP, KILL = 0, 1, 2, 3, 4  # batches.kind
+KIND_NAMES = {ORDERS: "orders", EVENTS: "events", RESTART: "restart", STOP: "stop", KILL: "kill switch"}
+KILL_WIDTH = 3  # a kill switch's record: account (-1: every one), flow_upto, you_upto
 SYNCHRONOUS = ("OFF", "NORMAL")
 
 SCHEMA = """
@@ -378,3 +382,11 @@ def write_run_value(path: str, key: str, value: Any) -> None:
             con.close()
     except sqlite3.Error as exc:
         raise JournalError(f"cannot store the {key} in journal {path}: {exc}") from exc
+
+
+def describe_batch(batch: object) -> str:
+    """What a batch that is not int64 records is, for a log line."""
+    shape, dtype = getattr(batch, "shape", None), getattr(batch, "dtype", None)
+    if shape is not None and dtype is not None:
+        return f"an array of shape {shape}, dtype {dtype}"
+    return type(batch).__name__

@@ -13,7 +13,9 @@ with your orders replays as exactly as one without. It feeds each symbol's order
 trade gets the REJECT UNKNOWN_SYMBOL its broker sent) and compares every event it makes with
 the journal, streaming (memory grows with the books, not with the journal). An order the
 bank's pre-trade checks refused (a REJECT whose reason is one of ``risk.BANK_REASONS``,
-journalled as an event of broker -1) never reached a book, so none is fed it either:
+journalled as an event of broker -1) never reached a book, so none is fed it either. The kill
+switch's CANCEL_ALL is journalled where it went among the orders (``kill_switch``): each book
+cancels that account's orders just before its first order placed after it, as its broker did:
 
 * every trade with the ``fills`` table, symbol by symbol in match order;
 * every ACK, REJECT (its reason), CANCELLED (its leaves) and CANCEL_DONE (its target) with the
@@ -48,6 +50,7 @@ from typing import Any
 from simulator.fills_digest import FillsDigest
 from simulator.journal_expand import expanded_copy
 from simulator.journal_file import JournalError, open_journal, partial_reason, read_run_value, report_at
+from simulator.kill_switch import placed_after
 from simulator.order_types import stp_index
 from simulator.orders import Event, OrderType, RejectReason, TimeInForce
 from simulator.outside_ids import OUTSIDE_BASE
@@ -147,6 +150,8 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
         outside: dict[object, deque[tuple]] = {}
         for order in con.execute(_OUTSIDE_SQL):
             outside.setdefault(order[1], deque()).append(order)
+        # the kill switch: each use applies to a book just before its first order placed after
+        kills = list(con.execute("SELECT account, flow_upto, you_upto FROM kills ORDER BY seq"))
         outside_results: dict[int, dict] = {}
         for oid, name, detail in con.execute(_OUTSIDE_RESULTS_SQL):
             outside_results.setdefault(oid, {})[name] = detail
@@ -154,7 +159,7 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
         def feed(order: tuple, mine: dict | None) -> None:
             """Run one journalled order through its symbol's book and compare what it makes
             with ``mine``, its journalled results (event -> detail)."""
-            nonlocal out, results_got
+            nonlocal out
             oid, symbol, seq, account, side, otype, tif, price, qty, target = order
             s = syms.get(symbol)
             if s is None:
@@ -165,15 +170,17 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
                     iter(con.execute(_FILLS_SQL, (symbol,))),
                     digest_syms.get(symbol, -1),
                 )
+            while s.kills < len(kills) and placed_after(oid, kills[s.kills]):
+                kill(s, *kills[s.kills])
             s.seq += 1
             if seq != s.seq:
                 v.differ(f"{s.name} order {oid}: arrival seq {seq}, but by its id arrival {s.seq}")
             del out[:]
             book = s.book
-            if book is None:
-                out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
-            elif mine and mine.get("REJECT") in BANK_REASONS:  # refused in the bank: no book saw it
+            if mine and mine.get("REJECT") in BANK_REASONS:  # refused in the bank: no book saw it
                 out += (_REJECT, oid, mine["REJECT"], 0, 0, 0, 0)
+            elif book is None:
+                out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
             elif otype == "CANCEL":  # qty > 0: an amend
                 if type(target) is int and type(price) is int and type(qty) is int:
                     book.cancel_into(out, oid, target, price, qty)
@@ -186,6 +193,21 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
                 code, tcode = types.get(otype, -1), tifs.get(tif, -1)
                 out = flat(book.submit(oid, account, side, code, tcode, price, qty, target or 0))
 
+            compare(s, oid, mine)
+
+        def kill(s: Symbol, account: int, flow_upto: int, you_upto: int) -> None:
+            """The kill switch engaged: cancel what ``s``'s book holds of ``account``, as its
+            broker did on the CANCEL_ALL, and compare the CANCELLEDs with the journal's."""
+            s.kills += 1
+            if s.book is not None:
+                del out[:]
+                s.book.cancel_account_into(out, account, max(flow_upto, you_upto))
+                compare(s, None, None)
+
+        def compare(s: Symbol, oid: int | None, mine: dict | None) -> None:
+            """Compare what the book made (``out``) for order ``oid`` with ``mine``, its
+            journalled results (event -> detail), and the journal's fills."""
+            nonlocal results_got
             it = iter(out)
             for kind, a, b, c, d, e, f in zip(it, it, it, it, it, it, it):
                 if kind == _TRADE:
@@ -208,7 +230,7 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
                     got = later.pop((a, name), MISSING)
                 if got != detail or s.cut is not None:
                     v.result(s, a, name, got, detail, mine if a == oid else None)
-            if mine:
+            if mine and oid is not None:
                 for name, detail in mine.items():  # an order further on may make it
                     later[(oid, name)] = detail
 
@@ -239,6 +261,9 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
             for order in waiting:
                 orders += 1
                 feed(order, outside_results.pop(order[0], None))
+        for s in syms.values():  # kill switches after a symbol's last order
+            while s.kills < len(kills):
+                kill(s, *kills[s.kills])
         for oid, mine in outside_results.items():  # results of no journalled order of yours
             for name, detail in mine.items():
                 v.extra(None, oid, name, detail)

@@ -22,7 +22,7 @@ class Symbol:
     """One symbol: its fresh book (None: no book trades it), the journal's fills as a stream,
     its arrival count, its place in the digest, and where a partial journal's events end."""
 
-    __slots__ = ("name", "book", "journal", "seq", "replayed", "digest_sym", "cut")
+    __slots__ = ("name", "book", "journal", "seq", "replayed", "digest_sym", "cut", "kills")
 
     def __init__(self, name: str, book: OrderBook | None, journal: Iterator[tuple], digest_sym: int) -> None:
         self.name = name
@@ -31,6 +31,7 @@ class Symbol:
         self.seq = self.replayed = 0  # orders seen, fills made
         self.digest_sym = digest_sym  # the symbol's index in the FillsDigest, -1 if none is made
         self.cut: str | None = None  # the first replayed event a partial journal lacks
+        self.kills = 0  # the journal's kill switches applied to its book so far
 
 
 def _fmt(fill: Sequence[object]) -> str:

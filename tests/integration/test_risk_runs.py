@@ -9,6 +9,7 @@ import pytest
 
 from simulator.config import SimConfig
 from simulator.order_window import ACKED
+from simulator.replay import replay
 from simulator.runner import Simulation
 from simulator.testing.procs import SimProcess, assert_reconciled
 from simulator.testing.waiting import deadline_wait
@@ -116,8 +117,15 @@ def assert_ended_clean(outcome: list) -> None:
     assert outcome[0].reconciliation.ok and outcome[0].reconciliation.lost == 0
 
 
-def test_the_kill_switch_cancels_blocks_and_releases_mid_run_and_the_books_reconcile():
-    with run_in_thread() as (sim, outcome):
+def assert_replays_identical(sim: Simulation, outcome: list, journal: str) -> None:
+    sim.finish_report(outcome[0])  # the report into the journal, as simulate.py does
+    replayed = replay(journal)
+    assert replayed.complete and replayed.identical, replayed.first_difference
+
+
+def test_the_kill_switch_cancels_blocks_and_releases_mid_run_and_the_books_reconcile(tmp_path):
+    journal = str(tmp_path / "kill.db")
+    with run_in_thread(journal=journal) as (sim, outcome):
         led = sim.bank.ledger
         deadline_wait(lambda: len(account_open(sim, 3)) > 5, timeout=60)
         sim.command("kill_switch", 3)
@@ -134,6 +142,7 @@ def test_the_kill_switch_cancels_blocks_and_releases_mid_run_and_the_books_recon
     assert_ended_clean(outcome)
     log = sim.bank.kill_log
     assert [(a, n) for _t, a, n in log] == [("engaged", 3), ("engaged", -1), ("released", -1)]
+    assert_replays_identical(sim, outcome, journal)  # the journal holds where each CANCEL_ALL went
 
 
 def test_the_kill_switch_works_over_amqp_too(amqp_url):
@@ -148,11 +157,13 @@ def test_the_kill_switch_works_over_amqp_too(amqp_url):
     assert_ended_clean(outcome)
 
 
-def test_a_broker_killed_as_the_kill_switch_engages_leaves_no_order_of_the_account_resting():
-    with run_in_thread() as (sim, outcome):
+def test_a_broker_killed_as_the_kill_switch_engages_leaves_no_order_of_the_account_resting(tmp_path):
+    journal = str(tmp_path / "kill.db")
+    with run_in_thread(journal=journal) as (sim, outcome):
         deadline_wait(lambda: len(account_open(sim, 4)) > 5, timeout=60)
         sim.command("kill_switch", 4)
         sim.command("kill", "broker-1")  # restarted with its CANCEL_ALL read or not: sent again if not
         deadline_wait(lambda: sim.supervisor.restarts >= 1, timeout=30)
         deadline_wait(lambda: not account_open(sim, 4), timeout=30)
     assert_ended_clean(outcome)
+    assert_replays_identical(sim, outcome, journal)  # a CANCEL_ALL sent again cancels in its place

@@ -78,6 +78,7 @@ class Run:
         self.order_batches: list[np.ndarray] = []  # the order batches as journalled
         self.batch_brokers: list[int] = []  # the broker of each of ``batches``
         self.unjournalled: list[tuple[int, tuple]] = []  # (broker, readable event) never journalled
+        self.kills: list[tuple[int, int, int]] = []  # the kill switch's uses, as journalled
 
     def step(self, n: int, t_ns: int = 0, *, journalled: tuple[int, ...] = (0, 1)) -> None:
         """``n`` orders placed, matched and answered; only the answers of the brokers in
@@ -98,6 +99,22 @@ class Run:
             self.batches.append(events)
             self.batch_brokers.append(broker)
             self.events += readable
+
+    def kill_switch(self, account: int) -> None:
+        """The kill switch engaged for ``account`` (-1: all) after the orders placed so far:
+        journalled, and each broker cancels that account's resting orders, as on a CANCEL_ALL."""
+        upto = self.flow.next_oid - 1
+        assert upto == self.orders[-1][0]
+        self.kills.append((account, upto, 0))
+        self.journal.record_kill(account, upto, 0)
+        for i, broker in enumerate(self.brokers.brokers):
+            flat: list[int] = []
+            broker.cancel_all(account, upto, flat)
+            if flat:
+                events = np.array(flat, np.int64).reshape(-1, wire.EVENT_WIDTH)
+                self.journal.record_events(i, events)
+                self.ledger.apply(events, 0, LatencyHistogram())
+                self.events += [(i, e) for e in wire.readable_events(events.tolist(), SYMBOLS)]
 
     def report(self, **journal) -> dict:
         """What the bank's final report says of this run, as far as a replay reads it."""
