@@ -1,7 +1,8 @@
 """Your own orders in real runs: placed over HTTP into a headless run with a journal, traded
 and rested among the flow's, kept through a kill -9 of their broker, cancelled over HTTP (the
 book refusing the cancel of one filled already), reconciled and counted apart in the report,
-and replayed from the journal to the same fills."""
+and replayed from the journal to the same fills; the tape of every symbol, merged from both
+brokers in placement order, in the same run."""
 
 from __future__ import annotations
 
@@ -76,6 +77,18 @@ def test_your_orders_trade_rest_survive_a_restart_reconcile_and_replay(tmp_path,
 
         you = deadline_wait(cancelled, 30, "your cancel of #you1 refused and of #you2 done")
         assert you.orders[0].reason == 5 and you.open == 0  # ORDER_NOT_RESTING
+        # the tape of every symbol: both brokers' books, merged in placement order
+        assert control({"tape": "all"})[0] == 202
+
+        def merged():
+            snap = snapshot(url)
+            news = [e for e in snap.tape_events if e.kind == "new" and e.oid < 2**40]
+            began = [e.seq for e in snap.tape_events if e.kind == "watch" and e.symbol == "*"]
+            news = [e for e in news if began and e.seq > began[-1]]
+            return snap.tape_all and len({e.symbol for e in news}) >= 3 and news
+
+        news = deadline_wait(merged, 30, "the tape of every symbol")
+        assert [e.oid for e in news] == sorted(e.oid for e in news)
         placed = snapshot(url).orders.placed
         deadline_wait(lambda: snapshot(url).orders.placed > placed + 300, 30, "the flow going on")
         sim.signal_group(signal.SIGINT)
