@@ -26,7 +26,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import var
-from textual.widgets import Footer, TabbedContent, TabPane, Tabs
+from textual.widgets import TabbedContent, TabPane, Tabs
 from textual.worker import get_current_worker
 
 from simulator.control import SimControl
@@ -47,6 +47,7 @@ from tui.widgets import (
     ThroughputPanel,
     TotalsPanel,
 )
+from tui.widgets.footer import SteadyFooter
 from tui.widgets.order_form import OrderForm
 from tui.widgets.report import ReportScreen
 from tui.your_orders import ACTIONS as YOUR_ACTIONS
@@ -187,7 +188,7 @@ class DashboardApp(PaletteActions, YourOrderActions, App[bool]):
                 yield ProcessTable(id="all-processes").data_bind(snapshot)
                 yield LogPanel(id="full-log").data_bind(snapshot)
         yield OrderForm(id="order-form")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.query_one(Tabs).can_focus = False  # 1-4 switch tabs; left/right stay the symbol keys
