@@ -6,6 +6,7 @@
     python bench/run.py --amqp URL      # and the AMQP rows (bench/amqp.py) at the end
     python bench/run.py --scale         # throughput and RSS by symbols and accounts
     python bench/run.py --types         # only the order types' row: every type on against none
+    python bench/run.py --agents        # only the agents' row: 10 market makers against none
 
 Everything runs in this one process tree, one thing after another, and prints one table:
 medians of ``--reps`` repetitions with [min - max]. Ratios are taken against the echo ceiling
@@ -269,41 +270,63 @@ NO_TYPES = ("--fok-ratio", "0", "--post-only-ratio", "0", "--stop-ratio", "0", "
 
 
 def types_throughput(reps: int, duration: float) -> dict:
-    """--rate 0 with 2 brokers, every order type at its default share against none, alternated in
-    each repetition; the ratio of the two per repetition. Beside the orders a second, the CPU
-    time of the whole process tree per order (getrusage of the children: less moved by the other
-    loads of a shared machine than the wall clock is)."""
-    plain, typed, cpu_plain, cpu_typed = [], [], [], []
+    """--rate 0 with 2 brokers, every order type at its default share against none."""
+    return paired(reps, duration, NO_TYPES, (), ("no_new_types", "every_type"))
+
+
+def agents_throughput(reps: int, duration: float) -> dict:
+    """--rate 0 with 2 brokers, every type at its default share, with 10 market makers against
+    none. The throughput counts the flow's orders only (the agents' are extra work)."""
+    return paired(reps, duration, (), ("--market-makers", "10"), ("no_agents", "market_makers"))
+
+
+def paired(reps: int, duration: float, a_flags: tuple, b_flags: tuple, names: tuple[str, str]) -> dict:
+    """Runs with ``a_flags`` and with ``b_flags`` alternated in each repetition; the ratio b / a
+    of the two per repetition. Beside the flow's orders a second, the CPU time of the whole
+    process tree per flow order (getrusage of the children: less moved by the other loads of a
+    shared machine than the wall clock is)."""
+    runs: dict[str, list[float]] = {names[0]: [], names[1]: []}
+    cpus: dict[str, list[float]] = {names[0]: [], names[1]: []}
     for rep in range(reps):
-        for flags, sink, cpu in (((*NO_TYPES,), plain, cpu_plain), ((), typed, cpu_typed)):
+        for flags, name in ((a_flags, names[0]), (b_flags, names[1])):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             r = simulate(
                 "--rate", "0", "--duration", str(duration), "--brokers", "2", "--seed", str(rep + 1), *flags
             )
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             assert r["reconciled"] and r["orders"]["lost"] == 0, r
-            sink.append(end_to_end(r))
+            flow = r["orders"]["placed"] - (r.get("agents") or {}).get("placed", 0)
+            runs[name].append(flow / (r["duration_s"] + r["drain_s"]))
             used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-            cpu.append(used / r["orders"]["placed"] * 1e6)
+            cpus[name].append(used / flow * 1e6)
         print(
-            f"rep {rep + 1}: no new types {plain[-1]:,.0f}/s ({cpu_plain[-1]:.1f} us CPU/order), "
-            f"every type {typed[-1]:,.0f}/s ({cpu_typed[-1]:.1f} us CPU/order)",
+            f"rep {rep + 1}: "
+            + ", ".join(f"{n} {runs[n][-1]:,.0f}/s ({cpus[n][-1]:.1f} us CPU/order)" for n in names),
             flush=True,
         )
+    a, b = names
     return {
-        "no_new_types": plain,
-        "every_type": typed,
-        "ratio": [t / p for t, p in zip(typed, plain)],
-        "cpu_us_per_order": {"no_new_types": cpu_plain, "every_type": cpu_typed},
-        "cpu_ratio": [p / t for t, p in zip(cpu_typed, cpu_plain)],
+        **runs,
+        "ratio": [y / x for y, x in zip(runs[b], runs[a])],
+        "cpu_us_per_order": cpus,
+        "cpu_ratio": [x / y for y, x in zip(cpus[b], cpus[a])],
     }
 
 
 def print_types(t: dict) -> None:
     print(f"{'simulator --rate 0, 2 brokers, no new order types':<52} {med(t['no_new_types'])}")
     print(f"{'simulator --rate 0, 2 brokers, every type at default':<52} {med(t['every_type'])}")
-    for name, r in (("ratio every type / no new types (same rep)", t["ratio"]),
-                    ("CPU per order: no new types / every type", t["cpu_ratio"])):  # fmt: skip
+    print_ratios(t, "every type / no new types", "no new types / every type")
+
+
+def print_agents(t: dict) -> None:
+    print(f"{'simulator --rate 0, 2 brokers, every type, no agents':<52} {med(t['no_agents'])}")
+    print(f"{'  the same with 10 market makers (flow orders/s)':<52} {med(t['market_makers'])}")
+    print_ratios(t, "10 market makers / none", "none / 10 market makers")
+
+
+def print_ratios(t: dict, ratio: str, cpu: str) -> None:
+    for name, r in ((f"ratio {ratio} (same rep)", t["ratio"]), (f"CPU per order: {cpu}", t["cpu_ratio"])):
         print(f"{name:<52} {statistics.median(r):>12.3f}  [{min(r):.3f} - {max(r):.3f}]")
 
 
@@ -339,12 +362,17 @@ def main() -> int:
     ap.add_argument("--scale", action="store_true", help="throughput and RSS by symbols and accounts only")
     ap.add_argument("--scale-duration", type=float, default=6.0, help="seconds per --scale run")
     ap.add_argument("--types", action="store_true", help="only the order types' row")
+    ap.add_argument("--agents", action="store_true", help="only the agents' row")
     args = ap.parse_args()
     if args.scale:
         return scale(args)
     if args.types:
         print(f"machine: load {os.getloadavg()}", flush=True)
         print_types(types_throughput(args.reps, args.duration))
+        return 0
+    if args.agents:
+        print(f"machine: load {os.getloadavg()}", flush=True)
+        print_agents(agents_throughput(args.reps, args.duration))
         return 0
     memory_s = 600.0 if args.long else args.memory_seconds
     out: dict = {"machine": machine(), "reps": args.reps}
@@ -392,6 +420,7 @@ def main() -> int:
 
     # 2b: the order types' cost: every type at its default share against today's flow
     out["order_types"] = types = types_throughput(args.reps, args.duration)
+    out["agents"] = agents = agents_throughput(args.reps, args.duration)
 
     # 3: latency at fixed offered rates (open loop: timed from when each order was due)
     latency = {}
@@ -434,6 +463,7 @@ def main() -> int:
             f"[{min(r):.3f} - {max(r):.3f}]"
         )
     print_types(types)
+    print_agents(agents)
     for rate, d in latency.items():
         for kind in ("ack", "final"):
             cells = "  ".join(f"{k} {statistics.median(v) / 1000:,.2f}" for k, v in d[kind].items())

@@ -18,7 +18,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.order_flags import OrderTypeSettings
+from simulator.agent_flags import AgentSettings
 
 ENV = "SIM_AMQP_URL"
 TRANSPORTS = ("pipe", "amqp")
@@ -35,7 +35,7 @@ class LinkFailed(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
-class AmqpSettings(OrderTypeSettings):
+class AmqpSettings(AgentSettings):
     """The transport's part of a run's ``config.SimConfig`` (its base class; the order types'
     part, ``order_flags.OrderTypeSettings``, is its own base)."""
 

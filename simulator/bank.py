@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from cherrypy.process.plugins import SimplePlugin
 
-from simulator import kill_switch, wire
+from simulator import agent_flags, kill_switch, wire
 from simulator import messages as msg
 from simulator.bus import ORDER, never_raises
 from simulator.channel import ChannelFull, ChannelGone
@@ -97,7 +97,9 @@ class Bank(SimplePlugin):
         self.flow = OrderFlow.from_config(config)
         # the flow's accounts, and one beyond them: yours (orders placed from the dashboard)
         self.you_account = config.accounts
-        self.ledger = Ledger(config.symbols, config.accounts + 1)
+        # and the agents' after yours (agents.py): makers, momentum, mean reversion
+        self.agents = agent_flags.params(config, config.accounts + 1)
+        self.ledger = Ledger(config.symbols, config.accounts + 1 + self.agents.count, self.agents)
         self.ack_latency = LatencyHistogram()  # order due -> its ack known to the bank
         self.final_latency = LatencyHistogram()  # order due -> its final state known
         self.schedule = Schedule(rate=config.rate, batch=config.batch, brokers=config.brokers)
@@ -124,13 +126,11 @@ class Bank(SimplePlugin):
             )
         self.risk = RiskGate(config, config.accounts, exposure)
         self.on_refused: Callable[[np.ndarray, np.ndarray], None] | None = None  # for the tape
-        # the kill switch's CANCEL_ALLs per broker: (upto, account) to send behind the orders
-        # up to ``upto``, and those sent with the channel's count then (sent again if the
-        # broker is restarted before it read them: asking twice changes nothing)
-        # the kill switch's CANCEL_ALLs to send, (flow_upto, you_upto, account), and those sent
-        # that the broker may not have read yet, with the channel's count when sent
-        self._kills: list[deque[tuple[int, int, int]]] = [deque() for _ in range(config.brokers)]
-        self._kills_sent: list[list[tuple[int, int, int, int]]] = [[] for _ in range(config.brokers)]
+        # the kill switch's CANCEL_ALLs per broker, (flow_upto, you_upto, account, released)
+        # (kill_switch.py), and those sent that the broker may not have read yet, with the
+        # channel's count when sent (sent again if the broker is restarted before it read them)
+        self._kills: list[deque[kill_switch.Kill]] = [deque() for _ in range(config.brokers)]
+        self._kills_sent: list[list[tuple[kill_switch.Kill, int]]] = [[] for _ in range(config.brokers)]
         self.kill_log: list[tuple[float, str, int]] = []  # (run seconds, 'engaged' | 'released', account)
 
     def subscribe(self) -> None:
@@ -239,9 +239,7 @@ class Bank(SimplePlugin):
         the kill switch's CANCEL_ALLs it may not have read, each behind its orders."""
         self.pending[index] = unanswered
         sent, self._kills_sent[index] = self._kills_sent[index], []
-        if sent:
-            again = {kill[:3] for kill in sent}
-            self._kills[index] = deque(sorted(again | set(self._kills[index])))
+        kill_switch.resend(self, index, sent)
 
     # -- placing ------------------------------------------------------------------------------
 
@@ -387,18 +385,18 @@ class Bank(SimplePlugin):
         first."""
         kills, sent = self._kills[index], self._kills_sent[index]
         read = getattr(channel, "read", 0)
-        sent[:] = [k for k in sent if k[3] > read]  # read by the broker: done
+        sent[:] = [k for k in sent if k[1] > read]  # read by the broker: done
         while kills:
-            flow_upto, you_upto, account = kills[0]
-            behind = kill_switch.behind(self.pending[index][:, 0], flow_upto, you_upto)
+            kill = kills[0]
+            behind = kill_switch.behind(self.pending[index][:, 0], kill[0], kill[1])
             if not self._send_orders(index, channel, behind):
                 return False
-            try:  # the broker cancels ids up to the higher: it holds none placed after anyway
-                channel.send(msg.encode(msg.CANCEL_ALL, (account, max(flow_upto, you_upto))))
+            try:
+                channel.send(msg.encode(msg.CANCEL_ALL, kill_switch.message(kill)))
             except (ChannelFull, ChannelGone):
                 return False
             kills.popleft()
-            sent.append((flow_upto, you_upto, account, getattr(channel, "sent", 0)))
+            sent.append((kill, getattr(channel, "sent", 0)))
         return self._send_orders(index, channel, len(self.pending[index]))
 
     # -- results ----------------------------------------------------------------------------

@@ -34,11 +34,12 @@ from cherrypy.process.plugins import SimplePlugin
 
 from simulator import messages as msg
 from simulator import order_types, processes
+from simulator.agents import Desk
 from simulator.book import OrderBook
 from simulator.bus import drive, new_bus
 from simulator.orders import Event, OrderType, RejectReason
 from simulator.stp_book import new_book
-from simulator.tape import ALL_SYMBOLS, EYE_BURST, Cancel, Submit, TapeRecorder
+from simulator.tape import ALL_SYMBOLS, Cancel, Submit, TapeRecorder, Taps
 from simulator.wire import ORDER_WIDTH
 
 _IDLE_WAIT_S = 0.02
@@ -106,41 +107,27 @@ class Broker:
         self.orders = 0
         self.bad_messages = 0
         self.watched: str | None = None
-        self.tape: TapeRecorder | None = None  # records the watched book's orders
-        self.tape_budget: float | None = None  # orders/s of the all-symbols tape (None: off)
-        self._taped: list[OrderBook] = []  # the books whose entry points the tape wraps
+        self.taps = Taps(self._submit_by_sym, self._cancel_by_sym)  # the tape's wrapped books
         self._tops_from = 0  # the book the next heartbeat's tops start at
+        self.desks: dict[int, Desk] = {}  # the agents of each open book (agents.py), if any
 
     def watch(self, symbol: str | None, budget: float | None = None) -> None:
         """Carry ``symbol``'s depth in heartbeats and record its tape (None: watch nothing);
-        with a ``budget`` (orders/s), record the tape of every book instead (``tape.py``).
-        Only the taped books' entry points are wrapped; the others stay the books' own.
+        with a ``budget`` (orders/s), record the tape of every book instead (``tape.Taps``).
         Watching as watched already fills the tape's bucket: a step asks so, and the order
         it places is then on the tape however fast the flow ran before the pause."""
-        if symbol == self.watched and budget == self.tape_budget and self.tape is not None:
+        if symbol == self.watched and budget == self.taps.budget and self.tape is not None:
             self.tape.tokens = self.tape.burst
             return
-        self.tape_budget, self.tape = None, None
-        for each in self._taped:  # unwrapped: the books' own entry points again
-            self._submit_by_sym[each.sym_id] = each.submit_into
-            self._cancel_by_sym[each.sym_id] = each.cancel_into
-        self._taped = []
+        self.taps.unwrap()
         book = self.book(symbol) if symbol else None  # opened now: its orders go through the tape
         self.watched = symbol if book is not None else None
-        self.tape_budget = budget
-        if budget is not None:
-            self.tape = TapeRecorder(budget, max(1.0, min(budget, EYE_BURST)))
-            for each in self.books.values():
-                self._tape_book(self.tape, each)
-        elif book is not None:
-            self.tape = TapeRecorder()
-            self._tape_book(self.tape, book)
+        self.taps.wrap(list(self.books.values()) if budget is not None else [book] if book else [], budget)
 
-    def _tape_book(self, tape: TapeRecorder, book: OrderBook) -> None:
-        submit, cancel = tape.wrap(book.sym_id, book.submit_into, book.cancel_into)
-        self._submit_by_sym[book.sym_id] = submit
-        self._cancel_by_sym[book.sym_id] = cancel
-        self._taped.append(book)
+    @property
+    def tape(self) -> TapeRecorder | None:
+        """What records the watched book's orders (or every book's), None when nothing does."""
+        return self.taps.recorder
 
     def book(self, symbol: str) -> OrderBook | None:
         """The book of one of this broker's symbols (opened now if it was not yet), or None."""
@@ -154,8 +141,9 @@ class Broker:
         self.books[book.symbol] = book
         self._submit_by_sym[sym] = book.submit_into
         self._cancel_by_sym[sym] = book.cancel_into
-        if self.tape is not None and self.tape_budget is not None:  # the all-symbols tape: new books too
-            self._tape_book(self.tape, book)
+        if self.spec.agents is not None:
+            self.desks[sym] = Desk(self.spec.agents, book)
+        self.taps.opened(book)  # the all-symbols tape takes new books too
         return book
 
     @property
@@ -177,10 +165,12 @@ class Broker:
         self.orders += n // ORDER_WIDTH
         submits = self._submit_by_sym
         cancels = self._cancel_by_sym
+        desks = self.desks  # empty without agents: then one test per order
         it = iter(flat)
         for oid, account, sym, side, otype, tif, price, qty, target in zip(
             it, it, it, it, it, it, it, it, it
         ):
+            start = len(out) if desks else 0
             if otype == _CANCEL:
                 cancel = cancels.get(sym)
                 if cancel is None:
@@ -197,13 +187,21 @@ class Broker:
                         continue
                     submit = submits[self._open(sym).sym_id]
                 submit(out, oid, account, side, otype, tif, price, qty, target)
+            if desks:  # the agents react to this order before the next one (agents.py)
+                desks[sym].react(oid, out, start, submits[sym], cancels[sym])
 
     def cancel_all(self, account: int, upto: int, out: list) -> int:
         """The kill switch (CANCEL_ALL): cancel every order of ``account`` (-1: of every
         account) with an id up to ``upto`` that this broker holds, appending each one's
-        CANCELLED record to ``out``; how many. Anything else a broker comes to hold for an
-        account (orders waiting for a trigger) is to be cancelled here too."""
+        CANCELLED record to ``out``; how many. An agent's account (or -1) also stops its agents
+        here, their quotes cancelled whatever their ids, until a CANCEL_ALL with ``upto`` < 0,
+        which cancels nothing and releases them."""
+        if upto < 0:
+            for desk in self.desks.values():
+                desk.release(account)
+            return 0
         n = sum(book.cancel_account_into(out, account, upto) for book in self.books.values())
+        n += sum(desk.halt(account, out) for desk in self.desks.values())
         who = "every account" if account < 0 else f"account {account}"
         log.info("kill switch: %d resting orders of %s cancelled (ids up to %d)", n, who, upto)
         return n
@@ -223,6 +221,8 @@ class Broker:
                 max_oid=state.max_oid,
                 held=state.held,
             )
+            if book.sym_id in self.desks:
+                self.desks[book.sym_id].restore(state.agents, state.max_oid)
         log.info(
             "restored %d books, %d resting orders",
             len(states),
@@ -352,7 +352,7 @@ class InboxPump(SimplePlugin):
         tape = self.broker.tape  # (a WATCH in this batch may have changed it)
         if tape is not None and (tape.taken or tape.skipped):
             skipped, taken = tape.take()
-            taped = ALL_SYMBOLS if self.broker.tape_budget is not None else self.broker.watched
+            taped = ALL_SYMBOLS if self.broker.taps.budget is not None else self.broker.watched
             self._send(msg.TAPE, (taped, skipped, taken))
         if self.done:
             # the report of a broker with hundreds of thousands resting takes seconds to build:

@@ -281,14 +281,13 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     add("--kill-broker-every", metavar="S", type=_float_in(0, MOST_SECONDS, above=True), default=None,
         help="fault drill: kill -9 a random broker every S seconds (seeded)")
     # fmt: on
-    from simulator import http_flags, order_flags, risk_flags
+    from simulator import agent_flags, config_file, http_flags, order_flags, risk_flags
 
     order_flags.add_flags(p, d, _ratio)
+    agent_flags.add_flags(p, d, _int_in)
     http_flags.add_flags(p)
     risk_flags.add_flags(p)
     amqp.add_flags(p, d, _int_in)
-    from simulator import config_file
-
     config_file.add_flags(p)  # --config, --preset, --print-config
     return p
 

@@ -62,6 +62,7 @@ from simulator.journal_file import (
     KILL_WIDTH,
     KIND_NAMES,
     ORDERS,
+    RELEASE,
     RESTART,
     STOP,
     JournalError,
@@ -80,7 +81,7 @@ DEFAULT_GROUP_RECORDS = 200_000  # about 12 MB: a commit that size takes ~20 ms
 DEFAULT_JOIN_TIMEOUT_S = 30.0
 _IDLE_POLL_S = 0.1  # how often an idle writer checks that the main thread still lives
 
-_WIDTH = {ORDERS: wire.ORDER_WIDTH, EVENTS: wire.EVENT_WIDTH, KILL: KILL_WIDTH}
+_WIDTH = {ORDERS: wire.ORDER_WIDTH, EVENTS: wire.EVENT_WIDTH, KILL: KILL_WIDTH, RELEASE: KILL_WIDTH}
 _END = -1  # the queue's sentinel: no more batches
 _SENTINEL = (_END, (), None, 0)
 
@@ -272,11 +273,13 @@ class Journal(SimplePlugin):
         elif len(events):
             self._put((EVENTS, events, broker_index, time.monotonic_ns()))
 
-    def record_kill(self, account: int, flow_upto: int, you_upto: int) -> None:
-        """Journal the kill switch engaged for ``account`` (-1: all), between the orders placed
-        before it (the flow's up to ``flow_upto``, yours up to ``you_upto``) and after it."""
+    def record_kill(self, flow_upto: int, you_upto: int, account: int, released: bool = False) -> None:
+        """Journal the kill switch engaged (or ``released``) for ``account`` (-1: all), between
+        the orders placed before it (the flow's up to ``flow_upto``, yours up to ``you_upto``)
+        and after it."""
         if self.failed is None and not self._stopped:
-            self._put((KILL, np.array([[account, flow_upto, you_upto]], np.int64), None, time.monotonic_ns()))
+            record = np.array([[account, flow_upto, you_upto]], np.int64)
+            self._put((RELEASE if released else KILL, record, None, time.monotonic_ns()))
 
     def _put(self, item: tuple) -> None:
         q = self._queue

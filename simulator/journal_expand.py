@@ -24,6 +24,7 @@ module decodes the batches, in journal order, into the tables of a row per order
     kills(seq INTEGER PRIMARY KEY,  -- the kill switch engaged, in order (simulator.kill_switch)
           account INTEGER,          -- -1: every account
           flow_upto INTEGER, you_upto INTEGER,  -- the last flow order and yours placed before it
+          released INTEGER,         -- 0 engaged, 1 released
           t_ns INTEGER)
 
 For a CANCEL, ``results`` holds ``(cancel id, 'CANCEL_DONE', target id)`` and
@@ -49,12 +50,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from simulator import wire
+from simulator.agents import AGENT_ORDER, unpack_kind
 from simulator.journal_file import (
     EVENTS,
     KILL,
     KILL_WIDTH,
     KIND_NAMES,
     ORDERS,
+    RELEASE,
     JournalError,
     open_journal,
     read_batches,
@@ -74,12 +77,12 @@ CREATE TABLE fills(symbol TEXT, match_seq INTEGER, buy_id INTEGER, sell_id INTEG
 CREATE TABLE results(order_id INTEGER, event TEXT, detail INTEGER, broker INTEGER,
     PRIMARY KEY(order_id, event)) WITHOUT ROWID;
 CREATE TABLE kills(seq INTEGER PRIMARY KEY, account INTEGER, flow_upto INTEGER, you_upto INTEGER,
-    t_ns INTEGER);
+    released INTEGER, t_ns INTEGER);
 """
 INSERT_ORDERS = "INSERT OR IGNORE INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 INSERT_FILLS = "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?)"
 INSERT_RESULTS = "INSERT OR IGNORE INTO results VALUES (?,?,?,?)"
-INSERT_KILL = "INSERT INTO kills(account, flow_upto, you_upto, t_ns) VALUES (?,?,?,?)"
+INSERT_KILL = "INSERT INTO kills(account, flow_upto, you_upto, released, t_ns) VALUES (?,?,?,?,?)"
 
 # Names stored for the enum codes, looked up per row (dicts: a bad code is a KeyError, never a
 # silent wrap-around as a negative tuple index would be).
@@ -90,10 +93,11 @@ RESULT_NAMES = {int(e): e.name for e in Event if e != Event.TRADE}
 _SHOWN = int(Event.SHOWN)
 
 _TRADE = int(Event.TRADE)
+_CANCEL = int(OrderType.CANCEL)
 _ACK = int(Event.ACK)
 _UNKNOWN = wire.UNKNOWN_SYMBOL_NAME  # the name stored for a sym that is not the run's
 _GROUP_ROWS = 200_000  # rows inserted per executemany
-_WIDTHS = {ORDERS: wire.ORDER_WIDTH, EVENTS: wire.EVENT_WIDTH, KILL: KILL_WIDTH}
+_WIDTHS = {ORDERS: wire.ORDER_WIDTH, EVENTS: wire.EVENT_WIDTH, KILL: KILL_WIDTH, RELEASE: KILL_WIDTH}
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,10 +151,10 @@ def expand(
                 table.bad_blob(kind, data)
             elif kind == ORDERS:
                 table.orders(records, t_ns, orders)
-            elif kind == KILL:
-                target.executemany(INSERT_KILL, [(*r, t_ns) for r in records])
+            elif kind == KILL or kind == RELEASE:
+                target.executemany(INSERT_KILL, [(*r, int(kind == RELEASE), t_ns) for r in records])
             else:
-                table.events(records, broker, fills, results)
+                table.events(records, broker, fills, results, orders, t_ns)
             if len(orders) + len(fills) + len(results) >= _GROUP_ROWS:
                 _insert(target, orders, fills, results)
                 if should_stop is not None and should_stop():
@@ -239,10 +243,18 @@ class TableRows:
         return len(out) - n0
 
     def events(
-        self, records: list[tuple], broker: int | None, fills: list[tuple], results: list[tuple]
+        self,
+        records: list[tuple],
+        broker: int | None,
+        fills: list[tuple],
+        results: list[tuple],
+        orders: list[tuple] | None = None,
+        t_ns: int = 0,
     ) -> int:
-        """Append ``records``, sent by broker ``broker``, as rows to ``fills`` and ``results``;
-        how many."""
+        """Append ``records``, sent by broker ``broker``, as rows to ``fills`` and ``results``,
+        and an agent's order (AGENT_ORDER, ``agents.py``) as a row of ``orders`` (seq NULL: it
+        came from no inbox), booked at ``t_ns``; how many."""
+        orders = [] if orders is None else orders
         names = RESULT_NAMES
         name_of = self._names.get
         add_fill, add_result = fills.append, results.append
@@ -256,6 +268,10 @@ class TableRows:
                         add_fill((name_of(a, _UNKNOWN), b, c, d, e, f))
                     elif kind == _SHOWN:
                         continue
+                    elif kind == AGENT_ORDER:  # oid, account, packed fields, price, qty, target/stamp
+                        sym, side, otype, tif = unpack_kind(c)
+                        row = (a, None, b, name_of(sym, _UNKNOWN), side, TYPE_NAMES[otype], TIF_NAMES[tif])
+                        orders.append((*row, d, e, f if otype == _CANCEL else None, t_ns))
                     else:  # oid, detail (an ACK has none)
                         add_result((a, names[kind], None if kind == _ACK else b, broker))
                 break

@@ -13,8 +13,8 @@ wire, one row per batch, exactly as it crossed::
     batches(id INTEGER PRIMARY KEY,  -- the order the bank handed batches to the journal
             kind INTEGER,            -- 0 orders placed, 1 events of a broker, 2 a broker restarted,
                                      -- 3 the bank stopped (its last batch is before it),
-                                     -- 4 the kill switch engaged (between the orders placed
-                                     -- before it and after it: simulator.kill_switch)
+                                     -- 4 the kill switch engaged, 5 released (each between
+                                     -- the orders placed before and after it: kill_switch)
             broker INTEGER,          -- events, restart: the broker's index; orders, stop: NULL
             t_ns INTEGER,            -- orders: when placed; others: when the bank got them
                                      -- (the bank's monotonic clock, ns)
@@ -63,8 +63,9 @@ SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 5.0  # how long a write waits for a lock held by another connection
 PAGE_SIZE = 65_536  # the largest: a batch of a few hundred orders fits one page, no overflow chain
 
-ORDERS, EVENTS, RESTART, STOP, KILL = 0, 1, 2, 3, 4  # batches.kind
-KIND_NAMES = {ORDERS: "orders", EVENTS: "events", RESTART: "restart", STOP: "stop", KILL: "kill switch"}
+ORDERS, EVENTS, RESTART, STOP, KILL, RELEASE = 0, 1, 2, 3, 4, 5  # batches.kind
+KIND_NAMES = {ORDERS: "orders", EVENTS: "events", RESTART: "restart", STOP: "stop"}
+KIND_NAMES |= {KILL: "kill switch", RELEASE: "kill switch released"}
 KILL_WIDTH = 3  # a kill switch's record: account (-1: every one), flow_upto, you_upto
 SYNCHRONOUS = ("OFF", "NORMAL")
 

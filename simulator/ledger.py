@@ -27,9 +27,10 @@ from collections.abc import Collection, Iterable, Mapping
 import numpy as np
 
 from simulator import restart_state, wire
+from simulator.agents import AgentParams
 from simulator.batch_check import check_batch
 from simulator.ledger_types import TypeLedger
-from simulator.order_window import ACKED, FREE, SENT, OrderWindow
+from simulator.order_window import ACKED, FREE, NO_DUE, SENT, OrderWindow
 from simulator.orders import Event, OrderType
 from simulator.outside_orders import OutsideOrders
 from simulator.positions import Positions
@@ -51,7 +52,8 @@ _FEW = 8  # at most this many orders are placed item by item (see _place_few)
 class Ledger:
     """The bank's books over a run: counters, positions, cash, the fills digest and tape."""
 
-    def __init__(self, symbols: Iterable[str], accounts: int) -> None:
+    def __init__(self, symbols: Iterable[str], accounts: int, agents: AgentParams | None = None) -> None:
+        self.agents = agents or AgentParams()  # the run's agents: their orders come from the brokers
         self.symbols = tuple(symbols)
         self.symbol_ids = {s: i for i, s in enumerate(self.symbols)}
         self.accounts = accounts
@@ -143,8 +145,7 @@ class Ledger:
         return True
 
     def place_outside(self, record, t_ns: int) -> None:
-        """Record an order from outside the flow as sent (``outside_orders.py``: its id from
-        ``outside.new_id``), behind every flow order placed so far."""
+        """Record your order as sent (its id from ``outside.new_id``), behind every flow order so far."""
         self.outside.put(record, t_ns, anchor=self.max_oid)
         if int(record[_OTYPE]) == _CANCEL:
             self.cancels_sent += 1
@@ -153,8 +154,8 @@ class Ledger:
 
     @property
     def flow_placed(self) -> int:
-        """Orders of the flow placed so far (``placed`` less those from outside it)."""
-        return self.placed - sum(c.placed for c in self.outside.counts.values())
+        """Orders of the flow placed so far (``placed`` less yours and the agents')."""
+        return self.placed - sum(c.placed for c in self.outside.counts.values()) - self.types.agents_placed
 
     # -- results ----------------------------------------------------------------------------
 
@@ -233,6 +234,7 @@ class Ledger:
 
     @staticmethod
     def _record_latency(histogram, due: np.ndarray, now_ns: int) -> None:
+        due = due[due != NO_DUE]  # agents' orders: born at their book, no latency to count
         if len(due) and due[0] == due.min() == due.max():  # all due together: the usual case
             histogram.record((now_ns - int(due[0])) // 1000, len(due))
         elif len(due):
@@ -347,6 +349,8 @@ class Ledger:
         for sym, rows in trade_rows.items():
             self._digest.update_rows(sym, rows)
             self._last_trade[sym] = rows[-1]
+        for times in (ack_times, final_times):  # agents' orders: born at their book, no latency
+            times.pop(NO_DUE, None)
         for t, n in ack_times.items():
             ack_latency.record((now_ns - t) // 1000, n)
         if final_latency is not None:

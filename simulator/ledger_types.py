@@ -25,11 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from simulator.agents import AGENT_BASE, AGENT_ORDER, MOMENTUM_SLOT, REVERSION_SLOT, SLOTS
 from simulator.order_window import FREE, SENT, OrderWindow
 from simulator.orders import STAMP_SHIFT, Event, OrderType
 from simulator.outside_ids import OUTSIDE_BASE, priority
 
 _CANCELLED, _AMENDED, _TRIGGERED, _SHOWN = int(Event.CANCELLED), int(Event.AMENDED), int(Event.TRIGGERED), 8
+_TRADE = int(Event.TRADE)
 _CANCEL, _STOP, _STOP_LIMIT, _ICEBERG = int(OrderType.CANCEL), 3, 4, int(OrderType.ICEBERG)
 _ACCOUNT, _SYM, _SIDE, _OTYPE, _TIF, _PRICE, _QTY, _TARGET = 1, 2, 3, 4, 5, 6, 7, 8
 _PRUNE_AT = 1 << 16
@@ -47,12 +49,16 @@ class TypeLedger:
         self.cancel_reasons: dict[int, int] = {}  # reason -> CANCELLED events with it
         self.anchors: dict[int, int] = {}  # outside message id -> its anchor, for priority
         self._prune_at = _PRUNE_AT
+        # per agent kind (agents.KINDS): orders placed, cancel requests, trades, shares traded
+        self.agent_counts = np.zeros((3, 4), np.int64)
 
     def take(self, ev: np.ndarray, window: OrderWindow, ledger: Any) -> np.ndarray:
         """Book the batch's AMENDED, TRIGGERED and SHOWN events and count the reasons of its
         CANCELLED ones; the batch without the three. What cannot be booked is counted in
         ``ledger.unknown_events``."""
         kind = ev[:, 0]
+        if ledger.agents.count:
+            self._agent_trades(ev[kind == _TRADE])
         reasons = ev[kind == _CANCELLED, 3]
         if reasons.any():
             for r, n in zip(*np.unique(reasons[reasons != 0], return_counts=True)):
@@ -62,6 +68,8 @@ class TypeLedger:
             return ev
         rows = ev[special]
         kinds = rows[:, 0]
+        if (kinds == AGENT_ORDER).any():  # first: the batch's other events name them
+            self._agent_orders(rows[kinds == AGENT_ORDER], window, ledger)
         for k in (_SHOWN, _TRIGGERED):  # many (an iceberg's slices): booked whole-array when sound
             some = rows[kinds == k]
             slots = window.slots(some[:, 1]) if len(some) else None
@@ -76,7 +84,7 @@ class TypeLedger:
             else:
                 self.triggered.update(oids)
                 self.triggers += len(oids)
-        self._rows(rows[(kinds != _SHOWN) & (kinds != _TRIGGERED)].tolist(), window, ledger)
+        self._rows(rows[(kinds < _TRIGGERED) | (kinds > AGENT_ORDER)].tolist(), window, ledger)
         stamped = np.concatenate(
             (rows[kinds == _SHOWN, 4], rows[kinds == _TRIGGERED, 2], rows[kinds == _AMENDED, 6])
         )
@@ -88,6 +96,49 @@ class TypeLedger:
         if len(self.stamps) + len(self.shown) > self._prune_at:
             self._prune(window)
         return ev[~special]
+
+    def _agent_orders(self, rows: np.ndarray, window: OrderWindow, ledger: Any) -> None:
+        """Book AGENT_ORDER events (``agents.py``): orders (or cancels) placed as the bank's own,
+        in the window's agents' slots; a resting one's priority stamp is its trigger's, and a
+        trigger of yours keeps its anchor. What each kind of agent placed is counted."""
+        oid, account, packed, last = rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 6]
+        otype = (packed >> 6) & 15
+        cancel = otype == _CANCEL
+        sym, side, tif = packed >> 10, (packed & 7) - 1, (packed >> 3) & 7
+        target = np.where(cancel, last, 0)
+        record = np.stack((oid, account, sym, side, otype, tif, rows[:, 4], rows[:, 5], target), 1)
+        if not window.put_agents(record, np.where(cancel, 0, rows[:, 5])):
+            ledger.unknown_events += len(rows)
+            return
+        n_cancels = int(np.count_nonzero(cancel))
+        ledger.cancels_sent += n_cancels
+        ledger.placed += len(rows) - n_cancels
+        rests = ~cancel & (last != 0)  # a maker's quote (a taker's order never rests)
+        self.stamps.update(zip(oid[rests].tolist(), last[rests].tolist()))
+        triggers = (oid - AGENT_BASE) // SLOTS
+        for t in np.unique(triggers[triggers > OUTSIDE_BASE]).tolist():  # yours: rare
+            anchor = ledger.outside.anchor(t)
+            if anchor is not None:
+                self.anchors[t] = anchor
+        kind = ledger.agents.kind_index(account)
+        self.agent_counts[:, 0] += np.bincount(kind[~cancel], minlength=4)[:3]
+        self.agent_counts[:, 1] += np.bincount(kind[cancel], minlength=4)[:3]
+
+    @property
+    def agents_placed(self) -> int:
+        return int(self.agent_counts[:, 0].sum())
+
+    def _agent_trades(self, trades: np.ndarray) -> None:
+        """Count the trades of agents' orders by kind (read off their ids: ``agents.slot_of``)."""
+        for col in (3, 4):
+            ids = trades[:, col]
+            mine = ids > AGENT_BASE
+            if mine.any():
+                slot = (ids[mine] - AGENT_BASE) % SLOTS
+                kind = (slot >= MOMENTUM_SLOT).astype(np.int64) + (slot >= REVERSION_SLOT)
+                self.agent_counts[:, 2] += np.bincount(kind, minlength=3)[:3]
+                shares = np.bincount(kind, weights=trades[mine, 6], minlength=3)[:3]
+                self.agent_counts[:, 3] += shares.astype(np.int64)
 
     def _rows(self, rows: list, window: OrderWindow, ledger: Any) -> None:
         """Book events one by one: AMENDED, and what the whole-array step refused."""

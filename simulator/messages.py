@@ -78,12 +78,17 @@ class BadMessage(ValueError):
 # A pickle names the classes it rebuilds, and rebuilding one can run any code: a message from a
 # queue on another machine must only ever make our records, enums and plain containers.
 _RECORD_MODULES = frozenset(("simulator.messages", "simulator.stats", "simulator.amqp_topology"))
+_ELSEWHERE = frozenset({("simulator.agents", "AgentParams")})  # records of the pure model
 _PLAIN = frozenset(("set", "frozenset", "tuple", "list", "dict", "int", "float", "str", "bytes", "bool"))
 
 
 class _RecordsOnly(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        if module in _RECORD_MODULES or (module == "builtins" and name in _PLAIN):
+        if (
+            module in _RECORD_MODULES
+            or (module == "builtins" and name in _PLAIN)
+            or (module, name) in _ELSEWHERE
+        ):
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"{module}.{name} is not a record of ours")
 
@@ -104,6 +109,7 @@ class BrokerSpec:
     heartbeat_s: float = 0.25
     log_level: int = 20
     stp: int = 0  # self-trade prevention: an index of order_types.STP_MODES (0: none)
+    agents: Any = None  # agents.AgentParams of the run's agents, None for none
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +123,7 @@ class BookState:
     held: tuple[
         tuple[int, ...], ...
     ] = ()  # stops not triggered: (oid, account, side, otype, tif, price, qty, trigger)
+    agents: tuple[tuple[int, int], ...] = ()  # (account, position in this symbol) of each agent
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,7 @@ _AMENDED, _TRIGGERED, _SHOWN = 6, 7, 8
 _SELF_TRADE = int(RejectReason.SELF_TRADE)
 _NO_LIMIT = 1 << 62
 _TOP = 1 << 62
+_AGENT_BASE = 1 << 42  # outside_ids.SOURCES['agent']; agents.SLOTS = 256 = 1 << 8
 NO_BUY_STOP, NO_SELL_STOP = _TOP, -1  # a book's stop_lo and stop_hi with no stop held on a side
 # how many ints each event kind has in its readable tuple (the rest of its record is padding)
 EVENT_LENGTH = {_ACK: 2, _REJECT: 3, _TRADE: 7, _CANCELLED: 3, _CANCEL_DONE: 3, _AMENDED: 7}
@@ -72,6 +73,7 @@ Book = Any  # an OrderBook: this module reads and writes its slots (book.py owns
 
 def next_stamp(book: Book, m: int) -> int:
     """The stamp of the next entry put at the back of a level while handling message ``m``."""
+    m = m if m < _AGENT_BASE else (m - _AGENT_BASE) >> 8  # an agent's: its trigger's (agents.py)
     if book.stamp_at != m:
         book.stamp_at, book.stamp_k = m, 0
     book.stamp_k += 1

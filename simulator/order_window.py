@@ -30,6 +30,7 @@ _MASK = WINDOW - 1
 # past an id being stored. ``put`` stores a longer run in pieces.
 MOST_SPAN = WINDOW // 2
 FREE, SENT, ACKED = 0, 1, 2  # an order's state in its slot: final (or never placed), sent, acked
+NO_DUE = -1  # the due time of an agent's order: born at its book, it has no latency to count
 _OVERFLOW = 1 << 12  # first slots for old open orders; grows when full
 _SYM = 2  # the order record's column of the wire symbol
 
@@ -74,6 +75,9 @@ class OrderWindow:
         self._old_slots_store = np.zeros(_OVERFLOW, np.int64)
         self._old_count = 0
         self._free_overflow = np.arange(WINDOW + _OVERFLOW - 1, WINDOW - 1, -1, dtype=np.int64)
+        # agents' orders (agents.py: ids far above the window's, in no order): overflow slots
+        # found by binary search in an index of their own, ids rising, pruned as they end
+        self._agent_ids = self._agent_slots = np.zeros(0, np.int64)
 
     def _grow(self, size: int) -> None:
         """(Re)size the slot arrays, keeping what they hold."""
@@ -226,6 +230,41 @@ class OrderWindow:
         self._old_slots_store[self._old_count : end] = slots
         self._old_count = end
 
+    def put_agents(self, rows: np.ndarray, leaves: np.ndarray) -> bool:
+        """Store agents' orders (records whose ids are in no order) as SENT, due NO_DUE; False,
+        storing nothing, if an id is there already. The slots of those final go back first."""
+        ids, slots = self._agent_ids, self._agent_slots
+        live = self.state[slots] != FREE
+        if not live.all():
+            self._free_overflow = np.concatenate((self._free_overflow, slots[~live]))
+            self._agent_ids, self._agent_slots = ids[live], slots[live]
+        new = rows[:, 0]
+        if (self._agent_slot_of(new) >= 0).any() or len(np.unique(new)) != len(new):
+            return False
+        at = self._overflow_slots(len(new))
+        self.record[at], self.leaves[at], self.due[at] = rows, leaves, NO_DUE
+        self.state[at], self.ack_token[at] = SENT, 0
+        ids, slots = np.concatenate((self._agent_ids, new)), np.concatenate((self._agent_slots, at))
+        order = np.argsort(ids, kind="stable")
+        self._agent_ids, self._agent_slots = ids[order], slots[order]
+        return True
+
+    def _agent_slot_of(self, oids: np.ndarray) -> np.ndarray:
+        """The slot of each agent's order, -1 for one not there."""
+        ids = self._agent_ids
+        if not len(ids):
+            return np.full(len(oids), -1, np.int64)
+        at = np.minimum(np.searchsorted(ids, oids), len(ids) - 1)
+        return np.where(ids[at] == oids, self._agent_slots[at], -1)
+
+    def _far_slot_of(self, oids: np.ndarray) -> np.ndarray:
+        """The slot of each id outside the window: an old open order's, or an agent's; -1."""
+        found = self._old_slot_of(oids)
+        missing = found < 0
+        if missing.any() and len(self._agent_ids):
+            found[missing] = self._agent_slot_of(oids[missing])
+        return found
+
     # -- finding ------------------------------------------------------------------------------
 
     def _old_slot_of(self, oids: np.ndarray) -> np.ndarray:
@@ -241,7 +280,7 @@ class OrderWindow:
         outside = (oids < self.lo) | (oids >= self.hi)
         if not outside.any():
             return slots
-        old = self._old_slot_of(oids[outside])
+        old = self._far_slot_of(oids[outside])
         if (old < 0).any():
             return None
         slots[outside] = old
@@ -251,7 +290,7 @@ class OrderWindow:
         """The slot of one order id, or None."""
         if self.lo <= oid < self.hi:
             return oid & _MASK
-        slot = int(self._old_slot_of(np.array([oid], np.int64))[0])
+        slot = int(self._far_slot_of(np.array([oid], np.int64))[0])
         return None if slot < 0 else slot
 
     def repeats(self, slots: np.ndarray) -> bool:
@@ -268,7 +307,7 @@ class OrderWindow:
         inside = (ids >= self.lo) & (ids < self.hi)
         at = np.where(inside, ids & _MASK, -1)
         if not inside.all():
-            at[~inside] = self._old_slot_of(ids[~inside])
+            at[~inside] = self._far_slot_of(ids[~inside])
         known = at >= 0
         found, at = ids[known].tolist(), at[known]
         slots = at.tolist()
@@ -301,8 +340,9 @@ class OrderWindow:
         old = self.state[self._old_slots] != FREE
         window = np.arange(self.lo, self.hi, dtype=np.int64)
         live = np.flatnonzero(self.state[window & _MASK])
-        ids = np.concatenate((self._old_ids[old], window[live]))
-        return ids, np.concatenate((self._old_slots[old], window[live] & _MASK))
+        agents = self.state[self._agent_slots] != FREE  # ids above every other
+        ids = np.concatenate((self._old_ids[old], window[live], self._agent_ids[agents]))
+        return ids, np.concatenate((self._old_slots[old], window[live] & _MASK, self._agent_slots[agents]))
 
     def open_of(self, sym_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
         """``open_slots`` of the orders and cancels of these wire symbols only (chosen with

@@ -31,6 +31,8 @@ wire each is padded to 7 integers)::
                                                         enters the book now
     (Event.SHOWN, oid, leaves, visible, stamp, price)   an iceberg shows ``visible`` of its
                                                         ``leaves`` at the back of its level
+    (Event.AGENT_ORDER, oid, account, packed, price, qty, target or stamp)
+                                                        an agent's order (``agents.py``)
 
 A *stamp* orders entries within a price level: ``oid << STAMP_SHIFT`` for an order resting as
 it arrived; ``(m << STAMP_SHIFT) + k`` for the k-th entry put at the back of its level while
@@ -101,6 +103,7 @@ class Event(enum.IntEnum):
     AMENDED = 6
     TRIGGERED = 7
     SHOWN = 8
+    AGENT_ORDER = 9  # an order an agent made in the broker, before its own events (agents.py)
 
 
 STAMP_SHIFT = 20  # see the module docstring: a stamp is (message id << STAMP_SHIFT) + k

@@ -1,8 +1,9 @@
-"""The ids of orders from outside the flow (yours, agents' later), apart from the flow's.
+"""The ids of orders from outside the flow (yours, agents'), apart from the flow's.
 
 The flow's ids count from 1; each outside source has a range of its own far above them
-(you: 2**40 + n, agents: 2**42 + n, n = 1, 2, ...), so an id says whose order it is. Where
-such an order stands in time among the flow's is its *anchor* (``outside_orders.py``).
+(you: 2**40 + n, n = 1, 2, ...; agents: 2**42 + trigger * 256 + slot, ``agents.py``), so an
+id says whose order it is. Where one of yours stands in time among the flow's is its *anchor*
+(``outside_orders.py``); an agent's stands right behind its trigger.
 
 Stdlib only: brokers import it (their tape always records your orders).
 """

@@ -47,14 +47,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from simulator.agents import AGENT_BASE, AGENT_ORDER
 from simulator.fills_digest import FillsDigest
 from simulator.journal_expand import expanded_copy
 from simulator.journal_file import JournalError, open_journal, partial_reason, read_run_value, report_at
-from simulator.kill_switch import placed_after
+from simulator.kill_switch import Kill, placed_after
 from simulator.order_types import stp_index
 from simulator.orders import Event, OrderType, RejectReason, TimeInForce
 from simulator.outside_ids import OUTSIDE_BASE
 from simulator.processes import STOP_SIGNALS
+from simulator.replay_agents import AgentReplay
 from simulator.replay_check import MISSING, Symbol, Verdict, flat
 from simulator.risk import BANK_REASONS
 from simulator.stp_book import new_book
@@ -73,13 +75,17 @@ _SQL_CHECK_STEPS = 100_000  # SQLite steps between two looks, inside one long st
 
 _COLUMNS = "id, symbol, seq, account, side, type, tif, price, qty, target"
 _ORDERS_SQL = f"SELECT {_COLUMNS} FROM orders WHERE id <= {OUTSIDE_BASE} ORDER BY id"
-_OUTSIDE_SQL = f"SELECT {_COLUMNS} FROM orders WHERE id > {OUTSIDE_BASE} ORDER BY symbol, seq"
-_OUTSIDE_RESULTS_SQL = f"SELECT order_id, event, detail FROM results WHERE order_id > {OUTSIDE_BASE}"
+_YOURS = f"> {OUTSIDE_BASE} AND id <= {AGENT_BASE}"  # agents' orders are made again (replay_agents)
+_OUTSIDE_SQL = f"SELECT {_COLUMNS} FROM orders WHERE id {_YOURS} ORDER BY symbol, seq"
+_OUTSIDE_RESULTS_SQL = (
+    f"SELECT order_id, event, detail FROM results WHERE order_id {_YOURS.replace('id', 'order_id')}"
+)
 _FILLS_SQL = "SELECT match_seq, buy_id, sell_id, price, qty FROM fills WHERE symbol = ? ORDER BY match_seq"
 _RESULTS_SQL = (
     f"SELECT order_id, event, detail FROM results WHERE order_id <= {OUTSIDE_BASE} ORDER BY order_id, event"
 )
 _SYMBOL_SQL = "SELECT symbol FROM orders WHERE id = ?"
+_KILLS_SQL = "SELECT account, flow_upto, you_upto, released FROM kills ORDER BY seq"
 
 
 class ReplayInterrupted(Exception):
@@ -140,6 +146,9 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
         row = next(results, None)
         # results a later order makes (of a cancel, STP, a trigger): (id, event) -> detail
         later: dict[tuple[int, str], object] = {}
+        agents = AgentReplay(con, config)
+        later.update(agents.expected)  # the agents' results: made by the orders they react to
+        desks: dict[object, Any] = {}
         stp = stp_index(config.get("stp") if isinstance(config, dict) else None)  # the run's --stp
         types, tifs, names = _TYPE_CODES, _TIF_CODES, _EVENT_NAMES
         results_got = 0
@@ -151,7 +160,7 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
         for order in con.execute(_OUTSIDE_SQL):
             outside.setdefault(order[1], deque()).append(order)
         # the kill switch: each use applies to a book just before its first order placed after
-        kills = list(con.execute("SELECT account, flow_upto, you_upto FROM kills ORDER BY seq"))
+        kills = [Kill(f, y, a, bool(r)) for a, f, y, r in con.execute(_KILLS_SQL)]
         outside_results: dict[int, dict] = {}
         for oid, name, detail in con.execute(_OUTSIDE_RESULTS_SQL):
             outside_results.setdefault(oid, {})[name] = detail
@@ -166,12 +175,12 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
                 trades = symbol in known if known is not None else _looks_like_ticker(symbol)
                 s = syms[symbol] = Symbol(
                     str(symbol),
-                    new_book(str(symbol), 0, stp) if trades else None,
+                    new_book(str(symbol), max(digest_syms.get(symbol, 0), 0), stp) if trades else None,
                     iter(con.execute(_FILLS_SQL, (symbol,))),
                     digest_syms.get(symbol, -1),
                 )
             while s.kills < len(kills) and placed_after(oid, kills[s.kills]):
-                kill(s, *kills[s.kills])
+                kill(s, kills[s.kills])
             s.seq += 1
             if seq != s.seq:
                 v.differ(f"{s.name} order {oid}: arrival seq {seq}, but by its id arrival {s.seq}")
@@ -192,16 +201,27 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
             else:  # what no int64 wire record carries: the book's own checks say MALFORMED
                 code, tcode = types.get(otype, -1), tifs.get(tif, -1)
                 out = flat(book.submit(oid, account, side, code, tcode, price, qty, target or 0))
+            if book is not None and not (mine and mine.get("REJECT") in BANK_REASONS):
+                desk = desks[symbol] if symbol in desks else desks.setdefault(symbol, agents.desk(book))
+                if desk is not None:  # the agents react to it, as they did beside its broker's book
+                    desk.react(oid, out, 0, book.submit_into, book.cancel_into)
 
             compare(s, oid, mine)
 
-        def kill(s: Symbol, account: int, flow_upto: int, you_upto: int) -> None:
-            """The kill switch engaged: cancel what ``s``'s book holds of ``account``, as its
-            broker did on the CANCEL_ALL, and compare the CANCELLEDs with the journal's."""
+        def kill(s: Symbol, k: Kill) -> None:
+            """The kill switch engaged: cancel what ``s``'s book holds of its account and stop
+            its agents, as its broker did on the CANCEL_ALL, and compare the CANCELLEDs with
+            the journal's; or released: let its agents quote again."""
             s.kills += 1
-            if s.book is not None:
+            desk = desks.get(s.name)
+            if k.released:
+                if desk is not None:
+                    desk.release(k.account)
+            elif s.book is not None:
                 del out[:]
-                s.book.cancel_account_into(out, account, max(flow_upto, you_upto))
+                s.book.cancel_account_into(out, k.account, max(k.flow_upto, k.you_upto))
+                if desk is not None:
+                    desk.halt(k.account, out)
                 compare(s, None, None)
 
         def compare(s: Symbol, oid: int | None, mine: dict | None) -> None:
@@ -220,6 +240,9 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
                         v.fill(s, expected, fill)
                     continue
                 if kind == _SHOWN:  # not journalled as a result (journal_expand)
+                    continue
+                if kind == AGENT_ORDER:
+                    agents.check(s.name, a, b, c, d, e, f, v)
                     continue
                 results_got += 1
                 name = names[kind]
@@ -263,12 +286,14 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
                 feed(order, outside_results.pop(order[0], None))
         for s in syms.values():  # kill switches after a symbol's last order
             while s.kills < len(kills):
-                kill(s, *kills[s.kills])
+                kill(s, kills[s.kills])
         for oid, mine in outside_results.items():  # results of no journalled order of yours
             for name, detail in mine.items():
                 v.extra(None, oid, name, detail)
         if row is not None:
             v.extra(None, row[0], row[1], row[2])
+        orders += agents.made
+        agents.leftover(v)
         if later:
             oid, name = min(later)
             v.extra(con.execute(_SYMBOL_SQL, (oid,)).fetchone()[0], oid, name, later[oid, name])

@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import IO, TYPE_CHECKING, TextIO
 
+from simulator.agent_report import agents_line
 from simulator.config import SimConfig
 from simulator.report_text import figure_lines
 from simulator.series import COLUMNS as SERIES_COLUMNS
@@ -140,6 +141,8 @@ def build_report(config: SimConfig, outcome: Outcome) -> dict:
         # your own orders (the dashboard's form, ``order`` over HTTP), counted apart; ``orders``
         # above counts them with the flow's
         "you": report_section(s.you, rec.lost_ids if rec else []),
+        # the agents' orders (agents.py), counted apart too
+        "agents": figures.get("agents") or {"count": 0, "placed": 0, "kinds": {}},
         "exit_code": outcome.exit_code,
         "machine": {
             "python": platform.python_version(),
@@ -271,6 +274,9 @@ def summary_text(report: dict) -> str:
             f"{you['filled_qty']:,} shares traded, P&L ${you['pnl'] / 100:,.2f} (account {you['account']}); "
             f"the flow placed {o['placed'] - you['placed']:,}"
         )
+    agents = report.get("agents") or {}
+    if agents.get("placed"):
+        lines.append(agents_line(agents))
     if report.get("started"):
         lines.insert(1, f"run      {report['started']} to {report['ended']} (UTC) on {report['host']}, "
                         f"transport {report['transport']}")  # fmt: skip

@@ -69,7 +69,7 @@ def book_states(ledger: Ledger, symbols: Iterable[str]) -> dict[str, tuple]:
     for oid, anchor, r, leaves, state in ledger.outside.open_orders(wanted):
         if state == ACKED:
             place(oid, anchor, r, leaves)
-    states = {}
+    states: dict[str, tuple] = {}
     for symbol, orders in resting.items():
         # (time key, order): bids by price falling, asks by price rising, then by arrival
         bids = sorted((o for o in orders if o[1][2] > 0), key=lambda o: (-o[1][3], o[0]))
@@ -80,4 +80,9 @@ def book_states(ledger: Ledger, symbols: Iterable[str]) -> dict[str, tuple]:
         book = tuple(o for _key, o in bids + asks)
         last = trade[5] if trade else None
         states[symbol] = (book, trade[2] if trade else 0, last, max_oid, tuple(held[symbol]))
+    if ledger.agents.count:  # each agent's position in each symbol: its inventory (agents.py)
+        accounts = np.arange(ledger.agents.count, dtype=np.int64) + ledger.agents.first_account
+        for symbol in states:
+            held_now = ledger.positions_held.at(np.full(len(accounts), ids[symbol], np.int64), accounts)
+            states[symbol] += (tuple(zip(accounts.tolist(), held_now.tolist())),)
     return states

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator.agent_report import agent_figures
 from simulator.outside_ids import YOU
 from simulator.rejects import reasons_by_name
 from simulator.risk import refusal_counts
@@ -84,6 +85,7 @@ def run_figures(bank: Any, series: Series) -> dict[str, Any]:
             "kill_switch": [{"t_s": round(t, 3), "action": a, "account": n} for t, a, n in bank.kill_log],
         },
         "order_types": order_type_figures(bank),
+        "agents": agent_figures(led),
     }
 
 

@@ -32,8 +32,8 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from simulator import agent_flags, processes
 from simulator import messages as msg
-from simulator import processes
 from simulator.bank import Bank, StopRequest
 from simulator.bus import ORDER, drive, new_bus
 from simulator.config import SimConfig
@@ -69,6 +69,9 @@ def broker_specs(config: SimConfig, routing: Routing) -> list[msg.BrokerSpec]:
             symbol_ids=routing.symbol_ids(i),
             log_level=logging.getLevelName(config.log_level),
             stp=STP_MODES.index(config.stp),
+            agents=agent_flags.params(config, config.accounts + 1)
+            if agent_flags.any_agents(config)
+            else None,
         )
         for i, shard in enumerate(routing.shards)
     ]

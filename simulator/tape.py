@@ -39,9 +39,11 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from simulator.orders import Event, OrderType
-from simulator.outside_ids import OUTSIDE_BASE
+from simulator.outside_ids import AGENT, OUTSIDE_BASE, SOURCES
 from simulator.stats import TapeEvent
 from simulator.wire import EVENT_WIDTH
+
+_AGENTS = SOURCES[AGENT]  # ids above it are agents' (agents.py)
 
 EYE_ORDERS_PER_S = 8.0  # orders a second a person can follow on a tape, each with its events
 EYE_BURST = 8.0  # orders taken at once after a quiet spell (a step, a slow run)
@@ -152,6 +154,48 @@ def tape_events(
     return out
 
 
+class Taps:
+    """Which books a broker's tape wraps: their entry points in the broker's routing tables
+    (``submits``, ``cancels``: sym -> the function its orders go to), and the recorder."""
+
+    def __init__(self, submits: dict, cancels: dict) -> None:
+        self.submits, self.cancels = submits, cancels
+        self.recorder: TapeRecorder | None = None
+        self.budget: float | None = None  # orders/s of the all-symbols tape (None: off)
+        self._taped: list[Any] = []  # the books wrapped
+
+    def unwrap(self) -> None:
+        """Every book's own entry points again; no recorder."""
+        for book in self._taped:
+            self.submits[book.sym_id] = book.submit_into
+            self.cancels[book.sym_id] = book.cancel_into
+        self._taped, self.recorder, self.budget = [], None, None
+
+    def wrap(self, books: list[Any], budget: float | None) -> None:
+        """Record ``books`` (after ``unwrap``): at the eye's rate, or under ``budget`` orders a
+        second in all (the all-symbols tape, which also takes the books opened later)."""
+        if not books and budget is None:
+            return
+        rate, burst = (
+            (EYE_ORDERS_PER_S, EYE_BURST) if budget is None else (budget, max(1.0, min(budget, EYE_BURST)))
+        )
+        self.recorder, self.budget = TapeRecorder(rate, burst), budget
+        for book in books:
+            self._wrap(book)
+
+    def opened(self, book: Any) -> None:
+        """A book just opened: taped too when the tape is of every book."""
+        if self.budget is not None:
+            self._wrap(book)
+
+    def _wrap(self, book: Any) -> None:
+        assert self.recorder is not None
+        self.submits[book.sym_id], self.cancels[book.sym_id] = self.recorder.wrap(
+            book.sym_id, book.submit_into, book.cancel_into
+        )
+        self._taped.append(book)
+
+
 class TapeMerge:
     """The all-symbols tape's records from every broker, given out in placement order."""
 
@@ -188,7 +232,9 @@ class TapeMerge:
 def _names_outside(out: list, start: int) -> bool:
     """Whether the events an order just made name an order from outside the flow (yours):
     ids that high are no price, quantity or flow id, so the largest number tells."""
-    return len(out) > start and max(out[start:]) > OUTSIDE_BASE
+    if len(out) <= start or max(out[start:]) <= OUTSIDE_BASE:
+        return False
+    return any(OUTSIDE_BASE < x <= _AGENTS for x in out[start:])  # agents' are too many: rate-limited
 
 
 def _records(flat: Sequence[int]) -> Iterator[Sequence[int]]:

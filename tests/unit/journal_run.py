@@ -106,7 +106,7 @@ class Run:
         upto = self.flow.next_oid - 1
         assert upto == self.orders[-1][0]
         self.kills.append((account, upto, 0))
-        self.journal.record_kill(account, upto, 0)
+        self.journal.record_kill(upto, 0, account)
         for i, broker in enumerate(self.brokers.brokers):
             flat: list[int] = []
             broker.cancel_all(account, upto, flat)

@@ -244,7 +244,7 @@ def test_an_unreadable_config_file_is_one_line(tmp_path, capsys):
 
 def test_an_unknown_preset_names_the_ones_there_are(capsys):
     err = usage_error(capsys, ["--preset", "turbo"])
-    there = "chaos, classroom, loadtest, soak"
+    there = "chaos, classroom, loadtest, market, soak"
     assert err == f"simulate.py: error: argument --preset: no preset 'turbo' (there are {there})"
 
 

@@ -1,0 +1,355 @@
+"""Agents that trade beside the seeded flow: market makers, momentum and mean-reversion takers.
+
+An agent reacts to one symbol's book and runs in that book's broker, driven only by the book's
+events in order: after each order of the inbox (the flow's, or yours) the book has handled, its
+``Desk`` lets every agent look at the book and place orders, which the book handles at once,
+before the next inbox order. Agents never react to each other's orders. So what they do is a
+function of the orders the book saw, never of batches, timing or how many brokers there are.
+
+The rule that keeps it so across a broker restart: an agent's state is only what the bank can
+give back exactly. A market maker's quotes are its resting orders (in the restored book), its
+inventory its account's position in the symbol (``BookState.agents``); a taker looks at how the
+last trade price moved since the desk's previous look (the book's restored last price). A desk
+looks again only when a trade happened since its last look (the book's match number moved),
+so a restored desk is where its predecessor was. A draw (whether a taker acts) is a hash of
+(seed, symbol, agent, trigger id), never a generator with state.
+
+Ids: the orders made while the book reacted to order ``t`` are ``AGENT_BASE + t * SLOTS + slot``,
+the slot fixed per agent and purpose (``slot_of``), so no counter needs restoring and no two
+collide; triggers are flow ids (< 2**40) or yours (< 2**41), so ids stay below 2**50. Each such
+order's priority stamp is the trigger's (``order_types.next_stamp``), which keeps stamps in an
+int64 and sorts agents' orders right behind the order that caused them.
+
+The broker reports each agent order to the bank as an AGENT_ORDER event (kind 9) before the
+order's own events: ``(9, oid, account, sym << 10 | otype << 6 | tif << 3 | side + 1, price,
+qty, target or stamp)``. Pure model: stdlib only, no clock, no process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from simulator import order_types
+from simulator.outside_ids import AGENT, SOURCES
+
+AGENT_BASE = SOURCES[AGENT]
+SLOTS = 256  # agent orders one trigger can make: the slots below
+MAKER_SLOTS = 4  # a maker's: cancel bid, cancel ask, new bid, new ask
+MOST_MAKERS = 32  # slots 0..127
+MOST_TAKERS = 32  # of each kind: momentum 128..159, mean reversion 160..191
+MOMENTUM_SLOT, REVERSION_SLOT = 128, 160
+AGENT_ORDER = 9  # orders.Event.AGENT_ORDER, as a plain int for the hot path
+KINDS = ("market_maker", "momentum", "mean_reversion")
+_MASK64 = (1 << 64) - 1
+_BUY, _SELL, _LIMIT, _MARKET, _CANCEL, _DAY, _IOC = 1, -1, 0, 1, 2, 0, 1
+
+
+@dataclass(frozen=True, slots=True)
+class AgentParams:
+    """How many agents of each kind, their first account, and their few parameters."""
+
+    makers: int = 0
+    momentum: int = 0
+    mean_reversion: int = 0
+    first_account: int = 0  # makers, then momentum, then mean reversion, one account each
+    seed: int = 0
+    spread: int = 4  # ticks between a maker's bid and ask (maker i: 2 * (i % 3) more)
+    quote_size: int = 100  # shares per quote
+    max_inventory: int = 1000  # a maker quotes no side that would take it past this
+    skew: int = 1  # ticks both quotes move against each quote_size of inventory
+    refresh: int = 3  # a quote this many ticks off where it should be is replaced
+    taker_size: int = 100  # shares per taker order (a MARKET IOC)
+    move: int = 2  # ticks the last price must move between two looks to make a taker act
+    take_pct: int = 50  # chance in percent that a taker acts when it may
+
+    @property
+    def count(self) -> int:
+        return self.makers + self.momentum + self.mean_reversion
+
+    def kind_index(self, accounts):  # a numpy array of agents' accounts
+        """The index in KINDS of each agent account's kind (3: no agent's)."""
+        i = accounts - self.first_account
+        out = (i >= self.makers) * 1 + (i >= self.makers + self.momentum)
+        return out + 3 * ((i < 0) | (i >= self.count))
+
+    def kind_of(self, account: int) -> str | None:
+        """The kind of agent whose account this is, or None for a client's."""
+        i = account - self.first_account
+        if not 0 <= i < self.count:
+            return None
+        return KINDS[0] if i < self.makers else KINDS[1] if i < self.makers + self.momentum else KINDS[2]
+
+
+def agent_oid(trigger: int, slot: int) -> int:
+    return AGENT_BASE + trigger * SLOTS + slot
+
+
+def trigger_of(oid: int) -> int:
+    """The order whose handling made agent order ``oid``."""
+    return (oid - AGENT_BASE) // SLOTS
+
+
+def slot_of(oid: int) -> int:
+    return (oid - AGENT_BASE) % SLOTS
+
+
+def pack_kind(sym: int, side: int, otype: int, tif: int) -> int:
+    return sym << 10 | otype << 6 | tif << 3 | (side + 1)
+
+
+def unpack_kind(packed: int) -> tuple[int, int, int, int]:
+    """(sym, side, otype, tif) of an AGENT_ORDER event's packed field."""
+    return packed >> 10, (packed & 7) - 1, (packed >> 6) & 15, (packed >> 3) & 7
+
+
+def draw(seed: int, sym: int, agent: int, trigger: int) -> int:
+    """A number in 0..99 that depends only on its arguments (splitmix64 of their mix)."""
+    z = (
+        seed * 0x9E3779B97F4A7C15 + sym * 0xBF58476D1CE4E5B9 + agent * 0x94D049BB133111EB + trigger
+    ) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return (z ^ (z >> 31)) % 100
+
+
+def maker_quotes(p: AgentParams, i: int, ref: int, inventory: int) -> tuple[int | None, int | None]:
+    """Where maker ``i`` wants its bid and ask around reference price ``ref`` (None: no quote
+    on that side, which would take its inventory past ``max_inventory``). A long maker quotes
+    lower (to sell), a short one higher: ``skew`` ticks per ``quote_size`` held."""
+    spread = p.spread + 2 * (i % 3)
+    shift = -(inventory * p.skew) // p.quote_size
+    bid = ref - spread // 2 + shift
+    ask = bid + spread
+    bid_ok = inventory + p.quote_size <= p.max_inventory and bid > 0
+    ask_ok = inventory - p.quote_size >= -p.max_inventory
+    return (bid if bid_ok else None), (ask if ask_ok else None)
+
+
+def reference(book) -> int | None:
+    """What makers quote around: the book's mid (rounded down) when both sides have orders,
+    else its last trade price (None before the first trade)."""
+    bid, ask = tops(book)
+    return (bid + ask) // 2 if bid and ask else book.last_price
+
+
+def tops(book) -> tuple[int, int]:
+    """The best bid and ask prices (0: that side is empty). Read off the book's sorted level
+    keys (a level goes when its last live order does): ``best_bid`` sums the level too."""
+    bids, asks = book._bid_keys, book._ask_keys
+    return (bids[-1] if bids else 0), (-asks[-1] if asks else 0)
+
+
+def needs_new(quote: list | None, want: int | None, p: AgentParams) -> bool:
+    """Whether a quote ([oid, price, leaves] or None) is to be replaced by one at ``want``:
+    it is missing (filled up), or ``refresh`` ticks or more off; or none is wanted."""
+    if want is None:
+        return quote is not None
+    return quote is None or abs(quote[1] - want) >= p.refresh
+
+
+_FAR = 1 << 62
+NOT_STEADY = (0, 0)  # a range of references no reference is in
+
+
+def steady(p: AgentParams, i: int, quotes: list, inventory: int) -> tuple[int, int]:
+    """The open range (lo, hi) of reference prices at which maker ``i``, holding ``inventory``
+    with ``quotes`` ([bid, ask], each [oid, price, leaves] or None), would replace neither quote
+    (``needs_new`` false on both sides of ``maker_quotes``): a desk skips the maker while the
+    reference stays inside. NOT_STEADY when no reference is sure to leave both alone."""
+    spread = p.spread + 2 * (i % 3)
+    shift = -(inventory * p.skew) // p.quote_size
+    lo, hi = -_FAR, _FAR
+    for side, allowed in enumerate(
+        (inventory + p.quote_size <= p.max_inventory, inventory - p.quote_size >= -p.max_inventory)
+    ):
+        quote = quotes[side]
+        if not allowed or quote is None:
+            if allowed or quote is not None:
+                return NOT_STEADY  # a quote to place, or one to cancel
+            continue
+        at = quote[1] + spread // 2 - shift - side * spread  # the reference that wants this price
+        lo, hi = max(lo, at - p.refresh), min(hi, at + p.refresh)
+        if side == 0:
+            lo = max(lo, spread // 2 - shift)  # a bid must stay above 0
+    return (lo, hi) if lo < hi else NOT_STEADY
+
+
+Submit = Callable[..., None]
+Cancel = Callable[..., None]
+
+
+class Desk:
+    """The agents of one book (see the module docstring); ``react`` after each inbox order."""
+
+    def __init__(self, params: AgentParams, book) -> None:
+        self.p = params
+        self.book = book
+        self.sym = book.sym_id
+        self.quotes: list[list] = [[None, None] for _ in range(params.makers)]  # [bid, ask] each
+        self.inventory = [0] * params.count  # shares held in this symbol, per agent
+        self.halted: set[int] = set()  # agents the kill switch stopped
+        self.steady = [NOT_STEADY] * params.makers  # each maker's references needing nothing
+        self.seen_seq = book.match_seq
+        self.seen_price = book.last_price
+        self.orders = 0
+
+    # -- the reaction --------------------------------------------------------------------------
+
+    def react(self, trigger: int, out: list, start: int, submit: Submit, cancel: Cancel) -> None:
+        """The book has handled order ``trigger``, whose events are ``out[start:]``: book the
+        fills of agents' orders, then let each agent act (makers first, then takers)."""
+        book = self.book
+        if book.match_seq == self.seen_seq:
+            return  # no trade since the last look: nothing an agent looks at has moved
+        self._fills(out, start)
+        ref = reference(book)
+        top = book._max_oid  # agents' ids are no flow ids: the book's UNKNOWN_ORDER test ignores them
+        mark = len(out)
+        p = self.p
+        if ref is not None:
+            ranges = self.steady
+            for i in range(p.makers):
+                lo, hi = ranges[i]
+                if lo < ref < hi or i in self.halted:
+                    continue  # (what _quote would decide: it would change nothing)
+                self._quote(i, ref, trigger, out, submit, cancel)
+                ranges[i] = steady(p, i, self.quotes[i], self.inventory[i])
+        last = book.last_price
+        move = last - self.seen_price if last is not None and self.seen_price is not None else 0
+        if abs(move) >= p.move:
+            for j in range(p.momentum + p.mean_reversion):
+                agent = p.makers + j
+                if agent in self.halted or draw(p.seed, self.sym, agent, trigger) >= p.take_pct:
+                    continue
+                side = (1 if move > 0 else -1) * (1 if j < p.momentum else -1)
+                slot = MOMENTUM_SLOT + j if j < p.momentum else REVERSION_SLOT + j - p.momentum
+                if abs(self.inventory[agent] + side * p.taker_size) <= p.max_inventory:
+                    oid = agent_oid(trigger, slot)
+                    account = p.first_account + agent
+                    out += (
+                        AGENT_ORDER,
+                        oid,
+                        account,
+                        pack_kind(self.sym, side, _MARKET, _IOC),
+                        0,
+                        p.taker_size,
+                        0,
+                    )
+                    submit(out, oid, account, side, _MARKET, _IOC, 0, p.taker_size, 0)
+                    self.orders += 1
+        book._max_oid = top
+        if len(out) > mark:
+            self._fills(out, mark)
+        self.seen_seq = book.match_seq
+        self.seen_price = book.last_price
+
+    def _quote(
+        self, i: int, ref: int | None, trigger: int, out: list, submit: Submit, cancel: Cancel
+    ) -> None:
+        if ref is None:
+            return
+        p, book = self.p, self.book
+        quotes = self.quotes[i]
+        wants = maker_quotes(p, i, ref, self.inventory[i])
+        account = p.first_account + i
+        for s, side in ((0, _BUY), (1, _SELL)):
+            quote, want = quotes[s], wants[s]
+            if not needs_new(quote, want, p):
+                continue
+            if quote is not None:
+                oid = agent_oid(trigger, MAKER_SLOTS * i + s)
+                out += (AGENT_ORDER, oid, account, pack_kind(self.sym, 0, _CANCEL, _DAY), 0, 0, quote[0])
+                cancel(out, oid, quote[0], 0, 0)
+                quotes[s] = None
+                self.orders += 1
+            if want is None:
+                continue
+            # never take liquidity: a quote stays a tick behind the other side's best
+            bid, ask = tops(book)
+            if side == _BUY and ask:
+                want = min(want, ask - 1)
+            elif side == _SELL and bid:
+                want = max(want, bid + 1)
+            if want <= 0:
+                continue
+            oid = agent_oid(trigger, MAKER_SLOTS * i + 2 + s)
+            stamp = order_types.next_stamp(book, trigger)
+            out += (
+                AGENT_ORDER,
+                oid,
+                account,
+                pack_kind(self.sym, side, _LIMIT, _DAY),
+                want,
+                p.quote_size,
+                stamp,
+            )
+            submit(out, oid, account, side, _LIMIT, _DAY, want, p.quote_size, 0)
+            quotes[s] = [oid, want, p.quote_size]
+            self.orders += 1
+
+    def _fills(self, out: list, start: int) -> None:
+        """Book the trades in ``out[start:]`` that name an agent's order: inventory, quotes."""
+        for k in range(start, len(out), 7):
+            if out[k] != 3:
+                continue
+            qty = out[k + 6]
+            for oid, sign in ((out[k + 3], 1), (out[k + 4], -1)):
+                if oid > AGENT_BASE:
+                    self._filled(oid, sign * qty)
+
+    def _filled(self, oid: int, delta: int) -> None:
+        slot = slot_of(oid)
+        if slot < MOMENTUM_SLOT:
+            agent = slot // MAKER_SLOTS
+            self.steady[agent] = NOT_STEADY  # its inventory moved: look again
+            quote = self.quotes[agent][0 if delta > 0 else 1]
+            if quote is not None and quote[0] == oid:
+                quote[2] -= abs(delta)
+                if quote[2] <= 0:
+                    self.quotes[agent][0 if delta > 0 else 1] = None
+        elif slot < REVERSION_SLOT:
+            agent = self.p.makers + slot - MOMENTUM_SLOT
+        else:
+            agent = self.p.makers + self.p.momentum + slot - REVERSION_SLOT
+        self.inventory[agent] += delta
+
+    # -- kill switch and restart -----------------------------------------------------------------
+
+    def halt(self, account: int, out: list) -> int:
+        """The kill switch on ``account`` (-1: every account): its agents stop, and their
+        resting quotes are cancelled (CANCELLED records to ``out``); how many."""
+        hit = [a for a in range(self.p.count) if account in (-1, self.p.first_account + a)]
+        n = 0
+        for a in hit:
+            self.halted.add(a)
+            n += self.book.cancel_account_into(out, self.p.first_account + a, 1 << 62)
+            if a < self.p.makers:
+                self.quotes[a] = [None, None]
+        return n
+
+    def release(self, account: int) -> None:
+        """Let the agents of ``account`` (-1: all) act again, from the next trade on."""
+        self.halted = {a for a in self.halted if account not in (-1, self.p.first_account + a)}
+        self.steady = [NOT_STEADY] * self.p.makers
+
+    def restore(self, positions: Iterable[Sequence[int]], max_oid: int) -> None:
+        """The state a restarted broker's desk had: quotes from the restored book's resting
+        orders, inventory from the bank's (account, position); the book's highest id seen is
+        ``max_oid`` or an order's it holds, agents' orders left out, as in the original."""
+        p, book = self.p, self.book
+        resting = book.resting()
+        held = [s[0] for s in order_types.held_stops(book)]
+        book._max_oid = max([max_oid, *held, *(o[0] for o in resting if o[0] < AGENT_BASE)])
+        self.quotes = [[None, None] for _ in range(p.makers)]
+        for oid, account, side, price, leaves, *_ in resting:
+            i = account - p.first_account
+            if oid > AGENT_BASE and 0 <= i < p.makers:
+                self.quotes[i][0 if side == _BUY else 1] = [oid, price, leaves]
+        self.inventory = [0] * p.count
+        for account, position in positions:
+            if 0 <= account - p.first_account < p.count:
+                self.inventory[account - p.first_account] = position
+        self.steady = [steady(p, i, self.quotes[i], self.inventory[i]) for i in range(p.makers)]
+        self.seen_seq = self.book.match_seq
+        self.seen_price = self.book.last_price

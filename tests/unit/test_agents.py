@@ -1,0 +1,223 @@
+"""The agents beside a book (simulator.agents): quotes, skew, refresh, the draw, ids, and the
+rule that keeps them a function of the book's orders: a desk restored from what the bank knows
+(the book's state and the agents' positions) goes on exactly as the original."""
+
+from __future__ import annotations
+
+import copy
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator import agents as ag
+from simulator.agents import AGENT_BASE, AGENT_ORDER, AgentParams, Desk
+from simulator.order_types import next_stamp
+from simulator.orders import STAMP_SHIFT
+from simulator.stp_book import new_book
+
+BUY, SELL = 1, -1
+P = AgentParams(makers=3, momentum=2, mean_reversion=2, first_account=10, seed=7, move=1)
+
+
+def feed(book, desk, oid, op) -> list:
+    """One inbox order (or cancel) and the desk's reaction: the flat events."""
+    out: list = []
+    if op[0] == "cancel":
+        book.cancel_into(out, oid, op[1])
+    else:
+        _, account, side, otype, tif, price, qty = op
+        book.submit_into(out, oid, account, side, otype, tif, price, qty, 0)
+    desk.react(oid, out, 0, book.submit_into, book.cancel_into)
+    return out
+
+
+def records(out: list) -> list[tuple]:
+    return [tuple(out[i : i + 7]) for i in range(0, len(out), 7)]
+
+
+def test_a_maker_quotes_around_the_reference_and_skews_against_its_inventory():
+    p = AgentParams(makers=1, spread=4, quote_size=100, skew=1, max_inventory=1000)
+    assert ag.maker_quotes(p, 0, 1000, 0) == (998, 1002)
+    assert ag.maker_quotes(p, 0, 1000, 300) == (995, 999)  # long: lower, to sell
+    assert ag.maker_quotes(p, 0, 1000, -300) == (1001, 1005)  # short: higher, to buy
+    assert ag.maker_quotes(p, 1, 1000, 0) == (997, 1003)  # maker 1 quotes 2 ticks wider
+    assert ag.maker_quotes(p, 0, 1000, 950) == (None, 992)  # a bid would pass the limit
+    assert ag.maker_quotes(p, 0, 1000, -950)[1] is None
+
+
+def test_a_quote_is_replaced_when_missing_filled_into_or_refresh_ticks_off():
+    p = AgentParams(makers=1, quote_size=100, refresh=2)
+    assert ag.needs_new(None, 1000, p)
+    assert not ag.needs_new([1, 1000, 100], 1001, p)
+    assert ag.needs_new([1, 1000, 100], 1002, p)
+    assert not ag.needs_new([1, 1000, 60], 1000, p)  # partly filled: it stays until filled up
+    assert ag.needs_new([1, 1000, 100], None, p)  # no quote wanted there any more
+    assert not ag.needs_new(None, None, p)
+
+
+def test_the_draw_is_a_function_of_its_key_and_spreads_over_0_to_99():
+    assert ag.draw(7, 3, 1, 12345) == ag.draw(7, 3, 1, 12345)
+    values = [ag.draw(7, 3, 1, t) for t in range(2000)]
+    assert min(values) == 0 and max(values) == 99
+    assert 900 < sum(v < 50 for v in values) < 1100
+    assert values != [ag.draw(8, 3, 1, t) for t in range(2000)]
+
+
+def test_agent_ids_never_collide_stay_in_int64_and_stamp_as_their_trigger():
+    yours = (1 << 40) + 10**9
+    ids = {ag.agent_oid(t, s) for t in (1, 2, 10**12, yours) for s in range(ag.SLOTS)}
+    assert len(ids) == 4 * ag.SLOTS and min(ids) > AGENT_BASE
+    top = ag.agent_oid(1 << 41, ag.SLOTS - 1)
+    assert top < 1 << 50 and ((1 << 41) << STAMP_SHIFT) < 1 << 63  # stamps take the trigger's id
+    assert ag.trigger_of(ag.agent_oid(yours, 77)) == yours and ag.slot_of(ag.agent_oid(yours, 77)) == 77
+    book = new_book("ACME")
+    assert next_stamp(book, ag.agent_oid(yours, 5)) >> STAMP_SHIFT == yours
+    assert next_stamp(book, ag.agent_oid(yours, 6)) == (yours << STAMP_SHIFT) + 2  # one count per trigger
+    assert ag.unpack_kind(ag.pack_kind(99_999, SELL, 2, 1)) == (99_999, SELL, 2, 1)
+
+
+def test_makers_quote_after_a_trade_never_cross_and_learn_their_fills():
+    book = new_book("ACME", 0)
+    desk = Desk(AgentParams(makers=2, first_account=10, spread=4), book)
+    assert feed(book, desk, 1, ("order", 1, SELL, 0, 0, 1000, 100)) == [1, 1, 0, 0, 0, 0, 0]  # no trade yet
+    out = feed(book, desk, 2, ("order", 2, BUY, 1, 1, 0, 50))  # a trade at 1000: the makers quote
+    made = [r for r in records(out) if r[0] == AGENT_ORDER]
+    assert [(r[2], r[4]) for r in made] == [(10, 998), (10, 1002), (11, 997), (11, 1003)]
+    assert book.best_bid()[0] == 998 and book.best_ask()[0] == 1000  # the flow's rest is still best
+    out = feed(book, desk, 3, ("order", 3, SELL, 1, 1, 0, 150))  # sells into the makers' bids
+    assert desk.inventory[:2] == [100, 50]
+    assert all(r[0] != AGENT_ORDER or r[1] > AGENT_BASE for r in records(out))
+
+
+def test_the_kill_switch_halts_an_agent_and_cancels_its_quotes_until_released():
+    book = new_book("ACME", 0)
+    desk = Desk(AgentParams(makers=1, first_account=10), book)
+    feed(book, desk, 1, ("order", 1, SELL, 0, 0, 1000, 100))
+    feed(book, desk, 2, ("order", 2, BUY, 1, 1, 0, 50))
+    assert {r[1] for r in book.resting()} == {1, 10}
+    out: list = []
+    assert desk.halt(10, out) == 2 and {r[1] for r in book.resting()} == {1}
+    feed(book, desk, 3, ("order", 3, BUY, 1, 1, 0, 10))  # a trade: a halted maker stays away
+    assert {r[1] for r in book.resting()} == {1}
+    desk.release(-1)
+    feed(book, desk, 4, ("order", 4, BUY, 1, 1, 0, 10))
+    assert 10 in {r[1] for r in book.resting()}
+
+
+flow_op = st.tuples(
+    st.just("order"),
+    st.integers(1, 3),
+    st.sampled_from([BUY, SELL]),
+    st.sampled_from([0, 0, 1]),  # LIMIT, LIMIT, MARKET
+    st.sampled_from([0, 0, 1]),  # DAY, DAY, IOC
+    st.integers(990, 1010),
+    st.integers(1, 300),
+)
+ops = st.lists(
+    st.one_of(flow_op, flow_op, flow_op, st.tuples(st.just("cancel"), st.integers(1, 80))), max_size=80
+)
+
+
+def run(ops_list, book, desk, first=1, seen=None):
+    seen = {} if seen is None else seen  # every order: [account, qty, filled, ended]
+    outs = []
+    for oid, op in enumerate(ops_list, start=first):
+        if op[0] == "order":
+            seen[oid] = [op[1], op[6], 0, 0]
+        out = feed(book, desk, oid, op)
+        outs.append(out)
+        for r in records(out):
+            if r[0] == AGENT_ORDER and ag.unpack_kind(r[3])[2] != 2:
+                seen[r[1]] = [r[2], r[5], 0, 0]
+            elif r[0] == 3:
+                for o in (r[3], r[4]):
+                    seen[o][2] += r[6]
+            elif r[0] == 4:
+                seen[r[1]][3] += r[2]
+            elif r[0] == 6:  # a maker's amend moved its quote and topped it up
+                seen[r[2]][1] += r[5]
+        bid, ask = book.best_bid(), book.best_ask()
+        assert bid is None or ask is None or bid[0] < ask[0]  # never crossed
+    return outs, seen
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops)
+def test_with_agents_a_book_is_never_crossed_never_overfilled_and_conserves_quantity(script):
+    book = new_book("ACME", 0)
+    _outs, seen = run(script, book, Desk(P, book))
+    left = {r[0]: r[4] for r in book.resting()}
+    for oid, (_account, qty, filled, ended) in seen.items():
+        assert filled <= qty and qty == filled + ended + left.get(oid, 0), oid
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops, ops)
+def test_a_desk_restored_from_the_book_and_the_positions_goes_on_as_the_original(before, after):
+    original = new_book("ACME", 0)
+    desk = Desk(P, original)
+    _outs, seen = run(before, original, desk)
+    positions: dict[int, int] = {}  # what the bank books: each agent account's position
+    for r in (r for out in _outs for r in records(out)):
+        if r[0] == 3:
+            for o, sign in ((r[3], 1), (r[4], -1)):
+                positions[seen[o][0]] = positions.get(seen[o][0], 0) + sign * r[6]
+    restored = new_book("ACME", 0)
+    top = max((i for i, op in enumerate(before, 1) if op[0] == "order"), default=0)
+    resting, held = original.state()
+    restored.restore(
+        resting, held=held, match_seq=original.match_seq, last_price=original.last_price, max_oid=top
+    )
+    again = Desk(P, restored)
+    again.restore(sorted(positions.items()), top)
+    first = len(before) + 1
+    assert (
+        run(after, original, desk, first, copy.deepcopy(seen))[0]
+        == run(after, restored, again, first, seen)[0]
+    )
+
+
+def test_a_broker_cancel_all_halts_agents_whatever_their_ids_and_upto_minus_1_releases_them():
+    from simulator import messages as msg
+    from simulator.broker import Broker
+
+    params = AgentParams(makers=1, first_account=10)
+    broker = Broker(msg.BrokerSpec(0, "b", ("ACME",), (0,), agents=params))
+    out: list = []
+    broker.handle_orders([1, 1, 0, SELL, 0, 0, 1000, 100, 0, 2, 2, 0, BUY, 1, 1, 0, 50, 0], out)
+    book = broker.books["ACME"]
+    assert {r[1] for r in book.resting()} == {1, 10}  # the maker quotes after the trade
+    out = []
+    broker.cancel_all(10, 2, out)  # its ids are far above 2: cancelled all the same
+    assert {r[1] for r in book.resting()} == {1} and [r[0] for r in records(out)] == [4, 4]
+    broker.handle_orders([3, 3, 0, BUY, 1, 1, 0, 10, 0], out := [])
+    assert {r[1] for r in book.resting()} == {1}  # halted: no new quotes
+    assert broker.cancel_all(10, -1, []) == 0  # the release cancels nothing
+    broker.handle_orders([4, 3, 0, BUY, 1, 1, 0, 10, 0], out := [])
+    assert 10 in {r[1] for r in book.resting()}
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.integers(0, 5),
+    st.integers(-1500, 1500),
+    st.one_of(st.none(), st.integers(1, 40)),
+    st.one_of(st.none(), st.integers(-3, 3)),
+    st.integers(-3, 3),
+    st.integers(1, 4),
+)
+def test_a_maker_is_skipped_only_where_it_would_replace_no_quote(i, inventory, bid, off, ref_off, refresh):
+    p = AgentParams(makers=6, spread=4, quote_size=100, skew=1, max_inventory=1000, refresh=refresh)
+    ask = None if off is None else (bid or 20) + p.spread + 2 * (i % 3) + off
+    quotes = [None if bid is None else [1, bid, 100], None if ask is None else [2, ask, 100]]
+    lo, hi = ag.steady(p, i, quotes, inventory)
+    for ref in range(lo + 1, hi) if hi - lo < 100 else ():
+        wants = ag.maker_quotes(p, i, ref, inventory)
+        assert not ag.needs_new(quotes[0], wants[0], p) and not ag.needs_new(quotes[1], wants[1], p)
+
+
+def test_a_maker_whose_quotes_are_where_they_should_be_is_steady_around_that_reference():
+    p = AgentParams(makers=1, spread=4, quote_size=100, refresh=3)
+    assert ag.steady(p, 0, [[1, 998, 100], [2, 1002, 100]], 0) == (997, 1003)
+    assert ag.steady(p, 0, [[1, 998, 100], None], 0) == ag.NOT_STEADY  # an ask to place
+    assert ag.steady(p, 0, [[1, 988, 100], [2, 992, 100]], 950) == ag.NOT_STEADY  # a bid to cancel
