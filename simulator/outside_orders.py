@@ -150,8 +150,10 @@ class OutsideOrders:
                 self._drop(oid)
 
     def note_reject(self, oid: int, reason: int) -> None:
-        """The ledger booked a REJECT of outside order ``oid`` (before ``settle``): its reason."""
-        self._rejected[oid] = reason
+        """The ledger booked a REJECT of ``oid`` (before ``settle``): its reason, if it is an
+        open outside order's (a flow order's is not kept)."""
+        if oid in self._open:
+            self._rejected[oid] = reason
 
     def _drop(self, oid: int) -> None:
         del self._open[oid], self._anchor[oid], self._filled[oid]
