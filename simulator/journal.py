@@ -53,18 +53,18 @@ from dataclasses import dataclass
 import numpy as np
 from cherrypy.process.plugins import SimplePlugin
 
-from simulator import processes, wire
+from simulator import processes
 from simulator.bus import ORDER, never_raises
 from simulator.journal_file import (
     EVENTS,
     INSERT_BATCH,
     KILL,
-    KILL_WIDTH,
     KIND_NAMES,
     ORDERS,
     RELEASE,
     RESTART,
     STOP,
+    WIDTHS,
     JournalError,
     check_path,
     create_journal,
@@ -81,7 +81,6 @@ DEFAULT_GROUP_RECORDS = 200_000  # about 12 MB: a commit that size takes ~20 ms
 DEFAULT_JOIN_TIMEOUT_S = 30.0
 _IDLE_POLL_S = 0.1  # how often an idle writer checks that the main thread still lives
 
-_WIDTH = {ORDERS: wire.ORDER_WIDTH, EVENTS: wire.EVENT_WIDTH, KILL: KILL_WIDTH, RELEASE: KILL_WIDTH}
 _END = -1  # the queue's sentinel: no more batches
 _SENTINEL = (_END, (), None, 0)
 
@@ -274,12 +273,10 @@ class Journal(SimplePlugin):
             self._put((EVENTS, events, broker_index, time.monotonic_ns()))
 
     def record_kill(self, flow_upto: int, you_upto: int, account: int, released: bool = False) -> None:
-        """Journal the kill switch engaged (or ``released``) for ``account`` (-1: all), between
-        the orders placed before it (the flow's up to ``flow_upto``, yours up to ``you_upto``)
-        and after it."""
+        """Journal a use of the kill switch in its place among the orders (``kill_switch.Kill``)."""
         if self.failed is None and not self._stopped:
-            record = np.array([[account, flow_upto, you_upto]], np.int64)
-            self._put((RELEASE if released else KILL, record, None, time.monotonic_ns()))
+            record, kind = np.array([[account, flow_upto, you_upto]], np.int64), RELEASE if released else KILL
+            self._put((kind, record, None, time.monotonic_ns()))
 
     def _put(self, item: tuple) -> None:
         q = self._queue
@@ -334,7 +331,7 @@ class Journal(SimplePlugin):
         kind, data, broker, t_ns, *count = item
         if kind == RESTART or kind == STOP:
             return (kind, broker, t_ns, count[0] if count else 0, None)
-        width = _WIDTH[kind]
+        width = WIDTHS[kind]
         shape = getattr(data, "shape", None)
         if not (
             isinstance(shape, tuple)

@@ -52,17 +52,17 @@ from dataclasses import dataclass
 from simulator import wire
 from simulator.agents import AGENT_ORDER, unpack_kind
 from simulator.journal_file import (
-    EVENTS,
     KILL,
-    KILL_WIDTH,
     KIND_NAMES,
     ORDERS,
     RELEASE,
+    WIDTHS,
     JournalError,
     open_journal,
     read_batches,
     read_run_value,
 )
+from simulator.kill_switch import Kill
 from simulator.orders import Event, OrderType, TimeInForce
 
 log = logging.getLogger("journal")
@@ -97,7 +97,6 @@ _CANCEL = int(OrderType.CANCEL)
 _ACK = int(Event.ACK)
 _UNKNOWN = wire.UNKNOWN_SYMBOL_NAME  # the name stored for a sym that is not the run's
 _GROUP_ROWS = 200_000  # rows inserted per executemany
-_WIDTHS = {ORDERS: wire.ORDER_WIDTH, EVENTS: wire.EVENT_WIDTH, KILL: KILL_WIDTH, RELEASE: KILL_WIDTH}
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +142,7 @@ def expand(
         batches = 0
         for _id, kind, broker, t_ns, _n, data in read_batches(source):
             batches += 1
-            width = _WIDTHS.get(kind)
+            width = WIDTHS.get(kind)
             if width is None:
                 continue  # a restart or stop mark
             records = decode(data, width)
@@ -190,6 +189,12 @@ def expanded_copy(
         con.close()
         raise
     return con
+
+
+def read_kills(con: sqlite3.Connection) -> list[Kill]:
+    """The ``kills`` table of expanded ``con``: each use of the kill switch, in order."""
+    rows = con.execute("SELECT account, flow_upto, you_upto, released FROM kills ORDER BY seq")
+    return [Kill(flow_upto, you_upto, account, bool(r)) for account, flow_upto, you_upto, r in rows]
 
 
 def _insert(con: sqlite3.Connection, orders: list, fills: list, results: list) -> None:
@@ -293,7 +298,7 @@ class TableRows:
 
     def bad_blob(self, kind: int, data: object) -> None:
         """A batch whose data is not whole int64 records: no row of it can be trusted."""
-        what, width = KIND_NAMES[kind], _WIDTHS[kind]
+        what, width = KIND_NAMES[kind], WIDTHS[kind]
         size = len(data) if isinstance(data, bytes) else 0
         if not self._bad_batches[what]:
             log.warning(

@@ -67,6 +67,8 @@ ORDERS, EVENTS, RESTART, STOP, KILL, RELEASE = 0, 1, 2, 3, 4, 5  # batches.kind
 KIND_NAMES = {ORDERS: "orders", EVENTS: "events", RESTART: "restart", STOP: "stop"}
 KIND_NAMES |= {KILL: "kill switch", RELEASE: "kill switch released"}
 KILL_WIDTH = 3  # a kill switch's record: account (-1: every one), flow_upto, you_upto
+# the int64s per record of each kind that has records
+WIDTHS = {ORDERS: wire.ORDER_WIDTH, EVENTS: wire.EVENT_WIDTH, KILL: KILL_WIDTH, RELEASE: KILL_WIDTH}
 SYNCHRONOUS = ("OFF", "NORMAL")
 
 SCHEMA = """

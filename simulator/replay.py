@@ -49,7 +49,7 @@ from typing import Any
 
 from simulator.agents import AGENT_BASE, AGENT_ORDER
 from simulator.fills_digest import FillsDigest
-from simulator.journal_expand import expanded_copy
+from simulator.journal_expand import expanded_copy, read_kills
 from simulator.journal_file import JournalError, open_journal, partial_reason, read_run_value, report_at
 from simulator.kill_switch import Kill, placed_after
 from simulator.order_types import stp_index
@@ -85,7 +85,6 @@ _RESULTS_SQL = (
     f"SELECT order_id, event, detail FROM results WHERE order_id <= {OUTSIDE_BASE} ORDER BY order_id, event"
 )
 _SYMBOL_SQL = "SELECT symbol FROM orders WHERE id = ?"
-_KILLS_SQL = "SELECT account, flow_upto, you_upto, released FROM kills ORDER BY seq"
 
 
 class ReplayInterrupted(Exception):
@@ -160,7 +159,7 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
         for order in con.execute(_OUTSIDE_SQL):
             outside.setdefault(order[1], deque()).append(order)
         # the kill switch: each use applies to a book just before its first order placed after
-        kills = [Kill(f, y, a, bool(r)) for a, f, y, r in con.execute(_KILLS_SQL)]
+        kills = read_kills(con)
         outside_results: dict[int, dict] = {}
         for oid, name, detail in con.execute(_OUTSIDE_RESULTS_SQL):
             outside_results.setdefault(oid, {})[name] = detail
@@ -205,13 +204,11 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
                 desk = desks[symbol] if symbol in desks else desks.setdefault(symbol, agents.desk(book))
                 if desk is not None:  # the agents react to it, as they did beside its broker's book
                     desk.react(oid, out, 0, book.submit_into, book.cancel_into)
-
             compare(s, oid, mine)
 
         def kill(s: Symbol, k: Kill) -> None:
-            """The kill switch engaged: cancel what ``s``'s book holds of its account and stop
-            its agents, as its broker did on the CANCEL_ALL, and compare the CANCELLEDs with
-            the journal's; or released: let its agents quote again."""
+            """The kill switch on ``s``'s book, as its broker did on the CANCEL_ALL: cancel the
+            account's orders and stop its agents (compared with the journal), or release them."""
             s.kills += 1
             desk = desks.get(s.name)
             if k.released:
