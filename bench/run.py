@@ -137,7 +137,7 @@ def memory(seconds: float, rate: int) -> dict:
         def rss():
             me = psutil.Process(proc.pid)
             # a broker names itself (simulate: broker-N) once it runs; before, it is a spawn
-            procs = [me] + [p for p in me.children() if _is_broker(" ".join(p.cmdline()))]
+            procs = [me] + [p for p in me.children(recursive=True) if _is_broker(" ".join(p.cmdline()))]
             return {
                 ("bank" if p.pid == proc.pid else f"broker-{i}"): p.memory_info().rss
                 for i, p in enumerate(procs)
@@ -181,7 +181,7 @@ def simulate_sampled(*flags: str, timeout: float = 900) -> tuple[dict, dict[str,
                 try:
                     peak["bank"] = max(peak["bank"], me.memory_info().rss)
                     cpu[me.pid] = ("bank", sum(me.cpu_times()[:2]))
-                    for p in me.children():
+                    for p in me.children(recursive=True):
                         if _is_broker(" ".join(p.cmdline())):
                             peak["broker"] = max(peak["broker"], p.memory_info().rss)
                             cpu[p.pid] = ("brokers", sum(p.cpu_times()[:2]))

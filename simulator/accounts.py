@@ -20,6 +20,8 @@ from simulator.positions import Positions
 from simulator.stats import AccountRow, OpenOrder
 from simulator.symbol_stats import TradedDigest
 
+Holdings = tuple[np.ndarray, np.ndarray, np.ndarray]  # Positions.holdings: account, symbol, shares
+
 _ACCOUNT, _SYM, _OTYPE = 1, 2, 4
 _CANCEL = int(OrderType.CANCEL)
 MOST_POSITIONS_SHOWN = 4  # symbols per account row, the largest positions first
@@ -37,26 +39,33 @@ def mark(positions: Positions, cash: np.ndarray, last: np.ndarray) -> tuple[np.n
 
 
 def account_row(account: int, symbols: Sequence[str], positions: Positions, cash: np.ndarray,
-                value: np.ndarray, pnl: np.ndarray) -> AccountRow:  # fmt: skip
-    held = positions.of_accounts([account])[account]
-    biggest = sorted(held, key=lambda s: (-abs(held[s]), s))[:MOST_POSITIONS_SHOWN]
+                value: np.ndarray, pnl: np.ndarray, held: Holdings | None = None) -> AccountRow:  # fmt: skip
+    """One account's figures and its largest positions; ``held``: its ``Positions.holdings``
+    (found for it here if not given)."""
+    acct, sym, qty = held if held is not None else positions.holdings([account])
+    mine = acct == account
+    sym, qty = sym[mine], qty[mine]
+    biggest = np.lexsort((sym, -np.abs(qty)))[:MOST_POSITIONS_SHOWN]  # ties: lower symbol first
     return AccountRow(
         account=account,
         pnl=int(pnl[account]),
         cash=int(cash[account]),
         value=int(value[account]),
-        positions=tuple((symbols[s], held[s]) for s in biggest),
-        symbols_held=len(held),
+        positions=tuple((symbols[s], q) for s, q in zip(sym[biggest].tolist(), qty[biggest].tolist())),
+        symbols_held=len(sym),
     )
 
 
 def top_accounts(symbols: Sequence[str], positions: Positions, cash: np.ndarray, last: np.ndarray,
-                 most: int) -> tuple[list[AccountRow], np.ndarray, np.ndarray]:  # fmt: skip
-    """The ``most`` accounts of highest P&L, best first (ties: lower account first), and the
-    value and P&L arrays they were picked from."""
+                 most: int, also: int | None = None) -> tuple[list[AccountRow], np.ndarray, np.ndarray,
+                                                              Holdings]:  # fmt: skip
+    """The ``most`` accounts of highest P&L, best first (ties: lower account first), the value
+    and P&L arrays they were picked from, and the holdings of them and of ``also`` (one pass
+    over what is held for all of them: one per account cost a pass each)."""
     value, pnl = mark(positions, cash, last)
-    order = np.lexsort((np.arange(len(pnl)), -pnl))[:most]
-    return [account_row(int(a), symbols, positions, cash, value, pnl) for a in order], value, pnl
+    order = np.lexsort((np.arange(len(pnl)), -pnl))[:most].tolist()
+    held = positions.holdings(order + ([also] if also is not None else []))
+    return [account_row(a, symbols, positions, cash, value, pnl, held) for a in order], value, pnl, held
 
 
 def open_orders(window: OrderWindow, account: int, symbols: Sequence[str], most: int,

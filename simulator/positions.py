@@ -58,6 +58,8 @@ class Positions:
 
     def _merge(self) -> None:
         """Sum the buffered moves into the cells held; size the buffer to what is held."""
+        if not self._moved:
+            return  # asked by every reader: with nothing buffered, sorting what is held is waste
         cells = np.concatenate((self._cells, self._moved_cells[: self._moved]))
         qty = np.concatenate((self._held, self._moved_qty[: self._moved]))
         self._moved = 0
@@ -118,9 +120,10 @@ class Positions:
         np.add.at(value, self._cells % self.accounts, mark[self._cells // self.accounts] * self._held)
         return value
 
-    def of_accounts(self, accounts: list[int]) -> dict[int, dict[int, int]]:
-        """What these accounts hold: {account: {symbol index: shares}}, symbols holding none
-        left out; one pass over what is held, however many accounts are asked for."""
+    def holdings(self, accounts: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What these accounts hold, as arrays (account, symbol index, shares) sorted by
+        account then symbol, cells holding none left out: one pass over what is held, however
+        many accounts are asked for."""
         wanted = np.array(sorted(set(accounts)), np.int64)
         if self.dense:
             grid = self._grid[:, wanted]
@@ -131,8 +134,14 @@ class Positions:
             owner = self._cells % self.accounts
             mine = np.flatnonzero(np.isin(owner, wanted))
             sym, acct, qty = self._cells[mine] // self.accounts, owner[mine], self._held[mine]
+        order = np.lexsort((sym, acct))
+        return acct[order], sym[order], qty[order]
+
+    def of_accounts(self, accounts: list[int]) -> dict[int, dict[int, int]]:
+        """What these accounts hold: {account: {symbol index: shares}}, symbols holding none
+        left out (``holdings`` as dicts)."""
         out: dict[int, dict[int, int]] = {a: {} for a in accounts}
-        for s, a, q in sorted(zip(sym.tolist(), acct.tolist(), qty.tolist())):
+        for a, s, q in zip(*(x.tolist() for x in self.holdings(accounts))):
             out[a][s] = q
         return out
 

@@ -7,13 +7,21 @@ Every process of a run uses this module, and only this module imports ``multipro
                     the code it interrupted), and keeps a signal its caller chose to ignore
                     (``nohup``) ignored. ``early_signals`` notes signals that arrive while the
                     program is still importing, for the run to honour once it can.
-    start           ``start_process`` spawns (never forks: a fork copies the parent's threads
-                    and handlers) with SIGINT, SIGHUP and SIGTERM blocked, so a Ctrl-C during
-                    start-up cannot kill a child before it has set its own dispositions; it
-                    starts multiprocess's resource tracker first, because the tracker's start
-                    unblocks those signals again (PITFALLS.md), and it closes the parent's
-                    copies of the pipe ends handed to the child, so the child's death reads
-                    as end-of-file here.
+    start           ``start_process`` spawns (never forks the bank: a fork copies the parent's
+                    threads and handlers) with SIGINT, SIGHUP and SIGTERM blocked, so a Ctrl-C
+                    during start-up cannot kill a child before it has set its own
+                    dispositions; it starts multiprocess's resource tracker first, because the
+                    tracker's start unblocks those signals again (PITFALLS.md), and it closes
+                    the parent's copies of the pipe ends handed to the child, so the child's
+                    death reads as end-of-file here.
+    fork server     ``fork_server_context`` (brokers): a process spawned once, with the signals
+                    blocked, that imports the broker's code and then forks each new broker in a
+                    few milliseconds instead of the second or more a spawn's imports take on a
+                    loaded machine. It has one thread and no handlers of ours, so a fork of it
+                    copies nothing a spawn would not have. It ends with the bank (parent-death
+                    signal, and a spawner check for a bank that died before it asked); each fork
+                    ends with it (the same, in an after-fork hook), so a kill -9 of the bank
+                    still leaves no broker behind. ``stop_fork_server`` ends it with the pool.
     child set-up    ``enter_child`` gives the process a title (``simulate: broker-2``), asks the
                     kernel for a signal when the parent dies, ignores the stop signals that
                     reach the whole process group (the parent stops its children with a
@@ -27,11 +35,14 @@ Every process of a run uses this module, and only this module imports ``multipro
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import functools
 import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -45,6 +56,11 @@ _PIPE_BYTES = 1 << 20  # asked of the kernel for each pipe (Linux's default cap 
 _F_SETPIPE_SZ, _F_GETPIPE_SZ = 1031, 1032
 _SMALLEST_PIPE_BYTES = 4096  # a pipe holds at least one page
 _PR_SET_PDEATHSIG = 1
+# what the fork server imports before it forks anything: the broker, and the entry point a
+# fork re-runs as its main module (simulate.py imports only this)
+_FORK_SERVER_PRELOAD = ("simulator.broker", "simulator.__main__")
+_FORK_SERVER = "SIMULATOR_FORK_SERVER"  # the bank's pid, in the fork server's environment only
+_forked_by: int | None = None  # in a fork of the fork server: the server's pid
 
 
 # -- stop signals ---------------------------------------------------------------------------
@@ -115,16 +131,26 @@ def spawn_context(name: str = "spawn") -> Any:
     return multiprocess.get_context(name)
 
 
+def fork_server_context(preload: Iterable[str] = _FORK_SERVER_PRELOAD) -> Any:
+    """A context whose processes the fork server forks, once it has imported ``preload``."""
+    ctx = spawn_context("forkserver")
+    ctx.set_forkserver_preload(list(preload))
+    return ctx
+
+
 def start_process(
     target: Callable, args: tuple, name: str, *, hand_over: tuple = (), context: Any = None
 ) -> Any:
-    """Start ``target(*args)`` in a new (spawned) process with SIGINT, SIGHUP and SIGTERM
-    blocked until it calls ``enter_child``; then close our copies of ``hand_over``."""
+    """Start ``target(*args)`` in a new process (spawned, or forked by the fork server) with
+    SIGINT, SIGHUP and SIGTERM blocked until it calls ``enter_child``; then close our copies
+    of ``hand_over``."""
     ctx = context or spawn_context()
     _ensure_resource_tracker()
     process = ctx.Process(target=target, args=args, name=name, daemon=False)
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED_AT_SPAWN)
     try:
+        if ctx.get_start_method() == "forkserver":
+            _ensure_fork_server()  # blocked too: the server, and every fork of it, inherit it
         process.start()
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
@@ -143,6 +169,43 @@ def _ensure_resource_tracker() -> None:
         resource_tracker.ensure_running()
     except Exception as exc:  # the tracker is a convenience; a child can start without it
         log.debug("resource tracker not started: %s", exc)
+
+
+def _ensure_fork_server() -> None:
+    """Start the fork server if it is not running, telling it (through its environment, which
+    only it reads and then drops) that it is one, and whose."""
+    from multiprocess import forkserver
+
+    _ensure_resource_tracker()  # its (re)start would unblock the signals: before we block again
+    signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED_AT_SPAWN)
+    os.environ[_FORK_SERVER] = str(os.getpid())
+    try:
+        forkserver.ensure_running()
+    finally:
+        os.environ.pop(_FORK_SERVER, None)
+
+
+def stop_fork_server(grace_s: float = 2.0) -> None:
+    """End the fork server once its forks are gone (the pool's stop): it leaves when the last
+    holder of its "alive" pipe closes it, the bank being one. Waits ``grace_s`` for that; one
+    still serving a fork that lives on ends with that fork. The next start starts a new one."""
+    from multiprocess import forkserver
+
+    server = forkserver._forkserver  # no public stop: this is what its own tests use
+    with server._lock:
+        pid, alive_fd = server._forkserver_pid, server._forkserver_alive_fd
+        if pid is None:
+            return
+        server._forkserver_pid = server._forkserver_alive_fd = server._forkserver_address = None
+        os.close(alive_fd)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                time.sleep(0.01)
+                continue
+        return
+    log.warning("the fork server (pid %d) is still serving a broker: it ends with it", pid)
 
 
 def one_way_pipe(context: Any = None) -> tuple[Any, Any, int]:
@@ -238,7 +301,10 @@ class OrphanWatch:
         import multiprocess
 
         parent = multiprocess.parent_process()
-        self.parent_pid = parent.pid if parent is not None else os.getppid()
+        if _forked_by is not None:  # the fork server's fork: it ends with the bank
+            self.parent_pid = _forked_by
+        else:
+            self.parent_pid = parent.pid if parent is not None else os.getppid()
 
     @property
     def orphaned(self) -> bool:
@@ -278,9 +344,33 @@ def kill_process(process: Any) -> None:
 # so SIGKILL loses nothing; ``enter_child`` then sets the process's own signal). A parent that
 # died before the signal was asked for sends none: the spawner's pid, inherited through the
 # environment, tells that case apart, and the child ends as the signal would have ended it.
+#
+# The fork server is started by multiprocess with a command line of its own: its environment
+# says what it is. It ends with the bank as a spawned child does, names itself, and has every
+# fork of it block the stop signals and end with it at once, before anything else runs there
+# (the kernel clears a parent-death signal across fork).
 _SPAWNER_PID = "SIMULATOR_SPAWNER_PID"
+
+
+def _end_now_if_parent_is_not(pid: str | None) -> None:
+    if pid is not None and pid != str(os.getppid()):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _after_fork_of_the_server(server_pid: int) -> None:
+    global _forked_by
+    signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED_AT_SPAWN)
+    end_with_parent()
+    _end_now_if_parent_is_not(str(server_pid))
+    _forked_by = server_pid
+
+
 if in_spawned_child():
     end_with_parent()
-    if os.environ.get(_SPAWNER_PID, str(os.getppid())) != str(os.getppid()):
-        os.kill(os.getpid(), signal.SIGKILL)
+    _end_now_if_parent_is_not(os.environ.get(_SPAWNER_PID))
+elif _FORK_SERVER in os.environ:
+    end_with_parent()
+    _end_now_if_parent_is_not(os.environ.pop(_FORK_SERVER))
+    set_title("fork-server")
+    os.register_at_fork(after_in_child=functools.partial(_after_fork_of_the_server, os.getpid()))
 os.environ[_SPAWNER_PID] = str(os.getpid())

@@ -233,11 +233,13 @@ class SnapshotBuilder(SimplePlugin):
             # the ledger's own arrays, read only (its module is at its size limit: no accessor)
             positions, cash = led._positions, led._cash
             last = accounts.last_prices(led.traded)
-            top, value, pnl = accounts.top_accounts(symbols, positions, cash, last, TOP_ACCOUNTS)
+            top, value, pnl, held = accounts.top_accounts(
+                symbols, positions, cash, last, TOP_ACCOUNTS, also=self.selected_account
+            )
             chosen = (
                 self.selected_account if self.selected_account is not None else (top[0].account if top else 0)
             )
-            row = accounts.account_row(chosen, symbols, positions, cash, value, pnl)
+            row = accounts.account_row(chosen, symbols, positions, cash, value, pnl, held)
             outside = led.outside.of_account(chosen)
             orders = accounts.open_orders(led._window, chosen, symbols, OPEN_ORDERS_SHOWN, outside)
             self._accounts = (tuple(top), row, tuple(orders))

@@ -82,7 +82,10 @@ def test_brokers_exit_within_two_seconds_of_a_kill_9_of_the_bank(moment):
             sim.wait_for(lambda: len(sim.broker_pids()) == 2, 30, "both broker processes")
         else:
             sim.wait_placed_at_least(1000)
-        brokers = [psutil.Process(pid) for pid in sim.broker_pids()]
+        # the brokers, the standbys and the fork server that forks them (not the resource
+        # tracker: it ends when it reads end-of-file, and is multiprocess's business)
+        brokers = [p for p in sim.children() if "resource_tracker" not in " ".join(p.cmdline())]
+        assert "simulate: fork-server" in {" ".join(p.cmdline()).strip() for p in brokers}
         sim.signal_bank(signal.SIGKILL)
         # exited is gone: an orphan's zombie waits for init to reap it, which is not ours to time
         deadline_wait(lambda: not [b for b in brokers if running(b)], 2.0, "every broker gone")
@@ -112,20 +115,56 @@ def test_every_process_has_a_title_that_names_its_role(tmp_path):
         assert sim.wait_exit(30) == 0, sim.output()
 
 
-def test_a_child_whose_spawner_died_before_it_could_ask_to_end_with_it_ends_at_once():
+@pytest.mark.parametrize("role", ["spawned", "fork-server"])
+def test_a_child_whose_spawner_died_before_it_could_ask_to_end_with_it_ends_at_once(role):
     # the race the parent-death signal cannot close alone: the bank killed while its child is
     # still starting the interpreter, before the child's first import asks for the signal
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()  # a pid that is no longer our parent
-    env = {**os.environ, "SIMULATOR_SPAWNER_PID": str(gone.pid)}
-    child = subprocess.run(
-        [sys.executable, "-c", "import simulator.processes; print('still here')", "--multiprocessing-fork"],
-        env=env, capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2],
-    )  # fmt: skip
+    code = ["-c", "import simulator.processes; print('still here')"]
+
+    def start(spawner: int) -> subprocess.CompletedProcess:
+        if role == "spawned":
+            var, argv = "SIMULATOR_SPAWNER_PID", [*code, "--multiprocessing-fork"]
+        else:  # multiprocess starts the fork server with a command line of its own
+            var, argv = "SIMULATOR_FORK_SERVER", code
+        env, root = {**os.environ, var: str(spawner)}, Path(__file__).parents[2]
+        return subprocess.run([sys.executable, *argv], env=env, capture_output=True, text=True,
+                              timeout=60, cwd=root)  # fmt: skip
+
+    child = start(gone.pid)
     assert child.returncode == -signal.SIGKILL and "still here" not in child.stdout
-    child = subprocess.run(
-        [sys.executable, "-c", "import simulator.processes; print('still here')", "--multiprocessing-fork"],
-        env={**env, "SIMULATOR_SPAWNER_PID": str(os.getpid())}, capture_output=True, text=True,
-        timeout=60, cwd=Path(__file__).parents[2],
-    )  # fmt: skip
+    child = start(os.getpid())
     assert child.returncode == 0 and "still here" in child.stdout  # its spawner lives: it goes on
+
+
+FORK_OF_THE_SERVER = """
+import os, signal, sys, time
+import simulator.processes
+pid = os.fork()
+if pid == 0:  # a broker-to-be, before anything of the broker's runs
+    status = open("/proc/self/status").read()
+    blocked = int(next(l for l in status.splitlines() if l.startswith("SigBlk")).split()[1], 16)
+    print(blocked >> (signal.SIGINT - 1) & 1, blocked >> (signal.SIGHUP - 1) & 1, os.getpid(), flush=True)
+    time.sleep(60)
+    os._exit(0)
+time.sleep(60)
+"""
+
+
+def test_a_fork_of_the_fork_server_starts_with_stop_signals_blocked_and_dies_with_it():
+    server = subprocess.Popen(
+        [sys.executable, "-c", FORK_OF_THE_SERVER], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "SIMULATOR_FORK_SERVER": str(os.getpid())}, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    try:
+        sigint_blocked, sighup_blocked, pid = server.stdout.readline().split()
+        assert (sigint_blocked, sighup_blocked) == ("1", "1")  # until enter_child ignores them
+        assert " ".join(psutil.Process(server.pid).cmdline()).strip() == "simulate: fork-server"
+        fork = psutil.Process(int(pid))
+        server.kill()
+        deadline_wait(lambda: not running(fork), 2.0, "the fork gone with its server")
+    finally:
+        server.kill()
+        server.wait(10)
+        server.stdout.close()

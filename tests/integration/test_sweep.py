@@ -71,7 +71,10 @@ def test_ctrl_c_ends_the_current_run_cleanly_and_stops_the_sweep(tmp_path, send)
             runs = [
                 p for p in psutil.Process(sweep.proc.pid).children() if "simulator" in " ".join(p.cmdline())
             ]
-            return bool(runs) and len(runs[0].children()) >= 1  # its broker is up
+            # its broker is up (a fork of the run's fork server)
+            return bool(runs) and any(
+                " ".join(b.cmdline()).startswith("simulate: broker") for b in runs[0].children(recursive=True)
+            )
 
         sweep.wait_for(a_run_placing, 30, "the first run to start")
         # a real SIGINT: to the sweep alone, or to its process group as a terminal's Ctrl-C (the

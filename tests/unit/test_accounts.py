@@ -37,7 +37,7 @@ def test_pnl_is_cash_plus_positions_at_the_last_price(many):
     ledger = booked_ledger(many)
     last = accounts.last_prices(ledger.traded)
     assert last.tolist() == [11_000, 0]
-    top, value, pnl = accounts.top_accounts(ledger.symbols, ledger._positions, ledger._cash, last, 3)
+    top, value, pnl, _held = accounts.top_accounts(ledger.symbols, ledger._positions, ledger._cash, last, 3)
     # account 1: paid 1,000,000, got 11,000, holds 99 at 110.00 = 1,089,000: +100,000
     assert [(r.account, r.pnl) for r in top] == [(1, 100_000), (0, 0), (3, 0)]
     assert top[0].positions == (("AAPL", 99),) and top[0].cash == -989_000
