@@ -43,7 +43,7 @@ from simulator.flow import OrderFlow
 from simulator.ledger import Ledger, Reconciliation
 from simulator.orders import Event, RejectReason
 from simulator.outside_ids import YOU
-from simulator.own_order import OwnOrder
+from simulator.own_order import OwnCancel, OwnOrder
 from simulator.risk import ALL_ACCOUNTS, RiskGate
 from simulator.risk_exposure import LiveExposure
 from simulator.routing import RoutedCounts, Routing
@@ -299,21 +299,21 @@ class Bank(SimplePlugin):
                 self.routed.add(index, mine)
                 pending[index] = np.concatenate((pending[index], mine)) if len(pending[index]) else mine
 
-    def place_own(self, order: OwnOrder) -> int | None:
-        """Your order (checked: ``own_order.py``), from your account: placed now behind the
-        pending orders of its broker, without holding the flow back or changing its stream
-        (``outside_orders.py``: its id is 2**40 + n). Its id; None once the run is stopping.
-        The kill switch refuses it as it refuses the flow's; the flow's limits do not apply."""
+    def place_own(self, order: OwnOrder | OwnCancel) -> int | None:
+        """Your order or cancel (checked: ``own_order.py``), from your account: placed now
+        behind the pending orders of its broker, without holding the flow back or changing its
+        stream (``outside_orders.py``: its id is 2**40 + n). Its id; None once the run is
+        stopping. The kill switch refuses an order (never a cancel) as it refuses the flow's;
+        the flow's limits do not apply."""
         if self.state != RunState.RUNNING or self.stop_request:
             return None
         led = self.ledger
         oid = led.outside.new_id(YOU)
-        sym = led.symbol_ids[order.symbol]
-        record = [oid, self.you_account, sym, order.side, order.otype, order.tif, order.price, order.qty, 0]
+        record = order.record(oid, self.you_account, led.symbol_ids[order.symbol])
         t_ns = time.monotonic_ns()
         led.place_outside(record, t_ns)
         killed = self.risk.killed
-        blocked = ALL_ACCOUNTS in killed or self.you_account in killed
+        blocked = isinstance(order, OwnOrder) and (ALL_ACCOUNTS in killed or self.you_account in killed)
         reasons = np.array([int(RejectReason.KILL_SWITCH)], np.int64) if blocked else None
         self._queue(np.array([record], np.int64), t_ns, reasons)
         return oid

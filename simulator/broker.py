@@ -39,7 +39,7 @@ from simulator.book import OrderBook
 from simulator.bus import drive, new_bus
 from simulator.orders import Event, OrderType, RejectReason
 from simulator.stp_book import new_book
-from simulator.tape import Cancel, Submit, TapeRecorder
+from simulator.tape import ALL_SYMBOLS, Cancel, Submit, TapeRecorder, Taps
 from simulator.wire import ORDER_WIDTH
 
 _IDLE_WAIT_S = 0.02
@@ -107,32 +107,28 @@ class Broker:
         self.orders = 0
         self.bad_messages = 0
         self.watched: str | None = None
-        self.tape: TapeRecorder | None = None  # records the watched book's orders
+        self.taps = Taps(self._submit_by_sym, self._cancel_by_sym)  # the tape's wrapped books
         self._tops_from = 0  # the book the next heartbeat's tops start at
         self._opened: list[OrderBook] = []  # ``books`` in the order opened, for tops()
         self.desks: dict[int, Desk] = {}  # the agents of each open book (agents.py), if any
 
-    def watch(self, symbol: str | None) -> None:
-        """Carry ``symbol``'s depth in heartbeats and record its tape (None: watch nothing).
-
-        Only the watched book's entry points are wrapped; the others stay the books' own.
-        Watching the symbol watched already fills its tape's bucket: a step asks so, and the
-        order it places is then on the tape however fast the flow ran before the pause."""
-        if symbol and symbol == self.watched and self.tape is not None:
+    def watch(self, symbol: str | None, budget: float | None = None) -> None:
+        """Carry ``symbol``'s depth in heartbeats and record its tape (None: watch nothing);
+        with a ``budget`` (orders/s), record the tape of every book instead (``tape.Taps``).
+        Watching as watched already fills the tape's bucket: a step asks so, and the order
+        it places is then on the tape however fast the flow ran before the pause."""
+        if symbol == self.watched and budget == self.taps.budget and self.tape is not None:
             self.tape.tokens = self.tape.burst
             return
-        old = self.books.get(self.watched) if self.watched else None
-        if old is not None:
-            self._submit_by_sym[old.sym_id] = old.submit_into
-            self._cancel_by_sym[old.sym_id] = old.cancel_into
+        self.taps.unwrap()
         book = self.book(symbol) if symbol else None  # opened now: its orders go through the tape
         self.watched = symbol if book is not None else None
-        self.tape = None
-        if book is not None:
-            self.tape = TapeRecorder()
-            submit, cancel = self.tape.wrap(book.sym_id, book.submit_into, book.cancel_into)
-            self._submit_by_sym[book.sym_id] = submit
-            self._cancel_by_sym[book.sym_id] = cancel
+        self.taps.wrap(list(self.books.values()) if budget is not None else [book] if book else [], budget)
+
+    @property
+    def tape(self) -> TapeRecorder | None:
+        """What records the watched book's orders (or every book's), None when nothing does."""
+        return self.taps.recorder
 
     def book(self, symbol: str) -> OrderBook | None:
         """The book of one of this broker's symbols (opened now if it was not yet), or None."""
@@ -149,6 +145,7 @@ class Broker:
         self._cancel_by_sym[sym] = book.cancel_into
         if self.spec.agents is not None:
             self.desks[sym] = Desk(self.spec.agents, book)
+        self.taps.opened(book)  # the all-symbols tape takes new books too
         return book
 
     @property
@@ -182,7 +179,7 @@ class Broker:
                     if sym not in self._symbol_of:
                         out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
                         continue
-                    cancel = self._open(sym).cancel_into
+                    cancel = cancels[self._open(sym).sym_id]  # (wrapped, all symbols taped)
                 cancel(out, oid, target, price, qty)  # qty > 0: an amend
             else:
                 submit = submits.get(sym)
@@ -190,7 +187,7 @@ class Broker:
                     if sym not in self._symbol_of:
                         out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
                         continue
-                    submit = self._open(sym).submit_into
+                    submit = submits[self._open(sym).sym_id]
                 submit(out, oid, account, side, otype, tif, price, qty, target)
             if desks and (desk := desks[sym]).book.match_seq != desk.seen_seq:  # it traded: the
                 desk.react(oid, out, start, submits[sym], cancels[sym])  # agents look (agents.py)
@@ -354,7 +351,8 @@ class InboxPump(SimplePlugin):
         tape = self.broker.tape  # (a WATCH in this batch may have changed it)
         if tape is not None and (tape.taken or tape.skipped):
             skipped, taken = tape.take()
-            self._send(msg.TAPE, (self.broker.watched, skipped, taken))
+            taped = ALL_SYMBOLS if self.broker.taps.budget is not None else self.broker.watched
+            self._send(msg.TAPE, (taped, skipped, taken))
         if self.done:
             # the report of a broker with hundreds of thousands resting takes seconds to build:
             # heartbeats meanwhile, so that time is not taken for silence
@@ -383,7 +381,8 @@ class InboxPump(SimplePlugin):
         if kind == msg.ORDERS:
             self.broker.handle_orders(body.tolist(), events)
         elif kind == msg.WATCH:
-            self.broker.watch(body or None)
+            symbol, budget = body if isinstance(body, tuple) else (body, None)
+            self.broker.watch(symbol or None, budget)
             self._next_heartbeat = 0.0  # the new book's levels with the next heartbeat, now
         elif kind == msg.ASSIGN:
             self._assign(body)

@@ -24,7 +24,9 @@ COMMANDS: dict[str, type | None] = {
     "rate": float,  # new target rate in orders/s (0 = as fast as possible)
     "account": int,  # which account's open orders the Snapshots carry
     "order": dict,  # your own order: simulator.own_order's fields; placed from your account
+    "cancel": int,  # cancel your order with this id (2**40 + n: #you<n>) behind its broker's orders
     "select": str,  # which symbol's book the Snapshots carry in ``book``
+    "tape": str,  # "all": the tape of every symbol, sampled; "watched": the watched symbol's
     "kill": str,  # fault drill: kill -9 the named broker; it is restarted with its books
     "stop": str,  # begin the clean stop, for the reason given
     "kill_switch": int,  # cancel every resting order of this account (-1: of all) and refuse new ones

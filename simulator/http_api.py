@@ -38,7 +38,8 @@ from prometheus_client.registry import CollectorRegistry
 
 from simulator.control import COMMANDS, BadCommand, checked
 from simulator.http_metrics import Published
-from simulator.own_order import BadOrder, check_order
+from simulator.outside_ids import YOU, source_of
+from simulator.own_order import BadOrder, check_order, not_yours, your_id
 from simulator.snapshot_json import snapshot_to_json
 from simulator.stats import RunState, Snapshot
 
@@ -128,6 +129,11 @@ def parse_command(body: bytes, snapshot: Snapshot | None) -> tuple[str, object]:
         raise BadRequest(arg_field, f'{name} takes no value: send {{"{name}": true}}')
     if name == "stop" and (arg is None or arg is True):
         arg = "stop asked over HTTP"
+    if name == "cancel":
+        try:
+            arg = your_id(arg)  # '#you3' as the views write it, or the id
+        except BadOrder as exc:
+            raise BadRequest(arg_field, exc.reason) from None
     try:
         name, arg = checked(name, arg)
     except BadCommand as exc:
@@ -143,6 +149,10 @@ def _check_value(name: str, arg: object, field: str, snapshot: Snapshot | None) 
         raise BadRequest(field, f"a stop reason is 1 to {MAX_REASON} characters")
     if name in ("kill_switch", "release") and not (isinstance(arg, int) and arg >= -1):
         raise BadRequest(field, f"{name} takes an account number, or -1 for every account, not {arg!r}")
+    if name == "tape" and arg not in ("all", "watched"):
+        raise BadRequest(field, f'the tape is "all" (every symbol, sampled) or "watched", not {arg!r:.40}')
+    if name == "cancel" and source_of(arg) != YOU:  # type: ignore[arg-type]
+        raise BadRequest(field, not_yours(arg))
     if snapshot is None:
         return
     yours = snapshot.you.account if snapshot.you is not None else None  # one beyond the flow's

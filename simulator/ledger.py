@@ -100,11 +100,9 @@ class Ledger:
 
     def place(self, orders, t_ns: int, step_ns: int = 0) -> None:
         """Record orders as sent, any number (ids rising); the first was due at ``t_ns``, each next one
-        ``step_ns`` later. An order for ``wire.UNKNOWN_SYM`` is placed like any other.
-
-        Due times are kept to 0.1 ms, so orders due together share one time and the latency
-        histograms are touched once per distinct time, not once per order.
-        """
+        ``step_ns`` later. An order for ``wire.UNKNOWN_SYM`` is placed like any other. Due
+        times are kept to 0.1 ms, so orders due together share one time and the latency
+        histograms are touched once per distinct time, not once per order."""
         rows = self._as_orders(orders)
         n = len(rows)
         if not n:
@@ -328,6 +326,7 @@ class Ledger:
                     unknown += 1
                     continue
                 e.state = FREE
+                self.outside.note_reject(x, ev[2])  # an order of yours keeps it, for views
                 reason = ev[2] + CANCEL_REASON * (e.record[_OTYPE] == _CANCEL)
                 self.reject_reasons[reason] = self.reject_reasons.get(reason, 0) + 1
                 if reason > CANCEL_REASON:

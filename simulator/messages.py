@@ -10,7 +10,9 @@ dashboard's pipe to the bank process (``remote.py``).
 
     bank -> broker inbox:   ORDERS  order records (bytes); decoded: a flat int64 memoryview
                             WATCH   symbol whose book depth heartbeats should carry and
-                                    whose tape to record ("": none)
+                                    whose tape to record ("": none); or (symbol, budget):
+                                    that depth, and the tape of every book of the broker,
+                                    ``budget`` orders a second in all (the all-symbols tape)
                             ASSIGN  BrokerSpec: a warm standby takes over this shard (then RESTORE)
                             RESTORE books of a restarted broker: {symbol: BookState}
                             CANCEL_ALL  (account, upto): the kill switch: cancel every order
@@ -23,7 +25,8 @@ dashboard's pipe to the bank process (``remote.py``).
                             FINAL   FinalReport
                             LOG     LogLine
                             TAPE    (symbol, events skipped, orders taken): the watched
-                                    symbol's tape (``simulator.tape``)
+                                    symbol's tape (``simulator.tape``); symbol "*": of every
+                                    book (each order record names its symbol)
     over AMQP only (``amqp_broker``, ``amqp_pool``):
     broker -> bank results: HELLO   Hello: a broker took a shard over and waits for its books
     bank -> that broker:    TAKEOVER  Takeover: the shard's books and how much of it is answered
@@ -239,8 +242,8 @@ def decode(payload: object) -> tuple[bytes, Any]:
         raise BadMessage("RESTORE body is not a dict of book states")
     if kind == ASSIGN and not isinstance(body, BrokerSpec):
         raise BadMessage("ASSIGN body is not a BrokerSpec")
-    if kind == WATCH and not isinstance(body, str):
-        raise BadMessage("WATCH body is not a symbol")
+    if kind == WATCH and not (isinstance(body, str) or _is_watch_all(body)):
+        raise BadMessage("WATCH body is not a symbol, nor (symbol, budget)")
     if kind == TAPE and not (isinstance(body, tuple) and len(body) == 3 and isinstance(body[2], list)):
         raise BadMessage("TAPE body is not (symbol, skipped, orders)")
     if kind == HELLO and not isinstance(body, Hello):
@@ -256,3 +259,14 @@ def decode(payload: object) -> tuple[bytes, Any]:
     if kind == SNAPSHOT and not isinstance(body, Snapshot):
         raise BadMessage("SNAPSHOT body is not a Snapshot")
     return kind, body
+
+
+def _is_watch_all(body: object) -> bool:
+    """(symbol, budget): a WATCH of every book's tape, ``budget`` orders/s, finite and > 0."""
+    return (
+        isinstance(body, tuple)
+        and len(body) == 2
+        and isinstance(body[0], str)
+        and type(body[1]) is float
+        and 0.0 < body[1] < float("inf")
+    )

@@ -29,6 +29,12 @@ def source_of(oid: int) -> str | None:
     return found
 
 
+def order_label(oid: int) -> str:
+    """How views write an order's id: ``#123`` for the flow's, ``#you1``, ``#you2``... for yours."""
+    source = source_of(oid)
+    return f"#{oid}" if source is None else f"#{source}{oid - SOURCES[source]}"
+
+
 def priority(oid: int, anchor: int | None = None) -> tuple[int, int, int]:
     """A key that sorts orders by arrival: a flow order by its id, an outside order right
     after the flow order it is anchored behind (outside ones among themselves by id)."""

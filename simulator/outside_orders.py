@@ -15,7 +15,8 @@ and before those placed after it. Its *anchor* says where: the highest flow id p
 was. ``priority`` sorts flow orders and outside ones together by that.
 
 Counts. Each source's orders are also counted apart (``OutsideCounts``): placed, filled,
-cancelled, rejected, the shares filled, and the last few orders with their state, so the
+cancelled, rejected, the shares filled, and the last few orders with their state (a reject's
+reason; what became of a cancel you asked for one: sent, done, or refused and why), so the
 report and the dashboard can tell them from the flow's. The ledger's own counters include them
 (placed = filled + cancelled + rejected + resting + lost holds over all orders).
 
@@ -25,7 +26,7 @@ Pure model: no clock, no process; the caller passes times in.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from simulator.outside_ids import SOURCES, YOU, priority, source_of
 
 RECENT_KEPT = 20  # each source's latest orders kept with their state, for views
 _CANCEL = 2  # orders.OrderType.CANCEL (the pure model's table; orders.py is its name)
-_OID, _ACCOUNT, _SYM, _SIDE, _OTYPE, _TIF, _PRICE, _QTY = range(8)
+_OID, _ACCOUNT, _SYM, _SIDE, _OTYPE, _TIF, _PRICE, _QTY, _TARGET = range(9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,8 @@ class OutsideOrder:
     qty: int
     leaves: int
     state: str  # sent, resting, filled, cancelled, rejected
+    reason: int = 0  # rejected: the order's RejectReason; else a refused cancel's (``cancel``)
+    cancel: str = ""  # a cancel asked for it: sent, done, refused ("": none)
 
 
 @dataclass
@@ -72,6 +75,9 @@ class OutsideOrders:
         self._open: dict[int, Entry] = {}  # oid -> the live entry the ledger books
         self._anchor: dict[int, int] = {}  # oid -> the flow id it was placed behind
         self._filled: dict[int, int] = {}  # oid -> shares filled so far (booked by ``settle``)
+        self._rejected: dict[int, int] = {}  # oid -> the reason of its REJECT, until settled
+        self._cancels: dict[int, tuple[str, int]] = {}  # target -> (its cancel's state, reason)
+        self.cancel_ids: set[int] = set()  # the ids given to cancels (a person's: few)
         self._next = dict.fromkeys(SOURCES, 0)
         self.counts = {name: OutsideCounts() for name in SOURCES}
 
@@ -103,6 +109,8 @@ class OutsideOrders:
         counts = self.counts[source]
         if cancel:
             counts.cancels_sent += 1
+            self.cancel_ids.add(oid)
+            self._mark_cancel(counts, row[_TARGET], "sent", 0)
         else:
             counts.placed += 1
             self._note(counts, oid)
@@ -123,6 +131,8 @@ class OutsideOrders:
             counts = self.counts[source_of(oid) or YOU]
             if e.record[_OTYPE] == _CANCEL:
                 if e.state == FREE:
+                    reason = self._rejected.get(oid, 0)
+                    self._mark_cancel(counts, e.record[_TARGET], "refused" if reason else "done", reason)
                     self._drop(oid)
                 continue
             filled = e.record[_QTY] - e.leaves
@@ -139,14 +149,41 @@ class OutsideOrders:
             if e.state == FREE:
                 self._drop(oid)
 
+    def note_reject(self, oid: int, reason: int) -> None:
+        """The ledger booked a REJECT of ``oid`` (before ``settle``): its reason, if it is an
+        open outside order's (a flow order's is not kept)."""
+        if oid in self._open:
+            self._rejected[oid] = reason
+
     def _drop(self, oid: int) -> None:
         del self._open[oid], self._anchor[oid], self._filled[oid]
+        self._rejected.pop(oid, None)
 
     def _note(self, counts: OutsideCounts, oid: int) -> None:
         """Keep the order's latest state among the source's recent ones (its place stays)."""
         counts.recent[oid] = self.view(oid)
         if len(counts.recent) > RECENT_KEPT:
-            del counts.recent[next(iter(counts.recent))]
+            gone = next(iter(counts.recent))
+            del counts.recent[gone]
+            if gone not in self._open:
+                self._cancels.pop(gone, None)
+
+    def _mark_cancel(self, counts: OutsideCounts, target: int, state: str, reason: int) -> None:
+        """What became of the cancel asked for ``target``, on it (open, or among the recent)."""
+        self._cancels[target] = (state, reason)
+        if target in self._open:
+            self._note(counts, target)
+        elif target in counts.recent:
+            counts.recent[target] = replace(counts.recent[target], cancel=state, reason=reason)
+        else:
+            self._cancels.pop(target, None)
+
+    def known(self, oid: int) -> OutsideOrder | None:
+        """Outside order ``oid`` as views last saw it: open, or among the recent; else None."""
+        if oid in self._open:
+            return self.view(oid)
+        source = source_of(oid)
+        return self.counts[source].recent.get(oid) if source is not None else None
 
     def anchor(self, oid: int) -> int | None:
         """The flow id an open outside order was placed behind (None once it is final)."""
@@ -163,7 +200,12 @@ class OutsideOrders:
             state = "rejected"
         else:
             state = "filled" if e.leaves <= 0 else "cancelled"
-        return OutsideOrder(oid, r[_SYM], r[_SIDE], r[_OTYPE], r[_TIF], r[_PRICE], r[_QTY], e.leaves, state)
+        cancel, reason = self._cancels.get(oid, ("", 0))
+        if state == "rejected":
+            reason = self._rejected.get(oid, 0)
+        return OutsideOrder(
+            oid, r[_SYM], r[_SIDE], r[_OTYPE], r[_TIF], r[_PRICE], r[_QTY], e.leaves, state, reason, cancel
+        )
 
     # -- what the ledger's scans need -----------------------------------------------------------
 

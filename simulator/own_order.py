@@ -8,6 +8,12 @@ SELL), ``type`` (LIMIT or MARKET), ``tif`` (DAY: the rest rests; IOC: it is canc
 refuses, with its words, before anything leaves, and the bank checks again what arrives from
 anywhere. Nothing invalid is sent, so a broker never rejects your order for its fields.
 
+A cancel of your order names it by id (``2**40 + n``, or as views write it, ``#you3``):
+``your_id`` reads it, ``check_cancel`` refuses an id that is not yours, one never placed, or a
+cancel's, and otherwise gives the ``OwnCancel`` the bank places like any cancel (a CANCEL
+record behind the pending orders of the order's broker). Whether the order still rests is the
+book's to say: if it filled meanwhile, the cancel is rejected ORDER_NOT_RESTING.
+
 Pure model: no clock, no process.
 """
 
@@ -18,6 +24,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from simulator.orders import TICKS_PER_DOLLAR, OrderType, Side, TimeInForce, format_price
+from simulator.outside_ids import SOURCES, YOU, order_label, source_of
+from simulator.outside_orders import OutsideOrders
 
 MOST_QTY = 1_000_000  # shares in one order of yours
 MOST_PRICE_TICKS = 100_000_000  # $1,000,000.00
@@ -51,6 +59,10 @@ class OwnOrder:
     tif: int  # orders.TimeInForce
     price: int  # ticks; 0 for a MARKET order
     qty: int
+
+    def record(self, oid: int, account: int, sym: int) -> list[int]:
+        """Its wire record (``orders.ORDER_FIELDS``), with the id and account the bank gives it."""
+        return [oid, account, sym, self.side, self.otype, self.tif, self.price, self.qty, 0]
 
     def as_fields(self) -> dict[str, object]:
         """The fields again, as ``check_order`` reads them (a command's argument)."""
@@ -139,10 +151,64 @@ def _ticks(value: object) -> int:
     return int(ticks)
 
 
-def describe(order: OwnOrder) -> str:
-    """One line: 'BUY 100 AAPL @ 412.50 LIMIT DAY' (a MARKET order: no price)."""
+def describe(order: OwnOrder | OwnCancel) -> str:
+    """One line: 'BUY 100 AAPL @ 412.50 LIMIT DAY' (a MARKET order: no price); a cancel's:
+    'cancel #you3 (AAPL)'."""
+    if isinstance(order, OwnCancel):
+        return f"cancel {order_label(order.target)} ({order.symbol})"
     price = f" @ {format_price(order.price)}" if order.otype == OrderType.LIMIT else ""
     return (
         f"{Side(order.side).name} {order.qty:,} {order.symbol}{price} "
         f"{OrderType(order.otype).name} {TimeInForce(order.tif).name}"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class OwnCancel:
+    """A cancel of your order ``target`` (on ``symbol``), checked: ready to be placed."""
+
+    symbol: str
+    target: int
+
+    def record(self, oid: int, account: int, sym: int) -> list[int]:
+        """Its wire record: a CANCEL of ``target`` (qty 0: a cancel, not an amend)."""
+        return [oid, account, sym, 0, int(OrderType.CANCEL), 0, 0, 0, self.target]
+
+
+def your_id(value: object) -> int:
+    """Your order's id from ``value``: the id itself, or as views write it ('#you3', 'you3');
+    BadOrder("cancel") if it reads as neither."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower().lstrip("#")
+        if text.startswith(YOU) and text[len(YOU) :].isdigit():
+            return SOURCES[YOU] + int(text[len(YOU) :])
+        if text.isdigit():
+            return int(text)
+    raise BadOrder("cancel", f"an order of yours, as #you3 or its id, not {value!r:.20}")
+
+
+def not_yours(oid: object) -> str:
+    """Why a cancel of flow order ``oid`` is refused."""
+    return f"order {oid} is not yours: only your own orders (#you1, #you2...) can be cancelled"
+
+
+def check_cancel(value: object, outside: OutsideOrders, symbols: Sequence[str]) -> OwnCancel:
+    """A cancel of your order ``value`` (``your_id``); BadOrder saying why it is refused: not
+    yours, never placed, or a cancel itself."""
+    oid = your_id(value)
+    if source_of(oid) != YOU:
+        raise BadOrder("cancel", not_yours(oid))
+    if oid > outside.last_id(YOU):
+        last = outside.last_id(YOU)
+        placed = f"your last is {order_label(last)}" if last > SOURCES[YOU] else "you placed none yet"
+        raise BadOrder("cancel", f"{order_label(oid)} was never placed ({placed})")
+    if oid in outside.cancel_ids:
+        raise BadOrder("cancel", f"{order_label(oid)} is a cancel, not an order")
+    known = outside.known(oid)
+    if known is None:
+        raise BadOrder("cancel", f"{order_label(oid)} ended long ago: it is no longer among your orders")
+    if not 0 <= known.sym < len(symbols):
+        raise BadOrder("cancel", f"{order_label(oid)} is for no symbol of this run")
+    return OwnCancel(symbols[known.sym], oid)

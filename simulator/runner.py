@@ -40,7 +40,8 @@ from simulator.config import SimConfig
 from simulator.control import checked
 from simulator.journal import Journal, JournalError
 from simulator.order_types import STP_MODES
-from simulator.own_order import BadOrder, check_order, describe
+from simulator.outside_ids import order_label
+from simulator.own_order import BadOrder, OwnCancel, OwnOrder, check_cancel, check_order, describe
 from simulator.pool import BrokerPool
 from simulator.report import build_report, write_report
 from simulator.risk_tape import RefusalTape
@@ -146,7 +147,7 @@ class Simulation:
                 plugin.subscribe()
         self._stopped = threading.Event()
         self._steps_asked = 0
-        self._orders_asked: deque[dict] = deque()  # your orders, placed on the bank's tick
+        self._orders_asked: deque[tuple[str, object]] = deque()  # yours and cancels, placed on the tick
         bus.subscribe("main", self._step, priority=ORDER["main", "commands"])
         bus.subscribe("main", self._place_own, priority=ORDER["main", "commands"])
         self._signals = processes.StopSignals(self.request_stop)
@@ -168,12 +169,14 @@ class Simulation:
             self.bank.schedule.set_rate(arg)  # type: ignore[arg-type]
         elif name == "step":
             self._steps_asked += 1  # placed on the bank's tick, whatever thread asked
-        elif name == "order":
-            self._orders_asked.append(arg)  # type: ignore[arg-type]
+        elif name in ("order", "cancel"):
+            self._orders_asked.append((name, arg))
         elif name == "account":
             self.snapshots.select_account(arg)  # type: ignore[arg-type]
         elif name == "select":
             self.snapshots.select_symbol(arg)  # type: ignore[arg-type]
+        elif name == "tape":
+            self.snapshots.tape_all(arg == "all")
         elif name == "kill":
             self.supervisor.kill_broker(arg)  # type: ignore[arg-type]
             return
@@ -207,20 +210,26 @@ class Simulation:
         self.snapshots.stepped = oid
 
     def _place_own(self) -> None:
-        """'main': place your orders asked since the last tick (checked again here: a command
-        may come from anywhere), watching each one's symbol so the tape shows it."""
+        """'main': place your orders and cancels asked since the last tick, in the order asked
+        (checked again here: a command may come from anywhere), watching each one's symbol so
+        the tape shows it."""
+        symbols = self.config.symbols
         while self._orders_asked:
-            fields = self._orders_asked.popleft()
+            name, arg = self._orders_asked.popleft()
+            what = "order" if name == "order" else "cancel"
             try:
-                order = check_order(fields, self.config.symbols)
+                if name == "order":
+                    order: OwnOrder | OwnCancel = check_order(arg, symbols)
+                else:
+                    order = check_cancel(arg, self.bank.ledger.outside, symbols)
             except BadOrder as exc:
-                log.warning("your order was refused: %s", exc)
+                log.warning("your %s was refused: %s", what, exc.reason if name == "cancel" else exc)
                 continue
             oid = self.bank.place_own(order)
             if oid is None:
-                log.warning("your order was not placed: the run is stopping")
+                log.warning("your %s was not placed: the run is stopping", what)
                 continue
-            log.info("your order %d: %s", oid, describe(order))
+            log.info("your %s %s: %s", what, order_label(oid), describe(order))
             self.snapshots.select_symbol(order.symbol)
             self.snapshots.send_watch()
 

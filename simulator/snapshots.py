@@ -27,7 +27,6 @@ from cherrypy.process.plugins import SimplePlugin
 from simulator import accounts, wire
 from simulator import messages as msg
 from simulator.bus import ORDER
-from simulator.channel import ChannelFull, ChannelGone
 from simulator.ledger import Reconciliation
 from simulator.orders import OrderType
 from simulator.resources import ResourceSampler, utc_now
@@ -42,9 +41,8 @@ from simulator.stats import (
     RunState,
     Snapshot,
     TapeEntry,
-    TapeEvent,
 )
-from simulator.tape import tape_events
+from simulator.tape_feed import TapeFeed
 from simulator.you_view import your_account
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -52,7 +50,6 @@ _SNAPSHOT_EVERY_S = 0.1
 _WATCH_EVERY_S = 0.2
 _CANCEL = int(OrderType.CANCEL)
 MARKET_ROWS = 100  # symbols in a Snapshot's market table: the most traded, and the watched one
-TAPE_KEPT = 200  # the tape's latest events in each Snapshot: a view keeps its own history
 TOP_ACCOUNTS = 10  # accounts in a Snapshot: those of highest P&L
 OPEN_ORDERS_SHOWN = 20  # the selected account's open orders in a Snapshot
 _ACCOUNTS_EVERY_S = 1.0  # marking every account is a matrix product: once a second
@@ -87,17 +84,14 @@ class SnapshotBuilder(SimplePlugin):
         self.listeners: list[Callable[[Snapshot], None]] = []
         self.snapshot: Snapshot | None = None
         self.selected_symbol: str | None = bank.config.symbols[0]
-        self._watch_sent: str | None = None
         self.selected_account: int | None = None  # None: the account of highest P&L
         self._accounts: tuple = ((), None, ())
         self._next_accounts = 0.0
         self.stepped = 0  # the id of the last order placed by a step, 0 before one
         self._tops: dict[str, tuple[int, int]] = {}  # symbol -> (best bid, best ask)
-        self._tape_kept: deque[TapeEvent] = deque(maxlen=TAPE_KEPT)
-        self._tape_seq = 0
-        self._tape_skipped = 0
         self._books: dict[str, BookView] = {}
         self._t0 = time.monotonic()
+        self.tape = TapeFeed(bank, self._t0)  # the tape's events: watched, or all symbols
         self._next = 0.0
         self._next_watch = 0.0
         self._shown_state: RunState | None = None
@@ -156,47 +150,26 @@ class SnapshotBuilder(SimplePlugin):
             self._books[symbol] = BookView(symbol, bids, asks, last)
 
     def on_tape(self, body: tuple) -> None:
-        """A TAPE message of the watched symbol's broker: its orders taken, numbered here."""
-        symbol, skipped, taken = body
-        if symbol != self._watch_sent:
-            return  # late words of a broker that watched the symbol before
-        self._tape_skipped += skipped
-        for t, order, events in taken:
-            new = tape_events(symbol, max(t - self._t0, 0.0), order, events, self._tape_seq + 1)
-            self._tape_seq += len(new)
-            self._tape_kept.extend(new)
+        self.tape.on_tape(body)
 
     def _on_restart(self, index: int, _unanswered: object) -> None:
-        if self.selected_symbol in self.bank.routing.shards[index]:
-            self._watch_sent = None  # the new process watches nothing yet
+        self.tape.forget(index, self.selected_symbol)
 
     def send_watch(self, again: bool = False) -> None:
-        """WATCH the selected symbol, unless watched (``again``: still, to refill its tape)."""
-        symbol = self.selected_symbol
-        if symbol and (symbol != self._watch_sent or again):
-            broker_of = self.bank.routing.broker_of
-            before = self._watch_sent
-            try:
-                self.bank.brokers.channel(broker_of[symbol]).send(msg.encode(msg.WATCH, symbol))
-            except (ChannelFull, ChannelGone):
-                return  # next time
-            if symbol == before:
-                return  # the same tape goes on
-            if before is not None and broker_of[before] != broker_of[symbol]:
-                try:  # the broker of the symbol watched before stops recording its tape
-                    self.bank.brokers.channel(broker_of[before]).send(msg.encode(msg.WATCH, ""))
-                except (ChannelFull, ChannelGone):
-                    pass  # its late tape is ignored (on_tape); a restarted broker watches nothing
-            self._watch_sent = symbol
-            self._tape_skipped = 0
-            self._tape_seq += 1
-            self._tape_kept.append(TapeEvent(self._tape_seq, time.monotonic() - self._t0, "watch", symbol, 0))
+        """Tell the brokers what to record for the tape (``tape_feed``), unless they were."""
+        self.tape.send_watch(self.selected_symbol, again)
+
+    def tape_all(self, on: bool) -> None:
+        """The all-symbols tape on or off, told to the brokers on the next tick."""
+        self.tape.set_all(on)
+        self._next_watch = 0.0
 
     # -- making them ------------------------------------------------------------------------
 
     def make(self, now: float) -> Snapshot:
         bank = self.bank
         led = bank.ledger
+        self.tape.release(now)
         self._order_rate.update(now, led.placed)
         self._fill_rate.update(now, led.trades)
         rec = bank.reconciliation
@@ -235,8 +208,9 @@ class SnapshotBuilder(SimplePlugin):
             reject_reasons=led.reject_counts(),
             stop_reason=bank.stop_request.reason,
             final_latency_us=bank.final_latency.summary(),
-            tape_events=tuple(self._tape_kept),
-            tape_skipped=self._tape_skipped,
+            tape_events=tuple(self.tape.kept),
+            tape_skipped=self.tape.skipped,
+            tape_all=self.tape.all_sent,
             market=self._market_rows(),
             stepped=self.stepped,
             **self._account_fields(now),

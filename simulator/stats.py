@@ -238,6 +238,8 @@ class YourOrder:
     qty: int
     filled: int  # shares filled so far
     state: str  # sent, resting, filled, cancelled, rejected
+    reason: int = 0  # orders.RejectReason: why it was rejected, or why your cancel of it was
+    cancel: str = ""  # your cancel of it: sent, done, refused ("": you asked none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +329,8 @@ class Snapshot:
     # slower than ``simulator.tape.EYE_ORDERS_PER_S`` orders a second, sampled above)
     tape_events: tuple[TapeEvent, ...] = ()
     tape_skipped: int = 0  # events of the watched symbol the sampling left out, since the watch
+    # the tape is of every symbol, sampled and merged in placement order (simulator.tape_feed)
+    tape_all: bool = False
     # the most traded symbols' market data (at most ``snapshots.MARKET_ROWS``), most volume first
     market: tuple[MarketRow, ...] = ()
     # the accounts of highest P&L (at most ``snapshots.TOP_ACCOUNTS``), and the selected one's

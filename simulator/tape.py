@@ -16,13 +16,27 @@ goes to the bank in a TAPE message:
 ``(symbol, skipped events, [(t, order record, event records), ...])``, ``t`` the broker's
 ``time.monotonic()`` (the same clock in every process of the machine).
 
-``tape_events`` turns one such record into ``stats.TapeEvent``s. Stdlib only: brokers import
-this module.
+``tape_events`` turns one such record into ``stats.TapeEvent``s.
+
+The all-symbols tape. Asked to (a WATCH with a budget), a broker records every book it has,
+``budget`` orders a second in all (the bank gives each broker its share of the eye's rate), and
+names the symbol in each record. The bank merges what the brokers send into one tape, in the
+order the orders were *placed* (``TapeMerge``): the key of an order is its id, the flow's ids
+counting in placement order, yours right behind the flow order they were placed after
+(``outside_ids.priority``). Each book sees its orders in that order, so one broker's tape comes
+in key order already; across brokers, a record waits ``MERGE_HOLD_S`` for the records placed
+before it that other brokers may still be sending, then goes on the tape. A record that comes
+later than that, behind a record placed after it that is shown already, is left out and its
+events counted as skipped: the tape stays a sample in placement order, never out of order.
+
+Stdlib only: brokers import this module.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from simulator.orders import Event, OrderType
 from simulator.outside_ids import AGENT, OUTSIDE_BASE, SOURCES
@@ -33,6 +47,8 @@ _AGENTS = SOURCES[AGENT]  # ids above it are agents' (agents.py)
 
 EYE_ORDERS_PER_S = 8.0  # orders a second a person can follow on a tape, each with its events
 EYE_BURST = 8.0  # orders taken at once after a quiet spell (a step, a slow run)
+ALL_SYMBOLS = "*"  # the symbol of the all-symbols tape's TAPE messages and of its "watch" line
+MERGE_HOLD_S = 0.3  # how long a record of the all-symbols tape waits for those placed before it
 KINDS = ("new", "ack", "fill", "cancelled", "cancel_done", "reject", "watch", "amended", "triggered", "shown")
 _CANCEL = int(OrderType.CANCEL)
 _ACK, _REJECT, _TRADE = int(Event.ACK), int(Event.REJECT), int(Event.TRADE)
@@ -136,6 +152,81 @@ def tape_events(
         elif kind == _REJECT:
             out.append(TapeEvent(seq, t_s, "reject", symbol, rec[1], side, otype, reason=rec[2]))
     return out
+
+
+class Taps:
+    """Which books a broker's tape wraps: their entry points in the broker's routing tables
+    (``submits``, ``cancels``: sym -> the function its orders go to), and the recorder."""
+
+    def __init__(self, submits: dict, cancels: dict) -> None:
+        self.submits, self.cancels = submits, cancels
+        self.recorder: TapeRecorder | None = None
+        self.budget: float | None = None  # orders/s of the all-symbols tape (None: off)
+        self._taped: list[Any] = []  # the books wrapped
+
+    def unwrap(self) -> None:
+        """Every book's own entry points again; no recorder."""
+        for book in self._taped:
+            self.submits[book.sym_id] = book.submit_into
+            self.cancels[book.sym_id] = book.cancel_into
+        self._taped, self.recorder, self.budget = [], None, None
+
+    def wrap(self, books: list[Any], budget: float | None) -> None:
+        """Record ``books`` (after ``unwrap``): at the eye's rate, or under ``budget`` orders a
+        second in all (the all-symbols tape, which also takes the books opened later)."""
+        if not books and budget is None:
+            return
+        rate, burst = (
+            (EYE_ORDERS_PER_S, EYE_BURST) if budget is None else (budget, max(1.0, min(budget, EYE_BURST)))
+        )
+        self.recorder, self.budget = TapeRecorder(rate, burst), budget
+        for book in books:
+            self._wrap(book)
+
+    def opened(self, book: Any) -> None:
+        """A book just opened: taped too when the tape is of every book."""
+        if self.budget is not None:
+            self._wrap(book)
+
+    def _wrap(self, book: Any) -> None:
+        assert self.recorder is not None
+        self.submits[book.sym_id], self.cancels[book.sym_id] = self.recorder.wrap(
+            book.sym_id, book.submit_into, book.cancel_into
+        )
+        self._taped.append(book)
+
+
+class TapeMerge:
+    """The all-symbols tape's records from every broker, given out in placement order."""
+
+    def __init__(self, hold_s: float = MERGE_HOLD_S) -> None:
+        self.hold_s = hold_s
+        self.last_key: tuple | None = None  # the key of the record given out last
+        self.late = 0  # events left out: their record came after one placed later was out
+        self._waiting: list[tuple[tuple, int, float, Any, int]] = []  # a heap, by key
+        self._added = 0
+
+    def add(self, now: float, key: tuple, item: Any, events: int) -> None:
+        """A record (``item``, of ``events`` events) that arrived at ``now``, placed at ``key``."""
+        if self.last_key is not None and key <= self.last_key:
+            self.late += events
+            return
+        self._added += 1  # ties (one order's records) keep their arrival order
+        heapq.heappush(self._waiting, (key, self._added, now, item, events))
+
+    def due(self, now: float) -> list:
+        """The records whose turn has come, in placement order: while the one placed first
+        has waited ``hold_s``, it and then the next."""
+        out = []
+        waiting = self._waiting
+        while waiting and waiting[0][2] <= now - self.hold_s:
+            key, _n, _t, item, _events = heapq.heappop(waiting)
+            self.last_key = key
+            out.append(item)
+        return out
+
+    def __len__(self) -> int:
+        return len(self._waiting)
 
 
 def _names_outside(out: list, start: int) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from simulator.accounts import last_prices
+from simulator.orders import RejectReason
 from simulator.outside_ids import YOU, source_of
 from simulator.stats import YourAccount, YourOrder
 
@@ -35,6 +36,8 @@ def your_account(ledger: Ledger, account: int) -> YourAccount:
             o.qty,
             o.qty - o.leaves,
             o.state,
+            o.reason,
+            o.cancel,
         )  # fmt: skip
         for o in counts.recent.values()
     )
@@ -88,7 +91,19 @@ def report_section(you: YourAccount | None, lost_ids: list[int]) -> dict:
                 "qty": o.qty,
                 "filled": o.filled,
                 "state": o.state,
+                "reason": reason_name(o.reason),
+                "cancel": o.cancel,
             }  # fmt: skip
             for o in you.orders
         ],
     }
+
+
+def reason_name(reason: int) -> str | None:
+    """A RejectReason's name (None for 0, no reason; its number for one not known here)."""
+    if not reason:
+        return None
+    try:
+        return RejectReason(reason).name
+    except ValueError:
+        return str(reason)

@@ -26,7 +26,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import var
-from textual.widgets import Footer, TabbedContent, TabPane, Tabs
+from textual.widgets import TabbedContent, TabPane, Tabs
 from textual.worker import get_current_worker
 
 from simulator.control import SimControl
@@ -47,24 +47,17 @@ from tui.widgets import (
     ThroughputPanel,
     TotalsPanel,
 )
+from tui.widgets.footer import SteadyFooter
 from tui.widgets.order_form import OrderForm
 from tui.widgets.report import ReportScreen
+from tui.your_orders import ACTIONS as YOUR_ACTIONS
+from tui.your_orders import BINDINGS as YOUR_BINDINGS
+from tui.your_orders import YourOrderActions, open_ids
 
 STOP_POLL_S = 0.2  # how often the stop worker checks whether the app is going away
-STEERING_ACTIONS = {
-    "next_account",
-    "step_order",
-    "toggle_pause",
-    "pause_flow",
-    "resume_flow",
-    "faster",
-    "slower",
-    "previous_symbol",
-    "next_symbol",
-    "kill_broker",
-    "kill_switch",
-    "order_form",
-}
+STEERING_ACTIONS = {"next_account", "step_order", "toggle_pause", "pause_flow", "resume_flow", "faster",
+                    "slower", "previous_symbol", "next_symbol", "kill_broker", "kill_switch",
+                    "order_form", "tape_all"} | YOUR_ACTIONS  # fmt: skip
 READ_ONLY_NOTE = "READ ONLY"
 PANEL_TITLES = {
     "totals": "Orders",
@@ -99,7 +92,7 @@ class Attachment(Protocol):
         """Once the run has ended: (its report, None), or (None, why there is none)."""
 
 
-class DashboardApp(PaletteActions, App[bool]):
+class DashboardApp(PaletteActions, YourOrderActions, App[bool]):
     """One screen of panels over a SimControl; the keys are listed in ``BINDINGS`` and on the
     help screen (``?``). Steering keys do nothing before the first Snapshot or once stopping."""
 
@@ -127,9 +120,11 @@ class DashboardApp(PaletteActions, App[bool]):
         Binding("n", "step_order", "Step"),
         Binding("a", "next_account", "Account", show=False),  # while paused only (check_action)
         Binding("t", "hold_tape", "Hold tape"),
+        Binding("T", "tape_all", "All symbols", show=False),  # in ? and the palette
         Binding("k", "kill_broker", "Kill broker"),
         Binding("K", "kill_switch", "Kill switch", show=False),  # asks first; in ? and the palette
         Binding("o", "order_form", "Order"),
+        *YOUR_BINDINGS,
         Binding("x", "stop_run", "Stop run"),  # attached with control only (check_action)
         Binding("?", "show_help", "Help"),
         *(Binding(str(n), f"show_tab('{tab}')", tab, show=False) for n, tab in enumerate(TABS, 1)),
@@ -163,7 +158,7 @@ class DashboardApp(PaletteActions, App[bool]):
         # set by a stop signal (SIGTERM, SIGHUP: the terminal may be gone): the end closes
         self.signalled = signalled or threading.Event()
         self.run_ended = False  # set once the run stopped without the quit key
-        self._shown_state: RunState | None = None
+        self._shown_state: tuple[RunState, bool] | None = None  # what the footer shows
         self.awaiting_step: int | None = None  # after n: the id stepped before it, until it shows
 
     def compose(self) -> ComposeResult:
@@ -193,7 +188,7 @@ class DashboardApp(PaletteActions, App[bool]):
                 yield ProcessTable(id="all-processes").data_bind(snapshot)
                 yield LogPanel(id="full-log").data_bind(snapshot)
         yield OrderForm(id="order-form")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.query_one(Tabs).can_focus = False  # 1-4 switch tabs; left/right stay the symbol keys
@@ -267,9 +262,11 @@ class DashboardApp(PaletteActions, App[bool]):
         self.snapshot = snapshot
         if self.awaiting_step is not None:
             self.show_step(snapshot)
-        if first or snapshot.state != self._shown_state:
-            # greyed out until the first Snapshot; Pause or Resume as the state says
-            self._shown_state = snapshot.state
+        shown = (snapshot.state, bool(open_ids(snapshot.you)))
+        if first or shown != self._shown_state:
+            # greyed out until the first Snapshot; Pause or Resume as the state says; c while
+            # you have an open order
+            self._shown_state = shown
             self.refresh_bindings()
 
     # -- commands ------------------------------------------------------------------------------
@@ -289,6 +286,8 @@ class DashboardApp(PaletteActions, App[bool]):
             paused = self.asked.pause_toggled_from(reported) is RunState.PAUSED
             if paused != (action in ("resume_flow", "step_order")):
                 return False  # the other one of the pair is in the footer; n only when paused
+        if action == "cancel_yours" and not open_ids(self.snapshot.you if self.snapshot else None):
+            return False  # in the footer only while you have an open order
         if action in STEERING_ACTIONS | {"stop_run"} and self.steerable_snapshot() is None:
             return None  # shown greyed out in the footer
         return True

@@ -1,5 +1,6 @@
 """The command palette's run commands (ctrl+p): watch a symbol by typing its name, set the rate,
-kill a broker, save a screenshot, and every key's action.
+kill a broker, cancel an order of yours (``cancel #you3``), save a screenshot, and every key's
+action.
 
 Commands that take a value read it from what was typed: ``rate 2500`` (0: as fast as it goes),
 ``screenshot /tmp/run.svg`` (into a directory that exists; otherwise the palette says so and
@@ -25,6 +26,7 @@ from tui.format import fmt_target_rate
 from tui.help import HelpScreen
 from tui.widgets.kill_switch import KillSwitchScreen
 from tui.widgets.order_form import OrderForm
+from tui.your_orders import cancel_commands
 
 if TYPE_CHECKING:
     from tui.app import DashboardApp
@@ -52,12 +54,19 @@ KEY_COMMANDS = (
     PaletteCommand(
         "Hold / follow the tape", "t: hold the tape where it is, or follow it", "action_hold_tape"
     ),
+    PaletteCommand(
+        "Tape: all symbols / watched",
+        "T: every symbol's tape, sampled; or the watched one's",
+        "action_tape_all",
+    ),  # fmt: skip
     PaletteCommand("Kill the watched symbol's broker", "k: kill -9 it (a drill)", "action_kill_broker"),
     PaletteCommand(
         "Kill switch", "K: cancel an account's (or all) resting orders, refuse new ones", "action_kill_switch"
     ),
     PaletteCommand("Your order", "o: place an order of your own on the watched symbol", "action_order_form"),
     PaletteCommand("Your account", "the accounts tab lists your account's orders", "select_your_account"),
+    PaletteCommand("Your next open order", "y: pick it in the accounts tab", "action_next_yours"),
+    PaletteCommand("Cancel your order", "c: cancel your open order picked", "action_cancel_yours"),
     PaletteCommand("Help", "?: every key, panel and column explained", "action_show_help"),
     PaletteCommand("Tab: overview", "1", "action_show_tab", ("overview",)),
     PaletteCommand("Tab: book & tape", "2", "action_show_tab", ("market",)),
@@ -119,6 +128,7 @@ def palette_commands(query: str, snapshot: Snapshot | None) -> Iterator[PaletteC
             "account N", "list account N's open orders: type e.g. account 42", "notify_usage", ("account",)
         )
     yield from kill_switch_commands(words)
+    yield from (PaletteCommand(*c) for c in cancel_commands(typed, snapshot))
     if typed.lower().startswith("screenshot"):
         path = os.path.expanduser(typed[len("screenshot") :].strip())
         problem = screenshot_problem(path)
@@ -198,6 +208,16 @@ class PaletteActions:
         self.control.command("rate", rate)
         self.asked = self.asked.expired(time.monotonic()).ask_rate(rate, time.monotonic())
         self.notify(f"Target rate {fmt_target_rate(rate)}", timeout=2)
+
+    def action_tape_all(self) -> None:
+        """T: the tape of every symbol (sampled, in placement order), or the watched one's again."""
+        snapshot = self.steerable_snapshot()
+        if snapshot is None:
+            return
+        self.control.command("tape", "watched" if snapshot.tape_all else "all")
+        what = "the watched symbol's" if snapshot.tape_all else "every symbol's, sampled"
+        self.notify(f"The tape shows {what}", timeout=2)
+        self.expedite()
 
     def action_next_account(self) -> None:
         """The accounts tab lists the next account's open orders."""
@@ -306,6 +326,7 @@ class PaletteActions:
             "account": "type: account 42",
             "kill": "type: kill switch 42, or kill switch all",
             "release": "type: release 42, or release all",
+            "cancel": "type: cancel #you3 (one of your open orders)",
         }
         self.notify(
             usage.get(what, what), timeout=4, severity="warning" if what not in usage else "information"

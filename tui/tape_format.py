@@ -19,8 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from simulator.orders import OrderType, RejectReason, TimeInForce, format_price
-from simulator.outside_ids import SOURCES, is_outside, source_of
+from simulator.outside_ids import is_outside
+from simulator.outside_ids import order_label as order_id
 from simulator.stats import TapeEvent
+from simulator.tape import ALL_SYMBOLS
 
 Piece = tuple[str, str]  # (text, style)
 OPTIONAL = "dim italic"  # the style of a piece left out first when a line does not fit
@@ -67,12 +69,6 @@ def reason_text(reason: int) -> str:
         return RejectReason(reason).name.lower().replace("_", " ")
     except ValueError:
         return f"reason {reason}"
-
-
-def order_id(oid: int) -> str:
-    """``#123`` for the flow's orders; yours (ids 2**40 + n) read ``#you1``, ``#you2``..."""
-    source = source_of(oid)
-    return f"#{oid}" if source is None else f"#{source}{oid - SOURCES[source]}"
 
 
 YOURS = "bold reverse"  # the id of an order of yours, or of an order that traded with one
@@ -134,15 +130,22 @@ LABEL_STYLES = {
 }
 
 
-def tape_pieces(event: TapeEvent, id_width: int, clock: bool = True) -> list[Piece]:
-    """One event as styled pieces: time (unless ``clock`` is False: a narrow panel), id
-    (padded to ``id_width``), label, detail."""
+def tape_pieces(event: TapeEvent, id_width: int, clock: bool = True, symbol_width: int = 0) -> list[Piece]:
+    """One event as styled pieces: time (unless ``clock`` is False: a narrow panel), the
+    symbol (when ``symbol_width``: the all-symbols tape), id (padded to ``id_width``), label,
+    detail."""
     time = [(f"{fmt_clock(event.t_s):>8} ", CLOCK)] if clock else []
+    if event.kind == "watch" and event.symbol == ALL_SYMBOLS:
+        return [
+            *time,
+            ("\u2500\u2500 now every symbol, sampled in placement order \u2500\u2500", "bold cyan"),
+        ]
     if event.kind == "watch":
         return [*time, (f"\u2500\u2500 now watching {event.symbol} \u2500\u2500", "bold cyan")]
     label_style = LABEL_STYLES.get(event.kind, "bold " + side_style(event.side))
     return [
         *time,
+        *([(f"{event.symbol:<{symbol_width}} ", "bold")] if symbol_width else []),
         (
             f"{order_id(event.oid):<{id_width}} ",
             YOURS if is_outside(event.oid) or is_outside(event.other) else "",
@@ -179,9 +182,9 @@ def fit_pieces(pieces: Sequence[Piece], width: int) -> list[Piece]:
     return out
 
 
-def tape_plain(event: TapeEvent, id_width: int = 4, clock: bool = True) -> str:
+def tape_plain(event: TapeEvent, id_width: int = 4, clock: bool = True, symbol_width: int = 0) -> str:
     """The line as plain text (tests)."""
-    return "".join(text for text, _ in tape_pieces(event, id_width, clock))
+    return "".join(text for text, _ in tape_pieces(event, id_width, clock, symbol_width))
 
 
 def clock_fits(width: int, id_width: int) -> bool:

@@ -1,6 +1,8 @@
 """Your own orders in real runs: placed over HTTP into a headless run with a journal, traded
-and rested among the flow's, kept through a kill -9 of their broker, reconciled and counted
-apart in the report, and replayed from the journal to the same fills."""
+and rested among the flow's, kept through a kill -9 of their broker, cancelled over HTTP (the
+book refusing the cancel of one filled already), reconciled and counted apart in the report,
+and replayed from the journal to the same fills; the tape of every symbol, merged from both
+brokers in placement order, in the same run."""
 
 from __future__ import annotations
 
@@ -27,10 +29,13 @@ def test_your_orders_trade_rest_survive_a_restart_reconcile_and_replay(tmp_path,
     with start_run(tmp_path, "--rate", "300", "--journal", str(journal), control=True) as sim:
         url = url_of(sim)
 
-        def order(**fields):
-            body = json.dumps({"command": "order", "arg": fields}).encode()
+        def control(command):
+            body = json.dumps(command).encode()
             status, _h, answer = call(url + "/api/control", "POST", body, Authorization=f"Bearer {TOKEN}")
             return status, json.loads(answer)
+
+        def order(**fields):
+            return control({"command": "order", "arg": fields})
 
         deadline_wait(
             lambda: (b := snapshot(url).book) is not None and b.asks and b.bids, 30, "a book with both sides"
@@ -52,14 +57,38 @@ def test_your_orders_trade_rest_survive_a_restart_reconcile_and_replay(tmp_path,
         assert (you.placed, you.open) == (2, 1)
         assert all(o.oid > 2**40 for o in you.orders)
         broker = next(p.name for p in snapshot(url).processes if "AAPL" in p.symbols)
-        assert call(url + "/api/control", "POST", json.dumps({"kill": broker}).encode(),
-                    Authorization=f"Bearer {TOKEN}")[0] == 202  # fmt: skip
+        assert control({"kill": broker})[0] == 202
 
         def restarted():
             rows = {p.name: p for p in snapshot(url).processes}
             return rows[broker].restarts == 1 and rows[broker].state == "RUNNING"
 
         deadline_wait(restarted, 30, f"{broker} killed and restarted")
+        # your resting order is cancelled over HTTP, after the restart; a flow order is not yours
+        status, answer = control({"cancel": 5})
+        assert (status, answer["field"]) == (400, "cancel") and "not yours" in answer["error"]
+        assert control({"cancel": "#you1"})[0] == 202  # filled already: the book refuses it
+        assert control({"command": "cancel", "arg": "#you2"})[0] == 202
+
+        def cancelled():
+            you = snapshot(url).you
+            ends = [(o.state, o.cancel) for o in you.orders]
+            return ends == [("filled", "refused"), ("cancelled", "done")] and you
+
+        you = deadline_wait(cancelled, 30, "your cancel of #you1 refused and of #you2 done")
+        assert you.orders[0].reason == 5 and you.open == 0  # ORDER_NOT_RESTING
+        # the tape of every symbol: both brokers' books, merged in placement order
+        assert control({"tape": "all"})[0] == 202
+
+        def merged():
+            snap = snapshot(url)
+            news = [e for e in snap.tape_events if e.kind == "new" and e.oid < 2**40]
+            began = [e.seq for e in snap.tape_events if e.kind == "watch" and e.symbol == "*"]
+            news = [e for e in news if began and e.seq > began[-1]]
+            return snap.tape_all and len({e.symbol for e in news}) >= 3 and news
+
+        news = deadline_wait(merged, 30, "the tape of every symbol")
+        assert [e.oid for e in news] == sorted(e.oid for e in news)
         placed = snapshot(url).orders.placed
         deadline_wait(lambda: snapshot(url).orders.placed > placed + 300, 30, "the flow going on")
         sim.signal_group(signal.SIGINT)
@@ -68,7 +97,17 @@ def test_your_orders_trade_rest_survive_a_restart_reconcile_and_replay(tmp_path,
     assert_reconciled(report)
     jsonschema.validate(report, schema())
     yours = report["you"]
-    assert (yours["placed"], yours["filled"], yours["resting"], yours["lost"]) == (2, 1, 1, 0)
+    assert (yours["placed"], yours["filled"], yours["cancelled"], yours["resting"], yours["lost"]) == (
+        2,
+        1,
+        1,
+        0,
+        0,
+    )
+    assert [(o["state"], o["cancel"], o["reason"]) for o in yours["orders"]] == [
+        ("filled", "refused", "ORDER_NOT_RESTING"),
+        ("cancelled", "done", None),
+    ]
     assert yours["filled_qty"] == 40 and yours["account"] == report["config"]["accounts"]
     assert any(line.startswith("yours    placed 2 ") for line in sim.stdout), sim.output()
     replayed = replay(journal)

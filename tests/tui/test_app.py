@@ -507,6 +507,23 @@ async def test_the_footer_says_resume_while_paused(control, make_snapshot):
 
 
 @pytest.mark.asyncio
+async def test_the_footer_changes_its_keys_in_place_once_it_has_shown_them(control):
+    app = DashboardApp(control)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for _ in range(2):  # pause shows Resume and Step the first time: a recompose, once
+            await pilot.press("p")
+            await pilot.pause()
+        keys = list(app.query_one(Footer).children)
+        await pilot.press("p")  # paused again: the same widgets, only shown and hidden
+        await pilot.pause()
+        assert list(app.query_one(Footer).children) == keys
+        shown = " ".join(rendered_text(key) for key in keys if key.display)
+        assert "Resume" in shown and "Step" in shown and "Pause" not in shown
+        assert "Pause" not in " ".join(rendered_text(key) for key in keys)  # hidden: drawn nowhere
+
+
+@pytest.mark.asyncio
 async def test_keys_show_their_effect_before_the_snapshots_do(control, sim_snapshot):
     """The fake's Snapshot never changes: what the screen shows comes from the key itself."""
     app = DashboardApp(control)

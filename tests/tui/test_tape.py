@@ -186,3 +186,22 @@ async def test_the_tape_follows_the_newest_as_it_grows_past_its_height_without_r
             assert newest in (lines[-2] if len(events) >= tape.size.height else "".join(lines))
             heights.add(tape.virtual_size.height)
         assert len(heights) <= 1 + tape.size.height  # until the view is full, then one height
+
+
+@pytest.mark.asyncio
+async def test_shift_t_asks_for_every_symbols_tape_whose_lines_name_their_symbol(control, sim_snapshot):
+    app = DashboardApp(control, ui_hz=50)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.press("T")
+        await wait_until(lambda: ("tape", "all") in control.calls)
+        begun = TapeEvent(90, 4000.0, "watch", "*", 0)
+        other = TapeEvent(91, 4000.1, "ack", "NVDA", 800_500)
+        events = (*sim_snapshot.tape_events, begun, other)
+        control.current = replace(sim_snapshot, tape_all=True, tape_events=events, tape_skipped=77)
+        await wait_until(lambda: "all symbols" in panel(app, "tape"))
+        shown = panel(app, "tape")
+        assert "now every symbol, sampled in placement order" in shown and "77 events skipped" in shown
+        assert "NVDA  #800500" in shown
+        await pilot.press("T")  # and back to the watched symbol's
+        await wait_until(lambda: ("tape", "watched") in control.calls)

@@ -212,6 +212,9 @@ def test_the_token_is_checked_before_the_body_is_read():
         ({"stop": "enough"}, ("stop", "enough")),
         ({"stop": True}, ("stop", "stop asked over HTTP")),
         ({"command": "pause"}, ("pause", None)),
+        ({"cancel": 2**40 + 3}, ("cancel", 2**40 + 3)),
+        ({"tape": "all"}, ("tape", "all")),
+        ({"command": "cancel", "arg": "#you3"}, ("cancel", 2**40 + 3)),
     ],
 )
 def test_a_good_command_is_accepted_and_queued(body, command):
@@ -241,6 +244,9 @@ def test_a_good_command_is_accepted_and_queued(body, command):
         ({"select": "ZZZZ"}, "select", "not a symbol of this run"),
         ({"kill": "bank"}, "kill", "not a broker"),
         ({"stop": ""}, "stop", "1 to 200 characters"),
+        ({"cancel": 42}, "cancel", "not yours"),
+        ({"tape": "every"}, "tape", '"all"'),
+        ({"command": "cancel", "arg": "my order"}, "arg", "an order of yours"),
     ],
 )
 def test_a_bad_body_is_400_naming_the_field(body, field, says):

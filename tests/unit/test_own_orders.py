@@ -10,9 +10,10 @@ import pytest
 from simulator import wire
 from simulator.flow import OrderFlow
 from simulator.ledger import Ledger
+from simulator.orders import RejectReason
 from simulator.outside_ids import SOURCES, YOU, is_outside, priority, source_of
 from simulator.outside_orders import OutsideOrders
-from simulator.own_order import MOST_QTY, BadOrder, OwnOrder, check_order, describe
+from simulator.own_order import MOST_QTY, BadOrder, OwnOrder, check_cancel, check_order, describe, your_id
 from simulator.stats import LatencyHistogram
 from tests.unit.test_ledger import broker_events, broker_for
 
@@ -180,3 +181,68 @@ def test_a_restart_rebuilds_your_resting_order_in_its_place_and_resends_yours_in
     again = led.unanswered([wire.UNKNOWN_SYM, 0, 1])[:, 0].tolist()
     expected = [int(flow[0, 0]), int(flow[1, 0]), late, int(flow[2, 0]), int(flow[3, 0])]
     assert [oid for oid in again if oid in expected] == expected
+
+
+# -- cancelling your order ---------------------------------------------------------------------------
+
+
+def your_cancel(run: Run, value: object) -> int:
+    """``value`` cancelled as the bank does it: checked, placed from your account, answered."""
+    cancel = check_cancel(value, run.ledger.outside, SYMBOLS)
+    oid = run.ledger.outside.new_id(YOU)
+    record = cancel.record(oid, YOURS, SYMBOLS.index(cancel.symbol))
+    run.ledger.place_outside(record, 0)
+    run.answer(np.array([record], np.int64))
+    return oid
+
+
+def test_your_resting_order_is_cancelled_and_the_ledger_reconciles():
+    run = Run()
+    run.flow_orders(500)
+    rester = run.yours(SELL, LIMIT, DAY, 10_000_000, 7)
+    your_cancel(run, "#you1")
+    run.flow_orders(200)
+    counts = run.ledger.outside.counts[YOU]
+    (mine,) = counts.recent.values()
+    assert (mine.oid, mine.state, mine.cancel, mine.leaves) == (rester, "cancelled", "done", 7)
+    assert (counts.placed, counts.cancelled, counts.cancels_sent) == (1, 1, 1)
+    assert run.ledger.reconcile(run.resting()).ok
+
+
+def test_a_cancel_of_your_filled_order_is_refused_by_the_book_with_its_reason():
+    run = Run()
+    run.flow_orders(3000)
+    taker = run.yours(SELL, MARKET, IOC, 0, 5)
+    refused = run.ledger.reject_counts(cancels=True)["ORDER_NOT_RESTING"]  # the flow's, so far
+    your_cancel(run, taker)
+    (mine,) = run.ledger.outside.counts[YOU].recent.values()
+    assert (mine.state, mine.cancel, mine.reason) == ("filled", "refused", RejectReason.ORDER_NOT_RESTING)
+    assert run.ledger.reject_counts(cancels=True) == {"ORDER_NOT_RESTING": refused + 1}
+    assert run.ledger.reconcile(run.resting()).ok
+
+
+def test_a_rejected_order_of_yours_keeps_its_reason():
+    run = Run()
+    run.yours(BUY, LIMIT, DAY, 1000, 5, sym=wire.UNKNOWN_SYM)
+    (mine,) = run.ledger.outside.counts[YOU].recent.values()
+    assert (mine.state, mine.reason) == ("rejected", RejectReason.UNKNOWN_SYMBOL)
+
+
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        (42, "is not yours"),
+        ("#you9", "was never placed (your last is #you2)"),
+        ("#you2", "is a cancel, not an order"),
+        ("sell it", "an order of yours"),
+    ],
+)
+def test_a_cancel_that_is_not_of_an_order_of_yours_is_refused_saying_why(value, words):
+    run = Run()
+    run.flow_orders(100)
+    run.yours(SELL, LIMIT, DAY, 10_000_000, 7)
+    your_cancel(run, "you1")
+    with pytest.raises(BadOrder) as refused:
+        check_cancel(value, run.ledger.outside, SYMBOLS)
+    assert refused.value.field == "cancel" and words in refused.value.reason
+    assert your_id("#you2") == 2**40 + 2 == your_id(str(2**40 + 2))

@@ -1,11 +1,15 @@
 """The watched symbol's tape as a broker records it: every event of every order taken, in the
-book's order, sampled at the eye's rate, with what was left out counted."""
+book's order, sampled at the eye's rate, with what was left out counted; and the all-symbols
+tape, every book of every broker under one budget, merged by the bank in placement order."""
 
 from __future__ import annotations
 
+import pytest
+
 from simulator.book import OrderBook
 from simulator.orders import OrderType, RejectReason, Side, TimeInForce
-from simulator.tape import EYE_BURST, TapeRecorder, tape_events
+from simulator.outside_ids import priority
+from simulator.tape import EYE_BURST, TapeMerge, TapeRecorder, tape_events
 
 LIMIT, MARKET, CANCEL = int(OrderType.LIMIT), int(OrderType.MARKET), int(OrderType.CANCEL)
 DAY, IOC = int(TimeInForce.DAY), int(TimeInForce.IOC)
@@ -136,8 +140,6 @@ def test_watching_the_watched_symbol_again_fills_its_bucket_so_a_step_is_never_l
 
 
 def test_a_tape_message_travels_and_a_malformed_one_is_refused():
-    import pytest
-
     from simulator import messages as msg
 
     body = ("AAPL", 3, [(1.5, (1, 2, 0, 1, 0, 0, 100, 5, 0), (1, 1, 0, 0, 0, 0, 0))])
@@ -162,3 +164,69 @@ def test_the_new_events_of_the_order_types_are_on_the_tape_with_plain_int_fields
             kinds.append(e.kind)
             assert all(type(getattr(e, f)) is int for f in ("oid", "qty", "price", "reason", "other"))
     assert {"shown", "triggered", "amended"} <= set(kinds)
+
+
+# -- the all-symbols tape -------------------------------------------------------------------------
+
+
+def test_a_broker_told_to_tape_all_records_every_book_under_one_budget_even_books_opened_later():
+    from simulator import messages as msg
+    from simulator.broker import Broker
+
+    broker = Broker(msg.BrokerSpec(0, "broker-1", ("AAPL", "MSFT", "NVDA"), (0, 1, 2)))
+    broker.handle_orders([1, 3, 0, BUY, LIMIT, DAY, 100, 5, 0], [])  # AAPL's book is open
+    kind, body = msg.decode(msg.encode(msg.WATCH, ("", 2.0)))
+    assert (kind, body) == (msg.WATCH, ("", 2.0))
+    broker.watch(*body)
+    out: list = []
+    for oid, sym in ((2, 0), (3, 1), (4, 2), (5, 0)):  # MSFT and NVDA open only now
+        broker.handle_orders([oid, 3, sym, BUY, LIMIT, DAY, 100, 5, 0], out)
+    skipped, taken = broker.tape.take()
+    assert [order[:3] for _t, order, _e in taken] == [(2, 3, 0), (3, 3, 1)]  # a burst of 2
+    assert skipped == 4 and broker.watched is None  # two orders left out, a new and an ack each
+    broker.watch(None)  # off: every book's own entry points again
+    broker.handle_orders([6, 3, 2, BUY, LIMIT, DAY, 100, 5, 0], out)
+    assert broker.tape is None and out[-7:] == [1, 6, 0, 0, 0, 0, 0]
+    with pytest.raises(msg.BadMessage, match="WATCH"):
+        msg.decode(msg.encode(msg.WATCH, ("AAPL", float("inf"))))
+
+
+def test_the_merge_gives_records_out_in_placement_order_and_counts_what_came_too_late():
+    merge = TapeMerge(hold_s=0.3)
+    merge.add(0.0, priority(20), "b20", 2)  # broker B is ahead
+    merge.add(0.1, priority(10), "a10", 2)  # broker A's earlier order comes later
+    merge.add(0.1, priority(2**40 + 1, anchor=10), "you1", 2)  # yours, placed right after 10
+    assert merge.due(0.35) == []  # a10 has not waited its hold yet: nothing overtakes it
+    assert merge.due(0.4) == ["a10", "you1", "b20"]
+    merge.add(0.5, priority(15), "a15", 3)  # behind b20, shown already: left out, counted
+    merge.add(0.5, priority(21), "b21", 2)
+    assert merge.due(1.0) == ["b21"] and merge.late == 3 and len(merge) == 0
+
+
+def test_the_feed_merges_every_brokers_tape_by_placement_and_names_each_symbol():
+    from types import SimpleNamespace
+
+    from simulator.outside_orders import OutsideOrders
+    from simulator.tape_feed import TapeFeed
+
+    outside = OutsideOrders()
+    you = outside.new_id("you")
+    outside.put((you, 9, 1, BUY, LIMIT, DAY, 100, 5, 0), 0, anchor=3)
+    bank = SimpleNamespace(
+        config=SimpleNamespace(symbols=("AAPL", "MSFT")), ledger=SimpleNamespace(outside=outside)
+    )
+    feed = TapeFeed(bank, t0=0.0)
+    feed.set_all(True)
+    ack = (1, 0, 0, 0, 0, 0, 0)
+
+    def order(oid, sym):
+        return (oid, 1, sym, BUY, LIMIT, DAY, 100, 5, 0)
+
+    feed.on_tape(("*", 4, [(1.0, order(5, 0), ack)]), now=1.0)  # broker of AAPL
+    feed.on_tape(("*", 0, [(1.0, order(3, 1), ack), (1.0, order(you, 1), ack)]), now=1.1)  # of MSFT
+    feed.release(1.2)
+    assert list(feed.kept) == []  # 3 and yours have not waited their hold
+    feed.release(1.5)
+    news = [(e.symbol, e.oid) for e in feed.kept if e.kind == "new"]
+    assert news == [("MSFT", 3), ("MSFT", you), ("AAPL", 5)]
+    assert [e.seq for e in feed.kept] == list(range(1, 7)) and feed.skipped == 4

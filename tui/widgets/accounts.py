@@ -2,7 +2,9 @@
 
 P&L is cash plus the positions marked to each symbol's last price (``simulator.accounts``),
 refreshed once a second. ``a`` selects the next account of the list (the palette: any account
-by number, ``account 42``); its row is marked and its open orders are listed below.
+by number, ``account 42``); its row is marked and its open orders are listed below. Your
+account's latest orders follow the list, each with its state (a reject's reason, what became
+of your cancel); ``y`` and ``c`` pick and cancel one (``tui.your_orders``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from simulator.stats import AccountRow, OpenOrder, Snapshot, YourAccount
 from tui.format import Column, fit_columns, table_line
 from tui.tape_format import TIF_NAMES, TYPE_NAMES, order_id, side_word
 from tui.widgets.base import WAITING_TEXT, SnapshotPanel
+from tui.your_orders import pick, state_words
 
 ACCOUNT_COLUMNS = (
     Column("acct", 7, 0, right=True),
@@ -56,17 +59,23 @@ def order_cells(order: OpenOrder) -> tuple[str, ...]:
             f"{order.leaves:,}", order.state)  # fmt: skip
 
 
-def your_lines(text: Text, you: YourAccount) -> None:
-    """Your account's line (marked * in the list above) and your latest orders."""
+def your_lines(text: Text, you: YourAccount, picked: int | None = None) -> None:
+    """Your account's line (marked * in the list above) and your latest orders, the open one
+    ``c`` cancels marked."""
     text.append(f"\nYour account ({you.account}): ", "bold")
     text.append(
         f"P&L {dollars(you.pnl)}, {you.placed:,} orders: {you.filled:,} filled, {you.cancelled:,} "
         f"cancelled, {you.rejected:,} rejected, {you.open:,} open; {you.filled_qty:,} shares traded\n"
     )
+    marked = pick(you, picked)
     for o in you.orders[-5:]:
         price = "market" if o.otype == 1 else format_price(o.price)
-        text.append(f"  {order_id(o.oid)} {side_word(o.side)} {o.qty:,} {o.symbol} @ {price}: ", "dim")
-        text.append(f"{o.state}, {o.filled:,} filled\n", "green" if o.filled else "")
+        mark = "\u25b6 " if o.oid == marked else "  "
+        text.append(f"{mark}{order_id(o.oid)} {side_word(o.side)} {o.qty:,} {o.symbol} @ {price}: ", "dim")
+        style = "red" if o.state == "rejected" or o.cancel == "refused" else "green" if o.filled else ""
+        text.append(f"{state_words(o)}, {o.filled:,} filled\n", style)
+    if marked is not None:
+        text.append(f"  c: cancel {order_id(marked)}; y: your next open order\n", "dim")
 
 
 class AccountsPanel(SnapshotPanel):
@@ -88,6 +97,8 @@ class AccountsPanel(SnapshotPanel):
     """Its open orders, oldest first."""
     you: reactive[YourAccount | None] = reactive(None)
     """Your account and your latest orders (``o`` places one)."""
+    picked: reactive[int | None] = reactive(None)
+    """Your open order ``y`` picked, that ``c`` cancels (None: your newest open one)."""
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         if snapshot is not None:
@@ -120,7 +131,7 @@ class AccountsPanel(SnapshotPanel):
         if not rows:
             text.append("no account has traded yet\n", "dim")
         if self.you is not None and self.you.placed:
-            your_lines(text, self.you)
+            your_lines(text, self.you, self.picked)
         if self.selected is None:
             return text
         whose = "your account" if chosen == yours else f"account {chosen}"

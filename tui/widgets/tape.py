@@ -1,4 +1,6 @@
-"""The tape: every event of the watched symbol in the order its book made them, scrollable.
+"""The tape: every event of the watched symbol in the order its book made them, scrollable;
+or, ``T``, a sample of every symbol's in the order they were placed (``simulator.tape_feed``),
+each line naming its symbol.
 
 ``Snapshot.tape_events`` is a window on the run's tape (its latest events, each numbered); the
 panel appends the ones it has not seen to a history of its own (``kept`` events) and draws only
@@ -24,6 +26,7 @@ from tui.tape_format import clock_fits, fit_pieces, id_width, tape_pieces
 from tui.widgets.base import WAITING_TEXT
 
 TAPE_TITLE = "Tape"
+SYMBOL_WIDTH = 5  # the all-symbols tape's symbol column (a longer one pushes the line on)
 GROWTH = 512  # lines the tape's virtual height grows by (see ``TapePanel.virtual_height``)
 
 
@@ -61,6 +64,7 @@ class TapePanel(ScrollView, can_focus=True):
         self.top = 0  # blank lines above the oldest event (see ``virtual_height``)
         self.sticky = True  # follows the newest line: until the user scrolls up (see watch_scroll_y)
         self._id_width = 4
+        self._all = False  # the all-symbols tape was shown last
         self._styles: dict[str, Style] = {}
 
     # -- data ----------------------------------------------------------------------------------
@@ -74,7 +78,8 @@ class TapePanel(ScrollView, can_focus=True):
             self.events.clear()
             self.last_seq = 0
         new = [e for e in events if e.seq > self.last_seq]
-        skipped_changed = snapshot.tape_skipped != self.skipped
+        skipped_changed = snapshot.tape_skipped != self.skipped or snapshot.tape_all != self._all
+        self._all = snapshot.tape_all
         self.skipped = snapshot.tape_skipped
         if new:
             self.add_events(new)
@@ -140,9 +145,16 @@ class TapePanel(ScrollView, can_focus=True):
         not scrolled up by the user (a scroll that only waits for its layout still follows)."""
         return not self.held and self.sticky
 
+    @property
+    def symbol_width(self) -> int:
+        """The symbol column's width: on the all-symbols tape only (0: none)."""
+        return SYMBOL_WIDTH if self.snapshot is not None and self.snapshot.tape_all else 0
+
     def show_title(self) -> None:
         symbol = self.snapshot.selected_symbol if self.snapshot else None
         title = f"{TAPE_TITLE} {symbol}" if symbol else TAPE_TITLE
+        if self.symbol_width:
+            title = f"{TAPE_TITLE}: all symbols, sampled"
         if self.held:
             title += " \u2016 HELD"
         self.border_title = title
@@ -177,7 +189,8 @@ class TapePanel(ScrollView, can_focus=True):
         if not 0 <= index < len(self.events):
             return Strip.blank(width, base)
         clock = clock_fits(width, self._id_width)
-        pieces = fit_pieces(tape_pieces(self.events[index], self._id_width, clock), width)
+        event = self.events[index]
+        pieces = fit_pieces(tape_pieces(event, self._id_width, clock, self.symbol_width), width)
         segments = [Segment(text, base + self.style_of(style)) for text, style in pieces]
         return Strip(segments).extend_cell_length(width, base)
 
