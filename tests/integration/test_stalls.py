@@ -41,14 +41,17 @@ def test_a_bank_stalled_past_the_hang_timeout_does_not_kill_its_healthy_brokers(
 def test_a_broker_killed_while_starting_is_started_again_and_the_run_goes_on(tmp_path):
     with SimProcess("--rate", "5000", "--orders", "5000", "--seed", "2", "--max-restarts", "1",
                     report=tmp_path / "r.json") as sim:  # fmt: skip
-        # the first broker, as soon as it exists: still importing, long before its first heartbeat
+        # the first broker, as soon as it exists. A fork of the fork server is ready within
+        # milliseconds, so the kill may land before its first heartbeat or just after it: it
+        # must be started again either way
         sim.wait_for(lambda: sim.broker_pids(), 30, "a broker process")
         victim = sim.broker_pids()[0]
         psutil.Process(victim).kill()
         assert sim.wait_exit(60) == 0, sim.output()
         report = sim.report()
     assert_reconciled(report)
-    assert "died during start-up" in sim.output()
+    output = sim.output()
+    assert "died during start-up" in output or "restarted as pid" in output, output
     assert victim not in [b["pid"] for b in report["brokers"]]
 
 
