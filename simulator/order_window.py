@@ -78,21 +78,22 @@ class OrderWindow:
         self._agent_ids = self._agent_slots = np.zeros(0, np.int64)
 
     def _grow(self, size: int) -> None:
-        """(Re)size the slot arrays, keeping what they hold."""
+        """(Re)size the slot arrays, keeping what they hold (the scratch starts again at 0: a
+        token 0 is never a batch's, and a stamp is written before it is read)."""
         old = getattr(self, "state", None)
         grown = []
-        for name, shape, dtype in (
-            ("record", (size, wire.ORDER_WIDTH), np.int64),
-            ("leaves", (size,), np.int64),
-            ("due", (size,), np.int64),
-            ("state", (size,), np.int8),
-            ("ack_token", (size,), np.int64),
-            ("scratch_token", (size,), np.int64),
-            ("scratch_pos", (size,), np.int64),
-            ("_stamp", (size,), np.int64),
+        for name, shape, dtype, kept in (
+            ("record", (size, wire.ORDER_WIDTH), np.int64, True),
+            ("leaves", (size,), np.int64, True),
+            ("due", (size,), np.int64, True),
+            ("state", (size,), np.int8, True),
+            ("ack_token", (size,), np.int64, True),
+            ("scratch_token", (size,), np.int64, False),
+            ("scratch_pos", (size,), np.int64, False),
+            ("_stamp", (size,), np.int64, False),
         ):
             a = np.zeros(shape, dtype)
-            if old is not None:
+            if old is not None and kept:
                 a[: len(old)] = getattr(self, name)
             grown.append((name, a))
         for name, a in grown:
