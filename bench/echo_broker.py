@@ -85,7 +85,7 @@ def _echo(spec: msg.BrokerSpec, inbox, results, answer) -> None:
             records = parts[0] if len(parts) == 1 else b"".join(parts)
             results.send_bytes(msg.encode(msg.EVENTS, (spec.index, consumed, records)))
         if stop:
-            final = msg.FinalReport(spec.index, os.getpid(), orders, 0, 0, {})
+            final = msg.FinalReport(spec.index, os.getpid(), orders, 0, 0)
             results.send_bytes(msg.encode(msg.FINAL, final))
             results.close()
             return

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from cherrypy.process.plugins import SimplePlugin
 
-from simulator import agent_flags, kill_switch, wire
+from simulator import agent_flags, kill_switch, resting, wire
 from simulator import messages as msg
 from simulator.bus import ORDER, never_raises
 from simulator.channel import ChannelFull, ChannelGone
@@ -211,15 +211,8 @@ class Bank(SimplePlugin):
         """Last on 'stop', after the pool drained: close the ledger and reconcile."""
         if self.state == RunState.STOPPED:
             return
-        resting: dict[int, int] = {}
-        for b in self.brokers.brokers:
-            if b.final is not None:
-                for orders in b.final.resting.values():
-                    for oid, _account, _side, _price, leaves in orders:
-                        resting[oid] = leaves
-                for stops in b.final.held.values():  # held stops rest too, off the book
-                    resting.update((stop[0], stop[6]) for stop in stops)
-        self.reconciliation = rec = self.ledger.reconcile(resting)
+        finals = [(b.final.resting, b.final.held) for b in self.brokers.brokers if b.final is not None]
+        self.reconciliation = rec = self.ledger.reconcile(resting.leaves_by_id(finals))
         if rec.lost or rec.cancels_lost:
             log.error(
                 "%d orders and %d cancels LOST; first ids: %s",

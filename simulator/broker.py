@@ -33,7 +33,7 @@ from typing import Protocol
 from cherrypy.process.plugins import SimplePlugin
 
 from simulator import messages as msg
-from simulator import order_types, processes
+from simulator import order_types, processes, resting
 from simulator.agents import Desk
 from simulator.book import OrderBook
 from simulator.bus import drive, new_bus
@@ -263,22 +263,12 @@ class Broker:
         return tuple((symbol, bid[0] if bid else 0, ask[0] if ask else 0) for symbol, bid, ask in tops)
 
     def final_report(self, still_here: Callable[[], None] = lambda: None) -> msg.FinalReport:
-        """The last message: counters and every resting order; ``still_here`` is called every
-        few thousand books (listing hundreds of thousands of resting orders takes a while)."""
-        resting, held = {}, {}
-        collecting = gc.isenabled()
-        gc.disable()  # no cycle among these tuples, and a collection would walk every book's objects
-        for i, (symbol, book) in enumerate(self.books.items()):
-            if book.order_count:
-                resting[symbol] = book.resting()
-            if book.held:
-                held[symbol] = order_types.held_stops(book)
-            if i % 4096 == 4095:
-                still_here()
-        if collecting:
-            gc.enable()
+        """The last message: counters and every resting order (``resting.pack``); ``still_here``
+        is called every few thousand books (listing hundreds of thousands of orders takes a while)."""
+        records, books = resting.pack(self.books.values(), still_here)
+        held = {symbol: order_types.held_stops(book) for symbol, book in self.books.items() if book.held}
         return msg.FinalReport(
-            self.spec.index, os.getpid(), self.orders, self.trades, self.bad_messages, resting, held
+            self.spec.index, os.getpid(), self.orders, self.trades, self.bad_messages, records, books, held
         )
 
 

@@ -22,7 +22,7 @@ Cancel requests are not orders (as in FIX): counted apart (``rejects.py``), each
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from simulator.order_window import ACKED, FREE, NO_DUE, SENT, OrderWindow
 from simulator.orders import Event, OrderType
 from simulator.outside_orders import OutsideOrders
 from simulator.positions import Positions
-from simulator.reconciliation import Reconciliation, close_books
+from simulator.reconciliation import Reconciliation, Resting, close_books
 from simulator.rejects import CANCEL_REASON, reasons_by_name
 from simulator.symbol_stats import TradedDigest
 
@@ -430,8 +430,9 @@ class Ledger:
 
     # -- the end ----------------------------------------------------------------------------
 
-    def reconcile(self, resting: Mapping[int, int]) -> Reconciliation:
-        """Close the books: ``resting`` maps every order the brokers report resting to its leaves."""
+    def reconcile(self, resting: Resting) -> Reconciliation:
+        """Close the books: ``resting`` maps every order the brokers report resting to its leaves
+        (or is the arrays (ids, leaves) of them)."""
         w = self._window
         ids, slots = w.open_slots()
         out_ids, out_leaves, out_cancel = self.outside.open_arrays()  # ids above every flow id

@@ -22,7 +22,7 @@ dashboard's pipe to the bank process (``remote.py``).
     broker -> bank results: EVENTS  (broker index, messages read so far, event records);
                                     decoded, the records are a flat int64 memoryview
                             HEARTBEAT  Heartbeat
-                            FINAL   FinalReport
+                            FINAL   FinalReport (what rests as int64 records: ``resting.py``)
                             LOG     LogLine
                             TAPE    (symbol, events skipped, orders taken): the watched
                                     symbol's tape (``simulator.tape``); symbol "*": of every
@@ -43,6 +43,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator import resting
 from simulator.stats import Snapshot
 from simulator.wire import EVENT_SIZE, ORDER_SIZE
 
@@ -149,7 +150,9 @@ class FinalReport:
     orders: int
     trades: int
     bad_messages: int
-    resting: dict[str, list[tuple[int, int, int, int, int]]] = field(default_factory=dict)
+    # every order resting, as int64 records and (sym, count) per book: see ``simulator.resting``
+    resting: bytes = b""
+    resting_books: bytes = b""
     held: dict[str, list[tuple[int, ...]]] = field(
         default_factory=dict
     )  # stops never triggered, as BookState's
@@ -236,6 +239,8 @@ def decode(payload: object) -> tuple[bytes, Any]:
         raise BadMessage("HEARTBEAT body is not a Heartbeat")
     if kind == FINAL and not isinstance(body, FinalReport):
         raise BadMessage("FINAL body is not a FinalReport")
+    if kind == FINAL and (why := _resting_error(body)):
+        raise BadMessage(f"FINAL body: {why}")
     if kind == LOG and not isinstance(body, LogLine):
         raise BadMessage("LOG body is not a LogLine")
     if kind == RESTORE and not isinstance(body, dict):
@@ -259,6 +264,12 @@ def decode(payload: object) -> tuple[bytes, Any]:
     if kind == SNAPSHOT and not isinstance(body, Snapshot):
         raise BadMessage("SNAPSHOT body is not a Snapshot")
     return kind, body
+
+
+def _resting_error(report: FinalReport) -> str | None:
+    if not (isinstance(report.resting, bytes) and isinstance(report.resting_books, bytes)):
+        return "resting orders are not bytes"
+    return resting.shape_error(report.resting, report.resting_books)
 
 
 def _is_watch_all(body: object) -> bool:

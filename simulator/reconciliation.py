@@ -23,6 +23,9 @@ import numpy as np
 
 _MISMATCHES_KEPT = 20
 
+# what the brokers report resting: {oid: leaves}, or (ids, leaves) int64 arrays (resting.py)
+Resting = Mapping[int, int] | tuple[np.ndarray, np.ndarray]
+
 
 @dataclass
 class Reconciliation:
@@ -55,7 +58,7 @@ def close_books(
     open_ids: np.ndarray,
     open_leaves: np.ndarray,
     open_is_cancel: np.ndarray,
-    resting: Mapping[int, int],
+    resting: Resting,
     *,
     placed: int,
     filled: int,
@@ -66,9 +69,13 @@ def close_books(
 ) -> Reconciliation:
     """The ledger's open orders and cancels as arrays in id order (ids, leaves, whether each
     is a cancel request); ``resting`` maps every order the brokers report resting to its
-    leaves. Whole-array steps: a run with many symbols ends with millions resting."""
-    r_ids = np.fromiter(resting.keys(), np.int64, len(resting))
-    r_leaves = np.fromiter(resting.values(), np.int64, len(resting))
+    leaves (or is the arrays (ids, leaves) of them, an id at most once). Whole-array steps: a
+    run with many symbols ends with millions resting."""
+    if isinstance(resting, tuple):
+        r_ids, r_leaves = (np.asarray(a, np.int64) for a in resting)
+    else:
+        r_ids = np.fromiter(resting.keys(), np.int64, len(resting))
+        r_leaves = np.fromiter(resting.values(), np.int64, len(resting))
     by_id = np.argsort(r_ids, kind="stable")
     sorted_ids, sorted_leaves = r_ids[by_id], r_leaves[by_id]
     at = np.minimum(np.searchsorted(sorted_ids, open_ids), max(len(sorted_ids) - 1, 0))

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator import resting
 from simulator.agent_report import agent_figures
 from simulator.outside_ids import YOU
 from simulator.rejects import reasons_by_name
@@ -47,14 +48,12 @@ def run_figures(bank: Any, series: Series) -> dict[str, Any]:
     symbols, traded = led.symbols, led.traded
     most = bank.config.report_symbols
     listed = busiest(traded.volume, most)  # the symbols the report names (--report-symbols)
-    names = {symbols[i] for i in listed.tolist()}
-    resting: dict[str, list] = {s: [] for s in names}
+    orders: dict[str, list] = {symbols[i]: [] for i in listed.tolist()}
     for b in bank.brokers.brokers:
-        if b.final is not None:
-            for symbol, orders in b.final.resting.items():
-                if symbol in names:
-                    resting[symbol].extend(orders)
-    books = final_books(resting)
+        if (final := b.final) is not None:
+            for symbol, rows in resting.tuples(final.resting, final.resting_books, symbols, listed).items():
+                orders[symbol].extend(rows)
+    books = final_books(orders)
     per_symbol = traded.symbol_table(listed)
     for symbol, row in per_symbol.items():
         row["final_book"] = books.get(symbol)

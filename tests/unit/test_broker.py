@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from simulator import messages as msg
-from simulator import wire
+from simulator import resting, wire
 from simulator.broker import Broker, InboxPump
 from simulator.bus import new_bus
 from simulator.orders import Event, OrderType, RejectReason, Side
@@ -175,7 +175,10 @@ def test_final_report_and_watched_book_name_symbols(broker):
     broker.watched = "TSLA"
     assert broker.watched_book() == ("TSLA", ((100, 10, 1),), ((101, 4, 1),), None)
     report = broker.final_report()
-    assert report.resting == {"TSLA": [(1, 7, 1, 100, 10), (2, 7, -1, 101, 4)]}
+    names = {book.sym_id: symbol for symbol, book in broker.books.items()}
+    assert resting.tuples(report.resting, report.resting_books, names) == {
+        "TSLA": [(1, 7, 1, 100, 10), (2, 7, -1, 101, 4)]
+    }
     assert (report.orders, report.trades) == (2, 0)
 
 
@@ -245,7 +248,9 @@ def test_pump_sends_final_report_after_stop_and_reads_nothing_after_it():
     pump, sent = tick([good, msg.STOP, late])
     assert pump.done
     assert [kind for kind, _ in sent] == [msg.EVENTS, msg.FINAL]
-    assert sent[1][1].resting == {"TSLA": [(1, 7, 1, 100, 10)]}
+    final = sent[1][1]
+    listed = resting.tuples(final.resting, final.resting_books, {TSLA: "TSLA"})
+    assert listed == {"TSLA": [(1, 7, 1, 100, 10)]}
     assert pump.consumed == 2
 
 

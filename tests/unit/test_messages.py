@@ -32,7 +32,7 @@ HEARTBEAT = Heartbeat(
 )  # fmt: skip
 FINAL = FinalReport(
     index=0, pid=4243, orders=10, trades=3, bad_messages=1,
-    resting={"AAPL": [(5, 2, 1, 14_990, 100)], "MSFT": []},
+    resting=wire.pack([(5, 100, 2, 14_990, 1)], 5), resting_books=wire.pack([(0, 1)], 2),
 )  # fmt: skip
 LOG_LINE = LogLine(index=1, level=30, logger="broker.1", text="inbox full: wait")
 SPEC = BrokerSpec(index=2, name="broker-2", symbols=("AAPL", "MSFT"))
@@ -119,6 +119,9 @@ GARBAGE = [
     ("HEARTBEAT of a FinalReport", encode(msg.HEARTBEAT, FINAL)),
     ("HEARTBEAT of a dict", encode(msg.HEARTBEAT, {"index": 1})),
     ("FINAL of a Heartbeat", encode(msg.FINAL, HEARTBEAT)),
+    ("FINAL with a part record", encode(msg.FINAL, dataclasses.replace(FINAL, resting=FINAL.resting[:-8]))),
+    ("FINAL miscounting its books", encode(msg.FINAL, dataclasses.replace(FINAL, resting_books=bytes(16)))),
+    ("FINAL with resting tuples", encode(msg.FINAL, dataclasses.replace(FINAL, resting={"AAPL": []}))),
     ("LOG of a str", encode(msg.LOG, "hello")),
     ("STOP with a body", msg.STOP + pickle.dumps(None)),
     ("STOP twice", msg.STOP + msg.STOP),

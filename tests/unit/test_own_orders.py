@@ -14,6 +14,7 @@ from simulator.orders import RejectReason
 from simulator.outside_ids import SOURCES, YOU, is_outside, priority, source_of
 from simulator.outside_orders import OutsideOrders
 from simulator.own_order import MOST_QTY, BadOrder, OwnOrder, check_cancel, check_order, describe, your_id
+from simulator.resting import leaves_by_id
 from simulator.stats import LatencyHistogram
 from tests.unit.test_ledger import broker_events, broker_for
 
@@ -133,7 +134,8 @@ class Run:
 
     def resting(self) -> dict[int, int]:
         final = self.broker.final_report()
-        return {oid: leaves for orders in final.resting.values() for oid, _a, _s, _p, leaves in orders}
+        ids, leaves = leaves_by_id([(final.resting, final.held)])
+        return dict(zip(ids.tolist(), leaves.tolist()))
 
 
 def test_your_orders_are_booked_among_the_flows_and_the_books_close():
