@@ -379,7 +379,8 @@ class InboxPump(SimplePlugin):
         elif kind == msg.CANCEL_ALL:
             self.broker.cancel_all(body[0], body[1], events)
         elif kind == msg.STOP:
-            log.debug("STOP read after %d messages: listing what rests", self.consumed)
+            counts = (gc.get_count(), gc.get_freeze_count(), len(gc.garbage))
+            log.debug("STOP read after %d messages: listing what rests (collector %s)", self.consumed, counts)
             self.done = True
             return True
         else:
@@ -421,8 +422,7 @@ def broker_main(spec: msg.BrokerSpec, inbox, results) -> None:
     bus = new_bus(spec.name)
     pump = InboxPump(bus, Broker(spec), inbox, results, parent, handler)
     pump.subscribe()
-    gc.freeze()  # what exists now lives for the whole run: keep the collector off it
-    gc.set_threshold(50_000, 50, 1000)  # book entries hold no cycles: collect rarely
+    processes.freeze_heap_each_tick(bus)
     try:
         drive(bus, lambda: pump.done)
     except Exception:
