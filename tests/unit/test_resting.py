@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from simulator import messages as msg
@@ -12,6 +16,7 @@ from simulator.flow import OrderFlow
 from simulator.order_types import stp_index
 
 pytestmark = pytest.mark.timeout(60)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def flowed_broker(*flags: str, batches: int = 40) -> tuple[Broker, tuple[str, ...]]:
@@ -77,3 +82,10 @@ def test_leaves_by_id_takes_the_records_and_the_held_stops():
 def test_a_malformed_listing_says_why(data, books, why):
     error = resting.shape_error(data, books)
     assert error is not None and why in error
+
+
+def test_a_broker_does_not_load_numpy():
+    # each broker process would carry it (about 3.5 MiB of RSS) only to list what rests
+    code = "import sys, simulator.broker; sys.exit('numpy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60)
+    assert done.returncode == 0
