@@ -2,11 +2,13 @@
 
     python bench/profile_scale.py bank --symbols 10000 --orders 1000000
     python bench/profile_scale.py broker --symbols 100000 --orders 1000000
+    python bench/profile_scale.py broker --symbols 100000 --no-profile --collector once
     python bench/profile_scale.py bank --accounts 1000000 --orders 1000000 --top 40
 
 ``bank`` runs a whole headless run (``--rate 0``) in this process, the bank profiled, the brokers
 forked as usual and not. ``broker`` matches the flow of one broker holding every symbol in this
-process, batches of 256 as a run sends them, timed from the first batch to the last. Both count
+process, batches of 256 as a run sends them, timed from the first batch to the last, the collector
+as in a run (``--collector``; ``--no-profile`` for the time alone). Both count
 CPU seconds of this process (``time.process_time``), so other loads of a shared machine move the
 figures less than a wall clock's would, and both print the CPU microseconds per order and the
 functions that took the most (their own time). py-spy, where installed, samples a real run
@@ -30,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from simulator import messages as msg  # noqa: E402
 from simulator.__main__ import run  # noqa: E402
-from simulator.broker import Broker  # noqa: E402
+from simulator.broker import _DRAIN_BUDGET, Broker  # noqa: E402
 from simulator.config import config_from_args  # noqa: E402
 from simulator.flow import OrderFlow  # noqa: E402
 from simulator.wire import ORDER_WIDTH  # noqa: E402
@@ -52,7 +54,12 @@ def profile_bank(flags: list[str], orders: int) -> tuple[cProfile.Profile, float
     return prof, t, orders
 
 
-def profile_broker(flags: list[str], orders: int) -> tuple[cProfile.Profile, float, int]:
+def profile_broker(
+    flags: list[str], orders: int, collector: str = "run", profile: bool = True
+) -> tuple[cProfile.Profile, float, int]:
+    """``collector``: "run" freezes the heap every ``_DRAIN_BUDGET`` batches, as a broker does at
+    the end of each tick under full load (processes.freeze_heap_each_tick); "once" only at the
+    start, with the same thresholds (the policy before it); "off" disables the collector."""
     config = config_from_args(["--headless", *flags])
     symbols = tuple(config.symbols)
     flow = OrderFlow.from_config(config)
@@ -60,13 +67,22 @@ def profile_broker(flags: list[str], orders: int) -> tuple[cProfile.Profile, flo
     n = sum(len(b) for b in batches) // ORDER_WIDTH
     broker = Broker(msg.BrokerSpec(0, "b", symbols, tuple(range(len(symbols)))))
     gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1000)
+    if collector == "off":
+        gc.disable()
+    each = _DRAIN_BUDGET if collector == "run" else len(batches) + 1
     prof = cProfile.Profile(time.process_time)
     t = time.process_time()
-    prof.enable()
-    for flat in batches:
+    if profile:
+        prof.enable()
+    for i, flat in enumerate(batches, 1):
         broker.handle_orders(flat, [])
+        if i % each == 0:
+            gc.freeze()
     prof.disable()
     t = time.process_time() - t
+    gc.enable()
     return prof, t, n
 
 
@@ -75,8 +91,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("role", choices=("bank", "broker"))
     ap.add_argument("--orders", type=int, default=1_000_000)
     ap.add_argument("--top", type=int, default=25, help="functions printed")
+    ap.add_argument("--collector", choices=("run", "once", "off"), default="run", help="broker only")
+    ap.add_argument("--no-profile", action="store_true", help="broker only: CPU time alone, no cProfile")
     args, flags = ap.parse_known_args(argv)
-    prof, seconds, n = (profile_bank if args.role == "bank" else profile_broker)(flags, args.orders)
+    if args.role == "broker":
+        prof, seconds, n = profile_broker(flags, args.orders, args.collector, not args.no_profile)
+    else:
+        prof, seconds, n = profile_bank(flags, args.orders)
+    if args.role == "broker" and args.no_profile:
+        print(f"broker {' '.join(flags) or 'defaults'}, collector {args.collector}: {n:,} orders, "
+              f"{seconds:.2f} s CPU, {seconds / n * 1e6:.2f} us per order")  # fmt: skip
+        return 0
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(args.top)
     print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[-20000:])
