@@ -237,16 +237,23 @@ class OrderWindow:
         live = self.state[slots] != FREE
         if not live.all():
             self._free_overflow = np.concatenate((self._free_overflow, slots[~live]))
-            self._agent_ids, self._agent_slots = ids[live], slots[live]
+            ids, slots = self._agent_ids, self._agent_slots = ids[live], slots[live]
         new = rows[:, 0]
-        if (self._agent_slot_of(new) >= 0).any() or len(np.unique(new)) != len(new):
+        # the usual batch: ids rising (so none twice), all above those held (so none there)
+        rising = len(new) < 2 or bool((new[1:] > new[:-1]).all())
+        if not rising and len(np.unique(new)) != len(new):
+            return False
+        above = not len(ids) or int(new.min()) > int(ids[-1])
+        if not above and (self._agent_slot_of(new) >= 0).any():
             return False
         at = self._overflow_slots(len(new))
         self.record[at], self.leaves[at], self.due[at] = rows, leaves, NO_DUE
         self.state[at], self.ack_token[at] = SENT, 0
         ids, slots = np.concatenate((self._agent_ids, new)), np.concatenate((self._agent_slots, at))
-        order = np.argsort(ids, kind="stable")
-        self._agent_ids, self._agent_slots = ids[order], slots[order]
+        if not (rising and above):
+            order = np.argsort(ids, kind="stable")
+            ids, slots = ids[order], slots[order]
+        self._agent_ids, self._agent_slots = ids, slots
         return True
 
     def _agent_slot_of(self, oids: np.ndarray) -> np.ndarray:
