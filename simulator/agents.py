@@ -217,9 +217,9 @@ class Desk:
         bids, asks = book._bid_keys, book._ask_keys
         last = book.last_price
         ref = (bids[-1] - asks[-1]) // 2 if bids and asks else last  # reference(book), inlined
-        band = self.band
+        band, seen = self.band, self.seen_price
         if (ref is None or band[0] < ref < band[1]) and (
-            not self.takers or last is None or self.seen_price is None or abs(last - self.seen_price) < self.p.move
+            not self.takers or last is None or seen is None or abs(last - seen) < self.p.move
         ):
             self.seen_seq, self.seen_price = seq, last
             return
