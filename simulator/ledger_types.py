@@ -179,7 +179,7 @@ class TypeLedger:
 
     def _prune(self, window: OrderWindow) -> None:
         """Forget the orders that are final: what is kept follows the orders open."""
-        open_ids = window.load(set(self.stamps) | set(self.shown) | self.triggered)
+        open_ids = window.open_ids(set(self.stamps) | set(self.shown) | self.triggered)
         self.stamps = {o: s for o, s in self.stamps.items() if o in open_ids}
         self.shown = {o: s for o, s in self.shown.items() if o in open_ids}
         self.triggered = {o for o in self.triggered if o in open_ids}

@@ -308,16 +308,25 @@ class OrderWindow:
 
     # -- event by event -----------------------------------------------------------------------
 
-    def load(self, oids: Iterable[int]) -> dict[int, Entry]:
-        """The open orders among these ids, as entries, read from their slots in bulk."""
+    def _known(self, oids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The ids among these that name a slot, and their slots."""
         ids = np.fromiter(oids, np.int64)
         inside = (ids >= self.lo) & (ids < self.hi)
         at = np.where(inside, ids & _MASK, -1)
         if not inside.all():
             at[~inside] = self._far_slot_of(ids[~inside])
         known = at >= 0
-        found, at = ids[known].tolist(), at[known]
-        slots = at.tolist()
+        return ids[known], at[known]
+
+    def open_ids(self, oids: Iterable[int]) -> set[int]:
+        """The ids among these of open orders (``load`` without making their entries)."""
+        ids, at = self._known(oids)
+        return set(ids[self.state[at] != FREE].tolist())
+
+    def load(self, oids: Iterable[int]) -> dict[int, Entry]:
+        """The open orders among these ids, as entries, read from their slots in bulk."""
+        ids, at = self._known(oids)
+        found, slots = ids.tolist(), at.tolist()
         return {
             oid: Entry(slot, tuple(record), leaves, due, state, token)
             for oid, slot, record, leaves, due, state, token in zip(
