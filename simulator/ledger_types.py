@@ -88,8 +88,8 @@ class TypeLedger:
         stamped = np.concatenate(
             (rows[kinds == _SHOWN, 4], rows[kinds == _TRIGGERED, 2], rows[kinds == _AMENDED, 6])
         )
-        for m in np.unique(stamped >> STAMP_SHIFT).tolist():  # outside messages: keep their anchor
-            if m > OUTSIDE_BASE:
+        for m in np.unique(stamped >> STAMP_SHIFT).tolist() if len(stamped) else ():  # outside
+            if m > OUTSIDE_BASE:  # messages: keep their anchor
                 anchor = ledger.outside.anchor(m)
                 if anchor is not None:
                     self.anchors[m] = anchor
@@ -116,13 +116,14 @@ class TypeLedger:
         rests = ~cancel & (last != 0)  # a maker's quote (a taker's order never rests)
         self.stamps.update(zip(oid[rests].tolist(), last[rests].tolist()))
         triggers = (oid - AGENT_BASE) // SLOTS
-        for t in np.unique(triggers[triggers > OUTSIDE_BASE]).tolist():  # yours: rare
-            anchor = ledger.outside.anchor(t)
-            if anchor is not None:
-                self.anchors[t] = anchor
-        kind = ledger.agents.kind_index(account)
-        self.agent_counts[:, 0] += np.bincount(kind[~cancel], minlength=4)[:3]
-        self.agent_counts[:, 1] += np.bincount(kind[cancel], minlength=4)[:3]
+        if int(triggers.max()) > OUTSIDE_BASE:  # triggered by yours: rare
+            for t in np.unique(triggers[triggers > OUTSIDE_BASE]).tolist():
+                anchor = ledger.outside.anchor(t)
+                if anchor is not None:
+                    self.anchors[t] = anchor
+        kind = ledger.agents.kind_index(account)  # 0..2, 3 for no agent's
+        counts = np.bincount(kind + 4 * cancel, minlength=8).reshape(2, 4)[:, :3]
+        self.agent_counts[:, :2] += counts.T  # orders, then cancel requests
 
     @property
     def agents_placed(self) -> int:
@@ -130,15 +131,14 @@ class TypeLedger:
 
     def _agent_trades(self, trades: np.ndarray) -> None:
         """Count the trades of agents' orders by kind (read off their ids: ``agents.slot_of``)."""
-        for col in (3, 4):
-            ids = trades[:, col]
-            mine = ids > AGENT_BASE
-            if mine.any():
-                slot = (ids[mine] - AGENT_BASE) % SLOTS
-                kind = (slot >= MOMENTUM_SLOT).astype(np.int64) + (slot >= REVERSION_SLOT)
-                self.agent_counts[:, 2] += np.bincount(kind, minlength=3)[:3]
-                shares = np.bincount(kind, weights=trades[mine, 6], minlength=3)[:3]
-                self.agent_counts[:, 3] += shares.astype(np.int64)
+        ids = trades[:, 3:5]  # buyer's and seller's orders
+        mine = ids > AGENT_BASE
+        if mine.any():
+            slot = (ids[mine] - AGENT_BASE) % SLOTS
+            kind = (slot >= MOMENTUM_SLOT).astype(np.int64) + (slot >= REVERSION_SLOT)
+            qty = np.broadcast_to(trades[:, 6:7], ids.shape)[mine]
+            self.agent_counts[:, 2] += np.bincount(kind, minlength=3)[:3]
+            self.agent_counts[:, 3] += np.bincount(kind, weights=qty, minlength=3)[:3].astype(np.int64)
 
     def _rows(self, rows: list, window: OrderWindow, ledger: Any) -> None:
         """Book events one by one: AMENDED, and what the whole-array step refused."""
@@ -179,7 +179,7 @@ class TypeLedger:
 
     def _prune(self, window: OrderWindow) -> None:
         """Forget the orders that are final: what is kept follows the orders open."""
-        open_ids = window.load(set(self.stamps) | set(self.shown) | self.triggered)
+        open_ids = window.open_ids(set(self.stamps) | set(self.shown) | self.triggered)
         self.stamps = {o: s for o, s in self.stamps.items() if o in open_ids}
         self.shown = {o: s for o, s in self.shown.items() if o in open_ids}
         self.triggered = {o for o in self.triggered if o in open_ids}

@@ -214,16 +214,23 @@ class OrderWindow:
         live = self.state[slots] != FREE
         if not live.all():
             self._free_overflow = np.concatenate((self._free_overflow, slots[~live]))
-            self._agent_ids, self._agent_slots = ids[live], slots[live]
+            ids, slots = self._agent_ids, self._agent_slots = ids[live], slots[live]
         new = rows[:, 0]
-        if (self._agent_slot_of(new) >= 0).any() or len(np.unique(new)) != len(new):
+        # the usual batch: ids rising (so none twice), all above those held (so none there)
+        rising = len(new) < 2 or bool((new[1:] > new[:-1]).all())
+        if not rising and len(np.unique(new)) != len(new):
+            return False
+        above = not len(ids) or int(new.min()) > int(ids[-1])
+        if not above and (self._agent_slot_of(new) >= 0).any():
             return False
         at = self._overflow_slots(len(new))
         self.record[at], self.leaves[at], self.due[at] = rows, leaves, NO_DUE
         self.state[at], self.ack_token[at] = SENT, 0
         ids, slots = np.concatenate((self._agent_ids, new)), np.concatenate((self._agent_slots, at))
-        order = np.argsort(ids, kind="stable")
-        self._agent_ids, self._agent_slots = ids[order], slots[order]
+        if not (rising and above):
+            order = np.argsort(ids, kind="stable")
+            ids, slots = ids[order], slots[order]
+        self._agent_ids, self._agent_slots = ids, slots
         return True
 
     def _agent_slot_of(self, oids: np.ndarray) -> np.ndarray:
@@ -271,16 +278,25 @@ class OrderWindow:
 
     # -- event by event -----------------------------------------------------------------------
 
-    def load(self, oids: Iterable[int]) -> dict[int, Entry]:
-        """The open orders among these ids, as entries, read from their slots in bulk."""
+    def _known(self, oids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The ids among these that name a slot, and their slots."""
         ids = np.fromiter(oids, np.int64)
         inside = (ids >= self.lo) & (ids < self.hi)
         at = np.where(inside, ids & _MASK, -1)
         if not inside.all():
             at[~inside] = self._far_slot_of(ids[~inside])
         known = at >= 0
-        found, at = ids[known].tolist(), at[known]
-        slots = at.tolist()
+        return ids[known], at[known]
+
+    def open_ids(self, oids: Iterable[int]) -> set[int]:
+        """The ids among these of open orders (``load`` without making their entries)."""
+        ids, at = self._known(oids)
+        return set(ids[self.state[at] != FREE].tolist())
+
+    def load(self, oids: Iterable[int]) -> dict[int, Entry]:
+        """The open orders among these ids, as entries, read from their slots in bulk."""
+        ids, at = self._known(oids)
+        found, slots = ids.tolist(), at.tolist()
         return {
             oid: Entry(slot, tuple(record), leaves, due, state, token)
             for oid, slot, record, leaves, due, state, token in zip(
