@@ -11,6 +11,11 @@ so each order that moves costs O(1) amortised however many rest (many symbols, e
 hundreds of resting orders, put millions there). Memory follows the orders in flight and
 resting, not the length of the run.
 
+What the order types add to an order (an event's priority stamp, an iceberg's shown leaves, a
+stop's trigger: ``ledger_types.py``) and whether a broker's restart held it up sit in slot arrays
+too, cleared when a slot takes a new order: no Python object per order lives past the batch that
+booked it, so the bank's memory does not creep with the orders it has seen.
+
 This module stores and finds; what is stored (leaves, due times) and when a state changes is
 the ledger's business (``ledger.py``), which also writes the arrays directly where it books a
 whole batch at once. Pure model: numpy only.
@@ -31,6 +36,9 @@ _MASK = WINDOW - 1
 MOST_SPAN = WINDOW // 2
 FREE, SENT, ACKED = 0, 1, 2  # an order's state in its slot: final (or never placed), sent, acked
 NO_DUE = -1  # the due time of an agent's order: born at its book, it has no latency to count
+# bits of an order's ``flags``: a stop entered on its book; an iceberg whose ``shown`` is set; an
+# order a broker's restart held up (sent again to the new broker, or queued while it came up)
+TRIGGERED, SHOWN, HELD = 1, 2, 4
 _OVERFLOW = 1 << 12  # first slots for old open orders; grows when full
 _SYM = 2  # the order record's column of the wire symbol
 
@@ -62,6 +70,9 @@ class OrderWindow:
     due: np.ndarray  # int64: when the order was due to be sent, ns
     state: np.ndarray  # int8: FREE, SENT or ACKED
     ack_token: np.ndarray  # int64: which of the ledger's apply() calls acked the order
+    stamp: np.ndarray  # int64: the priority stamp an event gave the order, 0 for none
+    shown: np.ndarray  # int64: an iceberg's leaves when its slice was last shown (flag SHOWN)
+    flags: np.ndarray  # int8: TRIGGERED, SHOWN, HELD
     scratch_token: np.ndarray  # int64 scratch for the ledger's whole-array checks ...
     scratch_pos: np.ndarray  # ... (see batch_check.py)
     _stamp: np.ndarray  # int64 scratch for repeats()
@@ -89,6 +100,9 @@ class OrderWindow:
             ("due", (size,), np.int64),
             ("state", (size,), np.int8),
             ("ack_token", (size,), np.int64),
+            ("stamp", (size,), np.int64),
+            ("shown", (size,), np.int64),
+            ("flags", (size,), np.int8),
             ("scratch_token", (size,), np.int64),
             ("scratch_pos", (size,), np.int64),
             ("_stamp", (size,), np.int64),
@@ -150,6 +164,8 @@ class OrderWindow:
         self.leaves[slots] = leaves
         self.due[slots] = due
         self.state[slots] = SENT
+        self.stamp[slots] = 0
+        self.flags[slots] = 0
 
     def put_few(self, rows: list[list[int]], leaves: list[int], due: list[int]) -> bool:
         """``put`` for a handful of orders, item by item (a whole-array step costs more than
@@ -163,12 +179,14 @@ class OrderWindow:
         self._start(first)
         self._make_room(last + 1)
         record, leaves_at, due_at, state = self.record, self.leaves, self.due, self.state
+        stamp, flags = self.stamp, self.flags
         for row, left, t in zip(rows, leaves, due):
             slot = row[0] & _MASK
             record[slot] = row
             leaves_at[slot] = left
             due_at[slot] = t
             state[slot] = SENT
+            stamp[slot] = flags[slot] = 0
         return True
 
     def _make_room(self, new_hi: int) -> None:
@@ -182,7 +200,16 @@ class OrderWindow:
             if len(still_open):
                 dst = self._overflow_slots(len(still_open))
                 src = slots[still_open]
-                for a in (self.record, self.leaves, self.due, self.state, self.ack_token):
+                for a in (
+                    self.record,
+                    self.leaves,
+                    self.due,
+                    self.state,
+                    self.ack_token,
+                    self.stamp,
+                    self.shown,
+                    self.flags,
+                ):
                     a[dst] = a[src]
                 self._append_old(gone[still_open], dst)
             self.state[slots] = FREE
@@ -230,9 +257,10 @@ class OrderWindow:
         self._old_slots_store[self._old_count : end] = slots
         self._old_count = end
 
-    def put_agents(self, rows: np.ndarray, leaves: np.ndarray) -> bool:
-        """Store agents' orders (records whose ids are in no order) as SENT, due NO_DUE; False,
-        storing nothing, if an id is there already. The slots of those final go back first."""
+    def put_agents(self, rows: np.ndarray, leaves: np.ndarray) -> np.ndarray | None:
+        """Store agents' orders (records whose ids are in no order) as SENT, due NO_DUE: their
+        slots; None, storing nothing, if an id is there already. The slots of those final go
+        back first."""
         ids, slots = self._agent_ids, self._agent_slots
         live = self.state[slots] != FREE
         if not live.all():
@@ -240,14 +268,14 @@ class OrderWindow:
             self._agent_ids, self._agent_slots = ids[live], slots[live]
         new = rows[:, 0]
         if (self._agent_slot_of(new) >= 0).any() or len(np.unique(new)) != len(new):
-            return False
+            return None
         at = self._overflow_slots(len(new))
         self.record[at], self.leaves[at], self.due[at] = rows, leaves, NO_DUE
-        self.state[at], self.ack_token[at] = SENT, 0
+        self.state[at], self.ack_token[at], self.stamp[at], self.flags[at] = SENT, 0, 0, 0
         ids, slots = np.concatenate((self._agent_ids, new)), np.concatenate((self._agent_slots, at))
         order = np.argsort(ids, kind="stable")
         self._agent_ids, self._agent_slots = ids[order], slots[order]
-        return True
+        return at
 
     def _agent_slot_of(self, oids: np.ndarray) -> np.ndarray:
         """The slot of each agent's order, -1 for one not there."""
@@ -292,6 +320,14 @@ class OrderWindow:
             return oid & _MASK
         slot = int(self._far_slot_of(np.array([oid], np.int64))[0])
         return None if slot < 0 else slot
+
+    def mark(self, oids: np.ndarray, bit: int) -> None:
+        """Set a bit of ``flags`` for each of these ids the window holds (others are skipped)."""
+        inside = (oids >= self.lo) & (oids < self.hi)
+        at = np.where(inside, oids & _MASK, -1)
+        if not inside.all():
+            at[~inside] = self._far_slot_of(oids[~inside])
+        self.flags[at[at >= 0]] |= bit
 
     def repeats(self, slots: np.ndarray) -> bool:
         """Whether a slot comes twice: stamp each slot with its position, read the stamps back."""
