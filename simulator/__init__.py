@@ -15,7 +15,7 @@
 Where each thing lives:
 
     the pure model      orders, wire, book, flow (+ pending_cancels), ledger (+ order_window,
-                        batch_check, positions, reconciliation, fills_digest, symbol_stats,
+                        id_index, batch_check, positions, reconciliation, fills_digest, symbol_stats,
                         rejects), routing, schedule, series (the report's per-second rows): no
                         process, bus, UI or clock
     the bank process    bank (places, books, stops), supervisor (restarts), snapshots

@@ -63,9 +63,21 @@ def top_accounts(symbols: Sequence[str], positions: Positions, cash: np.ndarray,
     and P&L arrays they were picked from, and the holdings of them and of ``also`` (one pass
     over what is held for all of them: one per account cost a pass each)."""
     value, pnl = mark(positions, cash, last)
-    order = np.lexsort((np.arange(len(pnl)), -pnl))[:most].tolist()
+    order = best(pnl, most).tolist()
     held = positions.holdings(order + ([also] if also is not None else []))
     return [account_row(a, symbols, positions, cash, value, pnl, held) for a in order], value, pnl, held
+
+
+def best(pnl: np.ndarray, most: int) -> np.ndarray:
+    """The ``most`` accounts of highest P&L, best first, ties to the lower account: a partition
+    and a sort of those picked, not a sort of every account (70 ms at a million, once a second)."""
+    n = len(pnl)
+    if most >= n:
+        return np.lexsort((np.arange(n), -pnl))
+    least = np.partition(pnl, n - most)[n - most]  # the most-th highest P&L
+    above = np.flatnonzero(pnl > least)
+    picked = np.concatenate((above, np.flatnonzero(pnl == least)[: most - len(above)]))
+    return picked[np.lexsort((picked, -pnl[picked]))]
 
 
 def open_orders(window: OrderWindow, account: int, symbols: Sequence[str], most: int,

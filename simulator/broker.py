@@ -263,9 +263,11 @@ class Broker:
         return tuple((symbol, bid[0] if bid else 0, ask[0] if ask else 0) for symbol, bid, ask in tops)
 
     def final_report(self, still_here: Callable[[], None] = lambda: None) -> msg.FinalReport:
-        """The last message: counters and every resting order. ``still_here`` is called every
-        few thousand books: listing hundreds of thousands of resting orders takes seconds."""
+        """The last message: counters and every resting order; ``still_here`` is called every
+        few thousand books (listing hundreds of thousands of resting orders takes a while)."""
         resting, held = {}, {}
+        collecting = gc.isenabled()
+        gc.disable()  # no cycle among these tuples, and a collection would walk every book's objects
         for i, (symbol, book) in enumerate(self.books.items()):
             if book.order_count:
                 resting[symbol] = book.resting()
@@ -273,14 +275,10 @@ class Broker:
                 held[symbol] = order_types.held_stops(book)
             if i % 4096 == 4095:
                 still_here()
+        if collecting:
+            gc.enable()
         return msg.FinalReport(
-            index=self.spec.index,
-            pid=os.getpid(),
-            orders=self.orders,
-            trades=self.trades,
-            bad_messages=self.bad_messages,
-            resting=resting,
-            held=held,
+            self.spec.index, os.getpid(), self.orders, self.trades, self.bad_messages, resting, held
         )
 
 
@@ -391,6 +389,7 @@ class InboxPump(SimplePlugin):
         elif kind == msg.CANCEL_ALL:
             self.broker.cancel_all(body[0], body[1], events)
         elif kind == msg.STOP:
+            log.debug("STOP read after %d messages: listing what rests", self.consumed)
             self.done = True
             return True
         else:

@@ -71,6 +71,7 @@ class SimConfig(RiskSettings):  # the fields of --max-order-qty..., and its base
     invalid_ratio: float = 0.001
     headless: bool = False
     report: str | None = None
+    report_symbols: int = 100  # most symbols a report table names, as the dashboard's (report_symbols.py)
     log_file: str | None = None
     log_level: str = "INFO"
     ui_hz: float = 10.0
@@ -145,9 +146,7 @@ def parse_symbols(text: str) -> tuple[str, ...]:
     if text.isdigit():
         count = int(text)
         if not 1 <= count <= MOST_SYMBOLS:
-            raise argparse.ArgumentTypeError(
-                f"a symbol count must be from 1 to {MOST_SYMBOLS:,}, got {count:,}"
-            )
+            raise argparse.ArgumentTypeError(f"a symbol count is from 1 to {MOST_SYMBOLS:,}, got {count:,}")
         return generated_symbols(count)
     names = tuple(part.strip().upper() for part in text.split(","))
     if len(names) > MOST_SYMBOLS:
@@ -281,11 +280,12 @@ def build_parser(prog: str = "simulate.py") -> argparse.ArgumentParser:
     add("--kill-broker-every", metavar="S", type=_float_in(0, MOST_SECONDS, above=True), default=None,
         help="fault drill: kill -9 a random broker every S seconds (seeded)")
     # fmt: on
-    from simulator import agent_flags, config_file, http_flags, order_flags, risk_flags
+    from simulator import agent_flags, config_file, http_flags, order_flags, report_symbols, risk_flags
 
     order_flags.add_flags(p, d, _ratio)
     agent_flags.add_flags(p, d, _int_in)
     http_flags.add_flags(p)
+    report_symbols.add_flags(p, d.report_symbols)
     risk_flags.add_flags(p)
     amqp.add_flags(p, d, _int_in)
     config_file.add_flags(p)  # --config, --preset, --print-config

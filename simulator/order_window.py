@@ -3,13 +3,13 @@
 Where an order lives. Order ids grow by one per message, so the orders of the last ``WINDOW``
 ids sit in plain arrays at slot ``oid % WINDOW`` (the order record, its leaves, when it was due,
 its state). An order still open when the window moves past its id (it rested long, or a broker
-was down for a while) moves to a slot past the window. Those old open orders are found by
-binary search in a sorted array of their ids (they move there in id order, so it stays sorted
-by appending), with whole-array steps; the slots of the ones that became final are taken back
-only when the overflow slots run out, and the overflow then grows to twice what is still open,
-so each order that moves costs O(1) amortised however many rest (many symbols, each with
-hundreds of resting orders, put millions there). Memory follows the orders in flight and
-resting, not the length of the run.
+was down for a while) moves to a slot past the window. Those old open orders are found through
+a hash table of their ids (``id_index.py``: a probe or two per look-up however many there are,
+with whole-array steps); the slots of the ones that became final are taken back only when the
+overflow slots run out, and the overflow then grows to twice what is still open, so each order
+that moves costs O(1) amortised however many rest (many symbols, each with hundreds of resting
+orders, put millions there). Memory follows the orders in flight and resting, not the length
+of the run nor the age of the oldest open order.
 
 What the order types add to an order (an event's priority stamp, an iceberg's shown leaves, a
 stop's trigger: ``ledger_types.py``) and whether a broker's restart held it up sit in slot arrays
@@ -28,6 +28,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from simulator import wire
+from simulator.id_index import IdIndex
 
 WINDOW = 1 << 17  # order ids kept in arrays; older open orders move to overflow slots
 _MASK = WINDOW - 1
@@ -80,35 +81,33 @@ class OrderWindow:
     def __init__(self) -> None:
         self.lo = self.hi = 0
         self._grow(WINDOW + _OVERFLOW)
-        # old open orders (and final ones not yet taken back): ids rising, and their slots, in
-        # the first _old_count places of arrays that grow by doubling
-        self._old_ids_store = np.zeros(_OVERFLOW, np.int64)
-        self._old_slots_store = np.zeros(_OVERFLOW, np.int64)
-        self._old_count = 0
+        # old open orders (and final ones not yet taken back): id -> overflow slot
+        self._old = IdIndex()
         self._free_overflow = np.arange(WINDOW + _OVERFLOW - 1, WINDOW - 1, -1, dtype=np.int64)
         # agents' orders (agents.py: ids far above the window's, in no order): overflow slots
         # found by binary search in an index of their own, ids rising, pruned as they end
         self._agent_ids = self._agent_slots = np.zeros(0, np.int64)
 
     def _grow(self, size: int) -> None:
-        """(Re)size the slot arrays, keeping what they hold."""
+        """(Re)size the slot arrays, keeping what they hold (the scratch starts again at 0: a
+        token 0 is never a batch's, and a stamp is written before it is read)."""
         old = getattr(self, "state", None)
         grown = []
-        for name, shape, dtype in (
-            ("record", (size, wire.ORDER_WIDTH), np.int64),
-            ("leaves", (size,), np.int64),
-            ("due", (size,), np.int64),
-            ("state", (size,), np.int8),
-            ("ack_token", (size,), np.int64),
-            ("stamp", (size,), np.int64),
-            ("shown", (size,), np.int64),
-            ("flags", (size,), np.int8),
-            ("scratch_token", (size,), np.int64),
-            ("scratch_pos", (size,), np.int64),
-            ("_stamp", (size,), np.int64),
+        for name, shape, dtype, kept in (
+            ("record", (size, wire.ORDER_WIDTH), np.int64, True),
+            ("leaves", (size,), np.int64, True),
+            ("due", (size,), np.int64, True),
+            ("state", (size,), np.int8, True),
+            ("ack_token", (size,), np.int64, True),
+            ("stamp", (size,), np.int64, True),
+            ("shown", (size,), np.int64, True),
+            ("flags", (size,), np.int8, True),
+            ("scratch_token", (size,), np.int64, False),
+            ("scratch_pos", (size,), np.int64, False),
+            ("_stamp", (size,), np.int64, False),
         ):
             a = np.zeros(shape, dtype)
-            if old is not None:
+            if old is not None and kept:
                 a[: len(old)] = getattr(self, name)
             grown.append((name, a))
         for name, a in grown:
@@ -211,7 +210,7 @@ class OrderWindow:
                     self.flags,
                 ):
                     a[dst] = a[src]
-                self._append_old(gone[still_open], dst)
+                self._old.add(gone[still_open], dst)
             self.state[slots] = FREE
             self.lo = new_lo
         self.hi = new_hi
@@ -220,42 +219,20 @@ class OrderWindow:
         """``n`` free overflow slots: the slots of old orders now final are taken back first
         when too few are free, and the overflow grows to twice what stays open if still short."""
         if n > len(self._free_overflow):
-            ids, slots = self._old_ids, self._old_slots
+            _ids, slots = self._old.entries()
             final = self.state[slots] == FREE
             self._free_overflow = np.concatenate((self._free_overflow, slots[final]))
-            self._old_count = 0
-            self._append_old(ids[~final], slots[~final])
-            short = n + self._old_count - len(self._free_overflow)
+            self._old = self._old.rebuilt(~final)
+            short = n + len(self._old) - len(self._free_overflow)
             if short > 0:
                 size = len(self.state)
-                self._grow(size + max(size - WINDOW, short, self._old_count + n))
+                self._grow(size + max(size - WINDOW, short, len(self._old) + n))
                 self._free_overflow = np.concatenate(
                     (np.arange(len(self.state) - 1, size - 1, -1, dtype=np.int64), self._free_overflow)
                 )
         taken = self._free_overflow[len(self._free_overflow) - n :]
         self._free_overflow = self._free_overflow[: len(self._free_overflow) - n]
         return taken
-
-    @property
-    def _old_ids(self) -> np.ndarray:
-        return self._old_ids_store[: self._old_count]
-
-    @property
-    def _old_slots(self) -> np.ndarray:
-        return self._old_slots_store[: self._old_count]
-
-    def _append_old(self, ids: np.ndarray, slots: np.ndarray) -> None:
-        """Add old open orders, with ids above every old one so far."""
-        end = self._old_count + len(ids)
-        if end > len(self._old_ids_store):
-            size = max(end, 2 * len(self._old_ids_store))
-            for name in ("_old_ids_store", "_old_slots_store"):
-                grown = np.zeros(size, np.int64)
-                grown[: self._old_count] = getattr(self, name)[: self._old_count]
-                setattr(self, name, grown)
-        self._old_ids_store[self._old_count : end] = ids
-        self._old_slots_store[self._old_count : end] = slots
-        self._old_count = end
 
     def put_agents(self, rows: np.ndarray, leaves: np.ndarray) -> np.ndarray | None:
         """Store agents' orders (records whose ids are in no order) as SENT, due NO_DUE: their
@@ -287,20 +264,13 @@ class OrderWindow:
 
     def _far_slot_of(self, oids: np.ndarray) -> np.ndarray:
         """The slot of each id outside the window: an old open order's, or an agent's; -1."""
-        found = self._old_slot_of(oids)
+        found = self._old.find(oids)
         missing = found < 0
         if missing.any() and len(self._agent_ids):
             found[missing] = self._agent_slot_of(oids[missing])
         return found
 
     # -- finding ------------------------------------------------------------------------------
-
-    def _old_slot_of(self, oids: np.ndarray) -> np.ndarray:
-        """The overflow slot of each id, -1 for one not there."""
-        if not len(self._old_ids):
-            return np.full(len(oids), -1, np.int64)
-        at = np.minimum(np.searchsorted(self._old_ids, oids), len(self._old_ids) - 1)
-        return np.where(self._old_ids[at] == oids, self._old_slots[at], -1)
 
     def slots(self, oids: np.ndarray) -> np.ndarray | None:
         """The slot of each order id, or None if one names no order the window holds."""
@@ -373,12 +343,14 @@ class OrderWindow:
 
     def open_slots(self) -> tuple[np.ndarray, np.ndarray]:
         """Every open order and cancel: ids rising, and their slots."""
-        old = self.state[self._old_slots] != FREE
+        old_ids, old_slots = self._old.entries()
+        old = np.flatnonzero(self.state[old_slots] != FREE)
+        old = old[np.argsort(old_ids[old])]
         window = np.arange(self.lo, self.hi, dtype=np.int64)
         live = np.flatnonzero(self.state[window & _MASK])
         agents = self.state[self._agent_slots] != FREE  # ids above every other
-        ids = np.concatenate((self._old_ids[old], window[live], self._agent_ids[agents]))
-        return ids, np.concatenate((self._old_slots[old], window[live] & _MASK, self._agent_slots[agents]))
+        ids = np.concatenate((old_ids[old], window[live], self._agent_ids[agents]))
+        return ids, np.concatenate((old_slots[old], window[live] & _MASK, self._agent_slots[agents]))
 
     def open_of(self, sym_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
         """``open_slots`` of the orders and cancels of these wire symbols only (chosen with

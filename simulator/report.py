@@ -140,7 +140,8 @@ def build_report(config: SimConfig, outcome: Outcome) -> dict:
         "brokers": _brokers(s, figures.get("brokers")),
         # an outcome without figures (a run that never started): the same shapes, empty
         "series": figures.get("series") or {"interval_s": 1.0, **{c: [] for c in SERIES_COLUMNS}},
-        "symbols": figures.get("symbols", {}),
+        "symbols": figures.get("symbols", {}),  # the busiest --report-symbols (report_symbols.py)
+        "symbols_listed": figures.get("symbols_listed") or {"count": 0, "traded": 0, "listed": 0},
         "accounts": figures.get("accounts")
         or {"count": 0, "unit": "ticks x shares", "marked_to": {}, "pnl_sum": 0, "top": [], "bottom": []},
         "risk": figures.get("risk") or {"limits": {}, "refused": {}, "kill_switch": []},

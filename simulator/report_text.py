@@ -6,7 +6,7 @@ A report of an earlier version has none of these keys, and gets none of these li
 
 from __future__ import annotations
 
-SYMBOLS_SHOWN = 5  # the busiest symbols by volume; the report holds them all
+SYMBOLS_SHOWN = 5  # the busiest symbols by volume; the report holds --report-symbols of them
 
 
 def figure_lines(report: dict) -> list[str]:
@@ -14,7 +14,8 @@ def figure_lines(report: dict) -> list[str]:
     symbols = report.get("symbols") or {}
     if symbols:
         busiest = sorted(symbols.items(), key=lambda item: (-item[1]["volume"], item[0]))[:SYMBOLS_SHOWN]
-        more = f" (the busiest {len(busiest)} of {len(symbols)})" if len(symbols) > len(busiest) else ""
+        count = (report.get("symbols_listed") or {}).get("count", len(symbols))
+        more = f" (the busiest {len(busiest)} of {count:,})" if count > len(busiest) else ""
         lines.append(f"symbols  trades, volume, VWAP, open/high/low/close, final spread{more}")
         for name, row in busiest:
             lines.append("  " + symbol_line(name, row))

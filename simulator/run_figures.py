@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from simulator.agent_report import agent_figures
 from simulator.outside_ids import YOU
 from simulator.rejects import reasons_by_name
 from simulator.risk import refusal_counts
 from simulator.risk_flags import limits_given
 from simulator.series import Series
-from simulator.symbol_stats import account_table, final_books
+from simulator.symbol_stats import account_table, busiest, final_books
 
 ALL_ACCOUNTS_UP_TO = 100  # the report lists every account up to this many; above, top and bottom
 
@@ -43,32 +45,36 @@ def series_inputs(bank: Any) -> tuple[dict[str, int], dict[str, int]]:
 
 def run_figures(bank: Any, series: Series) -> dict[str, Any]:
     led = bank.ledger
-    symbols = led.symbols
-    resting: dict[str, list] = {s: [] for s in symbols}
+    symbols, traded = led.symbols, led.traded
+    most = bank.config.report_symbols
+    listed = busiest(traded.volume, most)  # the symbols the report names (--report-symbols)
+    names = {symbols[i] for i in listed.tolist()}
+    resting: dict[str, list] = {s: [] for s in names}
     for b in bank.brokers.brokers:
         if b.final is not None:
             for symbol, orders in b.final.resting.items():
-                resting.setdefault(symbol, []).extend(orders)
+                if symbol in names:
+                    resting[symbol].extend(orders)
     books = final_books(resting)
-    per_symbol = led.traded.symbol_table()
+    per_symbol = traded.symbol_table(listed)
     for symbol, row in per_symbol.items():
         row["final_book"] = books.get(symbol)
     # the flow's accounts, and yours (one beyond them) once you placed an order
     count = bank.you_account + (1 if led.outside.counts[YOU].placed else 0)
-    accounts = account_table(
-        led.positions_held, led.cash_array, led.traded.last_prices(), symbols, count=count
-    )
+    marks = traded.last_prices()
+    cut = {"most": most, "listed": listed.tolist()} if most < len(symbols) else {}
+    held, cash = led.positions_held, led.cash_array
+    accounts = account_table(held, cash, marks, symbols, count=count, **cut)
     if bank.you_account <= ALL_ACCOUNTS_UP_TO:
-        everyone = account_table(
-            led.positions_held, led.cash_array, led.traded.last_prices(), symbols, top=count, count=count
-        )
+        everyone = account_table(held, cash, marks, symbols, top=count, count=count, **cut)
         accounts["all"] = sorted(everyone["top"], key=lambda a: a["account"])
+        accounts["marked_to"] = everyone["marked_to"]  # every row's symbols, top and bottom's too
     routed = bank.routed
     brokers = [
         {
             "orders": routed.orders[i],
             "cancel_requests": routed.cancels[i],
-            "fills": sum(per_symbol[s]["trades"] for s in b.spec.symbols if s in per_symbol),
+            "fills": int(traded.trades[list(b.spec.symbol_ids)].sum()),
             "restarts": b.restarts,
         }
         for i, b in enumerate(bank.brokers.brokers)
@@ -76,6 +82,11 @@ def run_figures(bank: Any, series: Series) -> dict[str, Any]:
     return {
         "series": series.to_dict(),
         "symbols": per_symbol,
+        "symbols_listed": {
+            "count": len(symbols),
+            "traded": int(np.count_nonzero(traded.traded)),
+            "listed": len(per_symbol),
+        },
         "accounts": accounts,
         "brokers": brokers,
         "order_rejects": led.reject_counts(cancels=False),

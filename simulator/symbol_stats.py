@@ -91,19 +91,15 @@ class TradedDigest(FillsDigest):
         """Each symbol's last trade price (None if it never traded)."""
         return [int(c) if t else None for t, c in zip(self.traded.tolist(), self.close.tolist())]
 
-    def symbol_table(self) -> dict[str, dict]:
-        """{symbol: trades, volume, vwap, open, high, low, close} (prices None if it never traded)."""
+    def symbol_table(self, listed: np.ndarray | None = None) -> dict[str, dict]:
+        """{symbol: trades, volume, vwap, open, high, low, close} (prices None if it never traded),
+        of the symbol indices ``listed`` (every symbol if None)."""
         out = {}
+        at = np.arange(len(self.symbols)) if listed is None else listed
         columns = zip(
-            self.symbols,
-            self.traded.tolist(),
-            self.trades.tolist(),
-            self.volume.tolist(),
-            self.notional.tolist(),
-            self.open.tolist(),
-            self.high.tolist(),
-            self.low.tolist(),
-            self.close.tolist(),
+            [self.symbols[i] for i in at.tolist()],
+            *(a[at].tolist() for a in (self.traded, self.trades, self.volume, self.notional)),
+            *(a[at].tolist() for a in (self.open, self.high, self.low, self.close)),
         )
         for symbol, traded, trades, volume, notional, o, h, low, c in columns:
             out[symbol] = {
@@ -116,6 +112,24 @@ class TradedDigest(FillsDigest):
                 "close": c if traded else None,
             }
         return out
+
+
+def busiest(volume: np.ndarray, most: int) -> np.ndarray:
+    """The indices of the ``most`` symbols with the most volume (ties: the lower index first),
+    rising; every index if there are no more than ``most``."""
+    if len(volume) <= most:
+        return np.arange(len(volume))
+    order = np.lexsort((np.arange(len(volume)), -volume))
+    return np.sort(order[:most])
+
+
+def largest(sym: np.ndarray, qty: np.ndarray, most: int) -> np.ndarray:
+    """Of one account's holdings (symbol indices rising, shares), the positions of the ``most``
+    largest by shares either way (ties: the lower index first), in symbol order."""
+    if len(sym) <= most:
+        return np.arange(len(sym))
+    order = np.lexsort((sym, -np.abs(qty)))
+    return np.sort(order[:most])
 
 
 def final_books(resting: Mapping[str, Sequence[tuple[int, int, int, int, int]]]) -> dict[str, dict]:
@@ -146,6 +160,8 @@ def account_table(
     symbols: Sequence[str],
     top: int = 10,
     count: int | None = None,
+    most: int | None = None,
+    listed: Sequence[int] | None = None,
 ) -> dict:
     """Per account: P&L marked to ``marks`` (each symbol's last price; a symbol that never traded
     holds no position), cash and positions, for the ``top`` best and worst accounts.
@@ -153,7 +169,9 @@ def account_table(
     ``positions`` is the ledger's ``Positions`` (or a (symbols, accounts) array) in shares,
     ``cash`` per account in ticks x shares, so P&L = cash + positions marked, in ticks x shares;
     over all accounts it sums to 0. ``count``: only the first accounts (those past it hold
-    nothing)."""
+    nothing). ``most``: each account lists its ``most`` largest positions only (and how many
+    it left out, ``positions_not_listed``), and ``marked_to`` names only the symbols listed
+    (``listed``, symbol indices) or held by a row, not every symbol."""
     if isinstance(positions, np.ndarray):
         grid = positions
         positions = Positions(*grid.shape)
@@ -166,21 +184,45 @@ def account_table(
 
     best = order[: min(top, n)].tolist()
     worst = order[::-1][: min(top, n)].tolist()
-    held = positions.of_accounts(best + worst)
+    held, left_out = _held(positions, best + worst, most)
 
     def row(account: int) -> dict:
-        return {
+        out = {
             "account": account,
             "pnl": int(pnl[account]),
             "cash": int(cash[account]),
             "positions": {symbols[s]: q for s, q in held[account].items()},
         }
+        if left_out.get(account):
+            out["positions_not_listed"] = left_out[account]
+        return out
 
+    if most is None:
+        marked_to = dict(zip(symbols, marks))
+    else:
+        named = set(listed or ()).union(*(h.keys() for h in held.values()))
+        marked_to = {symbols[s]: marks[s] for s in sorted(named)}
     return {
         "count": n,
         "unit": "ticks x shares",
-        "marked_to": {s: m for s, m in zip(symbols, marks)},
+        "marked_to": marked_to,
         "pnl_sum": int(pnl.sum()),
         "top": [row(a) for a in best],
         "bottom": [row(a) for a in worst],
     }
+
+
+def _held(positions: Positions, accounts: list[int], most: int | None) -> tuple[dict, dict[int, int]]:
+    """What these accounts hold, {account: {symbol index: shares}}, at most ``most`` symbols
+    each (the largest), and how many each left out."""
+    if most is None:
+        return positions.of_accounts(accounts), {}
+    acct, sym, qty = positions.holdings(accounts)
+    held: dict[int, dict[int, int]] = {a: {} for a in accounts}
+    left_out = {}
+    starts = np.flatnonzero(np.append(True, acct[1:] != acct[:-1])) if len(acct) else acct
+    for lo, hi in zip(starts.tolist(), [*starts[1:].tolist(), len(acct)]):
+        keep = lo + largest(sym[lo:hi], qty[lo:hi], most)
+        held[int(acct[lo])] = dict(zip(sym[keep].tolist(), qty[keep].tolist()))
+        left_out[int(acct[lo])] = hi - lo - len(keep)
+    return held, left_out

@@ -32,6 +32,7 @@ from textual.worker import get_current_worker
 from simulator.control import SimControl
 from simulator.stats import RunState, Snapshot
 from tui.format import fmt_target_rate
+from tui.help import prepare_help
 from tui.palette import PaletteActions, RunCommands
 from tui.policy import Asked, neighbour_symbol, pause_command, rate_down, rate_up
 from tui.tape_format import step_summary
@@ -198,6 +199,9 @@ class DashboardApp(PaletteActions, YourOrderActions, App[bool]):
         self.set_interval(1 / self.ui_hz, self.poll_snapshot, name="snapshot-poll")
         if self.attached is not None and self.attached.read_only:
             self.notify(self.attached.read_only, timeout=6)
+
+    def on_resize(self) -> None:
+        prepare_help(self)  # the help text's layout at the new width, ahead of the ? key
 
     @property
     def stopping(self) -> bool:

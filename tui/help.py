@@ -6,16 +6,20 @@ work, so every figure on it is explained here in a sentence (``PANELS``); the bo
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
+from functools import lru_cache
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.geometry import Size
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.strip import Strip
+from textual.widget import Widget
 
 from tui.format import fmt_rate
 from tui.policy import MAX_FINITE_RATE, MIN_RATE, RATE_BELOW_MAX
@@ -176,6 +180,55 @@ def help_text() -> Group:
     return Group(*parts)
 
 
+@lru_cache(maxsize=4)
+def help_lines(width: int) -> tuple[Strip, ...]:
+    """The help text laid out at ``width`` cells: rich's layout of its tables (about a hundred
+    rows, each measured and wrapped) is most of what a first ``?`` cost, so it is done once per
+    width, and ahead of the key (``prepare_help``). Its own Console: it may run in a thread."""
+    console = Console(width=width, file=io.StringIO(), force_terminal=True, color_system="truecolor")
+    lines = console.render_lines(help_text(), console.options.update_width(width), pad=True)
+    return tuple(Strip(line, width) for line in lines)
+
+
+# the box's width: 90% of the screen up to 110 (app.tcss), less its border and padding (4) and
+# the scrollbar (2) the long text always needs
+def _text_width(screen_width: int) -> int:
+    return max(20, min(screen_width * 9 // 10, 110) - 6)
+
+
+def prepare_help(app: App) -> None:
+    """Lay the help text out in a thread while the dashboard runs, so that the first ``?``
+    costs what every later one does (without it the first took 140-210 ms at full load)."""
+    width = _text_width(app.size.width)
+
+    def lay_out() -> None:
+        help_lines(width + 2)  # Textual first measures the height as if there were no scrollbar
+        help_lines(width)
+
+    app.run_worker(lay_out, thread=True, group="help", exclusive=True)
+
+
+class HelpText(Widget):
+    """The help text drawn from its ready lines (``help_lines``) instead of laid out by a
+    Static on the first open, which is what made that open slow."""
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return container.width
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(help_lines(width))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_size.width
+        lines = help_lines(width)
+        return lines[y] if 0 <= y < len(lines) else Strip.blank(width)
+
+    @property
+    def text(self) -> str:
+        """What the lines say, as plain text."""
+        return "\n".join(strip.text.rstrip() for strip in help_lines(self.content_size.width))
+
+
 class HelpScreen(ModalScreen[None]):
     """A box over the dashboard listing the keys; escape, ? or q closes it."""
 
@@ -192,7 +245,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll() as box:
             box.border_title = "Keys and panels (scrolls)"
-            yield Static(help_text(), id="help-text")
+            yield HelpText(id="help-text")
 
     def action_close_help(self) -> None:
         self.dismiss(None)

@@ -21,11 +21,11 @@ PACKAGES = ("simulator", "tui")
 PURE = frozenset(
     f"simulator.{name}"
     for name in (
-        "orders", "wire", "book", "flow", "pending_cancels", "ledger", "order_window", "batch_check",
-        "reconciliation", "fills_digest", "routing", "schedule", "positions", "symbol_stats", "rejects",
-        "series", "stats", "risk", "risk_exposure", "outside_ids", "outside_orders", "restart_state",
-        "own_order", "order_types", "stp_book", "ledger_types", "flow_types", "order_checks", "agents",
-        "ledger_slow",
+        "orders", "wire", "book", "flow", "pending_cancels", "ledger", "order_window", "id_index",
+        "batch_check", "reconciliation", "fills_digest", "routing", "schedule", "positions", "symbol_stats",
+        "rejects", "series", "stats", "risk", "risk_exposure", "outside_ids", "outside_orders",
+        "restart_state", "own_order", "order_types", "stp_book", "ledger_types", "flow_types", "order_checks",
+        "agents", "ledger_slow",
     )
 )  # fmt: skip
 # what the pure model must not import: processes, buses, UIs, clocks, global randomness

@@ -64,6 +64,26 @@ def test_the_figures_of_a_run_with_restarts_add_up_to_its_totals(tmp_path):
     assert "cancel requests: ORDER_NOT_RESTING" in out and "accounts 100: best #" in out
 
 
+def test_a_run_of_many_symbols_lists_the_busiest_and_counts_every_one(tmp_path):
+    with SimProcess(
+        "--symbols", "300", "--seed", "5", "--rate", "0", "--orders", "30000", "--report-symbols", "7",
+        report=tmp_path / "run.json",
+    ) as sim:  # fmt: skip
+        assert sim.wait_exit(90) == 0, sim.output()
+        report = sim.report()
+    assert_reconciled(report)
+    symbols, listed = report["symbols"], report["symbols_listed"]
+    assert len(symbols) == listed["listed"] == 7 and listed["count"] == 300 and 7 < listed["traded"] <= 300
+    least = min(row["volume"] for row in symbols.values())
+    assert least > 0 and sum(row["volume"] for row in symbols.values()) < report["fills"]["volume"]
+    # every symbol's fills still counted, per broker
+    assert sum(b["fills"] for b in report["brokers"]) == report["fills"]["count"]
+    for row in report["accounts"]["all"]:
+        assert len(row["positions"]) <= 7
+        assert set(row["positions"]) <= set(report["accounts"]["marked_to"])
+    assert "(the busiest 5 of 300)" in "".join(sim.stdout)
+
+
 def test_the_progress_line_shows_the_latency_of_the_last_second(tmp_path):
     with SimProcess("--symbols", "AAPL,MSFT", "--seed", "3", "--rate", "2000", "--duration", "3.5") as sim:
         assert sim.wait_exit(60) == 0, sim.output()

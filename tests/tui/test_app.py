@@ -13,7 +13,7 @@ from textual.widgets import Footer
 
 from simulator.stats import OrderCounts, ProcessRow, RunState
 from tui.app import DashboardApp
-from tui.help import HelpScreen
+from tui.help import HelpScreen, HelpText, help_lines
 from tui.widgets import LogPanel, TapePanel, ThroughputPanel
 from tui.widgets.report import ReportScreen
 
@@ -362,13 +362,30 @@ async def test_help_screen_opens_and_closes(control):
             await pilot.press("question_mark")
             await pilot.pause()
             assert isinstance(app.screen, HelpScreen)
-            help_text = rendered_text(app.screen.query_one("#help-text"))
+            help_text = app.screen.query_one(HelpText).text
             assert "double the rate" in help_text and "1.00M/s" in help_text
             await pilot.press(close_key)
             await pilot.pause()
             assert not isinstance(app.screen, HelpScreen), close_key
         assert app.is_running
     assert control.calls == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("size", [(80, 24), (120, 36), (200, 50)])
+async def test_help_text_is_laid_out_before_the_first_question_mark(control, size):
+    """The first ? draws lines laid out ahead (in a thread, at the width the box will have):
+    it must not lay the text out itself, which is what made it slow."""
+    help_lines.cache_clear()
+    app = DashboardApp(control)
+    async with app.run_test(size=size) as pilot:
+        await wait_until(lambda: help_lines.cache_info().currsize == 2)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = app.screen.query_one(HelpText)
+        assert help_lines.cache_info().misses == 2, "laid out again at another width"
+        assert text.content_size.width == help_lines(text.content_size.width)[0].cell_length
+        assert "double the rate" in text.text and "1.00M/s" in text.text
 
 
 @pytest.mark.asyncio

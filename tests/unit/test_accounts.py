@@ -51,3 +51,11 @@ def test_open_orders_are_the_accounts_orders_not_final():
     (order,) = accounts.open_orders(ledger._window, 3, ledger.symbols, 20)
     assert (order.oid, order.symbol, order.qty, order.leaves, order.state) == (3, "MSFT", 10, 10, "resting")
     assert accounts.open_orders(ledger._window, 2, ledger.symbols, 20) == []
+
+
+def test_the_best_accounts_are_those_a_full_sort_ranks_first_ties_to_the_lower_account():
+    rng = np.random.default_rng(5)
+    for pnl in (rng.integers(-5, 5, 10_000), np.zeros(1000, np.int64), rng.integers(-(10**9), 10**9, 5000)):
+        for most in (1, 10, 37, len(pnl), len(pnl) + 3):
+            full = np.lexsort((np.arange(len(pnl)), -pnl))[:most]
+            assert accounts.best(pnl, most).tolist() == full.tolist()

@@ -13,7 +13,7 @@ from simulator.fills_digest import FillsDigest
 from simulator.routing import RoutedCounts
 from simulator.series import COLUMNS, Series, WindowedLatency
 from simulator.stats import LatencyHistogram
-from simulator.symbol_stats import TradedDigest, account_table, final_books
+from simulator.symbol_stats import TradedDigest, account_table, busiest, final_books, largest
 from simulator.testing.report_check import assert_valid_report
 
 pytestmark = pytest.mark.timeout(60)
@@ -161,6 +161,33 @@ def test_accounts_are_marked_to_the_last_price_and_ranked():
     assert table["count"] == 3 and table["marked_to"] == {"AAA": 110}
 
 
+def test_a_cut_table_lists_the_largest_positions_and_marks_only_what_it_names():
+    # 4 symbols, 2 accounts: account 0 long 5 of 0, 30 of 2 and short 30 of 3; account 1 the other side
+    positions = np.array([[5, -5], [0, 0], [30, -30], [-30, 30]], np.int64)
+    cash = np.zeros(2, np.int64)
+    names = ["AAA", "BBB", "CCC", "DDD"]
+    table = account_table(positions, cash, [1, 2, 3, 4], names, top=2, most=1, listed=[1])
+    rows = {a["account"]: a for a in table["top"]}
+    # the largest by shares either way, ties to the symbol listed first; the rest counted
+    assert rows[0]["positions"] == {"CCC": 30} and rows[0]["positions_not_listed"] == 2
+    assert rows[1]["positions"] == {"CCC": -30} and rows[1]["positions_not_listed"] == 2
+    assert table["marked_to"] == {"BBB": 2, "CCC": 3}  # the listed symbol and those held in a row
+    whole = account_table(positions, cash, [1, 2, 3, 4], names, top=2)
+    assert "positions_not_listed" not in whole["top"][0] and len(whole["marked_to"]) == 4
+
+
+def test_the_busiest_symbols_by_volume_ties_to_the_first_listed():
+    volume = np.array([5, 9, 0, 9, 7], np.int64)
+    assert busiest(volume, 3).tolist() == [1, 3, 4]  # rising indices
+    assert busiest(volume, 2).tolist() == [1, 3] and busiest(volume, 1).tolist() == [1]
+    assert busiest(volume, 5).tolist() == busiest(volume, 99).tolist() == [0, 1, 2, 3, 4]
+    assert largest(np.array([0, 1, 2]), np.array([-4, 4, 1]), 1).tolist() == [0]
+    traded = TradedDigest(["AAA", "BBB", "CCC"])
+    traded.count_trades(*trade_events({1: [(1, 10, 11, 100, 5)], 2: [(1, 12, 13, 50, 9)]}))
+    assert list(traded.symbol_table(busiest(traded.volume, 1))) == ["CCC"]
+    assert list(traded.symbol_table(busiest(traded.volume, 2))) == ["BBB", "CCC"]
+
+
 # -- per broker ------------------------------------------------------------------------------------
 
 
@@ -189,6 +216,17 @@ def full_report() -> dict:
         "cancel_rejects": {"ORDER_NOT_RESTING": 3},
     }
     return build_report(SimConfig(seed=1, headless=True), outcome(figures=figures))
+
+
+def test_a_report_of_cut_tables_fits_the_schema():
+    report = full_report()
+    report["symbols_listed"] = {"count": 10_000, "traded": 9_000, "listed": 1}
+    report["accounts"]["top"] = [{"account": 0, "pnl": 0, "cash": 0, "positions": {"AAA": 1},
+                                  "positions_not_listed": 3}]  # fmt: skip
+    assert_valid_report(report)
+    report["accounts"]["top"][0]["positions_not_listed"] = 0  # present only when some are left out
+    with pytest.raises(AssertionError):
+        assert_valid_report(report)
 
 
 def test_a_report_with_every_figure_fits_the_schema():
