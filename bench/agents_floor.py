@@ -9,7 +9,9 @@ with its agents' desks; and the flow with the orders those desks made put in the
 behind the order that made them, to a broker with no desks. The last matches the same orders
 as the second but runs no desk logic: its ratio to the flow alone is what the agents' orders
 themselves (matching them, and the trades the makers' quotes bring) leave of the throughput
-even with a desk that cost nothing. Ratios are taken within a repetition; medians printed.
+even with a desk that cost nothing. Then the bank's side: a ledger books the same batches and
+the events the broker sent back, without agents and with them (the bank is one process for
+all brokers, so its share counts twice). Ratios are taken within a repetition; medians printed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from simulator import agent_flags, agents  # noqa: E402
@@ -28,9 +32,12 @@ from simulator import messages as msg  # noqa: E402
 from simulator.broker import Broker  # noqa: E402
 from simulator.config import config_from_args  # noqa: E402
 from simulator.flow import OrderFlow  # noqa: E402
+from simulator.ledger import Ledger  # noqa: E402
+from simulator.stats import LatencyHistogram  # noqa: E402
 from simulator.wire import ORDER_WIDTH  # noqa: E402
 
 _BATCH = 256
+_CANCEL = 2  # OrderType.CANCEL: the flow's cancel requests
 
 
 def timed(broker: Broker, batches: list[list[int]], keep: list | None = None) -> float:
@@ -46,6 +53,24 @@ def timed(broker: Broker, batches: list[list[int]], keep: list | None = None) ->
             keep.append(out)
     t = time.process_time() - t
     gc.enable()
+    return t
+
+
+def booked(config, params, batches: list[list[int]], outs: list[list[int]]) -> float:
+    """CPU seconds for a bank's ledger to place ``batches`` and book the events ``outs``."""
+    ledger = Ledger(config.symbols, config.accounts + 1 + (params.count if params else 0), params)
+    orders = [np.array(b, np.int64) for b in batches]
+    events = [np.array(o, np.int64) for o in outs]
+    acks, finals = LatencyHistogram(), LatencyHistogram()
+    gc.collect()
+    gc.disable()
+    t = time.process_time()
+    for rows, ev in zip(orders, events):
+        ledger.place(rows, 1000)
+        ledger.apply(ev, 2000, acks, finals)
+    t = time.process_time() - t
+    gc.enable()
+    assert ledger.unknown_events == 0
     return t
 
 
@@ -75,11 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     config = config_from_args(["--headless", "--market-makers", "10", *flags])
     symbols = tuple(config.symbols)
     params = agent_flags.params(config, config.accounts + 1)
-    rows: dict[str, list[float]] = {"flow": [], "desks": [], "no_desk": [], "messages": []}
+    names = ("flow", "desks", "no_desk", "messages", "bank", "bank_agents")
+    rows: dict[str, list[float]] = {name: [] for name in names}
     for rep in range(args.reps):
         flow = OrderFlow.from_config(config)
         batches = [flow.generate(_BATCH).ravel().tolist() for _ in range(args.orders // _BATCH)]
-        n = sum(len(b) for b in batches) // ORDER_WIDTH
+        # flow orders as a run counts them (--orders N, the bench rows): its cancels are no orders
+        n = sum(len(b) // ORDER_WIDTH - b[4::ORDER_WIDTH].count(_CANCEL) for b in batches)
 
         def broker(with_desks: bool) -> Broker:
             ids = tuple(range(len(symbols)))
@@ -92,8 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         t_desks = timed(desks, batches, outs)
         made = sum(d.orders for d in desks.desks.values())
         combined = [with_agents_orders(b, o) for b, o in zip(batches, outs)]
-        del outs
-        t_flow = timed(broker(False), batches)
+        plain: list = []
+        t_flow = timed(broker(False), batches, plain)
+        rows["bank"].append(booked(config, None, batches, plain) / n * 1e6)
+        rows["bank_agents"].append(booked(config, params, batches, outs) / n * 1e6)
+        del outs, plain
         t_plain = timed(broker(False), combined)
         rows["flow"].append(t_flow / n * 1e6)
         rows["desks"].append(t_desks / n * 1e6)
@@ -102,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"rep {rep + 1}: {n:,} flow orders; us CPU per flow order: flow {rows['flow'][-1]:.2f}, "
             f"with desks {rows['desks'][-1]:.2f}, their orders with no desk {rows['no_desk'][-1]:.2f}; "
-            f"{made / n:.2f} agent messages per flow order",
+            f"{made / n:.2f} agent messages per flow order; the bank's ledger {rows['bank'][-1]:.2f}, "
+            f"with the agents' events {rows['bank_agents'][-1]:.2f}",
             flush=True,
         )
     med = {k: statistics.median(v) for k, v in rows.items()}
@@ -112,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'  agent messages per flow order':<58} {med['messages']:.2f}")
     print(f"{'  throughput with the desks / the flow alone':<58} {statistics.median(ratio):.3f}")
     print(f"{'  the same orders with no desk logic / the flow alone':<58} {statistics.median(floor):.3f}")
+    bank = [a / b for a, b in zip(rows["bank"], rows["bank_agents"])]
+    print(f"{'  the bank booking them / booking the flow alone':<58} {statistics.median(bank):.3f}")
     return 0
 
 

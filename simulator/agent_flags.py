@@ -33,7 +33,7 @@ class AgentSettings(OrderTypeSettings):
     mm_size: int = 100  # shares per quote
     mm_max_inventory: int = 1000  # shares either way a maker may hold per symbol
     mm_skew: int = 1  # ticks the quotes move against each mm_size of inventory
-    mm_refresh: int = 3  # ticks a quote may drift from where it should be before it is replaced
+    mm_refresh: int = 3  # ticks a quote may drift from where it should be and stay (more: replaced)
     taker_size: int = 100  # shares per momentum or mean-reversion order
     taker_move: int = 2  # ticks the last price must move between two looks for a taker to act
     taker_chance: int = 50  # percent: how often a taker acts when the move allows it
@@ -64,7 +64,7 @@ def add_flags(p: Any, d: AgentSettings, _int_in: Callable[[int, int], Callable[[
     add("--mm-skew", metavar="TICKS", type=_int_in(0, MOST_TICKS), default=d.mm_skew,
         help="ticks both quotes move against the maker's position, per --mm-size shares held")
     add("--mm-refresh", metavar="TICKS", type=_int_in(1, MOST_TICKS), default=d.mm_refresh,
-        help="a quote this many ticks from where it should be is cancelled and placed again")
+        help="a quote more than this many ticks from where it should be is cancelled and placed again")
     add("--taker-size", metavar="N", type=_int_in(1, MOST_SHARES), default=d.taker_size,
         help="shares per momentum or mean-reversion order (a MARKET IOC order)")
     add("--taker-move", metavar="TICKS", type=_int_in(1, MOST_TICKS), default=d.taker_move,

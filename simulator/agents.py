@@ -58,7 +58,7 @@ class AgentParams:
     quote_size: int = 100  # shares per quote
     max_inventory: int = 1000  # a maker quotes no side that would take it past this
     skew: int = 1  # ticks both quotes move against each quote_size of inventory
-    refresh: int = 3  # a quote this many ticks off where it should be is replaced
+    refresh: int = 3  # a quote more than this many ticks off where it should be is replaced
     taker_size: int = 100  # shares per taker order (a MARKET IOC)
     move: int = 2  # ticks the last price must move between two looks to make a taker act
     take_pct: int = 50  # chance in percent that a taker acts when it may
@@ -142,10 +142,10 @@ def tops(book) -> tuple[int, int]:
 
 def needs_new(quote: list | None, want: int | None, p: AgentParams) -> bool:
     """Whether a quote ([oid, price, leaves] or None) is to be replaced by one at ``want``:
-    it is missing (filled up), or ``refresh`` ticks or more off; or none is wanted."""
+    it is missing (filled up), or more than ``refresh`` ticks off; or none is wanted."""
     if want is None:
         return quote is not None
-    return quote is None or abs(quote[1] - want) >= p.refresh
+    return quote is None or abs(quote[1] - want) > p.refresh
 
 
 _FAR = 1 << 62
@@ -164,8 +164,8 @@ def steady(p: AgentParams, i: int, quotes: list, inventory: int) -> tuple[int, i
         inventory - p.quote_size >= -p.max_inventory
     ):
         return NOT_STEADY  # a quote to place (allowed, missing), or one to cancel (not allowed)
-    lo, hi, r = -_FAR, _FAR, p.refresh
-    if bid is not None:  # the reference that wants this bid, refresh ticks either way
+    lo, hi, r = -_FAR, _FAR, p.refresh + 1
+    if bid is not None:  # the reference that wants this bid, refresh ticks either way (inclusive)
         lo, hi = max(bid[1] + half - r, half), bid[1] + half + r  # (and a bid stays above 0)
     if ask is not None:
         at = ask[1] + half - spread
@@ -191,6 +191,7 @@ class Desk:
         self.band = NOT_STEADY  # references inside every maker's steady range (or the maker halted)
         self.seen_seq = book.match_seq
         self.seen_price = book.last_price
+        self.takers = params.momentum + params.mean_reversion
         self.orders = 0
         sym = self.sym  # the packed kinds of its AGENT_ORDER events: bid, ask, cancel, takers'
         self._kinds = (
@@ -206,24 +207,42 @@ class Desk:
         """The book has handled order ``trigger``, whose events are ``out[start:]``: book the
         fills of agents' orders, then let each agent act (makers first, then takers)."""
         book = self.book
-        if book.match_seq == self.seen_seq:
+        seq = book.match_seq
+        if seq == self.seen_seq:
             return  # no trade since the last look: nothing an agent looks at has moved
-        self._fills(out, start)
-        ref = reference(book)
+        if max(out[start:]) > AGENT_BASE:  # (ids are the largest fields: found at C speed)
+            self._fills(out, start)
+        # most looks change nothing: the reference inside every maker's steady range (band),
+        # the last price too close to the last look's for a taker; decided here at little cost
+        bids, asks = book._bid_keys, book._ask_keys
+        last = book.last_price
+        ref = (bids[-1] - asks[-1]) // 2 if bids and asks else last  # reference(book), inlined
+        band, seen = self.band, self.seen_price
+        if (ref is None or band[0] < ref < band[1]) and (
+            not self.takers or last is None or seen is None or abs(last - seen) < self.p.move
+        ):
+            self.seen_seq, self.seen_price = seq, last
+            return
         top = book._max_oid  # agents' ids are no flow ids: the book's UNKNOWN_ORDER test ignores them
         mark = len(out)
         p = self.p
-        seq = book.match_seq
-        if ref is not None and not self.band[0] < ref < self.band[1]:  # (most looks: nothing to do)
-            ranges = self.steady
+        if ref is not None and not band[0] < ref < band[1]:
+            ranges, halted = self.steady, self.halted
+            lo_all, hi_all = -_FAR, _FAR  # the new band, made on the way
             for i in range(p.makers):
-                lo, hi = ranges[i]
-                if lo < ref < hi or i in self.halted:
-                    continue  # (what _quote would decide: it would change nothing)
-                self._quote(i, ref, trigger, out, submit, cancel)
-                ranges[i] = steady(p, i, self.quotes[i], self.inventory[i])
-            active = [r for i, r in enumerate(ranges) if i not in self.halted]
-            self.band = (max(r[0] for r in active), min(r[1] for r in active)) if active else (-_FAR, _FAR)
+                r = ranges[i]
+                if not r[0] < ref < r[1]:  # (else what _quote would decide: it would change nothing)
+                    if i in halted:
+                        continue
+                    self._quote(i, ref, trigger, out, submit, cancel)
+                    r = ranges[i] = steady(p, i, self.quotes[i], self.inventory[i])
+                elif halted and i in halted:
+                    continue
+                if r[0] > lo_all:
+                    lo_all = r[0]
+                if r[1] < hi_all:
+                    hi_all = r[1]
+            self.band = (lo_all, hi_all)
         last = book.last_price
         move = last - self.seen_price if last is not None and self.seen_price is not None else 0
         if abs(move) >= p.move:
@@ -268,7 +287,7 @@ class Desk:
             if want is None:
                 if quote is None:
                     continue
-            elif quote is not None and abs(quote[1] - want) < p.refresh:
+            elif quote is not None and abs(quote[1] - want) <= p.refresh:
                 continue  # (needs_new, inlined: this runs for every maker's every look)
             if quote is not None:
                 oid = base + s

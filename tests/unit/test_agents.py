@@ -45,11 +45,12 @@ def test_a_maker_quotes_around_the_reference_and_skews_against_its_inventory():
     assert ag.maker_quotes(p, 0, 1000, -950)[1] is None
 
 
-def test_a_quote_is_replaced_when_missing_filled_into_or_refresh_ticks_off():
+def test_a_quote_is_replaced_when_missing_filled_into_or_more_than_refresh_ticks_off():
     p = AgentParams(makers=1, quote_size=100, refresh=2)
     assert ag.needs_new(None, 1000, p)
     assert not ag.needs_new([1, 1000, 100], 1001, p)
-    assert ag.needs_new([1, 1000, 100], 1002, p)
+    assert not ag.needs_new([1, 1000, 100], 998, p)  # refresh ticks off: it stays
+    assert ag.needs_new([1, 1000, 100], 1003, p)
     assert not ag.needs_new([1, 1000, 60], 1000, p)  # partly filled: it stays until filled up
     assert ag.needs_new([1, 1000, 100], None, p)  # no quote wanted there any more
     assert not ag.needs_new(None, None, p)
@@ -220,6 +221,6 @@ def test_a_maker_is_skipped_only_where_it_would_replace_no_quote(i, inventory, b
 
 def test_a_maker_whose_quotes_are_where_they_should_be_is_steady_around_that_reference():
     p = AgentParams(makers=1, spread=4, quote_size=100, refresh=3)
-    assert ag.steady(p, 0, [[1, 998, 100], [2, 1002, 100]], 0) == (997, 1003)
+    assert ag.steady(p, 0, [[1, 998, 100], [2, 1002, 100]], 0) == (996, 1004)
     assert ag.steady(p, 0, [[1, 998, 100], None], 0) == ag.NOT_STEADY  # an ask to place
     assert ag.steady(p, 0, [[1, 988, 100], [2, 992, 100]], 950) == ag.NOT_STEADY  # a bid to cancel
