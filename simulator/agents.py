@@ -22,7 +22,13 @@ int64 and sorts agents' orders right behind the order that caused them.
 
 The broker reports each agent order to the bank as an AGENT_ORDER event (kind 9) before the
 order's own events: ``(9, oid, account, sym << 10 | otype << 6 | tif << 3 | side + 1, price,
-qty, target or stamp)``. Pure model: stdlib only, no clock, no process.
+qty, target or stamp)``. The record stands for the answer the book gave at once, which is not
+sent apart (``answers`` makes those events again, for the journal and the replay): a new
+order's ACK (an agent's orders are always valid, so always acked; its trades and the CANCELLED
+of an IOC's rest follow as usual); and for a cancel, which only names a quote resting in the
+book, the CANCELLED of its target and its CANCEL_DONE: the cancelled leaves are in the
+record's price field (a cancel has no price; 0 there: the answer follows as for any cancel).
+Pure model: stdlib only, no clock, no process.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from simulator import order_types
+from simulator.orders import STAMP_SHIFT
 from simulator.outside_ids import AGENT, SOURCES
 
 AGENT_BASE = SOURCES[AGENT]
@@ -101,6 +108,35 @@ def pack_kind(sym: int, side: int, otype: int, tif: int) -> int:
 def unpack_kind(packed: int) -> tuple[int, int, int, int]:
     """(sym, side, otype, tif) of an AGENT_ORDER event's packed field."""
     return packed >> 10, (packed & 7) - 1, (packed >> 6) & 15, (packed >> 3) & 7
+
+
+def answers(oid: int, packed: int, price: int, last: int) -> tuple[int, ...]:
+    """The event records an AGENT_ORDER record ``(9, oid, _, packed, price, _, last)`` stands
+    for (see the module docstring), flat: a new order's ACK; a done cancel's CANCELLED of its
+    target ``last`` with the leaves ``price``, then its CANCEL_DONE; none for a cancel whose
+    answer follows apart."""
+    if (packed >> 6) & 15 != _CANCEL:
+        return (1, oid, 0, 0, 0, 0, 0)
+    if price:
+        return (4, last, price, 0, 0, 0, 0, 5, oid, last, 0, 0, 0, 0)
+    return ()
+
+
+def expanded(out: Sequence[int]) -> list[int]:
+    """Event records as a book would have made them without the desk's short form: each
+    AGENT_ORDER record (a cancel's with price 0) followed by the ``answers`` it stands for."""
+    rows: list[int] = []
+    it = iter(out)
+    for rec in zip(it, it, it, it, it, it, it):
+        if rec[0] == AGENT_ORDER:
+            kind, oid, account, packed, price, qty, last = rec
+            answer = answers(oid, packed, price, last)
+            if (packed >> 6) & 15 == _CANCEL:
+                price = 0
+            rows += (kind, oid, account, packed, price, qty, last, *answer)
+        else:
+            rows += rec
+    return rows
 
 
 def draw(seed: int, sym: int, agent: int, trigger: int) -> int:
@@ -193,6 +229,12 @@ class Desk:
         self.seen_price = book.last_price
         self.takers = params.momentum + params.mean_reversion
         self.orders = 0
+        # each maker's (quote_size, skew, max_inventory, refresh, spread, account), for _quote
+        p = params
+        self._maker = [
+            (p.quote_size, p.skew, p.max_inventory, p.refresh, p.spread + 2 * (i % 3), p.first_account + i)
+            for i in range(p.makers)
+        ]
         sym = self.sym  # the packed kinds of its AGENT_ORDER events: bid, ask, cancel, takers'
         self._kinds = (
             pack_kind(sym, _BUY, _LIMIT, _DAY),
@@ -228,13 +270,15 @@ class Desk:
         p = self.p
         if ref is not None and not band[0] < ref < band[1]:
             ranges, halted = self.steady, self.halted
+            # the book's own cancel (not the tape's wrapper): _quote does it in place
+            plain = None if getattr(cancel, "__self__", None) is book else cancel
             lo_all, hi_all = -_FAR, _FAR  # the new band, made on the way
             for i in range(p.makers):
                 r = ranges[i]
                 if not r[0] < ref < r[1]:  # (else what _quote would decide: it would change nothing)
                     if i in halted:
                         continue
-                    self._quote(i, ref, trigger, out, submit, cancel)
+                    self._quote(i, ref, trigger, out, submit, plain)
                     r = ranges[i] = steady(p, i, self.quotes[i], self.inventory[i])
                 elif halted and i in halted:
                     continue
@@ -255,6 +299,7 @@ class Desk:
                 if abs(self.inventory[agent] + side * p.taker_size) <= p.max_inventory:
                     oid = agent_oid(trigger, slot)
                     account = p.first_account + agent
+                    k = len(out)
                     out += (
                         AGENT_ORDER,
                         oid,
@@ -265,6 +310,7 @@ class Desk:
                         0,
                     )
                     submit(out, oid, account, side, _MARKET, _IOC, 0, p.taker_size, 0)
+                    del out[k + 7 : k + 14]  # its ACK (always first): the record stands for it
                     self.orders += 1
         book._max_oid = top
         if book.match_seq != seq:  # an agent's order traded (a maker's quote never does)
@@ -273,26 +319,40 @@ class Desk:
         self.seen_price = book.last_price
 
     def _quote(
-        self, i: int, ref: int | None, trigger: int, out: list, submit: Submit, cancel: Cancel
+        self, i: int, ref: int, trigger: int, out: list, submit: Submit, cancel: Cancel | None
     ) -> None:
-        if ref is None:
-            return
-        p, book = self.p, self.book
+        """Maker ``i``'s quotes for reference ``ref`` (``maker_quotes``, replaced as ``needs_new``
+        says), inlined with what the desk keeps at hand: this runs for every maker's every look
+        outside its steady range. ``cancel`` None: the book's own cancel, done here at once."""
+        book = self.book
         quotes = self.quotes[i]
-        wants = maker_quotes(p, i, ref, self.inventory[i])
-        account = p.first_account + i
-        base = AGENT_BASE + trigger * SLOTS + MAKER_SLOTS * i  # agent_oid(trigger, slot 0 of i)
+        inventory = self.inventory[i]
+        size, skew, most, refresh, spread, account = self._maker[i]
+        bid = ref - (spread >> 1) - (inventory * skew) // size
         for s in (0, 1):
-            quote, want = quotes[s], wants[s]
+            quote = quotes[s]
+            if s == 0:
+                want = bid if inventory + size <= most and bid > 0 else None
+            else:
+                want = bid + spread if inventory - size >= -most else None
             if want is None:
                 if quote is None:
                     continue
-            elif quote is not None and abs(quote[1] - want) <= p.refresh:
-                continue  # (needs_new, inlined: this runs for every maker's every look)
+            elif quote is not None and -refresh <= quote[1] - want <= refresh:
+                continue  # (needs_new, inlined)
             if quote is not None:
-                oid = base + s
-                out += (AGENT_ORDER, oid, account, self._kinds[2], 0, 0, quote[0])
-                cancel(out, oid, quote[0], 0, 0)
+                oid = AGENT_BASE + (trigger << 8) + (i << 2) + s  # agent_oid(trigger, 4 * i + s)
+                target = quote[0]
+                e = book._index.pop(target, None) if cancel is None else None
+                if e is not None:  # done: the record says so, with the leaves (module docstring)
+                    out += (AGENT_ORDER, oid, account, self._kinds[2], book.unlink(e), 0, target)
+                else:
+                    k = len(out)
+                    out += (AGENT_ORDER, oid, account, self._kinds[2], 0, 0, target)
+                    (cancel or book.cancel_into)(out, oid, target, 0, 0)
+                    if out[k + 7] == 4:  # CANCELLED, CANCEL_DONE: the record says so instead
+                        out[k + 4] = out[k + 9]
+                        del out[k + 7 :]
                 quotes[s] = None
                 self.orders += 1
             if want is None:
@@ -308,11 +368,23 @@ class Desk:
                     want = bids[-1] + 1
             if want <= 0:
                 continue
-            oid = base + 2 + s
-            stamp = order_types.next_stamp(book, trigger)
-            out += (AGENT_ORDER, oid, account, self._kinds[s], want, p.quote_size, stamp)
-            submit(out, oid, account, 1 - 2 * s, _LIMIT, _DAY, want, p.quote_size, 0)
-            quotes[s] = [oid, want, p.quote_size]
+            oid = AGENT_BASE + (trigger << 8) + (i << 2) + 2 + s
+            if book.stamp_at != trigger:  # order_types.next_stamp, inlined (a trigger is no agent's)
+                book.stamp_at, book.stamp_k = trigger, 0
+            book.stamp_k += 1
+            k = len(out)
+            out += (
+                AGENT_ORDER,
+                oid,
+                account,
+                self._kinds[s],
+                want,
+                size,
+                (trigger << STAMP_SHIFT) + book.stamp_k,
+            )
+            submit(out, oid, account, 1 - 2 * s, _LIMIT, _DAY, want, size, 0)
+            del out[k + 7 : k + 14]  # its ACK (a quote never trades): the record stands for it
+            quotes[s] = [oid, want, size]
             self.orders += 1
 
     def _fills(self, out: list, start: int) -> None:

@@ -90,6 +90,23 @@ def test_makers_quote_after_a_trade_never_cross_and_learn_their_fills():
     assert all(r[0] != AGENT_ORDER or r[1] > AGENT_BASE for r in records(out))
 
 
+def test_an_agents_record_stands_for_its_ack_and_a_cancels_for_its_answer_and_leaves():
+    book = new_book("ACME", 0)
+    desk = Desk(AgentParams(makers=1, first_account=10, spread=4, refresh=0), book)
+    feed(book, desk, 1, ("order", 1, SELL, 0, 0, 1000, 100))
+    out = feed(book, desk, 2, ("order", 2, BUY, 1, 1, 0, 50))  # a trade at 1000: the maker quotes
+    bid, ask = (r for r in records(out) if r[0] == AGENT_ORDER)
+    assert [r[0] for r in records(out)] == [1, 3, AGENT_ORDER, AGENT_ORDER]  # no ACK of their own
+    assert records(ag.expanded(out))[2:] == [bid, (1, bid[1], 0, 0, 0, 0, 0), ask, (1, ask[1], 0, 0, 0, 0, 0)]
+    out = feed(book, desk, 3, ("order", 3, BUY, 0, 0, 1001, 20))  # the mid moves: both re-quoted
+    cancels = [r for r in records(out) if r[0] == AGENT_ORDER and ag.unpack_kind(r[3])[2] == 2]
+    assert [(r[6], r[4]) for r in cancels] == [(bid[1], 100), (ask[1], 100)]  # target, leaves
+    assert not [r for r in records(out) if r[0] in (1, 4, 5) and r[1] > AGENT_BASE]  # no answer apart
+    again = records(ag.expanded(out))
+    k = again.index((*cancels[0][:4], 0, *cancels[0][5:]))  # a cancel's price 0 again, then:
+    assert again[k + 1 : k + 3] == [(4, bid[1], 100, 0, 0, 0, 0), (5, cancels[0][1], bid[1], 0, 0, 0, 0)]
+
+
 def test_the_kill_switch_halts_an_agent_and_cancels_its_quotes_until_released():
     book = new_book("ACME", 0)
     desk = Desk(AgentParams(makers=1, first_account=10), book)
@@ -127,7 +144,7 @@ def run(ops_list, book, desk, first=1, seen=None):
             seen[oid] = [op[1], op[6], 0, 0]
         out = feed(book, desk, oid, op)
         outs.append(out)
-        for r in records(out):
+        for r in records(ag.expanded(out)):  # the answers the agents' records stand for too
             if r[0] == AGENT_ORDER and ag.unpack_kind(r[3])[2] != 2:
                 seen[r[1]] = [r[2], r[5], 0, 0]
             elif r[0] == 3:
