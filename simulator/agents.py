@@ -278,8 +278,7 @@ class Desk:
                 if not r[0] < ref < r[1]:  # (else what _quote would decide: it would change nothing)
                     if i in halted:
                         continue
-                    self._quote(i, ref, trigger, out, submit, plain)
-                    r = ranges[i] = steady(p, i, self.quotes[i], self.inventory[i])
+                    r = ranges[i] = self._quote(i, ref, trigger, out, submit, plain)
                 elif halted and i in halted:
                     continue
                 if r[0] > lo_all:
@@ -313,22 +312,24 @@ class Desk:
                     del out[k + 7 : k + 14]  # its ACK (always first): the record stands for it
                     self.orders += 1
         book._max_oid = top
-        if book.match_seq != seq:  # an agent's order traded (a maker's quote never does)
-            self._fills(out, mark)
+        if book.match_seq != seq and max(out[mark:]) > AGENT_BASE:  # an agent's order traded
+            self._fills(out, mark)  # (a maker's quote never does)
         self.seen_seq = book.match_seq
         self.seen_price = book.last_price
 
     def _quote(
         self, i: int, ref: int, trigger: int, out: list, submit: Submit, cancel: Cancel | None
-    ) -> None:
+    ) -> tuple[int, int]:
         """Maker ``i``'s quotes for reference ``ref`` (``maker_quotes``, replaced as ``needs_new``
         says), inlined with what the desk keeps at hand: this runs for every maker's every look
-        outside its steady range. ``cancel`` None: the book's own cancel, done here at once."""
+        outside its steady range. ``cancel`` None: the book's own cancel, done here at once.
+        The maker's ``steady`` range after, inlined too."""
         book = self.book
         quotes = self.quotes[i]
         inventory = self.inventory[i]
         size, skew, most, refresh, spread, account = self._maker[i]
-        bid = ref - (spread >> 1) - (inventory * skew) // size
+        half = (spread >> 1) - (-(inventory * skew) // size)  # ref - half: the bid wanted
+        bid = ref - half
         for s in (0, 1):
             quote = quotes[s]
             if s == 0:
@@ -386,11 +387,27 @@ class Desk:
             del out[k + 7 : k + 14]  # its ACK (a quote never trades): the record stands for it
             quotes[s] = [oid, want, size]
             self.orders += 1
+        bid_q, ask_q = quotes  # steady(), inlined
+        if (bid_q is None) == (inventory + size <= most) or (ask_q is None) == (inventory - size >= -most):
+            return NOT_STEADY
+        r = refresh + 1
+        if bid_q is None:
+            lo, hi = -_FAR, _FAR
+        else:
+            lo, hi = bid_q[1] + half - r, bid_q[1] + half + r
+            if lo < half:
+                lo = half
+        if ask_q is not None:
+            at = ask_q[1] + half - spread
+            if at - r > lo:
+                lo = at - r
+            if at + r < hi:
+                hi = at + r
+        return (lo, hi) if lo < hi else NOT_STEADY
 
     def _fills(self, out: list, start: int) -> None:
-        """Book the trades in ``out[start:]`` that name an agent's order: inventory, quotes."""
-        if len(out) == start or max(out[start:]) < AGENT_BASE:
-            return  # no event names an agent's order
+        """Book the trades in ``out[start:]`` that name an agent's order (the caller saw that
+        some event does): inventory, quotes."""
         kinds = out[start::7]  # trades are few among the events: find them at C speed
         j = -1
         for _ in range(kinds.count(3)):

@@ -241,3 +241,35 @@ def test_a_maker_whose_quotes_are_where_they_should_be_is_steady_around_that_ref
     assert ag.steady(p, 0, [[1, 998, 100], [2, 1002, 100]], 0) == (996, 1004)
     assert ag.steady(p, 0, [[1, 998, 100], None], 0) == ag.NOT_STEADY  # an ask to place
     assert ag.steady(p, 0, [[1, 988, 100], [2, 992, 100]], 950) == ag.NOT_STEADY  # a bid to cancel
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 5),
+    st.integers(-1150, 1150),
+    st.integers(2, 60),
+    st.integers(1, 4),
+    st.lists(st.tuples(st.sampled_from([BUY, SELL]), st.integers(1, 80)), max_size=4),
+)
+def test_a_desks_inlined_quote_places_what_maker_quotes_says_and_is_then_as_steady_says(
+    i, inventory, ref, refresh, flow
+):
+    p = AgentParams(makers=6, spread=4, quote_size=100, skew=1, max_inventory=1000, refresh=refresh)
+    book = new_book("ACME", 0)
+    for oid, (side, price) in enumerate(flow, start=1):  # the other side's best a quote stays behind
+        book.submit_into([], oid, 1, side, 0, 0, price, 10, 0)
+    desk = Desk(p, book)
+    desk.inventory[i] = inventory
+    out: list = []
+    got = desk._quote(i, ref, 99, out, book.submit_into, None)
+    assert got == ag.steady(p, i, desk.quotes[i], inventory)
+    bid_keys, ask_keys = book._bid_keys, book._ask_keys
+    for s, want in enumerate(ag.maker_quotes(p, i, ref, inventory)):
+        quote = desk.quotes[i][s]
+        if want is not None and s == 0 and ask_keys:  # behind the other side's best (tops())
+            want = min(want, -ask_keys[-1] - 1)
+        elif want is not None and s == 1 and bid_keys:  # (the bid it just placed among them)
+            want = max(want, bid_keys[-1] + 1)
+        want = want if want is not None and want > 0 else None
+        assert (quote and quote[1]) == want
+    assert all(r[0] == AGENT_ORDER for r in records(out))  # each stands for its ack
