@@ -249,7 +249,7 @@ class Desk:
         """The book has handled order ``trigger``, whose events are ``out[start:]``: book the
         fills of agents' orders, then let each agent act (makers first, then takers)."""
         book = self.book
-        seq = book.match_seq
+        seq = book._match_seq  # (the book's slots, not its properties: a call saved each)
         if seq == self.seen_seq:
             return  # no trade since the last look: nothing an agent looks at has moved
         if max(out[start:]) > AGENT_BASE:  # (ids are the largest fields: found at C speed)
@@ -257,7 +257,7 @@ class Desk:
         # most looks change nothing: the reference inside every maker's steady range (band),
         # the last price too close to the last look's for a taker; decided here at little cost
         bids, asks = book._bid_keys, book._ask_keys
-        last = book.last_price
+        last = book._last_price
         ref = (bids[-1] - asks[-1]) // 2 if bids and asks else last  # reference(book), inlined
         band, seen = self.band, self.seen_price
         if (ref is None or band[0] < ref < band[1]) and (
@@ -286,7 +286,7 @@ class Desk:
                 if r[1] < hi_all:
                     hi_all = r[1]
             self.band = (lo_all, hi_all)
-        last = book.last_price
+        last = book._last_price
         move = last - self.seen_price if last is not None and self.seen_price is not None else 0
         if abs(move) >= p.move:
             for j in range(p.momentum + p.mean_reversion):
@@ -312,10 +312,10 @@ class Desk:
                     del out[k + 7 : k + 14]  # its ACK (always first): the record stands for it
                     self.orders += 1
         book._max_oid = top
-        if book.match_seq != seq and max(out[mark:]) > AGENT_BASE:  # an agent's order traded
+        if book._match_seq != seq and max(out[mark:]) > AGENT_BASE:  # an agent's order traded
             self._fills(out, mark)  # (a maker's quote never does)
-        self.seen_seq = book.match_seq
-        self.seen_price = book.last_price
+        self.seen_seq = book._match_seq
+        self.seen_price = book._last_price
 
     def _quote(
         self, i: int, ref: int, trigger: int, out: list, submit: Submit, cancel: Cancel | None
@@ -420,7 +420,7 @@ class Desk:
                 self._filled(out[k + 4], -qty)
 
     def _filled(self, oid: int, delta: int) -> None:
-        slot = slot_of(oid)
+        slot = (oid - AGENT_BASE) & (SLOTS - 1)  # slot_of(oid)
         if slot < MOMENTUM_SLOT:
             agent = slot // MAKER_SLOTS
             self.steady[agent] = self.band = NOT_STEADY  # its inventory moved: look again
