@@ -14,6 +14,7 @@ from simulator.agents import AGENT_BASE, AGENT_ORDER, AgentParams, Desk
 from simulator.order_types import next_stamp
 from simulator.orders import STAMP_SHIFT
 from simulator.stp_book import new_book
+from simulator.tape import TapeRecorder
 
 BUY, SELL = 1, -1
 P = AgentParams(makers=3, momentum=2, mean_reversion=2, first_account=10, seed=7, move=1)
@@ -273,3 +274,25 @@ def test_a_desks_inlined_quote_places_what_maker_quotes_says_and_is_then_as_stea
         want = want if want is not None and want > 0 else None
         assert (quote and quote[1]) == want
     assert all(r[0] == AGENT_ORDER for r in records(out))  # each stands for its ack
+
+
+def test_the_tape_still_shows_an_agents_ack_and_its_cancels_answers_that_the_bank_is_not_sent():
+    book = new_book("ACME", 0)
+    recorder = TapeRecorder(rate=1000.0, burst=1000.0)
+    submit, cancel = recorder.wrap(0, book.submit_into, book.cancel_into)
+    desk = Desk(AgentParams(makers=1, first_account=10, spread=4, refresh=0), book)
+    for oid, side, otype, tif, price, qty in (
+        (1, SELL, 0, 0, 1000, 100),
+        (2, BUY, 1, 1, 0, 50),
+        (3, BUY, 0, 0, 1001, 20),
+    ):
+        out: list = []
+        submit(out, oid, 1, side, otype, tif, price, qty, 0)
+        desk.react(oid, out, 0, submit, cancel)
+        assert not [r for r in records(out) if r[0] in (1, 4, 5) and r[1] > AGENT_BASE]
+    taped = {order[0]: [e[0] for e in records(list(events))] for _t, order, events in recorder.take()[1]}
+    quotes = [oid for oid in taped if oid > AGENT_BASE and ag.slot_of(oid) % 4 >= 2]
+    cancels = [oid for oid in taped if oid > AGENT_BASE and ag.slot_of(oid) % 4 < 2]
+    assert quotes and cancels
+    assert all(taped[oid] == [1] for oid in quotes)  # its ack
+    assert all(taped[oid] == [4, 5] for oid in cancels)  # its target's end, its answer
