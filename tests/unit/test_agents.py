@@ -6,13 +6,22 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulator import agent_flags
 from simulator import agents as ag
 from simulator.agents import AGENT_BASE, AGENT_ORDER, AgentParams, Desk
-from simulator.order_types import next_stamp
+from simulator.broker import Broker
+from simulator.config import config_from_args
+from simulator.flow import OrderFlow
+from simulator.ledger import Ledger
+from simulator.messages import BrokerSpec
+from simulator.order_types import held_stops, next_stamp
 from simulator.orders import STAMP_SHIFT
+from simulator.stats import LatencyHistogram
 from simulator.stp_book import new_book
 from simulator.tape import TapeRecorder
 
@@ -296,3 +305,27 @@ def test_the_tape_still_shows_an_agents_ack_and_its_cancels_answers_that_the_ban
     assert quotes and cancels
     assert all(taped[oid] == [1] for oid in quotes)  # its ack
     assert all(taped[oid] == [4, 5] for oid in cancels)  # its target's end, its answer
+
+
+@pytest.mark.parametrize("batch", [1, 256])  # booked event by event, and whole-array
+def test_a_ledger_books_the_agents_short_records_and_reconciles_with_the_books(batch):
+    config = config_from_args(["--headless", "--market-makers", "4", "--momentum", "1", "--seed", "3"])
+    params = agent_flags.params(config, config.accounts + 1)
+    symbols = tuple(config.symbols)
+    broker = Broker(BrokerSpec(0, "b", symbols, tuple(range(len(symbols))), agents=params))
+    ledger = Ledger(symbols, config.accounts + 1 + params.count, params)
+    flow, acks = OrderFlow.from_config(config), LatencyHistogram()
+    for _ in range(6000 // batch):
+        rows = flow.generate(batch)
+        out: list = []
+        broker.handle_orders(rows.ravel().tolist(), out)
+        ledger.place(rows, 1000)
+        ledger.apply(np.array(out, np.int64), 2000, acks)
+    made = sum(d.orders for d in broker.desks.values())
+    counts = ledger.types.agent_counts
+    assert made > 100 and int(counts[:, :2].sum()) == made and ledger.unknown_events == 0
+    assert ledger.cancels_done == ledger.cancels_sent - ledger.cancels_rejected  # every cancel answered
+    resting = {r[0]: r[4] for b in broker.books.values() for r in b.resting()}
+    resting.update((s[0], s[6]) for b in broker.books.values() for s in held_stops(b))  # off the book
+    closed = ledger.reconcile(resting)
+    assert closed.ok and closed.lost == 0 and closed.resting == len(resting), closed
