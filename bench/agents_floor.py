@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulator import agent_flags, agents  # noqa: E402
+from simulator import agent_flags, agent_records, agents  # noqa: E402
 from simulator import messages as msg  # noqa: E402
 from simulator.broker import Broker  # noqa: E402
 from simulator.config import config_from_args  # noqa: E402
@@ -78,9 +78,9 @@ def with_agents_orders(flat: list[int], out: list[int]) -> list[int]:
     """The batch with each agent order its events name (AGENT_ORDER) behind its trigger."""
     made: dict[int, list[int]] = {}
     for k in range(0, len(out), 7):
-        if out[k] == agents.AGENT_ORDER:
+        if out[k] == agent_records.AGENT_ORDER:
             oid, account, packed, price, qty, last = out[k + 1 : k + 7]
-            sym, side, otype, tif = agents.unpack_kind(packed)
+            sym, side, otype, tif = agent_records.unpack_kind(packed)
             target = last if otype == 2 else 0  # a cancel's target; else the stamp, not sent
             price = 0 if otype == 2 else price  # a cancel's: the leaves it cancelled (agents.py)
             made.setdefault(agents.trigger_of(oid), []).extend(

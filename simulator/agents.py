@@ -20,15 +20,8 @@ collide; triggers are flow ids (< 2**40) or yours (< 2**41), so ids stay below 2
 order's priority stamp is the trigger's (``order_types.next_stamp``), which keeps stamps in an
 int64 and sorts agents' orders right behind the order that caused them.
 
-The broker reports each agent order to the bank as an AGENT_ORDER event (kind 9) before the
-order's own events: ``(9, oid, account, sym << 10 | otype << 6 | tif << 3 | side + 1, price,
-qty, target or stamp)``. The record stands for the answer the book gave at once, which is not
-sent apart (``answers`` makes those events again, for the journal and the replay): a new
-order's ACK (an agent's orders are always valid, so always acked; its trades and the CANCELLED
-of an IOC's rest follow as usual); and for a cancel, which only names a quote resting in the
-book, the CANCELLED of its target and its CANCEL_DONE: the cancelled leaves are in the
-record's price field (a cancel has no price; 0 there: the answer follows as for any cancel).
-Pure model: stdlib only, no clock, no process.
+The broker reports each agent order to the bank as an AGENT_ORDER record, which stands for
+the book's answer too (``agent_records.py``). Pure model: stdlib only, no clock, no process.
 """
 
 from __future__ import annotations
@@ -37,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from simulator import order_types
+from simulator.agent_records import AGENT_ORDER, pack_kind
 from simulator.orders import STAMP_SHIFT
 from simulator.outside_ids import AGENT, SOURCES
 
@@ -46,7 +40,6 @@ MAKER_SLOTS = 4  # a maker's: cancel bid, cancel ask, new bid, new ask
 MOST_MAKERS = 32  # slots 0..127
 MOST_TAKERS = 32  # of each kind: momentum 128..159, mean reversion 160..191
 MOMENTUM_SLOT, REVERSION_SLOT = 128, 160
-AGENT_ORDER = 9  # orders.Event.AGENT_ORDER, as a plain int for the hot path
 KINDS = ("market_maker", "momentum", "mean_reversion")
 _MASK64 = (1 << 64) - 1
 _BUY, _SELL, _LIMIT, _MARKET, _CANCEL, _DAY, _IOC = 1, -1, 0, 1, 2, 0, 1
@@ -99,44 +92,6 @@ def trigger_of(oid: int) -> int:
 
 def slot_of(oid: int) -> int:
     return (oid - AGENT_BASE) % SLOTS
-
-
-def pack_kind(sym: int, side: int, otype: int, tif: int) -> int:
-    return sym << 10 | otype << 6 | tif << 3 | (side + 1)
-
-
-def unpack_kind(packed: int) -> tuple[int, int, int, int]:
-    """(sym, side, otype, tif) of an AGENT_ORDER event's packed field."""
-    return packed >> 10, (packed & 7) - 1, (packed >> 6) & 15, (packed >> 3) & 7
-
-
-def answers(oid: int, packed: int, price: int, last: int) -> tuple[int, ...]:
-    """The event records an AGENT_ORDER record ``(9, oid, _, packed, price, _, last)`` stands
-    for (see the module docstring), flat: a new order's ACK; a done cancel's CANCELLED of its
-    target ``last`` with the leaves ``price``, then its CANCEL_DONE; none for a cancel whose
-    answer follows apart."""
-    if (packed >> 6) & 15 != _CANCEL:
-        return (1, oid, 0, 0, 0, 0, 0)
-    if price:
-        return (4, last, price, 0, 0, 0, 0, 5, oid, last, 0, 0, 0, 0)
-    return ()
-
-
-def expanded(out: Sequence[int]) -> list[int]:
-    """Event records as a book would have made them without the desk's short form: each
-    AGENT_ORDER record (a cancel's with price 0) followed by the ``answers`` it stands for."""
-    rows: list[int] = []
-    it = iter(out)
-    for rec in zip(it, it, it, it, it, it, it):
-        if rec[0] == AGENT_ORDER:
-            kind, oid, account, packed, price, qty, last = rec
-            answer = answers(oid, packed, price, last)
-            if (packed >> 6) & 15 == _CANCEL:
-                price = 0
-            rows += (kind, oid, account, packed, price, qty, last, *answer)
-        else:
-            rows += rec
-    return rows
 
 
 def draw(seed: int, sym: int, agent: int, trigger: int) -> int:

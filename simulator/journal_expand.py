@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from simulator import wire
-from simulator.agents import AGENT_ORDER, unpack_kind
+from simulator.agent_records import AGENT_ORDER, unpack_kind
 from simulator.journal_file import (
     KILL,
     KIND_NAMES,

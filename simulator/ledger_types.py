@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from simulator.agents import AGENT_BASE, AGENT_ORDER, MOMENTUM_SLOT, REVERSION_SLOT, SLOTS
+from simulator.agent_records import AGENT_ORDER
+from simulator.agents import AGENT_BASE, MOMENTUM_SLOT, REVERSION_SLOT, SLOTS
 from simulator.order_window import ACKED, FREE, SENT, OrderWindow
 from simulator.orders import STAMP_SHIFT, Event, OrderType
 from simulator.outside_ids import OUTSIDE_BASE, priority

@@ -47,7 +47,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.agents import AGENT_BASE, AGENT_ORDER
+from simulator.agents import AGENT_BASE, AGENT_ORDER  # (agent_records.AGENT_ORDER)
 from simulator.fills_digest import FillsDigest
 from simulator.journal_expand import expanded_copy, read_kills
 from simulator.journal_file import JournalError, open_journal, partial_reason, read_run_value, report_at

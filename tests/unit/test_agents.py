@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator import agent_flags
+from simulator import agent_records as records_of
 from simulator import agents as ag
 from simulator.agents import AGENT_BASE, AGENT_ORDER, AgentParams, Desk
 from simulator.broker import Broker
@@ -84,7 +85,7 @@ def test_agent_ids_never_collide_stay_in_int64_and_stamp_as_their_trigger():
     book = new_book("ACME")
     assert next_stamp(book, ag.agent_oid(yours, 5)) >> STAMP_SHIFT == yours
     assert next_stamp(book, ag.agent_oid(yours, 6)) == (yours << STAMP_SHIFT) + 2  # one count per trigger
-    assert ag.unpack_kind(ag.pack_kind(99_999, SELL, 2, 1)) == (99_999, SELL, 2, 1)
+    assert records_of.unpack_kind(records_of.pack_kind(99_999, SELL, 2, 1)) == (99_999, SELL, 2, 1)
 
 
 def test_makers_quote_after_a_trade_never_cross_and_learn_their_fills():
@@ -107,12 +108,17 @@ def test_an_agents_record_stands_for_its_ack_and_a_cancels_for_its_answer_and_le
     out = feed(book, desk, 2, ("order", 2, BUY, 1, 1, 0, 50))  # a trade at 1000: the maker quotes
     bid, ask = (r for r in records(out) if r[0] == AGENT_ORDER)
     assert [r[0] for r in records(out)] == [1, 3, AGENT_ORDER, AGENT_ORDER]  # no ACK of their own
-    assert records(ag.expanded(out))[2:] == [bid, (1, bid[1], 0, 0, 0, 0, 0), ask, (1, ask[1], 0, 0, 0, 0, 0)]
+    assert records(records_of.expanded(out))[2:] == [
+        bid,
+        (1, bid[1], 0, 0, 0, 0, 0),
+        ask,
+        (1, ask[1], 0, 0, 0, 0, 0),
+    ]
     out = feed(book, desk, 3, ("order", 3, BUY, 0, 0, 1001, 20))  # the mid moves: both re-quoted
-    cancels = [r for r in records(out) if r[0] == AGENT_ORDER and ag.unpack_kind(r[3])[2] == 2]
+    cancels = [r for r in records(out) if r[0] == AGENT_ORDER and records_of.unpack_kind(r[3])[2] == 2]
     assert [(r[6], r[4]) for r in cancels] == [(bid[1], 100), (ask[1], 100)]  # target, leaves
     assert not [r for r in records(out) if r[0] in (1, 4, 5) and r[1] > AGENT_BASE]  # no answer apart
-    again = records(ag.expanded(out))
+    again = records(records_of.expanded(out))
     k = again.index((*cancels[0][:4], 0, *cancels[0][5:]))  # a cancel's price 0 again, then:
     assert again[k + 1 : k + 3] == [(4, bid[1], 100, 0, 0, 0, 0), (5, cancels[0][1], bid[1], 0, 0, 0, 0)]
 
@@ -154,8 +160,8 @@ def run(ops_list, book, desk, first=1, seen=None):
             seen[oid] = [op[1], op[6], 0, 0]
         out = feed(book, desk, oid, op)
         outs.append(out)
-        for r in records(ag.expanded(out)):  # the answers the agents' records stand for too
-            if r[0] == AGENT_ORDER and ag.unpack_kind(r[3])[2] != 2:
+        for r in records(records_of.expanded(out)):  # the answers the agents' records stand for too
+            if r[0] == AGENT_ORDER and records_of.unpack_kind(r[3])[2] != 2:
                 seen[r[1]] = [r[2], r[5], 0, 0]
             elif r[0] == 3:
                 for o in (r[3], r[4]):
