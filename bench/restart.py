@@ -17,7 +17,16 @@ bank reads is noted (time, shard, pid of the process behind it). Per kill:
 
 A tree's figures are medians and p99 over its kills; runs alternate between trees, so a
 shared machine's load falls on both alike. The soak runs ``simulate.py`` of the tree with
-``--kill-broker-every`` and samples the bank's RSS (psutil) every few seconds.
+``--kill-broker-every`` and samples the bank's RSS (psutil) every two seconds:
+
+    RSS          at ``--warm-from`` seconds (10: the order window's arrays are resident by then,
+                 the target's start), at ``--warm-until`` (30: after the warm-up), at the end and
+                 the largest; growth from the start and, apart, from the end of the warm-up
+    ack p99      of every order; of the orders no restart held up; of those a restart held up
+                 (sent again to the new broker, or queued while it came up: report
+                 ``latency_us.ack_held``, a tree without it shows "-")
+    gap          each restart's, from the death seen to the new process's first answer
+    load         the machine's load average (1 min) at the start and at the end of the soak
 """
 
 from __future__ import annotations
@@ -128,7 +137,9 @@ def child(tree: str, kills: int, every: float, rate: float, standby: bool, seed:
 # -- the soak -----------------------------------------------------------------------------------
 
 
-def soak(tree: str, seconds: float, kill_every: float, rate: float, seed: int) -> dict:
+def soak(
+    tree: str, seconds: float, kill_every: float, rate: float, seed: int, warm: tuple[float, float]
+) -> dict:
     import psutil
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,6 +147,7 @@ def soak(tree: str, seconds: float, kill_every: float, rate: float, seed: int) -
         cmd = [sys.executable, str(Path(tree) / "simulate.py"), "--headless", "--rate", str(rate),
                "--duration", str(seconds), "--kill-broker-every", str(kill_every), "--max-restarts",
                "1000", "--seed", str(seed), "--report", str(report_path)]  # fmt: skip
+        load_start = os.getloadavg()[0]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         bank = psutil.Process(proc.pid)
         samples: list[tuple[float, int]] = []
@@ -147,26 +159,61 @@ def soak(tree: str, seconds: float, kill_every: float, rate: float, seed: int) -
                 break
             time.sleep(2.0)
         proc.wait()
+        load_end = os.getloadavg()[0]
         report = json.loads(report_path.read_text())
-    running = [(t, rss) for t, rss in samples if 10.0 <= t <= seconds]
+    running = [(t, rss) for t, rss in samples if warm[0] <= t <= seconds]
     start = running[0][1] if running else 0
+    warmed = next((rss for t, rss in running if t >= warm[1]), 0)
     end = running[-1][1] if running else 0
+    lat = report["latency_us"]
+    mib = 1 / 2**20
     return {
         "tree": tree,
         "seconds": seconds,
         "kill_every": kill_every,
-        "rss_start_mib": round(start / 2**20, 1),
-        "rss_end_mib": round(end / 2**20, 1),
-        "rss_max_mib": round(max((r for _t, r in running), default=0) / 2**20, 1),
+        "rss_start_mib": round(start * mib, 1),
+        "rss_warm_mib": round(warmed * mib, 1),
+        "rss_end_mib": round(end * mib, 1),
+        "rss_max_mib": round(max((r for _t, r in running), default=0) * mib, 1),
         "growth": round(end / start - 1, 3) if start else None,
-        "ack_p99_us": report["latency_us"]["ack"]["p99"],
+        "growth_after_warm_up": round(end / warmed - 1, 3) if warmed else None,
+        "warm": warm,
+        "rss_samples": [(round(t, 1), round(r * mib, 1)) for t, r in samples],
+        "ack_p99_us": lat["ack"]["p99"],
+        "ack_not_held_p99_us": lat["ack_not_held"]["p99"] if "ack_not_held" in lat else None,
+        "ack_held": lat.get("ack_held"),
         "lost": report["orders"]["lost"],
         "restarts": sum(b.get("restarts", 0) for b in report["brokers"]),
         "gaps_ms": [g for b in report["brokers"] for g in b.get("restart_gaps_ms", [])],
         "placed": report["orders"]["placed"],
         "reconciled": report["reconciled"],
         "exit_code": report["exit_code"],
+        "load": (round(load_start, 1), round(load_end, 1)),
     }
+
+
+def _soak_line(r: dict, rate: float) -> str:
+    gaps = r["gaps_ms"]
+    gap = f"gap median {statistics.median(gaps):.1f} ms p99 {_pct(gaps, 0.99):.1f} ms" if gaps else "no gap"
+    held = r["ack_held"]
+
+    def ms(us: float | None) -> str:
+        return "-" if us is None else f"{us / 1e3:,.1f} ms"
+
+    held_part = (
+        f"held by a restart {held['count']:,} orders p99 {ms(held['p99'])}" if held else "held by a restart -"
+    )
+    return (
+        f"soak {r['tree']}: {r['seconds']:g} s at {rate:g}/s, kill every {r['kill_every']:g} s, "
+        f"load {r['load'][0]:g} -> {r['load'][1]:g}\n"
+        f"  bank RSS at {r['warm'][0]:g} s {r['rss_start_mib']} MiB, at {r['warm'][1]:g} s "
+        f"{r['rss_warm_mib']} MiB, end {r['rss_end_mib']} MiB (max {r['rss_max_mib']}): "
+        f"{r['growth']:+.1%} from {r['warm'][0]:g} s, {r['growth_after_warm_up']:+.1%} after the warm-up\n"
+        f"  ack p99 {ms(r['ack_p99_us'])}, not held by a restart {ms(r['ack_not_held_p99_us'])}, "
+        f"{held_part}\n"
+        f"  lost {r['lost']}, restarts {r['restarts']}, {gap}, reconciled {r['reconciled']}, "
+        f"exit {r['exit_code']}"
+    )
 
 
 # -- the parent -----------------------------------------------------------------------------------
@@ -196,6 +243,8 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--soak", type=float, metavar="S", help="instead: a soak of S seconds per tree")
     p.add_argument("--kill-every", type=float, default=5.0, help="the soak's kill interval")
+    p.add_argument("--warm-from", type=float, default=10.0, help="the soak's first RSS taken (s)")
+    p.add_argument("--warm-until", type=float, default=30.0, help="the soak's warm-up end (s)")
     p.add_argument("--json", metavar="PATH", help="also write every figure here")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--no-standby", action="store_true", help=argparse.SUPPRESS)
@@ -207,14 +256,9 @@ def main() -> int:
     if a.soak:
         results = []
         for tree in trees:
-            r = soak(tree, a.soak, a.kill_every, a.rate, a.seed)
+            r = soak(tree, a.soak, a.kill_every, a.rate, a.seed, (a.warm_from, a.warm_until))
             results.append(r)
-            gaps = r["gaps_ms"]
-            gap = f"gap median {statistics.median(gaps):.1f} ms p99 {_pct(gaps, 0.99):.1f} ms" if gaps else ""
-            print(f"soak {tree}: {r['seconds']:g} s at {a.rate:g}/s, kill every {r['kill_every']:g} s: "
-                  f"bank RSS {r['rss_start_mib']} -> {r['rss_end_mib']} MiB ({r['growth']:+.1%}, max "
-                  f"{r['rss_max_mib']}), ack p99 {r['ack_p99_us'] / 1e3:,.1f} ms, lost {r['lost']}, "
-                  f"restarts {r['restarts']} {gap}, reconciled {r['reconciled']}", flush=True)  # fmt: skip
+            print(_soak_line(r, a.rate), flush=True)
     else:
         variants = []
         for tree in trees:

@@ -102,6 +102,7 @@ class Bank(SimplePlugin):
         self.ledger = Ledger(config.symbols, config.accounts + 1 + self.agents.count, self.agents)
         self.ack_latency = LatencyHistogram()  # order due -> its ack known to the bank
         self.final_latency = LatencyHistogram()  # order due -> its final state known
+        self.held_latency = LatencyHistogram()  # the acks of those a restart held up (ledger.hold)
         self.schedule = Schedule(rate=config.rate, batch=config.batch, brokers=config.brokers)
         # orders waiting for room in each broker's inbox, as (n, 9) record arrays
         self.pending: list[np.ndarray] = [_NO_ORDERS] * config.brokers
@@ -150,8 +151,7 @@ class Bank(SimplePlugin):
             self.stop_request.request(f"fatal: {self.journal.failed}", fatal=True)
         self.state = RunState.RUNNING
         # what exists now lives for the whole run: keep the collector off it, and let it run
-        # rarely (orders hold no reference cycles); a full pass over a large ledger stalls the
-        # bank for milliseconds
+        # rarely (orders hold no reference cycles): a full pass stalls the bank for milliseconds
         gc.freeze()
         gc.set_threshold(50_000, 50, 1000)
         self.t_running = time.monotonic()
@@ -238,6 +238,7 @@ class Bank(SimplePlugin):
         answered yet, in placement order (those pending included: they are among them), and
         the kill switch's CANCEL_ALLs it may not have read, each behind its orders."""
         self.pending[index] = unanswered
+        self.ledger.hold(unanswered)
         sent, self._kills_sent[index] = self._kills_sent[index], []
         kill_switch.resend(self, index, sent)
 
@@ -293,10 +294,12 @@ class Bank(SimplePlugin):
             refused = reasons != 0
             self._refuse(orders[refused], reasons[refused])
             orders = orders[~refused]
-        pending = self.pending
+        pending, brokers = self.pending, self.brokers.brokers
         for index, mine in enumerate(self.routing.split(orders)):
             if len(mine):
                 self.routed.add(index, mine)
+                if index < len(brokers) and brokers[index].restoring:
+                    self.ledger.hold(mine)
                 pending[index] = np.concatenate((pending[index], mine)) if len(pending[index]) else mine
 
     def place_own(self, order: OwnOrder | OwnCancel) -> int | None:
@@ -413,7 +416,9 @@ class Bank(SimplePlugin):
         if batches:
             events = batches[0] if len(batches) == 1 else np.concatenate(batches)
             try:
-                self.ledger.apply(events, time.monotonic_ns(), self.ack_latency, self.final_latency)
+                self.ledger.apply(
+                    events, time.monotonic_ns(), self.ack_latency, self.final_latency, self.held_latency
+                )
             except Exception as exc:  # a bug, or garbage the ledger could not even count
                 self.brokers.bad_messages += 1
                 log.warning("events ignored: %s: %s", type(exc).__name__, exc)

@@ -13,7 +13,7 @@ trades, trades before the CANCELLED of the rest), so a batch can be booked kind 
 whole-array operations. ``_apply_fast`` first checks that the batch is exactly what a broker
 sends (``batch_check.py``: known kinds, ids in the window, each order answered once, trades
 after acks, fills not beyond the leaves, match numbers rising) and books it only if every
-check passes. Anything else (garbage, repeats) goes to ``_apply_slowly``, which books event by
+check passes. Anything else (garbage, repeats) goes to ``ledger_slow.apply_slowly``, which books event by
 event and counts what it cannot book in ``unknown_events``: the reference the fast path must
 agree with (tests check that it does).
 
@@ -29,8 +29,9 @@ import numpy as np
 from simulator import restart_state, wire
 from simulator.agents import AgentParams
 from simulator.batch_check import check_batch
+from simulator.ledger_slow import apply_slowly
 from simulator.ledger_types import TypeLedger
-from simulator.order_window import ACKED, FREE, NO_DUE, SENT, OrderWindow
+from simulator.order_window import ACKED, FREE, HELD, NO_DUE, OrderWindow
 from simulator.orders import Event, OrderType
 from simulator.outside_orders import OutsideOrders
 from simulator.positions import Positions
@@ -157,10 +158,11 @@ class Ledger:
 
     # -- results ----------------------------------------------------------------------------
 
-    def apply(self, events, now_ns: int, ack_latency, final_latency=None) -> None:
+    def apply(self, events, now_ns: int, ack_latency, final_latency=None, held_latency=None) -> None:
         """Book a broker's events, in the order it sent them. Latencies (due -> now, in us) go
         to ``ack_latency.record(us, times)`` for acks and to ``final_latency`` for orders that
-        reached their final state without resting (IOC, market, filled on arrival, rejected).
+        reached their final state without resting (IOC, market, filled on arrival, rejected);
+        the acks of orders a broker's restart held up (``hold``) go to ``held_latency`` too.
         An event that is malformed, unknown or seen before is counted in ``unknown_events``
         and changes nothing."""
         ev = self.types.take(self._as_events(events), self._window, self)
@@ -170,12 +172,13 @@ class Ledger:
         unknown = self.unknown_events
         # a whole-array step costs several microseconds here however short the array: small
         # batches (a low rate) are cheaper event by event
-        if len(ev) < _FAST_MIN_EVENTS or not self._apply_fast(ev, now_ns, ack_latency, final_latency):
-            self._apply_slowly(ev.tolist(), now_ns, ack_latency, final_latency)
+        lat = (ack_latency, final_latency, held_latency)
+        if len(ev) < _FAST_MIN_EVENTS or not self._apply_fast(ev, now_ns, *lat):
+            apply_slowly(self, ev.tolist(), now_ns, *lat)
         if self.unknown_events - unknown < len(ev):
             self.last_booked_ns = now_ns
 
-    def _apply_fast(self, ev: np.ndarray, now_ns: int, ack_latency, final_latency) -> bool:
+    def _apply_fast(self, ev: np.ndarray, now_ns: int, ack_latency, final_latency, held_latency=None) -> bool:
         """Book a batch with whole-array operations if ``check_batch`` passes it; else False."""
         w = self._window
         token = self._batch_token
@@ -189,6 +192,7 @@ class Ledger:
             state[b.ack_slots] = ACKED
             w.ack_token[b.ack_slots] = token
             self._record_latency(ack_latency, w.due[b.ack_slots], now_ns)
+            self._record_held(held_latency, b.ack_slots, now_ns)
         filled = 0
         tr = b.trades
         if len(tr):
@@ -240,6 +244,19 @@ class Ledger:
             for t, n in zip(times.tolist(), counts.tolist()):
                 histogram.record((now_ns - t) // 1000, n)
 
+    def _record_held(self, histogram, ack_slots: np.ndarray, now_ns: int) -> None:
+        if histogram is not None and len(ack_slots):
+            held = ack_slots[(self._window.flags[ack_slots] & HELD) != 0]
+            if len(held):
+                self._record_latency(histogram, self._window.due[held], now_ns)
+
+    def hold(self, orders: np.ndarray) -> None:
+        """Note these orders (records placed already) as held up by a broker's restart: sent
+        again to the new broker, or queued while it came up. Their acks go to ``apply``'s
+        ``held_latency`` too, so the wait a restart causes is told apart from the rest."""
+        if len(orders):
+            self._window.mark(np.ascontiguousarray(orders[:, _OID]), HELD)
+
     def _book_trades(self, by_symbol: np.ndarray, starts: np.ndarray) -> None:
         """The digest, last trade and tape of a fast-path batch's trades, already booked;
         ``by_symbol`` holds them grouped by symbol (match order within), groups at ``starts``."""
@@ -247,114 +264,6 @@ class Ledger:
         self._digest.update_many(by_symbol[:, 1], by_symbol[:, 2:7])
         last = by_symbol[np.append(starts[1:], len(by_symbol)) - 1]
         self._last_trade[last[:, 1]] = last[:, 2:7]
-
-    def _apply_slowly(self, events: list, now_ns: int, ack_latency, final_latency) -> None:
-        """Book events one by one: the reference for ``_apply_fast``, and the path for what
-        it refuses (garbage, repeats, orders in the overflow)."""
-        named = set()
-        for ev in events:
-            if ev[0] == _TRADE:
-                named.add(ev[3])
-                named.add(ev[4])
-            else:
-                named.add(ev[1])
-        entries = self._window.load(named)
-        outside = self.outside.load(named) if len(self.outside) else {}
-        token = self._batch_token
-        symbols, nsym = self.symbols, len(self.symbols)
-        moves: list[tuple[int, int, int, int, int]] = []  # (sym, buyer, seller, price, qty)
-        ack_times: dict[int, int] = {}
-        final_times: dict[int, int] = {}
-        trade_rows: dict[int, list] = {}
-        get = {**entries, **outside}.get if outside else entries.get
-        unknown = filled = 0
-        for ev in events:
-            kind, x = ev[0], ev[1]
-            if kind == _ACK:
-                e = get(x)
-                if e is None or e.state != SENT or e.record[_OTYPE] == _CANCEL:
-                    unknown += 1
-                    continue
-                e.state, e.token = ACKED, token
-                self.acked += 1
-                ack_times[e.due] = ack_times.get(e.due, 0) + 1
-            elif kind == _TRADE:
-                _k, sym, seq, buy_oid, sell_oid, price, qty = ev
-                buy, sell = get(buy_oid), get(sell_oid)
-                if (
-                    buy is None
-                    or sell is None
-                    or buy.state != ACKED
-                    or sell.state != ACKED
-                    or not 0 <= sym < nsym
-                    or qty <= 0
-                    or seq <= (trade_rows[sym][-1][0] if sym in trade_rows else self._last_seq[sym])
-                ):
-                    unknown += 1
-                    continue
-                self.trades += 1
-                self.volume += qty
-                moves.append((sym, buy.record[_ACCOUNT], sell.record[_ACCOUNT], price, qty))
-                trade_rows.setdefault(sym, []).append((seq, buy_oid, sell_oid, price, qty))
-                self._recent.append((_TRADE, symbols[sym], seq, buy_oid, sell_oid, price, qty))
-                for e in (buy, sell):
-                    e.leaves -= qty
-                    if e.leaves <= 0:
-                        e.state = FREE
-                        filled += 1
-                        if e.token == token:
-                            final_times[e.due] = final_times.get(e.due, 0) + 1
-            elif kind == _CANCELLED:
-                e = get(x)
-                if e is None or e.state != ACKED or e.record[_OTYPE] == _CANCEL:
-                    unknown += 1
-                    continue
-                e.state = FREE
-                self.cancelled += 1
-                if e.token == token:
-                    final_times[e.due] = final_times.get(e.due, 0) + 1
-            elif kind == _CANCEL_DONE:
-                e = get(x)
-                if e is None or e.state != SENT or e.record[_OTYPE] != _CANCEL:
-                    unknown += 1
-                    continue
-                e.state = FREE
-                self.cancels_done += 1
-            elif kind == _REJECT:
-                e = get(x)
-                if e is None or e.state != SENT:
-                    unknown += 1
-                    continue
-                e.state = FREE
-                self.outside.note_reject(x, ev[2])  # an order of yours keeps it, for views
-                reason = ev[2] + CANCEL_REASON * (e.record[_OTYPE] == _CANCEL)
-                self.reject_reasons[reason] = self.reject_reasons.get(reason, 0) + 1
-                if reason > CANCEL_REASON:
-                    self.cancels_rejected += 1
-                else:
-                    self.rejected += 1
-                    final_times[e.due] = final_times.get(e.due, 0) + 1
-            else:
-                unknown += 1
-        self.filled += filled
-        self.unknown_events += unknown
-        if moves:
-            sym, buyer, seller, price, qty = np.array(moves, np.int64).T
-            self._positions.move(sym, buyer, seller, qty)
-            np.subtract.at(self._cash, buyer, price * qty)
-            np.add.at(self._cash, seller, price * qty)
-        for sym, rows in trade_rows.items():
-            self._digest.update_rows(sym, rows)
-            self._last_trade[sym] = rows[-1]
-        for times in (ack_times, final_times):  # agents' orders: born at their book, no latency
-            times.pop(NO_DUE, None)
-        for t, n in ack_times.items():
-            ack_latency.record((now_ns - t) // 1000, n)
-        if final_latency is not None:
-            for t, n in final_times.items():
-                final_latency.record((now_ns - t) // 1000, n)
-        self._window.store(entries)
-        self.outside.settle(outside)
 
     def recent_trades(self, n: int) -> list[tuple]:
         """The last ``n`` trades booked (at most 12), oldest first, for the live tape."""

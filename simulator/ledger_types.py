@@ -14,9 +14,12 @@ event), so those paths see only the kinds they know:
   follow (``visible = min(display, shown) - (shown - leaves)``).
 * A CANCELLED with a reason (SELF_TRADE) is counted by reason in ``cancel_reasons``.
 
-``priority`` and ``visible`` are what a restarted broker's books need of them
-(``restart_state.py``): an order's place within its price (arrival, unless an event put it at
-the back since) and an iceberg's shown shares. Pure model: numpy only.
+What they give an order (its priority stamp, an iceberg's shown leaves, a stop's trigger) is
+kept in the order window's slot arrays (``OrderWindow.stamp``, ``shown``, ``flags``), not in
+dictionaries by id: they go with the order's slot, so nothing here grows with the orders seen
+nor needs pruning. ``priority`` and ``visible`` are what a restarted broker's books need of
+them (``restart_state.py``): an order's place within its price (arrival, unless an event put it
+at the back since) and an iceberg's shown shares. Pure model: numpy only.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import numpy as np
 
 from simulator.agent_records import AGENT_ORDER
 from simulator.agents import AGENT_BASE, MOMENTUM_SLOT, REVERSION_SLOT, SLOTS
-from simulator.order_window import ACKED, FREE, SENT, OrderWindow
+from simulator.order_window import ACKED, FREE, SENT, SHOWN, TRIGGERED, OrderWindow
 from simulator.orders import STAMP_SHIFT, Event, OrderType
 from simulator.outside_ids import OUTSIDE_BASE, priority
 
@@ -35,7 +38,6 @@ _CANCELLED, _AMENDED, _TRIGGERED, _SHOWN = int(Event.CANCELLED), int(Event.AMEND
 _TRADE = int(Event.TRADE)
 _CANCEL, _STOP, _STOP_LIMIT, _ICEBERG = int(OrderType.CANCEL), 3, 4, int(OrderType.ICEBERG)
 _ACCOUNT, _SYM, _SIDE, _OTYPE, _TIF, _PRICE, _QTY, _TARGET = 1, 2, 3, 4, 5, 6, 7, 8
-_PRUNE_AT = 1 << 16
 _STAMP_K = (1 << STAMP_SHIFT) - 1  # ids kept before the first look for final ones among them
 
 
@@ -43,13 +45,9 @@ class TypeLedger:
     """The ledger's record of the order types (see the module docstring)."""
 
     def __init__(self) -> None:
-        self.stamps: dict[int, int] = {}  # oid -> priority stamp given by an event
-        self.shown: dict[int, int] = {}  # iceberg oid -> its leaves when its slice was last shown
-        self.triggered: set[int] = set()  # stops entered on their book
         self.amends_done = self.triggers = self.refills = 0
         self.cancel_reasons: dict[int, int] = {}  # reason -> CANCELLED events with it
         self.anchors: dict[int, int] = {}  # outside message id -> its anchor, for priority
-        self._prune_at = _PRUNE_AT
         # per agent kind (agents.KINDS): orders placed, cancel requests, trades, shares traded
         self.agent_counts = np.zeros((3, 4), np.int64)
 
@@ -75,17 +73,18 @@ class TypeLedger:
         for k in (_SHOWN, _TRIGGERED):  # many (an iceberg's slices): booked whole-array when sound
             some = rows[kinds == k]
             slots = window.slots(some[:, 1]) if len(some) else None
-            if slots is None or (window.state[slots] == FREE).any():
+            # an order named twice goes event by event: the later event must win
+            if slots is None or (window.state[slots] == FREE).any() or window.repeats(slots):
                 self._rows(some.tolist(), window, ledger)
                 continue
-            oids, stamps = some[:, 1].tolist(), (some[:, 4] if k == _SHOWN else some[:, 2]).tolist()
-            self.stamps.update(zip(oids, stamps))
+            window.stamp[slots] = some[:, 4] if k == _SHOWN else some[:, 2]
             if k == _SHOWN:
-                self.shown.update(zip(oids, some[:, 2].tolist()))
+                window.shown[slots] = some[:, 2]
+                window.flags[slots] |= SHOWN
                 self.refills += int(np.count_nonzero(some[:, 4] != some[:, 1] << STAMP_SHIFT))
             else:
-                self.triggered.update(oids)
-                self.triggers += len(oids)
+                window.flags[slots] |= TRIGGERED
+                self.triggers += len(slots)
         self._rows(rows[(kinds < _TRIGGERED) | (kinds > AGENT_ORDER)].tolist(), window, ledger)
         stamped = np.concatenate(
             (rows[kinds == _SHOWN, 4], rows[kinds == _TRIGGERED, 2], rows[kinds == _AMENDED, 6])
@@ -95,8 +94,6 @@ class TypeLedger:
                 anchor = ledger.outside.anchor(m)
                 if anchor is not None:
                     self.anchors[m] = anchor
-        if len(self.stamps) + len(self.shown) > self._prune_at:
-            self._prune(window)
         # a done cancel's target can have traded earlier in the batch: its end goes after that
         return ev[~special] if done is None else np.concatenate((ev[~special], done))
 
@@ -133,14 +130,15 @@ class TypeLedger:
         sym, side, tif = packed >> 10, (packed & 7) - 1, (packed >> 3) & 7
         target = np.where(cancel, last, 0)
         record = np.stack((oid, account, sym, side, otype, tif, rows[:, 4], rows[:, 5], target), 1)
-        if not window.put_agents(record, np.where(cancel, 0, rows[:, 5]), np.where(cancel, SENT, ACKED)):
+        at = window.put_agents(record, np.where(cancel, 0, rows[:, 5]), np.where(cancel, SENT, ACKED))
+        if at is None:
             return False
         n_cancels = int(np.count_nonzero(cancel))
         ledger.cancels_sent += n_cancels
         ledger.placed += len(rows) - n_cancels
         ledger.acked += len(rows) - n_cancels
         rests = ~cancel & (last != 0)  # a maker's quote (a taker's order never rests)
-        self.stamps.update(zip(oid[rests].tolist(), last[rests].tolist()))
+        window.stamp[at[rests]] = last[rests]
         triggers = (oid - AGENT_BASE) // SLOTS
         if int(triggers.max()) > OUTSIDE_BASE:  # triggered by yours: rare
             for t in np.unique(triggers[triggers > OUTSIDE_BASE]).tolist():
@@ -166,7 +164,7 @@ class TypeLedger:
 
     def _rows(self, rows: list, window: OrderWindow, ledger: Any) -> None:
         """Book events one by one: AMENDED, and what the whole-array step refused."""
-        state, record = window.state, window.record
+        state, record, stamp, flags = window.state, window.record, window.stamp, window.flags
         for row in rows:
             k, a, b = row[0], row[1], row[2]
             slot = window.slot(a)
@@ -189,37 +187,31 @@ class TypeLedger:
                 window.leaves[target] += row[5]
                 record[target, _PRICE] = row[4]
                 if row[6]:
-                    self.stamps[b] = row[6]
+                    stamp[target] = row[6]
             elif k == _TRIGGERED:
-                self.triggered.add(a)
-                self.stamps[a] = b
+                flags[slot] |= TRIGGERED
+                stamp[slot] = b
                 self.triggers += 1
             elif k == _SHOWN:
-                self.shown[a] = b
-                self.stamps[a] = row[4]
+                window.shown[slot] = b
+                flags[slot] |= SHOWN
+                stamp[slot] = row[4]
                 self.refills += row[4] != a << STAMP_SHIFT
             else:
                 ledger.unknown_events += 1
 
-    def _prune(self, window: OrderWindow) -> None:
-        """Forget the orders that are final: what is kept follows the orders open."""
-        open_ids = window.open_ids(set(self.stamps) | set(self.shown) | self.triggered)
-        self.stamps = {o: s for o, s in self.stamps.items() if o in open_ids}
-        self.shown = {o: s for o, s in self.shown.items() if o in open_ids}
-        self.triggered = {o for o in self.triggered if o in open_ids}
-        self._prune_at = max(_PRUNE_AT, 2 * (len(self.stamps) + len(self.shown)))
-
-    def priority(self, oid: int, anchor: int | None) -> tuple[int, ...]:
+    def priority(self, oid: int, anchor: int | None, stamp: int = 0) -> tuple[int, ...]:
         """An order's place within its price: ``outside_ids.priority`` of the message that last
         put it at the back of its level (itself on arrival; an amend, the order that triggered a
-        stop or refilled an iceberg), then which of that message's stamps it was."""
-        stamp = self.stamps.get(oid)
-        if stamp is None:
+        stop or refilled an iceberg: its ``stamp``, 0 for none), then which of that message's
+        stamps it was."""
+        if not stamp:
             return (*priority(oid, anchor), 0)
         m = stamp >> STAMP_SHIFT
         return (*priority(m, self.anchors.get(m)), stamp & _STAMP_K)
 
-    def visible(self, oid: int, display: int, leaves: int) -> int:
-        """What an iceberg shows now: its latest slice less what has traded since."""
-        at_show = self.shown.get(oid, leaves)
+    @staticmethod
+    def visible(display: int, leaves: int, at_show: int) -> int:
+        """What an iceberg shows now: its latest slice (``at_show``: its leaves when the slice
+        was shown) less what has traded since."""
         return min(display, at_show) - (at_show - leaves)

@@ -11,6 +11,11 @@ that moves costs O(1) amortised however many rest (many symbols, each with hundr
 orders, put millions there). Memory follows the orders in flight and resting, not the length
 of the run nor the age of the oldest open order.
 
+What the order types add to an order (an event's priority stamp, an iceberg's shown leaves, a
+stop's trigger: ``ledger_types.py``) and whether a broker's restart held it up sit in slot arrays
+too, cleared when a slot takes a new order: no Python object per order lives past the batch that
+booked it, so the bank's memory does not creep with the orders it has seen.
+
 This module stores and finds; what is stored (leaves, due times) and when a state changes is
 the ledger's business (``ledger.py``), which also writes the arrays directly where it books a
 whole batch at once. Pure model: numpy only.
@@ -32,6 +37,9 @@ _MASK = WINDOW - 1
 MOST_SPAN = WINDOW // 2
 FREE, SENT, ACKED = 0, 1, 2  # an order's state in its slot: final (or never placed), sent, acked
 NO_DUE = -1  # the due time of an agent's order: born at its book, it has no latency to count
+# bits of an order's ``flags``: a stop entered on its book; an iceberg whose ``shown`` is set; an
+# order a broker's restart held up (sent again to the new broker, or queued while it came up)
+TRIGGERED, SHOWN, HELD = 1, 2, 4
 _OVERFLOW = 1 << 12  # first slots for old open orders; grows when full
 _SYM = 2  # the order record's column of the wire symbol
 
@@ -63,6 +71,9 @@ class OrderWindow:
     due: np.ndarray  # int64: when the order was due to be sent, ns
     state: np.ndarray  # int8: FREE, SENT or ACKED
     ack_token: np.ndarray  # int64: which of the ledger's apply() calls acked the order
+    stamp: np.ndarray  # int64: the priority stamp an event gave the order, 0 for none
+    shown: np.ndarray  # int64: an iceberg's leaves when its slice was last shown (flag SHOWN)
+    flags: np.ndarray  # int8: TRIGGERED, SHOWN, HELD
     scratch_token: np.ndarray  # int64 scratch for the ledger's whole-array checks ...
     scratch_pos: np.ndarray  # ... (see batch_check.py)
     _stamp: np.ndarray  # int64 scratch for repeats()
@@ -88,6 +99,9 @@ class OrderWindow:
             ("due", (size,), np.int64, True),
             ("state", (size,), np.int8, True),
             ("ack_token", (size,), np.int64, True),
+            ("stamp", (size,), np.int64, True),
+            ("shown", (size,), np.int64, True),
+            ("flags", (size,), np.int8, True),
             ("scratch_token", (size,), np.int64, False),
             ("scratch_pos", (size,), np.int64, False),
             ("_stamp", (size,), np.int64, False),
@@ -149,6 +163,8 @@ class OrderWindow:
         self.leaves[slots] = leaves
         self.due[slots] = due
         self.state[slots] = SENT
+        self.stamp[slots] = 0
+        self.flags[slots] = 0
 
     def put_few(self, rows: list[list[int]], leaves: list[int], due: list[int]) -> bool:
         """``put`` for a handful of orders, item by item (a whole-array step costs more than
@@ -162,12 +178,14 @@ class OrderWindow:
         self._start(first)
         self._make_room(last + 1)
         record, leaves_at, due_at, state = self.record, self.leaves, self.due, self.state
+        stamp, flags = self.stamp, self.flags
         for row, left, t in zip(rows, leaves, due):
             slot = row[0] & _MASK
             record[slot] = row
             leaves_at[slot] = left
             due_at[slot] = t
             state[slot] = SENT
+            stamp[slot] = flags[slot] = 0
         return True
 
     def _make_room(self, new_hi: int) -> None:
@@ -181,7 +199,16 @@ class OrderWindow:
             if len(still_open):
                 dst = self._overflow_slots(len(still_open))
                 src = slots[still_open]
-                for a in (self.record, self.leaves, self.due, self.state, self.ack_token):
+                for a in (
+                    self.record,
+                    self.leaves,
+                    self.due,
+                    self.state,
+                    self.ack_token,
+                    self.stamp,
+                    self.shown,
+                    self.flags,
+                ):
                     a[dst] = a[src]
                 self._old.add(gone[still_open], dst)
             self.state[slots] = FREE
@@ -207,10 +234,12 @@ class OrderWindow:
         self._free_overflow = self._free_overflow[: len(self._free_overflow) - n]
         return taken
 
-    def put_agents(self, rows: np.ndarray, leaves: np.ndarray, state: np.ndarray | int = SENT) -> bool:
+    def put_agents(
+        self, rows: np.ndarray, leaves: np.ndarray, state: np.ndarray | int = SENT
+    ) -> np.ndarray | None:
         """Store agents' orders (records whose ids are in no order) in ``state`` (SENT, or ACKED
-        for those their record stands for the ack of), due NO_DUE; False, storing nothing, if an
-        id is there already. The slots of those final go back first."""
+        for those their record stands for the ack of), due NO_DUE: their slots; None, storing
+        nothing, if an id is there already. The slots of those final go back first."""
         ids, slots = self._agent_ids, self._agent_slots
         live = self.state[slots] != FREE
         if not live.all():
@@ -220,19 +249,19 @@ class OrderWindow:
         # the usual batch: ids rising (so none twice), all above those held (so none there)
         rising = len(new) < 2 or bool((new[1:] > new[:-1]).all())
         if not rising and len(np.unique(new)) != len(new):
-            return False
+            return None
         above = not len(ids) or int(new.min()) > int(ids[-1])
         if not above and (self._agent_slot_of(new) >= 0).any():
-            return False
+            return None
         at = self._overflow_slots(len(new))
         self.record[at], self.leaves[at], self.due[at] = rows, leaves, NO_DUE
-        self.state[at], self.ack_token[at] = state, 0
+        self.state[at], self.ack_token[at], self.stamp[at], self.flags[at] = state, 0, 0, 0
         ids, slots = np.concatenate((self._agent_ids, new)), np.concatenate((self._agent_slots, at))
         if not (rising and above):
             order = np.argsort(ids, kind="stable")
             ids, slots = ids[order], slots[order]
         self._agent_ids, self._agent_slots = ids, slots
-        return True
+        return at
 
     def _agent_slot_of(self, oids: np.ndarray) -> np.ndarray:
         """The slot of each agent's order, -1 for one not there."""
@@ -271,6 +300,14 @@ class OrderWindow:
         slot = int(self._far_slot_of(np.array([oid], np.int64))[0])
         return None if slot < 0 else slot
 
+    def mark(self, oids: np.ndarray, bit: int) -> None:
+        """Set a bit of ``flags`` for each of these ids the window holds (others are skipped)."""
+        inside = (oids >= self.lo) & (oids < self.hi)
+        at = np.where(inside, oids & _MASK, -1)
+        if not inside.all():
+            at[~inside] = self._far_slot_of(oids[~inside])
+        self.flags[at[at >= 0]] |= bit
+
     def repeats(self, slots: np.ndarray) -> bool:
         """Whether a slot comes twice: stamp each slot with its position, read the stamps back."""
         at = np.arange(len(slots))
@@ -288,11 +325,6 @@ class OrderWindow:
             at[~inside] = self._far_slot_of(ids[~inside])
         known = at >= 0
         return ids[known], at[known]
-
-    def open_ids(self, oids: Iterable[int]) -> set[int]:
-        """The ids among these of open orders (``load`` without making their entries)."""
-        ids, at = self._known(oids)
-        return set(ids[self.state[at] != FREE].tolist())
 
     def load(self, oids: Iterable[int]) -> dict[int, Entry]:
         """The open orders among these ids, as entries, read from their slots in bulk."""

@@ -130,6 +130,12 @@ def build_report(config: SimConfig, outcome: Outcome) -> dict:
         "latency_us": {
             "ack": dict(s.ack_latency_us) or LatencyHistogram().summary(),
             "final": dict(s.final_latency_us) or LatencyHistogram().summary(),
+            # of those acks: orders a broker's restart held up (sent again, or queued while it
+            # came up), and the others
+            "ack_held": figures.get("ack_held") or LatencyHistogram().summary(),
+            "ack_not_held": figures.get("ack_not_held")
+            or dict(s.ack_latency_us)
+            or LatencyHistogram().summary(),
         },
         "brokers": _brokers(s, figures.get("brokers")),
         # an outcome without figures (a run that never started): the same shapes, empty
@@ -303,6 +309,12 @@ def summary_text(report: dict) -> str:
         f"latency  ack p50 {lat['p50']:,} us, p99 {lat['p99']:,} us, p99.9 {lat['p999']:,} us, "
         f"max {lat['max']:,} us (from when each order was due)",
     ]
+    held, rest = report["latency_us"].get("ack_held"), report["latency_us"].get("ack_not_held")
+    if held and held["count"] and rest:
+        lines.append(
+            f"         {held['count']:,} held up by a broker's restart: p99 {held['p99']:,} us; "
+            f"the others p50 {rest['p50']:,} us, p99 {rest['p99']:,} us, max {rest['max']:,} us"
+        )
     for b in report["brokers"]:
         cancels = f" {b['cancel_requests']:>9,} cancels" if "cancel_requests" in b else ""
         restarts = f" {b['restarts']:>3} restarts" if "restarts" in b else ""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulator import wire
-from simulator.order_window import ACKED, SENT
+from simulator.order_window import ACKED, SENT, SHOWN, TRIGGERED
 
 if TYPE_CHECKING:
     from simulator.ledger import Ledger
@@ -47,28 +47,40 @@ def book_states(ledger: Ledger, symbols: Iterable[str]) -> dict[str, tuple]:
     held: dict[str, list[tuple]] = {s: [] for s in wanted.values()}
     first_unanswered: dict[str, int] = {}
 
-    def place(oid: int, anchor: int | None, r: tuple, leaves: int) -> None:
+    def place(
+        oid: int, anchor: int | None, r: tuple, leaves: int, stamp: int, flags: int, shown: int
+    ) -> None:
         symbol = wanted[r[_SYM]]
-        if r[_OTYPE] in (_STOP, _STOP_LIMIT) and oid not in types.triggered:
+        if r[_OTYPE] in (_STOP, _STOP_LIMIT) and not flags & TRIGGERED:
             held[symbol].append(
                 (oid, r[_ACCOUNT], r[_SIDE], r[_OTYPE], r[_TIF], r[_PRICE], leaves, r[_TARGET])
             )
             return
         order: tuple = (oid, r[_ACCOUNT], r[_SIDE], r[_PRICE], leaves)
         if r[_OTYPE] == _ICEBERG:
-            order += (r[_TARGET], types.visible(oid, r[_TARGET], leaves))
-        resting[symbol].append((types.priority(oid, anchor), order))
+            order += (r[_TARGET], types.visible(r[_TARGET], leaves, shown if flags & SHOWN else leaves))
+        resting[symbol].append((types.priority(oid, anchor, stamp), order))
 
-    for oid, r, leaves, state in ledger._window.open_orders(wanted):
+    window = ledger._window
+    oids, at = window.open_of(wanted)
+    for oid, r, leaves, state, stamp, flags, shown in zip(
+        oids.tolist(),
+        window.record[at].tolist(),
+        window.leaves[at].tolist(),
+        window.state[at].tolist(),
+        window.stamp[at].tolist(),
+        window.flags[at].tolist(),
+        window.shown[at].tolist(),
+    ):
         if r[_SYM] not in wanted:
             continue
         if state == ACKED:
-            place(oid, None, r, leaves)
+            place(oid, None, r, leaves, stamp, flags, shown)
         else:
             first_unanswered.setdefault(wanted[r[_SYM]], oid)
     for oid, anchor, r, leaves, state in ledger.outside.open_orders(wanted):
         if state == ACKED:
-            place(oid, anchor, r, leaves)
+            place(oid, anchor, r, leaves, 0, 0, 0)
     states: dict[str, tuple] = {}
     for symbol, orders in resting.items():
         # (time key, order): bids by price falling, asks by price rising, then by arrival

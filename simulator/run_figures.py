@@ -4,7 +4,8 @@ The snapshot builder's ``outcome()`` calls ``run_figures`` after the stop protoc
 per-second series (``simulator.series``), each symbol's trading (``symbol_stats``) and final
 book (what the brokers reported resting), each account's cash, positions and P&L marked to the
 last prices, each broker's orders and cancel requests as routed and its restarts, the
-rejects of orders and of cancel requests apart, and the pre-trade risk: the limits on, the
+rejects of orders and of cancel requests apart, the ack latency of the orders a restart held up
+and of the others apart, and the pre-trade risk: the limits on, the
 orders the bank refused per reason, and each use of the kill switch. All of it plain JSON
 types, built at the end from state the run keeps anyway.
 """
@@ -97,6 +98,9 @@ def run_figures(bank: Any, series: Series) -> dict[str, Any]:
         },
         "order_types": order_type_figures(bank),
         "agents": agent_figures(led),
+        # the acks of orders a broker's restart held up, and of the others (report: latency_us)
+        "ack_held": bank.held_latency.summary(),
+        "ack_not_held": bank.ack_latency.minus(bank.held_latency).summary(),
     }
 
 

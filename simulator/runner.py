@@ -80,6 +80,7 @@ def broker_specs(config: SimConfig, routing: Routing) -> list[msg.BrokerSpec]:
 class Simulation:
     def __init__(self, config: SimConfig, *, http: HttpOptions | None = None) -> None:
         self.config = config
+        processes.steady_malloc()  # before the ledger's arrays: the bank's memory stays flat
         self.stop = StopRequest()
         self.log_lines: deque[str] = deque(maxlen=200)
         self.bus = bus = new_bus("bank")

@@ -67,6 +67,18 @@ class LatencyHistogram:
         self.count += other.count
         self.max = max(self.max, other.max)
 
+    def minus(self, part: LatencyHistogram) -> LatencyHistogram:
+        """What this histogram holds beyond ``part`` (values recorded here and there too); its
+        max is the top of its highest bucket left, within this one's max."""
+        rest = LatencyHistogram()
+        for bucket, n in self.counts.items():
+            left = n - part.counts.get(bucket, 0)
+            if left > 0:
+                rest.counts[bucket] = left
+                rest.count += left
+                rest.max = max(rest.max, min(self.bucket_top(bucket), self.max))
+        return rest
+
     def percentile(self, p: float) -> int:
         """Smallest bucket top with at least ``p`` percent of values at or below it; 0 if empty."""
         if not self.count:

@@ -776,3 +776,25 @@ def test_a_few_orders_are_placed_as_a_whole_array_would_place_them(seed, per_bat
         ledger_module._FEW = saved
     assert _state(*few[:4]) == _state(*arrays[:4])
     assert few[0].reconcile(few[3]).ok
+
+
+@pytest.mark.parametrize("per_batch", [40, 1500])  # booked event by event, and whole-array
+def test_the_acks_of_orders_a_restart_held_up_are_also_counted_apart(per_batch):
+    flow = OrderFlow(PIPELINE_SYMBOLS, seed=3, accounts=5)
+    broker = broker_for(PIPELINE_SYMBOLS)
+    ledger = Ledger(PIPELINE_SYMBOLS, 5)
+    ack, held = LatencyHistogram(), LatencyHistogram()
+    acks = expected = 0
+    for b in range(3):
+        rows = flow.generate(per_batch)
+        ledger.place(rows, b * 10_000_000)
+        events = broker_events(broker, rows)
+        acked = events[events[:, 0] == int(Event.ACK), 1]
+        if b == 1:  # the first symbol's broker was restarted: its orders were sent again
+            mine = rows[rows[:, 2] == 0]
+            ledger.hold(mine)
+            expected = int(np.count_nonzero(np.isin(acked, mine[:, 0])))
+        ledger.apply(events, b * 10_000_000 + 2_000_000 + 1_000 * b, ack, None, held)
+        acks += len(acked)
+    assert ack.count == acks and 0 < held.count == expected
+    assert held.max == 2_001  # the held batch's alone: 2.001 ms from due to ack

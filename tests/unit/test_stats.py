@@ -129,6 +129,23 @@ def test_merge_leaves_the_other_histogram_alone():
     assert a.count == 3 and a.max == 700
 
 
+@settings(max_examples=50, deadline=None)
+@given(
+    a=st.lists(st.integers(0, 10**8), max_size=100),
+    b=st.lists(st.integers(0, 10**8), max_size=100),
+)
+def test_a_histogram_minus_a_part_of_it_has_the_percentiles_of_the_rest(a, b):
+    whole = histogram_of(a + b)
+    rest = whole.minus(histogram_of(b))
+    alone = histogram_of(a)
+    assert rest.count == len(a) and rest.counts == alone.counts
+    # the rest's max is known to its bucket only: so are its percentiles, never above the whole's
+    for p in PERCENTILES:
+        exact = alone.percentile(p)
+        assert exact <= rest.percentile(p) <= min(whole.max, exact * (1 + ACCURACY) + 1)
+    assert whole.count == len(a) + len(b)  # left alone
+
+
 # -- RateMeter -------------------------------------------------------------------------------------
 
 
