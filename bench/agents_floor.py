@@ -27,14 +27,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulator import agent_flags, agents  # noqa: E402
+from simulator import agent_flags, agent_records, agents  # noqa: E402
 from simulator import messages as msg  # noqa: E402
 from simulator.broker import Broker  # noqa: E402
 from simulator.config import config_from_args  # noqa: E402
 from simulator.flow import OrderFlow  # noqa: E402
 from simulator.ledger import Ledger  # noqa: E402
 from simulator.stats import LatencyHistogram  # noqa: E402
-from simulator.wire import ORDER_WIDTH  # noqa: E402
+from simulator.wire import EVENT_WIDTH, ORDER_WIDTH  # noqa: E402
 
 _BATCH = 256
 _CANCEL = 2  # OrderType.CANCEL: the flow's cancel requests
@@ -78,10 +78,11 @@ def with_agents_orders(flat: list[int], out: list[int]) -> list[int]:
     """The batch with each agent order its events name (AGENT_ORDER) behind its trigger."""
     made: dict[int, list[int]] = {}
     for k in range(0, len(out), 7):
-        if out[k] == agents.AGENT_ORDER:
+        if out[k] == agent_records.AGENT_ORDER:
             oid, account, packed, price, qty, last = out[k + 1 : k + 7]
-            sym, side, otype, tif = agents.unpack_kind(packed)
+            sym, side, otype, tif = agent_records.unpack_kind(packed)
             target = last if otype == 2 else 0  # a cancel's target; else the stamp, not sent
+            price = 0 if otype == 2 else price  # a cancel's: the leaves it cancelled (agents.py)
             made.setdefault(agents.trigger_of(oid), []).extend(
                 (oid, account, sym, side, otype, tif, price, qty, target)
             )
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     config = config_from_args(["--headless", "--market-makers", "10", *flags])
     symbols = tuple(config.symbols)
     params = agent_flags.params(config, config.accounts + 1)
-    names = ("flow", "desks", "no_desk", "messages", "bank", "bank_agents")
+    names = ("flow", "desks", "no_desk", "messages", "events", "events_agents", "bank", "bank_agents")
     rows: dict[str, list[float]] = {name: [] for name in names}
     for rep in range(args.reps):
         flow = OrderFlow.from_config(config)
@@ -121,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         combined = [with_agents_orders(b, o) for b, o in zip(batches, outs)]
         plain: list = []
         t_flow = timed(broker(False), batches, plain)
+        rows["events"].append(sum(len(o) for o in plain) / EVENT_WIDTH / n)
+        rows["events_agents"].append(sum(len(o) for o in outs) / EVENT_WIDTH / n)
         rows["bank"].append(booked(config, None, batches, plain) / n * 1e6)
         rows["bank_agents"].append(booked(config, params, batches, outs) / n * 1e6)
         del outs, plain
@@ -143,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'  agent messages per flow order':<58} {med['messages']:.2f}")
     print(f"{'  throughput with the desks / the flow alone':<58} {statistics.median(ratio):.3f}")
     print(f"{'  the same orders with no desk logic / the flow alone':<58} {statistics.median(floor):.3f}")
+    events = f"{med['events']:.2f} -> {med['events_agents']:.2f}"
+    print(f"{'  event records the bank books per flow order: flow -> with agents':<58} {events}")
     bank = [a / b for a, b in zip(rows["bank"], rows["bank_agents"])]
     print(f"{'  the bank booking them / booking the flow alone':<58} {statistics.median(bank):.3f}")
     return 0

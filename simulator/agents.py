@@ -20,9 +20,8 @@ collide; triggers are flow ids (< 2**40) or yours (< 2**41), so ids stay below 2
 order's priority stamp is the trigger's (``order_types.next_stamp``), which keeps stamps in an
 int64 and sorts agents' orders right behind the order that caused them.
 
-The broker reports each agent order to the bank as an AGENT_ORDER event (kind 9) before the
-order's own events: ``(9, oid, account, sym << 10 | otype << 6 | tif << 3 | side + 1, price,
-qty, target or stamp)``. Pure model: stdlib only, no clock, no process.
+The broker reports each agent order to the bank as an AGENT_ORDER record, which stands for
+the book's answer too (``agent_records.py``). Pure model: stdlib only, no clock, no process.
 """
 
 from __future__ import annotations
@@ -31,6 +30,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from simulator import order_types
+from simulator.agent_records import AGENT_ORDER, pack_kind
+from simulator.orders import STAMP_SHIFT
 from simulator.outside_ids import AGENT, SOURCES
 
 AGENT_BASE = SOURCES[AGENT]
@@ -39,7 +40,6 @@ MAKER_SLOTS = 4  # a maker's: cancel bid, cancel ask, new bid, new ask
 MOST_MAKERS = 32  # slots 0..127
 MOST_TAKERS = 32  # of each kind: momentum 128..159, mean reversion 160..191
 MOMENTUM_SLOT, REVERSION_SLOT = 128, 160
-AGENT_ORDER = 9  # orders.Event.AGENT_ORDER, as a plain int for the hot path
 KINDS = ("market_maker", "momentum", "mean_reversion")
 _MASK64 = (1 << 64) - 1
 _BUY, _SELL, _LIMIT, _MARKET, _CANCEL, _DAY, _IOC = 1, -1, 0, 1, 2, 0, 1
@@ -92,15 +92,6 @@ def trigger_of(oid: int) -> int:
 
 def slot_of(oid: int) -> int:
     return (oid - AGENT_BASE) % SLOTS
-
-
-def pack_kind(sym: int, side: int, otype: int, tif: int) -> int:
-    return sym << 10 | otype << 6 | tif << 3 | (side + 1)
-
-
-def unpack_kind(packed: int) -> tuple[int, int, int, int]:
-    """(sym, side, otype, tif) of an AGENT_ORDER event's packed field."""
-    return packed >> 10, (packed & 7) - 1, (packed >> 6) & 15, (packed >> 3) & 7
 
 
 def draw(seed: int, sym: int, agent: int, trigger: int) -> int:
@@ -193,6 +184,12 @@ class Desk:
         self.seen_price = book.last_price
         self.takers = params.momentum + params.mean_reversion
         self.orders = 0
+        # each maker's (quote_size, skew, max_inventory, refresh, spread, account), for _quote
+        p = params
+        self._maker = [
+            (p.quote_size, p.skew, p.max_inventory, p.refresh, p.spread + 2 * (i % 3), p.first_account + i)
+            for i in range(p.makers)
+        ]
         sym = self.sym  # the packed kinds of its AGENT_ORDER events: bid, ask, cancel, takers'
         self._kinds = (
             pack_kind(sym, _BUY, _LIMIT, _DAY),
@@ -207,7 +204,7 @@ class Desk:
         """The book has handled order ``trigger``, whose events are ``out[start:]``: book the
         fills of agents' orders, then let each agent act (makers first, then takers)."""
         book = self.book
-        seq = book.match_seq
+        seq = book._match_seq  # (the book's slots, not its properties: a call saved each)
         if seq == self.seen_seq:
             return  # no trade since the last look: nothing an agent looks at has moved
         if max(out[start:]) > AGENT_BASE:  # (ids are the largest fields: found at C speed)
@@ -215,7 +212,7 @@ class Desk:
         # most looks change nothing: the reference inside every maker's steady range (band),
         # the last price too close to the last look's for a taker; decided here at little cost
         bids, asks = book._bid_keys, book._ask_keys
-        last = book.last_price
+        last = book._last_price
         ref = (bids[-1] - asks[-1]) // 2 if bids and asks else last  # reference(book), inlined
         band, seen = self.band, self.seen_price
         if (ref is None or band[0] < ref < band[1]) and (
@@ -228,14 +225,15 @@ class Desk:
         p = self.p
         if ref is not None and not band[0] < ref < band[1]:
             ranges, halted = self.steady, self.halted
+            # the book's own cancel (not the tape's wrapper): _quote does it in place
+            plain = None if getattr(cancel, "__self__", None) is book else cancel
             lo_all, hi_all = -_FAR, _FAR  # the new band, made on the way
             for i in range(p.makers):
                 r = ranges[i]
                 if not r[0] < ref < r[1]:  # (else what _quote would decide: it would change nothing)
                     if i in halted:
                         continue
-                    self._quote(i, ref, trigger, out, submit, cancel)
-                    r = ranges[i] = steady(p, i, self.quotes[i], self.inventory[i])
+                    r = ranges[i] = self._quote(i, ref, trigger, out, submit, plain)
                 elif halted and i in halted:
                     continue
                 if r[0] > lo_all:
@@ -243,7 +241,7 @@ class Desk:
                 if r[1] < hi_all:
                     hi_all = r[1]
             self.band = (lo_all, hi_all)
-        last = book.last_price
+        last = book._last_price
         move = last - self.seen_price if last is not None and self.seen_price is not None else 0
         if abs(move) >= p.move:
             for j in range(p.momentum + p.mean_reversion):
@@ -255,6 +253,7 @@ class Desk:
                 if abs(self.inventory[agent] + side * p.taker_size) <= p.max_inventory:
                     oid = agent_oid(trigger, slot)
                     account = p.first_account + agent
+                    k = len(out)
                     out += (
                         AGENT_ORDER,
                         oid,
@@ -265,34 +264,51 @@ class Desk:
                         0,
                     )
                     submit(out, oid, account, side, _MARKET, _IOC, 0, p.taker_size, 0)
+                    del out[k + 7 : k + 14]  # its ACK (always first): the record stands for it
                     self.orders += 1
         book._max_oid = top
-        if book.match_seq != seq:  # an agent's order traded (a maker's quote never does)
-            self._fills(out, mark)
-        self.seen_seq = book.match_seq
-        self.seen_price = book.last_price
+        if book._match_seq != seq and max(out[mark:]) > AGENT_BASE:  # an agent's order traded
+            self._fills(out, mark)  # (a maker's quote never does)
+        self.seen_seq = book._match_seq
+        self.seen_price = book._last_price
 
     def _quote(
-        self, i: int, ref: int | None, trigger: int, out: list, submit: Submit, cancel: Cancel
-    ) -> None:
-        if ref is None:
-            return
-        p, book = self.p, self.book
+        self, i: int, ref: int, trigger: int, out: list, submit: Submit, cancel: Cancel | None
+    ) -> tuple[int, int]:
+        """Maker ``i``'s quotes for reference ``ref`` (``maker_quotes``, replaced as ``needs_new``
+        says), inlined with what the desk keeps at hand: this runs for every maker's every look
+        outside its steady range. ``cancel`` None: the book's own cancel, done here at once.
+        The maker's ``steady`` range after, inlined too."""
+        book = self.book
         quotes = self.quotes[i]
-        wants = maker_quotes(p, i, ref, self.inventory[i])
-        account = p.first_account + i
-        base = AGENT_BASE + trigger * SLOTS + MAKER_SLOTS * i  # agent_oid(trigger, slot 0 of i)
+        inventory = self.inventory[i]
+        size, skew, most, refresh, spread, account = self._maker[i]
+        half = (spread >> 1) - (-(inventory * skew) // size)  # ref - half: the bid wanted
+        bid = ref - half
         for s in (0, 1):
-            quote, want = quotes[s], wants[s]
+            quote = quotes[s]
+            if s == 0:
+                want = bid if inventory + size <= most and bid > 0 else None
+            else:
+                want = bid + spread if inventory - size >= -most else None
             if want is None:
                 if quote is None:
                     continue
-            elif quote is not None and abs(quote[1] - want) <= p.refresh:
-                continue  # (needs_new, inlined: this runs for every maker's every look)
+            elif quote is not None and -refresh <= quote[1] - want <= refresh:
+                continue  # (needs_new, inlined)
             if quote is not None:
-                oid = base + s
-                out += (AGENT_ORDER, oid, account, self._kinds[2], 0, 0, quote[0])
-                cancel(out, oid, quote[0], 0, 0)
+                oid = AGENT_BASE + (trigger << 8) + (i << 2) + s  # agent_oid(trigger, 4 * i + s)
+                target = quote[0]
+                e = book._index.pop(target, None) if cancel is None else None
+                if e is not None:  # done: the record says so, with the leaves (module docstring)
+                    out += (AGENT_ORDER, oid, account, self._kinds[2], book.unlink(e), 0, target)
+                else:
+                    k = len(out)
+                    out += (AGENT_ORDER, oid, account, self._kinds[2], 0, 0, target)
+                    (cancel or book.cancel_into)(out, oid, target, 0, 0)
+                    if out[k + 7] == 4:  # CANCELLED, CANCEL_DONE: the record says so instead
+                        out[k + 4] = out[k + 9]
+                        del out[k + 7 :]
                 quotes[s] = None
                 self.orders += 1
             if want is None:
@@ -308,17 +324,45 @@ class Desk:
                     want = bids[-1] + 1
             if want <= 0:
                 continue
-            oid = base + 2 + s
-            stamp = order_types.next_stamp(book, trigger)
-            out += (AGENT_ORDER, oid, account, self._kinds[s], want, p.quote_size, stamp)
-            submit(out, oid, account, 1 - 2 * s, _LIMIT, _DAY, want, p.quote_size, 0)
-            quotes[s] = [oid, want, p.quote_size]
+            oid = AGENT_BASE + (trigger << 8) + (i << 2) + 2 + s
+            if book.stamp_at != trigger:  # order_types.next_stamp, inlined (a trigger is no agent's)
+                book.stamp_at, book.stamp_k = trigger, 0
+            book.stamp_k += 1
+            k = len(out)
+            out += (
+                AGENT_ORDER,
+                oid,
+                account,
+                self._kinds[s],
+                want,
+                size,
+                (trigger << STAMP_SHIFT) + book.stamp_k,
+            )
+            submit(out, oid, account, 1 - 2 * s, _LIMIT, _DAY, want, size, 0)
+            del out[k + 7 : k + 14]  # its ACK (a quote never trades): the record stands for it
+            quotes[s] = [oid, want, size]
             self.orders += 1
+        bid_q, ask_q = quotes  # steady(), inlined
+        if (bid_q is None) == (inventory + size <= most) or (ask_q is None) == (inventory - size >= -most):
+            return NOT_STEADY
+        r = refresh + 1
+        if bid_q is None:
+            lo, hi = -_FAR, _FAR
+        else:
+            lo, hi = bid_q[1] + half - r, bid_q[1] + half + r
+            if lo < half:
+                lo = half
+        if ask_q is not None:
+            at = ask_q[1] + half - spread
+            if at - r > lo:
+                lo = at - r
+            if at + r < hi:
+                hi = at + r
+        return (lo, hi) if lo < hi else NOT_STEADY
 
     def _fills(self, out: list, start: int) -> None:
-        """Book the trades in ``out[start:]`` that name an agent's order: inventory, quotes."""
-        if len(out) == start or max(out[start:]) < AGENT_BASE:
-            return  # no event names an agent's order
+        """Book the trades in ``out[start:]`` that name an agent's order (the caller saw that
+        some event does): inventory, quotes."""
         kinds = out[start::7]  # trades are few among the events: find them at C speed
         j = -1
         for _ in range(kinds.count(3)):
@@ -331,7 +375,7 @@ class Desk:
                 self._filled(out[k + 4], -qty)
 
     def _filled(self, oid: int, delta: int) -> None:
-        slot = slot_of(oid)
+        slot = (oid - AGENT_BASE) & (SLOTS - 1)  # slot_of(oid)
         if slot < MOMENTUM_SLOT:
             agent = slot // MAKER_SLOTS
             self.steady[agent] = self.band = NOT_STEADY  # its inventory moved: look again

@@ -189,7 +189,7 @@ class Broker:
                         continue
                     submit = submits[self._open(sym).sym_id]
                 submit(out, oid, account, side, otype, tif, price, qty, target)
-            if desks and (desk := desks[sym]).book.match_seq != desk.seen_seq:  # it traded: the
+            if desks and (desk := desks[sym]).book._match_seq != desk.seen_seq:  # it traded: the
                 desk.react(oid, out, start, submits[sym], cancels[sym])  # agents look (agents.py)
 
     def cancel_all(self, account: int, upto: int, out: list) -> int:

@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from simulator import wire
-from simulator.agents import AGENT_ORDER, unpack_kind
+from simulator.agent_records import AGENT_ORDER, unpack_kind
 from simulator.journal_file import (
     KILL,
     KIND_NAMES,
@@ -264,11 +264,12 @@ class TableRows:
         name_of = self._names.get
         add_fill, add_result = fills.append, results.append
         n0 = len(fills) + len(results)
-        bad = 0
-        rest = records
+        rest, at = records, 0  # at: where ``rest`` starts in ``records``
         while True:
+            done = at  # records taken (some make no row, an agent's make several)
             try:
                 for kind, a, b, c, d, e, f in rest:
+                    done += 1
                     if kind == _TRADE:  # sym, match_seq, buy_oid, sell_oid, price, qty
                         add_fill((name_of(a, _UNKNOWN), b, c, d, e, f))
                     elif kind == _SHOWN:
@@ -276,15 +277,20 @@ class TableRows:
                     elif kind == AGENT_ORDER:  # oid, account, packed fields, price, qty, target/stamp
                         sym, side, otype, tif = unpack_kind(c)
                         row = (a, None, b, name_of(sym, _UNKNOWN), side, TYPE_NAMES[otype], TIF_NAMES[tif])
-                        orders.append((*row, d, e, f if otype == _CANCEL else None, t_ns))
+                        if otype != _CANCEL:  # the record stands for its ack (agents.py)
+                            orders.append((*row, d, e, None, t_ns))
+                            add_result((a, "ACK", None, broker))
+                        else:  # a done cancel's price field: the leaves it cancelled
+                            orders.append((*row, 0, e, f, t_ns))
+                            if d:
+                                add_result((f, "CANCELLED", d, broker))
+                                add_result((a, "CANCEL_DONE", f, broker))
                     else:  # oid, detail (an ACK has none)
                         add_result((a, names[kind], None if kind == _ACK else b, broker))
                 break
             except KeyError:  # a kind that names no event
-                done = len(fills) + len(results) - n0 + bad  # as in ``orders``
-                self._bad(records[done])
-                bad += 1
-                rest = records[done + 1 :]
+                self._bad(records[done - 1])
+                rest, at = records[done:], done
         return len(fills) + len(results) - n0
 
     def _bad(self, example: object) -> None:

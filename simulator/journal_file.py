@@ -7,8 +7,9 @@ stores batches with ``INSERT_BATCH``; ``simulator.config`` checks a ``--journal`
 read one with ``open_journal``, ``read_run_value`` and ``read_batches``.
 
 A journal is a SQLite file whose ``PRAGMA application_id`` is ``APPLICATION_ID`` (0x53494D4A,
-"SIMJ") and whose ``PRAGMA user_version`` is ``SCHEMA_VERSION`` (2). It holds what crossed the
-wire, one row per batch, exactly as it crossed::
+"SIMJ") and whose ``PRAGMA user_version`` is ``SCHEMA_VERSION`` (3; it was 2 before an agent's
+order record stood for its ack and its cancel's answers). It holds what crossed the wire, one
+row per batch, exactly as it crossed::
 
     batches(id INTEGER PRIMARY KEY,  -- the order the bank handed batches to the journal
             kind INTEGER,            -- 0 orders placed, 1 events of a broker, 2 a broker restarted,
@@ -59,7 +60,11 @@ from simulator import wire
 log = logging.getLogger("journal")
 
 APPLICATION_ID = 0x53494D4A  # "SIMJ": tells our journals from any other SQLite file
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+_OLD_FORMATS = {  # what an older version wrote, said when refusing it
+    1: "a row per event, from an older version",
+    2: "agents' orders answered apart, from an older version",
+}
 BUSY_TIMEOUT_S = 5.0  # how long a write waits for a lock held by another connection
 PAGE_SIZE = 65_536  # the largest: a batch of a few hundred orders fits one page, no overflow chain
 
@@ -232,9 +237,10 @@ def open_journal(path: str, *, write: bool = False) -> sqlite3.Connection:
         raise JournalError(f"{path}: cannot read the journal: {exc}") from exc
     missing = [t for t in TABLES if t not in names]
     problem = None
-    if version == 1:
+    if version in _OLD_FORMATS:
         problem = (
-            "a journal of format 1 (a row per event, from an older version); this version reads format 2"
+            f"a journal of format {version} ({_OLD_FORMATS[version]}); "
+            f"this version reads format {SCHEMA_VERSION}"
         )
     elif version != SCHEMA_VERSION or missing:
         problem = (

@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from simulator.agents import AGENT_BASE, AGENT_ORDER, MOMENTUM_SLOT, REVERSION_SLOT, SLOTS
-from simulator.order_window import FREE, SENT, SHOWN, TRIGGERED, OrderWindow
+from simulator.agent_records import AGENT_ORDER
+from simulator.agents import AGENT_BASE, MOMENTUM_SLOT, REVERSION_SLOT, SLOTS
+from simulator.order_window import ACKED, FREE, SENT, SHOWN, TRIGGERED, OrderWindow
 from simulator.orders import STAMP_SHIFT, Event, OrderType
 from simulator.outside_ids import OUTSIDE_BASE, priority
 
@@ -66,8 +67,9 @@ class TypeLedger:
             return ev
         rows = ev[special]
         kinds = rows[:, 0]
+        done = None  # the CANCELLED of targets of agents' cancels done: booked after the rest
         if (kinds == AGENT_ORDER).any():  # first: the batch's other events name them
-            self._agent_orders(rows[kinds == AGENT_ORDER], window, ledger)
+            done = self._agent_orders(rows[kinds == AGENT_ORDER], window, ledger)
         for k in (_SHOWN, _TRIGGERED):  # many (an iceberg's slices): booked whole-array when sound
             some = rows[kinds == k]
             slots = window.slots(some[:, 1]) if len(some) else None
@@ -92,25 +94,49 @@ class TypeLedger:
                 anchor = ledger.outside.anchor(m)
                 if anchor is not None:
                     self.anchors[m] = anchor
-        return ev[~special]
+        # a done cancel's target can have traded earlier in the batch: its end goes after that
+        return ev[~special] if done is None else np.concatenate((ev[~special], done))
 
-    def _agent_orders(self, rows: np.ndarray, window: OrderWindow, ledger: Any) -> None:
-        """Book AGENT_ORDER events (``agents.py``): orders (or cancels) placed as the bank's own,
-        in the window's agents' slots; a resting one's priority stamp is its trigger's, and a
-        trigger of yours keeps its anchor. What each kind of agent placed is counted."""
+    def _agent_orders(self, rows: np.ndarray, window: OrderWindow, ledger: Any) -> np.ndarray | None:
+        """Book AGENT_ORDER events (``agents.py``): orders placed as the bank's own and acked
+        (the record stands for the ack), in the window's agents' slots; cancels done (the record
+        says so, with the leaves) counted, the CANCELLED of their targets handed back to book
+        after the batch's other events; other cancels placed to wait for their answer. A resting
+        order's priority stamp is its trigger's, and a trigger of yours keeps its anchor. What
+        each kind of agent placed is counted."""
+        packed, price = rows[:, 3], rows[:, 4]
+        is_cancel = ((packed >> 6) & 15) == _CANCEL
+        done = is_cancel & (price > 0)  # the price field of a cancel done: its target's leaves
+        n_done = int(np.count_nonzero(done))
+        ledger.cancels_sent += n_done
+        ledger.cancels_done += n_done
+        kind = ledger.agents.kind_index(rows[:, 2])  # 0..2, 3 for no agent's
+        counts = np.bincount(kind + 4 * is_cancel, minlength=8).reshape(2, 4)[:, :3]
+        self.agent_counts[:, :2] += counts.T  # orders, then cancel requests
+        put = rows[~done] if n_done else rows
+        if len(put) and not self._put_agents(put, window, ledger):
+            ledger.unknown_events += len(put)
+        if not n_done:
+            return None
+        cancelled = np.zeros((n_done, rows.shape[1]), np.int64)
+        cancelled[:, 0], cancelled[:, 1], cancelled[:, 2] = _CANCELLED, rows[done, 6], price[done]
+        return cancelled
+
+    def _put_agents(self, rows: np.ndarray, window: OrderWindow, ledger: Any) -> bool:
+        """Place agents' orders, acked, and their cancels that wait for an answer."""
         oid, account, packed, last = rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 6]
         otype = (packed >> 6) & 15
         cancel = otype == _CANCEL
         sym, side, tif = packed >> 10, (packed & 7) - 1, (packed >> 3) & 7
         target = np.where(cancel, last, 0)
         record = np.stack((oid, account, sym, side, otype, tif, rows[:, 4], rows[:, 5], target), 1)
-        at = window.put_agents(record, np.where(cancel, 0, rows[:, 5]))
+        at = window.put_agents(record, np.where(cancel, 0, rows[:, 5]), np.where(cancel, SENT, ACKED))
         if at is None:
-            ledger.unknown_events += len(rows)
-            return
+            return False
         n_cancels = int(np.count_nonzero(cancel))
         ledger.cancels_sent += n_cancels
         ledger.placed += len(rows) - n_cancels
+        ledger.acked += len(rows) - n_cancels
         rests = ~cancel & (last != 0)  # a maker's quote (a taker's order never rests)
         window.stamp[at[rests]] = last[rests]
         triggers = (oid - AGENT_BASE) // SLOTS
@@ -119,9 +145,7 @@ class TypeLedger:
                 anchor = ledger.outside.anchor(t)
                 if anchor is not None:
                     self.anchors[t] = anchor
-        kind = ledger.agents.kind_index(account)  # 0..2, 3 for no agent's
-        counts = np.bincount(kind + 4 * cancel, minlength=8).reshape(2, 4)[:, :3]
-        self.agent_counts[:, :2] += counts.T  # orders, then cancel requests
+        return True
 
     @property
     def agents_placed(self) -> int:

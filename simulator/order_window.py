@@ -234,10 +234,12 @@ class OrderWindow:
         self._free_overflow = self._free_overflow[: len(self._free_overflow) - n]
         return taken
 
-    def put_agents(self, rows: np.ndarray, leaves: np.ndarray) -> np.ndarray | None:
-        """Store agents' orders (records whose ids are in no order) as SENT, due NO_DUE: their
-        slots; None, storing nothing, if an id is there already. The slots of those final go
-        back first."""
+    def put_agents(
+        self, rows: np.ndarray, leaves: np.ndarray, state: np.ndarray | int = SENT
+    ) -> np.ndarray | None:
+        """Store agents' orders (records whose ids are in no order) in ``state`` (SENT, or ACKED
+        for those their record stands for the ack of), due NO_DUE: their slots; None, storing
+        nothing, if an id is there already. The slots of those final go back first."""
         ids, slots = self._agent_ids, self._agent_slots
         live = self.state[slots] != FREE
         if not live.all():
@@ -253,7 +255,7 @@ class OrderWindow:
             return None
         at = self._overflow_slots(len(new))
         self.record[at], self.leaves[at], self.due[at] = rows, leaves, NO_DUE
-        self.state[at], self.ack_token[at], self.stamp[at], self.flags[at] = SENT, 0, 0, 0
+        self.state[at], self.ack_token[at], self.stamp[at], self.flags[at] = state, 0, 0, 0
         ids, slots = np.concatenate((self._agent_ids, new)), np.concatenate((self._agent_slots, at))
         if not (rising and above):
             order = np.argsort(ids, kind="stable")

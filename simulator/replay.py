@@ -47,7 +47,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.agents import AGENT_BASE, AGENT_ORDER
+from simulator.agents import AGENT_BASE, AGENT_ORDER  # (agent_records.AGENT_ORDER)
 from simulator.fills_digest import FillsDigest
 from simulator.journal_expand import expanded_copy, read_kills
 from simulator.journal_file import JournalError, open_journal, partial_reason, read_run_value, report_at
@@ -203,7 +203,7 @@ def replay(path: str, should_stop: Callable[[], object] | None = None) -> Replay
             if book is not None and not (mine and mine.get("REJECT") in BANK_REASONS):
                 desk = desks[symbol] if symbol in desks else desks.setdefault(symbol, agents.desk(book))
                 if desk is not None:  # the agents react to it, as they did beside its broker's book
-                    desk.react(oid, out, 0, book.submit_into, book.cancel_into)
+                    out = agents.react(desk, oid, out, book)
             compare(s, oid, mine)
 
         def kill(s: Symbol, k: Kill) -> None:

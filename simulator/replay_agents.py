@@ -16,7 +16,8 @@ import types
 from typing import Any
 
 from simulator import agent_flags
-from simulator.agents import AGENT_BASE, Desk, unpack_kind
+from simulator.agent_records import expanded, unpack_kind
+from simulator.agents import AGENT_BASE, Desk
 from simulator.orders import OrderType, TimeInForce
 from simulator.replay_check import Verdict
 
@@ -51,6 +52,15 @@ class AgentReplay:
 
     def desk(self, book: Any) -> Desk | None:
         return Desk(self.params, book) if self.on and book is not None else None
+
+    @staticmethod
+    def react(desk: Desk, oid: int, out: list, book: Any) -> list:
+        """The desk's reaction to order ``oid`` (whose events are ``out``), as its broker's: the
+        events with the answers the agents' records stand for (``agent_records.expanded``), which the
+        journal's results list."""
+        start = len(out)
+        desk.react(oid, out, 0, book.submit_into, book.cancel_into)
+        return expanded(out) if len(out) > start else out
 
     def check(
         self, symbol: str, oid: int, account: int, packed: int, price: int, qty: int, last: int, v: Verdict

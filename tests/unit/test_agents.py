@@ -6,14 +6,25 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulator import agent_flags
+from simulator import agent_records as records_of
 from simulator import agents as ag
 from simulator.agents import AGENT_BASE, AGENT_ORDER, AgentParams, Desk
-from simulator.order_types import next_stamp
+from simulator.broker import Broker
+from simulator.config import config_from_args
+from simulator.flow import OrderFlow
+from simulator.ledger import Ledger
+from simulator.messages import BrokerSpec
+from simulator.order_types import held_stops, next_stamp
 from simulator.orders import STAMP_SHIFT
+from simulator.stats import LatencyHistogram
 from simulator.stp_book import new_book
+from simulator.tape import TapeRecorder
 
 BUY, SELL = 1, -1
 P = AgentParams(makers=3, momentum=2, mean_reversion=2, first_account=10, seed=7, move=1)
@@ -74,7 +85,7 @@ def test_agent_ids_never_collide_stay_in_int64_and_stamp_as_their_trigger():
     book = new_book("ACME")
     assert next_stamp(book, ag.agent_oid(yours, 5)) >> STAMP_SHIFT == yours
     assert next_stamp(book, ag.agent_oid(yours, 6)) == (yours << STAMP_SHIFT) + 2  # one count per trigger
-    assert ag.unpack_kind(ag.pack_kind(99_999, SELL, 2, 1)) == (99_999, SELL, 2, 1)
+    assert records_of.unpack_kind(records_of.pack_kind(99_999, SELL, 2, 1)) == (99_999, SELL, 2, 1)
 
 
 def test_makers_quote_after_a_trade_never_cross_and_learn_their_fills():
@@ -88,6 +99,28 @@ def test_makers_quote_after_a_trade_never_cross_and_learn_their_fills():
     out = feed(book, desk, 3, ("order", 3, SELL, 1, 1, 0, 150))  # sells into the makers' bids
     assert desk.inventory[:2] == [100, 50]
     assert all(r[0] != AGENT_ORDER or r[1] > AGENT_BASE for r in records(out))
+
+
+def test_an_agents_record_stands_for_its_ack_and_a_cancels_for_its_answer_and_leaves():
+    book = new_book("ACME", 0)
+    desk = Desk(AgentParams(makers=1, first_account=10, spread=4, refresh=0), book)
+    feed(book, desk, 1, ("order", 1, SELL, 0, 0, 1000, 100))
+    out = feed(book, desk, 2, ("order", 2, BUY, 1, 1, 0, 50))  # a trade at 1000: the maker quotes
+    bid, ask = (r for r in records(out) if r[0] == AGENT_ORDER)
+    assert [r[0] for r in records(out)] == [1, 3, AGENT_ORDER, AGENT_ORDER]  # no ACK of their own
+    assert records(records_of.expanded(out))[2:] == [
+        bid,
+        (1, bid[1], 0, 0, 0, 0, 0),
+        ask,
+        (1, ask[1], 0, 0, 0, 0, 0),
+    ]
+    out = feed(book, desk, 3, ("order", 3, BUY, 0, 0, 1001, 20))  # the mid moves: both re-quoted
+    cancels = [r for r in records(out) if r[0] == AGENT_ORDER and records_of.unpack_kind(r[3])[2] == 2]
+    assert [(r[6], r[4]) for r in cancels] == [(bid[1], 100), (ask[1], 100)]  # target, leaves
+    assert not [r for r in records(out) if r[0] in (1, 4, 5) and r[1] > AGENT_BASE]  # no answer apart
+    again = records(records_of.expanded(out))
+    k = again.index((*cancels[0][:4], 0, *cancels[0][5:]))  # a cancel's price 0 again, then:
+    assert again[k + 1 : k + 3] == [(4, bid[1], 100, 0, 0, 0, 0), (5, cancels[0][1], bid[1], 0, 0, 0, 0)]
 
 
 def test_the_kill_switch_halts_an_agent_and_cancels_its_quotes_until_released():
@@ -127,8 +160,8 @@ def run(ops_list, book, desk, first=1, seen=None):
             seen[oid] = [op[1], op[6], 0, 0]
         out = feed(book, desk, oid, op)
         outs.append(out)
-        for r in records(out):
-            if r[0] == AGENT_ORDER and ag.unpack_kind(r[3])[2] != 2:
+        for r in records(records_of.expanded(out)):  # the answers the agents' records stand for too
+            if r[0] == AGENT_ORDER and records_of.unpack_kind(r[3])[2] != 2:
                 seen[r[1]] = [r[2], r[5], 0, 0]
             elif r[0] == 3:
                 for o in (r[3], r[4]):
@@ -224,3 +257,81 @@ def test_a_maker_whose_quotes_are_where_they_should_be_is_steady_around_that_ref
     assert ag.steady(p, 0, [[1, 998, 100], [2, 1002, 100]], 0) == (996, 1004)
     assert ag.steady(p, 0, [[1, 998, 100], None], 0) == ag.NOT_STEADY  # an ask to place
     assert ag.steady(p, 0, [[1, 988, 100], [2, 992, 100]], 950) == ag.NOT_STEADY  # a bid to cancel
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 5),
+    st.integers(-1150, 1150),
+    st.integers(2, 60),
+    st.integers(1, 4),
+    st.lists(st.tuples(st.sampled_from([BUY, SELL]), st.integers(1, 80)), max_size=4),
+)
+def test_a_desks_inlined_quote_places_what_maker_quotes_says_and_is_then_as_steady_says(
+    i, inventory, ref, refresh, flow
+):
+    p = AgentParams(makers=6, spread=4, quote_size=100, skew=1, max_inventory=1000, refresh=refresh)
+    book = new_book("ACME", 0)
+    for oid, (side, price) in enumerate(flow, start=1):  # the other side's best a quote stays behind
+        book.submit_into([], oid, 1, side, 0, 0, price, 10, 0)
+    desk = Desk(p, book)
+    desk.inventory[i] = inventory
+    out: list = []
+    got = desk._quote(i, ref, 99, out, book.submit_into, None)
+    assert got == ag.steady(p, i, desk.quotes[i], inventory)
+    bid_keys, ask_keys = book._bid_keys, book._ask_keys
+    for s, want in enumerate(ag.maker_quotes(p, i, ref, inventory)):
+        quote = desk.quotes[i][s]
+        if want is not None and s == 0 and ask_keys:  # behind the other side's best (tops())
+            want = min(want, -ask_keys[-1] - 1)
+        elif want is not None and s == 1 and bid_keys:  # (the bid it just placed among them)
+            want = max(want, bid_keys[-1] + 1)
+        want = want if want is not None and want > 0 else None
+        assert (quote and quote[1]) == want
+    assert all(r[0] == AGENT_ORDER for r in records(out))  # each stands for its ack
+
+
+def test_the_tape_still_shows_an_agents_ack_and_its_cancels_answers_that_the_bank_is_not_sent():
+    book = new_book("ACME", 0)
+    recorder = TapeRecorder(rate=1000.0, burst=1000.0)
+    submit, cancel = recorder.wrap(0, book.submit_into, book.cancel_into)
+    desk = Desk(AgentParams(makers=1, first_account=10, spread=4, refresh=0), book)
+    for oid, side, otype, tif, price, qty in (
+        (1, SELL, 0, 0, 1000, 100),
+        (2, BUY, 1, 1, 0, 50),
+        (3, BUY, 0, 0, 1001, 20),
+    ):
+        out: list = []
+        submit(out, oid, 1, side, otype, tif, price, qty, 0)
+        desk.react(oid, out, 0, submit, cancel)
+        assert not [r for r in records(out) if r[0] in (1, 4, 5) and r[1] > AGENT_BASE]
+    taped = {order[0]: [e[0] for e in records(list(events))] for _t, order, events in recorder.take()[1]}
+    quotes = [oid for oid in taped if oid > AGENT_BASE and ag.slot_of(oid) % 4 >= 2]
+    cancels = [oid for oid in taped if oid > AGENT_BASE and ag.slot_of(oid) % 4 < 2]
+    assert quotes and cancels
+    assert all(taped[oid] == [1] for oid in quotes)  # its ack
+    assert all(taped[oid] == [4, 5] for oid in cancels)  # its target's end, its answer
+
+
+@pytest.mark.parametrize("batch", [1, 256])  # booked event by event, and whole-array
+def test_a_ledger_books_the_agents_short_records_and_reconciles_with_the_books(batch):
+    config = config_from_args(["--headless", "--market-makers", "4", "--momentum", "1", "--seed", "3"])
+    params = agent_flags.params(config, config.accounts + 1)
+    symbols = tuple(config.symbols)
+    broker = Broker(BrokerSpec(0, "b", symbols, tuple(range(len(symbols))), agents=params))
+    ledger = Ledger(symbols, config.accounts + 1 + params.count, params)
+    flow, acks = OrderFlow.from_config(config), LatencyHistogram()
+    for _ in range(6000 // batch):
+        rows = flow.generate(batch)
+        out: list = []
+        broker.handle_orders(rows.ravel().tolist(), out)
+        ledger.place(rows, 1000)
+        ledger.apply(np.array(out, np.int64), 2000, acks)
+    made = sum(d.orders for d in broker.desks.values())
+    counts = ledger.types.agent_counts
+    assert made > 100 and int(counts[:, :2].sum()) == made and ledger.unknown_events == 0
+    assert ledger.cancels_done == ledger.cancels_sent - ledger.cancels_rejected  # every cancel answered
+    resting = {r[0]: r[4] for b in broker.books.values() for r in b.resting()}
+    resting.update((s[0], s[6]) for b in broker.books.values() for s in held_stops(b))  # off the book
+    closed = ledger.reconcile(resting)
+    assert closed.ok and closed.lost == 0 and closed.resting == len(resting), closed

@@ -138,21 +138,22 @@ def test_journal_expand_refuses_what_is_not_a_journal_in_one_line(tmp_path, caps
         assert err.count("\n") == 1 and why in err, err
 
 
-def test_a_journal_of_the_row_per_event_format_is_refused_in_one_line(tmp_path, capsys):
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_journal_of_an_older_format_is_refused_in_one_line(tmp_path, capsys, version):
     old = tmp_path / "old.db"
     con = sqlite3.connect(old)
     con.execute(f"PRAGMA application_id = {journal_file.APPLICATION_ID}")
-    con.execute("PRAGMA user_version = 1")
+    con.execute(f"PRAGMA user_version = {version}")
     con.executescript(
         "CREATE TABLE orders(id); CREATE TABLE fills(x); CREATE TABLE results(x); CREATE TABLE run(k);"
     )
     con.close()
-    with pytest.raises(JournalError, match="a journal of format 1 .* this version reads format 2"):
+    with pytest.raises(JournalError, match=f"a journal of format {version} .* this version reads format 3"):
         journal_file.open_journal(str(old))
     for main, argv in ((journal_main, ["expand", str(old)]), (replay_main, [str(old)])):
         assert main(argv) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "a journal of format 1" in err, err
+        assert err.count("\n") == 1 and f"a journal of format {version}" in err, err
     assert check_path(str(old)) is None  # a new run may replace it
 
 
