@@ -70,22 +70,11 @@ class TypeLedger:
         done = None  # the CANCELLED of targets of agents' cancels done: booked after the rest
         if (kinds == AGENT_ORDER).any():  # first: the batch's other events name them
             done = self._agent_orders(rows[kinds == AGENT_ORDER], window, ledger)
-        for k in (_SHOWN, _TRIGGERED):  # many (an iceberg's slices): booked whole-array when sound
+        for k in (_SHOWN, _TRIGGERED):  # many (an iceberg's slices): booked whole-array
             some = rows[kinds == k]
-            slots = window.slots(some[:, 1]) if len(some) else None
-            # an order named twice goes event by event: the later event must win
-            if slots is None or (window.state[slots] == FREE).any() or window.repeats(slots):
-                self._rows(some.tolist(), window, ledger)
-                continue
-            window.stamp[slots] = some[:, 4] if k == _SHOWN else some[:, 2]
-            if k == _SHOWN:
-                window.shown[slots] = some[:, 2]
-                window.flags[slots] |= SHOWN
-                self.refills += int(np.count_nonzero(some[:, 4] != some[:, 1] << STAMP_SHIFT))
-            else:
-                window.flags[slots] |= TRIGGERED
-                self.triggers += len(slots)
-        self._rows(rows[(kinds < _TRIGGERED) | (kinds > AGENT_ORDER)].tolist(), window, ledger)
+            if len(some):
+                self._marks(k, some, window, ledger)
+        self._rows(rows[(kinds < _TRIGGERED) | (kinds > AGENT_ORDER)], window, ledger)
         stamped = np.concatenate(
             (rows[kinds == _SHOWN, 4], rows[kinds == _TRIGGERED, 2], rows[kinds == _AMENDED, 6])
         )
@@ -162,43 +151,56 @@ class TypeLedger:
             self.agent_counts[:, 2] += np.bincount(kind, minlength=3)[:3]
             self.agent_counts[:, 3] += np.bincount(kind, weights=qty, minlength=3)[:3].astype(np.int64)
 
-    def _rows(self, rows: list, window: OrderWindow, ledger: Any) -> None:
-        """Book events one by one: AMENDED, and what the whole-array step refused."""
-        state, record, stamp, flags = window.state, window.record, window.stamp, window.flags
-        for row in rows:
-            k, a, b = row[0], row[1], row[2]
-            slot = window.slot(a)
-            if slot is None or state[slot] == FREE:
+    def _marks(self, k: int, rows: np.ndarray, window: OrderWindow, ledger: Any) -> None:
+        """Book a batch's SHOWN (``k``) or TRIGGERED events whole-array, as one by one in
+        their order: one naming no open order is unknown; of an order named twice, the later
+        event's stamp (and shown leaves) stay, and each counts."""
+        slots = window.find(rows[:, 1])
+        known = slots >= 0
+        known[known] = window.state[slots[known]] != FREE
+        if not known.all():
+            ledger.unknown_events += int(np.count_nonzero(~known))
+            rows, slots = rows[known], slots[known]
+        if k == _SHOWN:
+            self.refills += int(np.count_nonzero(rows[:, 4] != rows[:, 1] << STAMP_SHIFT))
+        else:
+            self.triggers += len(rows)
+        window.flags[slots] |= SHOWN if k == _SHOWN else TRIGGERED
+        if window.repeats(slots):  # keep each order's last event: its first seen from the end
+            last = len(slots) - 1 - np.unique(slots[::-1], return_index=True)[1]
+            rows, slots = rows[last], slots[last]
+        if k == _SHOWN:
+            window.shown[slots] = rows[:, 2]
+        window.stamp[slots] = rows[:, 4] if k == _SHOWN else rows[:, 2]
+
+    def _rows(self, rows: np.ndarray, window: OrderWindow, ledger: Any) -> None:
+        """Book AMENDED events one by one (each ends its request, which a later one may name
+        again); events of kinds not known here are counted unknown. The slots of the ids are
+        found first in two whole-array look-ups: booking an amend moves no order."""
+        amends = rows[rows[:, 0] == _AMENDED]
+        ledger.unknown_events += len(rows) - len(amends)
+        if not len(amends):
+            return
+        state, record, stamp, leaves = window.state, window.record, window.stamp, window.leaves
+        requests, targets = window.find(amends[:, 1]).tolist(), window.find(amends[:, 2]).tolist()
+        for row, slot, target in zip(amends.tolist(), requests, targets):
+            # the target may have been acked in this batch: its ACK is booked after this
+            if (
+                slot < 0
+                or state[slot] != SENT  # FREE: unknown too
+                or record[slot, _OTYPE] != _CANCEL
+                or target < 0
+                or state[target] == FREE
+            ):
                 ledger.unknown_events += 1
-            elif k == _AMENDED:
-                target = window.slot(b)
-                # the target may have been acked in this batch: its ACK is booked after this
-                if (
-                    state[slot] != SENT
-                    or record[slot, _OTYPE] != _CANCEL
-                    or target is None
-                    or state[target] == FREE
-                ):
-                    ledger.unknown_events += 1
-                    continue
-                state[slot] = FREE
-                ledger.cancels_done += 1
-                self.amends_done += 1
-                window.leaves[target] += row[5]
-                record[target, _PRICE] = row[4]
-                if row[6]:
-                    stamp[target] = row[6]
-            elif k == _TRIGGERED:
-                flags[slot] |= TRIGGERED
-                stamp[slot] = b
-                self.triggers += 1
-            elif k == _SHOWN:
-                window.shown[slot] = b
-                flags[slot] |= SHOWN
-                stamp[slot] = row[4]
-                self.refills += row[4] != a << STAMP_SHIFT
-            else:
-                ledger.unknown_events += 1
+                continue
+            state[slot] = FREE
+            ledger.cancels_done += 1
+            self.amends_done += 1
+            leaves[target] += row[5]
+            record[target, _PRICE] = row[4]
+            if row[6]:
+                stamp[target] = row[6]
 
     def priority(self, oid: int, anchor: int | None, stamp: int = 0) -> tuple[int, ...]:
         """An order's place within its price: ``outside_ids.priority`` of the message that last

@@ -300,12 +300,18 @@ class OrderWindow:
         slot = int(self._far_slot_of(np.array([oid], np.int64))[0])
         return None if slot < 0 else slot
 
-    def mark(self, oids: np.ndarray, bit: int) -> None:
-        """Set a bit of ``flags`` for each of these ids the window holds (others are skipped)."""
+    def find(self, oids: np.ndarray) -> np.ndarray:
+        """``slot`` of many ids at once: the slot of each, -1 for one the window holds not
+        (those outside the window looked up in one whole-array step, not one by one)."""
         inside = (oids >= self.lo) & (oids < self.hi)
         at = np.where(inside, oids & _MASK, -1)
         if not inside.all():
             at[~inside] = self._far_slot_of(oids[~inside])
+        return at
+
+    def mark(self, oids: np.ndarray, bit: int) -> None:
+        """Set a bit of ``flags`` for each of these ids the window holds (others are skipped)."""
+        at = self.find(oids)
         self.flags[at[at >= 0]] |= bit
 
     def repeats(self, slots: np.ndarray) -> bool:
@@ -319,10 +325,7 @@ class OrderWindow:
     def _known(self, oids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
         """The ids among these that name a slot, and their slots."""
         ids = np.fromiter(oids, np.int64)
-        inside = (ids >= self.lo) & (ids < self.hi)
-        at = np.where(inside, ids & _MASK, -1)
-        if not inside.all():
-            at[~inside] = self._far_slot_of(ids[~inside])
+        at = self.find(ids)
         known = at >= 0
         return ids[known], at[known]
 
