@@ -29,6 +29,7 @@ import numpy as np
 
 from simulator import wire
 from simulator.id_index import IdIndex
+from simulator.slot_arrays import SlotArrays
 
 WINDOW = 1 << 17  # order ids kept in arrays; older open orders move to overflow slots
 _MASK = WINDOW - 1
@@ -80,6 +81,7 @@ class OrderWindow:
 
     def __init__(self) -> None:
         self.lo = self.hi = 0
+        self._arrays = SlotArrays()
         self._grow(WINDOW + _OVERFLOW)
         # old open orders (and final ones not yet taken back): id -> overflow slot
         self._old = IdIndex()
@@ -89,29 +91,24 @@ class OrderWindow:
         self._agent_ids = self._agent_slots = np.zeros(0, np.int64)
 
     def _grow(self, size: int) -> None:
-        """(Re)size the slot arrays, keeping what they hold (the scratch starts again at 0: a
-        token 0 is never a batch's, and a stamp is written before it is read)."""
-        old = getattr(self, "state", None)
-        grown = []
-        for name, shape, dtype, kept in (
-            ("record", (size, wire.ORDER_WIDTH), np.int64, True),
-            ("leaves", (size,), np.int64, True),
-            ("due", (size,), np.int64, True),
-            ("state", (size,), np.int8, True),
-            ("ack_token", (size,), np.int64, True),
-            ("stamp", (size,), np.int64, True),
-            ("shown", (size,), np.int64, True),
-            ("flags", (size,), np.int8, True),
-            ("scratch_token", (size,), np.int64, False),
-            ("scratch_pos", (size,), np.int64, False),
-            ("_stamp", (size,), np.int64, False),
+        """(Re)size the slot arrays, keeping what they hold, in place where the system can
+        (``slot_arrays.py``: growing copied hundreds of MiB at many symbols); the scratch
+        starts again at 0 (a token 0 is never a batch's, and a stamp is written before it is
+        read)."""
+        for name, width, dtype, kept in (
+            ("record", wire.ORDER_WIDTH, np.int64, True),
+            ("leaves", 0, np.int64, True),
+            ("due", 0, np.int64, True),
+            ("state", 0, np.int8, True),
+            ("ack_token", 0, np.int64, True),
+            ("stamp", 0, np.int64, True),
+            ("shown", 0, np.int64, True),
+            ("flags", 0, np.int8, True),
+            ("scratch_token", 0, np.int64, False),
+            ("scratch_pos", 0, np.int64, False),
+            ("_stamp", 0, np.int64, False),
         ):
-            a = np.zeros(shape, dtype)
-            if old is not None and kept:
-                a[: len(old)] = getattr(self, name)
-            grown.append((name, a))
-        for name, a in grown:
-            setattr(self, name, a)
+            self._arrays.grow(self, name, dtype, width, size, kept)
 
     # -- placing ------------------------------------------------------------------------------
 
