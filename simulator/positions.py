@@ -113,8 +113,8 @@ class Positions:
 
     def marked(self, mark: np.ndarray) -> np.ndarray:
         """Each account's positions valued at ``mark`` (a price per symbol), int64."""
-        if self.dense:
-            return mark @ self._grid
+        if self.dense:  # einsum: an integer matmul has no fast loop (10 ms against 0.5)
+            return np.einsum("s,sa->a", mark, self._grid)
         self._merge()
         value = np.zeros(self.accounts, np.int64)
         np.add.at(value, self._cells % self.accounts, mark[self._cells // self.accounts] * self._held)
@@ -125,16 +125,15 @@ class Positions:
         account then symbol, cells holding none left out: one pass over what is held, however
         many accounts are asked for."""
         wanted = np.array(sorted(set(accounts)), np.int64)
-        if self.dense:
-            grid = self._grid[:, wanted]
-            sym, col = np.nonzero(grid)
-            acct, qty = wanted[col], grid[sym, col]
-        else:
-            self._merge()
-            owner = self._cells % self.accounts
-            mine = np.flatnonzero(np.isin(owner, wanted))
-            sym, acct, qty = self._cells[mine] // self.accounts, owner[mine], self._held[mine]
-        order = np.lexsort((sym, acct))
+        if self.dense:  # by account, then symbol, as np.nonzero lists the rows of the transpose
+            grid = self._grid[:, wanted].T
+            col, sym = np.nonzero(grid)
+            return wanted[col], sym, grid[col, sym]
+        self._merge()
+        owner = self._cells % self.accounts
+        mine = np.flatnonzero(np.isin(owner, wanted))
+        sym, acct, qty = self._cells[mine] // self.accounts, owner[mine], self._held[mine]
+        order = np.argsort(acct, kind="stable")  # the cells rise by symbol already
         return acct[order], sym[order], qty[order]
 
     def of_accounts(self, accounts: list[int]) -> dict[int, dict[int, int]]:

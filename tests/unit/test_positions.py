@@ -42,3 +42,29 @@ def test_a_million_accounts_of_many_symbols_cost_what_is_held():
     positions = Positions(100_000, 1_000_000)
     positions.add([99_999, 99_999], [0, 999_999], [500, -500])
     assert positions.cells_held == 2 and positions.balanced()
+
+
+def test_dense_and_sparse_stores_mark_and_list_holdings_alike(monkeypatch):
+    nsym, accounts = 300, 50
+    rng = np.random.default_rng(11)
+    dense = Positions(nsym, accounts)
+    monkeypatch.setattr("simulator.positions.DENSE_MOST", 0)
+    sparse = Positions(nsym, accounts)
+    assert dense.dense and not sparse.dense
+    grid = np.zeros((nsym, accounts), np.int64)
+    n = 5000
+    sym, buyer, seller = rng.integers(0, nsym, n), rng.integers(0, accounts, n), rng.integers(0, accounts, n)
+    qty = 100 * rng.integers(1, 11, n)
+    for p in (dense, sparse):
+        p.move(sym, buyer, seller, qty)
+    np.add.at(grid, (sym, buyer), qty)
+    np.add.at(grid, (sym, seller), -qty)
+    mark = rng.integers(1, 10_000, nsym)
+    expected_value = [int(np.dot(mark, grid[:, a])) for a in range(accounts)]
+    wanted = [7, 3, 49, 3, 0]
+    acct, symbol = np.nonzero(grid.T)  # by account, then symbol
+    keep = np.isin(acct, wanted)
+    expected = (acct[keep].tolist(), symbol[keep].tolist(), grid[symbol[keep], acct[keep]].tolist())
+    for p in (dense, sparse):
+        assert p.marked(mark).tolist() == expected_value
+        assert tuple(x.tolist() for x in p.holdings(wanted)) == expected
