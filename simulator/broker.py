@@ -35,6 +35,7 @@ from cherrypy.process.plugins import SimplePlugin
 from simulator import messages as msg
 from simulator import order_types, processes, resting
 from simulator.agents import Desk
+from simulator.agents import tops as book_tops
 from simulator.book import OrderBook
 from simulator.bus import drive, new_bus
 from simulator.orders import Event, OrderType, RejectReason
@@ -259,8 +260,8 @@ class Broker:
         chunk = books[start : start + TOPS_PER_HEARTBEAT]
         chunk += books[: TOPS_PER_HEARTBEAT - len(chunk)] if len(books) > len(chunk) else []
         self._tops_from = start + len(chunk)
-        tops = ((b.symbol, b.best_bid(), b.best_ask()) for b in chunk if b.order_count)
-        return tuple((symbol, bid[0] if bid else 0, ask[0] if ask else 0) for symbol, bid, ask in tops)
+        # the prices only (agents.tops): best_bid and best_ask sum their level's leaves too
+        return tuple((b.symbol, *book_tops(b)) for b in chunk if b.order_count)
 
     def final_report(self, still_here: Callable[[], None] = lambda: None) -> msg.FinalReport:
         """The last message: counters and every resting order (``resting.pack``); ``still_here``

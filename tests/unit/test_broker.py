@@ -263,9 +263,10 @@ def test_heartbeats_carry_a_bounded_share_of_the_tops_and_every_book_comes_round
     out: list = []
     bids = (order(i + 1, i, int(Side.BUY), 100 + i, 5) for i in range(n))  # one bid each
     broker.handle_orders(flat(*bids), out)
+    broker.handle_orders(flat(order(n + 1, 0, int(Side.SELL), 900, 5)), out)  # and an ask on S0
     seen: dict = {}
     for _ in range(3):
         tops = broker.heartbeat(0).tops
         assert 0 < len(tops) <= TOPS_PER_HEARTBEAT  # a heartbeat's cost does not grow with the books
         seen.update({symbol: (bid, ask) for symbol, bid, ask in tops})
-    assert seen == {f"S{i}": (100 + i, 0) for i in range(n)}
+    assert seen == {f"S{i}": (100 + i, 900 if i == 0 else 0) for i in range(n)}
