@@ -30,6 +30,7 @@ from simulator.risk_flags import RiskSettings
 
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOG", "META", "JPM")
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,7}$")
+_LETTERS = [chr(c) for c in range(65, 91)]  # A..Z
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 EXIT_USAGE = 2
 
@@ -127,15 +128,11 @@ def _ratio(text: str) -> float:
 
 
 def generated_symbols(count: int) -> tuple[str, ...]:
-    """``count`` distinct 4-letter tickers, the same for the same count."""
-    names = []
-    for i in range(count):
-        letters = []
-        n = i * 7919 + 17  # spread the names so they do not all start with 'AAA'
-        for _ in range(4):
-            n, r = divmod(n, 26)
-            letters.append(chr(65 + r))
-        names.append("".join(reversed(letters)))
+    """``count`` distinct 4-letter tickers, the same for the same count: the 4 low base-26
+    digits of ``i * 7919 + 17`` as letters (spread so that they do not all start with 'AAA'),
+    two letters at a time from a table (a digit at a time took 0.15 s at 100,000 symbols)."""
+    pairs = [a + b for a in _LETTERS for b in _LETTERS]  # 'AA', 'AB', ... by value
+    names = [pairs[v // 676] + pairs[v % 676] for v in ((i * 7919 + 17) % 456976 for i in range(count))]
     if len(set(names)) != count:  # 7919 is prime to 26**4, so this cannot happen below 456976
         raise argparse.ArgumentTypeError(f"cannot make {count} distinct tickers")
     return tuple(names)
