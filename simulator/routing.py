@@ -61,7 +61,7 @@ class Routing:
 
     def symbol_ids(self, index: int) -> tuple[int, ...]:
         """The wire symbol indexes broker ``index`` trades, in its shard's order."""
-        return tuple(self._sym_id[s] for s in self.shards[index])
+        return tuple(map(self._sym_id.__getitem__, self.shards[index]))
 
     def wire_syms(self, index: int) -> tuple[int, ...]:
         """Every wire ``sym`` whose orders go to broker ``index`` (UNKNOWN_SYM included for the
