@@ -109,7 +109,7 @@ class OrderBook:
         self._asks: dict[int, list] = {}
         self._bid_keys: list[int] = []  # ascending prices: best bid last
         self._ask_keys: list[int] = []  # ascending negated prices: best ask last
-        self._index: dict[int, list] = {}  # oid -> entry, live resting orders only
+        self._index: dict[int, list[int]] = {}  # oid -> entry, live resting orders only
         self._match_seq = 0
         self._last_price: int | None = None
         self._volume = 0
@@ -201,7 +201,7 @@ class OrderBook:
 
     def submit_into(
         self,
-        out: list,
+        out: list[int],
         oid: int,
         account: int,
         side: int,
@@ -251,9 +251,10 @@ class OrderBook:
                     if p > lim:
                         break
                     level = book[p]
-                    dq = level[1]
+                    # typed for mypyc (bench/mypyc_gain.py); the sell side below shares the names
+                    dq: list[list[int]] = level[1]
                     while True:
-                        e = dq[0]
+                        e: list[int] = dq[0]
                         lv = e[1]
                         if lv == 0:  # cancelled: lazily dropped here
                             del dq[0]
