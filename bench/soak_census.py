@@ -1,7 +1,7 @@
 """What the bank's memory is made of over a long run, to find what grows: a census at marks.
 
     python bench/soak_census.py --at 30,300 -- --rate 20000 --duration 310 --kill-broker-every 5
-    python bench/soak_census.py --at 30,120 --trace 25 -- --rate 100000 --duration 125
+    python bench/soak_census.py --at 10,120 --arenas -- --rate 20000 --duration 122 --kill-broker-every 5
 
 Runs the bank in this process (headless, the flags after ``--`` are simulate.py's) with a
 listener on its bus's 'main' channel that, at each mark (seconds since the first order), takes:
@@ -12,11 +12,15 @@ listener on its bus's 'main' channel that, at each mark (seconds since the first
     reachable    every numpy array (bytes) and container (length) reachable from the Simulation
                  by attributes, by path: ``bank.ledger._window.record``, ``pool.brokers[0]...``
     gc types     objects the collector tracks, by type (those made after the bank's gc.freeze())
+    open orders  acked, by type and time in force, and how many are over a million ids old
     tracemalloc  with ``--trace S``: tracing from S seconds, the allocations still live at each
                  later mark by line, and the lines that grew most between the first and last
+                 (it slows the bank: past 5,000 orders/s here the bank falls behind)
 
 and prints, per mark, the totals, then what grew between the first and the last mark.
-A debugging aid: the census stalls the bank for a moment (and tracemalloc slows it throughout).
+``--arenas``: which calls obmalloc takes new arenas in (its counters read in place, cheap: the
+bank keeps its speed); ``--trim S``: ``malloc_trim(0)`` every S seconds, timed.
+A debugging aid: the census stalls the bank for a moment.
 """
 
 from __future__ import annotations
@@ -43,21 +47,8 @@ MIB = 1 / 2**20
 
 
 class _Mallinfo2(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_size_t)
-        for name in (
-            "arena",
-            "ordblks",
-            "smblks",
-            "hblks",
-            "hblkhd",
-            "usmblks",
-            "fsmblks",
-            "uordblks",
-            "fordblks",
-            "keepcost",
-        )  # fmt: skip
-    ]
+    _names = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
+    _fields_ = [(name, ctypes.c_size_t) for name in _names.split()]
 
 
 def malloc_info() -> dict[str, int]:
@@ -133,7 +124,7 @@ def reachable(root: Any, name: str = "sim", depth: int = 7) -> dict[str, tuple[s
             return
         if isinstance(obj, dict):
             out[path] = ("dict", len(obj))
-            for i, (k, v) in enumerate(list(obj.items())[:20]):
+            for k, v in list(obj.items())[:20]:
                 walk(v, f"{path}[{k!r:.30}]", left - 1)
             return
         if isinstance(obj, (list, tuple, set, frozenset)) or type(obj).__name__ == "deque":
@@ -151,94 +142,6 @@ def reachable(root: Any, name: str = "sim", depth: int = 7) -> dict[str, tuple[s
 
     walk(root, name, depth)
     return out
-
-
-class Peaks:
-    """The largest rise of traced memory (tracemalloc) and of obmalloc's blocks inside each
-    wrapped call, with the calls' count: which code makes the bursts that leave arenas behind."""
-
-    def __init__(self) -> None:
-        self.stats: dict[str, list[int]] = {}  # name -> [calls, largest peak rise, largest blocks rise]
-        self._stack: list[list[int]] = []  # [start traced, highest peak seen in it]
-
-    def wrap(self, owner: Any, attr: str, name: str) -> None:
-        fn = getattr(owner, attr)
-        stats = self.stats.setdefault(name, [0, 0, 0])
-        stack = self._stack
-
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if not tracemalloc.is_tracing():
-                return fn(*args, **kwargs)
-            cur, peak = tracemalloc.get_traced_memory()
-            if stack:
-                stack[-1][1] = max(stack[-1][1], peak)
-            tracemalloc.reset_peak()
-            blocks = sys.getallocatedblocks()
-            frame = [cur, cur]
-            stack.append(frame)
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                stack.pop()
-                _cur, peak = tracemalloc.get_traced_memory()
-                top = max(frame[1], peak)
-                stats[0] += 1
-                stats[1] = max(stats[1], top - frame[0])
-                stats[2] = max(stats[2], sys.getallocatedblocks() - blocks)
-                if stack:
-                    stack[-1][1] = max(stack[-1][1], top)
-
-        setattr(owner, attr, wrapped)
-
-    def report(self, out: Any) -> None:
-        print("  bursts inside calls (tracemalloc from its start):", file=out)
-        for name, (calls, peak, blocks) in sorted(self.stats.items(), key=lambda kv: -kv[1][1]):
-            print(f"    {name:<40} calls {calls:>9,}  largest peak {peak * MIB:7.2f} MiB"
-                  f"  blocks kept at most {blocks:+,}", file=out)  # fmt: skip
-
-
-class Resident:
-    """Which calls the resident memory grows in: /proc/self/statm read at each wrapped call's
-    entry and exit, the change booked to the call less what its wrapped callees booked (cheap:
-    no tracemalloc, so the bank runs at its usual speed)."""
-
-    def __init__(self) -> None:
-        self.fd = os.open("/proc/self/statm", os.O_RDONLY)
-        self.page = os.sysconf("SC_PAGE_SIZE")
-        self.stats: dict[str, list[int]] = {}  # name -> [calls, net bytes, calls that grew it]
-        self._stack: list[list[int]] = []  # [resident at entry, booked by callees]
-
-    def resident(self) -> int:
-        return int(os.pread(self.fd, 64, 0).split()[1]) * self.page
-
-    def wrap(self, owner: Any, attr: str, name: str) -> None:
-        fn = getattr(owner, attr)
-        stats = self.stats.setdefault(name, [0, 0, 0])
-        stack, resident = self._stack, self.resident
-
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            frame = [resident(), 0]
-            stack.append(frame)
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                stack.pop()
-                delta = resident() - frame[0]
-                own = delta - frame[1]
-                stats[0] += 1
-                stats[1] += own
-                stats[2] += own > 0
-                if stack:
-                    stack[-1][1] += delta
-
-        setattr(owner, attr, wrapped)
-
-    def report(self, out: Any) -> None:
-        print("  resident memory's change inside calls (own, callees apart), over the whole run:", file=out)
-        for name, (calls, net, grew) in sorted(self.stats.items(), key=lambda kv: -kv[1][1]):
-            print(
-                f"    {name:<40} calls {calls:>9,}  net {net * MIB:+8.2f} MiB  grew it in {grew:,}", file=out
-            )
 
 
 def _obmalloc_counters() -> tuple[Any, Any] | None:
@@ -264,7 +167,7 @@ def _obmalloc_counters() -> tuple[Any, Any] | None:
     return now, ever
 
 
-class Arenas(Resident):
+class Arenas:
     """Which calls obmalloc allocates new arenas in (each 1 MiB in 3.11, kept while one block
     in it lives): arenas allocated inside each wrapped call and those still there at its exit,
     own (callees apart)."""
@@ -274,8 +177,8 @@ class Arenas(Resident):
         if counters is None:
             raise SystemExit("obmalloc's counters not found (libpython's symbols)")
         self.now, self.ever = counters
-        self.stats = {}  # name -> [calls, arenas kept at exit, arenas allocated inside]
-        self._stack = []
+        self.stats: dict[str, list[int]] = {}  # name -> [calls, arenas kept at exit, allocated inside]
+        self._stack: list[list[int]] = []
 
     def wrap(self, owner: Any, attr: str, name: str) -> None:
         fn = getattr(owner, attr)
@@ -300,8 +203,8 @@ class Arenas(Resident):
         setattr(owner, attr, wrapped)
 
     def report(self, out: Any) -> None:
-        print(f"  obmalloc arenas inside calls (own, callees apart); now {self.now.value}, ever {self.ever.value}:",
-              file=out)  # fmt: skip
+        now, ever = self.now.value, self.ever.value
+        print(f"  obmalloc arenas inside calls (own, callees apart); now {now}, ever {ever}:", file=out)
         for name, (calls, kept, made) in sorted(self.stats.items(), key=lambda kv: (-kv[1][1], -kv[1][2])):
             print(f"    {name:<40} calls {calls:>9,}  arenas kept {kept:+4d}  allocated {made:4d}", file=out)
 
@@ -336,8 +239,7 @@ class Census:
         self.sim, self.marks, self.trace_from, self.out = sim, sorted(marks), trace_from, out
         self.taken: list[dict] = []
         self.traces: list[tracemalloc.Snapshot] = []
-        self.trim_every = 0.0
-        self.next_trim = 0.0
+        self.trim_every = self.next_trim = 0.0
         self.trims: list[float] = []
         self.libc = ctypes.CDLL(None)
 
@@ -389,6 +291,7 @@ class Census:
             print(f"  gc.collect() at the last mark: {found:,} unreachable, {kinds.most_common(12)}",
                   f"gc count {gc.get_count()}", file=self.out)  # fmt: skip
         arr = sum(s for k, s in row["reachable"].values() if k == "ndarray")
+        collected = [(g["collections"], g["collected"]) for g in row["gc_stats"]]
         print(
             f"t {t:6.1f} s  rss {row['VmRSS'] * MIB:6.1f} MiB (anon {row.get('RssAnon', 0) * MIB:.1f})"
             f"  heap {row.get('heap', 0) * MIB:.1f} used {row.get('heap_used', 0) * MIB:.1f}"
@@ -396,7 +299,7 @@ class Census:
             f"  obmalloc arenas {row.get('arenas_now')} ({row.get('arena_bytes', 0) * MIB:.1f} MiB)"
             f" blocks {row.get('blocks_bytes', 0) * MIB:.1f} MiB  arrays {arr * MIB:.1f} MiB"
             f"  resting {row['resting']:,} window {row['window_size']:,} old {row['old_open']:,}"
-            f"  placed {row['placed']:,}  gc {[(g['collections'], g['collected']) for g in row['gc_stats']]} {row['gc_count']}"
+            f"  placed {row['placed']:,}  gc (collections, collected) {collected} count {row['gc_count']}"
             f"  (census {time.monotonic() - t0:.2f} s)",
             file=self.out,
             flush=True,
@@ -429,7 +332,7 @@ class Census:
                 grown.append((size - before, path, kind, before, size))
         grown.sort(key=lambda g: -abs(g[0]) * (1 if g[2] == "ndarray" else 100))
         print("  reachable (arrays in bytes, containers in items):", file=out)
-        for delta, path, kind, before, size in grown[:40]:
+        for _delta, path, kind, before, size in grown[:40]:
             print(f"    {kind:<8} {path:<70} {before:>12,} -> {size:>12,}", file=out)
         diff = b["gc"] - a["gc"]
         print("  gc-tracked objects, more at the end:", file=out)
@@ -454,8 +357,6 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--at", default="30,300", help="marks, seconds since the first order (default 30,300)")
     p.add_argument("--trace", type=float, metavar="S", help="tracemalloc from S seconds on")
-    p.add_argument("--peaks", action="store_true", help="with --trace: the bursts inside calls")
-    p.add_argument("--resident", action="store_true", help="the calls resident memory grows in")
     p.add_argument("--arenas", action="store_true", help="the calls obmalloc allocates arenas in")
     p.add_argument("--trim", type=float, default=0.0, metavar="S", help="malloc_trim(0) every S s")
     p.add_argument("flags", nargs=argparse.REMAINDER, help="-- then simulate.py's flags")
@@ -468,7 +369,7 @@ def main() -> int:
     config = config_from_args(["--headless", "--max-restarts", "1000", *flags], isatty=False)
     from simulator.runner import Simulation as Simulation_
 
-    peaks: Any = Peaks() if a.peaks else Resident() if a.resident else Arenas() if a.arenas else None
+    peaks = Arenas() if a.arenas else None
     if peaks is not None:
         import simulator.ledger as ledger_module
         import simulator.messages as msg_module
@@ -526,13 +427,15 @@ def main() -> int:
     if census.trims:
         tr = sorted(census.trims)
         print(
-            f"  malloc_trim: {len(tr)} calls, median {tr[len(tr) // 2] * 1e3:.2f} ms, max {tr[-1] * 1e3:.2f} ms"
+            f"  malloc_trim: {len(tr)} calls, median {tr[len(tr) // 2] * 1e3:.2f} ms,"
+            f" max {tr[-1] * 1e3:.2f} ms"
         )
     if peaks is not None:
         peaks.report(sys.stdout)
     snap = outcome.snapshot
     print(
-        f"\nexit {outcome.exit_code}, lost {snap.orders.lost}, ack p99 {snap.ack_latency_us.get('p99', 0) / 1e3:.1f} ms,"
+        f"\nexit {outcome.exit_code}, lost {snap.orders.lost},"
+        f" ack p99 {snap.ack_latency_us.get('p99', 0) / 1e3:.1f} ms,"
         f" digest {outcome.fills_digest}, malloc thresholds set {processes.steady_malloc()}"
     )
     return 0
