@@ -408,6 +408,10 @@ def run_broker(
     link.subscribe()
     taker = ShardTaker(bus, link, offer=offer, stay=stay, stop_flag=stop_flag, make_broker=make_broker)
     taker.subscribe()
+    from simulator import processes
+
+    # as over pipes: the steady state makes no cycle (tests/integration/test_amqp_collector.py)
+    processes.freeze_heap_each_tick(bus)
     if log_to_bank and offer is not None:
         from simulator.broker import ResultsLogHandler
 

@@ -92,6 +92,7 @@ class AmqpLink(SimplePlugin):
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._watched: list[str] = []
+        self._watch_channel: Any = None
         self._next_watch = 0.0
         self._lock = threading.Lock()  # only around connection.add_callback_threadsafe
 
@@ -221,13 +222,16 @@ class AmqpLink(SimplePlugin):
                 log.debug("closing the AMQP connection: %s", exc)
 
     def _look_at_watched(self) -> None:
+        """Declare each watched queue passively, on one channel kept for it: a queue that is
+        there answers, one that is gone closes the channel (404), opened again for the next."""
         pika = amqp_url.pika()
         for name in list(self._watched):
-            ch = self.connection.channel()
+            if self._watch_channel is None or not self._watch_channel.is_open:
+                self._watch_channel = self.connection.channel()
             try:
-                ch.queue_declare(name, passive=True)
-                ch.close()
+                self._watch_channel.queue_declare(name, passive=True)
             except pika.exceptions.ChannelClosedByBroker as exc:
+                self._watch_channel = None
                 if exc.reply_code == _NOT_FOUND:
                     self.gone.add(name)
                     self._watched.remove(name)

@@ -18,7 +18,7 @@ Results of a broker that is no longer the shard's (a HELLO from its successor ca
 dropped, so nothing is booked twice. Unanswered orders are not sent again: they are still in
 the shard's queue (unacknowledged), in order.
 
-Local brokers (no ``--external-brokers``) are spawned here as pipe brokers are, each handed its
+Local brokers (no ``--external-brokers``) are forked by the fork server as pipe brokers are, each handed its
 offer; a dead one is restarted by the supervisor (``respawn``) and restored the same way. With
 ``--external-brokers`` the bank publishes one offer per shard on ``sim.offers`` and waits for
 brokers to take them; a standby takes a dead broker's shard over by itself.
@@ -126,6 +126,7 @@ class AmqpBrokers(SimplePlugin):
         self.should_abort = should_abort
         self.max_restarts = max_restarts
         self.target = target
+        self.ctx: Any = None  # the fork server's context, made when the first broker starts here
         self.prefetch = credit + 8  # WATCH and STOP ride with credit too; room for all of it
         self.brokers: list[Shard] = [
             Shard(spec, AmqpChannel(link, topo.shard_queue(self.run_id, spec.index), max_unread=credit))
@@ -174,8 +175,10 @@ class AmqpBrokers(SimplePlugin):
 
     def _declare(self, link: AmqpLink, *, first: bool = True) -> None:
         ch = link.channel
-        if first:
-            ch.queue_declare(topo.bank_queue(self.run_id), exclusive=True)
+        if first:  # deleted when its one consumer, this connection, goes (kill -9 included)
+            bank = topo.bank_queue(self.run_id)
+            ch.queue_declare(bank, durable=True, auto_delete=True, arguments=topo.QUEUE_ARGS)
+            link.consume(ch, bank, auto_ack=True)  # nothing is ever sent to it
         ch.queue_declare(topo.results_queue(self.run_id), durable=True, arguments=topo.QUEUE_ARGS)
         for b in self.brokers:
             ch.queue_declare(b.channel.queue, durable=True, arguments=topo.QUEUE_ARGS)
@@ -188,8 +191,10 @@ class AmqpBrokers(SimplePlugin):
         from simulator.amqp_broker import spawned_broker_main
 
         offer = topo.Offer(self.run_id, b.spec, self.prefetch)
+        if self.ctx is None:  # the first start: the fork server imports pika too, once
+            self.ctx = processes.fork_server_context(processes.AMQP_PRELOAD)
         b.process = processes.start_process(
-            self.target or spawned_broker_main, (offer, self.url), b.spec.name
+            self.target or spawned_broker_main, (offer, self.url), b.spec.name, context=self.ctx
         )
         b.pid, b.host, b.state = b.process.pid, _LOCAL_HOST, STARTING
         b.started_at = time.monotonic()
@@ -421,6 +426,8 @@ class AmqpBrokers(SimplePlugin):
                 log.warning(
                     "the run's queues were not deleted (%s): they expire in %d s", exc, topo.EXPIRES_S
                 )
+        if self.ctx is not None:
+            processes.stop_fork_server(_JOIN_GRACE_S)  # every fork of it is gone now
 
     def _delete(self, link: AmqpLink) -> None:
         ch = link.channel

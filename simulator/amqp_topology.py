@@ -3,8 +3,9 @@
     bank ---- ORDERS/WATCH/STOP (message_id = seq) ---> sim.<run>.shard.<k>   (one per shard)
     bank <--- EVENTS/HEARTBEAT/LOG/FINAL/HELLO -------- sim.<run>.results     (all brokers)
     bank ---- TAKEOVER -------------------------------> the broker's own reply queue
-    bank holds sim.<run>.bank, an exclusive queue: the server deletes it when the bank's
-         connection goes (kill -9 included); brokers watch it to know the bank is alive
+    bank holds sim.<run>.bank, an auto-delete queue it consumes: the server deletes it when the
+         bank's connection goes (kill -9 included); brokers watch it (a passive declare a
+         second, on one channel) to know the bank is alive
     sim.offers: one offer per shard of a run with --external-brokers, shared by every run on
          the vhost (``simulate.py broker`` waits there); brokers the bank spawns itself are
          handed their offer directly

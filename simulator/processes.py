@@ -14,7 +14,8 @@ Every process of a run uses this module, and only this module imports ``multipro
                     tracker's start unblocks those signals again (PITFALLS.md), and it closes
                     the parent's copies of the pipe ends handed to the child, so the child's
                     death reads as end-of-file here.
-    fork server     ``fork_server_context`` (brokers): a process spawned once, with the signals
+    fork server     ``fork_server_context`` (brokers, over pipes or AMQP: ``AMQP_PRELOAD``
+                    imports pika too): a process spawned once, with the signals
                     blocked, that imports the broker's code and then forks each new broker in a
                     few milliseconds instead of the second or more a spawn's imports take on a
                     loaded machine. It has one thread and no handlers of ours, so a fork of it
@@ -67,6 +68,7 @@ _PR_SET_PDEATHSIG = 1
 # what the fork server imports before it forks anything: the broker, and the entry point a
 # fork re-runs as its main module (simulate.py imports only this)
 _FORK_SERVER_PRELOAD = ("simulator.broker", "simulator.__main__")
+AMQP_PRELOAD = (*_FORK_SERVER_PRELOAD, "simulator.amqp_broker")  # and pika, for AMQP runs only
 _FORK_SERVER = "SIMULATOR_FORK_SERVER"  # the bank's pid, in the fork server's environment only
 _forked_by: int | None = None  # in a fork of the fork server: the server's pid
 
