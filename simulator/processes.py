@@ -273,12 +273,10 @@ def trim_malloc() -> bool:
     """Give the kernel back every whole free page of glibc's heap, in its middle too; True if
     that was done (glibc only).
 
-    The trim threshold only returns free memory at the heap's top. Arrays and buffers of a few
-    KiB to 1 MiB come and go on every tick while a few live ones sit between them (a restart's
-    books, the report's rows), so the heap's free chunks grow in its middle and stay resident:
-    a long run's RSS crept up about a MiB in four minutes while the bytes in use stayed flat.
-    ``malloc_trim(0)`` walks the free chunks (a fraction of a millisecond for the bank's heap)
-    and releases their pages."""
+    The trim threshold only returns free memory at the heap's top; arrays and buffers under 1
+    MiB come and go every tick with a few live ones between them, so free chunks grow in the
+    heap's middle and stay resident (a soak's RSS crept up while the bytes in use stayed flat).
+    ``malloc_trim(0)`` walks the free chunks (under a millisecond here) and releases them."""
     trim = _malloc_trim()
     if trim is None:
         return False

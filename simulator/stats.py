@@ -12,8 +12,10 @@ import enum
 from array import array
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class RunState(enum.Enum):
@@ -35,6 +37,8 @@ class LatencyHistogram:
     record, and the counts of rarely hit buckets (the tail) live for the run wherever they
     were made, each keeping the interpreter's memory arena it sits in from being given back.
     ``counts`` is the non-empty buckets as a dict, made when asked (views, once a second).
+    numpy is imported by the methods that read the array: brokers import this module (for the
+    Snapshot's parts their messages carry) and never load numpy.
     """
 
     _SUB = 32  # buckets per power of two above the linear range
@@ -66,18 +70,24 @@ class LatencyHistogram:
     @property
     def counts(self) -> dict[int, int]:
         """bucket -> how many values fell in it, for the buckets hit (a dict made now)."""
+        import numpy as np
+
         counts = self.array()
         hit = np.flatnonzero(counts)
         return dict(zip(hit.tolist(), counts[hit].tolist()))
 
     def array(self) -> np.ndarray:
         """Every bucket's count, a view of the histogram's own array (it changes with it)."""
+        import numpy as np
+
         return np.frombuffer(self._counts, np.int64)
 
     @classmethod
     def of_counts(cls, counts: np.ndarray, top: int | None = None) -> LatencyHistogram:
         """A histogram of these bucket counts (``array``'s shape); its max is the top of its
         highest bucket hit, within ``top`` when given."""
+        import numpy as np
+
         out = cls()
         out.array()[:] = counts
         hit = np.flatnonzero(counts)
@@ -101,14 +111,15 @@ class LatencyHistogram:
     def minus(self, part: LatencyHistogram) -> LatencyHistogram:
         """What this histogram holds beyond ``part`` (values recorded here and there too); its
         max is the top of its highest bucket left, within this one's max."""
-        return self.of_counts(np.maximum(self.array() - part.array(), 0), self.max)
+        rest = self.array() - part.array()
+        return self.of_counts(rest.clip(min=0), self.max)
 
     def percentile(self, p: float) -> int:
         """Smallest bucket top with at least ``p`` percent of values at or below it; 0 if empty."""
         if not self.count:
             return 0
         wanted = max(1, -(-self.count * p // 100))
-        bucket = int(np.searchsorted(np.cumsum(self.array()), wanted))
+        bucket = int(self.array().cumsum().searchsorted(wanted))
         if bucket >= self.BUCKETS:
             return self.max
         return min(self.bucket_top(bucket), self.max)
