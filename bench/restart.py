@@ -22,6 +22,10 @@ shared machine's load falls on both alike. The soak runs ``simulate.py`` of the 
     RSS          at ``--warm-from`` seconds (10: the order window's arrays are resident by then,
                  the target's start), at ``--warm-until`` (30: after the warm-up), at the end and
                  the largest; growth from the start and, apart, from the end of the warm-up
+                 (and per minute after it)
+    resting      orders resting at those times (the report's rows): live state the bank keeps
+                 (the order window's overflow), which grows with the flow's random walk; what
+                 else the bank's memory is made of: ``bench/soak_census.py``
     ack p99      of every order; of the orders no restart held up; of those a restart held up
                  (sent again to the new broker, or queued while it came up: report
                  ``latency_us.ack_held``, a tree without it shows "-")
@@ -167,6 +171,13 @@ def soak(
     end = running[-1][1] if running else 0
     lat = report["latency_us"]
     mib = 1 / 2**20
+    series = report.get("series") or {}
+
+    def resting_at(t: float) -> int | None:
+        """Orders resting at ``t`` s of the run (the report's rows), the growth's main part."""
+        rows = list(zip(series.get("t", []), series.get("resting", [])))
+        return next((n for ts, n in rows if ts >= t), rows[-1][1] if rows else None)
+
     return {
         "tree": tree,
         "seconds": seconds,
@@ -179,6 +190,10 @@ def soak(
         "growth_after_warm_up": round(end / warmed - 1, 3) if warmed else None,
         "warm": warm,
         "rss_samples": [(round(t, 1), round(r * mib, 1)) for t, r in samples],
+        "resting": (resting_at(warm[0]), resting_at(warm[1]), resting_at(seconds)),
+        "mib_per_min_after_warm_up": round((end - warmed) * mib / ((seconds - warm[1]) / 60), 2)
+        if warmed and seconds > warm[1]
+        else None,
         "ack_p99_us": lat["ack"]["p99"],
         "ack_not_held_p99_us": lat["ack_not_held"]["p99"] if "ack_not_held" in lat else None,
         "ack_held": lat.get("ack_held"),
@@ -208,7 +223,10 @@ def _soak_line(r: dict, rate: float) -> str:
         f"load {r['load'][0]:g} -> {r['load'][1]:g}\n"
         f"  bank RSS at {r['warm'][0]:g} s {r['rss_start_mib']} MiB, at {r['warm'][1]:g} s "
         f"{r['rss_warm_mib']} MiB, end {r['rss_end_mib']} MiB (max {r['rss_max_mib']}): "
-        f"{r['growth']:+.1%} from {r['warm'][0]:g} s, {r['growth_after_warm_up']:+.1%} after the warm-up\n"
+        f"{r['growth']:+.1%} from {r['warm'][0]:g} s, {r['growth_after_warm_up']:+.1%} after the warm-up"
+        f" ({r['mib_per_min_after_warm_up']:+.2f} MiB/min)\n"
+        f"  orders resting at {r['warm'][0]:g} s, {r['warm'][1]:g} s, end: "
+        f"{', '.join('-' if n is None else f'{n:,}' for n in r['resting'])} (the bank keeps each open one)\n"
         f"  ack p99 {ms(r['ack_p99_us'])}, not held by a restart {ms(r['ack_not_held_p99_us'])}, "
         f"{held_part}\n"
         f"  lost {r['lost']}, restarts {r['restarts']}, {gap}, reconciled {r['reconciled']}, "

@@ -57,6 +57,8 @@ ORDER: dict[tuple[str, str], int] = {
     ("main", "supervisor"): 60,
     # the Snapshot shows this tick's work
     ("main", "snapshots"): 70,
+    # every few seconds, after the tick's work: the heap's free pages back to the kernel
+    ("main", "trim"): 80,
     # the stop protocol: flush, STOP behind the last order, read every final report
     ("stop", "bank"): 40,
     # each round of it: restart what died first, then show the round

@@ -34,6 +34,7 @@ Every process of a run uses this module, and only this module imports ``multipro
                     an unprivileged process ask for.
     memory          ``steady_malloc`` keeps glibc's malloc from raising its mmap threshold as
                     large arrays are freed (each process of a run calls it at its start);
+                    ``trim_malloc`` hands the heap's free pages back (the bank, every few s);
                     ``freeze_heap_each_tick`` keeps a broker's books out of the collector's walks.
 """
 
@@ -255,6 +256,32 @@ def steady_malloc() -> bool:
     except (OSError, AttributeError) as exc:  # not glibc: its own allocator's ways
         log.debug("malloc thresholds not set: %s", exc)
         return False
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError) as exc:  # not glibc
+        log.debug("malloc_trim not available: %s", exc)
+        return None
+
+
+def trim_malloc() -> bool:
+    """Give the kernel back every whole free page of glibc's heap, in its middle too; True if
+    that was done (glibc only).
+
+    The trim threshold only returns free memory at the heap's top; arrays and buffers under 1
+    MiB come and go every tick with a few live ones between them, so free chunks grow in the
+    heap's middle and stay resident (a soak's RSS crept up while the bytes in use stayed flat).
+    ``malloc_trim(0)`` walks the free chunks (under a millisecond here) and releases them."""
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
 
 
 # -- a child's side -------------------------------------------------------------------------

@@ -17,12 +17,15 @@ import numpy as np
 
 from simulator import wire
 from simulator.order_window import ACKED, SENT, SHOWN, TRIGGERED
+from simulator.orders import STAMP_SHIFT
 
 if TYPE_CHECKING:
     from simulator.ledger import Ledger
+    from simulator.ledger_types import TypeLedger
 
 _ACCOUNT, _SYM, _SIDE, _OTYPE, _TIF, _PRICE, _TARGET = 1, 2, 3, 4, 5, 6, 8
 _STOP, _STOP_LIMIT, _ICEBERG = 3, 4, 5  # orders.OrderType
+_STAMP_K = (1 << STAMP_SHIFT) - 1  # a stamp's place among its message's stamps
 
 
 def unanswered(ledger: Ledger, sym_ids: Collection[int]) -> np.ndarray:
@@ -40,61 +43,101 @@ def book_states(ledger: Ledger, symbols: Iterable[str]) -> dict[str, tuple]:
     (bids best first, then asks best first; within a price by ``TypeLedger.priority``: arrival,
     or the event that last put the order at the back of its level), an iceberg's with
     (display, visible) after; held: the stops not triggered, by id, as ``msg.BookState`` takes
-    them; max_oid: the highest flow id the book has answered."""
+    them; max_oid: the highest flow id the book has answered.
+
+    Chosen and sorted with array operations: the only Python objects made per order are the
+    tuples the broker is sent. A restart every few seconds of a shard with thousands of resting
+    orders otherwise makes a burst of small objects each time (a list, a tuple and a key per
+    order), for which the interpreter takes new arenas of memory that a few objects made
+    meanwhile then keep: the bank's resident memory crept up with each restart."""
     ids, types = ledger.symbol_ids, ledger.types
     wanted = {ids[s]: s for s in symbols if s in ids}
-    resting: dict[str, list[tuple]] = {s: [] for s in wanted.values()}
-    held: dict[str, list[tuple]] = {s: [] for s in wanted.values()}
-    first_unanswered: dict[str, int] = {}
-
-    def place(
-        oid: int, anchor: int | None, r: tuple, leaves: int, stamp: int, flags: int, shown: int
-    ) -> None:
-        symbol = wanted[r[_SYM]]
-        if r[_OTYPE] in (_STOP, _STOP_LIMIT) and not flags & TRIGGERED:
-            held[symbol].append(
-                (oid, r[_ACCOUNT], r[_SIDE], r[_OTYPE], r[_TIF], r[_PRICE], leaves, r[_TARGET])
-            )
-            return
-        order: tuple = (oid, r[_ACCOUNT], r[_SIDE], r[_PRICE], leaves)
-        if r[_OTYPE] == _ICEBERG:
-            order += (r[_TARGET], types.visible(r[_TARGET], leaves, shown if flags & SHOWN else leaves))
-        resting[symbol].append((types.priority(oid, anchor, stamp), order))
-
     window = ledger._window
     oids, at = window.open_of(wanted)
-    for oid, r, leaves, state, stamp, flags, shown in zip(
-        oids.tolist(),
-        window.record[at].tolist(),
-        window.leaves[at].tolist(),
-        window.state[at].tolist(),
-        window.stamp[at].tolist(),
-        window.flags[at].tolist(),
-        window.shown[at].tolist(),
-    ):
-        if r[_SYM] not in wanted:
-            continue
-        if state == ACKED:
-            place(oid, None, r, leaves, stamp, flags, shown)
-        else:
-            first_unanswered.setdefault(wanted[r[_SYM]], oid)
-    for oid, anchor, r, leaves, state in ledger.outside.open_orders(wanted):
-        if state == ACKED:
-            place(oid, anchor, r, leaves, 0, 0, 0)
+    record, state = window.record[at], window.state[at]
+    leaves, stamp, flags, shown = window.leaves[at], window.stamp[at], window.flags[at], window.shown[at]
+    # every order before a book's first unanswered one was answered (a broker answers in order)
+    sent = state != ACKED
+    first_unanswered = dict(zip(record[sent, _SYM][::-1].tolist(), oids[sent][::-1].tolist()))
+    acked = ~sent
+    oids, record, leaves = oids[acked], record[acked], leaves[acked]
+    stamp, flags, shown = stamp[acked], flags[acked], shown[acked]
+    anchor = np.full(len(oids), -1, np.int64)  # the flow's orders have none (-1)
+    outside = [o for o in ledger.outside.open_orders(wanted) if o[4] == ACKED]  # after, in id order
+    if outside:
+        zero = np.zeros(len(outside), np.int64)
+        oids = np.concatenate((oids, np.array([o[0] for o in outside], np.int64)))
+        anchor = np.concatenate((anchor, np.array([o[1] for o in outside], np.int64)))
+        record = np.concatenate((record, np.array([o[2] for o in outside], np.int64)))
+        leaves = np.concatenate((leaves, np.array([o[3] for o in outside], np.int64)))
+        stamp, flags, shown = (np.concatenate((a, zero.astype(a.dtype))) for a in (stamp, flags, shown))
+    otype, sym = record[:, _OTYPE], record[:, _SYM]
+    held = ((otype == _STOP) | (otype == _STOP_LIMIT)) & (flags & TRIGGERED == 0)
+    held_rows = np.column_stack(
+        (oids, record[:, [_ACCOUNT, _SIDE, _OTYPE, _TIF, _PRICE]], leaves, record[:, _TARGET])
+    )
+    held_at = np.flatnonzero(held)
+    rest = np.flatnonzero(~held & (record[:, _SIDE] != 0))
+    keys = _priority_keys(types, oids[rest], anchor[rest], stamp[rest])
+    side, price = record[rest, _SIDE], record[rest, _PRICE]
+    # by symbol, then bids before asks, bids by price falling and asks rising, then priority
+    order = np.lexsort((*keys[::-1], np.where(side > 0, -price, price), side < 0, sym[rest]))
+    rest = rest[order]
+    rest_sym, held_sym = sym[rest], sym[held_at]
+    r = record[rest]
+    plain = np.column_stack((oids[rest], r[:, _ACCOUNT], r[:, _SIDE], r[:, _PRICE], leaves[rest]))
+    iceberg = r[:, _OTYPE] == _ICEBERG
+    at_show = np.where(flags[rest] & SHOWN != 0, shown[rest], leaves[rest])
+    display = r[:, _TARGET]
+    visible = np.minimum(display, at_show) - (at_show - leaves[rest])  # TypeLedger.visible
     states: dict[str, tuple] = {}
-    for symbol, orders in resting.items():
-        # (time key, order): bids by price falling, asks by price rising, then by arrival
-        bids = sorted((o for o in orders if o[1][2] > 0), key=lambda o: (-o[1][3], o[0]))
-        asks = sorted((o for o in orders if o[1][2] < 0), key=lambda o: (o[1][3], o[0]))
-        trade = ledger.last_trade_of(ids[symbol])
-        # every order before the first unanswered one was answered (a broker answers in order)
-        max_oid = first_unanswered.get(symbol, ledger.max_oid + 1) - 1
-        book = tuple(o for _key, o in bids + asks)
+    for sym_id, symbol in wanted.items():
+        lo, hi = np.searchsorted(rest_sym, [sym_id, sym_id + 1])
+        book = _tuples(plain[lo:hi], iceberg[lo:hi], display[lo:hi], visible[lo:hi])
+        stops = tuple(map(tuple, held_rows[held_at[held_sym == sym_id]].tolist()))
+        trade = ledger.last_trade_of(sym_id)
+        max_oid = first_unanswered.get(sym_id, ledger.max_oid + 1) - 1
         last = trade[5] if trade else None
-        states[symbol] = (book, trade[2] if trade else 0, last, max_oid, tuple(held[symbol]))
+        states[symbol] = (book, trade[2] if trade else 0, last, max_oid, stops)
     if ledger.agents.count:  # each agent's position in each symbol: its inventory (agents.py)
         accounts = np.arange(ledger.agents.count, dtype=np.int64) + ledger.agents.first_account
         for symbol in states:
             held_now = ledger.positions_held.at(np.full(len(accounts), ids[symbol], np.int64), accounts)
             states[symbol] += (tuple(zip(accounts.tolist(), held_now.tolist())),)
     return states
+
+
+def _priority_keys(types: TypeLedger, oids: np.ndarray, anchor: np.ndarray, stamp: np.ndarray) -> tuple:
+    """``TypeLedger.priority`` of each order as four arrays (the tuple's places): the message
+    that last put it at the back of its level (itself when ``stamp`` is 0) by arrival
+    (``outside_ids.priority``: a flow id, or an outside one's anchor, 1, its id), then which of
+    that message's stamps it was."""
+    stamped = stamp != 0
+    message = np.where(stamped, stamp >> STAMP_SHIFT, oids)
+    behind = np.where(stamped, -1, anchor)  # an order's own anchor counts when not stamped
+    for m in np.unique(message[stamped]).tolist():  # few: the messages that stamped orders
+        a = types.anchors.get(m)
+        if a is not None:
+            behind[message == m] = a
+    outside = behind >= 0
+    first = np.where(outside, behind, message)
+    return (
+        first,
+        outside.astype(np.int64),
+        np.where(outside, message, 0),
+        np.where(stamped, stamp & _STAMP_K, 0),
+    )
+
+
+def _tuples(plain: np.ndarray, iceberg: np.ndarray, display: np.ndarray, visible: np.ndarray) -> tuple:
+    """The resting orders as the tuples ``msg.BookState`` holds, an iceberg's with (display,
+    visible) after."""
+    if not iceberg.any():
+        return tuple(zip(*(plain[:, k].tolist() for k in range(plain.shape[1]))))
+    extra = zip(display.tolist(), visible.tolist())
+    return tuple(
+        (*row, *more) if ice else row
+        for row, ice, more in zip(
+            zip(*(plain[:, k].tolist() for k in range(plain.shape[1]))), iceberg.tolist(), extra
+        )
+    )

@@ -29,6 +29,7 @@ import dataclasses
 import logging
 import sys
 import threading
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,8 @@ if TYPE_CHECKING:
 LOG_FORMAT = "%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s"
 
 log = logging.getLogger("run")
+
+TRIM_EVERY_S = 2.0  # a trim costs the bank about 0.4 ms (5 ms at most seen): 0.02% of its time
 
 
 def broker_specs(config: SimConfig, routing: Routing) -> list[msg.BrokerSpec]:
@@ -151,6 +154,8 @@ class Simulation:
         self._orders_asked: deque[tuple[str, object]] = deque()  # yours and cancels, placed on the tick
         bus.subscribe("main", self._step, priority=ORDER["main", "commands"])
         bus.subscribe("main", self._place_own, priority=ORDER["main", "commands"])
+        self._next_trim = 0.0
+        bus.subscribe("main", self._trim_malloc, priority=ORDER["main", "trim"])
         self._signals = processes.StopSignals(self.request_stop)
 
     # -- SimControl ---------------------------------------------------------------------------
@@ -233,6 +238,14 @@ class Simulation:
             log.info("your %s %s: %s", what, order_label(oid), describe(order))
             self.snapshots.select_symbol(order.symbol)
             self.snapshots.send_watch()
+
+    def _trim_malloc(self) -> None:
+        """'main', every ``TRIM_EVERY_S``: the heap's free pages back (``processes.trim_malloc``),
+        so the bank's resident memory follows what it holds, not how long it ran."""
+        now = time.monotonic()
+        if now >= self._next_trim:
+            self._next_trim = now + TRIM_EVERY_S
+            processes.trim_malloc()
 
     def wait_stopped(self, timeout: float) -> bool:
         return self._stopped.wait(timeout)

@@ -288,7 +288,7 @@ class SnapshotBuilder(SimplePlugin):
                 self.series.finish(now - bank.t_running, totals, levels)
             else:
                 self.series.sample(now - bank.t_running, totals, levels)
-        if not self.series.rows:  # the first second: all there is so far is that second's
+        if not len(self.series):  # the first second: all there is so far is that second's
             return {
                 k: v for k, v in bank.ack_latency.summary().items() if k in ("count", "p50", "p99", "max")
             }

@@ -9,8 +9,13 @@ Snapshots and nothing else, so they can never disagree. Clocks are passed in, ne
 from __future__ import annotations
 
 import enum
+from array import array
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class RunState(enum.Enum):
@@ -26,15 +31,24 @@ class LatencyHistogram:
 
     Values below 64 get a bucket each; above, every power of two is split into 32 buckets,
     so any recorded value is known to within about 3%. Recording is one shift and one add.
+
+    The counts sit in one preallocated array of machine integers (every bucket of an int64's
+    range, 15 KiB), not in a dict of Python ints: a dict's count is a new int object at every
+    record, and the counts of rarely hit buckets (the tail) live for the run wherever they
+    were made, each keeping the interpreter's memory arena it sits in from being given back.
+    ``counts`` is the non-empty buckets as a dict, made when asked (views, once a second).
+    numpy is imported by the methods that read the array: brokers import this module (for the
+    Snapshot's parts their messages carry) and never load numpy.
     """
 
     _SUB = 32  # buckets per power of two above the linear range
     _LINEAR = 64  # values below this get a bucket each
+    BUCKETS = 64 + 58 * 32  # up to 2**63: an int64's range
 
-    __slots__ = ("counts", "count", "max")
+    __slots__ = ("_counts", "count", "max")
 
     def __init__(self) -> None:
-        self.counts: dict[int, int] = {}
+        self._counts = array("q", bytes(8 * self.BUCKETS))
         self.count = 0
         self.max = 0
 
@@ -43,7 +57,7 @@ class LatencyHistogram:
         if value < 64:
             return value if value > 0 else 0
         shift = value.bit_length() - 6  # so that value >> shift is in [32, 63]
-        return 64 + ((shift - 1) << 5) + (value >> shift) - 32
+        return min(64 + ((shift - 1) << 5) + (value >> shift) - 32, LatencyHistogram.BUCKETS - 1)
 
     @staticmethod
     def bucket_top(bucket: int) -> int:
@@ -53,43 +67,62 @@ class LatencyHistogram:
         shift, mantissa = divmod(bucket - 64, 32)
         return ((mantissa + 33) << (shift + 1)) - 1
 
+    @property
+    def counts(self) -> dict[int, int]:
+        """bucket -> how many values fell in it, for the buckets hit (a dict made now)."""
+        import numpy as np
+
+        counts = self.array()
+        hit = np.flatnonzero(counts)
+        return dict(zip(hit.tolist(), counts[hit].tolist()))
+
+    def array(self) -> np.ndarray:
+        """Every bucket's count, a view of the histogram's own array (it changes with it)."""
+        import numpy as np
+
+        return np.frombuffer(self._counts, np.int64)
+
+    @classmethod
+    def of_counts(cls, counts: np.ndarray, top: int | None = None) -> LatencyHistogram:
+        """A histogram of these bucket counts (``array``'s shape); its max is the top of its
+        highest bucket hit, within ``top`` when given."""
+        import numpy as np
+
+        out = cls()
+        out.array()[:] = counts
+        hit = np.flatnonzero(counts)
+        out.count = int(counts.sum())
+        if len(hit):
+            highest = cls.bucket_top(int(hit[-1]))
+            out.max = highest if top is None else min(highest, top)
+        return out
+
     def record(self, value: int, times: int = 1) -> None:
-        bucket = self.bucket_of(value)
-        counts = self.counts
-        counts[bucket] = counts.get(bucket, 0) + times
+        self._counts[self.bucket_of(value)] += times
         self.count += times
         if value > self.max:
             self.max = value
 
     def merge(self, other: LatencyHistogram) -> None:
-        for bucket, n in other.counts.items():
-            self.counts[bucket] = self.counts.get(bucket, 0) + n
+        self.array()[:] += other.array()
         self.count += other.count
         self.max = max(self.max, other.max)
 
     def minus(self, part: LatencyHistogram) -> LatencyHistogram:
         """What this histogram holds beyond ``part`` (values recorded here and there too); its
         max is the top of its highest bucket left, within this one's max."""
-        rest = LatencyHistogram()
-        for bucket, n in self.counts.items():
-            left = n - part.counts.get(bucket, 0)
-            if left > 0:
-                rest.counts[bucket] = left
-                rest.count += left
-                rest.max = max(rest.max, min(self.bucket_top(bucket), self.max))
-        return rest
+        rest = self.array() - part.array()
+        return self.of_counts(rest.clip(min=0), self.max)
 
     def percentile(self, p: float) -> int:
         """Smallest bucket top with at least ``p`` percent of values at or below it; 0 if empty."""
         if not self.count:
             return 0
         wanted = max(1, -(-self.count * p // 100))
-        seen = 0
-        for bucket in sorted(self.counts):
-            seen += self.counts[bucket]
-            if seen >= wanted:
-                return min(self.bucket_top(bucket), self.max)
-        return self.max
+        bucket = int(self.array().cumsum().searchsorted(wanted))
+        if bucket >= self.BUCKETS:
+            return self.max
+        return min(self.bucket_top(bucket), self.max)
 
     def summary(self) -> dict[str, int]:
         return {
