@@ -85,11 +85,15 @@ def test_position_and_open_order_limits_hold_for_every_account(tmp_path):
 
 def account_open(sim: Simulation, account: int) -> list[int]:
     """Ids of ``account``'s orders the bank knows as acked and not final (resting)."""
-    return [
-        oid
-        for oid, r, _leaves, state in sim.bank.ledger.window.open_orders()
-        if r[1] == account and state == ACKED
-    ]
+    for _ in range(1000):
+        try:
+            rows = sim.bank.ledger.window.open_orders()
+            break
+        except (IndexError, ValueError):  # raced the bank's thread mid-update (two arrays from
+            continue  # two moments, e.g. the agents' ids and slots): read again
+    else:
+        raise AssertionError("the order window never read whole")
+    return [oid for oid, r, _leaves, state in rows if r[1] == account and state == ACKED]
 
 
 KILL_RUN = dict(
