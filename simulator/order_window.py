@@ -280,15 +280,8 @@ class OrderWindow:
 
     def slots(self, oids: np.ndarray) -> np.ndarray | None:
         """The slot of each order id, or None if one names no order the window holds."""
-        slots = oids & _MASK
-        outside = (oids < self.lo) | (oids >= self.hi)
-        if not outside.any():
-            return slots
-        old = self._far_slot_of(oids[outside])
-        if (old < 0).any():
-            return None
-        slots[outside] = old
-        return slots
+        at = self.find(oids)
+        return None if (at < 0).any() else at
 
     def slot(self, oid: int) -> int | None:
         """The slot of one order id, or None."""
