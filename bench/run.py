@@ -223,24 +223,29 @@ def scale(args: argparse.Namespace) -> int:
             said = "" if clean else f" NOT CLEAN (exit {report['_exit']}, lost {report['orders']['lost']})"
             print(f"rep {rep + 1}: --{kind} {n:,}: {runs[kind, n][-1][0]:,.0f}/s{said}", flush=True)
 
-    def ratios(kind: str, n: int, base: int) -> list[float]:
-        return [a[0] / b[0] for a, b in zip(runs[kind, n], runs[kind, base])]
+    def ratios(kind: str, n: int, base: int, figure=lambda run: run[0]) -> list[float]:
+        return [figure(a) / figure(b) for a, b in zip(runs[kind, n], runs[kind, base])]
+
+    def answered(run: tuple) -> float:  # the report's own throughput: the run's end not counted
+        return run[2]["throughput"]["orders_per_s"]
 
     print()
     seconds = f"{args.scale_duration:g} s"
     print(f"--scale: --rate 0, --duration {seconds}, 2 brokers; median [min - max] of {args.reps}")
-    heads = ("orders/s", "[min - max]", "ratio", "bank MiB", "broker MiB", "resting", "bank us", "brokers us")
+    heads = ("orders/s", "[min - max]", "ratio", "answered", "stop s", "bank MiB", "broker MiB", "resting",
+             "bank us", "brokers us")  # fmt: skip
     print(
-        f"{'run':<22} {heads[0]:>12}  {heads[1]:<21} {heads[2]:>6} {heads[3]:>9} {heads[4]:>11} {heads[5]:>9}"
-        f" {heads[6]:>8} {heads[7]:>10}"
+        f"{'run':<22} {heads[0]:>12}  {heads[1]:<21} {heads[2]:>6} {heads[3]:>8} {heads[4]:>6} {heads[5]:>9}"
+        f" {heads[6]:>11} {heads[7]:>9} {heads[8]:>8} {heads[9]:>10}"
     )
     out = {}
     for kind, n, _flags in rows:
         r = runs[kind, n]
         tp = [x[0] for x in r]
-        ratio = statistics.median(
-            ratios(kind, n, SCALE_SYMBOLS[0] if kind == "symbols" else SCALE_ACCOUNTS[0])
-        )
+        base = SCALE_SYMBOLS[0] if kind == "symbols" else SCALE_ACCOUNTS[0]
+        ratio = statistics.median(ratios(kind, n, base))
+        answered_ratio = statistics.median(ratios(kind, n, base, answered))
+        stop_s = statistics.median(x[2]["drain_s"] for x in r)
         bank = statistics.median(x[1]["bank"] for x in r) / 2**20
         broker = statistics.median(x[1]["broker"] for x in r) / 2**20
         resting = statistics.median(x[2]["orders"]["resting"] for x in r)
@@ -251,12 +256,18 @@ def scale(args: argparse.Namespace) -> int:
         spread = f"[{min(tp):,.0f} - {max(tp):,.0f}]"
         print(
             f"{f'--{kind} {n:,}':<22} {statistics.median(tp):>12,.0f}  {spread:<21} "
-            f"{ratio:>6.2f} {bank:>9.0f} {broker:>11.0f} {resting:>9,.0f} "
+            f"{ratio:>6.2f} {answered_ratio:>8.2f} {stop_s:>6.2f} {bank:>9.0f} {broker:>11.0f} "
+            f"{resting:>9,.0f} "
             f"{us['bank']:>8.2f} {us['brokers']:>10.2f}"
         )
-        out[f"{kind}={n}"] = {"orders_per_s": tp, "ratio": ratio, "bank_rss": [x[1]["bank"] for x in r],
+        out[f"{kind}={n}"] = {"orders_per_s": tp, "ratio": ratio, "answered_ratio": answered_ratio,
+                              "stop_s": [x[2]["drain_s"] for x in r], "bank_rss": [x[1]["bank"] for x in r],
                               "broker_rss": [x[1]["broker"] for x in r], "cpu_us_per_order": us}  # fmt: skip
-    print("ratio: to --symbols 8 (symbol rows) or --accounts 100 (account rows) in the same repetition;")
+    print("orders/s: placed / (duration + stop), the stop being the drain to every broker's final report;")
+    print("ratio: of those to --symbols 8 (symbol rows) or --accounts 100 (account rows) in the same")
+    print("repetition; answered: the same ratio of the report's throughput (orders answered / first order")
+    print("to last answer), which leaves out the listing of every resting order in the final reports;")
+    print("stop s: the drain, that listing included (it grows with the orders resting, once per run);")
     print("MiB: peak RSS of the bank and of its biggest broker; resting: orders resting at the end;")
     print("us: CPU microseconds per order placed, of the bank and of all brokers together")
     if args.json:
