@@ -198,7 +198,7 @@ class AmqpBrokers(SimplePlugin):
         )
         b.pid, b.host, b.state = b.process.pid, _LOCAL_HOST, STARTING
         b.started_at = time.monotonic()
-        log.info("%s started, pid %d, symbols %s", b.name, b.pid, ",".join(b.spec.symbols))
+        log.info("%s started, pid %d, symbols %s", b.name, b.pid, b.spec.symbols_text())
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -403,7 +403,7 @@ class InboxPump(SimplePlugin):
             self.log_handler.index = spec.index
         processes.set_title(spec.name)
         self._next_heartbeat = 0.0  # say so at once: the heartbeat carries the new index
-        log.info("standby took over %s (symbols %s)", spec.name, ",".join(spec.symbols))
+        log.info("standby took over %s (symbols %s)", spec.name, spec.symbols_text())
 
     def _send(self, kind: bytes, body) -> None:
         try:

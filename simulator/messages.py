@@ -112,6 +112,14 @@ class BrokerSpec:
     stp: int = 0  # self-trade prevention: an index of order_types.STP_MODES (0: none)
     agents: Any = None  # agents.AgentParams of the run's agents, None for none
 
+    def symbols_text(self, shown: int = 8) -> str:
+        """The shard for a log line: its first ``shown`` symbols and how many in all (at 100,000
+        symbols the whole list made a line of 250 KB a broker)."""
+        if not self.symbols:
+            return "none yet"
+        more = f",... ({len(self.symbols):,} in all)" if len(self.symbols) > shown else ""
+        return ",".join(self.symbols[:shown]) + more
+
 
 @dataclass(frozen=True, slots=True)
 class BookState:

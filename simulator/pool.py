@@ -177,8 +177,7 @@ class BrokerPool(SimplePlugin):
             hand_over=(inbox_reader, writer),
             context=self.ctx,
         )
-        symbols = ",".join(spec.symbols) or "none yet"
-        log.info("%s started, pid %d, symbols %s", spec.name, process.pid, symbols)
+        log.info("%s started, pid %d, symbols %s", spec.name, process.pid, spec.symbols_text())
         channel = PipeChannel(inbox, reader, max_unread=self.inbox_batches, capacity=capacity)
         return BrokerHandle(
             spec=spec,

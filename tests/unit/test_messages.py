@@ -156,3 +156,11 @@ def test_records_survive_stdlib_pickle(record):
 def test_broker_spec_defaults():
     assert SPEC.heartbeat_s > 0
     assert SPEC.log_level == 20
+
+
+def test_a_shard_in_a_log_line_names_a_few_symbols_and_counts_them_all():
+    small = msg.BrokerSpec(0, "broker-1", ("AAPL", "MSFT"))
+    assert small.symbols_text() == "AAPL,MSFT"
+    big = msg.BrokerSpec(0, "broker-1", tuple(f"S{i}" for i in range(100_000)))
+    assert big.symbols_text() == "S0,S1,S2,S3,S4,S5,S6,S7,... (100,000 in all)"
+    assert msg.BrokerSpec(1, "standby", ()).symbols_text() == "none yet"
