@@ -148,3 +148,13 @@ def test_the_shards_and_their_wire_indexes_agree_with_the_run_symbol_list():
     for index, shard in enumerate(routing.shards):
         assert [symbols[i] for i in routing.symbol_ids(index)] == list(shard)
         assert all(routing.broker_of[s] == index for s in shard)
+
+
+@pytest.mark.parametrize("brokers", [1, 2, 3, 7])
+def test_symbols_are_dealt_in_the_order_of_their_stable_hash_then_name(brokers):
+    symbols = generated_symbols(5_000) + ("ZZZZZ", "A", "")
+    ordered = sorted(symbols, key=lambda s: (stable_hash(s), s))  # the rule, as the docstring says
+    assert assign_symbols(symbols, brokers) == [tuple(ordered[i::brokers]) for i in range(brokers)]
+    routing = Routing(symbols, brokers)
+    assert routing.shards == assign_symbols(symbols, brokers)
+    assert [routing.broker_of_sym(i) for i in range(len(symbols))] == [routing.broker_of[s] for s in symbols]
