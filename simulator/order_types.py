@@ -163,10 +163,10 @@ def rest(
     )
     level = levels.get(price)
     if level is None:
-        levels[price] = [0, [e]]
+        levels[price] = [0, e]  # [dead, entries...] (book.py)
         insort(keys, key)
     else:
-        level[1].append(e)
+        level.append(e)
 
 
 def _match(
@@ -187,11 +187,10 @@ def _match(
             break
         level = levels[p]
         while remaining:
-            dq = level[1]
-            e = dq[0]
+            e = level[1]  # the oldest entry (level[0] is the dead count)
             lv = e[1]
             if lv == 0:  # cancelled: lazily dropped here
-                del dq[0]
+                del level[1]
                 level[0] -= 1
                 continue
             if stp and e[2] == account:
@@ -217,12 +216,12 @@ def _match(
             if fill < lv:
                 e[1] = lv - fill
                 continue
-            del dq[0]
+            del level[1]
             if len(e) > 5 and e[5]:
-                refill(book, out, e, dq, m)
+                refill(book, out, e, level, m)
             else:
                 del index[e[0]]
-            if len(dq) == level[0]:
+            if len(level) == level[0] + 1:
                 keys.pop()
                 del levels[p]
                 break
@@ -233,12 +232,12 @@ def _match(
     return remaining, stopped
 
 
-def refill(book: Book, out: list, e: list, dq: list, m: int) -> None:
+def refill(book: Book, out: list, e: list, level: list, m: int) -> None:
     """An iceberg's shown slice is filled up: show the next at the back of its level."""
     hidden, display = e[5], e[6]
     visible = display if display < hidden else hidden
     e[1], e[5] = visible, hidden - visible
-    dq.append(e)
+    level.append(e)
     out += (_SHOWN, e[0], hidden, visible, next_stamp(book, m), e[3], 0)
 
 
@@ -258,7 +257,7 @@ def _fillable(book: Book, side: int, limit: int, qty: int, account: int) -> bool
         p = sign * k
         if (p > limit) if side == 1 else (p < limit):
             return False
-        queue = deque((e[1], e[5] if len(e) > 5 else 0, e[-1], e[2]) for e in levels[p][1] if e[1])
+        queue = deque((e[1], e[5] if len(e) > 5 else 0, e[-1], e[2]) for e in levels[p][1:] if e[1])
         while queue:
             visible, hidden, display, owner = queue.popleft()
             if stp and owner == account:
