@@ -156,9 +156,9 @@ def tape_events(
 
 class Taps:
     """Which books a broker's tape wraps: their entry points in the broker's routing tables
-    (``submits``, ``cancels``: sym -> the function its orders go to), and the recorder."""
+    (``submits``, ``cancels``: indexed by sym, the function its orders go to), and the recorder."""
 
-    def __init__(self, submits: dict, cancels: dict) -> None:
+    def __init__(self, submits: list, cancels: list) -> None:
         self.submits, self.cancels = submits, cancels
         self.recorder: TapeRecorder | None = None
         self.budget: float | None = None  # orders/s of the all-symbols tape (None: off)
