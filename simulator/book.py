@@ -81,18 +81,18 @@ class OrderBook:
     to be unique.
     """
 
-    __slots__ = (
-        "_symbol",
-        "_sym_id",
-        "_bids",
-        "_asks",
+    __slots__ = (  # those every order reads first: with 100,000 cold books, fewer cache lines
+        "_max_oid",
         "_bid_keys",
         "_ask_keys",
+        "_bids",
+        "_asks",
         "_index",
         "_match_seq",
-        "_last_price",
+        "_sym_id",
         "_volume",
-        "_max_oid",
+        "_last_price",
+        "_symbol",
         "stp",
         "held",
         "buy_stops",
@@ -118,9 +118,9 @@ class OrderBook:
         self._volume = 0
         self._max_oid = 0
         self.stp = stp  # order_types.STP_MODES: 0 none (this class), else StpOrderBook
-        self.held: dict[int, tuple] = {}  # stops not triggered yet: oid -> order record
-        self.buy_stops: list[tuple[int, int]] = []  # (trigger, oid) of held buy stops, ascending
-        self.sell_stops: list[tuple[int, int]] = []  # (-trigger, oid) of held sell stops, ascending
+        self.held = order_types.NO_HELD  # stops not triggered yet, oid -> order record (a dict
+        # from the first, order_types.hold: most books hold none), and their (trigger, oid), and
+        self.buy_stops = self.sell_stops = ()  # (-trigger, oid) of the sell stops, ascending
         self.stops_seq = 0  # the match_seq up to which the stops were checked
         self.stop_lo, self.stop_hi = order_types.NO_BUY_STOP, order_types.NO_SELL_STOP  # the nearest triggers
         self.stamp_at = self.stamp_k = 0  # the message the latest stamp was given for, and its k
