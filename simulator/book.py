@@ -18,10 +18,9 @@ data rather than objects:
 * a level is one flat list ``[dead_entries, entry, entry, ...]``, oldest entry first (at
   ``level[1]``): live orders at the level = ``len(level) - 1 - dead_entries``, and it is removed
   when that reaches 0. With many symbols nearly every level holds one or two orders in a cold
-  book, so a level is one object and one pointer chase, not a pair around a list of entries
-  (that cost a list object and a cache miss more per level; a deque, 760 bytes empty, made a
-  resting order cost about 1.3 KB); taking the oldest shifts a few pointers. Its total is
-  summed only when a view asks, so resting touches no counter;
+  book, so a level is one object, not a pair around a list of entries (a list object and a cache
+  miss more per level; a deque, 760 bytes empty, made a resting order cost about 1.3 KB); taking
+  the oldest shifts a few pointers. Its total is summed only when a view asks;
 * an entry is the list ``[oid, leaves, account, price, side]``; arrival order in the level is
   the time priority. An iceberg's entry is longer, ``[oid, visible, account, price, side,
   hidden, display]``: its ``leaves`` place is what shows, and when that is filled up the next
@@ -36,7 +35,7 @@ data rather than objects:
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice
 
 from simulator import order_types
@@ -118,9 +117,10 @@ class OrderBook:
         self._volume = 0
         self._max_oid = 0
         self.stp = stp  # order_types.STP_MODES: 0 none (this class), else StpOrderBook
-        self.held = order_types.NO_HELD  # stops not triggered yet, oid -> order record (a dict
-        # from the first, order_types.hold: most books hold none), and their (trigger, oid), and
-        self.buy_stops = self.sell_stops = ()  # (-trigger, oid) of the sell stops, ascending
+        self.held: Mapping[int, tuple] = order_types.NO_HELD  # stops not triggered yet, oid -> order
+        # record (a dict from the first, order_types.hold: most books hold none), then (trigger, oid)
+        self.buy_stops: Sequence[tuple[int, int]] = ()  # of the buy stops and (-trigger, oid) of the
+        self.sell_stops: Sequence[tuple[int, int]] = ()  # sell stops, ascending
         self.stops_seq = 0  # the match_seq up to which the stops were checked
         self.stop_lo, self.stop_hi = order_types.NO_BUY_STOP, order_types.NO_SELL_STOP  # the nearest triggers
         self.stamp_at = self.stamp_k = 0  # the message the latest stamp was given for, and its k
