@@ -15,11 +15,12 @@ data rather than objects:
 * each side is a dict ``price -> level`` plus a sorted list of keys kept with ``bisect``;
   bids are keyed by price and asks by negated price so that on both sides the best level is
   the *last* key (``pop()`` from the end is O(1));
-* a level is the list ``[dead_entries, entries]``: live orders at the level =
-  ``len(entries) - dead_entries``, and it is removed when that reaches 0. ``entries`` is a plain
-  list, oldest first: with many symbols nearly every level holds one or two orders, and a
-  deque (760 bytes empty) made a resting order cost about 1.3 KB; taking the oldest from a list
-  shifts a few pointers. Its total is summed only when a view asks, so resting touches no counter;
+* a level is one flat list ``[dead_entries, entry, entry, ...]``, oldest entry first (at
+  ``level[1]``): live orders at the level = ``len(level) - 1 - dead_entries``, and it is removed
+  when that reaches 0. With many symbols nearly every level holds one or two orders in a cold
+  book, so a level is one object, not a pair around a list of entries (a list object and a cache
+  miss more per level; a deque, 760 bytes empty, made a resting order cost about 1.3 KB); taking
+  the oldest shifts a few pointers. Its total is summed only when a view asks;
 * an entry is the list ``[oid, leaves, account, price, side]``; arrival order in the level is
   the time priority. An iceberg's entry is longer, ``[oid, visible, account, price, side,
   hidden, display]``: its ``leaves`` place is what shows, and when that is filled up the next
@@ -34,7 +35,8 @@ data rather than objects:
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import islice
 
 from simulator import order_types
 from simulator.order_checks import _is_int, check_order, is_special
@@ -65,9 +67,9 @@ _NO_LIMIT = 1 << 62
 _COMPACT_SLACK = 16
 
 
-def _leaves(entries: Iterable[list[int]]) -> int:
+def _leaves(level: list) -> int:
     """Total leaves of a level's entries (dead ones count 0): views only, never matching."""
-    return sum(e[1] for e in entries)
+    return sum(e[1] for e in islice(level, 1, None))
 
 
 class OrderBook:
@@ -78,18 +80,18 @@ class OrderBook:
     to be unique.
     """
 
-    __slots__ = (
-        "_symbol",
-        "_sym_id",
-        "_bids",
-        "_asks",
+    __slots__ = (  # those every order reads first: with 100,000 cold books, fewer cache lines
+        "_max_oid",
         "_bid_keys",
         "_ask_keys",
+        "_bids",
+        "_asks",
         "_index",
         "_match_seq",
-        "_last_price",
+        "_sym_id",
         "_volume",
-        "_max_oid",
+        "_last_price",
+        "_symbol",
         "stp",
         "held",
         "buy_stops",
@@ -105,7 +107,7 @@ class OrderBook:
     def __init__(self, symbol: str, sym_id: int = 0, stp: int = 0) -> None:
         self._symbol = symbol
         self._sym_id = sym_id  # the symbol on the wire (see wire.py): what trades carry
-        self._bids: dict[int, list] = {}  # price -> [dead, entries oldest first]
+        self._bids: dict[int, list] = {}  # price -> [dead, entry, entry...], oldest entry first
         self._asks: dict[int, list] = {}
         self._bid_keys: list[int] = []  # ascending prices: best bid last
         self._ask_keys: list[int] = []  # ascending negated prices: best ask last
@@ -115,9 +117,10 @@ class OrderBook:
         self._volume = 0
         self._max_oid = 0
         self.stp = stp  # order_types.STP_MODES: 0 none (this class), else StpOrderBook
-        self.held: dict[int, tuple] = {}  # stops not triggered yet: oid -> order record
-        self.buy_stops: list[tuple[int, int]] = []  # (trigger, oid) of held buy stops, ascending
-        self.sell_stops: list[tuple[int, int]] = []  # (-trigger, oid) of held sell stops, ascending
+        self.held: Mapping[int, tuple] = order_types.NO_HELD  # stops not triggered yet, oid -> order
+        # record (a dict from the first, order_types.hold: most books hold none), then (trigger, oid)
+        self.buy_stops: Sequence[tuple[int, int]] = ()  # of the buy stops and (-trigger, oid) of the
+        self.sell_stops: Sequence[tuple[int, int]] = ()  # sell stops, ascending
         self.stops_seq = 0  # the match_seq up to which the stops were checked
         self.stop_lo, self.stop_hi = order_types.NO_BUY_STOP, order_types.NO_SELL_STOP  # the nearest triggers
         self.stamp_at = self.stamp_k = 0  # the message the latest stamp was given for, and its k
@@ -250,26 +253,25 @@ class OrderBook:
                     p = -keys[-1]
                     if p > lim:
                         break
-                    level = book[p]
                     # typed for mypyc (bench/mypyc_gain.py); the sell side below shares the names
-                    dq: list[list[int]] = level[1]
+                    level: list = book[p]
                     while True:
-                        e: list[int] = dq[0]
+                        e: list[int] = level[1]  # the oldest entry (level[0] is the dead count)
                         lv = e[1]
                         if lv == 0:  # cancelled: lazily dropped here
-                            del dq[0]
+                            del level[1]
                             level[0] -= 1
                             continue
                         seq += 1
                         if lv <= remaining:
                             out += (3, sym, seq, oid, e[0], p, lv)
                             remaining -= lv
-                            del dq[0]  # filled: no longer in any deque or the index
+                            del level[1]  # filled: no longer in any level or the index
                             if len(e) > 5 and e[5]:  # an iceberg shows its next slice
-                                order_types.refill(self, out, e, dq, oid)
+                                order_types.refill(self, out, e, level, oid)
                             else:
                                 del index[e[0]]
-                            if len(dq) == level[0]:  # only dead entries left
+                            if len(level) == level[0] + 1:  # only dead entries left
                                 keys.pop()
                                 del book[p]
                                 break
@@ -293,14 +295,14 @@ class OrderBook:
                     book = self._bids
                     at_price = book.get(price)
                     if at_price is None:
-                        book[price] = [0, [e]]
+                        book[price] = [0, e]
                         keys = self._bid_keys
                         if not keys or price > keys[-1]:
                             keys.append(price)
                         else:
                             insort(keys, price)
                     else:
-                        at_price[1].append(e)
+                        at_price.append(e)
                 else:
                     out += (4, oid, remaining, 0, 0, 0, 0)
         else:
@@ -316,24 +318,23 @@ class OrderBook:
                     if p < lim:
                         break
                     level = book[p]
-                    dq = level[1]
                     while True:
-                        e = dq[0]
+                        e = level[1]
                         lv = e[1]
                         if lv == 0:
-                            del dq[0]
+                            del level[1]
                             level[0] -= 1
                             continue
                         seq += 1
                         if lv <= remaining:
                             out += (3, sym, seq, e[0], oid, p, lv)
                             remaining -= lv
-                            del dq[0]
+                            del level[1]
                             if len(e) > 5 and e[5]:
-                                order_types.refill(self, out, e, dq, oid)
+                                order_types.refill(self, out, e, level, oid)
                             else:
                                 del index[e[0]]
-                            if len(dq) == level[0]:  # only dead entries left
+                            if len(level) == level[0] + 1:  # only dead entries left
                                 keys.pop()
                                 del book[p]
                                 break
@@ -357,14 +358,14 @@ class OrderBook:
                     book = self._asks
                     at_price = book.get(price)
                     if at_price is None:
-                        book[price] = [0, [e]]
+                        book[price] = [0, e]
                         keys = self._ask_keys
                         if not keys or -price > keys[-1]:
                             keys.append(-price)
                         else:
                             insort(keys, -price)
                     else:
-                        at_price[1].append(e)
+                        at_price.append(e)
                 else:
                     out += (4, oid, remaining, 0, 0, 0, 0)
         if touch:
@@ -404,15 +405,14 @@ class OrderBook:
             key = -price
         level = book[price]
         dead = level[0] + 1
-        dq = level[1]
-        if len(dq) == dead:  # that was the level's last live order
+        if len(level) == dead + 1:  # that was the level's last live order
             del book[price]
             if keys[-1] == key:
                 keys.pop()
             else:
                 del keys[bisect_left(keys, key)]
-        elif dead > (len(dq) >> 1) + _COMPACT_SLACK:  # mostly dead: compact
-            level[1] = [x for x in dq if x[1]]
+        elif dead > ((len(level) - 1) >> 1) + _COMPACT_SLACK:  # mostly dead: compact, in place
+            level[1:] = [x for x in level[1:] if x[1]]  # (order_types._match may hold the level)
             level[0] = 0
         else:
             level[0] = dead
@@ -430,7 +430,7 @@ class OrderBook:
         if not keys:
             return None
         p = keys[-1]
-        return (p, _leaves(self._bids[p][1]))
+        return (p, _leaves(self._bids[p]))
 
     def best_ask(self) -> tuple[int, int] | None:
         """(price, total quantity) of the best ask level, or None if there are no asks."""
@@ -438,26 +438,26 @@ class OrderBook:
         if not keys:
             return None
         p = -keys[-1]
-        return (p, _leaves(self._asks[p][1]))
+        return (p, _leaves(self._asks[p]))
 
     def depth(self, levels: int = 10) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
         """(bids, asks), each best first, at most ``levels`` items of (price, total, count)."""
         bids = []
         for p in reversed(self._bid_keys[-levels:] if levels > 0 else []):
             lvl = self._bids[p]
-            bids.append((p, _leaves(lvl[1]), len(lvl[1]) - lvl[0]))
+            bids.append((p, _leaves(lvl), len(lvl) - 1 - lvl[0]))
         asks = []
         for k in reversed(self._ask_keys[-levels:] if levels > 0 else []):
             lvl = self._asks[-k]
-            asks.append((-k, _leaves(lvl[1]), len(lvl[1]) - lvl[0]))
+            asks.append((-k, _leaves(lvl), len(lvl) - 1 - lvl[0]))
         return bids, asks
 
     def resting(self) -> list[tuple[int, int, int, int, int]]:
         """Every live resting order as (oid, account, side, price, leaves), in priority order:
         bids best first, then asks best first; oldest first within a level."""
         bids, asks = self._bids, self._asks
-        levels = [bids[p][1] for p in reversed(self._bid_keys)] + [
-            asks[-k][1] for k in reversed(self._ask_keys)
+        levels = [bids[p][1:] for p in reversed(self._bid_keys)] + [
+            asks[-k][1:] for k in reversed(self._ask_keys)
         ]
         return [
             (e[0], e[2], e[4], e[3], e[1] + e[5] if len(e) > 5 else e[1]) for lv in levels for e in lv if e[1]
@@ -467,8 +467,8 @@ class OrderBook:
         """What ``restore`` takes to rebuild this book: the resting orders as ``resting()``
         lists them, an iceberg's with (display, visible) after, and the held stops."""
         bids, asks = self._bids, self._asks
-        levels = [bids[p][1] for p in reversed(self._bid_keys)] + [
-            asks[-k][1] for k in reversed(self._ask_keys)
+        levels = [bids[p][1:] for p in reversed(self._bid_keys)] + [
+            asks[-k][1:] for k in reversed(self._ask_keys)
         ]
         entries = [
             (e[0], e[2], e[4], e[3], e[1] + e[5], e[6], e[1])
@@ -538,9 +538,9 @@ class OrderBook:
             book = self._bids if side == _BUY else self._asks
             level = book.get(price)
             if level is None:
-                book[price] = [0, [e]]
+                book[price] = [0, e]
             else:
-                level[1].append(e)
+                level.append(e)
             if oid > top:
                 top = oid
         self._bid_keys = sorted(self._bids)

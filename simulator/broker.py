@@ -41,7 +41,7 @@ from simulator.book import OrderBook
 from simulator.bus import drive, new_bus
 from simulator.orders import Event, OrderType, RejectReason
 from simulator.stp_book import new_book
-from simulator.tape import ALL_SYMBOLS, Cancel, Submit, TapeRecorder, Taps
+from simulator.tape import ALL_SYMBOLS, TapedBook, TapeRecorder, Taps
 from simulator.wire import ORDER_WIDTH
 
 _IDLE_WAIT_S = 0.02
@@ -103,14 +103,16 @@ class Broker:
         # A book costs nothing until its symbol's first order (with 100,000 symbols, making them
         # all took a second and 85 MB): ``books`` holds those opened so far.
         self.books: dict[str, OrderBook] = {}
-        # The hot path routes by wire sym straight to a book's bound methods: one dict
-        # lookup per order, no attribute lookups.
-        self._submit_by_sym: dict[int, Submit] = {}
-        self._cancel_by_sym: dict[int, Cancel] = {}
+        # The hot path routes by wire sym with one list index per order: to the book, or to the
+        # tape's TapedBook in front of it (None: not opened yet, or not this broker's). Syms are
+        # indices into the run's symbols, so the list is as long as that, not longer. With
+        # 100,000 cold books, a dict lookup per order touched its table and its key's int, and a
+        # bound method per book one object more: three cache misses more per order.
+        self._routes: list[OrderBook | TapedBook | None] = [None] * (max(ids, default=-1) + 1)
         self.orders = 0
         self.bad_messages = 0
         self.watched: str | None = None
-        self.taps = Taps(self._submit_by_sym, self._cancel_by_sym)  # the tape's wrapped books
+        self.taps = Taps(self._routes)  # the tape's wrapped books
         self._tops_from = 0  # the book the next heartbeat's tops start at
         self._opened: list[OrderBook] = []  # ``books`` in the order opened, for tops()
         self.desks: dict[int, Desk] = {}  # the agents of each open book (agents.py), if any
@@ -144,8 +146,7 @@ class Broker:
         book = new_book(self._symbol_of[sym], sym, self.spec.stp)
         self.books[book.symbol] = book
         self._opened.append(book)
-        self._submit_by_sym[sym] = book.submit_into
-        self._cancel_by_sym[sym] = book.cancel_into
+        self._routes[sym] = book
         if self.spec.agents is not None:
             self.desks[sym] = Desk(self.spec.agents, book)
         self.taps.opened(book)  # the all-symbols tape takes new books too
@@ -169,32 +170,28 @@ class Broker:
             self.bad_messages += 1
             log.warning("orders of %d integers: the last %d, not a whole record, dropped", n, n % ORDER_WIDTH)
         self.orders += n // ORDER_WIDTH
-        submits = self._submit_by_sym
-        cancels = self._cancel_by_sym
+        routes = self._routes
+        size = len(routes)
         desks = self.desks  # empty without agents: then one test per order
         it = iter(flat)
         for oid, account, sym, side, otype, tif, price, qty, target in zip(
             it, it, it, it, it, it, it, it, it
         ):
             start = len(out) if desks else 0
+            book = routes[sym] if 0 <= sym < size else None
+            if book is None:
+                if sym not in self._symbol_of:
+                    out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
+                    continue
+                self._open(sym)
+                book = routes[sym]  # (a TapedBook when every book is taped)
+                assert book is not None
             if otype == _CANCEL:
-                cancel = cancels.get(sym)
-                if cancel is None:
-                    if sym not in self._symbol_of:
-                        out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
-                        continue
-                    cancel = cancels[self._open(sym).sym_id]  # (wrapped, all symbols taped)
-                cancel(out, oid, target, price, qty)  # qty > 0: an amend
+                book.cancel_into(out, oid, target, price, qty)  # qty > 0: an amend
             else:
-                submit = submits.get(sym)
-                if submit is None:
-                    if sym not in self._symbol_of:
-                        out += (_REJECT, oid, _UNKNOWN_SYMBOL, 0, 0, 0, 0)
-                        continue
-                    submit = submits[self._open(sym).sym_id]
-                submit(out, oid, account, side, otype, tif, price, qty, target)
+                book.submit_into(out, oid, account, side, otype, tif, price, qty, target)
             if desks and (desk := desks[sym]).book._match_seq != desk.seen_seq:  # it traded: the
-                desk.react(oid, out, start, submits[sym], cancels[sym])  # agents look (agents.py)
+                desk.react(oid, out, start, book.submit_into, book.cancel_into)  # agents look (agents.py)
 
     def cancel_all(self, account: int, upto: int, out: list) -> int:
         """The kill switch (CANCEL_ALL): cancel every order of ``account`` (-1: of every

@@ -1,12 +1,11 @@
 """The book's slow path: the order types beyond LIMIT/MARKET DAY/IOC, amends, self-trade prevention.
 
 ``OrderBook.submit_into`` keeps plain LIMIT and MARKET orders (DAY, IOC) on its hot path. Every
-other order fails its range check and comes here (``submit``), and so do an amend
-(``amend``), the cancel of a held stop (``cancel_held``), an iceberg's next slice (``refill``)
-and, while stops are held, the check of their triggers after a trade (``after_trades``). A
-book with self-trade prevention sends every order here (``StpOrderBook`` in ``book.py``), since
-its matching looks at each resting order's account. The rules, as the README's order table
-states them:
+other order fails its range check and comes here (``submit``), and so do an amend (``amend``),
+the cancel of a held stop (``cancel_held``), an iceberg's next slice (``refill``) and, while
+stops are held, the check of their triggers after a trade (``after_trades``). A book with
+self-trade prevention sends every order here (``StpOrderBook`` in ``book.py``), since its
+matching looks at each resting order's account. The rules, as the README's order table states:
 
 * **GTC** is DAY: a run is one session. **FOK** fills whole at once or is rejected
   FOK_NOT_FILLABLE, untouched (``_fillable`` walks the book as matching would, icebergs'
@@ -32,15 +31,16 @@ states them:
   resting one and matching goes on, cancel-both cancels both; each CANCELLED says SELF_TRADE.
 
 Each entry put at the back of a level while the book handles a message gets a stamp (see
-``orders.py``) that the events carry, so the bank can restore a book's priority exactly.
-Pure model: stdlib only, and no import of ``book.py`` (which imports this module).
+``orders.py``) that the events carry, so the bank can restore a book's priority exactly. Pure
+model: stdlib only, and no import of ``book.py`` (which imports this module).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from simulator.order_checks import check_order
@@ -57,13 +57,13 @@ def stp_index(mode: object) -> int:
 _NEWEST, _OLDEST = 1, 2
 _LIMIT, _MARKET, _STOP, _STOP_LIMIT, _ICEBERG = 0, 1, 3, 4, 5
 _DAY, _IOC, _GTC, _FOK, _GTX = 0, 1, 2, 3, 4
-_ACK, _REJECT, _TRADE, _CANCELLED, _CANCEL_DONE = 1, 2, 3, 4, 5
-_AMENDED, _TRIGGERED, _SHOWN = 6, 7, 8
+_ACK, _REJECT, _TRADE, _CANCELLED, _CANCEL_DONE, _AMENDED, _TRIGGERED, _SHOWN = 1, 2, 3, 4, 5, 6, 7, 8
 _SELF_TRADE = int(RejectReason.SELF_TRADE)
 _NO_LIMIT = 1 << 62
 _TOP = 1 << 62
 _AGENT_BASE = 1 << 42  # outside_ids.SOURCES['agent']; agents.SLOTS = 256 = 1 << 8
 NO_BUY_STOP, NO_SELL_STOP = _TOP, -1  # a book's stop_lo and stop_hi with no stop held on a side
+NO_HELD: Mapping[int, tuple] = MappingProxyType({})  # a book's held stops before its first (read-only)
 # how many ints each event kind has in its readable tuple (the rest of its record is padding)
 EVENT_LENGTH = {_ACK: 2, _REJECT: 3, _TRADE: 7, _CANCELLED: 3, _CANCEL_DONE: 3, _AMENDED: 7}
 EVENT_LENGTH |= {_TRIGGERED: 3, _SHOWN: 6}
@@ -163,10 +163,10 @@ def rest(
     )
     level = levels.get(price)
     if level is None:
-        levels[price] = [0, [e]]
+        levels[price] = [0, e]  # [dead, entries...] (book.py)
         insort(keys, key)
     else:
-        level[1].append(e)
+        level.append(e)
 
 
 def _match(
@@ -187,11 +187,10 @@ def _match(
             break
         level = levels[p]
         while remaining:
-            dq = level[1]
-            e = dq[0]
+            e = level[1]  # the oldest entry (level[0] is the dead count)
             lv = e[1]
             if lv == 0:  # cancelled: lazily dropped here
-                del dq[0]
+                del level[1]
                 level[0] -= 1
                 continue
             if stp and e[2] == account:
@@ -217,12 +216,12 @@ def _match(
             if fill < lv:
                 e[1] = lv - fill
                 continue
-            del dq[0]
+            del level[1]
             if len(e) > 5 and e[5]:
-                refill(book, out, e, dq, m)
+                refill(book, out, e, level, m)
             else:
                 del index[e[0]]
-            if len(dq) == level[0]:
+            if len(level) == level[0] + 1:
                 keys.pop()
                 del levels[p]
                 break
@@ -233,12 +232,12 @@ def _match(
     return remaining, stopped
 
 
-def refill(book: Book, out: list, e: list, dq: list, m: int) -> None:
+def refill(book: Book, out: list, e: list, level: list, m: int) -> None:
     """An iceberg's shown slice is filled up: show the next at the back of its level."""
     hidden, display = e[5], e[6]
     visible = display if display < hidden else hidden
     e[1], e[5] = visible, hidden - visible
-    dq.append(e)
+    level.append(e)
     out += (_SHOWN, e[0], hidden, visible, next_stamp(book, m), e[3], 0)
 
 
@@ -258,7 +257,7 @@ def _fillable(book: Book, side: int, limit: int, qty: int, account: int) -> bool
         p = sign * k
         if (p > limit) if side == 1 else (p < limit):
             return False
-        queue = deque((e[1], e[5] if len(e) > 5 else 0, e[-1], e[2]) for e in levels[p][1] if e[1])
+        queue = deque((e[1], e[5] if len(e) > 5 else 0, e[-1], e[2]) for e in levels[p][1:] if e[1])
         while queue:
             visible, hidden, display, owner = queue.popleft()
             if stp and owner == account:
@@ -279,6 +278,8 @@ def _fillable(book: Book, side: int, limit: int, qty: int, account: int) -> bool
 
 def hold(book: Book, stop: tuple) -> None:
     """Keep a stop off the book until a trade touches its trigger."""
+    if book.held is NO_HELD:  # the book's first stop: a book opens without their containers
+        book.held, book.buy_stops, book.sell_stops = {}, [], []
     book.stops_seq = book._match_seq  # the trades before it touched no stop held: none touch it
     oid, side, trigger = stop[0], stop[2], stop[7]
     book.held[oid] = stop
@@ -290,8 +291,7 @@ def hold(book: Book, stop: tuple) -> None:
 
 
 def _bounds(book: Book) -> None:
-    """The lowest buy trigger and the highest sell trigger: what a trade must reach to touch one
-    (the hot path compares its trades' prices with them)."""
+    """The lowest buy trigger and the highest sell trigger: what a trade must reach (hot path)."""
     book.stop_lo = book.buy_stops[0][0] if book.buy_stops else NO_BUY_STOP
     book.stop_hi = -book.sell_stops[0][0] if book.sell_stops else NO_SELL_STOP
 

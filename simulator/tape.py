@@ -154,12 +154,21 @@ def tape_events(
     return out
 
 
-class Taps:
-    """Which books a broker's tape wraps: their entry points in the broker's routing tables
-    (``submits``, ``cancels``: sym -> the function its orders go to), and the recorder."""
+class TapedBook:
+    """What a broker routes a taped book's orders to: the book's two entry points, recording."""
 
-    def __init__(self, submits: dict, cancels: dict) -> None:
-        self.submits, self.cancels = submits, cancels
+    __slots__ = ("submit_into", "cancel_into")
+
+    def __init__(self, submit_into: Submit, cancel_into: Cancel) -> None:
+        self.submit_into, self.cancel_into = submit_into, cancel_into
+
+
+class Taps:
+    """Which books a broker's tape wraps, in its routing table (``routes``, indexed by sym: the
+    book its orders go to, or a ``TapedBook`` in front of it), and the recorder."""
+
+    def __init__(self, routes: list) -> None:
+        self.routes = routes
         self.recorder: TapeRecorder | None = None
         self.budget: float | None = None  # orders/s of the all-symbols tape (None: off)
         self._taped: list[Any] = []  # the books wrapped
@@ -167,8 +176,7 @@ class Taps:
     def unwrap(self) -> None:
         """Every book's own entry points again; no recorder."""
         for book in self._taped:
-            self.submits[book.sym_id] = book.submit_into
-            self.cancels[book.sym_id] = book.cancel_into
+            self.routes[book.sym_id] = book
         self._taped, self.recorder, self.budget = [], None, None
 
     def wrap(self, books: list[Any], budget: float | None) -> None:
@@ -190,8 +198,8 @@ class Taps:
 
     def _wrap(self, book: Any) -> None:
         assert self.recorder is not None
-        self.submits[book.sym_id], self.cancels[book.sym_id] = self.recorder.wrap(
-            book.sym_id, book.submit_into, book.cancel_into
+        self.routes[book.sym_id] = TapedBook(
+            *self.recorder.wrap(book.sym_id, book.submit_into, book.cancel_into)
         )
         self._taped.append(book)
 
