@@ -44,9 +44,10 @@ How a block is made (every step is an array operation over the block):
   all. An order amended (a random cancel turned amend) gets a late cancel too, at its new
   price. A stop that cannot rest (a market stop, an IOC stop-limit) and a DAY stop-limit wait
   held for a trigger the walk may never reach: theirs is sent after a lifetime whatever the
-  walk did. Without these, orders rested for ever: over a 12-million-order run one broker's
-  books grew from 3,300 resting orders and 1,000 held stops to 7,800 and 3,700; now about
-  1,600 and 100 (``bench/flow_resting.py``), for 0.64 cancels per new order instead of 0.46.
+  walk did. Without these, orders rested for ever: one broker fed 12 million orders of the
+  default flow (8 symbols) held 3,334 resting orders and 1,047 held stops after one million,
+  9,055 and 4,742 at the end; now 1,400 to 1,850 and 85 to 115 throughout
+  (``bench/flow_resting.py``), for 0.63 cancels per new order instead of 0.46.
   Whatever waits for a later block waits in ``_pending`` (``pending_cancels.py``), found by
   the symbol count it dies at, so a block costs the same however many wait.
 
