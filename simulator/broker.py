@@ -34,7 +34,7 @@ from typing import Protocol
 from cherrypy.process.plugins import SimplePlugin
 
 from simulator import messages as msg
-from simulator import order_types, processes, resting
+from simulator import order_types, processes, resting, wire
 from simulator.agents import Desk
 from simulator.agents import tops as book_tops
 from simulator.book import OrderBook
@@ -217,19 +217,20 @@ class Broker:
                 self.bad_messages += 1
                 log.warning("RESTORE for %r ignored: not a book of this broker", symbol)
                 continue
+            orders, stops = state.resting, state.held
             book.restore(
-                list(state.resting),
+                wire.resting_orders(orders) if isinstance(orders, bytes) else list(orders),
                 match_seq=state.match_seq,
                 last_price=state.last_price,
                 max_oid=state.max_oid,
-                held=state.held,
+                held=wire.held_stops(stops) if isinstance(stops, bytes) else stops,
             )
             if book.sym_id in self.desks:
                 self.desks[book.sym_id].restore(state.agents, state.max_oid)
         log.info(
             "restored %d books, %d resting orders",
             len(states),
-            sum(len(s.resting) for s in states.values() if isinstance(s, msg.BookState)),
+            sum(book.order_count for book in self.books.values()),
         )
 
     def watched_book(self) -> tuple | None:

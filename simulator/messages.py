@@ -125,13 +125,15 @@ class BrokerSpec:
 class BookState:
     """What a restarted broker needs to rebuild one book exactly as its predecessor left it."""
 
-    resting: tuple[tuple[int, int, int, int, int], ...]  # (oid, account, side, price, leaves)
+    # (oid, account, side, price, leaves[, display, visible]) in priority order: as tuples, or
+    # as int64 records (``wire.RESTING_WIDTH``), as the bank sends them
+    resting: tuple[tuple[int, ...], ...] | bytes
     match_seq: int  # trades so far on this book
     last_price: int | None
     max_oid: int  # highest order id this book has answered
-    held: tuple[
-        tuple[int, ...], ...
-    ] = ()  # stops not triggered: (oid, account, side, otype, tif, price, qty, trigger)
+    # stops not triggered: (oid, account, side, otype, tif, price, qty, trigger), as tuples or
+    # int64 records (``wire.HELD_WIDTH``)
+    held: tuple[tuple[int, ...], ...] | bytes = ()
     agents: tuple[tuple[int, int], ...] = ()  # (account, position in this symbol) of each agent
 
 

@@ -1,16 +1,16 @@
 """The flow's cancel candidates still waiting for their cancel or expiry, found by when they die.
 
-A candidate (a valid LIMIT DAY order, see ``flow.py``) dies when its symbol's ``death``-th
-candidate is made (counting from 0 per symbol). So a block finds its cancels by asking, for
-each candidate it makes, "who dies at this symbol's count?": a hash look-up per new candidate,
-never a pass over everything that waits. The cost of a block therefore follows the block, not
-the number of candidates waiting, which in a long run is about the symbols times
-``DAY_ORDER_LIFETIME`` (a scan and compaction of all of them per block made each order pay in
-proportion to the symbols).
+A waiting order (a valid LIMIT DAY order, or a stop the flow expires: see ``flow.py``) dies when
+its symbol's ``death``-th candidate is made (counting from 0 per symbol). So a block finds its
+cancels by asking, for each candidate it makes, "who dies at this symbol's count?": a hash
+look-up per new candidate, never a pass over everything that waits. The cost of a block
+therefore follows the block, not the number of candidates waiting, which in a long run is
+about the symbols times ``DAY_ORDER_LIFETIME`` (a scan and compaction of all of them per
+block made each order pay in proportion to the symbols).
 
 How it is stored, all in numpy arrays so a block's look-ups are a few whole-array steps:
 
-* a slab of rows (symbol, oid, account, side, price, random) with each row's key
+* a slab of rows (symbol, oid, account, side, price, fate) with each row's key
   ``death * nsym + symbol`` (-1 for a free row), reused through a stack of free rows and grown
   by doubling: memory follows what waits, about 80 bytes per candidate;
 * a chained hash table: ``_head[slot]`` is the first row whose key hashes to ``slot`` and
@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 # slab columns
-SYM, OID, ACCOUNT, SIDE, PRICE, RANDOM = range(6)
+SYM, OID, ACCOUNT, SIDE, PRICE, FATE = range(6)  # FATE: flow.EXPIRY, RANDOM, LATE, ALWAYS
 WIDTH = 6
 _FIRST_SIZE_LOG2 = 12
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of key * this

@@ -39,17 +39,19 @@ def unanswered(ledger: Ledger, sym_ids: Collection[int]) -> np.ndarray:
 
 def book_states(ledger: Ledger, symbols: Iterable[str]) -> dict[str, tuple]:
     """What each book holds as far as the bank knows: {symbol: (resting, match_seq,
-    last_price, max_oid, held)}, resting as (oid, account, side, price, leaves) in priority order
-    (bids best first, then asks best first; within a price by ``TypeLedger.priority``: arrival,
-    or the event that last put the order at the back of its level), an iceberg's with
-    (display, visible) after; held: the stops not triggered, by id, as ``msg.BookState`` takes
-    them; max_oid: the highest flow id the book has answered.
+    last_price, max_oid, held)}, resting as int64 records (``wire.RESTING_WIDTH``: oid,
+    account, side, price, leaves, and an iceberg's display and visible, 0 for other orders) in
+    priority order (bids best first, then asks best first; within a price by
+    ``TypeLedger.priority``: arrival, or the event that last put the order at the back of its
+    level); held: the stops not triggered, by id, as int64 records (``wire.HELD_WIDTH``);
+    max_oid: the highest flow id the book has answered. ``wire.resting_orders`` and
+    ``wire.held_stops`` read them back as tuples.
 
-    Chosen and sorted with array operations: the only Python objects made per order are the
-    tuples the broker is sent. A restart every few seconds of a shard with thousands of resting
-    orders otherwise makes a burst of small objects each time (a list, a tuple and a key per
-    order), for which the interpreter takes new arenas of memory that a few objects made
-    meanwhile then keep: the bank's resident memory crept up with each restart."""
+    Chosen, sorted and packed with array operations: no Python object is made per order. A
+    restart every few seconds of a shard with thousands of resting orders otherwise made a
+    burst of small objects each time (a list, a tuple and a key per order, then a tuple and
+    its ints), for which the interpreter took new arenas of memory that a few objects made
+    meanwhile then kept: the bank's resident memory crept up with each restart."""
     ids, types = ledger.symbol_ids, ledger.types
     wanted = {ids[s]: s for s in symbols if s in ids}
     window = ledger._window
@@ -85,16 +87,20 @@ def book_states(ledger: Ledger, symbols: Iterable[str]) -> dict[str, tuple]:
     rest = rest[order]
     rest_sym, held_sym = sym[rest], sym[held_at]
     r = record[rest]
-    plain = np.column_stack((oids[rest], r[:, _ACCOUNT], r[:, _SIDE], r[:, _PRICE], leaves[rest]))
     iceberg = r[:, _OTYPE] == _ICEBERG
     at_show = np.where(flags[rest] & SHOWN != 0, shown[rest], leaves[rest])
     display = r[:, _TARGET]
     visible = np.minimum(display, at_show) - (at_show - leaves[rest])  # TypeLedger.visible
+    books = np.column_stack(
+        (oids[rest], r[:, _ACCOUNT], r[:, _SIDE], r[:, _PRICE], leaves[rest])
+        + (np.where(iceberg, display, 0), np.where(iceberg, visible, 0))
+    ).astype(np.int64)
+    held_rows = held_rows.astype(np.int64)
     states: dict[str, tuple] = {}
     for sym_id, symbol in wanted.items():
         lo, hi = np.searchsorted(rest_sym, [sym_id, sym_id + 1])
-        book = _tuples(plain[lo:hi], iceberg[lo:hi], display[lo:hi], visible[lo:hi])
-        stops = tuple(map(tuple, held_rows[held_at[held_sym == sym_id]].tolist()))
+        book = books[lo:hi].tobytes()  # wire.RESTING_WIDTH records
+        stops = held_rows[held_at[held_sym == sym_id]].tobytes()  # wire.HELD_WIDTH records
         trade = ledger.last_trade_of(sym_id)
         max_oid = first_unanswered.get(sym_id, ledger.max_oid + 1) - 1
         last = trade[5] if trade else None
@@ -126,18 +132,4 @@ def _priority_keys(types: TypeLedger, oids: np.ndarray, anchor: np.ndarray, stam
         outside.astype(np.int64),
         np.where(outside, message, 0),
         np.where(stamped, stamp & _STAMP_K, 0),
-    )
-
-
-def _tuples(plain: np.ndarray, iceberg: np.ndarray, display: np.ndarray, visible: np.ndarray) -> tuple:
-    """The resting orders as the tuples ``msg.BookState`` holds, an iceberg's with (display,
-    visible) after."""
-    if not iceberg.any():
-        return tuple(zip(*(plain[:, k].tolist() for k in range(plain.shape[1]))))
-    extra = zip(display.tolist(), visible.tolist())
-    return tuple(
-        (*row, *more) if ice else row
-        for row, ice, more in zip(
-            zip(*(plain[:, k].tolist() for k in range(plain.shape[1]))), iceberg.tolist(), extra
-        )
     )

@@ -63,6 +63,25 @@ def unpack(data: bytes | bytearray | memoryview, width: int) -> list[tuple[int, 
     return list(zip(*[it] * width))
 
 
+# A restarted book's orders (``messages.BookState``): int64 records, so the bank sends them
+# from its arrays without a tuple per order, which a restart every few seconds made by the
+# thousand and whose freed arenas the bank's memory kept. Resting: oid, account, side, price,
+# leaves, and an iceberg's display and visible shares (0, 0 for any other order); held: the
+# stop's record without the symbol (oid, account, side, otype, tif, price, qty, trigger).
+RESTING_WIDTH = 7
+HELD_WIDTH = 8
+
+
+def resting_orders(data: bytes | bytearray | memoryview) -> list[tuple[int, ...]]:
+    """Resting records as ``book.restore`` takes them: 5-tuples, an iceberg's 7 long."""
+    return [r if r[5] else r[:5] for r in unpack(data, RESTING_WIDTH)]
+
+
+def held_stops(data: bytes | bytearray | memoryview) -> list[tuple[int, ...]]:
+    """Held records as ``book.restore`` takes them (``order_types.held_stops``)."""
+    return unpack(data, HELD_WIDTH)
+
+
 # -- readable tuples <-> records: for tests, the journal and the rare slow paths -------------
 
 UNKNOWN_SYMBOL_NAME = "?BAD"  # how an UNKNOWN_SYM order reads: never a ticker

@@ -167,7 +167,7 @@ def test_a_restart_rebuilds_your_resting_order_in_its_place_and_resends_yours_in
     price = min(p for p, _q, _n in run.broker.book("AAA").depth()[0])  # a bid price already resting
     mine = run.yours(BUY, LIMIT, DAY, price, 5)
     run.flow_orders(500)
-    resting = led.book_states(["AAA"])["AAA"][0]
+    resting = wire.resting_orders(led.book_states(["AAA"])["AAA"][0])
     at_price = [o[0] for o in resting if o[2] > 0 and o[3] == price]
     anchor = led.outside.open_orders()[0][1]
     assert mine in at_price

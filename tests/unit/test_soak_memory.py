@@ -49,7 +49,9 @@ def test_a_restarts_books_are_the_brokers_books_in_priority_order(seed):
     states = ledger.book_states(SYMBOLS)
     assert list(states) == list(SYMBOLS)
     some_icebergs = some_held = 0
-    for symbol, (resting, match_seq, last_price, _max_oid, held) in states.items():
+    for symbol, (records, match_seq, last_price, _max_oid, held_records) in states.items():
+        assert isinstance(records, bytes) and isinstance(held_records, bytes)  # no tuple per order
+        resting, held = wire.resting_orders(records), wire.held_stops(held_records)
         book = broker.books[symbol]
         entries, stops = book.state()
         assert list(resting) == list(entries)  # the same orders, in the same priority
@@ -61,14 +63,15 @@ def test_a_restarts_books_are_the_brokers_books_in_priority_order(seed):
     assert some_icebergs and some_held, "the flow made no resting iceberg or held stop to check"
 
 
-def test_a_restarts_books_make_no_small_object_per_order_beyond_those_sent():
+def test_a_restarts_books_make_no_small_object_per_order():
     """The burst a restart makes, every few seconds of a soak: a per-order key, list and tuple
-    each (nine small objects an order at the peak) left arenas behind that the interpreter could
-    not give back. Now the peak is what the broker is sent (a tuple and its ints) and little
-    more. The peak is read at every call and return inside (``sys.setprofile``)."""
+    each (nine small objects an order at the peak), then a tuple and its ints per order sent,
+    left arenas behind that the interpreter could not give back. Now the books are sent as
+    int64 records: the peak is a few arrays and objects per book. The peak is read at every
+    call and return inside (``sys.setprofile``)."""
     ledger, _broker = _run(3, 120)
     resting = ledger.working
-    assert resting > 1_000
+    assert resting > 400
     ledger.book_states(SYMBOLS)  # warm: imports, caches
     gc.collect()
     base = sys.getallocatedblocks()
@@ -84,8 +87,13 @@ def test_a_restarts_books_make_no_small_object_per_order_beyond_those_sent():
     finally:
         sys.setprofile(None)
     kept = sys.getallocatedblocks() - base  # the states: what the broker is sent
-    assert sum(len(s[0]) + len(s[4]) for s in states.values()) == resting
-    assert (top - base - kept) / resting < 1.0, f"{(top - base - kept) / resting:.1f} blocks an order beyond"
+    orders = sum(
+        len(s[0]) // (8 * wire.RESTING_WIDTH) + len(s[4]) // (8 * wire.HELD_WIDTH) for s in states.values()
+    )
+    assert orders == resting
+    # the records are bytes: some objects per book, none per order (as tuples: 1.4 an order)
+    assert kept < 50 * len(states), f"{kept} blocks kept for {resting} orders"
+    assert (top - base - kept) / resting < 0.2, f"{(top - base - kept) / resting:.2f} blocks an order beyond"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim, Linux's statm")
