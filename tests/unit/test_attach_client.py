@@ -59,12 +59,15 @@ class StandIn:
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
                 self.end_headers()
-                self.wfile.write(b"retry: 2000\n\n")
-                for kind, data in script:
-                    self.wfile.write(b"event: " + kind.encode() + b"\ndata: " + data + b"\n\n")
-                    self.wfile.flush()
-                    time.sleep(0.05)
                 self.close_connection = True
+                try:
+                    self.wfile.write(b"retry: 2000\n\n")
+                    for kind, data in script:
+                        self.wfile.write(b"event: " + kind.encode() + b"\ndata: " + data + b"\n\n")
+                        self.wfile.flush()
+                        time.sleep(0.05)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client under test hung up mid-stream, as a client may
 
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
