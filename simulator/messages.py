@@ -126,7 +126,7 @@ class BookState:
     """What a restarted broker needs to rebuild one book exactly as its predecessor left it."""
 
     # (oid, account, side, price, leaves[, display, visible]) in priority order: as tuples, or
-    # as int64 records (``wire.RESTING_WIDTH``), as the bank sends them
+    # as int64 records (``wire.RESTORE_WIDTH``), as the bank sends them
     resting: tuple[tuple[int, ...], ...] | bytes
     match_seq: int  # trades so far on this book
     last_price: int | None

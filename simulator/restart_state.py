@@ -39,7 +39,7 @@ def unanswered(ledger: Ledger, sym_ids: Collection[int]) -> np.ndarray:
 
 def book_states(ledger: Ledger, symbols: Iterable[str]) -> dict[str, tuple]:
     """What each book holds as far as the bank knows: {symbol: (resting, match_seq,
-    last_price, max_oid, held)}, resting as int64 records (``wire.RESTING_WIDTH``: oid,
+    last_price, max_oid, held)}, resting as int64 records (``wire.RESTORE_WIDTH``: oid,
     account, side, price, leaves, and an iceberg's display and visible, 0 for other orders) in
     priority order (bids best first, then asks best first; within a price by
     ``TypeLedger.priority``: arrival, or the event that last put the order at the back of its
@@ -99,7 +99,7 @@ def book_states(ledger: Ledger, symbols: Iterable[str]) -> dict[str, tuple]:
     states: dict[str, tuple] = {}
     for sym_id, symbol in wanted.items():
         lo, hi = np.searchsorted(rest_sym, [sym_id, sym_id + 1])
-        book = books[lo:hi].tobytes()  # wire.RESTING_WIDTH records
+        book = books[lo:hi].tobytes()  # wire.RESTORE_WIDTH records
         stops = held_rows[held_at[held_sym == sym_id]].tobytes()  # wire.HELD_WIDTH records
         trade = ledger.last_trade_of(sym_id)
         max_oid = first_unanswered.get(sym_id, ledger.max_oid + 1) - 1

@@ -68,13 +68,13 @@ def unpack(data: bytes | bytearray | memoryview, width: int) -> list[tuple[int, 
 # thousand and whose freed arenas the bank's memory kept. Resting: oid, account, side, price,
 # leaves, and an iceberg's display and visible shares (0, 0 for any other order); held: the
 # stop's record without the symbol (oid, account, side, otype, tif, price, qty, trigger).
-RESTING_WIDTH = 7
+RESTORE_WIDTH = 7  # (resting.RESTING_WIDTH, 5, is the final report's listing)
 HELD_WIDTH = 8
 
 
 def resting_orders(data: bytes | bytearray | memoryview) -> list[tuple[int, ...]]:
     """Resting records as ``book.restore`` takes them: 5-tuples, an iceberg's 7 long."""
-    return [r if r[5] else r[:5] for r in unpack(data, RESTING_WIDTH)]
+    return [r if r[5] else r[:5] for r in unpack(data, RESTORE_WIDTH)]
 
 
 def held_stops(data: bytes | bytearray | memoryview) -> list[tuple[int, ...]]:

@@ -88,7 +88,7 @@ def test_a_restarts_books_make_no_small_object_per_order():
         sys.setprofile(None)
     kept = sys.getallocatedblocks() - base  # the states: what the broker is sent
     orders = sum(
-        len(s[0]) // (8 * wire.RESTING_WIDTH) + len(s[4]) // (8 * wire.HELD_WIDTH) for s in states.values()
+        len(s[0]) // (8 * wire.RESTORE_WIDTH) + len(s[4]) // (8 * wire.HELD_WIDTH) for s in states.values()
     )
     assert orders == resting
     # the records are bytes: some objects per book, none per order (as tuples: 1.4 an order)
