@@ -282,24 +282,33 @@ NO_TYPES = ("--fok-ratio", "0", "--post-only-ratio", "0", "--stop-ratio", "0", "
 
 def types_throughput(reps: int, duration: float) -> dict:
     """--rate 0 with 2 brokers, every order type at its default share against none."""
-    return paired(reps, duration, NO_TYPES, (), ("no_new_types", "every_type"))
+    m = alternated(reps, duration, {"no_new_types": NO_TYPES, "every_type": ()})
+    return {**m["flow"], **ratios(m, "every_type", "no_new_types"), "cpu_us_per_order": m["cpu"]}
 
 
 def agents_throughput(reps: int, duration: float) -> dict:
-    """--rate 0 with 2 brokers, every type at its default share, with 10 market makers against
-    none. The throughput counts the flow's orders only (the agents' are extra work)."""
-    return paired(reps, duration, (), ("--market-makers", "10"), ("no_agents", "market_makers"))
+    """--rate 0 with 2 brokers: every type at its default share with 10 market makers, against
+    the same without agents and against today's flow (no new type, no agent). The throughput
+    counts the flow's orders only (the agents' are extra work); beside it, the ratio of every
+    order placed a second, as the report's speed line counts them (the makers' too)."""
+    rows = {"todays_flow": NO_TYPES, "no_agents": (), "market_makers": ("--market-makers", "10")}
+    m = alternated(reps, duration, rows)
+    return {
+        **m["flow"],
+        **ratios(m, "market_makers", "no_agents"),
+        "against_todays_flow": ratios(m, "market_makers", "todays_flow"),
+        "cpu_us_per_order": m["cpu"],
+    }
 
 
-def paired(reps: int, duration: float, a_flags: tuple, b_flags: tuple, names: tuple[str, str]) -> dict:
-    """Runs with ``a_flags`` and with ``b_flags`` alternated in each repetition; the ratio b / a
-    of the two per repetition. Beside the flow's orders a second, the CPU time of the whole
-    process tree per flow order (getrusage of the children: less moved by the other loads of a
-    shared machine than the wall clock is)."""
-    runs: dict[str, list[float]] = {names[0]: [], names[1]: []}
-    cpus: dict[str, list[float]] = {names[0]: [], names[1]: []}
+def alternated(reps: int, duration: float, rows: dict[str, tuple]) -> dict:
+    """Runs of each row's flags in turn in each repetition: the flow's orders a second
+    ("flow"), every order placed a second, agents' included ("every"), and the CPU time of the
+    whole process tree per flow order ("cpu": getrusage of the children, less moved by the
+    other loads of a shared machine than the wall clock is)."""
+    m: dict[str, dict[str, list[float]]] = {k: {name: [] for name in rows} for k in ("flow", "every", "cpu")}
     for rep in range(reps):
-        for flags, name in ((a_flags, names[0]), (b_flags, names[1])):
+        for name, flags in rows.items():
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             r = simulate(
                 "--rate", "0", "--duration", str(duration), "--brokers", "2", "--seed", str(rep + 1), *flags
@@ -307,20 +316,25 @@ def paired(reps: int, duration: float, a_flags: tuple, b_flags: tuple, names: tu
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             assert r["reconciled"] and r["orders"]["lost"] == 0, r
             flow = r["orders"]["placed"] - (r.get("agents") or {}).get("placed", 0)
-            runs[name].append(flow / (r["duration_s"] + r["drain_s"]))
+            m["flow"][name].append(flow / (r["duration_s"] + r["drain_s"]))
+            m["every"][name].append(end_to_end(r))
             used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-            cpus[name].append(used / flow * 1e6)
+            m["cpu"][name].append(used / flow * 1e6)
         print(
             f"rep {rep + 1}: "
-            + ", ".join(f"{n} {runs[n][-1]:,.0f}/s ({cpus[n][-1]:.1f} us CPU/order)" for n in names),
+            + ", ".join(f"{n} {m['flow'][n][-1]:,.0f}/s ({m['cpu'][n][-1]:.1f} us CPU/order)" for n in rows),
             flush=True,
         )
-    a, b = names
+    return m
+
+
+def ratios(m: dict, b: str, a: str) -> dict:
+    """Row ``b`` against row ``a``, per repetition: flow orders a second, every order a second,
+    and CPU per flow order (a over b: above 1 would be b cheaper)."""
     return {
-        **runs,
-        "ratio": [y / x for y, x in zip(runs[b], runs[a])],
-        "cpu_us_per_order": cpus,
-        "cpu_ratio": [x / y for y, x in zip(cpus[b], cpus[a])],
+        "ratio": [y / x for y, x in zip(m["flow"][b], m["flow"][a])],
+        "all_orders_ratio": [y / x for y, x in zip(m["every"][b], m["every"][a])],
+        "cpu_ratio": [x / y for y, x in zip(m["cpu"][b], m["cpu"][a])],
     }
 
 
@@ -331,14 +345,23 @@ def print_types(t: dict) -> None:
 
 
 def print_agents(t: dict) -> None:
-    print(f"{'simulator --rate 0, 2 brokers, every type, no agents':<52} {med(t['no_agents'])}")
+    print(f"{'simulator --rate 0, 2 brokers, no new type, no agent':<52} {med(t['todays_flow'])}")
+    print(f"{'  every type at its default share, no agents':<52} {med(t['no_agents'])}")
     print(f"{'  the same with 10 market makers (flow orders/s)':<52} {med(t['market_makers'])}")
     print_ratios(t, "10 market makers / none", "none / 10 market makers")
+    ratio_row("the same, counting the makers' orders too", t["all_orders_ratio"])
+    today = t["against_todays_flow"]
+    ratio_row("every type + 10 makers / today's flow", today["ratio"])
+    ratio_row("the same, counting the makers' orders too", today["all_orders_ratio"])
 
 
 def print_ratios(t: dict, ratio: str, cpu: str) -> None:
-    for name, r in ((f"ratio {ratio} (same rep)", t["ratio"]), (f"CPU per order: {cpu}", t["cpu_ratio"])):
-        print(f"{name:<52} {statistics.median(r):>12.3f}  [{min(r):.3f} - {max(r):.3f}]")
+    ratio_row(f"ratio {ratio} (same rep)", t["ratio"])
+    ratio_row(f"CPU per order: {cpu}", t["cpu_ratio"])
+
+
+def ratio_row(name: str, r: list[float]) -> None:
+    print(f"{name:<52} {statistics.median(r):>12.3f}  [{min(r):.3f} - {max(r):.3f}]")
 
 
 def med(values: list[float]) -> str:
