@@ -28,9 +28,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 from simulator import order_types
 from simulator.agent_records import AGENT_ORDER, pack_kind
+from simulator.book import OrderBook
 from simulator.orders import STAMP_SHIFT
 from simulator.outside_ids import AGENT, SOURCES
 
@@ -140,6 +142,7 @@ def needs_new(quote: list | None, want: int | None, p: AgentParams) -> bool:
 
 
 _FAR = 1 << 62
+_LO, _HI = itemgetter(0), itemgetter(1)  # of a steady range
 NOT_STEADY = (0, 0)  # a range of references no reference is in
 
 
@@ -184,6 +187,7 @@ class Desk:
         self.seen_price = book.last_price
         self.takers = params.momentum + params.mean_reversion
         self.orders = 0
+        self._plain = type(book) is OrderBook  # not an StpOrderBook: its quotes can rest in place
         # each maker's (quote_size, skew, max_inventory, refresh, spread, account), for _quote
         p = params
         self._maker = [
@@ -207,8 +211,8 @@ class Desk:
         seq = book._match_seq  # (the book's slots, not its properties: a call saved each)
         if seq == self.seen_seq:
             return  # no trade since the last look: nothing an agent looks at has moved
-        if max(out[start:]) > AGENT_BASE:  # (ids are the largest fields: found at C speed)
-            self._fills(out, start)
+        if max(out[start + 3 :: 7]) > AGENT_BASE or max(out[start + 4 :: 7]) > AGENT_BASE:
+            self._fills(out, start)  # a trade's buyer or seller may be an agent's (found at C speed)
         # most looks change nothing: the reference inside every maker's steady range (band),
         # the last price too close to the last look's for a taker; decided here at little cost
         bids, asks = book._bid_keys, book._ask_keys
@@ -225,22 +229,14 @@ class Desk:
         p = self.p
         if ref is not None and not band[0] < ref < band[1]:
             ranges, halted = self.steady, self.halted
-            # the book's own cancel (not the tape's wrapper): _quote does it in place
-            plain = None if getattr(cancel, "__self__", None) is book else cancel
-            lo_all, hi_all = -_FAR, _FAR  # the new band, made on the way
-            for i in range(p.makers):
-                r = ranges[i]
-                if not r[0] < ref < r[1]:  # (else what _quote would decide: it would change nothing)
-                    if i in halted:
-                        continue
-                    r = ranges[i] = self._quote(i, ref, trigger, out, submit, plain)
-                elif halted and i in halted:
-                    continue
-                if r[0] > lo_all:
-                    lo_all = r[0]
-                if r[1] < hi_all:
-                    hi_all = r[1]
-            self.band = (lo_all, hi_all)
+            # the book's own cancel and rest (not the tape's wrappers): _quote does them in place
+            own = getattr(cancel, "__self__", None) is book
+            plain, place = (None if own else cancel), (None if own and self._plain else submit)
+            for i, r in enumerate(ranges):
+                if not r[0] < ref < r[1] and i not in halted:  # (else _quote would change nothing)
+                    ranges[i] = self._quote(i, ref, trigger, out, place, plain)
+            kept = [r for i, r in enumerate(ranges) if i not in halted] if halted else ranges
+            self.band = (max(map(_LO, kept), default=-_FAR), min(map(_HI, kept), default=_FAR))
         last = book._last_price
         move = last - self.seen_price if last is not None and self.seen_price is not None else 0
         if abs(move) >= p.move:
@@ -273,11 +269,12 @@ class Desk:
         self.seen_price = book._last_price
 
     def _quote(
-        self, i: int, ref: int, trigger: int, out: list, submit: Submit, cancel: Cancel | None
+        self, i: int, ref: int, trigger: int, out: list, submit: Submit | None, cancel: Cancel | None
     ) -> tuple[int, int]:
         """Maker ``i``'s quotes for reference ``ref`` (``maker_quotes``, replaced as ``needs_new``
         says), inlined with what the desk keeps at hand: this runs for every maker's every look
-        outside its steady range. ``cancel`` None: the book's own cancel, done here at once.
+        outside its steady range. ``cancel`` None: the book's own cancel, done here at once;
+        ``submit`` None: the book's own rest (``OrderBook.rest``: a quote never crosses).
         The maker's ``steady`` range after, inlined too."""
         book = self.book
         quotes = self.quotes[i]
@@ -285,6 +282,7 @@ class Desk:
         size, skew, most, refresh, spread, account = self._maker[i]
         half = (spread >> 1) - (-(inventory * skew) // size)  # ref - half: the bid wanted
         bid = ref - half
+        base = AGENT_BASE + (trigger << 8) + (i << 2)  # agent_oid(trigger, 4 * i)
         for s in (0, 1):
             quote = quotes[s]
             if s == 0:
@@ -297,7 +295,7 @@ class Desk:
             elif quote is not None and -refresh <= quote[1] - want <= refresh:
                 continue  # (needs_new, inlined)
             if quote is not None:
-                oid = AGENT_BASE + (trigger << 8) + (i << 2) + s  # agent_oid(trigger, 4 * i + s)
+                oid = base + s
                 target = quote[0]
                 e = book._index.pop(target, None) if cancel is None else None
                 if e is not None:  # done: the record says so, with the leaves (module docstring)
@@ -324,11 +322,10 @@ class Desk:
                     want = bids[-1] + 1
             if want <= 0:
                 continue
-            oid = AGENT_BASE + (trigger << 8) + (i << 2) + 2 + s
+            oid = base + 2 + s
             if book.stamp_at != trigger:  # order_types.next_stamp, inlined (a trigger is no agent's)
                 book.stamp_at, book.stamp_k = trigger, 0
             book.stamp_k += 1
-            k = len(out)
             out += (
                 AGENT_ORDER,
                 oid,
@@ -338,8 +335,12 @@ class Desk:
                 size,
                 (trigger << STAMP_SHIFT) + book.stamp_k,
             )
-            submit(out, oid, account, 1 - 2 * s, _LIMIT, _DAY, want, size, 0)
-            del out[k + 7 : k + 14]  # its ACK (a quote never trades): the record stands for it
+            if submit is None:
+                book.rest(oid, account, 1 - 2 * s, want, size)
+            else:
+                k = len(out)
+                submit(out, oid, account, 1 - 2 * s, _LIMIT, _DAY, want, size, 0)
+                del out[k : k + 7]  # its ACK (a quote never trades): the record stands for it
             quotes[s] = [oid, want, size]
             self.orders += 1
         bid_q, ask_q = quotes  # steady(), inlined
@@ -376,14 +377,15 @@ class Desk:
 
     def _filled(self, oid: int, delta: int) -> None:
         slot = (oid - AGENT_BASE) & (SLOTS - 1)  # slot_of(oid)
-        if slot < MOMENTUM_SLOT:
-            agent = slot // MAKER_SLOTS
+        if slot < MOMENTUM_SLOT:  # a maker's quote: slot 4 * maker + 2 + side (0 its bid, 1 its ask)
+            agent = slot >> 2
             self.steady[agent] = self.band = NOT_STEADY  # its inventory moved: look again
-            quote = self.quotes[agent][0 if delta > 0 else 1]
+            quotes = self.quotes[agent]
+            quote = quotes[slot & 1]
             if quote is not None and quote[0] == oid:
                 quote[2] -= abs(delta)
                 if quote[2] <= 0:
-                    self.quotes[agent][0 if delta > 0 else 1] = None
+                    quotes[slot & 1] = None
         elif slot < REVERSION_SLOT:
             agent = self.p.makers + slot - MOMENTUM_SLOT
         else:

@@ -143,16 +143,8 @@ class OrderBook:
         The readable form of ``submit_into``, for tests and replays; unlike it, this accepts
         fields of any type and refuses the ones that are not ints.
         """
-        if not (
-            type(qty) is int
-            and type(price) is int
-            and type(side) is int
-            and type(otype) is int
-            and type(tif) is int
-            and type(oid) is int
-            and type(account) is int
-            and type(target) is int
-        ):
+        exact = type(qty) is type(price) is type(side) is type(otype) is int  # (chained: all are int)
+        if not (exact and type(tif) is type(oid) is type(account) is type(target) is int):
             if _is_int(oid) and oid > self._max_oid:
                 self._max_oid = int(oid)
             if not (_is_int(oid) and _is_int(account)):
@@ -418,6 +410,20 @@ class OrderBook:
             level[0] = dead
         return leaves
 
+    def rest(self, oid: int, account: int, side: int, price: int, leaves: int) -> None:
+        """Put a LIMIT DAY order that cannot cross (priced behind the other side's best) at the
+        back of its level, with no event: a market maker's quote (agents.py), not submit_into's way."""
+        if oid > self._max_oid:
+            self._max_oid = oid
+        e = self._index[oid] = [oid, leaves, account, price, side]
+        book, keys = (self._bids, self._bid_keys) if side == 1 else (self._asks, self._ask_keys)
+        level = book.get(price)
+        if level is None:
+            book[price] = [0, e]
+            insort(keys, price if side == 1 else -price)
+        else:
+            level.append(e)
+
     def cancel_account_into(self, out: list, account: int, upto: int) -> int:
         """The kill switch: cancel ``account``'s orders up to id ``upto`` (order_types.cancel_account)."""
         return order_types.cancel_account(self, out, account, upto)
@@ -452,31 +458,25 @@ class OrderBook:
             asks.append((-k, _leaves(lvl), len(lvl) - 1 - lvl[0]))
         return bids, asks
 
+    def _live(self) -> list[list]:
+        """Every live entry in priority order: bids best first, then asks; oldest first in a level."""
+        bids, asks = self._bids, self._asks
+        levels = [bids[p] for p in reversed(self._bid_keys)] + [asks[-k] for k in reversed(self._ask_keys)]
+        return [e for lv in levels for e in islice(lv, 1, None) if e[1]]
+
     def resting(self) -> list[tuple[int, int, int, int, int]]:
         """Every live resting order as (oid, account, side, price, leaves), in priority order:
         bids best first, then asks best first; oldest first within a level."""
-        bids, asks = self._bids, self._asks
-        levels = [bids[p][1:] for p in reversed(self._bid_keys)] + [
-            asks[-k][1:] for k in reversed(self._ask_keys)
-        ]
-        return [
-            (e[0], e[2], e[4], e[3], e[1] + e[5] if len(e) > 5 else e[1]) for lv in levels for e in lv if e[1]
-        ]
+        return [(e[0], e[2], e[4], e[3], e[1] + e[5] if len(e) > 5 else e[1]) for e in self._live()]
 
     def state(self) -> tuple[list[tuple], list[tuple]]:
         """What ``restore`` takes to rebuild this book: the resting orders as ``resting()``
         lists them, an iceberg's with (display, visible) after, and the held stops."""
-        bids, asks = self._bids, self._asks
-        levels = [bids[p][1:] for p in reversed(self._bid_keys)] + [
-            asks[-k][1:] for k in reversed(self._ask_keys)
-        ]
         entries = [
             (e[0], e[2], e[4], e[3], e[1] + e[5], e[6], e[1])
             if len(e) > 5
             else (e[0], e[2], e[4], e[3], e[1])
-            for lv in levels
-            for e in lv
-            if e[1]
+            for e in self._live()
         ]
         return entries, order_types.held_stops(self)
 

@@ -748,6 +748,34 @@ def test_submit_into_appends_padded_records_and_trades_carry_the_sym_id():
     assert book.sym_id == 6 and book.last_price == 100
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from([1, -1]), st.integers(90, 110), st.integers(1, 30)), max_size=12),
+    st.lists(st.tuples(st.sampled_from([1, -1]), st.integers(1, 60)), min_size=1, max_size=6),
+)
+def test_rest_leaves_the_book_as_submit_into_resting_the_same_uncrossing_order_does(flow, quotes):
+    books = OrderBook(SYM), OrderBook(SYM)
+    for book in books:
+        for oid, (side, price, qty) in enumerate(flow, start=1):
+            book.submit_into([], oid, 1, side, 0, 0, price, qty)
+    for oid, (side, off) in enumerate(quotes, start=100):  # behind the other side's best: no cross
+        bids, asks = books[0]._bid_keys, books[0]._ask_keys
+        price = (
+            (-asks[-1] - off if asks else 100 + off) if side == 1 else (bids[-1] + off if bids else 100 - off)
+        )
+        if price <= 0:
+            continue
+        out: list = []
+        books[0].submit_into(out, oid, 7, side, 0, 0, price, 50)
+        books[1].rest(oid, 7, side, price, 50)
+        assert out == [1, oid, 0, 0, 0, 0, 0]  # only the ACK: it rested
+    assert books[0].state() == books[1].state() and books[0].depth(50) == books[1].depth(50)
+    # and both match, cancel and report unknown ids alike from there
+    assert books[0].submit(200, 3, 1, 1, 1, 0, 500) == books[1].submit(200, 3, 1, 1, 1, 0, 500)
+    assert books[0].cancel(201, 99) == books[1].cancel(201, 99)  # below a rested id: not resting
+    assert books[0].cancel(202, 300) == books[1].cancel(202, 300)
+
+
 def test_cancel_into_appends_cancelled_and_done_or_a_reject():
     book = OrderBook(SYM, sym_id=2)
     out: list = []
