@@ -344,7 +344,7 @@ class OrderWindow:
         """Whether a slot comes twice: stamp each slot with its position, read the stamps back."""
         at = np.arange(len(slots))
         self._stamp[slots] = at
-        return bool((self._stamp[slots] != at).any())
+        return bool(np.count_nonzero(self._stamp[slots] != at))
 
     # -- event by event -----------------------------------------------------------------------
 
