@@ -55,23 +55,35 @@ def check_batch(
     answered = is_ack | is_done | is_rej  # each ends an order's or a cancel's SENT state
     if int(np.count_nonzero(answered | is_trade | is_cxl)) != len(ev):
         return None  # an unknown kind
-    slot = np.zeros(len(ev), np.int64)  # of the order each non-trade event names
+    # the orders the events name, found in one look-up: each non-trade event's, then each
+    # trade's buy side, then its sell side
     own = ~is_trade
-    if own.any():
-        own_slots = window.slots(a[own])
-        if own_slots is None:
+    trade_pos = np.flatnonzero(is_trade)
+    tr = ev[trade_pos]
+    n_tr = len(tr)
+    ids = a[own]
+    if n_tr:
+        sym, seq, qty = tr[:, 1], tr[:, 2], tr[:, 6]
+        if sym.min() < 0 or sym.max() >= nsym or qty.min() <= 0:
             return None
-        slot[own] = own_slots
+        ids = np.concatenate((ids, tr[:, 3], tr[:, 4]))
+    found = window.slots(ids)
+    if found is None:
+        return None
+    n_own = len(ids) - 2 * n_tr
+    slot = np.zeros(len(ev), np.int64)  # of the order each non-trade event names
+    slot[own] = found[:n_own]
+    sides = found[n_own:]  # each trade's buy order's slot, then each one's sell order's
     state, record, leaves = window.state, window.record, window.leaves
     # every answer is the first for a SENT order (a cancel for CANCEL_DONE, an order for
     # ACK), once; REJECT may answer either
     ans_slots = slot[answered]
-    if np.any(state[ans_slots] != SENT) or window.repeats(ans_slots):
+    if np.count_nonzero(state[ans_slots] != SENT) or window.repeats(ans_slots):
         return None
     ans_cancel = record[ans_slots, _OTYPE] == _CANCEL
     ans_kind = kind[answered]
-    if np.any(ans_cancel & (ans_kind == _ACK)) or np.any(~ans_cancel & (ans_kind == _CANCEL_DONE)):
-        return None
+    if np.count_nonzero(np.where(ans_cancel, ans_kind == _ACK, ans_kind == _CANCEL_DONE)):
+        return None  # an order's CANCEL_DONE, a cancel's ACK
     ack_pos = np.flatnonzero(is_ack)
     ack_slots = slot[is_ack]
     # scratch, not state: which slots this call acks, and where (read back by acked_at)
@@ -84,20 +96,13 @@ def check_batch(
         return np.where(state[slots] == ACKED, -1, now)
 
     # trades: both sides orders acked before the trade, symbol known, match numbers rising
-    trade_pos = np.flatnonzero(is_trade)
-    tr = ev[is_trade]
     bslot = sslot = by_sym = sym_starts = touched = left = last_trade_at = _EMPTY
-    if len(tr):
-        sym, seq, buy, sell, qty = tr[:, 1], tr[:, 2], tr[:, 3], tr[:, 4], tr[:, 6]
-        if sym.min() < 0 or sym.max() >= nsym or qty.min() <= 0:
+    if n_tr:
+        bslot, sslot = sides[:n_tr], sides[n_tr:]
+        both_pos = np.concatenate((trade_pos, trade_pos))  # of each side
+        if np.count_nonzero(acked_at(sides) >= both_pos):
             return None
-        buy_slots, sell_slots = window.slots(buy), window.slots(sell)
-        if buy_slots is None or sell_slots is None:
-            return None
-        bslot, sslot = buy_slots, sell_slots
-        if (acked_at(bslot) >= trade_pos).any() or (acked_at(sslot) >= trade_pos).any():
-            return None
-        if (record[bslot, _OTYPE] == _CANCEL).any() or (record[sslot, _OTYPE] == _CANCEL).any():
+        if np.count_nonzero(record[sides, _OTYPE] == _CANCEL):
             return None
         # match numbers rise within each symbol, past the last one booked
         by_sym = np.argsort(sym, kind="stable")
@@ -108,12 +113,11 @@ def check_batch(
         previous = np.empty_like(seq_sorted)
         previous[1:] = seq_sorted[:-1]
         previous[first] = np.asarray(last_seq)[sym_sorted[first]]  # never a copy of every symbol's
-        if (seq_sorted <= previous).any():
+        if np.count_nonzero(seq_sorted <= previous):
             return None
         sym_starts = np.flatnonzero(first)
         # no fill beyond an order's leaves: per order, what this batch filled before each
         # trade must leave something to fill
-        sides = np.concatenate((bslot, sslot))
         order = np.argsort(sides, kind="stable")
         by_order, fills = sides[order], np.concatenate((qty, qty))[order]
         new_order = np.empty(len(by_order), bool)
@@ -123,23 +127,25 @@ def check_batch(
         sizes = np.diff(starts, append=len(by_order))
         cum = np.cumsum(fills)
         base = np.repeat(cum[starts] - fills[starts], sizes)
-        if np.any(cum - fills - base >= leaves[by_order]):
+        if np.count_nonzero(cum - fills - base >= leaves[by_order]):
             return None
         touched = by_order[starts]
         left = leaves[touched] - (cum[starts + sizes - 1] - cum[starts] + fills[starts])
-        last_trade_at = np.maximum.reduceat(np.concatenate((trade_pos, trade_pos))[order], starts)
+        last_trade_at = np.maximum.reduceat(both_pos[order], starts)
     # CANCELLED: of an order acked before it, once, not filled up here, no trade after it
     cx_slots = slot[is_cxl]
     if len(cx_slots):
         cx_pos = np.flatnonzero(is_cxl)
         if window.repeats(cx_slots):
             return None
-        if np.any(record[cx_slots, _OTYPE] == _CANCEL) or np.any(acked_at(cx_slots) >= cx_pos):
+        if np.count_nonzero(record[cx_slots, _OTYPE] == _CANCEL) or np.count_nonzero(
+            acked_at(cx_slots) >= cx_pos
+        ):
             return None
         if len(touched):
             k = np.minimum(np.searchsorted(touched, cx_slots), len(touched) - 1)
             hit = touched[k] == cx_slots
-            if np.any(hit & ((left[k] <= 0) | (last_trade_at[k] > cx_pos))):
+            if np.count_nonzero(hit & ((left[k] <= 0) | (last_trade_at[k] > cx_pos))):
                 return None
     return CheckedBatch(
         ans_slots=ans_slots,

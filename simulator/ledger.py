@@ -216,7 +216,7 @@ class Ledger:
             token_final.append(b.cx_slots)
         ans_kind, ans_cancel = b.ans_kind, b.ans_cancel
         rej = ans_kind == _REJECT
-        if np.any(rej):
+        if np.count_nonzero(rej):
             reasons = ev[b.is_rej, 2] + CANCEL_REASON * ans_cancel[rej]  # a cancel's reason apart
             for r, n in zip(*np.unique(reasons, return_counts=True)):
                 self.reject_reasons[int(r)] = self.reject_reasons.get(int(r), 0) + int(n)

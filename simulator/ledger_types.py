@@ -39,6 +39,19 @@ _TRADE = int(Event.TRADE)
 _CANCEL, _STOP, _STOP_LIMIT, _ICEBERG = int(OrderType.CANCEL), 3, 4, int(OrderType.ICEBERG)
 _ACCOUNT, _SYM, _SIDE, _OTYPE, _TIF, _PRICE, _QTY, _TARGET = 1, 2, 3, 4, 5, 6, 7, 8
 _STAMP_K = (1 << STAMP_SHIFT) - 1  # ids kept before the first look for final ones among them
+_GROUPS = np.array([_TRIGGERED, _SHOWN, AGENT_ORDER, AGENT_ORDER + 1])  # where each kind starts
+_OUTSIDE_STAMP = (OUTSIDE_BASE + 1) << STAMP_SHIFT  # the first stamp of an outside message
+_OUTSIDE_TRIGGERED = AGENT_BASE + (OUTSIDE_BASE + 1) * SLOTS  # an agent's id with such a trigger
+# an AGENT_ORDER's packed field (agent_records.pack_kind): its low bits decoded, once for all
+_LOW_BITS = (1 << 10) - 1
+_LOW = np.arange(_LOW_BITS + 1, dtype=np.int64)
+_DECODED = np.stack(((_LOW & 7) - 1, (_LOW >> 6) & 15, (_LOW >> 3) & 7), 1)  # side, type, tif
+_IS_CANCEL = _DECODED[:, 1] == _CANCEL
+# an agent order's kind (index in agents.KINDS) by its id's slot (agents.slot_of: id % SLOTS)
+_SLOT_KIND = np.repeat(
+    np.arange(3, dtype=np.int64), (MOMENTUM_SLOT, REVERSION_SLOT - MOMENTUM_SLOT, SLOTS - REVERSION_SLOT)
+)
+assert AGENT_BASE % SLOTS == 0  # so an id's slot is its low bits
 
 
 class TypeLedger:
@@ -50,6 +63,8 @@ class TypeLedger:
         self.anchors: dict[int, int] = {}  # outside message id -> its anchor, for priority
         # per agent kind (agents.KINDS): orders placed, cancel requests, trades, shares traded
         self.agent_counts = np.zeros((3, 4), np.int64)
+        self._kinds_of: Any = None  # the agents' parameters _kind_table is of
+        self._kind_table = np.zeros(0, np.int64)
 
     def take(self, ev: np.ndarray, window: OrderWindow, ledger: Any) -> np.ndarray:
         """Book the batch's AMENDED, TRIGGERED and SHOWN events and count the reasons of its
@@ -59,32 +74,39 @@ class TypeLedger:
         if ledger.agents.count:
             self._agent_trades(ev[kind == _TRADE])
         reasons = ev[kind == _CANCELLED, 3]
-        if reasons.any():
+        if np.count_nonzero(reasons):
             for r, n in zip(*np.unique(reasons[reasons != 0], return_counts=True)):
                 self.cancel_reasons[int(r)] = self.cancel_reasons.get(int(r), 0) + int(n)
         special = kind >= _AMENDED
-        if not special.any():
+        n_special = np.count_nonzero(special)
+        if not n_special:
             return ev
         rows = ev[special]
-        kinds = rows[:, 0]
+        if n_special > 1:  # grouped by kind, each kind's in batch order: one slice each
+            rows = rows[np.argsort(rows[:, 0], kind="stable")]
+        trig, shown, agent, other = np.searchsorted(rows[:, 0], _GROUPS).tolist()
         done = None  # the CANCELLED of targets of agents' cancels done: booked after the rest
-        if (kinds == AGENT_ORDER).any():  # first: the batch's other events name them
-            done = self._agent_orders(rows[kinds == AGENT_ORDER], window, ledger)
-        for k in (_SHOWN, _TRIGGERED):  # many (an iceberg's slices): booked whole-array
-            some = rows[kinds == k]
-            if len(some):
+        if other > agent:  # first: the batch's other events name them
+            done = self._agent_orders(rows[agent:other], window, ledger)
+        for k, some in ((_SHOWN, rows[shown:agent]), (_TRIGGERED, rows[trig:shown])):
+            if len(some):  # many (an iceberg's slices): booked whole-array
                 self._marks(k, some, window, ledger)
-        self._rows(rows[(kinds < _TRIGGERED) | (kinds > AGENT_ORDER)], window, ledger)
-        stamped = np.concatenate(
-            (rows[kinds == _SHOWN, 4], rows[kinds == _TRIGGERED, 2], rows[kinds == _AMENDED, 6])
-        )
-        for m in np.unique(stamped >> STAMP_SHIFT).tolist() if len(stamped) else ():  # outside
-            if m > OUTSIDE_BASE:  # messages: keep their anchor
-                anchor = ledger.outside.anchor(m)
-                if anchor is not None:
-                    self.anchors[m] = anchor
+        ledger.unknown_events += len(rows) - other  # kinds not known here
+        if trig:
+            self._amends(rows[:trig], window, ledger)
+        if agent:
+            stamped = np.concatenate((rows[shown:agent, 4], rows[trig:shown, 2], rows[:trig, 6]))
+            if int(stamped.max()) >= _OUTSIDE_STAMP:  # stamped by outside messages: keep their anchor
+                m = stamped >> STAMP_SHIFT
+                for message in np.unique(m[m > OUTSIDE_BASE]).tolist():
+                    self._keep_anchor(message, ledger)
         # a done cancel's target can have traded earlier in the batch: its end goes after that
         return ev[~special] if done is None else np.concatenate((ev[~special], done))
+
+    def _keep_anchor(self, message: int, ledger: Any) -> None:
+        anchor = ledger.outside.anchor(message)
+        if anchor is not None:
+            self.anchors[message] = anchor
 
     def _agent_orders(self, rows: np.ndarray, window: OrderWindow, ledger: Any) -> np.ndarray | None:
         """Book AGENT_ORDER events (``agents.py``): orders placed as the bank's own and acked
@@ -93,47 +115,69 @@ class TypeLedger:
         after the batch's other events; other cancels placed to wait for their answer. A resting
         order's priority stamp is its trigger's, and a trigger of yours keeps its anchor. What
         each kind of agent placed is counted."""
-        packed, price = rows[:, 3], rows[:, 4]
-        is_cancel = ((packed >> 6) & 15) == _CANCEL
-        done = is_cancel & (price > 0)  # the price field of a cancel done: its target's leaves
+        low = rows[:, 3] & _LOW_BITS  # side, type and tif of the packed field (sym above)
+        is_cancel = _IS_CANCEL[low]
+        done = is_cancel & (rows[:, 4] > 0)  # the price field of a cancel done: its target's leaves
         n_done = int(np.count_nonzero(done))
         ledger.cancels_sent += n_done
         ledger.cancels_done += n_done
-        kind = ledger.agents.kind_index(rows[:, 2])  # 0..2, 3 for no agent's
+        kind = self._kinds(rows[:, 2], ledger.agents)
         counts = np.bincount(kind + 4 * is_cancel, minlength=8).reshape(2, 4)[:, :3]
         self.agent_counts[:, :2] += counts.T  # orders, then cancel requests
-        put = rows[~done] if n_done else rows
-        if len(put) and not self._put_agents(put, window, ledger):
+        put = rows
+        if n_done:
+            kept = ~done
+            put, low, is_cancel = rows[kept], low[kept], is_cancel[kept]
+        if len(put) and not self._put_agents(put, low, is_cancel, window, ledger):
             ledger.unknown_events += len(put)
         if not n_done:
             return None
         cancelled = np.zeros((n_done, rows.shape[1]), np.int64)
-        cancelled[:, 0], cancelled[:, 1], cancelled[:, 2] = _CANCELLED, rows[done, 6], price[done]
+        cancelled[:, 0] = _CANCELLED
+        cancelled[:, 1:3] = rows[done][:, 6:3:-2]  # the target (last field), its leaves (price)
         return cancelled
 
-    def _put_agents(self, rows: np.ndarray, window: OrderWindow, ledger: Any) -> bool:
-        """Place agents' orders, acked, and their cancels that wait for an answer."""
-        oid, account, packed, last = rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 6]
-        otype = (packed >> 6) & 15
-        cancel = otype == _CANCEL
-        sym, side, tif = packed >> 10, (packed & 7) - 1, (packed >> 3) & 7
-        target = np.where(cancel, last, 0)
-        record = np.stack((oid, account, sym, side, otype, tif, rows[:, 4], rows[:, 5], target), 1)
-        at = window.put_agents(record, np.where(cancel, 0, rows[:, 5]), np.where(cancel, SENT, ACKED))
+    def _kinds(self, accounts: np.ndarray, params: Any) -> np.ndarray:
+        """The kind of agent (index in agents.KINDS) whose account each is; 3 for an account
+        not an agent's. Read off a table of the agents' accounts, one step."""
+        if self._kinds_of is not params:
+            self._kinds_of = params
+            sizes = (params.makers, params.momentum, params.mean_reversion, 1)
+            self._kind_table = np.repeat(np.arange(4, dtype=np.int64), sizes)
+        # an account below the first wraps round to far above as unsigned: past the agents'
+        at = np.minimum((accounts - params.first_account).view(np.uint64), np.uint64(params.count))
+        return self._kind_table[at.view(np.int64)]  # (indexing by int64 costs half as much)
+
+    def _put_agents(
+        self, rows: np.ndarray, low: np.ndarray, cancel: np.ndarray, window: OrderWindow, ledger: Any
+    ) -> bool:
+        """Place agents' orders, acked, and their cancels that wait for an answer (``low``: the
+        low bits of their packed field; ``cancel``: which are cancels)."""
+        oid, last = rows[:, 1], rows[:, 6]
+        record = np.empty((len(rows), 9), np.int64)
+        record[:, :_SYM] = rows[:, 1:3]  # id, account
+        record[:, _SYM] = rows[:, 3] >> 10
+        record[:, _SIDE:_PRICE] = _DECODED[low]  # side, type, tif
+        record[:, _PRICE:_TARGET] = rows[:, 4:6]  # price, qty
+        n_cancels = int(np.count_nonzero(cancel))
+        state: np.ndarray | int = ACKED
+        if n_cancels:
+            target = record[:, _TARGET] = np.where(cancel, last, 0)
+            leaves, state = np.where(cancel, 0, rows[:, 5]), np.where(cancel, SENT, ACKED)
+            stamp = last - target  # a maker's quote its trigger's (a taker's order never rests)
+        else:
+            record[:, _TARGET] = 0
+            leaves, stamp = rows[:, 5], last
+        at = window.put_agents(record, leaves, state, stamp)
         if at is None:
             return False
-        n_cancels = int(np.count_nonzero(cancel))
         ledger.cancels_sent += n_cancels
         ledger.placed += len(rows) - n_cancels
         ledger.acked += len(rows) - n_cancels
-        rests = ~cancel & (last != 0)  # a maker's quote (a taker's order never rests)
-        window.stamp[at[rests]] = last[rests]
-        triggers = (oid - AGENT_BASE) // SLOTS
-        if int(triggers.max()) > OUTSIDE_BASE:  # triggered by yours: rare
+        if int(oid.max()) >= _OUTSIDE_TRIGGERED:  # triggered by yours: rare
+            triggers = (oid - AGENT_BASE) // SLOTS
             for t in np.unique(triggers[triggers > OUTSIDE_BASE]).tolist():
-                anchor = ledger.outside.anchor(t)
-                if anchor is not None:
-                    self.anchors[t] = anchor
+                self._keep_anchor(t, ledger)
         return True
 
     @property
@@ -142,14 +186,12 @@ class TypeLedger:
 
     def _agent_trades(self, trades: np.ndarray) -> None:
         """Count the trades of agents' orders by kind (read off their ids: ``agents.slot_of``)."""
-        ids = trades[:, 3:5]  # buyer's and seller's orders
-        mine = ids > AGENT_BASE
-        if mine.any():
-            slot = (ids[mine] - AGENT_BASE) % SLOTS
-            kind = (slot >= MOMENTUM_SLOT).astype(np.int64) + (slot >= REVERSION_SLOT)
-            qty = np.broadcast_to(trades[:, 6:7], ids.shape)[mine]
-            self.agent_counts[:, 2] += np.bincount(kind, minlength=3)[:3]
-            self.agent_counts[:, 3] += np.bincount(kind, weights=qty, minlength=3)[:3].astype(np.int64)
+        ids = trades[:, 3:5].ravel()  # buyer's and seller's orders, by turns
+        mine = np.flatnonzero(ids > AGENT_BASE)
+        if len(mine):
+            kind = _SLOT_KIND[ids[mine] & (SLOTS - 1)]
+            self.agent_counts[:, 2] += np.bincount(kind, minlength=3)
+            self.agent_counts[:, 3] += np.bincount(kind, trades[mine >> 1, 6], 3).astype(np.int64)
 
     def _marks(self, k: int, rows: np.ndarray, window: OrderWindow, ledger: Any) -> None:
         """Book a batch's SHOWN (``k``) or TRIGGERED events whole-array, as one by one in
@@ -173,14 +215,10 @@ class TypeLedger:
             window.shown[slots] = rows[:, 2]
         window.stamp[slots] = rows[:, 4] if k == _SHOWN else rows[:, 2]
 
-    def _rows(self, rows: np.ndarray, window: OrderWindow, ledger: Any) -> None:
+    def _amends(self, amends: np.ndarray, window: OrderWindow, ledger: Any) -> None:
         """Book AMENDED events one by one (each ends its request, which a later one may name
-        again); events of kinds not known here are counted unknown. The slots of the ids are
-        found first in two whole-array look-ups: booking an amend moves no order."""
-        amends = rows[rows[:, 0] == _AMENDED]
-        ledger.unknown_events += len(rows) - len(amends)
-        if not len(amends):
-            return
+        again). The slots of the ids are found first in two whole-array look-ups: booking an
+        amend moves no order."""
         state, record, stamp, leaves = window.state, window.record, window.stamp, window.leaves
         requests, targets = window.find(amends[:, 1]).tolist(), window.find(amends[:, 2]).tolist()
         for row, slot, target in zip(amends.tolist(), requests, targets):

@@ -29,6 +29,7 @@ import numpy as np
 
 from simulator import wire
 from simulator.id_index import IdIndex
+from simulator.outside_ids import AGENT, SOURCES
 from simulator.slot_arrays import SlotArrays
 
 WINDOW = 1 << 17  # order ids kept in arrays; older open orders move to overflow slots
@@ -43,6 +44,12 @@ NO_DUE = -1  # the due time of an agent's order: born at its book, it has no lat
 TRIGGERED, SHOWN, HELD = 1, 2, 4
 _OVERFLOW = 1 << 12  # first slots for old open orders; grows when full
 _SYM = 2  # the order record's column of the wire symbol
+_AGENT_BASE = SOURCES[AGENT]  # agents' ids are above it (agents.AGENT_BASE)
+# the agents' index when empty: only its sentinel, an id above any
+_NO_AGENT_IDS = np.array([np.iinfo(np.int64).max], np.int64)
+_NO_AGENT_SLOTS = np.array([-1], np.int64)
+_NO_AGENT_IDS.flags.writeable = _NO_AGENT_SLOTS.flags.writeable = False
+_AGENTS_PRUNE_LEAST = 1 << 10  # agents' orders held before the first prune
 
 
 class Entry:
@@ -86,9 +93,11 @@ class OrderWindow:
         # old open orders (and final ones not yet taken back): id -> overflow slot
         self._old = IdIndex()
         self._free_overflow = np.arange(WINDOW + _OVERFLOW - 1, WINDOW - 1, -1, dtype=np.int64)
-        # agents' orders (agents.py: ids far above the window's, in no order): overflow slots
-        # found by binary search in an index of their own, ids rising, pruned as they end
-        self._agent_ids = self._agent_slots = np.zeros(0, np.int64)
+        # agents' orders (agents.py: ids above AGENT_BASE, far above the window's, in no order):
+        # overflow slots found by binary search in an index of their own, ids rising and ending
+        # in a sentinel (no search runs off its end); final ones pruned when it has doubled
+        self._agent_ids, self._agent_slots = _NO_AGENT_IDS, _NO_AGENT_SLOTS
+        self._agents_prune_at = _AGENTS_PRUNE_LEAST
 
     def _grow(self, size: int) -> None:
         """(Re)size the slot arrays, keeping what they hold, in place where the system can
@@ -232,48 +241,73 @@ class OrderWindow:
         return taken
 
     def put_agents(
-        self, rows: np.ndarray, leaves: np.ndarray, state: np.ndarray | int = SENT
+        self,
+        rows: np.ndarray,
+        leaves: np.ndarray,
+        state: np.ndarray | int = SENT,
+        stamp: np.ndarray | int = 0,
     ) -> np.ndarray | None:
         """Store agents' orders (records whose ids are in no order) in ``state`` (SENT, or ACKED
-        for those their record stands for the ack of), due NO_DUE: their slots; None, storing
-        nothing, if an id is there already. The slots of those final go back first."""
-        ids, slots = self._agent_ids, self._agent_slots
-        live = self.state[slots] != FREE
-        if not live.all():
-            self._free_overflow = np.concatenate((self._free_overflow, slots[~live]))
-            ids, slots = self._agent_ids, self._agent_slots = ids[live], slots[live]
+        for those their record stands for the ack of) with their priority ``stamp``, due NO_DUE:
+        their slots; None, storing nothing, if an id is there already (open)."""
         new = rows[:, 0]
+        n = len(new)
         # the usual batch: ids rising (so none twice), all above those held (so none there)
-        rising = len(new) < 2 or bool((new[1:] > new[:-1]).all())
-        if not rising and len(np.unique(new)) != len(new):
-            return None
-        above = not len(ids) or int(new.min()) > int(ids[-1])
-        if not above and (self._agent_slot_of(new) >= 0).any():
-            return None
-        at = self._overflow_slots(len(new))
+        rising = n < 2 or not np.count_nonzero(new[1:] <= new[:-1])
+        held = len(self._agent_ids) - 1  # less the sentinel
+        above = rising and (not held or int(new[0]) > int(self._agent_ids[held - 1]))
+        if not above:
+            self._prune_agents()  # "there" is open: a final order's id may come again
+            if not rising and len(np.unique(new)) != n:
+                return None
+            if np.count_nonzero(self._agent_slot_of(new) >= 0):
+                return None
+        elif held + n > self._agents_prune_at:
+            self._prune_agents()
+        at = self._overflow_slots(n)
         self.record[at], self.leaves[at], self.due[at] = rows, leaves, NO_DUE
-        self.state[at], self.ack_token[at], self.stamp[at], self.flags[at] = state, 0, 0, 0
-        ids, slots = np.concatenate((self._agent_ids, new)), np.concatenate((self._agent_slots, at))
-        if not (rising and above):
+        self.state[at], self.ack_token[at], self.stamp[at], self.flags[at] = state, 0, stamp, 0
+        ids = np.concatenate((self._agent_ids[:-1], new, _NO_AGENT_IDS))
+        slots = np.concatenate((self._agent_slots[:-1], at, _NO_AGENT_SLOTS))
+        if not above:
             order = np.argsort(ids, kind="stable")
             ids, slots = ids[order], slots[order]
         self._agent_ids, self._agent_slots = ids, slots
         return at
 
+    def _prune_agents(self) -> None:
+        """Drop the agents' orders now final from their index, their slots back to the free
+        ones; the next prune once what it holds has doubled (so O(1) an order, amortised)."""
+        slots = self._agent_slots[:-1]
+        live = np.append(self.state[slots] != FREE, True)  # and the sentinel
+        if not live.all():
+            self._free_overflow = np.concatenate((self._free_overflow, self._agent_slots[~live]))
+            self._agent_ids, self._agent_slots = self._agent_ids[live], self._agent_slots[live]
+        self._agents_prune_at = max(2 * (len(self._agent_ids) - 1), _AGENTS_PRUNE_LEAST)
+
     def _agent_slot_of(self, oids: np.ndarray) -> np.ndarray:
         """The slot of each agent's order, -1 for one not there."""
-        ids = self._agent_ids
-        if not len(ids):
-            return np.full(len(oids), -1, np.int64)
-        at = np.minimum(np.searchsorted(ids, oids), len(ids) - 1)
-        return np.where(ids[at] == oids, self._agent_slots[at], -1)
+        at = np.searchsorted(self._agent_ids, oids)  # the sentinel's place at most
+        return np.where(self._agent_ids[at] == oids, self._agent_slots[at], -1)
 
     def _far_slot_of(self, oids: np.ndarray) -> np.ndarray:
-        """The slot of each id outside the window: an old open order's, or an agent's; -1."""
-        found = self._old.find(oids)
+        """The slot of each id outside the window: an old open order's, or an agent's; -1.
+        Each id is looked up in one index first (the agents' for ids above AGENT_BASE), and
+        only the ids not found there in the other (none but odd records')."""
+        agents = oids > _AGENT_BASE
+        n_agents = np.count_nonzero(agents)
+        if n_agents == len(oids):
+            found = self._agent_slot_of(oids)
+        elif not n_agents:
+            found = self._old.find(oids)
+        else:
+            found = np.empty(len(oids), np.int64)
+            found[agents] = self._agent_slot_of(oids[agents])
+            found[~agents] = self._old.find(oids[~agents])
         missing = found < 0
-        if missing.any() and len(self._agent_ids):
-            found[missing] = self._agent_slot_of(oids[missing])
+        if np.count_nonzero(missing):
+            ids = oids[missing]
+            found[missing] = np.maximum(self._old.find(ids), self._agent_slot_of(ids))
         return found
 
     # -- finding ------------------------------------------------------------------------------
@@ -281,7 +315,7 @@ class OrderWindow:
     def slots(self, oids: np.ndarray) -> np.ndarray | None:
         """The slot of each order id, or None if one names no order the window holds."""
         at = self.find(oids)
-        return None if (at < 0).any() else at
+        return None if np.count_nonzero(at < 0) else at
 
     def slot(self, oid: int) -> int | None:
         """The slot of one order id, or None."""
@@ -293,10 +327,12 @@ class OrderWindow:
     def find(self, oids: np.ndarray) -> np.ndarray:
         """``slot`` of many ids at once: the slot of each, -1 for one the window holds not
         (those outside the window looked up in one whole-array step, not one by one)."""
-        inside = (oids >= self.lo) & (oids < self.hi)
-        at = np.where(inside, oids & _MASK, -1)
-        if not inside.all():
-            at[~inside] = self._far_slot_of(oids[~inside])
+        # lo <= oid < hi in one comparison: below lo wraps round to far above as unsigned
+        inside = (oids - self.lo).view(np.uint64) < np.uint64(self.hi - self.lo)
+        at = oids & _MASK
+        if np.count_nonzero(inside) < len(oids):
+            far = ~inside
+            at[far] = self._far_slot_of(oids[far])
         return at
 
     def mark(self, oids: np.ndarray, bit: int) -> None:
@@ -308,7 +344,7 @@ class OrderWindow:
         """Whether a slot comes twice: stamp each slot with its position, read the stamps back."""
         at = np.arange(len(slots))
         self._stamp[slots] = at
-        return bool((self._stamp[slots] != at).any())
+        return bool(np.count_nonzero(self._stamp[slots] != at))
 
     # -- event by event -----------------------------------------------------------------------
 
@@ -354,9 +390,10 @@ class OrderWindow:
         old = old[np.argsort(old_ids[old])]
         window = np.arange(self.lo, self.hi, dtype=np.int64)
         live = np.flatnonzero(self.state[window & _MASK])
-        agents = self.state[self._agent_slots] != FREE  # ids above every other
-        ids = np.concatenate((old_ids[old], window[live], self._agent_ids[agents]))
-        return ids, np.concatenate((old_slots[old], window[live] & _MASK, self._agent_slots[agents]))
+        agent_ids, agent_slots = self._agent_ids[:-1], self._agent_slots[:-1]
+        agents = self.state[agent_slots] != FREE  # ids above every other
+        ids = np.concatenate((old_ids[old], window[live], agent_ids[agents]))
+        return ids, np.concatenate((old_slots[old], window[live] & _MASK, agent_slots[agents]))
 
     def open_of(self, sym_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
         """``open_slots`` of the orders and cancels of these wire symbols only (chosen with
