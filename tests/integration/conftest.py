@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -38,14 +40,83 @@ def rabbit() -> Iterator[Server]:
             server.private.stop()
 
 
-@pytest.fixture
-def amqp_url(rabbit: Server) -> Iterator[str]:
-    """A URL on a vhost of this test's own, deleted (with all it holds) after it."""
-    vhost = rabbit.new_vhost()
+class VhostPool:
+    """Fresh vhosts, made ahead for every test of the session that asks for one and deleted at its
+    end, each lot in one ``rabbitmqctl eval``: a rabbitmqctl call starts an Erlang VM (about a
+    second here), and three per test (add, permit, delete) were a minute of the AMQP tests.
+
+    Where eval is refused (another RabbitMQ's internals), each vhost is made and deleted alone,
+    as ``Server.new_vhost``/``drop_vhost`` do. A test never gets a vhost another test used.
+    """
+
+    ACTING = "simtest"
+
+    def __init__(self, server: Server, wanted: int) -> None:
+        self.server = server
+        self.ready: list[str] = []
+        self.made: list[str] = []
+        self.batched = server.node is not None
+        if self.batched and wanted:
+            self.ready = self._make([f"simtest-{secrets.token_hex(4)}" for _ in range(wanted)])
+
+    def _eval(self, body: str, names: list[str]) -> bool:
+        vhosts = ", ".join(f'<<"{name}">>' for name in names)
+        try:
+            self.server.ctl("eval", f"lists:foreach(fun(V) -> {body} end, [{vhosts}]).")
+        except (RuntimeError, subprocess.TimeoutExpired):
+            return False
+        return True
+
+    def _make(self, names: list[str]) -> list[str]:
+        user, acting = self.server.user, self.ACTING
+        body = (
+            f'ok = rabbit_vhost:add(V, <<"{acting}">>), '
+            f'ok = rabbit_auth_backend_internal:set_permissions(<<"{user}">>, V, '
+            f'<<".*">>, <<".*">>, <<".*">>, <<"{acting}">>)'
+        )
+        if self._eval(body, names):
+            self.made += names
+            return names
+        self.batched = False
+        self._drop(names)  # whatever part of the lot was made
+        return []
+
+    def take(self) -> str:
+        if self.ready:
+            return self.ready.pop()
+        if self.batched and (made := self._make([f"simtest-{secrets.token_hex(4)}"])):
+            return made[0]
+        return self.server.new_vhost()  # one at a time (or the server's own, without control)
+
+    def _drop(self, names: list[str]) -> None:
+        if names and not self._eval(f'rabbit_vhost:delete(V, <<"{self.ACTING}">>)', names):
+            for name in names:
+                try:
+                    self.server.ctl("delete_vhost", name)
+                except (RuntimeError, subprocess.TimeoutExpired):
+                    pass  # never made, or a stopped private node took it with it
+
+    def close(self) -> None:
+        self._drop(self.made)
+        self.made = []
+        for name in list(self.server.vhosts):  # those made one at a time
+            self.server.drop_vhost(name)
+
+
+@pytest.fixture(scope="session")
+def vhost_pool(rabbit: Server, request: pytest.FixtureRequest) -> Iterator[VhostPool]:
+    wanted = sum("amqp_url" in getattr(item, "fixturenames", ()) for item in request.session.items)
+    pool = VhostPool(rabbit, wanted)
     try:
-        yield rabbit.url(vhost)
+        yield pool
     finally:
-        rabbit.drop_vhost(vhost)
+        pool.close()
+
+
+@pytest.fixture
+def amqp_url(rabbit: Server, vhost_pool: VhostPool) -> str:
+    """A URL on a vhost of this test's own (deleted, with all it holds, at the session's end)."""
+    return rabbit.url(vhost_pool.take())
 
 
 @pytest.fixture

@@ -275,7 +275,7 @@ def test_control_needs_the_token_and_applies_each_command(tmp_path, monkeypatch)
 
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "orders"])
 def test_the_run_stops_as_it_does_without_the_server_with_clients_connected(tmp_path, how):
-    flags = ("--rate", "0", "--orders", "300000") if how == "orders" else ("--rate", "0")
+    flags = ("--rate", "0", "--orders", "100000") if how == "orders" else ("--rate", "0")
     with start_run(tmp_path, *flags) as sim:
         url = url_of(sim)
         idle = http.client.HTTPConnection(urlsplit(url).hostname, urlsplit(url).port, timeout=10)
@@ -300,7 +300,7 @@ def test_the_run_stops_as_it_does_without_the_server_with_clients_connected(tmp_
     report = sim.report()
     assert_reconciled(report)
     if how == "orders":
-        assert report["orders"]["placed"] == 300_000 and "order limit" in report["stop_reason"]
+        assert report["orders"]["placed"] == 100_000 and "order limit" in report["stop_reason"]
     else:
         assert took < SimConfig().stop_timeout, f"{took:.1f} s to stop"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -49,21 +50,34 @@ def test_every_type_at_its_default_share_gives_one_digest_whatever_the_brokers_a
     assert reasons.get("WOULD_CROSS") and reasons.get("FOK_NOT_FILLABLE"), reasons
 
 
-@pytest.mark.parametrize("mode", ["cancel-newest", "cancel-oldest", "cancel-both"])
-def test_with_self_trade_prevention_no_fill_has_one_account_on_both_sides(tmp_path, mode):
-    def self_fills(name: str) -> int:
-        assert _simulate("journal", "expand", str(tmp_path / f"{name}.db")).returncode == 0
-        with sqlite3.connect(tmp_path / f"{name}.db") as db:
-            return db.execute(
-                "SELECT count(*) FROM fills f JOIN orders b ON b.id = f.buy_id "
-                "JOIN orders s ON s.id = f.sell_id WHERE b.account = s.account"
-            ).fetchone()[0]
+FEW = ("--orders", "8000", "--accounts", "3", "--brokers", "2")
 
-    few = ("--orders", "8000", "--accounts", "3", "--brokers", "2")
-    _run(tmp_path, "none", *few, journal=True)
-    assert self_fills("none") > 0  # without it, accounts this few trade with themselves
-    report = _run(tmp_path, mode, *few, "--stp", mode, journal=True)
-    assert self_fills(mode) == 0
+
+def _self_fills(journal: Path) -> int:
+    """Fills of the journalled run with one account on both sides."""
+    assert _simulate("journal", "expand", str(journal)).returncode == 0
+    with sqlite3.connect(journal) as db:
+        return db.execute(
+            "SELECT count(*) FROM fills f JOIN orders b ON b.id = f.buy_id "
+            "JOIN orders s ON s.id = f.sell_id WHERE b.account = s.account"
+        ).fetchone()[0]
+
+
+@pytest.fixture(scope="module")
+def self_fills_without_stp(tmp_path_factory) -> int:
+    """The same run without self-trade prevention, once for every mode below."""
+    tmp_path = tmp_path_factory.mktemp("no-stp")
+    _run(tmp_path, "none", *FEW, journal=True)
+    return _self_fills(tmp_path / "none.db")
+
+
+@pytest.mark.parametrize("mode", ["cancel-newest", "cancel-oldest", "cancel-both"])
+def test_with_self_trade_prevention_no_fill_has_one_account_on_both_sides(
+    tmp_path, mode, self_fills_without_stp
+):
+    assert self_fills_without_stp > 0  # without it, accounts this few trade with themselves
+    report = _run(tmp_path, mode, *FEW, "--stp", mode, journal=True)
+    assert _self_fills(tmp_path / f"{mode}.db") == 0
     assert report["order_types"]["cancel_reasons"]["SELF_TRADE"] > 0
     replayed = _simulate("replay", str(tmp_path / f"{mode}.db"))
     assert replayed.returncode == 0 and "identical" in replayed.stdout, replayed.stdout + replayed.stderr

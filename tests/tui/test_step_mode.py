@@ -38,7 +38,8 @@ def run(sim: Simulation, steer=None):
 
 
 def test_a_stepped_run_trades_exactly_as_an_unstepped_one():
-    plain = run(Simulation(SimConfig(**FLAGS)))
+    # the rate changes the timing, never the fills: the unstepped run goes at full speed
+    plain = run(Simulation(SimConfig(**{**FLAGS, "rate": 0.0})))
     summaries = []
 
     def steer(sim: Simulation) -> None:
@@ -67,6 +68,7 @@ def test_a_stepped_run_trades_exactly_as_an_unstepped_one():
 
             deadline_wait(told, what="the stepped order's events on the tape")
         sim.command("resume")
+        sim.command("rate", 0.0)  # the rest at full speed: one more change of timing
 
     stepped = run(Simulation(SimConfig(**FLAGS)), steer)
     assert stepped.exit_code == plain.exit_code == 0
