@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 
 from simulator import order_types
 from simulator.agent_records import AGENT_ORDER, pack_kind
@@ -142,7 +141,6 @@ def needs_new(quote: list | None, want: int | None, p: AgentParams) -> bool:
 
 
 _FAR = 1 << 62
-_LO, _HI = itemgetter(0), itemgetter(1)  # of a steady range
 NOT_STEADY = (0, 0)  # a range of references no reference is in
 
 
@@ -211,8 +209,10 @@ class Desk:
         seq = book._match_seq  # (the book's slots, not its properties: a call saved each)
         if seq == self.seen_seq:
             return  # no trade since the last look: nothing an agent looks at has moved
-        if max(out[start + 3 :: 7]) > AGENT_BASE or max(out[start + 4 :: 7]) > AGENT_BASE:
-            self._fills(out, start)  # a trade's buyer or seller may be an agent's (found at C speed)
+        # an agent's order among the trades' buyers and sellers? Their sum says (found at C speed,
+        # cheaper than max): every field there is >= 0, and the others' ids are far below AGENT_BASE
+        if sum(out[start + 3 :: 7], sum(out[start + 4 :: 7])) > AGENT_BASE:  # (a false alarm: a look)
+            self._fills(out, start)
         # most looks change nothing: the reference inside every maker's steady range (band),
         # the last price too close to the last look's for a taker; decided here at little cost
         bids, asks = book._bid_keys, book._ask_keys
@@ -232,11 +232,19 @@ class Desk:
             # the book's own cancel and rest (not the tape's wrappers): _quote does them in place
             own = getattr(cancel, "__self__", None) is book
             plain, place = (None if own else cancel), (None if own and self._plain else submit)
+            lo_all, hi_all = -_FAR, _FAR  # the new band, made on the way (faster than max and min)
             for i, r in enumerate(ranges):
-                if not r[0] < ref < r[1] and i not in halted:  # (else _quote would change nothing)
-                    ranges[i] = self._quote(i, ref, trigger, out, place, plain)
-            kept = [r for i, r in enumerate(ranges) if i not in halted] if halted else ranges
-            self.band = (max(map(_LO, kept), default=-_FAR), min(map(_HI, kept), default=_FAR))
+                if not r[0] < ref < r[1]:  # (else what _quote would decide: it would change nothing)
+                    if i in halted:
+                        continue
+                    r = ranges[i] = self._quote(i, ref, trigger, out, place, plain)
+                elif halted and i in halted:
+                    continue
+                if r[0] > lo_all:
+                    lo_all = r[0]
+                if r[1] < hi_all:
+                    hi_all = r[1]
+            self.band = (lo_all, hi_all)
         last = book._last_price
         move = last - self.seen_price if last is not None and self.seen_price is not None else 0
         if abs(move) >= p.move:

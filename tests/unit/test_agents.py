@@ -271,14 +271,17 @@ def test_a_desks_inlined_quote_places_what_maker_quotes_says_and_is_then_as_stea
     i, inventory, ref, refresh, flow
 ):
     p = AgentParams(makers=6, spread=4, quote_size=100, skew=1, max_inventory=1000, refresh=refresh)
-    book = new_book("ACME", 0)
+    book, twin = new_book("ACME", 0), new_book("ACME", 0)  # twin: the book's generic entry points
     for oid, (side, price) in enumerate(flow, start=1):  # the other side's best a quote stays behind
         book.submit_into([], oid, 1, side, 0, 0, price, 10, 0)
-    desk = Desk(p, book)
-    desk.inventory[i] = inventory
+        twin.submit_into([], oid, 1, side, 0, 0, price, 10, 0)
+    desk, twin_desk = Desk(p, book), Desk(p, twin)
+    desk.inventory[i] = twin_desk.inventory[i] = inventory
     out: list = []
-    got = desk._quote(i, ref, 99, out, book.submit_into, None)
+    got = desk._quote(i, ref, 99, out, None, None)  # in place: OrderBook.rest, unlink
     assert got == ag.steady(p, i, desk.quotes[i], inventory)
+    assert twin_desk._quote(i, ref, 99, twin_out := [], twin.submit_into, twin.cancel_into) == got
+    assert twin_out == out and twin.state() == book.state() and twin_desk.quotes == desk.quotes
     bid_keys, ask_keys = book._bid_keys, book._ask_keys
     for s, want in enumerate(ag.maker_quotes(p, i, ref, inventory)):
         quote = desk.quotes[i][s]
@@ -289,6 +292,9 @@ def test_a_desks_inlined_quote_places_what_maker_quotes_says_and_is_then_as_stea
         want = want if want is not None and want > 0 else None
         assert (quote and quote[1]) == want
     assert all(r[0] == AGENT_ORDER for r in records(out))  # each stands for its ack
+    moved = desk._quote(i, ref + 7, 100, again := [], None, None)  # a re-quote: its cancels too
+    assert twin_desk._quote(i, ref + 7, 100, twin_again := [], twin.submit_into, twin.cancel_into) == moved
+    assert twin_again == again and twin.state() == book.state() and twin_desk.quotes == desk.quotes
 
 
 def test_the_tape_still_shows_an_agents_ack_and_its_cancels_answers_that_the_bank_is_not_sent():
