@@ -341,3 +341,61 @@ def test_a_ledger_books_the_agents_short_records_and_reconciles_with_the_books(b
     resting.update((s[0], s[6]) for b in broker.books.values() for s in held_stops(b))  # off the book
     closed = ledger.reconcile(resting)
     assert closed.ok and closed.lost == 0 and closed.resting == len(resting), closed
+
+
+def _booked(ledger: Ledger) -> tuple:
+    """What a ledger's books say: counts, agents' counts, fills, positions, cash, open orders."""
+    counts = (ledger.placed, ledger.acked, ledger.filled, ledger.cancelled, ledger.rejected)
+    cancels = (ledger.cancels_sent, ledger.cancels_done, ledger.cancels_rejected, ledger.unknown_events)
+    return (
+        counts,
+        cancels,
+        ledger.types.agent_counts.tolist(),
+        ledger.fills_digest(),
+        ledger.positions,
+        ledger.cash,
+        ledger.window.open_orders(),
+        ledger.reject_reasons,
+    )
+
+
+def test_agents_records_booked_whole_array_end_as_booked_a_few_events_at_a_time():
+    config = config_from_args(
+        ["--headless", "--market-makers", "6", "--momentum", "2", "--mean-reversion", "2"]
+    )
+    params = agent_flags.params(config, config.accounts + 1)
+    symbols = tuple(config.symbols)
+    broker = Broker(BrokerSpec(0, "b", symbols, tuple(range(len(symbols))), agents=params))
+    whole, few = (Ledger(symbols, config.accounts + 1 + params.count, params) for _ in range(2))
+    flow, acks = OrderFlow.from_config(config), LatencyHistogram()
+    for _ in range(30):
+        rows = flow.generate(256)
+        out: list = []
+        broker.handle_orders(rows.ravel().tolist(), out)
+        events = np.array(out, np.int64).reshape(-1, 7)
+        assert (events[:, 0] == AGENT_ORDER).any()
+        whole.place(rows, 1000)
+        whole.apply(events, 2000, acks)  # whole-array
+        few.place(rows, 1000)
+        for start in range(0, len(events), 5):  # event by event (too few for whole-array)
+            few.apply(events[start : start + 5], 2000, acks)
+    assert whole.unknown_events == 0 and whole.types.agents_placed > 1000
+    assert _booked(whole) == _booked(few)
+
+
+def test_an_agent_order_of_an_account_no_agent_has_is_booked_and_counted_for_no_kind():
+    params = AgentParams(makers=2, momentum=1, first_account=10)
+    ledger = Ledger(("ACME",), 20, params)
+    oid = AGENT_BASE + (7 << 8)
+    quote = records_of.pack_kind(0, 0, 0, 0)  # a DAY LIMIT buy
+    cancel = records_of.pack_kind(0, 0, 2, 0)
+    events = [
+        (AGENT_ORDER, oid, 10, quote, 100, 10, 0),  # a maker's
+        (AGENT_ORDER, oid + 1, 12, quote, 100, 10, 0),  # the momentum taker's
+        (AGENT_ORDER, oid + 2, 13, quote, 100, 10, 0),  # past the agents' accounts
+        (AGENT_ORDER, oid + 3, 9, quote, 100, 10, 0),  # below them
+        (AGENT_ORDER, oid + 4, 15, cancel, 0, 0, oid + 2),  # a cancel, past them too
+    ]
+    ledger.apply(np.array(events, np.int64), 0, LatencyHistogram())
+    assert ledger.unknown_events == 0 and ledger.placed == 4 and ledger.cancels_sent == 1
+    assert ledger.types.agent_counts[:, :2].tolist() == [[1, 0], [1, 0], [0, 0]]
