@@ -68,12 +68,6 @@ class AgentParams:
     def count(self) -> int:
         return self.makers + self.momentum + self.mean_reversion
 
-    def kind_index(self, accounts):  # a numpy array of agents' accounts
-        """The index in KINDS of each agent account's kind (3: no agent's)."""
-        i = accounts - self.first_account
-        out = (i >= self.makers) * 1 + (i >= self.makers + self.momentum)
-        return out + 3 * ((i < 0) | (i >= self.count))
-
     def kind_of(self, account: int) -> str | None:
         """The kind of agent whose account this is, or None for a client's."""
         i = account - self.first_account
