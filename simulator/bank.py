@@ -47,6 +47,7 @@ from simulator.own_order import OwnCancel, OwnOrder
 from simulator.risk import ALL_ACCOUNTS, RiskGate
 from simulator.risk_exposure import LiveExposure
 from simulator.routing import RoutedCounts, Routing
+from simulator.rows import rows_where
 from simulator.schedule import Schedule
 from simulator.stats import LatencyHistogram, RunState
 
@@ -285,8 +286,8 @@ class Bank(SimplePlugin):
             self.journal.record_orders(orders, t_ns)
         if reasons is not None:
             refused = reasons != 0
-            self._refuse(orders[refused], reasons[refused])
-            orders = orders[~refused]
+            self._refuse(rows_where(orders, refused), reasons[refused])
+            orders = rows_where(orders, ~refused)
         pending, brokers = self.pending, self.brokers.brokers
         for index, mine in enumerate(self.routing.split(orders)):
             if len(mine):

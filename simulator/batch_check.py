@@ -17,6 +17,7 @@ import numpy as np
 
 from simulator.order_window import ACKED, SENT, OrderWindow
 from simulator.orders import Event, OrderType
+from simulator.rows import rows_at
 
 _ACK, _REJECT, _TRADE = int(Event.ACK), int(Event.REJECT), int(Event.TRADE)
 _CANCELLED, _CANCEL_DONE = int(Event.CANCELLED), int(Event.CANCEL_DONE)
@@ -59,7 +60,7 @@ def check_batch(
     # trade's buy side, then its sell side
     own = ~is_trade
     trade_pos = np.flatnonzero(is_trade)
-    tr = ev[trade_pos]
+    tr = rows_at(ev, trade_pos)
     n_tr = len(tr)
     ids = a[own]
     if n_tr:
@@ -80,7 +81,8 @@ def check_batch(
     ans_slots = slot[answered]
     if np.count_nonzero(state[ans_slots] != SENT) or window.repeats(ans_slots):
         return None
-    ans_cancel = record[ans_slots, _OTYPE] == _CANCEL
+    otype = record[:, _OTYPE]
+    ans_cancel = otype[ans_slots] == _CANCEL
     ans_kind = kind[answered]
     if np.count_nonzero(np.where(ans_cancel, ans_kind == _ACK, ans_kind == _CANCEL_DONE)):
         return None  # an order's CANCEL_DONE, a cancel's ACK
@@ -102,7 +104,7 @@ def check_batch(
         both_pos = np.concatenate((trade_pos, trade_pos))  # of each side
         if np.count_nonzero(acked_at(sides) >= both_pos):
             return None
-        if np.count_nonzero(record[sides, _OTYPE] == _CANCEL):
+        if np.count_nonzero(otype[sides] == _CANCEL):
             return None
         # match numbers rise within each symbol, past the last one booked
         by_sym = np.argsort(sym, kind="stable")
@@ -138,9 +140,7 @@ def check_batch(
         cx_pos = np.flatnonzero(is_cxl)
         if window.repeats(cx_slots):
             return None
-        if np.count_nonzero(record[cx_slots, _OTYPE] == _CANCEL) or np.count_nonzero(
-            acked_at(cx_slots) >= cx_pos
-        ):
+        if np.count_nonzero(otype[cx_slots] == _CANCEL) or np.count_nonzero(acked_at(cx_slots) >= cx_pos):
             return None
         if len(touched):
             k = np.minimum(np.searchsorted(touched, cx_slots), len(touched) - 1)

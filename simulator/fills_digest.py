@@ -27,6 +27,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from simulator.rows import rows_at
+
 FILL_WIDTH = 5  # seq, buy_oid, sell_oid, price, qty
 _FEWEST_ROWS, _MOST_ROWS = 1 << 12, 1 << 17  # fills logged before they are hashed: 160 KiB to 5 MiB
 _ROWS_PER_SYMBOL = 8
@@ -98,7 +100,7 @@ class FillsDigest:
         if not len(sym):
             return
         by_sym = np.argsort(sym, kind="stable")
-        sym, fills = sym[by_sym], np.ascontiguousarray(fills[by_sym])
+        sym, fills = sym[by_sym], rows_at(fills, by_sym)  # (take gives contiguous rows)
         starts = np.flatnonzero(np.append(True, sym[1:] != sym[:-1]))
         bounds = starts.tolist() + [len(sym)]
         hashes = self._hashes

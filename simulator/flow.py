@@ -66,6 +66,7 @@ from simulator import flow_types, wire
 from simulator.flow_types import NO_TYPES, TypeShares
 from simulator.orders import OrderType, TimeInForce
 from simulator.pending_cancels import ACCOUNT, FATE, OID, PRICE, SIDE, SYM, WIDTH, PendingCancels
+from simulator.rows import put_rows, rows_at, rows_where
 
 UNKNOWN_SYMBOL = wire.UNKNOWN_SYMBOL_NAME  # how ``as_tuples`` names wire.UNKNOWN_SYM
 DAY_ORDER_LIFETIME = 512  # per symbol: a DAY order is cancelled once this many newer ones exist
@@ -390,12 +391,12 @@ class OrderFlow:
         oid_of_waiting = base + new_at[w_at]
 
         rows = np.empty((b + c, wire.ORDER_WIDTH), np.int64)
-        rows[new_at] = news
+        put_rows(rows, new_at, news)
         target = np.concatenate((old[:, OID], oid_of_waiting[young]))
         cancels[:, 8] = target
-        late_rows = cancels[off[here[late]]]
+        late_rows = rows_at(cancels, off[here[late]])
         late_rows[:, 6:8] = 0  # a cancel, even of an order amended before
-        rows[cancel_at] = np.concatenate((cancels[now], late_rows))[order_sent]
+        put_rows(rows, cancel_at, rows_at(np.concatenate((rows_where(cancels, now), late_rows)), order_sent))
         rows[:, 0] = base + np.arange(b + c)
         refs = np.empty(b + c, np.int64)
         refs[new_at], refs[cancel_at] = ref, ref[after]

@@ -37,6 +37,7 @@ from simulator.outside_orders import OutsideOrders
 from simulator.positions import Positions
 from simulator.reconciliation import Reconciliation, Resting, close_books
 from simulator.rejects import CANCEL_REASON, reasons_by_name
+from simulator.rows import rows_at
 from simulator.symbol_stats import TradedDigest
 
 _ACK, _REJECT, _TRADE = int(Event.ACK), int(Event.REJECT), int(Event.TRADE)
@@ -197,7 +198,8 @@ class Ledger:
         tr = b.trades
         if len(tr):
             sym, price, qty = tr[:, 1], tr[:, 5], tr[:, 6]
-            acct_b, acct_s = record[b.buy_slots, _ACCOUNT], record[b.sell_slots, _ACCOUNT]
+            accounts = record[:, _ACCOUNT]
+            acct_b, acct_s = accounts[b.buy_slots], accounts[b.sell_slots]
             self._positions.move(sym, acct_b, acct_s, qty)
             notional = price * qty
             np.subtract.at(self._cash, acct_b, notional)
@@ -209,7 +211,7 @@ class Ledger:
             token_final.append(done)
             self.trades += len(tr)
             self.volume += int(qty.sum())
-            self._book_trades(tr[b.by_sym], b.sym_starts)
+            self._book_trades(rows_at(tr, b.by_sym), b.sym_starts)
             self._recent.extend((_TRADE, self.symbols[r[1]], *r[2:7]) for r in tr[-_RECENT:].tolist())
         if len(b.cx_slots):
             state[b.cx_slots] = FREE
@@ -217,7 +219,7 @@ class Ledger:
         ans_kind, ans_cancel = b.ans_kind, b.ans_cancel
         rej = ans_kind == _REJECT
         if np.count_nonzero(rej):
-            reasons = ev[b.is_rej, 2] + CANCEL_REASON * ans_cancel[rej]  # a cancel's reason apart
+            reasons = ev[:, 2][b.is_rej] + CANCEL_REASON * ans_cancel[rej]  # a cancel's reason apart
             for r, n in zip(*np.unique(reasons, return_counts=True)):
                 self.reject_reasons[int(r)] = self.reject_reasons.get(int(r), 0) + int(n)
             self.rejected += int(np.count_nonzero(rej & ~ans_cancel))
@@ -262,7 +264,7 @@ class Ledger:
         ``by_symbol`` holds them grouped by symbol (match order within), groups at ``starts``."""
         self.traded.count_trades(by_symbol, starts)  # each symbol's figures, whole-array
         self._digest.update_many(by_symbol[:, 1], by_symbol[:, 2:7])
-        last = by_symbol[np.append(starts[1:], len(by_symbol)) - 1]
+        last = rows_at(by_symbol, np.append(starts[1:], len(by_symbol)) - 1)
         self._last_trade[last[:, 1]] = last[:, 2:7]
 
     def recent_trades(self, n: int) -> list[tuple]:

@@ -33,6 +33,7 @@ from simulator.agents import AGENT_BASE, MOMENTUM_SLOT, REVERSION_SLOT, SLOTS
 from simulator.order_window import ACKED, FREE, SENT, SHOWN, TRIGGERED, OrderWindow
 from simulator.orders import STAMP_SHIFT, Event, OrderType
 from simulator.outside_ids import OUTSIDE_BASE, priority
+from simulator.rows import rows_at, rows_where
 
 _CANCELLED, _AMENDED, _TRIGGERED, _SHOWN = int(Event.CANCELLED), int(Event.AMENDED), int(Event.TRIGGERED), 8
 _TRADE = int(Event.TRADE)
@@ -72,8 +73,8 @@ class TypeLedger:
         ``ledger.unknown_events``."""
         kind = ev[:, 0]
         if ledger.agents.count:
-            self._agent_trades(ev[kind == _TRADE])
-        reasons = ev[kind == _CANCELLED, 3]
+            self._agent_trades(rows_where(ev, kind == _TRADE))
+        reasons = ev[:, 3][kind == _CANCELLED]
         if np.count_nonzero(reasons):
             for r, n in zip(*np.unique(reasons[reasons != 0], return_counts=True)):
                 self.cancel_reasons[int(r)] = self.cancel_reasons.get(int(r), 0) + int(n)
@@ -81,9 +82,9 @@ class TypeLedger:
         n_special = np.count_nonzero(special)
         if not n_special:
             return ev
-        rows = ev[special]
+        rows = rows_where(ev, special)
         if n_special > 1:  # grouped by kind, each kind's in batch order: one slice each
-            rows = rows[np.argsort(rows[:, 0], kind="stable")]
+            rows = rows_at(rows, np.argsort(rows[:, 0], kind="stable"))
         trig, shown, agent, other = np.searchsorted(rows[:, 0], _GROUPS).tolist()
         done = None  # the CANCELLED of targets of agents' cancels done: booked after the rest
         if other > agent:  # first: the batch's other events name them
@@ -101,7 +102,8 @@ class TypeLedger:
                 for message in np.unique(m[m > OUTSIDE_BASE]).tolist():
                     self._keep_anchor(message, ledger)
         # a done cancel's target can have traded earlier in the batch: its end goes after that
-        return ev[~special] if done is None else np.concatenate((ev[~special], done))
+        rest = rows_where(ev, ~special)
+        return rest if done is None else np.concatenate((rest, done))
 
     def _keep_anchor(self, message: int, ledger: Any) -> None:
         anchor = ledger.outside.anchor(message)

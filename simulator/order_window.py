@@ -30,6 +30,7 @@ import numpy as np
 from simulator import wire
 from simulator.id_index import IdIndex
 from simulator.outside_ids import AGENT, SOURCES
+from simulator.rows import put_rows
 from simulator.slot_arrays import SlotArrays
 
 WINDOW = 1 << 17  # order ids kept in arrays; older open orders move to overflow slots
@@ -165,7 +166,7 @@ class OrderWindow:
         """``put`` of ids spanning fewer than ``MOST_SPAN``, checked already."""
         self._make_room(max(self.hi, int(rows[-1, 0]) + 1))
         slots = rows[:, 0] & _MASK
-        self.record[slots] = rows
+        put_rows(self.record, slots, rows)
         self.leaves[slots] = leaves
         self.due[slots] = due
         self.state[slots] = SENT
@@ -265,7 +266,8 @@ class OrderWindow:
         elif held + n > self._agents_prune_at:
             self._prune_agents()
         at = self._overflow_slots(n)
-        self.record[at], self.leaves[at], self.due[at] = rows, leaves, NO_DUE
+        put_rows(self.record, at, rows)
+        self.leaves[at], self.due[at] = leaves, NO_DUE
         self.state[at], self.ack_token[at], self.stamp[at], self.flags[at] = state, 0, stamp, 0
         ids = np.concatenate((self._agent_ids[:-1], new, _NO_AGENT_IDS))
         slots = np.concatenate((self._agent_slots[:-1], at, _NO_AGENT_SLOTS))

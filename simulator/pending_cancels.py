@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator.rows import put_rows, rows_at
+
 # slab columns
 SYM, OID, ACCOUNT, SIDE, PRICE, FATE = range(6)  # FATE: flow.EXPIRY, RANDOM, LATE, ALWAYS
 WIDTH = 6
@@ -59,7 +61,7 @@ class PendingCancels:
             return
         rows = self._take_rows(n)
         keys = death * self._nsym + sym
-        self._data[rows] = data
+        put_rows(self._data, rows, data)
         self._key[rows] = keys
         if len(self) > len(self._head):
             self._rehash()
@@ -136,7 +138,7 @@ class PendingCancels:
         taken = rows[hit]
         self._key[taken] = -1
         self._give_back(taken)
-        return self._data[taken], death[hit]
+        return rows_at(self._data, taken), death[hit]
 
     # -- the slab ----------------------------------------------------------------------------
 

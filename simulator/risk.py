@@ -37,6 +37,7 @@ from typing import Protocol
 import numpy as np
 
 from simulator.orders import OrderType, RejectReason
+from simulator.rows import rows_at
 
 _OID, _ACCOUNT, _SYM, _SIDE, _OTYPE, _TIF, _PRICE, _QTY = range(8)
 _CANCEL, _MARKET = int(OrderType.CANCEL), int(OrderType.MARKET)
@@ -149,7 +150,7 @@ class RiskGate:
         if self.exposure is not None:
             at = np.flatnonzero(valid & (reasons == 0))
             if len(at):
-                found = self.exposure.refused(orders[at], now_ns)
+                found = self.exposure.refused(rows_at(orders, at), now_ns)
                 reasons[at] = found
         if not reasons.any():
             return None
@@ -179,7 +180,7 @@ class RiskGate:
         if not len(at):
             return
         second = clock[at] // _NS  # rising with the rows
-        account = orders[at, _ACCOUNT]
+        account = orders[:, _ACCOUNT][at]
         by_key = np.argsort((second - second[0]) * self.accounts + account, kind="stable")
         second, account = second[by_key], account[by_key]
         first = np.ones(len(at), bool)

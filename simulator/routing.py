@@ -18,6 +18,7 @@ import numpy as np
 
 from simulator import wire
 from simulator.orders import OrderType
+from simulator.rows import rows_where
 
 _UNKNOWN_GOES_TO = 0  # the broker that answers orders for symbols nobody trades
 _SYM = 2  # the symbol column of an order record (see wire.py)
@@ -97,7 +98,7 @@ class Routing:
         # anything out of range (no order flow makes it, but a record is a record) is unknown
         syms = np.where((syms >= 0) & (syms < len(self.symbols)), syms, -1)
         of = self._broker_of_sym[syms]
-        return [orders[of == i] for i in range(self.brokers)]
+        return [rows_where(orders, of == i) for i in range(self.brokers)]
 
 
 class RoutedCounts:

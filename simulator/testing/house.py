@@ -25,7 +25,7 @@ PURE = frozenset(
         "batch_check", "reconciliation", "fills_digest", "routing", "schedule", "positions", "symbol_stats",
         "rejects", "series", "stats", "risk", "risk_exposure", "outside_ids", "outside_orders",
         "restart_state", "own_order", "order_types", "stp_book", "ledger_types", "flow_types", "order_checks",
-        "agents", "agent_records", "ledger_slow", "resting", "slot_arrays",
+        "agents", "agent_records", "ledger_slow", "resting", "slot_arrays", "rows",
     )
 )  # fmt: skip
 # what the pure model must not import: processes, buses, UIs, clocks, global randomness

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 import pytest
@@ -12,22 +11,15 @@ from textual.widget import Widget
 from textual.widgets import Footer
 
 from simulator.stats import OrderCounts, ProcessRow, RunState
+from tests.tui.waits import report_shown, wait_until
 from tui.app import DashboardApp
 from tui.help import HelpScreen, HelpText, help_lines
 from tui.widgets import LogPanel, TapePanel, ThroughputPanel
-from tui.widgets.report import ReportScreen
 
 pytestmark = pytest.mark.timeout(60)
 
 SIZE = (120, 36)
 PANELS = ("status", "totals", "throughput", "processes", "tape", "book", "log")
-
-
-async def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 def rendered_lines(widget: Widget) -> list[str]:
@@ -474,7 +466,7 @@ async def test_the_end_of_a_run_stays_on_screen_with_finished_and_the_report_unt
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         control.end_run()
-        await wait_until(lambda: isinstance(app.screen, ReportScreen))
+        await wait_until(lambda: report_shown(app))
         await pilot.pause()
         assert "order limit reached (1000)" in rendered_text(app.screen.query_one("#report-text"))
         await pilot.press("escape")  # back to the last Snapshot, FINISHED in the header
@@ -496,7 +488,7 @@ async def test_a_run_that_ended_without_a_report_says_so(control):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         control.end_run()
-        await wait_until(lambda: isinstance(app.screen, ReportScreen))
+        await wait_until(lambda: report_shown(app))
         await pilot.pause()
         assert "without a report" in rendered_text(app.screen.query_one("#report-text"))
 

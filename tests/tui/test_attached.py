@@ -3,7 +3,6 @@ quitting leaves the run going, x stops it (with control), its end shows the fina
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import pytest
@@ -11,6 +10,7 @@ from textual.widgets import Footer
 
 from simulator.stats import RunState
 from simulator.testing import dashboard
+from tests.tui.waits import report_shown, wait_until
 from tui.app import READ_ONLY_NOTE, DashboardApp
 from tui.widgets.report import ReportScreen, report_text
 
@@ -32,13 +32,6 @@ class FakeAttachment:
 
 def sample_report(exit_code: int = 0) -> dict:
     return dashboard.sample_report(exit_code, stop_reason="signal SIGINT")
-
-
-async def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 def header(app: DashboardApp) -> str:
@@ -103,7 +96,7 @@ async def test_the_end_of_the_run_shows_its_report_until_the_user_quits(control)
         await pilot.pause()
         control.end_run()  # wait_stopped turns True: an attached view does not exit on it
         attached.ended = (sample_report(), None)
-        await wait_until(lambda: isinstance(app.screen, ReportScreen))
+        await wait_until(lambda: report_shown(app))
         shown = app.screen.query_one("#report-text")
         await wait_until(lambda: shown.size.width > 0)  # laid out on a later refresh
         text = str(shown.render())
@@ -136,7 +129,7 @@ async def test_the_report_wraps_to_the_screen_and_loses_no_line(control, width):
     report["latency_us"]["ack"]["max"] = 4_888_888  # the longest line: it must wrap, not vanish
     app = DashboardApp(control, attached=FakeAttachment(ended=(report, None)))
     async with app.run_test(size=(width, 36)) as pilot:
-        await wait_until(lambda: isinstance(app.screen, ReportScreen))
+        await wait_until(lambda: report_shown(app))
         shown = app.screen.query_one("#report-text")
         await wait_until(lambda: shown.size.width > 0)
         await pilot.pause()
