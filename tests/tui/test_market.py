@@ -9,7 +9,8 @@ from textual.command import CommandList
 
 from simulator.stats import BookView, MarketRow
 from simulator.testing.dashboard import MARKET
-from tests.tui.test_app import panel, rendered_lines, wait_until
+from tests.tui.test_app import panel, rendered_lines
+from tests.tui.waits import wait_until
 from tui.app import DashboardApp
 from tui.market_format import (
     changed_levels,

@@ -9,7 +9,8 @@ import pytest
 
 from simulator.own_order import check_order
 from simulator.stats import TapeEvent, YourAccount, YourOrder
-from tests.tui.test_app import rendered_text, wait_until
+from tests.tui.test_app import rendered_text
+from tests.tui.waits import wait_until
 from tui.app import DashboardApp
 from tui.palette import palette_commands
 from tui.tape_format import order_id, tape_plain

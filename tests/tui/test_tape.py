@@ -8,7 +8,8 @@ import pytest
 
 from simulator.stats import TapeEvent
 from simulator.testing.dashboard import TAPE_EVENTS
-from tests.tui.test_app import panel, rendered_lines, rendered_text, wait_until
+from tests.tui.test_app import panel, rendered_lines, rendered_text
+from tests.tui.waits import wait_until
 from tui.app import DashboardApp
 from tui.tape_format import clock_fits, fit_pieces, fmt_clock, tape_pieces, tape_plain
 from tui.widgets import TapePanel
