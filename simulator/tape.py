@@ -83,8 +83,19 @@ class TapeRecorder:
         self.skipped, self.taken = 0, []
         return skipped, taken
 
-    def wrap(self, sym: int, submit: Submit, cancel: Cancel) -> tuple[Submit, Cancel]:
+    def wrap(self, book: Any) -> tuple[Submit, Cancel]:
         """The book's two entry points, recording what they do for the tape."""
+        sym, submit, cancel = book.sym_id, book.submit_into, book.cancel_into
+        # Whether one of yours has reached this book, so that an event may name it: most runs
+        # place none, and then the makers' quotes, whose ids are as high as yours, need no scan.
+        # Seen as it comes in, or (restored, or before the wrap) in the book's largest id outside
+        # the agents' (``_max_oid``: a desk's reaction holds its agents' ids there a moment).
+        yours = False
+
+        def sees_yours(oid: int) -> bool:
+            nonlocal yours
+            yours = OUTSIDE_BASE < oid <= _AGENTS or OUTSIDE_BASE < book._max_oid <= _AGENTS
+            return yours
 
         def taped_submit(
             out: list,
@@ -99,7 +110,7 @@ class TapeRecorder:
         ) -> None:
             start = len(out)
             submit(out, oid, account, side, otype, tif, price, qty, target)
-            if self.tokens >= 1.0 or _names_outside(out, start):
+            if self.tokens >= 1.0 or ((yours or sees_yours(oid)) and _names_outside(out, start)):
                 self.tokens = max(self.tokens - 1.0, 0.0)
                 order = (oid, account, sym, side, otype, tif, price, qty, target)
                 self.taken.append((self.now, order, tuple(out[start:])))
@@ -109,7 +120,7 @@ class TapeRecorder:
         def taped_cancel(out: list, oid: int, target: int, price: int = 0, qty: int = 0) -> None:
             start = len(out)
             cancel(out, oid, target, price, qty)
-            if self.tokens >= 1.0 or _names_outside(out, start):
+            if self.tokens >= 1.0 or ((yours or sees_yours(oid)) and _names_outside(out, start)):
                 self.tokens = max(self.tokens - 1.0, 0.0)
                 order = (oid, -1, sym, 0, _CANCEL, 0, price, qty, target)
                 self.taken.append((self.now, order, tuple(out[start:])))
@@ -198,9 +209,7 @@ class Taps:
 
     def _wrap(self, book: Any) -> None:
         assert self.recorder is not None
-        self.routes[book.sym_id] = TapedBook(
-            *self.recorder.wrap(book.sym_id, book.submit_into, book.cancel_into)
-        )
+        self.routes[book.sym_id] = TapedBook(*self.recorder.wrap(book))
         self._taped.append(book)
 
 

@@ -300,7 +300,7 @@ def test_a_desks_inlined_quote_places_what_maker_quotes_says_and_is_then_as_stea
 def test_the_tape_still_shows_an_agents_ack_and_its_cancels_answers_that_the_bank_is_not_sent():
     book = new_book("ACME", 0)
     recorder = TapeRecorder(rate=1000.0, burst=1000.0)
-    submit, cancel = recorder.wrap(0, book.submit_into, book.cancel_into)
+    submit, cancel = recorder.wrap(book)
     desk = Desk(AgentParams(makers=1, first_account=10, spread=4, refresh=0), book)
     for oid, side, otype, tif, price, qty in (
         (1, SELL, 0, 0, 1000, 100),

@@ -19,7 +19,7 @@ BUY, SELL = int(Side.BUY), int(Side.SELL)
 def recorded_book(rate: float = 1000.0, burst: float = 1000.0):
     book = OrderBook("AAPL", 0)
     tape = TapeRecorder(rate, burst)
-    submit, cancel = tape.wrap(0, book.submit_into, book.cancel_into)
+    submit, cancel = tape.wrap(book)
     return book, tape, submit, cancel
 
 
@@ -78,6 +78,44 @@ def test_above_the_eyes_rate_orders_are_left_out_whole_and_their_events_counted(
     submit(out, 7, 1, BUY, LIMIT, DAY, 10_000, 10)
     skipped, taken = tape.take()
     assert [order[0] for _t, order, _events in taken] == [6] and skipped == 2
+
+
+def test_past_the_eyes_rate_yours_and_what_trades_with_them_are_taken_and_agents_alone_are_not():
+    from simulator.agents import agent_oid
+    from simulator.outside_ids import SOURCES, YOU
+
+    you = SOURCES[YOU] + 1
+    book, tape, submit, cancel = recorded_book(rate=1.0, burst=1.0)
+    tape.tick(0.0)
+    out: list = []
+    submit(out, 1, 1, BUY, LIMIT, DAY, 9_000, 10)  # spends the only token
+    submit(out, agent_oid(1, 0), 50, SELL, LIMIT, DAY, 10_100, 10)  # a maker's quote: left out
+    submit(out, 2, 1, BUY, LIMIT, IOC, 10_100, 5)  # trades with the maker only: left out
+    book._max_oid = agent_oid(2, 0)  # as a desk's reaction holds it: no yours for all that
+    submit(out, agent_oid(2, 0), 50, BUY, LIMIT, IOC, 10_100, 5)
+    book._max_oid = 2
+    assert [order[0] for _t, order, _e in tape.take()[1]] == [1] and tape.tokens < 1.0
+    submit(out, you, 9, SELL, LIMIT, DAY, 10_200, 10)  # yours: taken
+    submit(out, 3, 1, BUY, LIMIT, IOC, 10_200, 4)  # trades with yours: taken
+    submit(out, 4, 1, BUY, LIMIT, DAY, 8_000, 4)  # names no one of yours: left out
+    cancel(out, 5, you)  # ends yours: taken
+    assert [order[0] for _t, order, _e in tape.take()[1]] == [you, 3, 5]
+
+
+def test_a_book_restored_with_one_of_yours_resting_still_takes_what_trades_with_it():
+    from simulator.outside_ids import SOURCES, YOU
+
+    you = SOURCES[YOU] + 1
+    book = OrderBook("AAPL", 0)
+    book.restore([(you, 9, SELL, 10_200, 10), (7, 1, BUY, 9_000, 10)], max_oid=7)
+    tape = TapeRecorder(rate=1.0, burst=0.0)
+    submit, _cancel = tape.wrap(book)
+    tape.tick(0.0)
+    out: list = []
+    submit(out, 8, 1, BUY, LIMIT, DAY, 8_000, 4)  # left out
+    submit(out, 9, 1, BUY, LIMIT, IOC, 10_200, 4)  # trades with yours: taken
+    skipped, taken = tape.take()
+    assert [order[0] for _t, order, _e in taken] == [9] and skipped == 2
 
 
 def test_the_burst_is_bounded_after_a_quiet_spell():
@@ -151,7 +189,7 @@ def test_a_tape_message_travels_and_a_malformed_one_is_refused():
 def test_the_new_events_of_the_order_types_are_on_the_tape_with_plain_int_fields():
     book = OrderBook("AAPL", 0)
     recorder = TapeRecorder(burst=10.0)
-    submit, cancel = recorder.wrap(0, book.submit_into, book.cancel_into)
+    submit, cancel = recorder.wrap(book)
     out: list = []
     submit(out, 1, 1, -1, 5, 0, 100, 30, 10)  # an iceberg: SHOWN
     submit(out, 2, 2, 1, 3, 0, 0, 5, 100)  # a buy stop at 100: held
