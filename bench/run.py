@@ -298,6 +298,8 @@ def agents_throughput(reps: int, duration: float) -> dict:
         **ratios(m, "market_makers", "no_agents"),
         "against_todays_flow": ratios(m, "market_makers", "todays_flow"),
         "cpu_us_per_order": m["cpu"],
+        "bank_cpu_us_per_order": m["bank"],
+        "brokers_cpu_us_per_order": m["brokers"],
     }
 
 
@@ -305,12 +307,14 @@ def alternated(reps: int, duration: float, rows: dict[str, tuple]) -> dict:
     """Runs of each row's flags in turn in each repetition: the flow's orders a second
     ("flow"), every order placed a second, agents' included ("every"), and the CPU time of the
     whole process tree per flow order ("cpu": getrusage of the children, less moved by the
-    other loads of a shared machine than the wall clock is)."""
-    m: dict[str, dict[str, list[float]]] = {k: {name: [] for name in rows} for k in ("flow", "every", "cpu")}
+    other loads of a shared machine than the wall clock is); and that CPU split, the bank's
+    ("bank") and the brokers' ("brokers"), sampled (``simulate_sampled``)."""
+    kinds = ("flow", "every", "cpu", "bank", "brokers")
+    m: dict[str, dict[str, list[float]]] = {k: {name: [] for name in rows} for k in kinds}
     for rep in range(reps):
         for name, flags in rows.items():
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            r = simulate(
+            r, sampled = simulate_sampled(
                 "--rate", "0", "--duration", str(duration), "--brokers", "2", "--seed", str(rep + 1), *flags
             )
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -320,6 +324,8 @@ def alternated(reps: int, duration: float, rows: dict[str, tuple]) -> dict:
             m["every"][name].append(end_to_end(r))
             used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
             m["cpu"][name].append(used / flow * 1e6)
+            m["bank"][name].append(sampled["bank_cpu"] / flow * 1e6)
+            m["brokers"][name].append(sampled["brokers_cpu"] / flow * 1e6)
         print(
             f"rep {rep + 1}: "
             + ", ".join(f"{n} {m['flow'][n][-1]:,.0f}/s ({m['cpu'][n][-1]:.1f} us CPU/order)" for n in rows),
@@ -353,6 +359,12 @@ def print_agents(t: dict) -> None:
     today = t["against_todays_flow"]
     ratio_row("every type + 10 makers / today's flow", today["ratio"])
     ratio_row("the same, counting the makers' orders too", today["all_orders_ratio"])
+    print("CPU per flow order (us), bank + brokers:")
+    bank, brokers = t["bank_cpu_us_per_order"], t["brokers_cpu_us_per_order"]
+    labels = {"todays_flow": "today's flow", "no_agents": "every type", "market_makers": "+ 10 makers"}
+    for name, label in labels.items():
+        split = f"{statistics.median(bank[name]):.2f} + {statistics.median(brokers[name]):.2f}"
+        print(f"{'  ' + label:<52} {split:>12}")
 
 
 def print_ratios(t: dict, ratio: str, cpu: str) -> None:
