@@ -98,6 +98,7 @@ def submit(
     """Take any order (exact ints): append its events to ``out`` as flat records."""
     if oid > book._max_oid:
         book._max_oid = oid
+    seq = book._match_seq
     reason = check_order(side, otype, tif, price, qty, target)
     if reason is None and tif == _FOK and not _fillable(book, side, _limit(otype, side, price), qty, account):
         reason = RejectReason.FOK_NOT_FILLABLE
@@ -117,7 +118,9 @@ def submit(
     else:
         display = target if otype == _ICEBERG else 0
         _enter(book, out, (oid, account, side, otype, tif, price, qty), display, oid << STAMP_SHIFT, oid)
-    if book.held and book.stops_seq != book._match_seq:  # it traded while stops wait
+    # it traded while stops wait: its own trades may touch them (a trade is checked by the
+    # message that printed it, so earlier ones were; submit_into's bounds test does the same)
+    if book.held and book._match_seq != seq:
         after_trades(book, out, oid)
 
 
