@@ -96,9 +96,8 @@ def submit(
     target: int,
 ) -> None:
     """Take any order (exact ints): append its events to ``out`` as flat records."""
-    if oid > book._max_oid:
-        book._max_oid = oid
-    seq = book._match_seq
+    book._max_oid = max(book._max_oid, oid)
+    seq = book._match_seq  # a trade is checked for held stops by the message that printed it
     reason = check_order(side, otype, tif, price, qty, target)
     if reason is None and tif == _FOK and not _fillable(book, side, _limit(otype, side, price), qty, account):
         reason = RejectReason.FOK_NOT_FILLABLE
@@ -118,9 +117,7 @@ def submit(
     else:
         display = target if otype == _ICEBERG else 0
         _enter(book, out, (oid, account, side, otype, tif, price, qty), display, oid << STAMP_SHIFT, oid)
-    # it traded while stops wait: its own trades may touch them (a trade is checked by the
-    # message that printed it, so earlier ones were; submit_into's bounds test does the same)
-    if book.held and book._match_seq != seq:
+    if book.held and book._match_seq != seq:  # it traded while stops wait (earlier trades were checked)
         after_trades(book, out, oid)
 
 
