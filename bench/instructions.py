@@ -43,9 +43,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bank_books import NO_TYPES  # today's flow: no new order type
+
 ROOT = Path(__file__).resolve().parents[1]
-NO_TYPES = ("--fok-ratio", "0", "--post-only-ratio", "0", "--stop-ratio", "0", "--iceberg-ratio", "0",
-            "--amend-ratio", "0")  # fmt: skip
 CASES = {
     "today": ("today's flow", NO_TYPES),
     "every": ("every type", ()),
