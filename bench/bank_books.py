@@ -30,6 +30,35 @@ CASES = {"today's flow": NO_TYPES, "every type": (), "every type + 10 makers": (
 _GROUP = 16  # batches of 256 a booking takes
 
 
+def grouped(batches: list, answers: list) -> tuple[list, list]:
+    """The flow's batches and a broker's answers to them (one array of event records each),
+    joined ``_GROUP`` at a time: what one booking takes."""
+    import numpy as np
+
+    def join(arrays: list) -> list:
+        return [np.concatenate(arrays[i : i + _GROUP]) for i in range(0, len(arrays), _GROUP)]
+
+    return join(batches), join(answers)
+
+
+def new_ledger(config, params):
+    """A bank's ledger for ``config``'s symbols and accounts, its agents' included."""
+    from simulator.ledger import Ledger
+
+    return Ledger(config.symbols, config.accounts + 1 + (params.count if params else 0), params)
+
+
+def book(ledger, placed: list, booked: list) -> None:
+    """``ledger`` places each group of orders and books the events that answered it."""
+    from simulator.stats import LatencyHistogram
+
+    acks, finals = LatencyHistogram(), LatencyHistogram()
+    for rows, ev in zip(placed, booked):
+        ledger.place(rows, 1000)
+        ledger.apply(ev, 2000, acks, finals)
+    assert ledger.unknown_events == 0, f"{ledger.unknown_events} events not booked"
+
+
 def measure(records: int) -> dict[str, dict[str, float]]:
     """This process's figures for each case, with the ``simulator`` found first on sys.path."""
     import numpy as np
@@ -39,8 +68,6 @@ def measure(records: int) -> dict[str, dict[str, float]]:
     from simulator.broker import Broker
     from simulator.config import config_from_args
     from simulator.flow import OrderFlow
-    from simulator.ledger import Ledger
-    from simulator.stats import LatencyHistogram
 
     out = {}
     for name, flags in CASES.items():
@@ -59,17 +86,12 @@ def measure(records: int) -> dict[str, dict[str, float]]:
             events: list[int] = []
             broker.handle_orders(rows.ravel().tolist(), events)
             answers.append(np.array(events, np.int64).reshape(-1, 7))
-        placed = [np.concatenate(batches[i : i + _GROUP]) for i in range(0, len(batches), _GROUP)]
-        booked = [np.concatenate(answers[i : i + _GROUP]) for i in range(0, len(answers), _GROUP)]
-        ledger = Ledger(config.symbols, config.accounts + 1 + (params.count if params else 0), params)
-        acks, finals = LatencyHistogram(), LatencyHistogram()
+        placed, booked = grouped(batches, answers)
+        ledger = new_ledger(config, params)
         gc.collect()
         t = time.process_time()
-        for rows, ev in zip(placed, booked):
-            ledger.place(rows, 1000)
-            ledger.apply(ev, 2000, acks, finals)
+        book(ledger, placed, booked)
         books = time.process_time() - t
-        assert ledger.unknown_events == 0, f"{name}: {ledger.unknown_events} events not booked"
         out[name] = {"make": made / n * 1e6, "book": books / n * 1e6}
     return out
 

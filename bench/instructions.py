@@ -8,8 +8,8 @@ On these shared machines a CPU-time figure moves by more than most changes gain 
 matching read 2.0 to 3.0 us per record within minutes here). valgrind's callgrind counts the
 instructions a process runs instead, whatever else the machine is doing. With the hash seed fixed,
 no address randomisation and no watched symbol, one tree counted twice agrees within 0.5% in
-most cases and 2% in the worst seen: two trees, or two cases, compare far more finely than any
-timing here can (count a tree against itself with --base to see the spread).
+most cases and 3% in the worst seen (the bank): two trees, or two cases, compare far more
+finely than any timing here can (count a tree against itself with --base to see the spread).
 
 Cases (seed 1, so every tree sees the same orders): today's flow (no new type, no agent), every
 type at its default share, the same with 10 market makers, and the orders those makers' desks
@@ -53,13 +53,13 @@ CASES = {
     "no_desk": ("  their orders, no desk", ("--market-makers", "10")),
 }
 PARTS = ("broker", "bank")
-_BATCH, _GROUP, _CANCEL = 256, 16, 2  # as a run places and books; OrderType.CANCEL
+_BATCH, _CANCEL = 256, 2  # as a run places; OrderType.CANCEL
 _PASSES = (1, 3)
 
 
-def child(case: str, part: str, passes: int, orders: int) -> dict[str, int]:
+def child(case: str, part: str, passes: int, orders: int) -> int:
     """The work of ``case`` and ``part`` done ``passes`` times after its set-up, in this process,
-    with the ``simulator`` already first on sys.path; how many records and flow orders."""
+    with the ``simulator`` already first on sys.path; how many flow orders."""
     import gc
 
     import numpy as np
@@ -70,12 +70,11 @@ def child(case: str, part: str, passes: int, orders: int) -> dict[str, int]:
     from simulator.broker import Broker
     from simulator.config import config_from_args
     from simulator.flow import OrderFlow
-    from simulator.ledger import Ledger
-    from simulator.stats import LatencyHistogram
     from simulator.wire import ORDER_WIDTH
 
-    sys.path.insert(1, str(ROOT / "bench"))
+    # isort: split
     import agents_floor  # its matching loop and its with_agents_orders, for the same figures
+    import bank_books  # its booking (imported above already: no simulator module at its top)
 
     config = config_from_args(["--headless", "--seed", "1", *CASES[case][1]])
     params = agent_flags.params(config, config.accounts + 1) if agent_flags.any_agents(config) else None
@@ -99,23 +98,16 @@ def child(case: str, part: str, passes: int, orders: int) -> dict[str, int]:
         for _ in range(passes):
             agents_floor.timed(broker(params), batches)
     else:
-        placed = [np.concatenate(rows[i : i + _GROUP]) for i in range(0, len(rows), _GROUP)]
-        answers = [np.array(o, np.int64).reshape(-1, 7) for o in outs]
-        booked = [np.concatenate(answers[i : i + _GROUP]) for i in range(0, len(answers), _GROUP)]
-        accounts = config.accounts + 1 + (params.count if params else 0)
+        placed, booked = bank_books.grouped(rows, [np.array(o, np.int64).reshape(-1, 7) for o in outs])
         for _ in range(passes):
-            ledger = Ledger(config.symbols, accounts, params)
-            acks, finals = LatencyHistogram(), LatencyHistogram()
+            ledger = bank_books.new_ledger(config, params)
             gc.collect()
-            for placing, events in zip(placed, booked):
-                ledger.place(placing, 1000)
-                ledger.apply(events, 2000, acks, finals)
-            assert ledger.unknown_events == 0, f"{case}: {ledger.unknown_events} events not booked"
-    return {"records": sum(len(b) for b in rows), "orders": flow_orders}
+            bank_books.book(ledger, placed, booked)
+    return flow_orders
 
 
-def counted(root: Path, case: str, part: str, passes: int, orders: int, tmp: str) -> tuple[int, dict]:
-    """(instructions, the child's counts) of one child under callgrind, with ``root``'s simulator."""
+def counted(root: Path, case: str, part: str, passes: int, orders: int, tmp: str) -> tuple[int, int]:
+    """(instructions, flow orders) of one child under callgrind, with ``root``'s simulator."""
     code = (
         f"import json, sys; sys.path.insert(0, {str(root)!r}); sys.path.insert(1, {str(ROOT / 'bench')!r}); "
         f"import instructions; print(json.dumps(instructions.child({case!r}, {part!r}, {passes}, {orders})))"
@@ -165,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     per: dict[tuple, float] = {}  # (tree, case, part) -> instructions per flow order, one pass
     for tree, case, part, n in jobs:
         if n == _PASSES[0]:
-            (one, counts), (more, _) = got[(tree, case, part, n)], got[(tree, case, part, _PASSES[1])]
-            per[(tree, case, part)] = (more - one) / (_PASSES[1] - _PASSES[0]) / counts["orders"]
+            (one, flow_orders), (more, _) = got[(tree, case, part, n)], got[(tree, case, part, _PASSES[1])]
+            per[(tree, case, part)] = (more - one) / (_PASSES[1] - _PASSES[0]) / flow_orders
     print(f"instructions per flow order, one pass (callgrind, {args.orders:,} flow orders, seed 1)")
     heads = "".join(f"{p + ' ' + t:>16}{'ratio':>7}" for p in parts for t in trees)
     print(f"{'':26}{heads}")
